@@ -1,0 +1,198 @@
+/* Socket census; see census.h. */
+#include "ctl/census.h"
+#include "diag/sockdiag.h"
+#include "lb/session.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+static void count_conn(struct sf_census *c, struct sf_conn *conn)
+{
+    struct sf_conn_info i;
+    if (conn && sf_conn_info(conn, &i) == 0)
+        c->states[i.state]++;
+}
+
+static void count_fd(int fd, void *arg)
+{
+    struct sf_census *c = arg;
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+        return;
+    static const enum sf_tcp_state map[] = {
+        SF_TCP_CLOSED,     SF_TCP_ESTABLISHED, SF_TCP_SYN_SENT,  SF_TCP_SYN_RECEIVED,
+        SF_TCP_FIN_WAIT_1, SF_TCP_FIN_WAIT_2,  SF_TCP_TIME_WAIT, SF_TCP_CLOSED,
+        SF_TCP_CLOSE_WAIT, SF_TCP_LAST_ACK,    SF_TCP_LISTEN,    SF_TCP_CLOSING,
+    };
+    c->states[ti.tcpi_state < sizeof map / sizeof map[0] ? map[ti.tcpi_state] : SF_TCP_CLOSED]++;
+}
+
+struct diag_ctx {
+    struct lb *lb;
+    struct sf_census *c;
+    uint16_t port;
+    uint16_t *ports;
+    size_t nports;
+};
+
+static int in_ports(const struct diag_ctx *d, uint16_t p)
+{
+    for (size_t i = 0; i < d->nports; i++)
+        if (d->ports[i] == p)
+            return 1;
+    return 0;
+}
+
+static void entry_addr(const struct sf_sockdiag_entry *e, int src, struct sf_addr *a)
+{
+    memset(a, 0, sizeof *a);
+    const uint8_t *ip = src ? e->src : e->dst;
+    uint16_t port = src ? e->sport : e->dport;
+    if (e->family == AF_INET6) {
+        a->u.in6.sin6_family = AF_INET6;
+        memcpy(&a->u.in6.sin6_addr, ip, 16);
+        a->u.in6.sin6_port = htons(port);
+        a->len = sizeof a->u.in6;
+    } else {
+        a->u.in4.sin_family = AF_INET;
+        memcpy(&a->u.in4.sin_addr, ip, 4);
+        a->u.in4.sin_port = htons(port);
+        a->len = sizeof a->u.in4;
+    }
+}
+
+static int host_matches(const struct sf_addr *bound, const struct sf_addr *a)
+{
+    static const uint8_t zero[16];
+    const uint8_t *k;
+    size_t n = sf_addr_key(bound, &k);
+    return !memcmp(k, zero, n) || sf_addr_same_host(bound, a);
+}
+
+static int on_entry(const struct sf_sockdiag_entry *e, void *arg)
+{
+    struct diag_ctx *d = arg;
+    struct lb *lb = d->lb;
+    /* A socket whose two ports are both watched shows up in two dumps: count it in the one
+     * for its smaller port. */
+    uint16_t other = e->sport == d->port ? e->dport : e->sport;
+    if (other != d->port && other < d->port && in_ports(d, other))
+        return 0;
+    struct sf_addr src, dst;
+    entry_addr(e, 1, &src);
+    entry_addr(e, 0, &dst);
+    int tw = e->state == SF_KS_TIME_WAIT;
+    for (size_t i = 0; i < lb->nfe; i++) {
+        const struct sf_addr *l = &lb->fe[i]->conf.listen;
+        if (e->sport == sf_addr_port(l) && host_matches(l, &src)) {
+            if (tw)
+                d->c->tw_frontend++;
+            else
+                d->c->states[SF_TCP_SYN_RECEIVED]++;
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < lb->nrs; i++) {
+        const struct sf_addr *l = &lb->rs[i]->conf.listen;
+        if (e->sport == sf_addr_port(l) && host_matches(l, &src)) {
+            if (tw)
+                d->c->tw_respond++;
+            else
+                d->c->states[SF_TCP_SYN_RECEIVED]++;
+            return 0;
+        }
+    }
+    if (!tw)
+        return 0;
+    for (size_t i = 0; i < lb->nbe; i++) {
+        const struct lb_backend *b = lb->be[i];
+        for (size_t j = 0; j < b->nservers; j++) {
+            if (!sf_addr_equal(&b->servers[j]->addr, &dst))
+                continue;
+            const struct sf_profile *p = &b->conf.profile;
+            int ok = p->nsources == 0;
+            for (uint32_t k = 0; k < p->nsources && !ok; k++)
+                ok = sf_addr_same_host(&p->sources[k].addr, &src);
+            if (ok) {
+                d->c->tw_backend++;
+                return 0;
+            }
+        }
+    }
+    return 0;
+}
+
+static int cmp_u16(const void *a, const void *b)
+{
+    return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
+}
+
+static void count_diag(struct lb *lb, struct sf_census *c)
+{
+    size_t cap = lb->nfe + lb->nrs + 1;
+    for (size_t i = 0; i < lb->nbe; i++)
+        cap += lb->be[i]->nservers;
+    uint16_t *ports = malloc(cap * sizeof *ports);
+    if (!ports) {
+        c->diag_error = -12;
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < lb->nfe; i++)
+        ports[n++] = sf_addr_port(&lb->fe[i]->conf.listen);
+    for (size_t i = 0; i < lb->nrs; i++)
+        ports[n++] = sf_addr_port(&lb->rs[i]->conf.listen);
+    for (size_t i = 0; i < lb->nbe; i++)
+        for (size_t j = 0; j < lb->be[i]->nservers; j++)
+            ports[n++] = sf_addr_port(&lb->be[i]->servers[j]->addr);
+    qsort(ports, n, sizeof *ports, cmp_u16);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || ports[u - 1] != ports[i])
+            ports[u++] = ports[i];
+    struct diag_ctx d = {lb, c, 0, ports, u};
+    for (size_t i = 0; i < u; i++) {
+        d.port = ports[i];
+        struct sf_sockdiag_query q = {
+            .family = AF_UNSPEC,
+            .states = SF_KSTATE_BIT(SF_KS_TIME_WAIT) | SF_KSTATE_BIT(SF_KS_SYN_RECV) |
+                      SF_KSTATE_BIT(SF_KS_NEW_SYN_RECV),
+            .port = ports[i],
+        };
+        int rc = sf_sockdiag_dump(&q, on_entry, &d);
+        if (rc < 0) {
+            c->diag_error = rc;
+            break;
+        }
+    }
+    free(ports);
+    c->states[SF_TCP_TIME_WAIT] += c->tw_frontend + c->tw_backend + c->tw_respond;
+}
+
+void sf_census_take(struct lb *lb, const struct sf_admin *admin, struct sf_census *c)
+{
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < lb->nfe; i++) {
+        struct sf_conn_info in;
+        if (lb->fe[i]->listener && sf_listener_info(lb->fe[i]->listener, &in) == 0)
+            c->states[in.state]++;
+    }
+    for (size_t i = 0; i < lb->nrs; i++) {
+        struct sf_conn_info in;
+        if (lb->rs[i]->listener && sf_listener_info(lb->rs[i]->listener, &in) == 0)
+            c->states[in.state]++;
+    }
+    for (struct lb_session *s = lb->sessions; s; s = s->next) {
+        count_conn(c, s->cc);
+        count_conn(c, s->sc);
+    }
+    for (struct lb_aux *a = lb->aux; a; a = a->next)
+        count_conn(c, a->conn);
+    if (admin)
+        sf_admin_each_fd(admin, count_fd, c);
+    count_diag(lb, c);
+}

@@ -1,0 +1,145 @@
+/* /metrics: Prometheus text exposition. */
+#include "ctl/render.h"
+#include "lb/session.h"
+
+static void family(struct sf_strbuf *b, const char *name, const char *type, const char *help)
+{
+    sf_sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void counters_by_cause(struct sf_strbuf *b, struct lb *lb)
+{
+    family(b, "synfin_sessions_closed_total", "counter",
+           "Sessions ended, by frontend and close cause.");
+    for (size_t i = 0; i < lb->nfe; i++)
+        for (int c = 1; c < SF_CAUSE_N; c++)
+            sf_sb_printf(b, "synfin_sessions_closed_total{frontend=\"%s\",cause=\"%s\"} %llu\n",
+                         lb->fe[i]->conf.name, sf_cause_name(c),
+                         (unsigned long long)lb->fe[i]->causes[c]);
+    family(b, "synfin_close_causes_total", "counter",
+           "Sessions ended, by close cause, all frontends (including removed ones).");
+    for (int c = 1; c < SF_CAUSE_N; c++)
+        sf_sb_printf(b, "synfin_close_causes_total{cause=\"%s\"} %llu\n", sf_cause_name(c),
+                     (unsigned long long)lb->causes[c]);
+}
+
+void sf_render_metrics(struct lb *lb, const struct sf_census *c, struct sf_strbuf *b)
+{
+    family(b, "synfin_info", "gauge", "Build and transport of this synfin.");
+    sf_sb_printf(b, "synfin_info{version=\"%d\",transport=\"%s\"} 1\n", SF_STATS_VERSION,
+                 lb->tp->ops->name);
+    family(b, "synfin_uptime_seconds", "gauge", "Seconds since start.");
+    sf_sb_printf(b, "synfin_uptime_seconds %.3f\n",
+                 (double)(sf_loop_now(lb->loop) - lb->started_ns) / 1e9);
+    family(b, "synfin_reloads_total", "counter", "Configuration reloads, by result.");
+    sf_sb_printf(b, "synfin_reloads_total{result=\"ok\"} %llu\n", (unsigned long long)lb->reloads);
+    sf_sb_printf(b, "synfin_reloads_total{result=\"rejected\"} %llu\n",
+                 (unsigned long long)lb->reload_failures);
+
+    family(b, "synfin_sessions_active", "gauge", "Live sessions, by frontend.");
+    for (size_t i = 0; i < lb->nfe; i++)
+        sf_sb_printf(b, "synfin_sessions_active{frontend=\"%s\"} %u\n", lb->fe[i]->conf.name,
+                     lb->fe[i]->active);
+    family(b, "synfin_sessions_total", "counter", "Sessions accepted, by frontend.");
+    for (size_t i = 0; i < lb->nfe; i++)
+        sf_sb_printf(b, "synfin_sessions_total{frontend=\"%s\"} %llu\n", lb->fe[i]->conf.name,
+                     (unsigned long long)lb->fe[i]->sessions_total);
+    family(b, "synfin_frontend_bytes_total", "counter",
+           "Bytes relayed by finished sessions: in = client to server, out = server to client.");
+    for (size_t i = 0; i < lb->nfe; i++) {
+        sf_sb_printf(b, "synfin_frontend_bytes_total{frontend=\"%s\",direction=\"in\"} %llu\n",
+                     lb->fe[i]->conf.name, (unsigned long long)lb->fe[i]->bytes_in);
+        sf_sb_printf(b, "synfin_frontend_bytes_total{frontend=\"%s\",direction=\"out\"} %llu\n",
+                     lb->fe[i]->conf.name, (unsigned long long)lb->fe[i]->bytes_out);
+    }
+    counters_by_cause(b, lb);
+
+    family(b, "synfin_backend_sessions_active", "gauge",
+           "Live sessions, by backend: queued, connecting or established.");
+    for (size_t i = 0; i < lb->nbe; i++)
+        sf_sb_printf(b, "synfin_backend_sessions_active{backend=\"%s\"} %u\n", lb->be[i]->conf.name,
+                     sf_backend_active(lb, lb->be[i]));
+    family(b, "synfin_backend_sessions_total", "counter",
+           "Sessions the backend gave a server, each once whatever its retries.");
+    for (size_t i = 0; i < lb->nbe; i++)
+        sf_sb_printf(b, "synfin_backend_sessions_total{backend=\"%s\"} %llu\n",
+                     lb->be[i]->conf.name, (unsigned long long)lb->be[i]->sessions_total);
+    family(b, "synfin_backend_queue", "gauge", "Sessions waiting for a server slot.");
+    for (size_t i = 0; i < lb->nbe; i++)
+        sf_sb_printf(b, "synfin_backend_queue{backend=\"%s\"} %u\n", lb->be[i]->conf.name,
+                     lb->be[i]->queued);
+    family(b, "synfin_backend_no_server_total", "counter", "Sessions that found no usable server.");
+    for (size_t i = 0; i < lb->nbe; i++)
+        sf_sb_printf(b, "synfin_backend_no_server_total{backend=\"%s\"} %llu\n",
+                     lb->be[i]->conf.name, (unsigned long long)lb->be[i]->no_server_total);
+
+    static const struct {
+        const char *name, *type, *help;
+    } sf[] = {
+        {"synfin_server_up", "gauge", "1 when the server is usable (checks and ejection)."},
+        {"synfin_server_sessions_active", "gauge", "Sessions assigned to the server."},
+        {"synfin_server_sessions_total", "counter", "Sessions sent to the server."},
+        {"synfin_server_connect_failures_total", "counter", "Failed connects to the server."},
+        {"synfin_server_bytes_total", "counter", "Bytes relayed by finished sessions."},
+    };
+    uint64_t now = sf_loop_now(lb->loop);
+    for (size_t f = 0; f < sizeof sf / sizeof sf[0]; f++) {
+        family(b, sf[f].name, sf[f].type, sf[f].help);
+        for (size_t i = 0; i < lb->nbe; i++) {
+            const struct lb_backend *be = lb->be[i];
+            for (size_t j = 0; j < be->nservers; j++) {
+                const struct lb_server *s = be->servers[j];
+                const char *bn = be->conf.name, *sn = s->name;
+                switch (f) {
+                case 0:
+                    sf_sb_printf(b, "%s{backend=\"%s\",server=\"%s\"} %d\n", sf[f].name, bn, sn,
+                                 lb_server_usable(s, now));
+                    break;
+                case 1:
+                    sf_sb_printf(b, "%s{backend=\"%s\",server=\"%s\"} %u\n", sf[f].name, bn, sn,
+                                 s->conns);
+                    break;
+                case 2:
+                    sf_sb_printf(b, "%s{backend=\"%s\",server=\"%s\"} %llu\n", sf[f].name, bn, sn,
+                                 (unsigned long long)s->sessions_total);
+                    break;
+                case 3:
+                    sf_sb_printf(b, "%s{backend=\"%s\",server=\"%s\"} %llu\n", sf[f].name, bn, sn,
+                                 (unsigned long long)s->connect_failures);
+                    break;
+                default:
+                    sf_sb_printf(b, "%s{backend=\"%s\",server=\"%s\",direction=\"in\"} %llu\n",
+                                 sf[f].name, bn, sn, (unsigned long long)s->bytes_in);
+                    sf_sb_printf(b, "%s{backend=\"%s\",server=\"%s\",direction=\"out\"} %llu\n",
+                                 sf[f].name, bn, sn, (unsigned long long)s->bytes_out);
+                    break;
+                }
+            }
+        }
+    }
+
+    family(b, "synfin_tcp_sockets", "gauge",
+           "synfin's own TCP sockets by state (TCP_INFO on its sockets; TIME_WAIT and "
+           "SYN_RECEIVED on its addresses from sock_diag).");
+    for (int s = 0; s < SF_TCP_NSTATES; s++)
+        sf_sb_printf(b, "synfin_tcp_sockets{state=\"%s\"} %llu\n", sf_tcp_state_name(s),
+                     (unsigned long long)c->states[s]);
+    family(b, "synfin_time_wait_sockets", "gauge",
+           "TIME_WAIT entries on synfin's addresses, by side.");
+    sf_sb_printf(b, "synfin_time_wait_sockets{side=\"frontend\"} %llu\n",
+                 (unsigned long long)c->tw_frontend);
+    sf_sb_printf(b, "synfin_time_wait_sockets{side=\"backend\"} %llu\n",
+                 (unsigned long long)c->tw_backend);
+    sf_sb_printf(b, "synfin_time_wait_sockets{side=\"respond\"} %llu\n",
+                 (unsigned long long)c->tw_respond);
+    family(b, "synfin_time_wait_removed_total", "counter",
+           "TIME_WAIT entries an abort found on its own connection (synfin's FIN went first, "
+           "as after a client's FIN with server_close rst), by result: removed through "
+           "sock_diag, or left.");
+    sf_sb_printf(b, "synfin_time_wait_removed_total{result=\"removed\"} %llu\n",
+                 (unsigned long long)lb->tp->tw_removed);
+    sf_sb_printf(b, "synfin_time_wait_removed_total{result=\"left\"} %llu\n",
+                 (unsigned long long)lb->tp->tw_left);
+    family(b, "synfin_buffers_in_use", "gauge", "Pipe buffers holding bytes.");
+    sf_sb_printf(b, "synfin_buffers_in_use %zu\n", lb->pool.in_use);
+}

@@ -1,0 +1,198 @@
+#include "io/tun.h"
+#include "net/checksum.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/if_tun.h>
+#include <linux/virtio_net.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+int sf_tun_open(struct sf_tun *t, const char *name, unsigned flags, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    t->fd = -1;
+    if (strlen(name) >= IFNAMSIZ || !*name) {
+        snprintf(err, errlen, "tun: bad device name '%s'", name);
+        return -EINVAL;
+    }
+    t->created = if_nametoindex(name) == 0;
+    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "tun: /dev/net/tun: %s%s", strerror(e),
+                 e == ENOENT ? " (no TUN support: modprobe tun)" : "");
+        return -e;
+    }
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (flags & SF_TUN_OFFLOAD ? IFF_VNET_HDR : 0);
+    memcpy(ifr.ifr_name, name, strlen(name));
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+        int e = errno;
+        snprintf(err, errlen, "tun: %s %s: %s%s", t->created ? "creating" : "attaching to", name,
+                 strerror(e), e == EPERM ? " (needs CAP_NET_ADMIN)" : "");
+        close(fd);
+        return -e;
+    }
+    t->fd = fd;
+    memcpy(t->name, ifr.ifr_name, sizeof t->name - 1);
+    t->mtu = 1500;
+    if (flags & SF_TUN_OFFLOAD) {
+        t->vnet = (int)sizeof(struct virtio_net_hdr); /* the kernel's default header size */
+        /* TSO needs checksum offload; ECN and IPv6 TSO we do not take, so the kernel cuts
+         * those packets itself. Refused (an old kernel): plain packets behind the header. */
+        t->offload = ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) == 0;
+    }
+    return 0;
+}
+
+static int ifioctl(int s, unsigned long req, struct ifreq *ifr, const char *what, char *err,
+                   size_t errlen)
+{
+    if (ioctl(s, req, ifr) == 0)
+        return 0;
+    int e = errno;
+    snprintf(err, errlen, "tun: %s %s: %s", what, ifr->ifr_name, strerror(e));
+    return -e;
+}
+
+int sf_tun_configure(struct sf_tun *t, const char *cidr, char *err, size_t errlen)
+{
+    char addr[64];
+    const char *slash = strchr(cidr, '/');
+    size_t alen = slash ? (size_t)(slash - cidr) : strlen(cidr);
+    char *end = NULL;
+    long prefix = slash ? strtol(slash + 1, &end, 10) : 32;
+    struct in_addr in;
+    if (alen >= sizeof addr || (slash && (*end || prefix < 1 || prefix > 32))) {
+        snprintf(err, errlen, "tun: '%s' is not ADDRESS/PREFIX", cidr);
+        return -EINVAL;
+    }
+    memcpy(addr, cidr, alen);
+    addr[alen] = 0;
+    if (inet_pton(AF_INET, addr, &in) != 1) {
+        snprintf(err, errlen, "tun: '%s' is not an IPv4 address", addr);
+        return -EINVAL;
+    }
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) {
+        int e = errno;
+        snprintf(err, errlen, "tun: socket: %s", strerror(e));
+        return -e;
+    }
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, t->name, strlen(t->name));
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr = in};
+    memcpy(&ifr.ifr_addr, &sa, sizeof sa);
+    int rc = ifioctl(s, SIOCSIFADDR, &ifr, "setting the address of", err, errlen);
+    if (rc == 0) {
+        sa.sin_addr.s_addr = htonl(prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix));
+        memcpy(&ifr.ifr_netmask, &sa, sizeof sa);
+        rc = ifioctl(s, SIOCSIFNETMASK, &ifr, "setting the netmask of", err, errlen);
+    }
+    if (rc == 0)
+        rc = ifioctl(s, SIOCGIFFLAGS, &ifr, "reading the flags of", err, errlen);
+    if (rc == 0) {
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        rc = ifioctl(s, SIOCSIFFLAGS, &ifr, "bringing up", err, errlen);
+    }
+    if (rc == 0 && ifioctl(s, SIOCGIFMTU, &ifr, "reading the MTU of", err, errlen) == 0)
+        t->mtu = ifr.ifr_mtu;
+    close(s);
+    return rc;
+}
+
+/* The kernel left the transport checksum partial: the field holds the pseudo-header sum and
+ * the rest is ours to add, from csum_start to the end (virtio 1.x, 5.1.6.2). */
+static int complete_csum(struct sf_tun *t, const struct virtio_net_hdr *h, uint8_t *pkt, size_t len)
+{
+    size_t start = h->csum_start, at = start + h->csum_offset;
+    if (start >= len || at + 2 > len)
+        return -EBADMSG;
+    uint16_t c = sf_csum_fold(sf_csum_add(0, pkt + start, len - start));
+    memcpy(pkt + at, &c, 2);
+    t->csum_completed++;
+    return 0;
+}
+
+ssize_t sf_tun_read(struct sf_tun *t, void *buf, size_t cap)
+{
+    struct virtio_net_hdr h;
+    struct iovec iov[2] = {{&h, (size_t)t->vnet}, {buf, cap}};
+    for (;;) {
+        ssize_t n = t->vnet ? readv(t->fd, iov, 2) : read(t->fd, buf, cap);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (!t->vnet)
+            return n;
+        if (n < t->vnet)
+            return -EBADMSG;
+        n -= t->vnet;
+        if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE)
+            t->gso_packets++;
+        if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && complete_csum(t, &h, buf, (size_t)n) < 0)
+            return -EBADMSG;
+        return n;
+    }
+}
+
+static int write_with(struct sf_tun *t, const struct virtio_net_hdr *h, const void *pkt, size_t len)
+{
+    struct iovec iov[2] = {{(void *)h, (size_t)t->vnet}, {(void *)pkt, len}};
+    for (;;) {
+        ssize_t n = t->vnet ? writev(t->fd, iov, 2) : write(t->fd, pkt, len);
+        if (n >= 0 && t->vnet)
+            n = n < t->vnet ? 0 : n - t->vnet; /* a TUN write is whole or nothing */
+        if (n == (ssize_t)len)
+            return 0;
+        if (n >= 0)
+            return -EIO;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+int sf_tun_write(struct sf_tun *t, const void *pkt, size_t len)
+{
+    struct virtio_net_hdr h = {.gso_type = VIRTIO_NET_HDR_GSO_NONE}; /* complete, no GSO */
+    return write_with(t, &h, pkt, len);
+}
+
+int sf_tun_write_gso(struct sf_tun *t, const void *pkt, size_t len, uint16_t seg_size,
+                     uint16_t hdr_len)
+{
+    if (!seg_size)
+        return sf_tun_write(t, pkt, len);
+    if (!t->offload)
+        return -EOPNOTSUPP;
+    size_t ihl = (size_t)(((const uint8_t *)pkt)[0] & 15) * 4;
+    struct virtio_net_hdr h = {
+        .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+        .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+        .hdr_len = hdr_len,
+        .gso_size = seg_size,
+        .csum_start = (uint16_t)ihl,
+        .csum_offset = 16, /* the TCP checksum field */
+    };
+    t->gso_written++;
+    return write_with(t, &h, pkt, len);
+}
+
+void sf_tun_close(struct sf_tun *t)
+{
+    if (t->fd >= 0)
+        close(t->fd);
+    t->fd = -1;
+}

@@ -1,0 +1,65 @@
+/* A Linux TUN device (layer 3, IFF_TUN | IFF_NO_PI): IP packets between the kernel's stack and
+ * ours. The kernel routes the TUN's subnet to it; a packet it sends there is read here, and a
+ * packet written here arrives in the kernel as if from a link.
+ *
+ * Receive offload (SF_TUN_OFFLOAD): with IFF_VNET_HDR and TUNSETOFFLOAD(TUN_F_CSUM |
+ * TUN_F_TSO4) the kernel stops cutting its TCP stream into MTU-sized packets and stops
+ * computing checksums for us: one read brings up to 64 KiB of one connection (a TSO/GSO
+ * packet) with the checksum left partial. sf_tun_read completes the checksum and hands back a
+ * plain IPv4 packet, so the engine, the pcap and tshark see ordinary (large) segments. Fewer
+ * packets means fewer reads, fewer ACKs from us and less work in the peer.
+ *
+ * Transmit offload goes the other way: sf_tun_write_gso writes a run of segments merged by
+ * io/coalesce.h as one GSO packet, which the kernel takes up its stack whole (and cuts into
+ * the original segments only if it forwards it). */
+#ifndef SYNFIN_IO_TUN_H
+#define SYNFIN_IO_TUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct sf_tun {
+    int fd;
+    char name[16];
+    int created; /* 1: we created the device (it disappears when we close it) */
+    int mtu;
+    int vnet;                /* bytes of virtio_net_hdr before each packet (0: offload off) */
+    int offload;             /* 1: the kernel may send TSO packets with partial checksums */
+    uint64_t csum_completed; /* packets whose partial checksum we completed */
+    uint64_t gso_packets;    /* packets longer than the MTU (several segments in one) */
+    uint64_t gso_written;    /* merged packets written (sf_tun_write_gso) */
+};
+
+enum { SF_TUN_OFFLOAD = 1 };
+
+/* Opens the TUN device `name`, creating it if it does not exist, or attaching to it if it
+ * does (a persistent device made with `ip tuntap add`). Non-blocking. flags: SF_TUN_OFFLOAD
+ * asks for receive offload; a kernel that refuses it leaves t->offload 0 (not an error).
+ * Returns 0, or -errno with a message in err. */
+int sf_tun_open(struct sf_tun *t, const char *name, unsigned flags, char *err, size_t errlen);
+
+/* Gives the kernel side of the device an IPv4 address with prefix ("10.77.0.1/24") and brings
+ * it up; reads the MTU back into t->mtu. Returns 0 or -errno with a message. */
+int sf_tun_configure(struct sf_tun *t, const char *cidr, char *err, size_t errlen);
+
+/* One packet (with offload, possibly a TSO packet longer than the MTU, up to 64 KiB: give a
+ * buffer of 65536 bytes); -EAGAIN when none is waiting, -EBADMSG for a malformed offload
+ * header (the packet is dropped). */
+
+ssize_t sf_tun_read(struct sf_tun *t, void *buf, size_t cap);
+/* One packet; -EAGAIN when the device's queue is full (the packet is dropped, as a link
+ * would drop it; TCP recovers). */
+int sf_tun_write(struct sf_tun *t, const void *pkt, size_t len);
+
+/* A packet merged from segments of seg_size bytes of payload each (the last may be
+ * shorter) after hdr_len bytes of IP and TCP header, its TCP checksum partial
+ * (sf_coalesce_take); seg_size 0 is a plain packet (sf_tun_write). Needs receive offload on
+ * (t->offload): -EOPNOTSUPP otherwise. Errors as sf_tun_write. */
+int sf_tun_write_gso(struct sf_tun *t, const void *pkt, size_t len, uint16_t seg_size,
+                     uint16_t hdr_len);
+
+/* Closes the descriptor. A device we created goes away with it; one we attached to stays. */
+void sf_tun_close(struct sf_tun *t);
+
+#endif

@@ -1,0 +1,36 @@
+/* Socket addresses as the config and logs write them: 127.0.0.1:8080, [::1]:8080. */
+#ifndef SYNFIN_LB_ADDR_H
+#define SYNFIN_LB_ADDR_H
+
+#include <stdint.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+struct sf_addr {
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+    } u;
+    socklen_t len;
+};
+
+#define SF_ADDR_STRLEN 56
+
+/* Parses "ip:port" or "[ip6]:port". need_port=0 also accepts a bare address (port 0).
+ * Returns 0, or -1 with a static message in *why. */
+int sf_addr_parse(struct sf_addr *a, const char *s, int need_port, const char **why);
+/* Formats as parsed ("127.0.0.1:80", "[::1]:80"); returns buf. */
+char *sf_addr_format(const struct sf_addr *a, char *buf, size_t len);
+/* Formats the address without the port. */
+char *sf_addr_host(const struct sf_addr *a, char *buf, size_t len);
+int sf_addr_equal(const struct sf_addr *a, const struct sf_addr *b);
+/* Same host address, ports ignored. */
+int sf_addr_same_host(const struct sf_addr *a, const struct sf_addr *b);
+uint16_t sf_addr_port(const struct sf_addr *a);
+void sf_addr_set_port(struct sf_addr *a, uint16_t port);
+/* Bytes of the host address (4 or 16) for hashing; returns the length. */
+size_t sf_addr_key(const struct sf_addr *a, const uint8_t **key);
+void sf_addr_from_sockaddr(struct sf_addr *a, const struct sockaddr *sa, socklen_t len);
+
+#endif

@@ -1,0 +1,79 @@
+/* Backends and their servers at run time: health, load, counters, and the choice of a
+ * server for a new session (balance.c). Objects persist across reloads by name; one that a
+ * reload removes is detached and freed when its last session lets go (refs). */
+#ifndef SYNFIN_LB_BACKEND_H
+#define SYNFIN_LB_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lb/config.h"
+#include "lb/loop.h"
+
+struct lb;
+struct lb_session;
+struct lb_health;
+
+struct lb_server {
+    char name[SF_NAME_MAX];
+    struct sf_addr addr;
+    uint32_t weight, maxconn;
+    int backup;
+    struct lb_backend *backend;
+
+    /* Health: `up` follows the active checks (rise/fall); a passive ejection keeps the
+     * server out until ejected_until (or until checks bring it back). */
+    int up;
+    uint32_t check_ok, check_fail; /* consecutive results */
+    uint32_t fails;                /* consecutive connect failures (passive) */
+    uint64_t ejected_until;
+    struct lb_health *health;
+    char last_check[64]; /* why the last check failed or passed, for /stats */
+
+    int64_t swrr_current; /* smooth weighted round robin state */
+    uint32_t conns;       /* sessions assigned (connecting or established) */
+
+    uint64_t sessions_total, bytes_in, bytes_out, connect_failures;
+    uint32_t refs;
+    int removed;
+};
+
+struct lb_backend {
+    struct sf_backend_conf conf; /* conf.servers is not used here */
+    struct lb_server **servers;
+    size_t nservers;
+
+    uint64_t health_gen; /* bumped when the set of usable servers may have changed */
+    uint64_t built_gen;  /* health_gen the Maglev table was built for (0: never) */
+    uint64_t next_unejection;
+    uint32_t *maglev;
+    struct lb_server **maglev_srv;
+    size_t maglev_n;
+    int maglev_backup;  /* the tier the table was built for */
+    uint32_t lc_cursor; /* leastconn tie-breaker */
+
+    struct lb_session *qhead, *qtail;
+    uint32_t queued;
+    int kick; /* a server slot freed: retry the queue after this batch */
+
+    uint64_t sessions_total, no_server_total, queue_timeouts;
+    uint32_t refs;
+    int removed;
+};
+
+enum lb_pick { LB_PICK_OK, LB_PICK_NONE, LB_PICK_FULL };
+
+/* Chooses a server for a session from `client`. avoid (a server that just failed) is passed
+ * over when another one is usable. Returns LB_PICK_OK and *out, LB_PICK_FULL when every
+ * usable server is at maxconn (queue the session), LB_PICK_NONE when none is usable. */
+int lb_balance_pick(struct lb_backend *b, const struct sf_addr *client,
+                    const struct lb_server *avoid, uint64_t now, struct lb_server **out);
+
+/* Usable now: checks say up and no passive ejection in force. */
+int lb_server_usable(const struct lb_server *s, uint64_t now);
+static inline int lb_server_full(const struct lb_server *s)
+{
+    return s->maxconn && s->conns >= s->maxconn;
+}
+
+#endif

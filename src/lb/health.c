@@ -1,0 +1,210 @@
+/* Server health: active checks (TCP connect, or an HTTP request with an expected status)
+ * with rise/fall hysteresis, and passive ejection on connect failures. Checks run on the
+ * session transport and end with RST, so they leave no TIME_WAIT behind. */
+#include "lb/lb.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+struct lb_health {
+    struct lb *lb;
+    struct lb_server *srv;
+    struct sf_timer timer;
+    struct lb_aux aux;
+    struct sf_conn *conn;
+    uint64_t started;
+    char req[512];
+    size_t reqlen, sent;
+    char resp[16];
+    size_t resplen;
+};
+
+static void set_up(struct lb *lb, struct lb_server *s, int up, const char *why)
+{
+    if (s->up == up)
+        return;
+    s->up = up;
+    s->backend->health_gen++;
+    lb_logf(lb, "event=server_%s backend=%s server=%s reason=\"%s\"", up ? "up" : "down",
+            s->backend->conf.name, s->name, why);
+    if (up && s->backend->queued) {
+        s->backend->kick = 1;
+        lb->kick_queues = 1;
+    }
+}
+
+static void finish(struct lb_health *h, int ok, const char *why)
+{
+    struct lb *lb = h->lb;
+    struct lb_server *s = h->srv;
+    const struct sf_check_conf *k = &s->backend->conf.check;
+    if (h->conn) {
+        sf_conn_abort(h->conn);
+        lb_aux_del(lb, &h->aux);
+        h->conn = NULL;
+    }
+    snprintf(s->last_check, sizeof s->last_check, "%s", why);
+    if (ok) {
+        s->check_fail = 0;
+        if (++s->check_ok >= k->rise)
+            set_up(lb, s, 1, why);
+    } else {
+        s->check_ok = 0;
+        if (++s->check_fail >= k->fall)
+            set_up(lb, s, 0, why);
+    }
+    uint64_t next = h->started + k->interval_ms * SF_MS;
+    uint64_t now = sf_loop_now(lb->loop);
+    sf_timer_set(lb->loop, &h->timer, next > now ? next : now);
+}
+
+static void on_conn(void *ctx, struct sf_conn *c, unsigned ev)
+{
+    struct lb_health *h = ctx;
+    (void)ev;
+    int r = sf_conn_connect_result(c);
+    if (r == -EINPROGRESS)
+        return;
+    if (r < 0) {
+        finish(h, 0, strerror(-r));
+        return;
+    }
+    if (h->srv->backend->conf.check.type == SF_CHECK_TCP) {
+        finish(h, 1, "connected");
+        return;
+    }
+    while (h->sent < h->reqlen) {
+        ssize_t n = sf_conn_write(c, h->req + h->sent, h->reqlen - h->sent);
+        if (n == -EAGAIN)
+            return;
+        if (n < 0) {
+            finish(h, 0, strerror((int)-n));
+            return;
+        }
+        h->sent += (size_t)n;
+    }
+    /* "HTTP/1.x NNN": 12 bytes are enough to judge. */
+    while (h->resplen < 12) {
+        ssize_t n = sf_conn_read(c, h->resp + h->resplen, 12 - h->resplen);
+        if (n == -EAGAIN)
+            return;
+        if (n < 0) {
+            finish(h, 0, strerror((int)-n));
+            return;
+        }
+        if (n == 0)
+            break;
+        h->resplen += (size_t)n;
+    }
+    int expect = h->srv->backend->conf.check.expect;
+    h->resp[h->resplen] = 0;
+    char why[64];
+    if (h->resplen < 12 || memcmp(h->resp, "HTTP/1.", 7) != 0 || h->resp[8] != ' ') {
+        finish(h, 0, "not an HTTP response");
+        return;
+    }
+    int status = atoi(h->resp + 9);
+    snprintf(why, sizeof why, "HTTP status %d", status);
+    finish(h, status == expect, why);
+}
+
+static void on_timer(struct sf_timer *t)
+{
+    struct lb_health *h = CONTAINER(t, struct lb_health, timer);
+    struct lb *lb = h->lb;
+    struct lb_server *s = h->srv;
+    const struct sf_check_conf *k = &s->backend->conf.check;
+    if (h->conn) {
+        finish(h, 0, "check timed out");
+        return;
+    }
+    h->started = sf_loop_now(lb->loop);
+    h->sent = h->resplen = 0;
+    if (k->type == SF_CHECK_HTTP) {
+        char host[SF_ADDR_STRLEN];
+        const char *hh = k->host[0] ? k->host : sf_addr_format(&s->addr, host, sizeof host);
+        int n = snprintf(h->req, sizeof h->req,
+                         "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: synfin-check\r\n"
+                         "Connection: close\r\n\r\n",
+                         k->uri, hh);
+        h->reqlen = n > 0 && (size_t)n < sizeof h->req ? (size_t)n : 0;
+    }
+    struct sf_connect_opts o;
+    memset(&o, 0, sizeof o);
+    o.dst = s->addr;
+    sf_profile_sockopts(&s->backend->conf.profile, &o.sock);
+    struct sf_conn *c;
+    int rc = sf_connect(lb->tp, &o, on_conn, h, &c);
+    if (rc < 0) {
+        finish(h, 0, strerror(-rc));
+        return;
+    }
+    h->conn = c;
+    lb_aux_add(lb, &h->aux, c);
+    sf_timer_set(lb->loop, &h->timer, h->started + k->timeout_ms * SF_MS);
+}
+
+void lb_health_start(struct lb *lb, struct lb_server *s)
+{
+    if (s->health || s->backend->conf.check.type == SF_CHECK_NONE)
+        return;
+    struct lb_health *h = calloc(1, sizeof *h);
+    if (!h) {
+        lb_logf(lb, "event=check_error server=%s error=\"out of memory\"", s->name);
+        return;
+    }
+    h->lb = lb;
+    h->srv = s;
+    h->timer.fn = on_timer;
+    s->health = h;
+    s->check_ok = s->check_fail = 0;
+    /* Spread the first checks a little so a large backend does not probe all at once. */
+    uint64_t spread = (uint64_t)((uintptr_t)s / sizeof *s % 97) * SF_MS;
+    sf_timer_set(lb->loop, &h->timer, sf_loop_now(lb->loop) + spread);
+}
+
+void lb_health_stop(struct lb *lb, struct lb_server *s)
+{
+    struct lb_health *h = s->health;
+    if (!h)
+        return;
+    sf_timer_cancel(lb->loop, &h->timer);
+    if (h->conn) {
+        sf_conn_abort(h->conn);
+        lb_aux_del(lb, &h->aux);
+    }
+    free(h);
+    s->health = NULL;
+}
+
+void lb_server_connect_failed(struct lb *lb, struct lb_server *s)
+{
+    struct lb_backend *b = s->backend;
+    s->fails++;
+    if (!b->conf.max_fails || s->fails < b->conf.max_fails)
+        return;
+    s->fails = 0;
+    if (s->health) {
+        /* Checks decide when it comes back (rise successes). */
+        s->check_ok = 0;
+        set_up(lb, s, 0, "connect failed (passive)");
+        return;
+    }
+    uint64_t until = sf_loop_now(lb->loop) + b->conf.fail_timeout_ms * SF_MS;
+    s->ejected_until = until;
+    if (!b->next_unejection || until < b->next_unejection)
+        b->next_unejection = until;
+    b->health_gen++;
+    lb_logf(lb, "event=server_ejected backend=%s server=%s for_ms=%llu", b->conf.name, s->name,
+            (unsigned long long)b->conf.fail_timeout_ms);
+}
+
+void lb_server_connect_ok(struct lb_server *s)
+{
+    s->fails = 0;
+}

@@ -1,0 +1,607 @@
+/* The runtime: applying a configuration (first start and reload), the per-batch hook,
+ * drain and stop, and the lifetime of objects a reload removes. */
+#include "lb/lb.h"
+#include "lb/log.h"
+#include "lb/session.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+/* Free buffers kept for reuse: enough for a few thousand busy pipes at 16 KiB. */
+#define POOL_KEEP (64u << 20)
+
+static void after_batch(struct sf_hook *h)
+{
+    struct lb *lb = CONTAINER(h, struct lb, hook);
+    while (lb->kick_queues) {
+        lb->kick_queues = 0;
+        for (size_t i = 0; i < lb->nbe; i++) {
+            struct lb_backend *b = lb->be[i];
+            if (b->kick) {
+                b->kick = 0;
+                lb_backend_run_queue(lb, b);
+            }
+        }
+    }
+    if (lb->kick_accept) {
+        lb->kick_accept = 0;
+        for (size_t i = 0; i < lb->nfe; i++)
+            if (lb->fe[i]->paused && !sf_timer_armed(&lb->fe[i]->retry))
+                lb_frontend_accept(lb->fe[i]);
+    }
+    if (lb->log)
+        fflush(lb->log);
+}
+
+struct lb *lb_new(struct sf_loop *loop, struct sf_transport *tp)
+{
+    struct lb *lb = calloc(1, sizeof *lb);
+    if (!lb)
+        return NULL;
+    lb->loop = loop;
+    lb->tp = tp;
+    sf_bufpool_init(&lb->pool, POOL_KEEP);
+    lb->hook.fn = after_batch;
+    sf_loop_add_hook(loop, &lb->hook);
+    lb->started_ns = sf_loop_now(loop);
+    return lb;
+}
+
+void lb_aux_add(struct lb *lb, struct lb_aux *a, struct sf_conn *c)
+{
+    a->conn = c;
+    a->prev = NULL;
+    a->next = lb->aux;
+    if (lb->aux)
+        lb->aux->prev = a;
+    lb->aux = a;
+}
+
+void lb_aux_del(struct lb *lb, struct lb_aux *a)
+{
+    if (a->prev)
+        a->prev->next = a->next;
+    else
+        lb->aux = a->next;
+    if (a->next)
+        a->next->prev = a->prev;
+    a->prev = a->next = NULL;
+}
+
+void lb_frontend_put(struct lb_frontend *f)
+{
+    if (--f->refs == 0) {
+        sf_timer_cancel(f->lb->loop, &f->retry);
+        free(f);
+    }
+}
+
+void lb_server_put(struct lb_server *s)
+{
+    if (--s->refs == 0)
+        free(s);
+}
+
+void lb_backend_put(struct lb_backend *b)
+{
+    if (--b->refs == 0) {
+        free(b->servers);
+        free(b->maglev);
+        free(b->maglev_srv);
+        free(b);
+    }
+}
+
+/* ---- applying a configuration ---- */
+
+static struct sf_listener *take_listener(struct lb *lb, const struct sf_addr *a)
+{
+    for (size_t i = 0; i < lb->nfe; i++) {
+        struct lb_frontend *f = lb->fe[i];
+        if (f->listener && sf_addr_equal(&f->conf.listen, a)) {
+            struct sf_listener *l = f->listener;
+            f->listener = NULL;
+            return l;
+        }
+    }
+    for (size_t i = 0; i < lb->nrs; i++) {
+        struct lb_respond *r = lb->rs[i];
+        if (r->listener && sf_addr_equal(&r->conf.listen, a)) {
+            struct sf_listener *l = r->listener;
+            r->listener = NULL;
+            return l;
+        }
+    }
+    return NULL;
+}
+
+static struct lb_server *server_new(struct lb_backend *b, const struct sf_server_conf *sc)
+{
+    struct lb_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    memcpy(s->name, sc->name, sizeof s->name);
+    s->addr = sc->addr;
+    s->weight = sc->weight;
+    s->maxconn = sc->maxconn;
+    s->backup = sc->backup;
+    s->backend = b;
+    s->up = 1; /* up until checks say otherwise, as HAProxy starts */
+    s->refs = 1;
+    return s;
+}
+
+static void server_remove(struct lb *lb, struct lb_server *s)
+{
+    lb_health_stop(lb, s);
+    s->removed = 1;
+    lb_server_put(s);
+}
+
+/* Builds the new server list of b from bc, reusing servers with the same name and address
+ * (their load, health and counters carry over). Nothing changes if memory runs out. */
+static int backend_update(struct lb *lb, struct lb_backend *b, const struct sf_backend_conf *bc)
+{
+    struct lb_server **ns = calloc(bc->nservers, sizeof *ns);
+    int *reuse = calloc(bc->nservers, sizeof *reuse);
+    if (!ns || !reuse) {
+        free(ns);
+        free(reuse);
+        return -1;
+    }
+    for (size_t i = 0; i < bc->nservers; i++) {
+        const struct sf_server_conf *sc = &bc->servers[i];
+        reuse[i] = -1;
+        for (size_t j = 0; j < b->nservers; j++) {
+            const struct lb_server *o = b->servers[j];
+            if (!strcmp(o->name, sc->name) && sf_addr_equal(&o->addr, &sc->addr))
+                reuse[i] = (int)j;
+        }
+        if (reuse[i] < 0 && !(ns[i] = server_new(b, sc))) {
+            for (size_t k = 0; k < i; k++)
+                if (reuse[k] < 0)
+                    lb_server_put(ns[k]);
+            free(ns);
+            free(reuse);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < bc->nservers; i++) {
+        if (reuse[i] < 0)
+            continue;
+        struct lb_server *o = b->servers[reuse[i]];
+        b->servers[reuse[i]] = NULL;
+        o->weight = bc->servers[i].weight;
+        o->maxconn = bc->servers[i].maxconn;
+        o->backup = bc->servers[i].backup;
+        ns[i] = o;
+    }
+    free(reuse);
+    for (size_t j = 0; j < b->nservers; j++)
+        if (b->servers[j])
+            server_remove(lb, b->servers[j]);
+    free(b->servers);
+    b->servers = ns;
+    b->nservers = bc->nservers;
+    uint32_t old_size = b->conf.maglev_size;
+    b->conf = *bc;
+    b->conf.servers = NULL;
+    b->conf.nservers = 0;
+    if (b->maglev && old_size != bc->maglev_size) {
+        free(b->maglev);
+        b->maglev = NULL;
+    }
+    b->health_gen++;
+    for (size_t i = 0; i < b->nservers; i++) {
+        lb_health_stop(lb, b->servers[i]);
+        lb_health_start(lb, b->servers[i]);
+    }
+    if (b->queued) {
+        b->kick = 1;
+        lb->kick_queues = 1;
+    }
+    return 0;
+}
+
+static void backend_remove(struct lb *lb, struct lb_backend *b)
+{
+    for (size_t j = 0; j < b->nservers; j++)
+        server_remove(lb, b->servers[j]);
+    b->nservers = 0;
+    b->removed = 1;
+    b->health_gen++;
+    if (b->queued) {
+        /* Queued sessions find no server any more: they end on the next queue run. */
+        lb_backend_run_queue(lb, b);
+    }
+    lb_backend_put(b);
+}
+
+struct plan {
+    struct lb_frontend **fe;
+    struct lb_backend **be;
+    struct lb_respond **rs;
+    struct sf_listener **fl, **rl; /* listeners for the new frontends / responders */
+    int *fl_new, *rl_new;          /* opened for this plan (closed if it fails) */
+    int *be_new;                   /* created for this plan */
+};
+
+static void plan_free(struct plan *p)
+{
+    free(p->fe);
+    free(p->be);
+    free(p->rs);
+    free(p->fl);
+    free(p->rl);
+    free(p->fl_new);
+    free(p->rl_new);
+    free(p->be_new);
+}
+
+static int open_listener(struct lb *lb, const struct sf_listen_opts *o, struct sf_listener **out,
+                         char *err, size_t errlen, const char *what)
+{
+    /* The handler is set when the owner adopts it. */
+    int rc = sf_listen(lb->tp, o, NULL, NULL, out);
+    if (rc < 0) {
+        char a[SF_ADDR_STRLEN];
+        snprintf(err, errlen, "%s: cannot listen on %s: %s", what,
+                 sf_addr_format(&o->addr, a, sizeof a), strerror(-rc));
+        return -1;
+    }
+    return 0;
+}
+
+static void frontend_listen_opts(const struct sf_frontend_conf *fc, struct sf_listen_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->addr = fc->listen;
+    o->backlog = fc->backlog;
+    o->reuseport = fc->reuseport;
+    o->defer_accept_s = fc->profile.defer_accept ? 1 : 0;
+    sf_profile_sockopts(&fc->profile, &o->sock);
+}
+
+/* A running frontend or responder already listens on a: the reload keeps its socket. */
+static int address_held(const struct lb *lb, const struct sf_addr *a)
+{
+    for (size_t k = 0; k < lb->nfe; k++)
+        if (lb->fe[k]->listener && sf_addr_equal(&lb->fe[k]->conf.listen, a))
+            return 1;
+    for (size_t k = 0; k < lb->nrs; k++)
+        if (lb->rs[k]->listener && sf_addr_equal(&lb->rs[k]->conf.listen, a))
+            return 1;
+    return 0;
+}
+
+/* Step 1 of a reload, which may fail: every listening socket the new config needs, taken
+ * over from the running config where the address is unchanged, opened otherwise. */
+static int plan_listeners(struct lb *lb, const struct sf_config *c, struct plan *p, char *err,
+                          size_t errlen)
+{
+    /* Find reusable ones without taking them yet: a failure must leave lb untouched. */
+    for (size_t i = 0; i < c->nfrontends; i++) {
+        struct sf_listen_opts o;
+        frontend_listen_opts(&c->frontends[i], &o);
+        if (address_held(lb, &o.addr))
+            continue;
+        char what[SF_NAME_MAX + 16];
+        snprintf(what, sizeof what, "frontend %s", c->frontends[i].name);
+        if (open_listener(lb, &o, &p->fl[i], err, errlen, what) < 0)
+            return -1;
+        p->fl_new[i] = 1;
+    }
+    for (size_t i = 0; i < c->nresponds; i++) {
+        struct sf_listen_opts o;
+        memset(&o, 0, sizeof o);
+        o.addr = c->responds[i].listen;
+        o.backlog = 511;
+        o.sock.nodelay = 1;
+        if (address_held(lb, &o.addr))
+            continue;
+        if (open_listener(lb, &o, &p->rl[i], err, errlen, "respond") < 0)
+            return -1;
+        p->rl_new[i] = 1;
+    }
+    return 0;
+}
+
+static void plan_abort(const struct sf_config *c, struct plan *p)
+{
+    for (size_t i = 0; i < c->nfrontends; i++)
+        if (p->fl_new[i] && p->fl[i])
+            sf_listener_close(p->fl[i]);
+    for (size_t i = 0; i < c->nresponds; i++)
+        if (p->rl_new[i] && p->rl[i])
+            sf_listener_close(p->rl[i]);
+}
+
+int lb_apply(struct lb *lb, const struct sf_config *c, char *err, size_t errlen)
+{
+    struct plan p;
+    size_t nf = c->nfrontends ? c->nfrontends : 1, nb = c->nbackends ? c->nbackends : 1;
+    size_t nr = c->nresponds ? c->nresponds : 1;
+    p.fe = calloc(nf, sizeof *p.fe);
+    p.be = calloc(nb, sizeof *p.be);
+    p.rs = calloc(nr, sizeof *p.rs);
+    p.fl = calloc(nf, sizeof *p.fl);
+    p.rl = calloc(nr, sizeof *p.rl);
+    p.fl_new = calloc(nf, sizeof *p.fl_new);
+    p.rl_new = calloc(nr, sizeof *p.rl_new);
+    p.be_new = calloc(nb, sizeof *p.be_new);
+    if (!p.fe || !p.be || !p.rs || !p.fl || !p.rl || !p.fl_new || !p.rl_new || !p.be_new) {
+        snprintf(err, errlen, "out of memory");
+        plan_free(&p);
+        return -1;
+    }
+    if (plan_listeners(lb, c, &p, err, errlen) < 0)
+        goto fail;
+    /* New objects are allocated before anything running is changed. */
+    for (size_t i = 0; i < c->nbackends; i++) {
+        for (size_t k = 0; k < lb->nbe; k++)
+            if (!strcmp(lb->be[k]->conf.name, c->backends[i].name))
+                p.be[i] = lb->be[k];
+        if (!p.be[i]) {
+            p.be[i] = calloc(1, sizeof *p.be[i]);
+            if (!p.be[i])
+                goto oom;
+            p.be[i]->refs = 1;
+            p.be[i]->health_gen = 1;
+            p.be_new[i] = 1;
+        }
+    }
+    for (size_t i = 0; i < c->nfrontends; i++) {
+        for (size_t k = 0; k < lb->nfe; k++)
+            if (!strcmp(lb->fe[k]->conf.name, c->frontends[i].name))
+                p.fe[i] = lb->fe[k];
+        if (!p.fe[i]) {
+            p.fe[i] = calloc(1, sizeof *p.fe[i]);
+            if (!p.fe[i])
+                goto oom;
+            p.fe[i]->refs = 1;
+            p.fe[i]->lb = lb;
+        }
+    }
+    for (size_t i = 0; i < c->nresponds; i++) {
+        for (size_t k = 0; k < lb->nrs; k++)
+            if (sf_addr_equal(&lb->rs[k]->conf.listen, &c->responds[i].listen))
+                p.rs[i] = lb->rs[k];
+        if (!p.rs[i]) {
+            p.rs[i] = calloc(1, sizeof *p.rs[i]);
+            if (!p.rs[i])
+                goto oom;
+            p.rs[i]->refs = 1;
+            p.rs[i]->lb = lb;
+            p.rs[i]->conf.listen = c->responds[i].listen;
+            if (!(p.rs[i]->conf.body = strdup(c->responds[i].body)) ||
+                lb_respond_set_body(p.rs[i], p.rs[i]->conf.body) < 0)
+                goto oom;
+        }
+    }
+    /* New backends get their server objects before the commit point too. */
+    for (size_t i = 0; i < c->nbackends; i++)
+        if (p.be_new[i] && backend_update(lb, p.be[i], &c->backends[i]) < 0)
+            goto oom;
+
+    /* ---- commit: from here on nothing fails (memory shortages keep the old values) ---- */
+    for (size_t i = 0; i < c->nresponds; i++) {
+        struct lb_respond *r = p.rs[i];
+        if (strcmp(r->conf.body, c->responds[i].body) != 0) {
+            char *body = strdup(c->responds[i].body);
+            if (body && lb_respond_set_body(r, body) == 0) {
+                free(r->conf.body);
+                r->conf.body = body;
+            } else {
+                free(body);
+            }
+        }
+    }
+    for (size_t i = 0; i < c->nbackends; i++)
+        if (!p.be_new[i])
+            if (backend_update(lb, p.be[i], &c->backends[i]) < 0)
+                lb_logf(lb,
+                        "event=reload_warning backend=%s error=\"out of memory; servers "
+                        "unchanged\"",
+                        c->backends[i].name);
+    for (size_t k = 0; k < lb->nbe; k++) {
+        int kept = 0;
+        for (size_t i = 0; i < c->nbackends; i++)
+            kept |= p.be[i] == lb->be[k];
+        if (!kept)
+            backend_remove(lb, lb->be[k]);
+    }
+    for (size_t i = 0; i < c->nfrontends; i++) {
+        struct lb_frontend *f = p.fe[i];
+        struct sf_listener *l = p.fl[i];
+        int same = f->listener && sf_addr_equal(&f->conf.listen, &c->frontends[i].listen);
+        if (!l && !same)
+            l = take_listener(lb, &c->frontends[i].listen);
+        f->conf = c->frontends[i];
+        f->backend = p.be[c->frontends[i].backend];
+        if (l) {
+            if (f->listener)
+                sf_listener_close(f->listener);
+            lb_frontend_adopt(f, l);
+        }
+    }
+    for (size_t i = 0; i < c->nresponds; i++) {
+        struct lb_respond *r = p.rs[i];
+        struct sf_listener *l = p.rl[i];
+        if (!l && !r->listener)
+            l = take_listener(lb, &c->responds[i].listen);
+        if (l)
+            lb_respond_adopt(r, l);
+    }
+    for (size_t k = 0; k < lb->nfe; k++) {
+        int kept = 0;
+        for (size_t i = 0; i < c->nfrontends; i++)
+            kept |= p.fe[i] == lb->fe[k];
+        if (!kept) {
+            struct lb_frontend *f = lb->fe[k];
+            if (f->listener)
+                sf_listener_close(f->listener);
+            f->listener = NULL;
+            f->removed = 1;
+            lb_frontend_put(f);
+        }
+    }
+    for (size_t k = 0; k < lb->nrs; k++) {
+        int kept = 0;
+        for (size_t i = 0; i < c->nresponds; i++)
+            kept |= p.rs[i] == lb->rs[k];
+        if (!kept) {
+            struct lb_respond *r = lb->rs[k];
+            if (r->listener)
+                sf_listener_close(r->listener);
+            r->listener = NULL;
+            r->removed = 1;
+            lb_respond_put(r);
+        }
+    }
+    free(lb->fe);
+    free(lb->be);
+    free(lb->rs);
+    lb->fe = p.fe;
+    lb->nfe = c->nfrontends;
+    lb->be = p.be;
+    lb->nbe = c->nbackends;
+    lb->rs = p.rs;
+    lb->nrs = c->nresponds;
+    p.fe = NULL;
+    p.be = NULL;
+    p.rs = NULL;
+    lb->drain_timeout_ms = c->drain_timeout_ms;
+    if (lb_log_open(lb, c) < 0)
+        fprintf(stderr, "synfin: cannot open log %s: %s\n", c->log_path, strerror(errno));
+    lb->kick_accept = 1;
+    for (size_t i = 0; i < lb->nfe; i++)
+        lb->fe[i]->paused = 1; /* accept whatever waits, after this batch */
+    plan_free(&p);
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+fail:
+    plan_abort(c, &p);
+    /* Objects created for this plan and not yet reachable from lb. */
+    for (size_t i = 0; i < c->nbackends; i++) {
+        if (p.be[i] && p.be_new[i]) {
+            for (size_t j = 0; j < p.be[i]->nservers; j++) {
+                lb_health_stop(lb, p.be[i]->servers[j]);
+                lb_server_put(p.be[i]->servers[j]);
+            }
+            lb_backend_put(p.be[i]);
+        }
+    }
+    for (size_t i = 0; i < c->nfrontends; i++) {
+        int old = 0;
+        for (size_t k = 0; k < lb->nfe; k++)
+            old |= p.fe[i] == lb->fe[k];
+        if (p.fe[i] && !old)
+            free(p.fe[i]);
+    }
+    for (size_t i = 0; i < c->nresponds; i++) {
+        int old = 0;
+        for (size_t k = 0; k < lb->nrs; k++)
+            old |= p.rs[i] == lb->rs[k];
+        if (p.rs[i] && !old)
+            lb_respond_put(p.rs[i]);
+    }
+    plan_free(&p);
+    return -1;
+}
+
+/* ---- drain, stop, free ---- */
+
+static void drain_deadline(struct sf_timer *t)
+{
+    struct lb *lb = CONTAINER(t, struct lb, drain_timer);
+    lb_logf(lb, "event=drain_deadline sessions=%u", lb->nsessions);
+    while (lb->sessions)
+        lb_session_kill(lb->sessions, SF_CAUSE_DRAIN);
+}
+
+void lb_drain(struct lb *lb)
+{
+    if (lb->draining)
+        return;
+    lb->draining = 1;
+    for (size_t i = 0; i < lb->nfe; i++) {
+        struct lb_frontend *f = lb->fe[i];
+        if (f->listener)
+            sf_listener_close(f->listener);
+        f->listener = NULL;
+    }
+    lb_logf(lb, "event=drain sessions=%u deadline_ms=%llu", lb->nsessions,
+            (unsigned long long)lb->drain_timeout_ms);
+    if (lb->nsessions == 0) {
+        if (lb->on_idle)
+            lb->on_idle(lb);
+        return;
+    }
+    lb->drain_timer.fn = drain_deadline;
+    if (sf_timer_set(lb->loop, &lb->drain_timer,
+                     sf_loop_now(lb->loop) + lb->drain_timeout_ms * SF_MS) < 0)
+        drain_deadline(&lb->drain_timer);
+}
+
+void lb_stop(struct lb *lb)
+{
+    lb->stopping = 1;
+    while (lb->sessions)
+        lb_session_kill(lb->sessions, SF_CAUSE_STOP);
+}
+
+int lb_kill_session(struct lb *lb, uint64_t id)
+{
+    for (struct lb_session *s = lb->sessions; s; s = s->next)
+        if (s->id == id) {
+            lb_session_kill(s, SF_CAUSE_ADMIN_KILL);
+            return 0;
+        }
+    return -1;
+}
+
+void lb_free(struct lb *lb)
+{
+    if (!lb)
+        return;
+    lb->draining = 0; /* no on_idle callbacks while tearing down */
+    lb_stop(lb);
+    sf_timer_cancel(lb->loop, &lb->drain_timer);
+    for (size_t i = 0; i < lb->nbe; i++)
+        for (size_t j = 0; j < lb->be[i]->nservers; j++)
+            lb_health_stop(lb, lb->be[i]->servers[j]);
+    while (lb->aux) {
+        struct lb_aux *a = lb->aux;
+        if (a->kill) {
+            a->kill(a);
+        } else {
+            sf_conn_abort(a->conn);
+            lb_aux_del(lb, a);
+        }
+    }
+    for (size_t i = 0; i < lb->nfe; i++) {
+        if (lb->fe[i]->listener)
+            sf_listener_close(lb->fe[i]->listener);
+        lb->fe[i]->listener = NULL;
+        lb_frontend_put(lb->fe[i]);
+    }
+    for (size_t i = 0; i < lb->nbe; i++)
+        backend_remove(lb, lb->be[i]);
+    for (size_t i = 0; i < lb->nrs; i++) {
+        if (lb->rs[i]->listener)
+            sf_listener_close(lb->rs[i]->listener);
+        lb->rs[i]->listener = NULL;
+        lb_respond_put(lb->rs[i]);
+    }
+    free(lb->fe);
+    free(lb->be);
+    free(lb->rs);
+    lb_log_close(lb);
+    sf_bufpool_clear(&lb->pool);
+    free(lb);
+}

@@ -1,0 +1,119 @@
+/* Session and event log lines. Output is buffered and flushed once per loop iteration, so
+ * logging costs no system call per session. */
+#include "lb/log.h"
+#include "lb/session.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+
+static void stamp(struct lb *lb, char *buf, size_t len)
+{
+    uint64_t ns = sf_loop_wall_ns(lb->loop);
+    time_t sec = (time_t)(ns / SF_S);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, len - n, ".%06uZ", (unsigned)(ns % SF_S / 1000));
+}
+
+static double ms_between(uint64_t a, uint64_t b)
+{
+    return b > a ? (double)(b - a) / 1e6 : 0.0;
+}
+
+void lb_log_session(struct lb *lb, const struct lb_session *s, int cause, int client_rst,
+                    int server_rst)
+{
+    if (!lb->log)
+        return;
+    char ts[40], ca[SF_ADDR_STRLEN], sa[SF_ADDR_STRLEN];
+    uint64_t now = sf_loop_now(lb->loop);
+    stamp(lb, ts, sizeof ts);
+    sf_addr_format(&s->client, ca, sizeof ca);
+    if (s->srv)
+        sf_addr_format(&s->srv->addr, sa, sizeof sa);
+    else
+        strcpy(sa, "-");
+    double queue_ms =
+        s->t_queued ? ms_between(s->t_queued, s->t_connect ? s->t_connect : now) : 0.0;
+    double connect_ms = s->t_established ? ms_between(s->t_connect, s->t_established) : -1.0;
+    fprintf(lb->log,
+            "%s session=%llu frontend=%s client=%s backend=%s server=%s server_addr=%s "
+            "cause=%s bytes_up=%llu bytes_down=%llu queue_ms=%.3f connect_ms=%.3f "
+            "duration_ms=%.3f retries=%u client_close=%s server_close=%s\n",
+            ts, (unsigned long long)s->id, s->fe->conf.name, ca, s->be->conf.name,
+            s->srv ? s->srv->name : "-", sa, sf_cause_name(cause), (unsigned long long)s->up.bytes,
+            (unsigned long long)s->down.bytes, queue_ms, connect_ms, ms_between(s->t_start, now),
+            s->retries, client_rst ? "rst" : "fin", s->sc ? (server_rst ? "rst" : "fin") : "-");
+}
+
+void lb_logf(struct lb *lb, const char *fmt, ...)
+{
+    if (!lb->log)
+        return;
+    char ts[40];
+    stamp(lb, ts, sizeof ts);
+    fprintf(lb->log, "%s ", ts);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(lb->log, fmt, ap);
+    va_end(ap);
+    fputc('\n', lb->log);
+}
+
+void lb_log_close(struct lb *lb)
+{
+    if (lb->log) {
+        fflush(lb->log);
+        if (lb->log_owned)
+            fclose(lb->log);
+    }
+    lb->log = NULL;
+    lb->log_owned = 0;
+}
+
+int lb_log_open(struct lb *lb, const struct sf_config *c)
+{
+    FILE *f = NULL;
+    int owned = 0;
+    switch (c->log_target) {
+    case SF_LOG_STDOUT: f = stdout; break;
+    case SF_LOG_STDERR: f = stderr; break;
+    case SF_LOG_FILE:
+        f = fopen(c->log_path, "a");
+        if (!f)
+            return -errno;
+        owned = 1;
+        break;
+    default: break;
+    }
+    lb_log_close(lb);
+    lb->log = f;
+    lb->log_owned = owned;
+    return 0;
+}
+
+const char *sf_cause_name(int c)
+{
+    static const char *const names[SF_CAUSE_N] = {
+        "none",
+        "client_fin",
+        "server_fin",
+        "client_rst",
+        "server_rst",
+        "connect_fail",
+        "connect_timeout",
+        "idle_timeout",
+        "client_fin_timeout",
+        "server_fin_timeout",
+        "queue_timeout",
+        "no_server",
+        "drain",
+        "admin_kill",
+        "stop",
+        "error",
+    };
+    return c >= 0 && c < SF_CAUSE_N ? names[c] : "?";
+}

@@ -1,0 +1,502 @@
+/* synfin: the load balancer daemon.
+ *
+ *   synfin                       run the embedded default configuration (conf/synfin.conf)
+ *   synfin -c FILE               run FILE
+ *   synfin -c FILE -t            check FILE: exit 0 if valid, 2 with file:line:col if not
+ *   synfin --listen A --server B [--server C ...] [--balance ALG] [--admin D] [--NAME VALUE]
+ *                                ad-hoc mode; NAME is any profile directive (docs/config.md);
+ *                                -t anywhere among the flags checks them and exits
+ *
+ * Signals: SIGHUP reloads (a config that fails the check is rejected and logged; the running
+ * one stays), SIGTERM drains until drain_timeout, SIGINT stops at once. */
+#include "ctl/admin.h"
+#include "ctl/render.h"
+#include "lb/config.h"
+#include "lb/lb.h"
+#include "lb/loop.h"
+#include "lb/transport.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+
+#define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+struct app {
+    const char *path;  /* -c FILE, or NULL */
+    char *adhoc;       /* generated text in ad-hoc mode */
+    char **adhoc_flag; /* the flag each generated line came from */
+    size_t adhoc_lines;
+    struct sf_loop *loop;
+    struct sf_transport *tp;
+    struct lb *lb;
+    struct sf_ctl ctl;
+    struct sf_admin *old_admin; /* replaced by a reload: freed after the batch */
+    struct sf_hook hook;
+    struct sf_io sig;
+    int exit_code;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: synfin [-c FILE [-t]]\n"
+               "       synfin --listen ADDR --server ADDR [--server ADDR...] "
+               "[--balance roundrobin|leastconn|source|maglev]\n"
+               "              [--admin ADDR] [--log stderr|stdout|off|PATH] "
+               "[--drain_timeout D] [--PROFILE_SETTING VALUE...] [-t]\n"
+               "Profile settings (docs/config.md): connect_timeout idle_timeout "
+               "client_fin_timeout server_fin_timeout\n"
+               "  keepalive keepalive_idle keepalive_interval keepalive_count user_timeout "
+               "nodelay defer_accept\n"
+               "  reset_on_timeout server_close buffer_size source\n");
+}
+
+/* ---- ad-hoc mode: flags become a config text, checked by the same parser ---- */
+
+struct text {
+    char *p;
+    size_t len, cap;
+    char **flag;
+    size_t lines, flag_cap;
+};
+
+static int text_line(struct text *t, const char *flag, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int text_line(struct text *t, const char *flag, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    if (t->len + (size_t)n + 2 > t->cap) {
+        size_t cap = (t->cap ? t->cap : 1024) * 2 + (size_t)n;
+        char *p = realloc(t->p, cap);
+        if (!p)
+            return -1;
+        t->p = p;
+        t->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(t->p + t->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    t->len += (size_t)n;
+    t->p[t->len++] = '\n';
+    t->p[t->len] = 0;
+    if (t->lines == t->flag_cap) {
+        size_t cap = t->flag_cap ? t->flag_cap * 2 : 32;
+        char **f = realloc(t->flag, cap * sizeof *f);
+        if (!f)
+            return -1;
+        t->flag = f;
+        t->flag_cap = cap;
+    }
+    t->flag[t->lines] = flag ? strdup(flag) : NULL;
+    if (flag && !t->flag[t->lines])
+        return -1;
+    t->lines++;
+    return 0;
+}
+
+static int quoted_ok(const char *v)
+{
+    return !strpbrk(v, "\"\\\n;{}#");
+}
+
+/* Builds the config text; returns 0, -1 on a usage error (message printed). A -t among the
+ * flags sets *check, wherever it stands. */
+static int adhoc_build(int argc, char **argv, int start, struct text *t, int *check)
+{
+    const char *listen = NULL, *admin = NULL, *balance = "roundrobin", *log = NULL;
+    const char *drain = NULL;
+    char **servers = calloc((size_t)argc, sizeof *servers);
+    int *prof = calloc((size_t)argc, sizeof *prof); /* argv index of each profile flag */
+    size_t ns = 0, np = 0;
+    int rc = -1;
+    if (!servers || !prof) {
+        fprintf(stderr, "synfin: out of memory\n");
+        goto out;
+    }
+    for (int i = start; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-t")) {
+            *check = 1;
+            continue;
+        }
+        if (!strcmp(a, "-c")) {
+            fprintf(stderr, "synfin: -c and ad-hoc flags do not mix\n");
+            goto out;
+        }
+        if (strncmp(a, "--", 2) != 0 || i + 1 >= argc) {
+            fprintf(stderr, "synfin: %s: expected --NAME VALUE\n", a);
+            usage(stderr);
+            goto out;
+        }
+        const char *v = argv[++i];
+        if (!quoted_ok(v)) {
+            fprintf(stderr, "synfin: %s: value '%s' has a character that is not allowed\n", a, v);
+            goto out;
+        }
+        char name[64];
+        snprintf(name, sizeof name, "%s", a + 2);
+        for (char *p = name; *p; p++)
+            if (*p == '-')
+                *p = '_';
+        if (!strcmp(name, "listen"))
+            listen = v;
+        else if (!strcmp(name, "server"))
+            servers[ns++] = argv[i];
+        else if (!strcmp(name, "balance"))
+            balance = v;
+        else if (!strcmp(name, "admin"))
+            admin = v;
+        else if (!strcmp(name, "log"))
+            log = v;
+        else if (!strcmp(name, "drain_timeout"))
+            drain = v;
+        else
+            prof[np++] = i - 1;
+    }
+    if (!listen || ns == 0) {
+        fprintf(stderr, "synfin: ad-hoc mode needs --listen and at least one --server\n");
+        usage(stderr);
+        goto out;
+    }
+    int ok = 0;
+    ok |= text_line(t, NULL, "# synfin ad-hoc configuration from the command line");
+    if (log)
+        ok |= text_line(t, "--log", "log %s;", log);
+    if (drain)
+        ok |= text_line(t, "--drain_timeout", "drain_timeout %s;", drain);
+    ok |= text_line(t, NULL, "profile adhoc {");
+    for (size_t k = 0; k < np; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s", argv[prof[k]] + 2);
+        for (char *p = name; *p; p++)
+            if (*p == '-')
+                *p = '_';
+        /* The value goes as given: `source` takes several, space-separated. */
+        ok |= text_line(t, argv[prof[k]], "    %s %s;", name, argv[prof[k] + 1]);
+    }
+    ok |= text_line(t, NULL, "}");
+    ok |= text_line(t, "--listen", "frontend adhoc { listen %s; profile adhoc; backend adhoc; }",
+                    listen);
+    /* After the frontend: an address given to both is then blamed on --admin. */
+    if (admin)
+        ok |= text_line(t, "--admin", "admin %s;", admin);
+    ok |= text_line(t, "--balance", "backend adhoc { balance %s; profile adhoc;", balance);
+    for (size_t k = 0; k < ns; k++)
+        ok |= text_line(t, "--server", "    server s%zu %s;", k + 1, servers[k]);
+    ok |= text_line(t, NULL, "}");
+    if (ok) {
+        fprintf(stderr, "synfin: out of memory\n");
+        goto out;
+    }
+    rc = 0;
+out:
+    free(servers);
+    free(prof);
+    return rc;
+}
+
+static void text_free(struct text *t)
+{
+    for (size_t i = 0; i < t->lines; i++)
+        free(t->flag[i]);
+    free(t->flag);
+    free(t->p);
+    memset(t, 0, sizeof *t);
+}
+
+/* ---- loading ---- */
+
+/* The flag a line of the ad-hoc text came from, or NULL. */
+static const char *adhoc_flag(const struct app *app, int line)
+{
+    return line > 0 && (size_t)line <= app->adhoc_lines ? app->adhoc_flag[line - 1] : NULL;
+}
+
+/* Loads the configuration this process runs from; on error prints it (file:line:col). */
+static struct sf_config *load(struct app *app, char *err, size_t errlen)
+{
+    if (app->path)
+        return sf_config_load(app->path, err, errlen);
+    struct sf_config_error e;
+    struct sf_config *c;
+    if (app->adhoc) {
+        c = sf_config_parse(app->adhoc, strlen(app->adhoc), &e);
+        if (!c) {
+            /* Lines of the generated text mean nothing to the user: name flags instead. */
+            const char *flag = adhoc_flag(app, e.line), *ref = adhoc_flag(app, e.ref_line);
+            snprintf(err, errlen, "command line%s%s: %s%s%s", flag ? ", " : "", flag ? flag : "",
+                     e.msg, ref ? " by " : "", ref ? ref : "");
+        }
+        return c;
+    }
+    c = sf_config_parse(sf_default_conf, strlen(sf_default_conf), &e);
+    if (!c)
+        sf_config_error_format(&e, "<embedded conf/synfin.conf>", err, errlen);
+    return c;
+}
+
+static void print_listening(struct app *app)
+{
+    struct lb *lb = app->lb;
+    char a[SF_ADDR_STRLEN];
+    for (size_t i = 0; i < lb->nfe; i++) {
+        const struct lb_frontend *f = lb->fe[i];
+        const struct lb_backend *b = f->backend;
+        printf("synfin: frontend %s listening on %s -> backend %s (%s):", f->conf.name,
+               sf_addr_format(&f->conf.listen, a, sizeof a), b->conf.name,
+               sf_balance_name(b->conf.balance));
+        for (size_t j = 0; j < b->nservers; j++)
+            printf(" %s=%s%s", b->servers[j]->name,
+                   sf_addr_format(&b->servers[j]->addr, a, sizeof a),
+                   b->servers[j]->backup ? "(backup)" : "");
+        printf("\n");
+    }
+    for (size_t i = 0; i < lb->nrs; i++)
+        printf("synfin: respond on %s (built-in HTTP responder)\n",
+               sf_addr_format(&lb->rs[i]->conf.listen, a, sizeof a));
+    if (app->ctl.admin)
+        printf("synfin: admin on http://%s/ (/metrics /stats /sessions)\n",
+               sf_addr_format(sf_admin_addr(app->ctl.admin), a, sizeof a));
+    printf("synfin: transport %s, pid %d; SIGHUP reloads, SIGTERM drains, SIGINT stops\n",
+           app->tp->ops->name, (int)getpid());
+    fflush(stdout);
+}
+
+static int open_admin(struct app *app, const struct sf_config *c, struct sf_admin **out, char *err,
+                      size_t errlen)
+{
+    *out = NULL;
+    if (!c->has_admin)
+        return 0;
+    *out = sf_admin_new(app->loop, &c->admin, sf_ctl_handle, &app->ctl, err, errlen);
+    return *out ? 0 : -1;
+}
+
+static void reload(struct app *app)
+{
+    char err[512];
+    struct lb *lb = app->lb;
+    struct sf_config *c = load(app, err, sizeof err);
+    if (!c) {
+        lb->reload_failures++;
+        lb_logf(lb, "event=reload_rejected error=\"%s\"", err);
+        return;
+    }
+    struct sf_admin *na = NULL;
+    int admin_changed = c->has_admin != (app->ctl.admin != NULL) ||
+                        (c->has_admin && !sf_addr_equal(&c->admin, sf_admin_addr(app->ctl.admin)));
+    if (admin_changed && c->has_admin && open_admin(app, c, &na, err, sizeof err) < 0) {
+        lb->reload_failures++;
+        lb_logf(lb, "event=reload_rejected error=\"%s\"", err);
+        sf_config_free(c);
+        return;
+    }
+    if (lb_apply(lb, c, err, sizeof err) < 0) {
+        sf_admin_free(na);
+        lb->reload_failures++;
+        lb_logf(lb, "event=reload_rejected error=\"%s\"", err);
+        sf_config_free(c);
+        return;
+    }
+    if (admin_changed) {
+        app->old_admin = app->ctl.admin;
+        app->ctl.admin = na;
+    }
+    lb->reloads++;
+    lb_logf(lb, "event=reload_ok frontends=%zu backends=%zu sessions=%u", lb->nfe, lb->nbe,
+            lb->nsessions);
+    sf_config_free(c);
+}
+
+static void on_idle(struct lb *lb)
+{
+    sf_loop_stop(lb->loop);
+}
+
+static void on_signal(struct sf_io *io, uint32_t ev)
+{
+    struct app *app = CONTAINER(io, struct app, sig);
+    (void)ev;
+    struct signalfd_siginfo si;
+    while (read(io->fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        switch (si.ssi_signo) {
+        case SIGHUP: reload(app); break;
+        case SIGTERM:
+            if (app->lb->draining) { /* a second SIGTERM: stop now */
+                lb_stop(app->lb);
+                sf_loop_stop(app->loop);
+            } else {
+                lb_drain(app->lb);
+            }
+            break;
+        case SIGINT:
+            lb_logf(app->lb, "event=stop sessions=%u", app->lb->nsessions);
+            lb_stop(app->lb);
+            sf_loop_stop(app->loop);
+            break;
+        default: break;
+        }
+    }
+}
+
+static void after_batch(struct sf_hook *h)
+{
+    struct app *app = CONTAINER(h, struct app, hook);
+    if (app->old_admin) {
+        sf_admin_free(app->old_admin);
+        app->old_admin = NULL;
+    }
+}
+
+/* Two descriptors per session: raise the soft limit to the hard one and say if the
+ * configured maxconn cannot fit. */
+static void check_fd_limit(const struct sf_config *c)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    uint64_t need = 64;
+    for (size_t i = 0; i < c->nfrontends; i++)
+        need += 2ull * c->frontends[i].maxconn;
+    if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur)
+        fprintf(stderr,
+                "synfin: warning: frontend maxconn needs about %llu descriptors (two per "
+                "session), the limit is %llu; accepting pauses when they run out\n",
+                (unsigned long long)need, (unsigned long long)rl.rlim_cur);
+}
+
+static int run(struct app *app, struct sf_config *c)
+{
+    char err[512];
+    int rc = 1;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    check_fd_limit(c);
+    app->loop = sf_loop_new();
+    app->tp = app->loop ? sf_transport_kernel_new(app->loop) : NULL;
+    app->lb = app->tp ? lb_new(app->loop, app->tp) : NULL;
+    app->sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    app->sig.fn = on_signal;
+    if (!app->lb || app->sig.fd < 0 || sf_loop_add(app->loop, &app->sig, EPOLLIN) < 0) {
+        fprintf(stderr, "synfin: cannot start: %s\n", strerror(errno));
+        goto out;
+    }
+    app->ctl.lb = app->lb;
+    app->lb->on_idle = on_idle;
+    app->hook.fn = after_batch;
+    sf_loop_add_hook(app->loop, &app->hook);
+    if (lb_apply(app->lb, c, err, sizeof err) < 0 ||
+        open_admin(app, c, &app->ctl.admin, err, sizeof err) < 0) {
+        fprintf(stderr, "synfin: %s\n", err);
+        goto out;
+    }
+    sf_config_free(c);
+    c = NULL;
+    print_listening(app);
+    lb_logf(app->lb, "event=start pid=%d", (int)getpid());
+    if (sf_loop_run(app->loop) < 0)
+        fprintf(stderr, "synfin: event loop: %s\n", strerror(errno));
+    lb_logf(app->lb, "event=exit sessions_total=%llu", (unsigned long long)app->lb->sessions_total);
+    rc = 0;
+out:
+    sf_config_free(c);
+    if (app->lb)
+        lb_free(app->lb);
+    sf_admin_free(app->old_admin);
+    sf_admin_free(app->ctl.admin);
+    if (app->sig.fd >= 0)
+        close(app->sig.fd);
+    sf_transport_free(app->tp);
+    sf_loop_free(app->loop);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct app app;
+    memset(&app, 0, sizeof app);
+    app.sig.fd = -1;
+    int check = 0;
+    int i = 1;
+    /* Session log lines go out once per loop iteration, not once per write. */
+    static char errbuf[1 << 16];
+    setvbuf(stderr, errbuf, _IOFBF, sizeof errbuf);
+    for (; i < argc; i++) {
+        if (!strcmp(argv[i], "-c") && i + 1 < argc) {
+            app.path = argv[++i];
+        } else if (!strcmp(argv[i], "-t")) {
+            check = 1;
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--version")) {
+            printf("synfin (stats schema %d, transport kernel)\n", SF_STATS_VERSION);
+            return 0;
+        } else if (!strncmp(argv[i], "--", 2)) {
+            break;
+        } else {
+            fprintf(stderr, "synfin: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            fflush(stderr);
+            return 2;
+        }
+    }
+    struct text t;
+    memset(&t, 0, sizeof t);
+    if (i < argc) {
+        if (app.path) {
+            fprintf(stderr, "synfin: -c and ad-hoc flags do not mix\n");
+            fflush(stderr);
+            return 2;
+        }
+        if (adhoc_build(argc, argv, i, &t, &check) < 0) {
+            text_free(&t);
+            fflush(stderr);
+            return 2;
+        }
+        app.adhoc = t.p;
+        app.adhoc_flag = t.flag;
+        app.adhoc_lines = t.lines;
+    }
+    char err[512];
+    struct sf_config *c = load(&app, err, sizeof err);
+    int rc;
+    if (!c) {
+        fprintf(stderr, "synfin: %s\n", err);
+        rc = 2;
+    } else if (check) {
+        printf("synfin: %s: configuration is valid\n", app.path    ? app.path
+                                                       : app.adhoc ? "command line"
+                                                                   : "embedded conf/synfin.conf");
+        sf_config_free(c);
+        rc = 0;
+    } else {
+        rc = run(&app, c);
+    }
+    text_free(&t);
+    fflush(stdout);
+    fflush(stderr);
+    return rc;
+}

@@ -1,0 +1,483 @@
+/* Sessions: joining a client connection to a server connection; see session.h. */
+#include "lb/session.h"
+#include "lb/log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+enum how { HOW_CLOSE, HOW_ABORT };
+
+static void client_ev(void *ctx, struct sf_conn *c, unsigned ev);
+static void server_ev(void *ctx, struct sf_conn *c, unsigned ev);
+static void on_timer(struct sf_timer *t);
+
+static const struct sf_profile *fprof(const struct lb_session *s)
+{
+    return &s->fe->conf.profile;
+}
+
+static const struct sf_profile *bprof(const struct lb_session *s)
+{
+    return &s->be->conf.profile;
+}
+
+static void queue_unlink(struct lb_session *s)
+{
+    struct lb_backend *b = s->be;
+    if (s->qprev)
+        s->qprev->qnext = s->qnext;
+    else
+        b->qhead = s->qnext;
+    if (s->qnext)
+        s->qnext->qprev = s->qprev;
+    else
+        b->qtail = s->qprev;
+    s->qprev = s->qnext = NULL;
+    b->queued--;
+}
+
+/* Gives back the server slot; the backend queue may move. */
+static void release_server(struct lb_session *s)
+{
+    struct lb_server *srv = s->srv;
+    if (!srv)
+        return;
+    s->srv = NULL;
+    srv->conns--;
+    srv->bytes_in += s->up.bytes;
+    srv->bytes_out += s->down.bytes;
+    if (s->be->queued) {
+        s->be->kick = 1;
+        s->lb->kick_queues = 1;
+    }
+    lb_server_put(srv);
+}
+
+static void end(struct lb_session *s, int cause, int client_how, int server_how)
+{
+    struct lb *lb = s->lb;
+    struct lb_frontend *fe = s->fe;
+    sf_timer_cancel(lb->loop, &s->timer);
+    if (s->state == LB_S_QUEUED && (s->qprev || s->qnext || s->be->qhead == s))
+        queue_unlink(s);
+    if (s->cc) {
+        if (client_how == HOW_ABORT)
+            sf_conn_abort(s->cc);
+        else
+            sf_conn_close(s->cc);
+    }
+    if (s->sc) {
+        if (server_how == HOW_CLOSE && bprof(s)->server_close == SF_CLOSE_RST) {
+            /* RST leaves no TIME_WAIT here, but would discard bytes the server has not
+             * acknowledged yet: only when nothing is in flight. */
+            if (sf_conn_unacked(s->sc) == 0)
+                server_how = HOW_ABORT;
+        }
+        if (server_how == HOW_ABORT)
+            sf_conn_abort(s->sc);
+        else
+            sf_conn_close(s->sc);
+    }
+    lb_log_session(lb, s, cause, client_how == HOW_ABORT, server_how == HOW_ABORT);
+    fe->active--;
+    fe->causes[cause]++;
+    fe->bytes_in += s->up.bytes;
+    fe->bytes_out += s->down.bytes;
+    lb->causes[cause]++;
+    release_server(s);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        lb->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    lb->nsessions--;
+    lb_pipe_release(&s->up, &lb->pool);
+    lb_pipe_release(&s->down, &lb->pool);
+    if (fe->paused)
+        lb->kick_accept = 1;
+    lb_backend_put(s->be);
+    lb_frontend_put(fe);
+    free(s);
+    if (lb->draining && lb->nsessions == 0 && lb->on_idle)
+        lb->on_idle(lb);
+}
+
+/* The next deadline and the cause it would carry. */
+static uint64_t deadline(const struct lb_session *s, int *cause)
+{
+    const uint64_t ms = SF_MS;
+    uint64_t d;
+    switch (s->state) {
+    case LB_S_QUEUED:
+        *cause = SF_CAUSE_QUEUE_TIMEOUT;
+        return s->t_queued + s->be->conf.queue_timeout_ms * ms;
+    case LB_S_CONNECTING:
+        *cause = SF_CAUSE_CONNECT_TIMEOUT;
+        return s->t_connect + bprof(s)->connect_timeout_ms * ms;
+    default: break;
+    }
+    *cause = SF_CAUSE_IDLE_TIMEOUT;
+    d = s->last_c + fprof(s)->idle_timeout_ms * ms;
+    uint64_t d2 = s->last_s + bprof(s)->idle_timeout_ms * ms;
+    if (d2 < d)
+        d = d2;
+    uint64_t last = s->last_c > s->last_s ? s->last_c : s->last_s;
+    if (s->up.eof) {
+        uint64_t f = last + fprof(s)->client_fin_timeout_ms * ms;
+        if (f < d) {
+            d = f;
+            *cause = SF_CAUSE_CLIENT_FIN_TIMEOUT;
+        }
+    }
+    if (s->down.eof) {
+        uint64_t f = last + bprof(s)->server_fin_timeout_ms * ms;
+        if (f < d) {
+            d = f;
+            *cause = SF_CAUSE_SERVER_FIN_TIMEOUT;
+        }
+    }
+    return d;
+}
+
+/* Arms the timer if the deadline moved earlier (later deadlines are found when it fires). */
+static int arm(struct lb_session *s)
+{
+    int cause;
+    uint64_t d = deadline(s, &cause);
+    if (sf_timer_armed(&s->timer) && s->timer.when <= d)
+        return 0;
+    return sf_timer_set(s->lb->loop, &s->timer, d);
+}
+
+static void timeout(struct lb_session *s, int cause)
+{
+    int c = fprof(s)->reset_on_timeout ? HOW_ABORT : HOW_CLOSE;
+    int v = bprof(s)->reset_on_timeout ? HOW_ABORT : HOW_CLOSE;
+    end(s, cause, c, v);
+}
+
+static void on_timer(struct sf_timer *t)
+{
+    struct lb_session *s = CONTAINER(t, struct lb_session, timer);
+    int cause;
+    uint64_t d = deadline(s, &cause);
+    if (d <= sf_loop_now(s->lb->loop)) {
+        timeout(s, cause);
+        return;
+    }
+    if (sf_timer_set(s->lb->loop, t, d) < 0)
+        end(s, SF_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
+}
+
+static void enqueue(struct lb_session *s)
+{
+    struct lb_backend *b = s->be;
+    s->state = LB_S_QUEUED;
+    s->t_queued = sf_loop_now(s->lb->loop);
+    s->qnext = NULL;
+    s->qprev = b->qtail;
+    if (b->qtail)
+        b->qtail->qnext = s;
+    else
+        b->qhead = s;
+    b->qtail = s;
+    b->queued++;
+}
+
+static struct sf_source *next_source(struct lb_session *s)
+{
+    struct sf_profile *p = &s->be->conf.profile;
+    if (!p->nsources)
+        return NULL;
+    /* Round robin over source addresses: each has its own ephemeral port space. */
+    return &p->sources[(s->id + s->retries) % p->nsources];
+}
+
+static int connect_next(struct lb_session *s, struct lb_server *chosen);
+
+/* A connect failed (err is errno, or 0 for the connect timeout). Retries on another server
+ * while the budget lasts: nothing has reached the client yet. Returns -1 if s ended. */
+static int connect_failed(struct lb_session *s, int err)
+{
+    struct lb_server *srv = s->srv;
+    if (s->sc) {
+        sf_conn_abort(s->sc);
+        s->sc = NULL;
+    }
+    memset(&s->ss, 0, sizeof s->ss);
+    if (srv) {
+        srv->connect_failures++;
+        lb_server_connect_failed(s->lb, srv);
+        s->failed = srv;
+        release_server(s);
+    }
+    if (s->retries < s->be->conf.retries) {
+        s->retries++;
+        return connect_next(s, NULL);
+    }
+    end(s, err ? SF_CAUSE_CONNECT_FAIL : SF_CAUSE_CONNECT_TIMEOUT, HOW_ABORT, HOW_ABORT);
+    return -1;
+}
+
+/* Connects to `chosen`, or to a server the balancer picks. Returns -1 if s ended. */
+static int connect_next(struct lb_session *s, struct lb_server *chosen)
+{
+    struct lb *lb = s->lb;
+    struct lb_backend *b = s->be;
+    struct lb_server *srv = chosen;
+    if (!srv) {
+        int r = lb_balance_pick(b, &s->client, s->failed, sf_loop_now(lb->loop), &srv);
+        if (r == LB_PICK_FULL) {
+            enqueue(s);
+            if (arm(s) < 0) {
+                end(s, SF_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
+                return -1;
+            }
+            return 0;
+        }
+        if (r == LB_PICK_NONE) {
+            b->no_server_total++;
+            end(s, s->retries ? SF_CAUSE_CONNECT_FAIL : SF_CAUSE_NO_SERVER, HOW_ABORT, HOW_ABORT);
+            return -1;
+        }
+    }
+    s->srv = srv;
+    srv->refs++;
+    srv->conns++;
+    srv->sessions_total++;
+    if (s->retries == 0)
+        b->sessions_total++;
+    struct sf_connect_opts o;
+    o.dst = srv->addr;
+    o.src = next_source(s);
+    sf_profile_sockopts(bprof(s), &o.sock);
+    s->state = LB_S_CONNECTING;
+    s->t_connect = sf_loop_now(lb->loop);
+    int rc = sf_connect(lb->tp, &o, server_ev, s, &s->sc);
+    if (rc < 0) {
+        s->sc = NULL;
+        if (rc == -EMFILE || rc == -ENFILE || rc == -ENOBUFS || rc == -ENOMEM ||
+            rc == -EADDRNOTAVAIL) {
+            /* Our own shortage, not the server's fault: no passive ejection. */
+            lb_logf(lb, "event=connect_error server=%s error=%s", srv->name, strerror(-rc));
+            release_server(s);
+            end(s, SF_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
+            return -1;
+        }
+        return connect_failed(s, -rc);
+    }
+    if (arm(s) < 0) {
+        end(s, SF_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
+        return -1;
+    }
+    return 0;
+}
+
+/* A pipe failed: its source or destination was reset (or memory ran out). */
+static void pipe_failed(struct lb_session *s, int rc, int src_cause, int dst_cause)
+{
+    int cause = rc == LB_PIPE_SRC_ERR   ? src_cause
+                : rc == LB_PIPE_DST_ERR ? dst_cause
+                                        : SF_CAUSE_ERROR;
+    end(s, cause, HOW_ABORT, HOW_ABORT);
+}
+
+/* Server to client. Returns -1 if s ended. */
+static int pump_down(struct lb_session *s, int *moved)
+{
+    int err = 0;
+    int rc = lb_pipe_pump(&s->down, s->sc, &s->ss, s->cc, &s->cs, &s->lb->pool, moved, &err);
+    if (rc < 0) {
+        pipe_failed(s, rc, SF_CAUSE_SERVER_RST, SF_CAUSE_CLIENT_RST);
+        return -1;
+    }
+    if (s->down.eof) {
+        if (!s->first_fin)
+            s->first_fin = SF_CAUSE_SERVER_FIN;
+        /* The server is done sending: with server_close rst its side ends with RST, so
+         * the client's FIN need not be passed on as a FIN first. */
+        if (bprof(s)->server_close == SF_CLOSE_RST)
+            s->up.nofin = 1;
+    }
+    return 0;
+}
+
+/* server_close rst, the client's FIN is due to the server and the server's is not seen:
+ * passed on now, it would make synfin's side the active closer, and the server's FIN would
+ * then leave TIME_WAIT on synfin's port. That FIN is often in already, its event later in
+ * this batch: ask the kernel, and if so take the server's last bytes and FIN first. Asked
+ * only once the server has sent something: one still waiting for the client's FIN (nc -N
+ * style) cannot have finished. Returns -1 if s ended. */
+static int server_fin_first(struct lb_session *s, int *moved)
+{
+    if (s->down.bytes == 0 && s->down.len == 0)
+        return 0;
+    if (sf_conn_peer_fin(s->sc) <= 0)
+        return 0; /* not finished, or failed: the pipes find out */
+    s->ss.rd = s->ss.hup = 1;
+    return pump_down(s, moved);
+}
+
+static void run(struct lb_session *s)
+{
+    struct lb *lb = s->lb;
+    int established = s->state == LB_S_ESTABLISHED;
+    int moved = 0, err = 0, rc;
+    int was_eof = s->up.eof + s->down.eof;
+    if (established && pump_down(s, &moved) < 0)
+        return;
+    s->up.hold = established && bprof(s)->server_close == SF_CLOSE_RST && !s->down.eof;
+    rc = lb_pipe_pump(&s->up, s->cc, &s->cs, established ? s->sc : NULL, &s->ss, &lb->pool, &moved,
+                      &err);
+    if (rc < 0) {
+        pipe_failed(s, rc, SF_CAUSE_CLIENT_RST, SF_CAUSE_SERVER_RST);
+        return;
+    }
+    if (s->up.eof && !s->first_fin)
+        s->first_fin = SF_CAUSE_CLIENT_FIN;
+    if (s->up.hold && lb_pipe_fin_due(&s->up)) {
+        if (server_fin_first(s, &moved) < 0)
+            return;
+        if (lb_pipe_shut(&s->up, s->sc, &err) < 0) {
+            pipe_failed(s, LB_PIPE_DST_ERR, SF_CAUSE_CLIENT_RST, SF_CAUSE_SERVER_RST);
+            return;
+        }
+    }
+    if (moved) {
+        uint64_t now = sf_loop_now(lb->loop);
+        s->last_c = s->last_s = now;
+    }
+    if (s->up.shut && s->down.shut) {
+        end(s, s->first_fin ? s->first_fin : SF_CAUSE_CLIENT_FIN, HOW_CLOSE, HOW_CLOSE);
+        return;
+    }
+    if (s->up.eof + s->down.eof != was_eof && arm(s) < 0)
+        end(s, SF_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
+}
+
+static void client_ev(void *ctx, struct sf_conn *c, unsigned ev)
+{
+    struct lb_session *s = ctx;
+    (void)c;
+    if (ev & SF_EV_READ)
+        s->cs.rd = 1;
+    if (ev & SF_EV_WRITE)
+        s->cs.wr = 1;
+    if (ev & SF_EV_HUP)
+        s->cs.hup = 1;
+    if (ev & SF_EV_ERROR)
+        s->cs.err = 1;
+    run(s);
+}
+
+static void server_ev(void *ctx, struct sf_conn *c, unsigned ev)
+{
+    struct lb_session *s = ctx;
+    if (ev & SF_EV_READ)
+        s->ss.rd = 1;
+    if (ev & SF_EV_WRITE)
+        s->ss.wr = 1;
+    if (ev & SF_EV_HUP)
+        s->ss.hup = 1;
+    if (ev & SF_EV_ERROR)
+        s->ss.err = 1;
+    if (s->state == LB_S_CONNECTING) {
+        int r = sf_conn_connect_result(c);
+        if (r == -EINPROGRESS)
+            return;
+        if (r < 0) {
+            connect_failed(s, -r);
+            return;
+        }
+        s->state = LB_S_ESTABLISHED;
+        s->t_established = sf_loop_now(s->lb->loop);
+        s->last_c = s->last_s = s->t_established;
+        lb_server_connect_ok(s->srv);
+        /* From the connect deadline to the idle one: re-armed only if that is earlier. */
+        if (arm(s) < 0) {
+            end(s, SF_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
+            return;
+        }
+    }
+    run(s);
+}
+
+void lb_session_start(struct lb_frontend *fe, struct sf_conn *client)
+{
+    struct lb *lb = fe->lb;
+    struct lb_session *s = calloc(1, sizeof *s);
+    if (!s) {
+        sf_conn_abort(client);
+        fe->causes[SF_CAUSE_ERROR]++;
+        lb->causes[SF_CAUSE_ERROR]++;
+        return;
+    }
+    uint64_t now = sf_loop_now(lb->loop);
+    s->lb = lb;
+    s->id = ++lb->next_id;
+    s->fe = fe;
+    fe->refs++;
+    s->be = fe->backend;
+    s->be->refs++;
+    s->cc = client;
+    s->client = *sf_conn_peer(client);
+    s->cs.wr = 1;
+    s->cs.rd = fe->conf.profile.defer_accept; /* data is most likely there already */
+    s->up.cap = fe->conf.profile.buffer_size;
+    s->down.cap = s->be->conf.profile.buffer_size;
+    s->t_start = s->last_c = s->last_s = now;
+    s->timer.fn = on_timer;
+    s->next = lb->sessions;
+    if (lb->sessions)
+        lb->sessions->prev = s;
+    lb->sessions = s;
+    lb->nsessions++;
+    lb->sessions_total++;
+    fe->active++;
+    fe->sessions_total++;
+    sf_conn_set_handler(client, client_ev, s);
+    if (connect_next(s, NULL) < 0)
+        return;
+    if (s->cs.rd)
+        run(s);
+}
+
+void lb_session_kill(struct lb_session *s, int cause)
+{
+    if (cause == SF_CAUSE_STOP) {
+        end(s, cause, HOW_CLOSE, HOW_CLOSE);
+        return;
+    }
+    if (cause == SF_CAUSE_DRAIN) {
+        timeout(s, cause);
+        return;
+    }
+    end(s, cause, HOW_ABORT, HOW_ABORT);
+}
+
+void lb_backend_run_queue(struct lb *lb, struct lb_backend *b)
+{
+    uint64_t now = sf_loop_now(lb->loop);
+    int hashing = b->conf.balance == SF_BAL_SOURCE || b->conf.balance == SF_BAL_MAGLEV;
+    struct lb_session *s = b->qhead;
+    while (s) {
+        struct lb_session *next = s->qnext;
+        struct lb_server *srv;
+        int r = lb_balance_pick(b, &s->client, s->failed, now, &srv);
+        if (r == LB_PICK_OK) {
+            queue_unlink(s);
+            connect_next(s, srv);
+        } else if (r == LB_PICK_NONE) {
+            queue_unlink(s);
+            b->no_server_total++;
+            end(s, SF_CAUSE_NO_SERVER, HOW_ABORT, HOW_ABORT);
+        } else if (!hashing) {
+            break; /* every server is full: nobody else can go either */
+        }
+        s = next;
+    }
+}

@@ -1,0 +1,633 @@
+/* The kernel transport: non-blocking sockets under the loop's edge-triggered epoll set.
+ *
+ * Every connection is registered once for EPOLLIN | EPOLLOUT | EPOLLRDHUP, edge-triggered, and
+ * never modified again: no epoll_ctl on the data path. Closed connections are parked on a
+ * list and freed after the current batch of events, so an event already fetched for them is
+ * ignored rather than delivered to freed memory.
+ *
+ * System calls per connection are counted (docs/lb.md, "Design notes"); what is saved here:
+ * - TCP_NODELAY toward servers is set just before the second write, not at connect. Linux's
+ *   Nagle (Minshall's variant) holds a small segment back only while an earlier small one is
+ *   unacknowledged, so a connection's first write never waits; a one-request session then
+ *   needs no setsockopt. Accepted connections inherit it from the listener.
+ * - A write followed by a FIN goes with MSG_MORE: the kernel keeps the last partial segment
+ *   and shutdown() tacks the FIN onto it (tcp_send_fin), one packet instead of two.
+ * - abort sets SO_LINGER 0 and closes; a connection toward a server already in TIME_WAIT
+ *   (our FIN went first, the peer's followed) has no socket left to reset, so its entry is
+ *   removed through sock_diag instead (tw_destroy.h), named by addresses and socket cookie.
+ *   That costs SO_COOKIE before such a FIN, and TCP_INFO, getsockname and one netlink
+ *   request at the abort (instead of SO_LINGER). */
+#include "lb/transport.h"
+#include "lb/loop.h"
+#include "lb/tw_destroy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <linux/sockios.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+#ifndef IP_LOCAL_PORT_RANGE
+#define IP_LOCAL_PORT_RANGE 51
+#endif
+
+#define CONN_CACHE 1024
+
+struct ktransport {
+    struct sf_transport base;
+    struct sf_hook reap;
+    struct kconn *dead; /* closed during this batch; freed by the hook */
+    struct klistener *dead_listeners;
+    struct kconn *cache; /* freed structs kept for reuse */
+    unsigned ncache;
+    int no_port_range; /* the kernel lacks IP_LOCAL_PORT_RANGE: pick ports ourselves */
+    struct sf_twd twd; /* netlink socket for removing our own TIME_WAIT entries */
+    int twd_off;       /* the kernel refused once (permission, support): do not ask again */
+};
+
+struct kconn {
+    struct sf_conn base;
+    struct sf_io io;
+    struct ktransport *tp;
+    sf_conn_fn fn;
+    void *ctx;
+    struct kconn *next;
+    struct sf_addr peer;
+    int connect_err; /* -errno of a failed connect */
+    unsigned connecting : 1;
+    unsigned closed : 1;
+    unsigned nodelay_due : 1; /* TCP_NODELAY wanted, set before the second write */
+    unsigned wrote : 1;       /* a write has taken bytes */
+    unsigned eof : 1;         /* read returned 0: the peer's FIN */
+    unsigned fin_in : 1;      /* the peer's FIN arrived (RDHUP without error), maybe unread */
+    unsigned fin_sent : 1;    /* shutdown_write done */
+    unsigned fin_first : 1;   /* ... before the peer's FIN was known to be in */
+    unsigned outgoing : 1;    /* made by connect (a server connection), not accepted */
+    uint64_t cookie;          /* SO_COOKIE, taken before a first FIN on an outgoing one */
+};
+
+struct klistener {
+    struct sf_listener base;
+    struct sf_io io;
+    struct ktransport *tp;
+    sf_listener_fn fn;
+    void *ctx;
+    struct klistener *next;
+};
+
+static const struct sf_transport_ops kernel_ops;
+
+#define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+static void reap(struct sf_hook *h)
+{
+    struct ktransport *t = CONTAINER(h, struct ktransport, reap);
+    while (t->dead_listeners) {
+        struct klistener *l = t->dead_listeners;
+        t->dead_listeners = l->next;
+        free(l);
+    }
+    while (t->dead) {
+        struct kconn *c = t->dead;
+        t->dead = c->next;
+        if (t->ncache < CONN_CACHE) {
+            c->next = t->cache;
+            t->cache = c;
+            t->ncache++;
+        } else {
+            free(c);
+        }
+    }
+}
+
+static void conn_io(struct sf_io *io, uint32_t ev)
+{
+    struct kconn *c = CONTAINER(io, struct kconn, io);
+    if (c->closed || !c->fn)
+        return;
+    unsigned out = 0;
+    if (ev & EPOLLIN)
+        out |= SF_EV_READ;
+    if (ev & EPOLLOUT)
+        out |= SF_EV_WRITE;
+    if (ev & (EPOLLRDHUP | EPOLLHUP))
+        out |= SF_EV_HUP | SF_EV_READ;
+    if ((ev & (EPOLLRDHUP | EPOLLERR)) == EPOLLRDHUP)
+        c->fin_in = 1; /* a reset raises RDHUP too, but with ERR */
+    if (ev & EPOLLERR)
+        out |= SF_EV_ERROR | SF_EV_READ | SF_EV_WRITE;
+    if (c->connecting) {
+        if (ev & EPOLLERR) {
+            int err = 0;
+            socklen_t len = sizeof err;
+            if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+                err = errno;
+            c->connect_err = -(err ? err : ECONNREFUSED);
+            c->connecting = 0;
+        } else if (ev & EPOLLOUT) {
+            c->connecting = 0;
+        } else if (ev & EPOLLHUP) {
+            c->connect_err = -ECONNREFUSED;
+            c->connecting = 0;
+        }
+    }
+    c->fn(c->ctx, &c->base, out);
+}
+
+static struct kconn *conn_new(struct ktransport *t, int fd)
+{
+    struct kconn *c = t->cache;
+    if (c) {
+        t->cache = c->next;
+        t->ncache--;
+    } else {
+        c = malloc(sizeof *c);
+        if (!c)
+            return NULL;
+    }
+    memset(c, 0, sizeof *c);
+    c->base.ops = &kernel_ops;
+    c->io.fd = fd;
+    c->io.fn = conn_io;
+    c->tp = t;
+    return c;
+}
+
+/* The conn was never visible to a caller (setup failed): recycle at once. */
+static void conn_discard(struct kconn *c)
+{
+    c->closed = 1;
+    c->next = c->tp->dead;
+    c->tp->dead = c;
+}
+
+static int set_int(int fd, int level, int opt, int v)
+{
+    return setsockopt(fd, level, opt, &v, sizeof v) < 0 ? -errno : 0;
+}
+
+/* nodelay: 0 leaves TCP_NODELAY to the caller (set later, when it can matter). */
+static int apply_sockopts(int fd, const struct sf_sockopts *o, int nodelay)
+{
+    int rc = 0;
+    if (nodelay && o->nodelay && (rc = set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1)) < 0)
+        return rc;
+    if (o->keepalive) {
+        if ((rc = set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1)) < 0)
+            return rc;
+        if (o->keepalive_idle_s &&
+            (rc = set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, o->keepalive_idle_s)) < 0)
+            return rc;
+        if (o->keepalive_intvl_s &&
+            (rc = set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, o->keepalive_intvl_s)) < 0)
+            return rc;
+        if (o->keepalive_cnt && (rc = set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, o->keepalive_cnt)) < 0)
+            return rc;
+    }
+    if (o->user_timeout_ms &&
+        (rc = set_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, o->user_timeout_ms)) < 0)
+        return rc;
+    return 0;
+}
+
+/* Binds toward a source address; with a port range the kernel picks the port at connect time
+ * (IP_LOCAL_PORT_RANGE), or we walk the range when the kernel is older than 6.3. */
+static int bind_source(struct ktransport *t, int fd, struct sf_source *s)
+{
+    struct sf_addr a = s->addr;
+    set_int(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1);
+    if (s->port_lo == 0) {
+        sf_addr_set_port(&a, 0);
+        return bind(fd, &a.u.sa, a.len) < 0 ? -errno : 0;
+    }
+    if (!t->no_port_range) {
+        uint32_t range = (uint32_t)s->port_lo | ((uint32_t)s->port_hi << 16);
+        if (set_int(fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, (int)range) == 0) {
+            sf_addr_set_port(&a, 0);
+            return bind(fd, &a.u.sa, a.len) < 0 ? -errno : 0;
+        }
+        t->no_port_range = 1;
+    }
+    uint32_t n = (uint32_t)(s->port_hi - s->port_lo) + 1;
+    int rc = -EADDRNOTAVAIL;
+    for (uint32_t i = 0; i < n && i < 256; i++) {
+        sf_addr_set_port(&a, (uint16_t)(s->port_lo + (s->next++ % n)));
+        if (bind(fd, &a.u.sa, a.len) == 0)
+            return 0;
+        rc = -errno;
+        if (rc != -EADDRINUSE)
+            break;
+    }
+    return rc;
+}
+
+static int k_connect(struct sf_transport *tp, const struct sf_connect_opts *o, sf_conn_fn fn,
+                     void *ctx, struct sf_conn **out)
+{
+    struct ktransport *t = (struct ktransport *)tp;
+    int fd = socket(o->dst.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int rc = apply_sockopts(fd, &o->sock, 0);
+    if (rc == 0 && o->src)
+        rc = bind_source(t, fd, o->src);
+    struct kconn *c = NULL;
+    if (rc == 0 && !(c = conn_new(t, fd)))
+        rc = -ENOMEM;
+    if (rc == 0) {
+        c->fn = fn;
+        c->ctx = ctx;
+        c->peer = o->dst;
+        c->nodelay_due = o->sock.nodelay != 0;
+        c->outgoing = 1;
+        c->connecting = 1;
+        if (connect(fd, &o->dst.u.sa, o->dst.len) == 0)
+            c->connecting = 0;
+        else if (errno != EINPROGRESS)
+            rc = -errno;
+    }
+    if (rc == 0)
+        rc = sf_loop_add(tp->loop, &c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+    if (rc < 0) {
+        close(fd);
+        if (c)
+            conn_discard(c);
+        return rc;
+    }
+    *out = &c->base;
+    return 0;
+}
+
+static int k_connect_result(struct sf_conn *cc)
+{
+    struct kconn *c = (struct kconn *)cc;
+    if (c->connect_err)
+        return c->connect_err;
+    return c->connecting ? -EINPROGRESS : 0;
+}
+
+static ssize_t k_read(struct sf_conn *cc, void *buf, size_t len)
+{
+    struct kconn *c = (struct kconn *)cc;
+    if (c->connect_err)
+        return c->connect_err;
+    ssize_t n = recv(c->io.fd, buf, len, 0);
+    if (n == 0)
+        c->eof = 1;
+    return n < 0 ? -errno : n;
+}
+
+static ssize_t k_write(struct sf_conn *cc, const void *buf, size_t len, unsigned flags)
+{
+    struct kconn *c = (struct kconn *)cc;
+    if (c->connect_err)
+        return c->connect_err;
+    if (c->nodelay_due && c->wrote) {
+        /* A failure here would show in the send below, with its own errno. */
+        set_int(c->io.fd, IPPROTO_TCP, TCP_NODELAY, 1);
+        c->nodelay_due = 0;
+    }
+    int mf = MSG_NOSIGNAL | MSG_DONTWAIT | (flags & SF_WRITE_FIN_NEXT ? MSG_MORE : 0);
+    ssize_t n = send(c->io.fd, buf, len, mf);
+    if (n < 0)
+        return -errno;
+    c->wrote = 1;
+    return n;
+}
+
+/* Our FIN before the peer's, on a connection toward a server: the peer's FIN will turn it
+ * into a TIME_WAIT entry that k_abort removes. The entry inherits the socket's cookie, taken
+ * here before the FIN so that it exists by then; the removal names the entry by it, so that
+ * it can never hit another socket with the same addresses, or the listener that the
+ * kernel's lookup falls back to when the entry is gone. */
+static void take_cookie(struct kconn *c)
+{
+    struct ktransport *t = c->tp;
+    socklen_t len = sizeof c->cookie;
+    if (t->twd_off || getsockopt(c->io.fd, SOL_SOCKET, SO_COOKIE, &c->cookie, &len) == 0)
+        return;
+    c->cookie = 0;
+    t->base.tw_error = errno;
+    t->twd_off = 1; /* a kernel without SO_COOKIE (before 4.12): no removal */
+}
+
+static int k_shutdown_write(struct sf_conn *cc)
+{
+    struct kconn *c = (struct kconn *)cc;
+    int first = !c->eof && !c->fin_in;
+    if (first && c->outgoing)
+        take_cookie(c);
+    if (shutdown(c->io.fd, SHUT_WR) < 0)
+        return -errno;
+    c->fin_sent = 1;
+    c->fin_first = first;
+    return 0;
+}
+
+static void k_close(struct sf_conn *cc)
+{
+    struct kconn *c = (struct kconn *)cc;
+    close(c->io.fd); /* also leaves the epoll set */
+    conn_discard(c);
+}
+
+/* The kernel's state number (tcp_states.h) through the first byte of TCP_INFO. */
+static int kstate(int fd)
+{
+    uint8_t st[8];
+    socklen_t len = sizeof st;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, st, &len) < 0)
+        return -errno;
+    return st[0];
+}
+
+#define KS_CLOSE      7
+#define KS_CLOSE_WAIT 8
+#define KS_CLOSING    11
+
+/* Removes the TIME_WAIT entry of this connection if there is one, and counts the outcome.
+ * surely: the entry exists (the peer's FIN came after ours went), as far as we can tell. */
+static void remove_time_wait(struct ktransport *t, const struct sf_addr *local,
+                             const struct sf_addr *peer, uint64_t cookie, int surely)
+{
+    int rc = sf_tw_destroy(&t->twd, local, peer, cookie);
+    if (rc == 0) {
+        t->base.tw_removed++;
+        return;
+    }
+    if (rc == -ENOENT || rc == -ESTALE)
+        return; /* none: the FINs crossed and the reset ended it, or a reset from the peer */
+    if (surely)
+        t->base.tw_left++;
+    t->base.tw_error = -rc;
+    if (rc != -EAGAIN && rc != -ENOBUFS && rc != -ENOMEM)
+        t->twd_off = 1; /* EPERM, EOPNOTSUPP, ...: it will not work later either */
+}
+
+/* RST through SO_LINGER 0. When our FIN went first on a connection toward a server, there
+ * may be nothing left to reset: once the peer's FIN followed, the kernel moved the connection
+ * to a TIME_WAIT entry and closed the socket (TCP_INFO says CLOSE); when the FINs crossed
+ * (CLOSING), the ACK of ours may do that at any moment, even between the look and the close.
+ * Those entries are removed through sock_diag, by the address pair (getsockname still
+ * answers on a closed socket) and the cookie (take_cookie). Accepted connections are left
+ * alone: TIME_WAIT toward clients is not ours to remove. */
+static void k_abort(struct sf_conn *cc)
+{
+    struct kconn *c = (struct kconn *)cc;
+    struct ktransport *t = c->tp;
+    int st = c->fin_first && c->outgoing ? kstate(c->io.fd) : -1;
+    int surely = st == KS_CLOSE && (c->eof || c->fin_in);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int named = (st == KS_CLOSE || st == KS_CLOSING) && c->cookie && !t->twd_off &&
+                getsockname(c->io.fd, (struct sockaddr *)&ss, &sl) == 0;
+    if (st != KS_CLOSE) {
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(c->io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
+    struct sf_addr local, peer = c->peer;
+    if (named)
+        sf_addr_from_sockaddr(&local, (struct sockaddr *)&ss, sl);
+    k_close(cc);
+    if (named)
+        remove_time_wait(t, &local, &peer, c->cookie, surely);
+    else if (surely)
+        t->base.tw_left++;
+}
+
+static enum sf_tcp_state from_linux(int s)
+{
+    switch (s) {
+    case 1: return SF_TCP_ESTABLISHED;
+    case 2: return SF_TCP_SYN_SENT;
+    case 3: return SF_TCP_SYN_RECEIVED;
+    case 4: return SF_TCP_FIN_WAIT_1;
+    case 5: return SF_TCP_FIN_WAIT_2;
+    case 6: return SF_TCP_TIME_WAIT;
+    case 8: return SF_TCP_CLOSE_WAIT;
+    case 9: return SF_TCP_LAST_ACK;
+    case 10: return SF_TCP_LISTEN;
+    case 11: return SF_TCP_CLOSING;
+    case 12: return SF_TCP_SYN_RECEIVED;
+    default: return SF_TCP_CLOSED;
+    }
+}
+
+static int fd_info(int fd, struct sf_conn_info *i)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+        return -errno;
+    i->state = from_linux(ti.tcpi_state);
+    i->rtt_us = ti.tcpi_rtt;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        sf_addr_from_sockaddr(&i->local, (struct sockaddr *)&ss, sl);
+    int q = 0;
+    if (i->state != SF_TCP_LISTEN && ioctl(fd, SIOCOUTQ, &q) == 0 && q > 0)
+        i->unacked = (uint32_t)q;
+    return 0;
+}
+
+static int k_info(struct sf_conn *cc, struct sf_conn_info *i)
+{
+    struct kconn *c = (struct kconn *)cc;
+    memset(i, 0, sizeof *i);
+    i->peer = c->peer;
+    return fd_info(c->io.fd, i);
+}
+
+static int k_unacked(struct sf_conn *cc)
+{
+    struct kconn *c = (struct kconn *)cc;
+    int q = 0;
+    if (ioctl(c->io.fd, SIOCOUTQ, &q) < 0)
+        return -errno;
+    /* The count runs to write_seq, which our FIN advanced by one: when FINs cross, ours is
+     * still unacknowledged while every byte is, and a reset loses nothing. */
+    return q > 0 && c->fin_sent ? q - 1 : q;
+}
+
+static int k_peer_fin(struct sf_conn *cc)
+{
+    struct kconn *c = (struct kconn *)cc;
+    if (c->eof || c->fin_in)
+        return 1;
+    int st = kstate(c->io.fd);
+    if (st < 0)
+        return st;
+    /* We have not shut down writing here yet, so the only state the peer's FIN leads to
+     * is CLOSE_WAIT (or CLOSE after a reset, which the read reports). */
+    if (st == KS_CLOSE_WAIT)
+        c->fin_in = 1;
+    return st == KS_CLOSE_WAIT || st == KS_CLOSE;
+}
+
+static const struct sf_addr *k_peer(struct sf_conn *cc)
+{
+    return &((struct kconn *)cc)->peer;
+}
+
+static void k_set_handler(struct sf_conn *cc, sf_conn_fn fn, void *ctx)
+{
+    struct kconn *c = (struct kconn *)cc;
+    c->fn = fn;
+    c->ctx = ctx;
+}
+
+static void listener_io(struct sf_io *io, uint32_t ev)
+{
+    struct klistener *l = CONTAINER(io, struct klistener, io);
+    (void)ev;
+    l->fn(l->ctx, &l->base);
+}
+
+static int k_listen(struct sf_transport *tp, const struct sf_listen_opts *o, sf_listener_fn fn,
+                    void *ctx, struct sf_listener **out)
+{
+    struct ktransport *t = (struct ktransport *)tp;
+    int fd = socket(o->addr.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int rc = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+    if (rc == 0 && o->reuseport)
+        rc = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
+    if (rc == 0)
+        rc = apply_sockopts(fd, &o->sock, 1);
+    if (rc == 0 && o->defer_accept_s)
+        rc = set_int(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, o->defer_accept_s);
+    if (rc == 0 && bind(fd, &o->addr.u.sa, o->addr.len) < 0)
+        rc = -errno;
+    if (rc == 0 && listen(fd, o->backlog > 0 ? o->backlog : 511) < 0)
+        rc = -errno;
+    struct klistener *l = NULL;
+    if (rc == 0 && !(l = calloc(1, sizeof *l)))
+        rc = -ENOMEM;
+    if (rc == 0) {
+        l->base.ops = &kernel_ops;
+        l->io.fd = fd;
+        l->io.fn = listener_io;
+        l->tp = t;
+        l->fn = fn;
+        l->ctx = ctx;
+        rc = sf_loop_add(tp->loop, &l->io, EPOLLIN);
+    }
+    if (rc < 0) {
+        close(fd);
+        free(l);
+        return rc;
+    }
+    *out = &l->base;
+    return 0;
+}
+
+static void k_listener_close(struct sf_listener *ll)
+{
+    struct klistener *l = (struct klistener *)ll;
+    /* An event for it may already be fetched in this batch: the loop skips an io without a
+     * handler, and the struct is freed after the batch. */
+    close(l->io.fd);
+    l->io.fn = NULL;
+    l->next = l->tp->dead_listeners;
+    l->tp->dead_listeners = l;
+}
+
+static void k_listener_set_handler(struct sf_listener *ll, sf_listener_fn fn, void *ctx)
+{
+    struct klistener *l = (struct klistener *)ll;
+    l->fn = fn;
+    l->ctx = ctx;
+}
+
+static int k_listener_info(struct sf_listener *ll, struct sf_conn_info *i)
+{
+    struct klistener *l = (struct klistener *)ll;
+    memset(i, 0, sizeof *i);
+    return fd_info(l->io.fd, i);
+}
+
+static int k_accept(struct sf_listener *ll, sf_conn_fn fn, void *ctx, struct sf_conn **out)
+{
+    struct klistener *l = (struct klistener *)ll;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int fd = accept4(l->io.fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0)
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    struct kconn *c = conn_new(l->tp, fd);
+    if (!c) {
+        close(fd);
+        return -ENOMEM;
+    }
+    sf_addr_from_sockaddr(&c->peer, (struct sockaddr *)&ss, sl);
+    c->fn = fn;
+    c->ctx = ctx;
+    int rc = sf_loop_add(l->tp->base.loop, &c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+    if (rc < 0) {
+        close(fd);
+        conn_discard(c);
+        return rc;
+    }
+    *out = &c->base;
+    return 0;
+}
+
+static void k_free(struct sf_transport *tp)
+{
+    struct ktransport *t = (struct ktransport *)tp;
+    reap(&t->reap);
+    sf_twd_close(&t->twd);
+    while (t->cache) {
+        struct kconn *c = t->cache;
+        t->cache = c->next;
+        free(c);
+    }
+    free(t);
+}
+
+static const struct sf_transport_ops kernel_ops = {
+    .name = "kernel",
+    .listen = k_listen,
+    .listener_close = k_listener_close,
+    .listener_set_handler = k_listener_set_handler,
+    .listener_info = k_listener_info,
+    .accept = k_accept,
+    .connect = k_connect,
+    .connect_result = k_connect_result,
+    .read = k_read,
+    .write = k_write,
+    .shutdown_write = k_shutdown_write,
+    .close = k_close,
+    .abort = k_abort,
+    .info = k_info,
+    .unacked = k_unacked,
+    .peer_fin = k_peer_fin,
+    .peer = k_peer,
+    .set_handler = k_set_handler,
+    .free = k_free,
+};
+
+struct sf_transport *sf_transport_kernel_new(struct sf_loop *loop)
+{
+    struct ktransport *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->base.ops = &kernel_ops;
+    t->base.loop = loop;
+    t->reap.fn = reap;
+    sf_twd_init(&t->twd);
+    sf_loop_add_hook(loop, &t->reap);
+    return &t->base;
+}

@@ -1,0 +1,286 @@
+#include "tcp/segment.h"
+
+#include <string.h>
+
+#include "net/checksum.h"
+
+#define IPV4_HDR        20
+#define TCP_HDR         20
+#define IPPROTO_TCP_NUM 6
+
+static uint16_t rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static void wr16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+static void wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* The TCP pseudo-header sum (RFC 9293 §3.1): addresses, protocol, TCP length. */
+static uint32_t pseudo_sum(uint32_t saddr, uint32_t daddr, uint32_t tcp_len)
+{
+    uint8_t ph[12];
+    memcpy(ph, &saddr, 4);
+    memcpy(ph + 4, &daddr, 4);
+    ph[8] = 0;
+    ph[9] = IPPROTO_TCP_NUM;
+    wr16(ph + 10, (uint16_t)tcp_len);
+    return sf_csum_add(0, ph, sizeof ph);
+}
+
+static void parse_options(const uint8_t *p, size_t len, int syn, struct sf_tcp_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    size_t i = 0;
+    while (i < len) {
+        uint8_t kind = p[i];
+        if (kind == 0) /* EOL */
+            return;
+        if (kind == 1) { /* NOP */
+            i++;
+            continue;
+        }
+        if (i + 1 >= len)
+            return;
+        uint8_t olen = p[i + 1];
+        if (olen < 2 || i + olen > len)
+            return; /* malformed: stop parsing, keep what we have */
+        const uint8_t *v = p + i + 2;
+        switch (kind) {
+        case 2:
+            if (olen == 4 && syn) {
+                o->has |= OPT_MSS;
+                o->mss = rd16(v);
+            }
+            break;
+        case 3:
+            if (olen == 3 && syn) {
+                o->has |= OPT_WSCALE;
+                /* RFC 7323 §2.3: a shift above 14 is used as 14. */
+                o->wscale = v[0] > 14 ? 14 : v[0];
+            }
+            break;
+        case 4:
+            if (olen == 2 && syn)
+                o->has |= OPT_SACK_OK;
+            break;
+        case 5:
+            if (olen >= 10 && (olen - 2) % 8 == 0) {
+                o->has |= OPT_SACK;
+                o->nsack = 0;
+                for (size_t b = 0; b < (size_t)(olen - 2) / 8 && b < SF_MAX_SACK_BLOCKS; b++) {
+                    o->sack[b].start = rd32(v + 8 * b);
+                    o->sack[b].end = rd32(v + 8 * b + 4);
+                    o->nsack++;
+                }
+            }
+            break;
+        case 8:
+            if (olen == 10) {
+                o->has |= OPT_TS;
+                o->tsval = rd32(v);
+                o->tsecr = rd32(v + 4);
+            }
+            break;
+        default: break; /* unknown options are skipped by their length */
+        }
+        i += olen;
+    }
+}
+
+enum sf_parse_err sf_seg_parse(const uint8_t *pkt, size_t len, struct sf_seg *s)
+{
+    if (len < 1 || (pkt[0] >> 4) != 4)
+        return len < 1 ? SEG_MALFORMED : SEG_NOT_TCP;
+    if (len < IPV4_HDR)
+        return SEG_MALFORMED;
+    size_t ihl = (size_t)(pkt[0] & 0x0f) * 4;
+    size_t total = rd16(pkt + 2);
+    if (ihl < IPV4_HDR || total < ihl || total > len)
+        return SEG_MALFORMED;
+    if (sf_csum_fold(sf_csum_add(0, pkt, ihl)) != 0)
+        return SEG_BAD_CSUM;
+    if (pkt[9] != IPPROTO_TCP_NUM)
+        return SEG_NOT_TCP;
+    uint16_t frag = rd16(pkt + 6);
+    if (frag & 0x3fff) /* MF set or a fragment offset */
+        return SEG_FRAGMENT;
+
+    const uint8_t *th = pkt + ihl;
+    size_t tlen = total - ihl;
+    if (tlen < TCP_HDR)
+        return SEG_MALFORMED;
+    size_t doff = (size_t)(th[12] >> 4) * 4;
+    if (doff < TCP_HDR || doff > tlen)
+        return SEG_MALFORMED;
+
+    memcpy(&s->t.raddr, pkt + 12, 4);
+    memcpy(&s->t.laddr, pkt + 16, 4);
+    if (sf_csum_fold(sf_csum_add(pseudo_sum(s->t.raddr, s->t.laddr, (uint32_t)tlen), th, tlen)) !=
+        0)
+        return SEG_BAD_CSUM;
+
+    s->t.rport = rd16(th);
+    s->t.lport = rd16(th + 2);
+    s->seq = rd32(th + 4);
+    s->ack = rd32(th + 8);
+    s->flags = th[13];
+    s->wnd = rd16(th + 14);
+    s->urp = rd16(th + 18);
+    s->ttl = pkt[8];
+    s->data = th + doff;
+    s->len = (uint32_t)(tlen - doff);
+    if (s->t.rport == 0 || s->t.lport == 0)
+        return SEG_MALFORMED;
+    /* SYN with FIN or RST has no meaning in any state; stacks drop it (and scanners use it). */
+    if ((s->flags & TH_SYN) && (s->flags & (TH_FIN | TH_RST)))
+        return SEG_MALFORMED;
+    parse_options(th + TCP_HDR, doff - TCP_HDR, !!(s->flags & TH_SYN), &s->opt);
+    return SEG_OK;
+}
+
+size_t sf_opts_len(const struct sf_tcp_opts *o, int syn)
+{
+    size_t n = 0;
+    if (syn) {
+        if (o->has & OPT_MSS)
+            n += 4;
+        if (o->has & OPT_TS)
+            n += 12; /* sackOK,TS or nop,nop,TS */
+        else if (o->has & OPT_SACK_OK)
+            n += 4; /* nop,nop,sackOK */
+        if (o->has & OPT_WSCALE)
+            n += 4; /* nop,wscale */
+        return n;
+    }
+    if (o->has & OPT_TS)
+        n += 12;
+    if ((o->has & OPT_SACK) && o->nsack)
+        n += 4 + 8 * (size_t)o->nsack; /* nop,nop,sack */
+    return n;
+}
+
+static uint8_t *put_ts(uint8_t *p, const struct sf_tcp_opts *o)
+{
+    p[0] = 8;
+    p[1] = 10;
+    wr32(p + 2, o->tsval);
+    wr32(p + 6, o->tsecr);
+    return p + 10;
+}
+
+/* Options in the order Linux sends them, so captures look familiar:
+ * SYN: mss, sackOK, TS, nop, wscale; others: nop, nop, TS, then nop, nop, SACK. */
+static size_t write_options(uint8_t *p, const struct sf_tcp_opts *o, int syn)
+{
+    uint8_t *start = p;
+    if (syn) {
+        if (o->has & OPT_MSS) {
+            p[0] = 2;
+            p[1] = 4;
+            wr16(p + 2, o->mss);
+            p += 4;
+        }
+        if (o->has & OPT_TS) {
+            if (o->has & OPT_SACK_OK) {
+                p[0] = 4;
+                p[1] = 2;
+            } else {
+                p[0] = 1;
+                p[1] = 1;
+            }
+            p = put_ts(p + 2, o);
+        } else if (o->has & OPT_SACK_OK) {
+            p[0] = 1;
+            p[1] = 1;
+            p[2] = 4;
+            p[3] = 2;
+            p += 4;
+        }
+        if (o->has & OPT_WSCALE) {
+            p[0] = 1;
+            p[1] = 3;
+            p[2] = 3;
+            p[3] = o->wscale;
+            p += 4;
+        }
+        return (size_t)(p - start);
+    }
+    if (o->has & OPT_TS) {
+        p[0] = 1;
+        p[1] = 1;
+        p = put_ts(p + 2, o);
+    }
+    if ((o->has & OPT_SACK) && o->nsack) {
+        p[0] = 1;
+        p[1] = 1;
+        p[2] = 5;
+        p[3] = (uint8_t)(2 + 8 * o->nsack);
+        p += 4;
+        for (unsigned b = 0; b < o->nsack; b++) {
+            wr32(p, o->sack[b].start);
+            wr32(p + 4, o->sack[b].end);
+            p += 8;
+        }
+    }
+    return (size_t)(p - start);
+}
+
+size_t sf_seg_build(uint8_t *buf, size_t cap, const struct sf_seg_out *o, const void *d1, size_t l1,
+                    const void *d2, size_t l2)
+{
+    int syn = !!(o->flags & TH_SYN);
+    size_t olen = sf_opts_len(&o->opt, syn);
+    size_t tlen = TCP_HDR + olen + l1 + l2;
+    size_t total = IPV4_HDR + tlen;
+    if (total > cap || total > 65535 || olen > 40)
+        return 0;
+
+    uint8_t *ip = buf;
+    ip[0] = 0x45;
+    ip[1] = 0;
+    wr16(ip + 2, (uint16_t)total);
+    wr16(ip + 4, o->ip_id);
+    wr16(ip + 6, 0x4000); /* DF: TCP does its own segmentation (path MTU discovery) */
+    ip[8] = 64;
+    ip[9] = IPPROTO_TCP_NUM;
+    ip[10] = ip[11] = 0;
+    memcpy(ip + 12, &o->t.laddr, 4);
+    memcpy(ip + 16, &o->t.raddr, 4);
+    uint16_t ipc = sf_csum_fold(sf_csum_add(0, ip, IPV4_HDR));
+    memcpy(ip + 10, &ipc, 2);
+
+    uint8_t *th = buf + IPV4_HDR;
+    wr16(th, o->t.lport);
+    wr16(th + 2, o->t.rport);
+    wr32(th + 4, o->seq);
+    wr32(th + 8, o->ack);
+    th[12] = (uint8_t)(((TCP_HDR + olen) / 4) << 4);
+    th[13] = o->flags;
+    wr16(th + 14, o->wnd);
+    th[16] = th[17] = 0;
+    th[18] = th[19] = 0;
+    write_options(th + TCP_HDR, &o->opt, syn);
+    uint8_t *payload = th + TCP_HDR + olen;
+    if (l1)
+        memcpy(payload, d1, l1);
+    if (l2)
+        memcpy(payload + l1, d2, l2);
+    uint32_t sum = pseudo_sum(o->t.laddr, o->t.raddr, (uint32_t)tlen);
+    uint16_t tc = sf_csum_fold(sf_csum_add(sum, th, tlen));
+    memcpy(th + 16, &tc, 2);
+    return total;
+}

@@ -1,0 +1,98 @@
+/* TCP segments on the wire: parsing an incoming IPv4/TCP packet, building an outgoing one.
+ * Every length and offset of an incoming packet is checked before it is read. */
+#ifndef SYNFIN_TCP_SEGMENT_H
+#define SYNFIN_TCP_SEGMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    TH_FIN = 0x01,
+    TH_SYN = 0x02,
+    TH_RST = 0x04,
+    TH_PSH = 0x08,
+    TH_ACK = 0x10,
+    TH_URG = 0x20,
+    TH_ECE = 0x40,
+    TH_CWR = 0x80,
+};
+
+enum {
+    OPT_MSS = 1u << 0,
+    OPT_WSCALE = 1u << 1,
+    OPT_SACK_OK = 1u << 2,
+    OPT_TS = 1u << 3,
+    OPT_SACK = 1u << 4,
+};
+
+#define SF_MAX_SACK_BLOCKS 4
+
+struct sf_sack_block {
+    uint32_t start, end;
+};
+
+struct sf_tcp_opts {
+    uint8_t has; /* OPT_* */
+    uint8_t wscale;
+    uint8_t nsack;
+    uint16_t mss;
+    uint32_t tsval, tsecr;
+    struct sf_sack_block sack[SF_MAX_SACK_BLOCKS];
+};
+
+/* The 4-tuple from the engine's side: l = local (the packet's destination on input). */
+struct sf_tuple {
+    uint32_t laddr, raddr; /* IPv4, network order */
+    uint16_t lport, rport; /* host order */
+};
+
+struct sf_seg {
+    struct sf_tuple t;
+    uint32_t seq, ack;
+    uint8_t flags;
+    uint16_t wnd; /* as on the wire (unscaled) */
+    uint16_t urp;
+    uint8_t ttl;
+    struct sf_tcp_opts opt;
+    const uint8_t *data;
+    uint32_t len; /* payload bytes */
+};
+
+/* Sequence space the segment occupies: payload plus one each for SYN and FIN. */
+static inline uint32_t seg_seqlen(const struct sf_seg *s)
+{
+    return s->len + !!(s->flags & TH_SYN) + !!(s->flags & TH_FIN);
+}
+
+enum sf_parse_err {
+    SEG_OK = 0,
+    SEG_MALFORMED, /* truncated, bad header lengths, bad flag combination, port 0 */
+    SEG_BAD_CSUM,  /* IPv4 header or TCP checksum */
+    SEG_NOT_TCP,   /* another protocol, or not IPv4 */
+    SEG_FRAGMENT,  /* IP fragment: not reassembled */
+};
+
+/* Parses and checks an IPv4 packet carrying TCP. Malformed options end option parsing; the
+ * segment itself is still valid (as Linux treats them). */
+enum sf_parse_err sf_seg_parse(const uint8_t *pkt, size_t len, struct sf_seg *s);
+
+/* An outgoing segment. */
+struct sf_seg_out {
+    struct sf_tuple t;
+    uint32_t seq, ack;
+    uint8_t flags;
+    uint16_t wnd;
+    uint16_t ip_id;
+    struct sf_tcp_opts opt; /* options to include: a SYN gets MSS/SACK_OK/TS/WSCALE in
+                               Linux's order; other segments TS and SACK blocks */
+};
+
+/* Builds the packet into buf: IPv4 header, TCP header and options, then the payload from two
+ * pieces (a ring buffer may wrap). Returns the packet length, or 0 if cap is too small. */
+size_t sf_seg_build(uint8_t *buf, size_t cap, const struct sf_seg_out *o, const void *d1, size_t l1,
+                    const void *d2, size_t l2);
+
+/* Length of the TCP options sf_seg_build would write for these options. */
+size_t sf_opts_len(const struct sf_tcp_opts *o, int syn);
+
+#endif

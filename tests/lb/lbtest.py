@@ -1,0 +1,348 @@
+"""Helpers for the load balancer's system tests: a synfin process under test, backend
+servers the test controls, admin queries and socket-state counts (ss)."""
+import contextlib
+import ctypes
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from tap import binary, free_port, wait_until  # noqa: E402
+
+
+class Synfin:
+    """synfin -c CONF with its stdout/stderr kept in files; stopped by stop(). preexec: run
+    in the child before exec (drop_capability below)."""
+
+    def __init__(self, conf, args=None, expect_start=True, preexec=None):
+        self.dir = tempfile.mkdtemp(prefix="synfin-test-")
+        self.conf_path = os.path.join(self.dir, "synfin.conf")
+        with open(self.conf_path, "w") as f:
+            f.write(conf)
+        self.out_path = os.path.join(self.dir, "out")
+        self.err_path = os.path.join(self.dir, "err")
+        self.out = open(self.out_path, "w")
+        self.err = open(self.err_path, "w")
+        cmd = [binary("synfin")] + (args if args is not None else ["-c", self.conf_path])
+        self.p = subprocess.Popen(cmd, stdout=self.out, stderr=self.err, stdin=subprocess.DEVNULL,
+                                  preexec_fn=preexec)
+        if expect_start:
+            wait_until(lambda: "SIGINT stops" in self.stdout() or self.p.poll() is not None,
+                       10, what="synfin to start")
+            if self.p.poll() is not None:
+                raise AssertionError(f"synfin exited {self.p.returncode}: {self.log()}")
+
+    def stdout(self):
+        with open(self.out_path) as f:
+            return f.read()
+
+    def log(self):
+        with open(self.err_path) as f:
+            return f.read()
+
+    def log_lines(self, word):
+        return [l for l in self.log().splitlines() if word in l]
+
+    def sessions_logged(self):
+        """Session log lines as dicts of their key=value fields."""
+        out = []
+        for line in self.log().splitlines():
+            if " session=" not in line:
+                continue
+            out.append(dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv))
+        return out
+
+    def wait_log(self, word, count=1, timeout=10):
+        wait_until(lambda: len(self.log_lines(word)) >= count, timeout, what=f"log '{word}'")
+
+    def rewrite(self, conf):
+        with open(self.conf_path, "w") as f:
+            f.write(conf)
+
+    def send(self, sig):
+        self.p.send_signal(sig)
+
+    def stop(self, sig=signal.SIGINT, timeout=10):
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+        try:
+            rc = self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            rc = -9
+        self.out.close()
+        self.err.close()
+        return rc
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        rc = self.stop()
+        log = self.log()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        if exc[0] is None and rc != 0:
+            raise AssertionError(f"synfin exited with {rc} (leak or crash?):\n{log[-3000:]}")
+
+
+def http_get(port, path, host="127.0.0.1", method="GET", raw=None, timeout=5):
+    """One HTTP/1.0 request; returns (status, body bytes)."""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(raw if raw is not None else f"{method} {path} HTTP/1.0\r\n\r\n".encode())
+        data = recv_all(s)
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else 0
+    return status, body
+
+
+def admin_json(port, path="/stats"):
+    status, body = http_get(port, path)
+    assert status == 200, (status, body)
+    return json.loads(body)
+
+
+def recv_all(s, limit=1 << 30):
+    chunks = []
+    n = 0
+    while n < limit:
+        b = s.recv(65536)
+        if not b:
+            break
+        chunks.append(b)
+        n += len(b)
+    return b"".join(chunks)
+
+
+class Backend:
+    """A TCP server on 127.0.0.1:free_port() whose connections run handler(conn, backend)
+    in threads. It counts accepted connections."""
+
+    def __init__(self, handler, backlog=128, accept=True, port=None):
+        self.handler = handler
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port or 0))
+        self.sock.listen(backlog)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.lock = threading.Lock()
+        self.conns = []
+        self.closed = False
+        self.events = []
+        self.stop = threading.Event()
+        if accept:
+            self.t = threading.Thread(target=self._run, daemon=True)
+            self.t.start()
+
+    def _run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.accepted += 1
+                self.conns.append(c)
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        try:
+            self.handler(c, self)
+        except OSError as e:
+            self.events.append(e)
+        finally:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self.closed = True
+        self.stop.set()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        with self.lock:
+            for c in self.conns:
+                try:
+                    c.close()
+                except OSError:
+                    pass
+
+
+def head_or_eof(c):
+    """Reads a request: up to the end of an HTTP head, or to the client's FIN."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = c.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def named(name):
+    """HTTP-ish: read the request head (or EOF), answer with the name, close first."""
+    def handler(c, b):
+        head_or_eof(c)
+        body = name.encode()
+        c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    return handler
+
+
+def echo(c, b):
+    """Echo until the client's FIN, then FIN back."""
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        c.sendall(d)
+    c.shutdown(socket.SHUT_WR)
+    recv_all(c)
+
+
+def hold(c, b):
+    """Accept and wait for the peer to go away, sending nothing."""
+    recv_all(c)
+
+
+def hold_open(c, b):
+    """Read to the peer's FIN, then keep the connection open and silent until the backend
+    is closed."""
+    recv_all(c)
+    b.stop.wait(30)
+
+
+CAP_SETPCAP = 8
+CAP_NET_ADMIN = 12
+
+
+def drop_capability(cap):
+    """A preexec function: removes cap from the bounding set, so the program exec'd next runs
+    without it even as root (PR_CAPBSET_DROP needs CAP_SETPCAP; it raises otherwise)."""
+    def drop():
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+    return drop
+
+
+def has_capability(cap):
+    """Whether this process has cap in its effective set."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapEff:"):
+                return bool(int(line.split()[1], 16) >> cap & 1)
+    return False
+
+
+def sha(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+def ss_count(filter_expr):
+    """Number of sockets `ss -Htan` lists for a filter (iproute2)."""
+    out = subprocess.run(["ss", "-Htan"] + filter_expr.split(), capture_output=True, text=True,
+                         check=True).stdout
+    return len([l for l in out.splitlines() if l.strip()])
+
+
+def conf(frontends, backends, extra="", admin_port=None, log="stderr"):
+    a = f"admin 127.0.0.1:{admin_port};\n" if admin_port else ""
+    return f"log {log};\n{a}{extra}\n{frontends}\n{backends}\n"
+
+
+def connect(port, timeout=5):
+    return socket.create_connection(("127.0.0.1", port), timeout=timeout)
+
+
+def listen_queue(port):
+    """Connections waiting in the accept queue of the listener on port (ss Recv-Q)."""
+    out = subprocess.run(["ss", "-Htln", f"sport = :{port}"], capture_output=True, text=True,
+                         check=True).stdout.split()
+    return int(out[1]) if len(out) > 1 else -1
+
+
+SYS_pidfd_getfd = 438  # the same number on every architecture (Linux 5.6)
+
+
+@contextlib.contextmanager
+def sockets_of(pid):
+    """Duplicates of the TCP sockets process pid holds (pidfd_open + pidfd_getfd), to read
+    their options with getsockopt: what the process really set, seen from outside. Needs the
+    right to ptrace pid (a parent has it under Yama's default, root always). Yields a list of
+    socket objects; closing a duplicate leaves the process's socket as it was."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    socks = []
+    try:
+        for name in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if not os.readlink(f"/proc/{pid}/fd/{name}").startswith("socket:"):
+                    continue
+            except FileNotFoundError:
+                continue  # closed meanwhile
+            fd = libc.syscall(SYS_pidfd_getfd, pidfd, int(name), 0)
+            if fd < 0:
+                err = ctypes.get_errno()
+                if err == 9:  # EBADF: closed meanwhile
+                    continue
+                raise OSError(err, f"pidfd_getfd({pid}, {name})")
+            s = socket.socket(fileno=fd)
+            if s.family in (socket.AF_INET, socket.AF_INET6) and s.type == socket.SOCK_STREAM:
+                socks.append(s)
+            else:
+                s.close()
+        yield socks
+    finally:
+        for s in socks:
+            s.close()
+        os.close(pidfd)
+
+
+def peer_of(s):
+    try:
+        return s.getpeername()
+    except OSError:
+        return None
+
+
+def tcp_opts(s):
+    """The options a profile sets, as the kernel holds them on socket s."""
+    g = s.getsockopt
+    return {"keepalive": g(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+            "keepalive_idle": g(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+            "keepalive_interval": g(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+            "keepalive_count": g(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+            "user_timeout_ms": g(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),
+            "nodelay": g(socket.IPPROTO_TCP, socket.TCP_NODELAY)}
+
+
+def ss_timer(filter_expr, state="established"):
+    """The timers `ss -tno` shows for the sockets a filter selects: [(name, seconds)]. ss
+    prints 76 s as 1min16sec, 4.992 s as 4.992ms (seconds, '.', then milliseconds)."""
+    out = subprocess.run(["ss", "-Htno", "state", state] + filter_expr.split(),
+                         capture_output=True, text=True, check=True).stdout
+    timers = []
+    for name, txt in re.findall(r"timer:\((\w+),([^,)]*)", out):
+        m = re.fullmatch(r"(?:(\d+)min)?(?:(\d+)(?:sec|\.))?(?:(\d+)ms)?", txt)
+        assert m, (txt, out)
+        mins, secs, ms = (int(x) if x else 0 for x in m.groups())
+        timers.append((name, mins * 60 + secs + ms / 1000))
+    return timers

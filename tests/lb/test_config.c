@@ -1,0 +1,328 @@
+/* Config parser: accepted configs give the right values and defaults; every rejected one
+ * names the exact line and column. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "lb/config.h"
+
+static struct sf_config *parse(const char *text, struct sf_config_error *e)
+{
+    return sf_config_parse(text, strlen(text), e);
+}
+
+static const char *full =
+    "# comment\n"
+    "log off;\n"
+    "drain_timeout 3s;\n"
+    "admin 127.0.0.1:8081;\n"
+    "profile fast { connect_timeout 250ms; idle_timeout 2m; server_close rst;\n"
+    "               source 127.0.0.2 127.0.0.3:20000-20999; keepalive on; keepalive_idle 30s; }\n"
+    "frontend web {\n"
+    "    listen 127.0.0.1:8080; backlog 128; reuseport on; maxconn 100;\n"
+    "    profile fast; idle_timeout 10s; defer_accept on;\n"
+    "    backend app;\n"
+    "}\n"
+    "backend app {\n"
+    "    balance maglev; maglev_table_size 251; retries 2; queue_timeout 1s;\n"
+    "    server a 127.0.0.1:9001 weight 3 maxconn 10;\n"
+    "    server b [::1]:9002 backup;\n"
+    "    check { type http; uri /health; expect 204; interval 500ms; timeout 100ms; rise 1; "
+    "fall 2; }\n"
+    "}\n"
+    "respond 127.0.0.1:9001 \"hi\\n\";\n";
+
+static void full_config(void **u)
+{
+    (void)u;
+    struct sf_config_error e;
+    struct sf_config *c = parse(full, &e);
+    if (!c)
+        fail_msg("%d:%d: %s", e.line, e.col, e.msg);
+    assert_int_equal(c->log_target, SF_LOG_OFF);
+    assert_int_equal(c->drain_timeout_ms, 3000);
+    assert_true(c->has_admin);
+    assert_int_equal(sf_addr_port(&c->admin), 8081);
+    assert_int_equal(c->nfrontends, 1);
+    const struct sf_frontend_conf *f = &c->frontends[0];
+    assert_string_equal(f->name, "web");
+    assert_int_equal(f->backlog, 128);
+    assert_int_equal(f->reuseport, 1);
+    assert_int_equal(f->maxconn, 100);
+    /* named profile, then the inline override on top */
+    assert_int_equal(f->profile.connect_timeout_ms, 250);
+    assert_int_equal(f->profile.idle_timeout_ms, 10000);
+    assert_int_equal(f->profile.defer_accept, 1);
+    assert_int_equal(f->profile.server_close, SF_CLOSE_RST);
+    assert_int_equal(f->profile.nsources, 2);
+    assert_int_equal(f->profile.sources[1].port_lo, 20000);
+    assert_int_equal(f->profile.sources[1].port_hi, 20999);
+    assert_int_equal(f->profile.keepalive, 1);
+    assert_int_equal(f->profile.keepalive_idle_ms, 30000);
+    const struct sf_backend_conf *b = &c->backends[f->backend];
+    assert_string_equal(b->name, "app");
+    assert_int_equal(b->balance, SF_BAL_MAGLEV);
+    assert_int_equal(b->maglev_size, 251);
+    assert_int_equal(b->retries, 2);
+    assert_int_equal(b->nservers, 2);
+    assert_int_equal(b->servers[0].weight, 3);
+    assert_int_equal(b->servers[0].maxconn, 10);
+    assert_int_equal(b->servers[1].backup, 1);
+    assert_int_equal(b->servers[1].addr.u.sa.sa_family, AF_INET6);
+    assert_int_equal(b->check.type, SF_CHECK_HTTP);
+    assert_string_equal(b->check.uri, "/health");
+    assert_int_equal(b->check.expect, 204);
+    assert_int_equal(b->check.interval_ms, 500);
+    assert_int_equal(b->check.rise, 1);
+    /* the backend has no profile: defaults */
+    assert_int_equal(b->profile.idle_timeout_ms, 300000);
+    assert_int_equal(c->nresponds, 1);
+    assert_string_equal(c->responds[0].body, "hi\n");
+    sf_config_free(c);
+}
+
+static void defaults_documented(void **u)
+{
+    (void)u;
+    struct sf_profile p;
+    sf_profile_defaults(&p);
+    assert_int_equal(p.connect_timeout_ms, 5000);
+    assert_int_equal(p.idle_timeout_ms, 300000);
+    assert_int_equal(p.client_fin_timeout_ms, 60000);
+    assert_int_equal(p.server_fin_timeout_ms, 60000);
+    assert_int_equal(p.keepalive, 0);
+    assert_int_equal(p.keepalive_idle_ms, 7200000);
+    assert_int_equal(p.keepalive_interval_ms, 75000);
+    assert_int_equal(p.keepalive_count, 9);
+    assert_int_equal(p.user_timeout_ms, 0);
+    assert_int_equal(p.nodelay, 1);
+    assert_int_equal(p.defer_accept, 0);
+    assert_int_equal(p.reset_on_timeout, 1);
+    assert_int_equal(p.server_close, SF_CLOSE_FIN);
+    assert_int_equal(p.buffer_size, 65536);
+    struct sf_config_error e;
+    struct sf_config *c = parse("frontend f { listen 127.0.0.1:1; backend b; }\n"
+                                "backend b { server s 127.0.0.1:2; }\n",
+                                &e);
+    assert_non_null(c);
+    assert_int_equal(c->frontends[0].backlog, 511);
+    assert_int_equal(c->frontends[0].maxconn, 4096);
+    assert_int_equal(c->backends[0].balance, SF_BAL_ROUNDROBIN);
+    assert_int_equal(c->backends[0].retries, 3);
+    assert_int_equal(c->backends[0].maglev_size, 65537);
+    assert_int_equal(c->backends[0].check.type, SF_CHECK_NONE);
+    assert_int_equal(c->backends[0].max_fails, 1);
+    assert_int_equal(c->backends[0].fail_timeout_ms, 10000);
+    assert_int_equal(c->log_target, SF_LOG_STDERR);
+    assert_int_equal(c->drain_timeout_ms, 30000);
+    sf_config_free(c);
+}
+
+struct bad {
+    const char *text;
+    int line, col;
+    const char *msg;
+};
+
+#define OKFE "frontend f { listen 127.0.0.1:1; backend b; }\n"
+#define OKBE "backend b { server s 127.0.0.1:2; }\n"
+
+static const struct bad bads[] = {
+    {"frontend f { listen 127.0.0.1:1; backend nope; }\n" OKBE, 1, 42, "unknown backend 'nope'"},
+    {OKFE "backend b { server s 127.0.0.1; }\n", 2, 22, "missing ':port'"},
+    {OKFE "backend b { server s 127.0.0.1:99999; }\n", 2, 22, "bad port"},
+    {OKFE "backend b { server s 127.0.0.1:2; bogus 1; }\n", 2, 35, "unknown directive 'bogus'"},
+    {OKFE OKBE "profile p { idle_timeout 5; }\n", 3, 26, "needs a unit"},
+    {OKFE OKBE "profile p { idle_timeout 5x; }\n", 3, 26, "unknown duration unit"},
+    {OKFE OKBE "profile p { nodelay yes; }\n", 3, 21, "expected on or off"},
+    {OKFE OKBE "profile p { server_close maybe; }\n", 3, 26, "expected fin or rst"},
+    {OKFE "backend b { balance random; server s 127.0.0.1:2; }\n", 2, 21, "unknown balance"},
+    {OKFE "backend b { maglev_table_size 100; server s 127.0.0.1:2; }\n", 2, 31, "must be prime"},
+    {OKFE "backend b { }\n", 2, 9, "has no server"},
+    {"frontend f { listen 127.0.0.1:1; backend b }\n" OKBE, 1, 44, "expected ';' before '}'"},
+    {OKFE OKBE "frontend g { listen 127.0.0.1:1; backend b; }\n", 3, 21, "already used"},
+    {OKFE OKBE "respond 127.0.0.1:5 \"unterminated;\n", 3, 21, "unterminated string"},
+    {OKFE OKBE "backend c {\n", 3, 11, "never closed"},
+    {OKFE OKBE "}\n", 3, 1, "unexpected '}'"},
+    {OKFE "backend b { server s 127.0.0.1:2 weight 0; }\n", 2, 41, "out of range"},
+    {OKFE "backend b { server s 127.0.0.1:2; server s 127.0.0.1:3; }\n", 2, 42, "twice"},
+    {OKFE "backend b { server s 127.0.0.1:2; check { type udp; } }\n", 2, 48, "expected tcp, http"},
+    {"frontend f { backend b; }\n" OKBE, 1, 10, "has no 'listen'"},
+    {OKFE OKBE "frontend f2 { listen 127.0.0.1:3; backend b; profile missing; }\n", 3, 54,
+     "unknown profile"},
+    {OKFE OKBE "profile p { source 127.0.0.1:5-2; }\n", 3, 20, "port range"},
+    {OKFE OKBE "profile p { keepalive_idle 1500ms; }\n", 3, 28, "whole seconds"},
+    {OKFE OKBE "log\n", 3, 1, "not terminated"},
+    {"", 1, 1, "nothing to run"},
+    {OKFE OKBE "profile p { buffer_size 10; }\n", 3, 25, "out of range"},
+    {OKFE OKBE "admin 127.0.0.1:9; admin 127.0.0.1:10;\n", 3, 20, "given twice"},
+    /* a directive only the other side reads, written in a frontend or backend block, would
+     * be ignored: rejected */
+    {"frontend f { listen 127.0.0.1:1; source 127.0.0.2; backend b; }\n" OKBE, 1, 34,
+     "'source' concerns the connection to the server: it belongs in a backend"},
+    {"frontend f { listen 127.0.0.1:1; backend b;\n  server_close rst; }\n" OKBE, 2, 3,
+     "'server_close' concerns the connection to the server"},
+    {"frontend f { listen 127.0.0.1:1; backend b; connect_timeout 1s; }\n" OKBE, 1, 45,
+     "'connect_timeout' concerns"},
+    {"frontend f { listen 127.0.0.1:1; backend b; server_fin_timeout 1s; }\n" OKBE, 1, 45,
+     "'server_fin_timeout' concerns"},
+    {OKFE "backend b { server s 127.0.0.1:2; defer_accept on; }\n", 2, 35,
+     "'defer_accept' concerns the client connection: it belongs in a frontend"},
+    {OKFE "backend b { server s 127.0.0.1:2; client_fin_timeout 1s; }\n", 2, 35,
+     "'client_fin_timeout' concerns"},
+};
+
+static void errors_have_positions(void **u)
+{
+    (void)u;
+    for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
+        struct sf_config_error e;
+        struct sf_config *c = parse(bads[i].text, &e);
+        if (c)
+            fail_msg("case %zu accepted: %s", i, bads[i].text);
+        if (e.line != bads[i].line || e.col != bads[i].col || !strstr(e.msg, bads[i].msg))
+            fail_msg("case %zu: got %d:%d: %s; want %d:%d: ...%s...", i, e.line, e.col, e.msg,
+                     bads[i].line, bads[i].col, bads[i].msg);
+    }
+}
+
+static void one_sided_directives_on_their_side(void **u)
+{
+    (void)u;
+    struct sf_config_error e;
+    /* inline on the side that reads them; a named profile may hold both kinds (ad-hoc mode
+     * gives both sides one profile) and each side reads its own */
+    struct sf_config *c =
+        parse("profile both { source 127.0.0.2; defer_accept on; server_close rst; }\n"
+              "frontend f { listen 127.0.0.1:1; backend b; profile both;\n"
+              "  defer_accept off; client_fin_timeout 2s; }\n"
+              "backend b { server s 127.0.0.1:2; profile both; source 127.0.0.3:2000-2999;\n"
+              "  connect_timeout 1s; server_fin_timeout 3s; server_close fin; }\n",
+              &e);
+    if (!c)
+        fail_msg("%d:%d: %s", e.line, e.col, e.msg);
+    assert_int_equal(c->frontends[0].profile.defer_accept, 0);
+    assert_int_equal(c->frontends[0].profile.client_fin_timeout_ms, 2000);
+    const struct sf_profile *b = &c->backends[0].profile;
+    assert_int_equal(b->nsources, 1);
+    assert_int_equal(b->sources[0].port_lo, 2000);
+    assert_int_equal(b->connect_timeout_ms, 1000);
+    assert_int_equal(b->server_fin_timeout_ms, 3000);
+    assert_int_equal(b->server_close, SF_CLOSE_FIN);
+    assert_int_equal(b->defer_accept, 1); /* from the named profile; unread on this side */
+    sf_config_free(c);
+}
+
+static void garbage_never_crashes(void **u)
+{
+    (void)u;
+    /* Deterministic pseudo-random mutations of a valid config: never a crash or a leak,
+     * and every rejection has a position inside the text. */
+    size_t n = strlen(full);
+    char *buf = malloc(n + 1);
+    assert_non_null(buf);
+    uint32_t x = 12345;
+    for (int round = 0; round < 3000; round++) {
+        memcpy(buf, full, n + 1);
+        for (int k = 0; k < 1 + round % 4; k++) {
+            x = x * 1103515245 + 12345;
+            size_t at = (x >> 8) % n;
+            x = x * 1103515245 + 12345;
+            buf[at] = "{};\"#x 9:\n\\"[(x >> 16) % 11];
+        }
+        struct sf_config_error e;
+        struct sf_config *c = sf_config_parse(buf, n, &e);
+        if (c)
+            sf_config_free(c);
+        else
+            assert_true(e.line >= 0 && e.line <= 40);
+    }
+    free(buf);
+}
+
+static void values(void **u)
+{
+    (void)u;
+    uint64_t v;
+    const char *why;
+    assert_int_equal(sf_parse_duration("250ms", &v, &why), 0);
+    assert_int_equal(v, 250);
+    assert_int_equal(sf_parse_duration("2h", &v, &why), 0);
+    assert_int_equal(v, 7200000);
+    assert_int_equal(sf_parse_duration("0", &v, &why), 0);
+    assert_int_equal(v, 0);
+    assert_int_equal(sf_parse_duration("99999999999999999999s", &v, &why), -1);
+    assert_int_equal(sf_parse_duration("31d", &v, &why), -1);
+    assert_int_equal(sf_parse_size("64k", &v, &why), 0);
+    assert_int_equal(v, 65536);
+    assert_int_equal(sf_parse_size("1g", &v, &why), -1);
+}
+
+static void file_errors(void **u)
+{
+    (void)u;
+    char err[512];
+    assert_null(sf_config_load("/nonexistent/synfin.conf", err, sizeof err));
+    assert_non_null(strstr(err, "/nonexistent/synfin.conf: No such file"));
+    char path[] = "/tmp/synfin-test-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *t = OKFE "backend b {\n    server s 127.0.0.1:2 wieght 2;\n}\n";
+    assert_int_equal(write(fd, t, strlen(t)), (ssize_t)strlen(t));
+    close(fd);
+    assert_null(sf_config_load(path, err, sizeof err));
+    char want[600];
+    snprintf(want, sizeof want, "%s:3:26: unknown server option 'wieght'", path);
+    assert_non_null(strstr(err, want));
+    /* an address used twice: the message names the line of the first use */
+    const char *dup = "admin 127.0.0.1:1;\n" OKFE OKBE;
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, dup, strlen(dup)), (ssize_t)strlen(dup));
+    close(fd);
+    assert_null(sf_config_load(path, err, sizeof err));
+    snprintf(want, sizeof want, "%s:2:21: address '127.0.0.1:1' is already used at line 1", path);
+    assert_string_equal(err, want);
+    struct sf_config_error e;
+    assert_null(parse(dup, &e));
+    assert_int_equal(e.ref_line, 1);
+    assert_string_equal(e.msg, "address '127.0.0.1:1' is already used");
+    unlink(path);
+}
+
+static void embedded_default_is_valid(void **u)
+{
+    (void)u;
+    struct sf_config_error e;
+    struct sf_config *c = parse(sf_default_conf, &e);
+    if (!c)
+        fail_msg("conf/synfin.conf:%d:%d: %s", e.line, e.col, e.msg);
+    assert_int_equal(c->nfrontends, 1);
+    assert_int_equal(sf_addr_port(&c->frontends[0].listen), 8080);
+    assert_int_equal(sf_addr_port(&c->admin), 8081);
+    assert_int_equal(c->nresponds, 2);
+    sf_config_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(full_config),
+        cmocka_unit_test(defaults_documented),
+        cmocka_unit_test(errors_have_positions),
+        cmocka_unit_test(one_sided_directives_on_their_side),
+        cmocka_unit_test(garbage_never_crashes),
+        cmocka_unit_test(values),
+        cmocka_unit_test(file_errors),
+        cmocka_unit_test(embedded_default_is_valid),
+    };
+    return cmocka_run_group_tests_name("lb_config", tests, NULL, NULL);
+}

@@ -1,0 +1,529 @@
+/* The engine's mechanisms one at a time, with explicit times and exact segments: retransmission
+ * and its limits, persist, keepalive, syncookies, Nagle, SACK, fast retransmit, TIME-WAIT
+ * reopen and cap, RFC 5961 rate limiting, PAWS, and the RST-on-close rules. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "fixture.h"
+
+static const char blob[4000] = {7};
+
+static void plain(struct sf_tcp_config *c)
+{
+    c->timestamps = 0;
+    c->sack = 0;
+    c->window_scaling = 0;
+}
+
+static struct sf_engine_stats stats(struct fx *f)
+{
+    struct sf_engine_stats st;
+    sf_engine_stats(f->e, &st);
+    return st;
+}
+
+/* SYN at 0, then 1, 2, 4, 8, 16, 32 s apart (syn_retries 6), then ETIMEDOUT at +64 s. */
+static void syn_retransmission_and_limit(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(plain);
+    f->conn = sf_socket(f->e);
+    struct sf_endpoint ep = {.addr = sf_addr_v4(192, 0, 2, 1), .port = 40000};
+    assert_int_equal(sf_connect(f->conn, &ep), -EINPROGRESS);
+    fx_out(f, TH_SYN, 0, 0, 0);
+    static const uint32_t gaps[] = {1000, 2000, 4000, 8000, 16000, 32000};
+    for (unsigned i = 0; i < 6; i++) {
+        fx_advance(f, gaps[i] - 1);
+        fx_none(f);
+        fx_advance(f, 1);
+        fx_out(f, TH_SYN, 0, 0, 0);
+    }
+    fx_advance(f, 63999);
+    assert_int_equal(fx_state(f), SF_SYN_SENT);
+    fx_advance(f, 1);
+    fx_none(f);
+    assert_int_equal(fx_state(f), SF_CLOSED);
+    assert_int_equal(sf_take_error(f->conn), ETIMEDOUT);
+    assert_int_equal(fx_last_transition(f)->cause, SF_CAUSE_SYN_TIMEOUT);
+    fx_free(f);
+}
+
+/* Both sides send SYN: SYN_SENT → SYN_RECEIVED (SYN-ACK with our ISS) → ESTABLISHED. */
+static void simultaneous_open(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(plain);
+    f->conn = sf_socket(f->e);
+    struct sf_endpoint ep = {.addr = sf_addr_v4(192, 0, 2, 1), .port = 40000};
+    sf_connect(f->conn, &ep);
+    const struct sf_seg *syn = fx_out(f, TH_SYN, 0, 0, 0);
+    f->local_port = syn->t.rport;
+    fx_in(f, TH_SYN, 0, 0, 65535, NULL, NULL, 0);
+    fx_out(f, TH_SYN | TH_ACK, 0, 1, 0);
+    assert_int_equal(fx_state(f), SF_SYN_RECEIVED);
+    fx_in(f, TH_SYN | TH_ACK, 0, 1, 65535, NULL, NULL, 0);
+    assert_int_equal(fx_state(f), SF_ESTABLISHED);
+    fx_free(f);
+}
+
+/* A zero window: nothing is sent; the persist timer probes with one byte, backing off; the
+ * window opens and the rest flows. */
+static void zero_window_persist(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(plain);
+    fx_passive_open(f);
+    fx_in(f, TH_ACK, 1, 1, 0, NULL, NULL, 0); /* window closes */
+    assert_int_equal(sf_send(f->conn, blob, 100), 100);
+    fx_none(f);
+    fx_advance(f, 200); /* the RTO: the handshake's RTT sample is 0, so rto_min */
+    fx_out(f, TH_ACK, 1, 1, 1);
+    fx_in(f, TH_ACK, 1, 1, 0, NULL, NULL, 0); /* probe not accepted, window still 0 */
+    fx_advance(f, 399);
+    fx_none(f);
+    fx_advance(f, 1);
+    fx_out(f, TH_ACK, 1, 1, 1);                  /* the same byte again, after a doubled interval */
+    fx_in(f, TH_ACK, 1, 2, 1000, NULL, NULL, 0); /* accepted, window opens */
+    fx_out(f, TH_ACK | TH_PSH, 2, 1, 99);
+    fx_none(f);
+    assert_int_equal(stats(f).zero_window_probes, 2);
+    fx_free(f);
+}
+
+static void keepalive_cfg(struct sf_tcp_config *c)
+{
+    plain(c);
+    c->keepalive = 1;
+    c->keepalive_time = 10;
+    c->keepalive_intvl = 2;
+    c->keepalive_probes = 3;
+}
+
+/* Idle 10 s → probe <SEQ=SND.NXT-1>; an answer resets; unanswered probes 2 s apart; after the
+ * third, RST and ETIMEDOUT. */
+static void keepalive_probes_and_reset(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(keepalive_cfg);
+    fx_passive_open(f);
+    fx_advance(f, 9999);
+    fx_none(f);
+    fx_advance(f, 1);
+    fx_out(f, TH_ACK, 0, 1, 0);                   /* SND.NXT - 1 */
+    fx_in(f, TH_ACK, 1, 1, 65535, NULL, NULL, 0); /* answered */
+    fx_advance(f, 9999);
+    fx_none(f);
+    fx_advance(f, 1);
+    fx_out(f, TH_ACK, 0, 1, 0);
+    fx_advance(f, 2000);
+    fx_out(f, TH_ACK, 0, 1, 0);
+    fx_advance(f, 2000);
+    fx_out(f, TH_ACK, 0, 1, 0);
+    fx_advance(f, 1999);
+    fx_none(f);
+    fx_advance(f, 1);
+    fx_out(f, TH_RST | TH_ACK, 1, 1, 0);
+    assert_int_equal(fx_state(f), SF_CLOSED);
+    assert_int_equal(sf_take_error(f->conn), ETIMEDOUT);
+    assert_int_equal(fx_last_transition(f)->cause, SF_CAUSE_KEEPALIVE_TIMEOUT);
+    fx_free(f);
+}
+
+static void cookies_always(struct sf_tcp_config *c)
+{
+    c->syncookies = 2;
+    c->sack = 1;
+    c->timestamps = 1;
+    c->window_scaling = 1;
+}
+
+/* syncookies = 2: the SYN-ACK keeps no state; the ACK carrying the cookie creates the
+ * connection with the MSS, window scale and SACK the SYN offered. A forged ACK gets RST. */
+static void syncookies(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(cookies_always);
+    fx_listen(f);
+    struct sf_tcp_opts o = {.has = OPT_MSS | OPT_WSCALE | OPT_SACK_OK | OPT_TS,
+                            .mss = 1460,
+                            .wscale = 6,
+                            .tsval = 5000};
+    fx_in(f, TH_SYN, 0, 0, 65535, &o, NULL, 0);
+    const struct sf_seg *sa = fx_out(f, TH_SYN | TH_ACK, 0, 1, 0);
+    assert_true(sa->opt.has & OPT_TS);
+    assert_true(sa->opt.has & OPT_WSCALE);
+    assert_true(sa->opt.has & OPT_SACK_OK);
+    assert_int_equal(stats(f).conns_live, 1); /* only the listener: no state for the SYN */
+    assert_int_equal(stats(f).syncookies_sent, 1);
+
+    struct sf_tcp_opts ts = {.has = OPT_TS, .tsval = 5001, .tsecr = sa->opt.tsval};
+    fx_in(f, TH_ACK, 1, 1, 100, &ts, NULL, 0);
+    int err;
+    struct sf_conn *c = sf_accept(f->listener, &err);
+    assert_non_null(c);
+    struct sf_conn_info in;
+    sf_info(c, &in);
+    assert_int_equal(in.state, SF_ESTABLISHED);
+    assert_int_equal(in.snd_wscale, 6);
+    assert_int_equal(in.snd_wnd, 100 << 6);
+    assert_true(in.sack_ok);
+    assert_true(in.ts_ok);
+    assert_int_equal(in.snd_mss, 1460 - 12);
+    assert_int_equal(stats(f).syncookies_ok, 1);
+
+    /* A guessed cookie is refused with RST <SEQ=SEG.ACK>. */
+    f->peer_port = 40001;
+    fx_in_abs(f, TH_ACK, FX_PEER_ISN + 1, 12345, 100, NULL, NULL, 0);
+    const struct sf_seg *rst = &f->out[f->next++].seg;
+    assert_int_equal(rst->flags, TH_RST);
+    assert_int_equal(rst->seq, 12345);
+    assert_int_equal(stats(f).syncookies_failed, 1);
+    sf_close(c);
+    fx_free(f);
+}
+
+/* RFC 2525 §2.17: close() with unread data sends RST, not FIN. */
+static void close_with_unread_data_resets(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(plain);
+    fx_passive_open(f);
+    fx_in(f, TH_ACK, 1, 1, 65535, NULL, blob, 10);
+    sf_close(f->conn);
+    fx_out(f, TH_RST | TH_ACK, 1, 11, 0);
+    assert_int_equal(fx_last_transition(f)->cause, SF_CAUSE_UNREAD_CLOSE);
+    assert_int_equal(stats(f).conns_live, 1);
+    fx_free(f);
+}
+
+static void linger_zero_resets(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(plain);
+    fx_passive_open(f);
+    assert_int_equal(sf_setopt(f->conn, SF_OPT_LINGER, 0), 0);
+    sf_close(f->conn);
+    fx_out(f, TH_RST | TH_ACK, 1, 1, 0);
+    assert_int_equal(fx_last_transition(f)->cause, SF_CAUSE_LINGER0);
+    assert_int_equal(stats(f).tw_live, 0); /* no TIME-WAIT after an RST */
+    fx_free(f);
+}
+
+static void fin2_short(struct sf_tcp_config *c)
+{
+    plain(c);
+    c->fin_wait2_timeout_ms = 5000;
+}
+
+/* An orphan in FIN-WAIT-2 whose peer never closes is reset after fin_wait2_timeout_ms. */
+static void orphan_fin_wait2_timeout(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(fin2_short);
+    fx_passive_open(f);
+    sf_close(f->conn);
+    fx_out(f, TH_ACK | TH_FIN, 1, 1, 0);
+    fx_in(f, TH_ACK, 1, 2, 65535, NULL, NULL, 0);
+    assert_int_equal(fx_last_transition(f)->to, SF_FIN_WAIT_2);
+    fx_advance(f, 4999);
+    fx_none(f);
+    fx_advance(f, 1);
+    fx_out(f, TH_RST | TH_ACK, 2, 1, 0);
+    assert_int_equal(fx_last_transition(f)->cause, SF_CAUSE_FIN_WAIT2_TIMEOUT);
+    assert_int_equal(stats(f).conns_live, 1);
+    fx_free(f);
+}
+
+static void sack_on(struct sf_tcp_config *c)
+{
+    plain(c);
+    c->sack = 1;
+}
+
+/* Out-of-order data: an immediate duplicate ACK carrying the SACK block; filling the hole
+ * acknowledges everything at once. */
+static void out_of_order_sack(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(sack_on);
+    fx_listen(f);
+    struct sf_tcp_opts o = {.has = OPT_MSS | OPT_SACK_OK, .mss = 1000};
+    fx_in(f, TH_SYN, 0, 0, 65535, &o, NULL, 0);
+    fx_out(f, TH_SYN | TH_ACK, 0, 1, 0);
+    fx_in(f, TH_ACK, 1, 1, 65535, NULL, NULL, 0);
+    int err;
+    f->conn = sf_accept(f->listener, &err);
+    fx_in(f, TH_ACK, 1001, 1, 65535, NULL, blob, 1000);
+    const struct sf_seg *a = fx_out(f, TH_ACK, 1, 1, 0);
+    assert_int_equal(a->opt.nsack, 1);
+    assert_int_equal(a->opt.sack[0].start - FX_PEER_ISN, 1001);
+    assert_int_equal(a->opt.sack[0].end - FX_PEER_ISN, 2001);
+    fx_in(f, TH_ACK, 3001, 1, 65535, NULL, blob, 500);
+    a = fx_out(f, TH_ACK, 1, 1, 0);
+    assert_int_equal(a->opt.nsack, 2);
+    assert_int_equal(a->opt.sack[0].start - FX_PEER_ISN, 3001); /* most recent first */
+    fx_in(f, TH_ACK, 1, 1, 65535, NULL, blob, 1000);
+    a = fx_out(f, TH_ACK, 1, 2001, 0);
+    assert_int_equal(a->opt.nsack, 1);
+    assert_int_equal(sf_readable(f->conn), 2000);
+    fx_free(f);
+}
+
+/* Nagle: a second small write waits for the ACK of the first; TCP_NODELAY sends it at once. */
+static void nagle(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(plain);
+    fx_passive_open(f);
+    sf_send(f->conn, blob, 10);
+    fx_out(f, TH_ACK | TH_PSH, 1, 1, 10);
+    sf_send(f->conn, blob, 10);
+    fx_none(f);
+    fx_in(f, TH_ACK, 1, 11, 65535, NULL, NULL, 0);
+    fx_out(f, TH_ACK | TH_PSH, 11, 1, 10);
+    sf_setopt(f->conn, SF_OPT_NODELAY, 1);
+    sf_send(f->conn, blob, 10);
+    fx_out(f, TH_ACK | TH_PSH, 21, 1, 10);
+    fx_free(f);
+}
+
+/* A cork holds short segments (even with NODELAY) but not full ones; close() sends the held
+ * tail with the FIN in one segment; removing the cork sends what it held. */
+static void cork(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(plain);
+    fx_passive_open(f); /* peer MSS 1460 */
+    sf_setopt(f->conn, SF_OPT_NODELAY, 1);
+    sf_setopt(f->conn, SF_OPT_CORK, 1);
+    long v = 0;
+    assert_int_equal(sf_getopt(f->conn, SF_OPT_CORK, &v), 0);
+    assert_int_equal(v, 1);
+    sf_send(f->conn, blob, 100);
+    fx_none(f);
+    sf_send(f->conn, blob, 1400);
+    fx_out(f, TH_ACK, 1, 1, 1460);
+    fx_none(f);
+    sf_setopt(f->conn, SF_OPT_CORK, 0);
+    fx_out(f, TH_ACK | TH_PSH, 1461, 1, 40);
+    fx_in(f, TH_ACK, 1, 1501, 65535, NULL, NULL, 0);
+    fx_none(f);
+
+    sf_setopt(f->conn, SF_OPT_CORK, 1);
+    sf_send(f->conn, blob, 10);
+    fx_none(f);
+    sf_close(f->conn);
+    fx_out(f, TH_ACK | TH_PSH | TH_FIN, 1501, 1, 10);
+    fx_none(f);
+    assert_int_equal(fx_state(f), SF_FIN_WAIT_1);
+    fx_free(f);
+}
+
+/* Three duplicate ACKs retransmit the first unacknowledged segment at once (RFC 5681). */
+static void fast_retransmit(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(plain);
+    fx_passive_open(f); /* peer MSS 1460 */
+    sf_send(f->conn, blob, 4000);
+    fx_out(f, TH_ACK, 1, 1, 1460);
+    fx_out(f, TH_ACK, 1461, 1, 1460);
+    fx_out(f, TH_ACK | TH_PSH, 2921, 1, 1080);
+    for (int i = 0; i < 2; i++) {
+        fx_in(f, TH_ACK, 1, 1, 65535, NULL, NULL, 0);
+        fx_none(f);
+    }
+    fx_in(f, TH_ACK, 1, 1, 65535, NULL, NULL, 0);
+    fx_out(f, TH_ACK, 1, 1, 1460);
+    fx_in(f, TH_ACK, 1, 4001, 65535, NULL, NULL, 0);
+    fx_none(f);
+    struct sf_conn_info in;
+    sf_info(f->conn, &in);
+    assert_int_equal(in.dupacks_fast_retransmits, 1);
+    assert_int_equal(in.retrans_segs, 1);
+    fx_free(f);
+}
+
+/* RTO: data unanswered is retransmitted with doubling intervals; after retries2 the
+ * connection ends with ETIMEDOUT. */
+static void retries_short(struct sf_tcp_config *c)
+{
+    plain(c);
+    c->retries2 = 3;
+}
+
+static void retransmission_timeout_limit(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(retries_short);
+    fx_passive_open(f);
+    sf_send(f->conn, blob, 100);
+    fx_out(f, TH_ACK | TH_PSH, 1, 1, 100);
+    uint32_t rto = 200; /* rto_min: the handshake gave an RTT sample */
+    for (int i = 0; i < 3; i++) {
+        fx_advance(f, rto - 1);
+        fx_none(f);
+        fx_advance(f, 1);
+        fx_out(f, TH_ACK | TH_PSH, 1, 1, 100);
+        rto *= 2;
+    }
+    fx_advance(f, rto);
+    assert_int_equal(fx_state(f), SF_CLOSED);
+    assert_int_equal(sf_take_error(f->conn), ETIMEDOUT);
+    assert_int_equal(fx_last_transition(f)->cause, SF_CAUSE_RETRANS_TIMEOUT);
+    fx_free(f);
+}
+
+static void to_time_wait(struct fx *f)
+{
+    fx_passive_open(f);
+    sf_close(f->conn);
+    fx_out(f, TH_ACK | TH_FIN, 1, 1, 0);
+    fx_in(f, TH_ACK | TH_FIN, 1, 2, 65535, NULL, NULL, 0);
+    fx_out(f, TH_ACK, 2, 2, 0);
+}
+
+/* A SYN with a higher sequence number reopens a TIME-WAIT 4-tuple (RFC 9293, RFC 6191); the
+ * new ISN lies above the old connection's sequence space. An old SYN gets an ACK. */
+static void time_wait_reopen(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(plain);
+    to_time_wait(f);
+    fx_in(f, TH_SYN, 0, 0, 65535, NULL, NULL, 0); /* old: below RCV.NXT */
+    fx_out(f, TH_ACK, 2, 2, 0);
+    assert_int_equal(stats(f).tw_live, 1);
+    fx_in(f, TH_SYN, 100000, 0, 65535, NULL, NULL, 0);
+    const struct sf_seg *sa = &f->out[f->next++].seg;
+    assert_int_equal(sa->flags, TH_SYN | TH_ACK);
+    assert_int_equal(sa->seq, f->iss + 2 + 65535 + 2);
+    assert_int_equal(stats(f).tw_live, 0);
+    assert_int_equal(stats(f).tw_reopened, 1);
+    fx_free(f);
+}
+
+static void tw_cap(struct sf_tcp_config *c)
+{
+    plain(c);
+    c->max_tw = 1;
+}
+
+/* max_tw: a second TIME-WAIT entry pushes out the first, counted. */
+static void time_wait_cap(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(tw_cap);
+    to_time_wait(f);
+    f->peer_port = 40001;
+    struct sf_tcp_opts o = {.has = OPT_MSS, .mss = 1460};
+    fx_in(f, TH_SYN, 0, 0, 65535, &o, NULL, 0);
+    const struct sf_seg *sa = &f->out[f->next++].seg;
+    uint32_t iss2 = sa->seq;
+    fx_in_abs(f, TH_ACK, FX_PEER_ISN + 1, iss2 + 1, 65535, NULL, NULL, 0);
+    int err;
+    struct sf_conn *c = sf_accept(f->listener, &err);
+    assert_non_null(c);
+    sf_close(c);
+    f->next++; /* its FIN */
+    fx_in_abs(f, TH_ACK | TH_FIN, FX_PEER_ISN + 1, iss2 + 2, 65535, NULL, NULL, 0);
+    assert_int_equal(stats(f).tw_live, 1);
+    assert_int_equal(stats(f).tw_overflow, 1);
+    fx_free(f);
+}
+
+static void chal_limit(struct sf_tcp_config *c)
+{
+    plain(c);
+    c->challenge_ack_limit = 2;
+}
+
+/* Challenge ACKs are limited per second, engine-wide (RFC 5961 §7). */
+static void challenge_ack_rate_limit(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(chal_limit);
+    fx_passive_open(f);
+    fx_in(f, TH_SYN, 5, 0, 65535, NULL, NULL, 0); /* SYN in ESTABLISHED */
+    fx_out(f, TH_ACK, 1, 1, 0);
+    fx_in(f, TH_RST, 10, 0, 0, NULL, NULL, 0);
+    fx_out(f, TH_ACK, 1, 1, 0);
+    fx_in(f, TH_RST, 11, 0, 0, NULL, NULL, 0);
+    fx_none(f);
+    assert_int_equal(stats(f).challenge_acks_limited, 1);
+    fx_advance(f, 1000);
+    fx_in(f, TH_RST, 12, 0, 0, NULL, NULL, 0);
+    fx_out(f, TH_ACK, 1, 1, 0);
+    assert_int_equal(fx_state(f), SF_ESTABLISHED);
+    fx_free(f);
+}
+
+static void ts_on(struct sf_tcp_config *c)
+{
+    plain(c);
+    c->timestamps = 1;
+}
+
+/* PAWS: a segment whose TSval is older than TS.Recent is answered with an ACK and dropped. */
+static void paws(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(ts_on);
+    fx_listen(f);
+    struct sf_tcp_opts o = {.has = OPT_MSS | OPT_TS, .mss = 1460, .tsval = 1000};
+    fx_in(f, TH_SYN, 0, 0, 65535, &o, NULL, 0);
+    const struct sf_seg *sa = fx_out(f, TH_SYN | TH_ACK, 0, 1, 0);
+    struct sf_tcp_opts ts = {.has = OPT_TS, .tsval = 1001, .tsecr = sa->opt.tsval};
+    fx_in(f, TH_ACK, 1, 1, 65535, &ts, NULL, 0);
+    int err;
+    f->conn = sf_accept(f->listener, &err);
+    ts.tsval = 900; /* from the past */
+    fx_in(f, TH_ACK, 1, 1, 65535, &ts, blob, 100);
+    const struct sf_seg *a = fx_out(f, TH_ACK, 1, 1, 0);
+    assert_int_equal(a->opt.tsecr, 1001);
+    assert_int_equal(sf_readable(f->conn), 0);
+    assert_int_equal(stats(f).paws_drops, 1);
+    fx_free(f);
+}
+
+/* RFC 5961 §5: an ACK for data never sent is answered with an ACK and dropped, data and all. */
+static void ack_of_unsent_data(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(plain);
+    fx_passive_open(f);
+    fx_in(f, TH_ACK, 1, 500, 65535, NULL, blob, 10);
+    fx_out(f, TH_ACK, 1, 1, 0);
+    assert_int_equal(sf_readable(f->conn), 0);
+    fx_free(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(syn_retransmission_and_limit),
+        cmocka_unit_test(simultaneous_open),
+        cmocka_unit_test(zero_window_persist),
+        cmocka_unit_test(keepalive_probes_and_reset),
+        cmocka_unit_test(syncookies),
+        cmocka_unit_test(close_with_unread_data_resets),
+        cmocka_unit_test(linger_zero_resets),
+        cmocka_unit_test(orphan_fin_wait2_timeout),
+        cmocka_unit_test(out_of_order_sack),
+        cmocka_unit_test(nagle),
+        cmocka_unit_test(cork),
+        cmocka_unit_test(fast_retransmit),
+        cmocka_unit_test(retransmission_timeout_limit),
+        cmocka_unit_test(time_wait_reopen),
+        cmocka_unit_test(time_wait_cap),
+        cmocka_unit_test(challenge_ack_rate_limit),
+        cmocka_unit_test(paws),
+        cmocka_unit_test(ack_of_unsent_data),
+    };
+    return cmocka_run_group_tests_name("tcp_mechanisms", tests, NULL, NULL);
+}

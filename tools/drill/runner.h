@@ -1,0 +1,113 @@
+/* The state of one script run, shared by the event loop (run.c) and the system calls
+ * (syscalls.c). Not a public interface: see run.h. */
+#ifndef SYNFIN_DRILL_RUNNER_H
+#define SYNFIN_DRILL_RUNNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io/sim.h"
+#include "tcp/tcp.h"
+
+#include "run.h"
+#include "script.h"
+
+#define DR_MAX_FDS  1024
+#define DR_TS_MAP   64
+#define DR_MAX_POLL 16
+
+struct dr_fd {
+    struct sf_conn *c; /* NULL: free */
+    int nonblock;
+    int shut_wr; /* shutdown(SHUT_WR or SHUT_RDWR) succeeded */
+};
+
+/* One 4-tuple as the script sees it: the engine's port and the script's port, the engine's
+ * ISN (learned from its SYN or SYN-ACK) and the map from the TS val the script wrote on
+ * outbound lines to the ones the engine sent, so that inbound TS ecr can be translated. */
+struct dr_flow {
+    uint16_t lport, rport;
+    int isn_known;
+    uint32_t engine_isn;
+    int ts_known;
+    uint32_t first_script_ts, first_actual_ts;
+    uint32_t ts_script[DR_TS_MAP], ts_actual[DR_TS_MAP];
+    size_t nts;
+};
+
+/* A packet the engine sent that no outbound line has matched yet, decoded and made relative
+ * when it arrived. */
+struct dr_out {
+    sf_time_t t;
+    int bad; /* the runner could not read it: err says why */
+    char err[128];
+    size_t flow;
+    struct dr_packet pkt;
+};
+
+/* A system call in progress: blocking calls are retried as time passes and packets arrive. */
+struct dr_call {
+    const struct dr_event *ev;
+    sf_time_t start; /* when it was made */
+    sf_time_t end;   /* when the script says it returns (has_end), else start */
+    sf_time_t wake;  /* a timeout of its own (poll), SF_TIME_NEVER if none */
+    int attempts;    /* 0 before the first attempt */
+    size_t done;     /* bytes written so far (blocking write) */
+    long ret;        /* the result once done: >= 0, or -1 with err */
+    int err;
+    size_t npoll; /* poll: revents of each entry at return */
+    unsigned revents[DR_MAX_POLL];
+};
+
+enum { DR_CALL_DONE, DR_CALL_BLOCKED, DR_CALL_FAILED };
+
+struct runner {
+    const struct dr_script *s;
+    const struct dr_settings *set;
+    char *msg;
+    size_t msglen;
+    int failed;
+
+    /* settings: runner options and the engine configuration */
+    sf_time_t tolerance;
+    struct sf_addr local, remote;
+    uint16_t bind_port, connect_port, remote_port;
+    uint32_t remote_isn;
+    uint64_t seed;
+    struct sf_tcp_config cfg;
+
+    /* the simulated world: the engine on one host, the script on the other */
+    struct sf_sim *sim;
+    struct sf_sim_host *eh, *sh;
+    struct sf_engine *eng;
+    uint16_t ip_id;
+
+    struct dr_out *outq;
+    size_t out_head, out_n, out_cap;
+    uint64_t out_total; /* packets the engine ever sent */
+
+    struct dr_fd fds[DR_MAX_FDS];
+    struct dr_flow *flows;
+    size_t nflows, flows_cap;
+    size_t def_flow; /* the flow of packets that name no ports */
+
+    int pending; /* a blocking call is in progress in `call` */
+    struct dr_call call;
+};
+
+/* "FILE:LINE: ..." into r->msg, marks the run failed; returns -1. */
+__attribute__((format(printf, 3, 4))) int dr_fail(struct runner *r, const struct dr_event *ev,
+                                                  const char *fmt, ...);
+sf_time_t dr_now(const struct runner *r);
+/* Seconds since the script started, for messages. */
+double dr_secs(sf_time_t t);
+/* The sim must ask the engine for its deadline again (after a call into the engine). */
+void dr_touched(struct runner *r);
+
+/* syscalls.c: makes the call of ev (DR_CALL_DONE with call->ret/err, DR_CALL_BLOCKED, or
+ * DR_CALL_FAILED for a script error); dr_call_check compares a finished call with the
+ * script's expected result. */
+int dr_call_attempt(struct runner *r, struct dr_call *call);
+int dr_call_check(struct runner *r, const struct dr_call *call);
+
+#endif

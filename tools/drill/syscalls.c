@@ -1,0 +1,859 @@
+/* The socket calls of a script, made on the engine's API.
+ *
+ * Descriptors are numbered from 3 as in a fresh process, lowest free first. Each call is an
+ * attempt function: it either finishes (a result, or -1 and an errno, exactly as Linux would
+ * give them) or, on a blocking descriptor, says it would block; the event loop then retries
+ * it as time passes and packets arrive, which is how blocking calls are emulated on the
+ * non-blocking engine.
+ */
+#include "runner.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "format.h"
+
+/* ---- names scripts use ---------------------------------------------------------------------- */
+
+struct sym {
+    const char *name;
+    long value;
+};
+
+#define SYM(x)                                                                                     \
+    {                                                                                              \
+#x, x                                                                                      \
+    }
+
+/* Linux's TCP_* state numbers, as tcpi_state reports them. */
+enum {
+    LX_ESTABLISHED = 1,
+    LX_SYN_SENT,
+    LX_SYN_RECV,
+    LX_FIN_WAIT1,
+    LX_FIN_WAIT2,
+    LX_TIME_WAIT,
+    LX_CLOSE,
+    LX_CLOSE_WAIT,
+    LX_LAST_ACK,
+    LX_LISTEN,
+    LX_CLOSING,
+};
+
+static const struct sym symbols[] = {
+    SYM(AF_INET),
+    SYM(PF_INET),
+    SYM(AF_INET6),
+    SYM(SOCK_STREAM),
+    SYM(SOCK_NONBLOCK),
+    SYM(SOCK_CLOEXEC),
+    SYM(IPPROTO_TCP),
+    SYM(IPPROTO_IP),
+    SYM(SOL_SOCKET),
+    SYM(SOL_TCP),
+    SYM(SO_REUSEADDR),
+    SYM(SO_KEEPALIVE),
+    SYM(SO_LINGER),
+    SYM(SO_ERROR),
+    SYM(SO_RCVBUF),
+    SYM(SO_SNDBUF),
+    SYM(TCP_NODELAY),
+    SYM(TCP_CORK),
+    SYM(TCP_MAXSEG),
+    SYM(TCP_KEEPIDLE),
+    SYM(TCP_KEEPINTVL),
+    SYM(TCP_KEEPCNT),
+    SYM(TCP_USER_TIMEOUT),
+    SYM(TCP_INFO),
+    SYM(F_GETFL),
+    SYM(F_SETFL),
+    SYM(O_RDONLY),
+    SYM(O_WRONLY),
+    SYM(O_RDWR),
+    SYM(O_NONBLOCK),
+    SYM(SHUT_RD),
+    SYM(SHUT_WR),
+    SYM(SHUT_RDWR),
+    SYM(POLLIN),
+    SYM(POLLPRI),
+    SYM(POLLOUT),
+    SYM(POLLERR),
+    SYM(POLLHUP),
+    SYM(POLLNVAL),
+    SYM(POLLRDHUP),
+    SYM(MSG_NOSIGNAL),
+    SYM(INADDR_ANY),
+    {"TCP_ESTABLISHED", LX_ESTABLISHED},
+    {"TCP_SYN_SENT", LX_SYN_SENT},
+    {"TCP_SYN_RECV", LX_SYN_RECV},
+    {"TCP_FIN_WAIT1", LX_FIN_WAIT1},
+    {"TCP_FIN_WAIT2", LX_FIN_WAIT2},
+    {"TCP_TIME_WAIT", LX_TIME_WAIT},
+    {"TCP_CLOSE", LX_CLOSE},
+    {"TCP_CLOSE_WAIT", LX_CLOSE_WAIT},
+    {"TCP_LAST_ACK", LX_LAST_ACK},
+    {"TCP_LISTEN", LX_LISTEN},
+    {"TCP_CLOSING", LX_CLOSING},
+};
+
+static const struct sym errnos[] = {
+    SYM(EAGAIN),        SYM(EINPROGRESS),  SYM(EALREADY),        SYM(EISCONN),
+    SYM(ENOTCONN),      SYM(ECONNREFUSED), SYM(ECONNRESET),      SYM(ECONNABORTED),
+    SYM(ETIMEDOUT),     SYM(EPIPE),        SYM(EINVAL),          SYM(EADDRINUSE),
+    SYM(EADDRNOTAVAIL), SYM(EBADF),        SYM(ENOTSOCK),        SYM(EOPNOTSUPP),
+    SYM(ENOMEM),        SYM(ENOBUFS),      SYM(EHOSTUNREACH),    SYM(ENETUNREACH),
+    SYM(EPERM),         SYM(EACCES),       SYM(EMFILE),          SYM(EFAULT),
+    SYM(ENOPROTOOPT),   SYM(EAFNOSUPPORT), SYM(EPROTONOSUPPORT), SYM(EINTR),
+    SYM(ESHUTDOWN),     SYM(EWOULDBLOCK),
+};
+
+static int lookup(const struct sym *t, size_t n, const char *name, long *out)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(t[i].name, name)) {
+            *out = t[i].value;
+            return 0;
+        }
+    return -1;
+}
+
+static const char *errno_name(int e)
+{
+    for (size_t i = 0; i < sizeof errnos / sizeof errnos[0]; i++)
+        if (errnos[i].value == e)
+            return errnos[i].name;
+    static char buf[32];
+    snprintf(buf, sizeof buf, "errno %d", e);
+    return buf;
+}
+
+static int linux_state(enum sf_state s)
+{
+    static const int map[SF_STATE_COUNT] = {
+        [SF_CLOSED] = LX_CLOSE,
+        [SF_LISTEN] = LX_LISTEN,
+        [SF_SYN_SENT] = LX_SYN_SENT,
+        [SF_SYN_RECEIVED] = LX_SYN_RECV,
+        [SF_ESTABLISHED] = LX_ESTABLISHED,
+        [SF_FIN_WAIT_1] = LX_FIN_WAIT1,
+        [SF_FIN_WAIT_2] = LX_FIN_WAIT2,
+        [SF_CLOSE_WAIT] = LX_CLOSE_WAIT,
+        [SF_CLOSING] = LX_CLOSING,
+        [SF_LAST_ACK] = LX_LAST_ACK,
+        [SF_TIME_WAIT] = LX_TIME_WAIT,
+    };
+    return (unsigned)s < SF_STATE_COUNT ? map[s] : 0;
+}
+
+/* ---- arguments ------------------------------------------------------------------------------ */
+
+static const char *call_text(const struct dr_event *ev, char *buf, size_t len)
+{
+    struct dr_text t;
+    dr_text_init(&t, buf, len);
+    dr_format_call(&t, &ev->call);
+    return buf;
+}
+
+/* An integer argument: a number, a name, a|b, htons(n), inet_addr("a.b.c.d"), [n]. */
+static int eval(struct runner *r, const struct dr_event *ev, const struct dr_expr *e, long *out)
+{
+    long a, b;
+    switch (e->kind) {
+    case DR_X_INT: *out = (long)e->num; return 0;
+    case DR_X_WORD:
+        if (lookup(symbols, sizeof symbols / sizeof symbols[0], e->text, out) == 0 ||
+            lookup(errnos, sizeof errnos / sizeof errnos[0], e->text, out) == 0)
+            return 0;
+        return dr_fail(r, ev, "%s: unknown name '%s' (column %d)", ev->call.name, e->text,
+                       e->pos.col);
+    case DR_X_OR:
+        if (eval(r, ev, e->lhs, &a) < 0 || eval(r, ev, e->rhs, &b) < 0)
+            return -1;
+        *out = a | b;
+        return 0;
+    case DR_X_LIST:
+        if (e->n == 1)
+            return eval(r, ev, e->items[0], out);
+        break;
+    case DR_X_CALL:
+        if (!strcmp(e->text, "htons") && e->n == 1)
+            return eval(r, ev, e->items[0], out);
+        if (!strcmp(e->text, "inet_addr") && e->n == 1 && e->items[0]->kind == DR_X_STRING) {
+            struct sf_addr addr;
+            if (sf_addr_parse(e->items[0]->text, &addr) < 0)
+                return dr_fail(r, ev, "%s: bad address \"%s\"", ev->call.name, e->items[0]->text);
+            *out = (long)((uint32_t)addr.u.v4[0] << 24 | (uint32_t)addr.u.v4[1] << 16 |
+                          (uint32_t)addr.u.v4[2] << 8 | addr.u.v4[3]);
+            return 0;
+        }
+        break;
+    default: break;
+    }
+    return dr_fail(r, ev, "%s: expected a number at column %d", ev->call.name, e->pos.col);
+}
+
+static int nargs(struct runner *r, const struct dr_event *ev, size_t lo, size_t hi)
+{
+    size_t n = ev->call.nargs;
+    if (n >= lo && n <= hi)
+        return 0;
+    if (lo == hi)
+        return dr_fail(r, ev, "%s: expected %zu arguments, got %zu", ev->call.name, lo, n);
+    return dr_fail(r, ev, "%s: expected %zu to %zu arguments, got %zu", ev->call.name, lo, hi, n);
+}
+
+static int arg(struct runner *r, const struct dr_event *ev, size_t i, long *out)
+{
+    return eval(r, ev, ev->call.args[i], out);
+}
+
+static int is_ellipsis(const struct dr_expr *e)
+{
+    return e->kind == DR_X_ELLIPSIS;
+}
+
+/* A field of a {name=value, ...} structure, or NULL. */
+static const struct dr_expr *field(const struct dr_expr *e, const char *name)
+{
+    if (e->kind != DR_X_STRUCT)
+        return NULL;
+    for (size_t i = 0; i < e->n; i++)
+        if (e->items[i]->kind == DR_X_ASSIGN && !strcmp(e->items[i]->text, name))
+            return e->items[i]->rhs;
+    return NULL;
+}
+
+/* A socket address: "..." is the engine's address and bind_port for bind, the script's
+ * address and connect_port for connect. */
+static int sockaddr(struct runner *r, const struct dr_event *ev, const struct dr_expr *e,
+                    const struct sf_addr *addr, uint16_t port, struct sf_endpoint *out)
+{
+    out->addr = *addr;
+    out->port = port;
+    if (is_ellipsis(e))
+        return 0;
+    const struct dr_expr *p = field(e, "sin_port"), *a = field(e, "sin_addr");
+    long v;
+    if (!p || !a)
+        return dr_fail(r, ev,
+                       "%s: expected ... or {sa_family=AF_INET, sin_port=htons(N), "
+                       "sin_addr=inet_addr(\"A.B.C.D\")}",
+                       ev->call.name);
+    if (eval(r, ev, p, &v) < 0)
+        return -1;
+    if (v < 0 || v > 65535)
+        return dr_fail(r, ev, "%s: port %ld out of range", ev->call.name, v);
+    out->port = (uint16_t)v;
+    if (eval(r, ev, a, &v) < 0)
+        return -1;
+    out->addr = sf_addr_v4((uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v);
+    return 0;
+}
+
+/* ---- descriptors -------------------------------------------------------------------------- */
+
+static void no_events(struct sf_conn *c, unsigned events, void *user)
+{
+    (void)c, (void)events, (void)user;
+}
+
+static int fd_new(struct runner *r, struct sf_conn *c, int nonblock)
+{
+    for (int fd = 3; fd < DR_MAX_FDS; fd++)
+        if (!r->fds[fd].c) {
+            r->fds[fd].c = c;
+            r->fds[fd].nonblock = nonblock;
+            r->fds[fd].shut_wr = 0;
+            sf_set_handler(c, no_events, r);
+            return fd;
+        }
+    return -1;
+}
+
+/* The descriptor in argument 0; NULL after setting EBADF as the call's result. */
+static struct dr_fd *fd_arg(struct runner *r, struct dr_call *call, int *failed)
+{
+    long fd;
+    *failed = 0;
+    if (arg(r, call->ev, 0, &fd) < 0) {
+        *failed = 1;
+        return NULL;
+    }
+    if (fd < 0 || fd >= DR_MAX_FDS || !r->fds[fd].c) {
+        call->ret = -1;
+        call->err = EBADF;
+        return NULL;
+    }
+    return &r->fds[fd];
+}
+
+/* The engine's negative errno as the call's result. */
+static int result(struct dr_call *call, long rc)
+{
+    if (rc < 0) {
+        call->ret = -1;
+        call->err = (int)-rc;
+    } else {
+        call->ret = rc;
+        call->err = 0;
+    }
+    return DR_CALL_DONE;
+}
+
+#define FD_OR_RETURN(d, r, call)                                                                   \
+    int failed_;                                                                                   \
+    struct dr_fd *d = fd_arg(r, call, &failed_);                                                   \
+    if (failed_)                                                                                   \
+        return DR_CALL_FAILED;                                                                     \
+    if (!d)                                                                                        \
+    return DR_CALL_DONE
+
+/* ---- the calls --------------------------------------------------------------------------------
+ */
+
+static int do_socket(struct runner *r, struct dr_call *call)
+{
+    const struct dr_event *ev = call->ev;
+    long domain = AF_INET, type, proto = IPPROTO_TCP;
+    if (nargs(r, ev, 3, 3) < 0)
+        return DR_CALL_FAILED;
+    if ((!is_ellipsis(ev->call.args[0]) && arg(r, ev, 0, &domain) < 0) ||
+        arg(r, ev, 1, &type) < 0 || (!is_ellipsis(ev->call.args[2]) && arg(r, ev, 2, &proto) < 0))
+        return DR_CALL_FAILED;
+    if (domain != AF_INET)
+        return result(call, -EAFNOSUPPORT);
+    if ((type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != SOCK_STREAM ||
+        (proto != IPPROTO_TCP && proto != 0))
+        return result(call, -EPROTONOSUPPORT);
+    struct sf_conn *c = sf_socket(r->eng);
+    if (!c)
+        return result(call, -ENOMEM);
+    int fd = fd_new(r, c, (type & SOCK_NONBLOCK) != 0);
+    if (fd < 0) {
+        sf_abort(c);
+        return result(call, -EMFILE);
+    }
+    return result(call, fd);
+}
+
+static int do_bind(struct runner *r, struct dr_call *call)
+{
+    if (nargs(r, call->ev, 3, 3) < 0)
+        return DR_CALL_FAILED;
+    FD_OR_RETURN(d, r, call);
+    struct sf_endpoint ep;
+    if (sockaddr(r, call->ev, call->ev->call.args[1], &r->local, r->bind_port, &ep) < 0)
+        return DR_CALL_FAILED;
+    return result(call, sf_bind(d->c, &ep));
+}
+
+static int do_listen(struct runner *r, struct dr_call *call)
+{
+    long backlog;
+    if (nargs(r, call->ev, 2, 2) < 0 || arg(r, call->ev, 1, &backlog) < 0)
+        return DR_CALL_FAILED;
+    FD_OR_RETURN(d, r, call);
+    return result(call, sf_listen(d->c, (int)backlog));
+}
+
+static int do_accept(struct runner *r, struct dr_call *call)
+{
+    if (nargs(r, call->ev, 3, 4) < 0)
+        return DR_CALL_FAILED;
+    long flags = 0;
+    if (call->ev->call.nargs == 4 && arg(r, call->ev, 3, &flags) < 0)
+        return DR_CALL_FAILED;
+    FD_OR_RETURN(d, r, call);
+    int err = 0;
+    struct sf_conn *c = sf_accept(d->c, &err);
+    dr_touched(r);
+    if (!c) {
+        if (err == -EAGAIN && !d->nonblock)
+            return DR_CALL_BLOCKED;
+        return result(call, err ? err : -EAGAIN);
+    }
+    int fd = fd_new(r, c, (flags & SOCK_NONBLOCK) != 0);
+    if (fd < 0) {
+        sf_abort(c);
+        return result(call, -EMFILE);
+    }
+    return result(call, fd);
+}
+
+static int do_connect(struct runner *r, struct dr_call *call)
+{
+    if (nargs(r, call->ev, 3, 3) < 0)
+        return DR_CALL_FAILED;
+    FD_OR_RETURN(d, r, call);
+    if (call->attempts++ == 0) {
+        struct sf_endpoint ep;
+        if (sockaddr(r, call->ev, call->ev->call.args[1], &r->remote, r->connect_port, &ep) < 0)
+            return DR_CALL_FAILED;
+        int rc = sf_connect(d->c, &ep);
+        dr_touched(r);
+        if (rc != -EINPROGRESS || d->nonblock)
+            return result(call, rc);
+    }
+    /* a blocking connect returns once the handshake is over, or with its error */
+    if (sf_poll(d->c) & SF_POLLERR)
+        return result(call, -sf_take_error(d->c));
+    enum sf_state s = sf_conn_state(d->c);
+    if (s == SF_SYN_SENT || s == SF_SYN_RECEIVED)
+        return DR_CALL_BLOCKED;
+    if (s == SF_CLOSED)
+        return result(call, -ECONNABORTED);
+    return result(call, 0);
+}
+
+/* The handshake is still under way, nothing has failed and writes are not shut down. The
+ * engine would take data now (sf_send queues it in SYN-SENT); Linux's tcp_sendmsg waits for
+ * the connection first (sk_stream_wait_connect: the pending error if any, -EAGAIN when
+ * non-blocking, otherwise it sleeps until ESTABLISHED), and scripts see what Linux gives. A
+ * socket shut down for writing has left SYN-SENT on Linux, and its writes fail EPIPE: the
+ * engine says so itself. */
+static int connecting(const struct dr_fd *d)
+{
+    enum sf_state s = sf_conn_state(d->c);
+    return (s == SF_SYN_SENT || s == SF_SYN_RECEIVED) && !d->shut_wr &&
+           !(sf_poll(d->c) & SF_POLLERR);
+}
+
+/* Payload for writes: letters, so a capture reads well. */
+static const uint8_t *pattern(void)
+{
+    static uint8_t buf[65536];
+    if (!buf[0])
+        for (size_t i = 0; i < sizeof buf; i++)
+            buf[i] = (uint8_t)('A' + i % 26);
+    return buf;
+}
+
+static int do_write(struct runner *r, struct dr_call *call)
+{
+    const struct dr_event *ev = call->ev;
+    int is_send = !strcmp(ev->call.name, "send");
+    long n, flags = 0;
+    if (nargs(r, ev, is_send ? 4 : 3, is_send ? 4 : 3) < 0 || arg(r, ev, 2, &n) < 0 ||
+        (is_send && arg(r, ev, 3, &flags) < 0))
+        return DR_CALL_FAILED;
+    if (n < 0)
+        return result(call, -EINVAL);
+    if (flags & ~(long)MSG_NOSIGNAL)
+        return dr_fail(r, ev, "send: only the flag MSG_NOSIGNAL is supported");
+    FD_OR_RETURN(d, r, call);
+    if (connecting(d))
+        return d->nonblock ? result(call, -EAGAIN) : DR_CALL_BLOCKED;
+    const struct dr_expr *buf = ev->call.args[1];
+    while (call->done < (size_t)n) {
+        size_t chunk = (size_t)n - call->done;
+        const uint8_t *data = pattern();
+        if (buf->kind == DR_X_STRING && call->done < strlen(buf->text)) {
+            data = (const uint8_t *)buf->text + call->done;
+            if (chunk > strlen(buf->text) - call->done)
+                chunk = strlen(buf->text) - call->done;
+        } else if (chunk > 65536) {
+            chunk = 65536;
+        }
+        ssize_t k = sf_send(d->c, data, chunk);
+        dr_touched(r);
+        if (k > 0) {
+            call->done += (size_t)k;
+            continue;
+        }
+        if (k == -EAGAIN && !d->nonblock)
+            return DR_CALL_BLOCKED;
+        if (call->done)
+            break; /* a partial write returns its count; the error comes next time */
+        return result(call, k ? k : -EAGAIN);
+    }
+    return result(call, (long)call->done);
+}
+
+static int do_read(struct runner *r, struct dr_call *call)
+{
+    const struct dr_event *ev = call->ev;
+    int is_recv = !strcmp(ev->call.name, "recv");
+    long n, flags = 0;
+    if (nargs(r, ev, is_recv ? 4 : 3, is_recv ? 4 : 3) < 0 || arg(r, ev, 2, &n) < 0 ||
+        (is_recv && arg(r, ev, 3, &flags) < 0))
+        return DR_CALL_FAILED;
+    if (n < 0)
+        return result(call, -EINVAL);
+    if (flags)
+        return dr_fail(r, ev, "recv: flags are not supported");
+    FD_OR_RETURN(d, r, call);
+    static uint8_t buf[1 << 20];
+    size_t want = (size_t)n < sizeof buf ? (size_t)n : sizeof buf;
+    ssize_t k = sf_recv(d->c, buf, want);
+    dr_touched(r);
+    if (k == -EAGAIN && !d->nonblock)
+        return DR_CALL_BLOCKED;
+    return result(call, k);
+}
+
+static int do_shutdown(struct runner *r, struct dr_call *call)
+{
+    long how;
+    if (nargs(r, call->ev, 2, 2) < 0 || arg(r, call->ev, 1, &how) < 0)
+        return DR_CALL_FAILED;
+    FD_OR_RETURN(d, r, call);
+    int sf_how = how == SHUT_RD     ? SF_SHUT_RD
+                 : how == SHUT_WR   ? SF_SHUT_WR
+                 : how == SHUT_RDWR ? SF_SHUT_RDWR
+                                    : -1;
+    if (sf_how < 0)
+        return result(call, -EINVAL);
+    int rc = sf_shutdown(d->c, sf_how);
+    dr_touched(r);
+    if (rc == 0 && (sf_how & SF_SHUT_WR))
+        d->shut_wr = 1;
+    return result(call, rc);
+}
+
+static int do_close(struct runner *r, struct dr_call *call)
+{
+    if (nargs(r, call->ev, 1, 1) < 0)
+        return DR_CALL_FAILED;
+    FD_OR_RETURN(d, r, call);
+    int rc = sf_close(d->c);
+    dr_touched(r);
+    d->c = NULL; /* the descriptor is gone whatever close says, as in POSIX */
+    return result(call, rc);
+}
+
+static int do_fcntl(struct runner *r, struct dr_call *call)
+{
+    long cmd, flags = 0;
+    if (nargs(r, call->ev, 2, 3) < 0 || arg(r, call->ev, 1, &cmd) < 0 ||
+        (call->ev->call.nargs == 3 && arg(r, call->ev, 2, &flags) < 0))
+        return DR_CALL_FAILED;
+    FD_OR_RETURN(d, r, call);
+    if (cmd == F_GETFL)
+        return result(call, O_RDWR | (d->nonblock ? O_NONBLOCK : 0));
+    if (cmd == F_SETFL) {
+        d->nonblock = (flags & O_NONBLOCK) != 0;
+        return result(call, 0);
+    }
+    return result(call, -EINVAL);
+}
+
+/* (level, name) to the engine's option; -1 if it has none. */
+static int engine_opt(long level, long name)
+{
+    static const struct {
+        long level, name;
+        enum sf_opt opt;
+    } map[] = {
+        {SOL_SOCKET, SO_REUSEADDR, SF_OPT_REUSEADDR},
+        {SOL_SOCKET, SO_KEEPALIVE, SF_OPT_KEEPALIVE},
+        {SOL_SOCKET, SO_LINGER, SF_OPT_LINGER},
+        {SOL_SOCKET, SO_RCVBUF, SF_OPT_RCVBUF},
+        {SOL_SOCKET, SO_SNDBUF, SF_OPT_SNDBUF},
+        {IPPROTO_TCP, TCP_NODELAY, SF_OPT_NODELAY},
+        {IPPROTO_TCP, TCP_CORK, SF_OPT_CORK},
+        {IPPROTO_TCP, TCP_KEEPIDLE, SF_OPT_KEEPIDLE},
+        {IPPROTO_TCP, TCP_KEEPINTVL, SF_OPT_KEEPINTVL},
+        {IPPROTO_TCP, TCP_KEEPCNT, SF_OPT_KEEPCNT},
+        {IPPROTO_TCP, TCP_USER_TIMEOUT, SF_OPT_USER_TIMEOUT},
+        {IPPROTO_TCP, TCP_MAXSEG, SF_OPT_MAXSEG},
+    };
+    if (level == SOL_TCP)
+        level = IPPROTO_TCP;
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (map[i].level == level && map[i].name == name)
+            return (int)map[i].opt;
+    return -1;
+}
+
+static int do_setsockopt(struct runner *r, struct dr_call *call)
+{
+    const struct dr_event *ev = call->ev;
+    long level, name, value;
+    if (nargs(r, ev, 5, 5) < 0 || arg(r, ev, 1, &level) < 0 || arg(r, ev, 2, &name) < 0)
+        return DR_CALL_FAILED;
+    FD_OR_RETURN(d, r, call);
+    int opt = engine_opt(level, name);
+    if (opt < 0)
+        return result(call, -ENOPROTOOPT);
+    const struct dr_expr *v = ev->call.args[3];
+    if (opt == SF_OPT_LINGER) {
+        const struct dr_expr *on = field(v, "onoff"), *secs = field(v, "linger");
+        long a, b;
+        if (!on || !secs)
+            return dr_fail(r, ev, "setsockopt SO_LINGER: expected {onoff=N, linger=N}");
+        if (eval(r, ev, on, &a) < 0 || eval(r, ev, secs, &b) < 0)
+            return DR_CALL_FAILED;
+        value = a ? b : -1;
+    } else if (eval(r, ev, v, &value) < 0) {
+        return DR_CALL_FAILED;
+    }
+    return result(call, sf_setopt(d->c, (enum sf_opt)opt, value));
+}
+
+/* tcp_info fields the engine can answer, by their Linux names. */
+static int tcp_info_field(const struct sf_conn_info *in, const char *name, long *out)
+{
+    uint32_t mss = in->snd_mss ? in->snd_mss : 1;
+    const struct {
+        const char *name;
+        long value;
+    } f[] = {
+        {"tcpi_state", linux_state(in->state)},
+        {"tcpi_snd_mss", in->snd_mss},
+        {"tcpi_rcv_mss", in->rcv_mss},
+        {"tcpi_snd_wscale", in->snd_wscale},
+        {"tcpi_rcv_wscale", in->rcv_wscale},
+        {"tcpi_rto", in->rto_us},
+        {"tcpi_rtt", in->srtt_us},
+        {"tcpi_rttvar", in->rttvar_us},
+        {"tcpi_snd_cwnd", (long)(in->cwnd / mss)},
+        {"tcpi_snd_ssthresh", (long)(in->ssthresh / mss)},
+        {"tcpi_backoff", in->rto_backoffs},
+        {"tcpi_total_retrans", (long)in->retrans_segs},
+        {"tcpi_bytes_acked", (long)in->bytes_acked},
+        {"tcpi_bytes_received", (long)in->bytes_received},
+        {"tcpi_segs_out", (long)in->segs_out},
+        {"tcpi_segs_in", (long)in->segs_in},
+        {"tcpi_options", (in->ts_ok ? 1 : 0) | (in->sack_ok ? 2 : 0) | (in->wscale_ok ? 4 : 0)},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (!strcmp(f[i].name, name)) {
+            *out = f[i].value;
+            return 0;
+        }
+    return -1;
+}
+
+static int check_tcp_info(struct runner *r, const struct dr_event *ev, const struct dr_expr *v,
+                          const struct sf_conn *c)
+{
+    if (is_ellipsis(v))
+        return 0;
+    if (v->kind != DR_X_STRUCT)
+        return dr_fail(r, ev, "getsockopt TCP_INFO: expected {tcpi_state=..., ...}");
+    struct sf_conn_info in;
+    sf_info(c, &in);
+    for (size_t i = 0; i < v->n; i++) {
+        const struct dr_expr *it = v->items[i];
+        if (is_ellipsis(it))
+            continue;
+        if (it->kind != DR_X_ASSIGN)
+            return dr_fail(r, ev, "getsockopt TCP_INFO: expected name=value at column %d",
+                           it->pos.col);
+        long want, got;
+        if (tcp_info_field(&in, it->text, &got) < 0)
+            return dr_fail(r, ev, "getsockopt TCP_INFO: field %s is not supported", it->text);
+        if (eval(r, ev, it->rhs, &want) < 0)
+            return -1;
+        if (want != got)
+            return dr_fail(r, ev,
+                           "getsockopt TCP_INFO: expected: %s=%ld / actual: %s=%ld "
+                           "(engine state %s) at time %.6f",
+                           it->text, want, it->text, got, sf_state_name(in.state),
+                           dr_secs(dr_now(r)));
+    }
+    return 0;
+}
+
+static int do_getsockopt(struct runner *r, struct dr_call *call)
+{
+    const struct dr_event *ev = call->ev;
+    long level, name;
+    if (nargs(r, ev, 5, 5) < 0 || arg(r, ev, 1, &level) < 0 || arg(r, ev, 2, &name) < 0)
+        return DR_CALL_FAILED;
+    FD_OR_RETURN(d, r, call);
+    const struct dr_expr *v = ev->call.args[3];
+    if ((level == SOL_TCP || level == IPPROTO_TCP) && name == TCP_INFO)
+        return check_tcp_info(r, ev, v, d->c) < 0 ? DR_CALL_FAILED : result(call, 0);
+    long got, want;
+    if (level == SOL_SOCKET && name == SO_ERROR) {
+        got = sf_take_error(d->c);
+    } else {
+        int opt = engine_opt(level, name);
+        if (opt < 0)
+            return result(call, -ENOPROTOOPT);
+        int rc = sf_getopt(d->c, (enum sf_opt)opt, &got);
+        if (rc < 0)
+            return result(call, rc);
+        if (opt == SF_OPT_LINGER) {
+            const struct dr_expr *on = field(v, "onoff"), *secs = field(v, "linger");
+            long a = 0, b = 0;
+            if (on && (eval(r, ev, on, &a) < 0 || (secs && eval(r, ev, secs, &b) < 0)))
+                return DR_CALL_FAILED;
+            if (on && (a != (got >= 0) || (a && secs && b != got)))
+                return dr_fail(r, ev,
+                               "getsockopt SO_LINGER: expected {onoff=%ld, linger=%ld} / "
+                               "actual {onoff=%d, linger=%ld}",
+                               a, b, got >= 0, got >= 0 ? got : 0);
+            return result(call, 0);
+        }
+    }
+    if (!is_ellipsis(v)) {
+        if (eval(r, ev, v, &want) < 0)
+            return DR_CALL_FAILED;
+        if (want != got) {
+            char b[512];
+            return dr_fail(r, ev, "%s: expected: [%ld] / actual: [%ld]%s%s at time %.6f",
+                           call_text(ev, b, sizeof b), want, got,
+                           name == SO_ERROR && got ? " " : "",
+                           name == SO_ERROR && got ? errno_name((int)got) : "", dr_secs(dr_now(r)));
+        }
+    }
+    return result(call, 0);
+}
+
+static unsigned poll_bits(unsigned sf)
+{
+    return (sf & SF_POLLIN ? POLLIN : 0) | (sf & SF_POLLOUT ? POLLOUT : 0) |
+           (sf & SF_POLLRDHUP ? POLLRDHUP : 0) | (sf & SF_POLLHUP ? POLLHUP : 0) |
+           (sf & SF_POLLERR ? POLLERR : 0);
+}
+
+static int do_poll(struct runner *r, struct dr_call *call)
+{
+    const struct dr_event *ev = call->ev;
+    long n, timeout;
+    if (nargs(r, ev, 3, 3) < 0 || arg(r, ev, 1, &n) < 0 || arg(r, ev, 2, &timeout) < 0)
+        return DR_CALL_FAILED;
+    const struct dr_expr *list = ev->call.args[0];
+    if (list->kind != DR_X_LIST || (long)list->n != n || list->n > DR_MAX_POLL)
+        return dr_fail(r, ev, "poll: expected a list of %ld {fd=N, events=...} (at most %d)", n,
+                       DR_MAX_POLL);
+    if (call->attempts++ == 0)
+        call->wake = timeout < 0 ? SF_TIME_NEVER : call->start + SF_MS(timeout);
+    long ready = 0;
+    call->npoll = list->n;
+    for (size_t i = 0; i < list->n; i++) {
+        const struct dr_expr *fe = field(list->items[i], "fd"),
+                             *ee = field(list->items[i], "events");
+        long fd, events;
+        if (!fe || !ee)
+            return dr_fail(r, ev, "poll: entry %zu needs fd= and events=", i + 1);
+        if (eval(r, ev, fe, &fd) < 0 || eval(r, ev, ee, &events) < 0)
+            return DR_CALL_FAILED;
+        unsigned rev;
+        if (fd < 0 || fd >= DR_MAX_FDS || !r->fds[fd].c)
+            rev = POLLNVAL;
+        else
+            rev = poll_bits(sf_poll(r->fds[fd].c)) & ((unsigned)events | POLLERR | POLLHUP);
+        call->revents[i] = rev;
+        if (rev)
+            ready++;
+    }
+    if (!ready && dr_now(r) < call->wake)
+        return DR_CALL_BLOCKED;
+    return result(call, ready);
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(struct runner *r, struct dr_call *call);
+} calls[] = {
+    {"socket", do_socket},
+    {"bind", do_bind},
+    {"listen", do_listen},
+    {"accept", do_accept},
+    {"accept4", do_accept},
+    {"connect", do_connect},
+    {"write", do_write},
+    {"send", do_write},
+    {"read", do_read},
+    {"recv", do_read},
+    {"shutdown", do_shutdown},
+    {"close", do_close},
+    {"fcntl", do_fcntl},
+    {"setsockopt", do_setsockopt},
+    {"getsockopt", do_getsockopt},
+    {"poll", do_poll},
+};
+
+/* Each call function returns DR_CALL_DONE or DR_CALL_BLOCKED, or fails the script with
+ * dr_fail (whose -1 is turned into DR_CALL_FAILED here). */
+int dr_call_attempt(struct runner *r, struct dr_call *call)
+{
+    const struct dr_event *ev = call->ev;
+    /* The API calls take no time argument: the engine's clock must be brought to now first,
+     * or what the call arms (a retransmission timer, a timestamp) counts from the last packet
+     * or timer instead. */
+    sf_engine_advance(r->eng, dr_now(r));
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
+        if (!strcmp(calls[i].name, ev->call.name)) {
+            int rc = calls[i].fn(r, call);
+            return r->failed ? DR_CALL_FAILED : rc;
+        }
+    dr_fail(r, ev, "system call %s is not supported by synfin-drill", ev->call.name);
+    return DR_CALL_FAILED;
+}
+
+/* ---- checking a finished call ------------------------------------------------------------ */
+
+static int check_poll(struct runner *r, const struct dr_call *call)
+{
+    const struct dr_event *ev = call->ev;
+    const struct dr_expr *list = ev->call.args[0];
+    for (size_t i = 0; i < call->npoll && i < list->n; i++) {
+        const struct dr_expr *re = field(list->items[i], "revents");
+        long want;
+        if (!re || is_ellipsis(re))
+            continue;
+        if (eval(r, ev, re, &want) < 0)
+            return -1;
+        if ((unsigned long)want != call->revents[i])
+            return dr_fail(r, ev,
+                           "poll: entry %zu: expected: revents=%#lx / actual: revents=%#x "
+                           "at time %.6f",
+                           i + 1, want, call->revents[i], dr_secs(dr_now(r)));
+    }
+    return 0;
+}
+
+int dr_call_check(struct runner *r, const struct dr_call *call)
+{
+    const struct dr_event *ev = call->ev;
+    const struct dr_syscall *sc = &ev->call;
+    char b[1024], got[96];
+    if (call->ret < 0)
+        snprintf(got, sizeof got, "-1 %s (%s)", errno_name(call->err), strerror(call->err));
+    else
+        snprintf(got, sizeof got, "%ld", call->ret);
+    if (r->set->verbose && r->set->log) {
+        struct dr_text t;
+        dr_text_init(&t, b, sizeof b);
+        dr_format_call_args(&t, sc);
+        fprintf(r->set->log, "%.6f %s = %s\n", dr_secs(dr_now(r)), b, got);
+    }
+    if (!is_ellipsis(sc->result)) {
+        long want;
+        if (eval(r, ev, sc->result, &want) < 0)
+            return -1;
+        long want_err = 0;
+        if (want == -1 && sc->err &&
+            lookup(errnos, sizeof errnos / sizeof errnos[0], sc->err, &want_err) < 0)
+            return dr_fail(r, ev, "%s: unknown errno name %s", sc->name, sc->err);
+        if (want != call->ret || (want == -1 && sc->err && want_err != call->err))
+            return dr_fail(r, ev, "%s: expected: = %ld%s%s / actual: = %s at time %.6f",
+                           call_text(ev, b, sizeof b), want, want == -1 && sc->err ? " " : "",
+                           want == -1 && sc->err ? sc->err : "", got, dr_secs(dr_now(r)));
+    }
+    if (!strcmp(sc->name, "poll") && call->ret >= 0 && check_poll(r, call) < 0)
+        return -1;
+    sf_time_t t = dr_now(r);
+    if (sc->has_end && (t + r->tolerance < call->end || t > call->end + r->tolerance))
+        return dr_fail(r, ev,
+                       "timing error: %s returned at %.6f, expected at %.6f (tolerance "
+                       "%.6f)",
+                       sc->name, dr_secs(t), dr_secs(call->end), dr_secs(r->tolerance));
+    if (!sc->has_end && t > call->start + r->tolerance)
+        return dr_fail(r, ev,
+                       "%s blocked until %.6f; a call that blocks needs its return time "
+                       "(e.g. %.3f...%.3f %s(...))",
+                       sc->name, dr_secs(t), dr_secs(call->start), dr_secs(t), sc->name);
+    return 0;
+}

@@ -1,0 +1,151 @@
+/* --advise as a command: read the socket table and the sysctls, apply the rules, print. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "advise.h"
+#include "json_out.h"
+#include "report.h"
+
+/* "  label     text..." wrapped, continuation lines under the text. */
+static void field(const char *label, const char *text)
+{
+    char prefix[16];
+    snprintf(prefix, sizeof prefix, "  %s", label);
+    st_print_wrapped(stdout, 12, prefix, text);
+}
+
+static void print_text(const struct st_finding *fs, size_t n, const struct st_live *l)
+{
+    size_t attention = 0;
+    for (size_t i = 0; i < n; i++)
+        attention += fs[i].attention && !fs[i].ignored;
+    uint64_t total = st_hist_total(&l->hist);
+    if (attention)
+        printf("synfin-stat --advise: %zu finding%s need%s attention, %zu note%s (%" PRIu64
+               " sockets read)\n",
+               attention, attention == 1 ? "" : "s", attention == 1 ? "s" : "", n - attention,
+               n - attention == 1 ? "" : "s", total);
+    else
+        printf("synfin-stat --advise: nothing needs attention, %zu other finding%s (%" PRIu64
+               " sockets read)\n",
+               n, n == 1 ? "" : "s", total);
+    for (int pass = 2; pass >= 0; pass--) { /* attention, then ignored, then notes */
+        for (size_t i = 0; i < n; i++) {
+            const struct st_finding *f = &fs[i];
+            int rank = f->attention ? (f->ignored ? 1 : 2) : 0;
+            if (rank != pass)
+                continue;
+            printf("\n[%s] %s: %s\n",
+                   rank == 2 ? "attention"
+                   : rank    ? "ignored"
+                             : "note",
+                   f->id, f->title);
+            field("evidence", f->evidence);
+            field("risk", f->risk);
+            field("change", f->change);
+            field("reason", f->reason);
+        }
+    }
+    printf("\n");
+    st_print_wrapped(stdout, 0, NULL,
+                     "Nothing was changed: synfin-stat only reads sysctls. Apply a change with "
+                     "`sysctl -w NAME=VALUE` and keep it in a file under /etc/sysctl.d/.");
+}
+
+static void print_json(const struct st_opts *o, const struct st_sysctls *s,
+                       const struct st_finding *fs, size_t n, const struct st_live *l)
+{
+    int attention = 0;
+    for (size_t i = 0; i < n; i++)
+        attention |= fs[i].attention && !fs[i].ignored;
+    struct st_json j;
+    st_json_init(&j, stdout);
+    st_json_object(&j, NULL);
+    st_json_header(&j, o, "kernel");
+    st_json_bool(&j, "attention", attention);
+    st_json_object(&j, "sysctls");
+    for (int i = 0; i < SC_N; i++) {
+        if (i == SC_PORT_HI)
+            continue;
+        const char *name = st_sysctl_name((enum st_sysctl)i);
+        if (i == SC_PORT_LO) {
+            if (s->present[SC_PORT_LO] && s->present[SC_PORT_HI]) {
+                st_json_array(&j, name);
+                st_json_i64(&j, NULL, s->v[SC_PORT_LO]);
+                st_json_i64(&j, NULL, s->v[SC_PORT_HI]);
+                st_json_end(&j, ']');
+            } else {
+                st_json_string(&j, name, NULL);
+            }
+        } else if (s->present[i]) {
+            st_json_i64(&j, name, s->v[i]);
+        } else {
+            st_json_string(&j, name, NULL); /* absent (tcp_tw_recycle since 4.12) */
+        }
+    }
+    st_json_end(&j, '}');
+    st_json_hist(&j, "tcp_states", &l->hist);
+    st_json_array(&j, "findings");
+    for (size_t i = 0; i < n; i++) {
+        const struct st_finding *f = &fs[i];
+        st_json_object(&j, NULL);
+        st_json_string(&j, "id", f->id);
+        st_json_bool(&j, "attention", f->attention);
+        st_json_bool(&j, "ignored", f->ignored);
+        st_json_string(&j, "title", f->title);
+        st_json_string(&j, "evidence", f->evidence);
+        st_json_string(&j, "risk", f->risk);
+        st_json_string(&j, "change", f->change);
+        st_json_string(&j, "reason", f->reason);
+        st_json_end(&j, '}');
+    }
+    st_json_end(&j, ']');
+    st_json_end(&j, '}');
+}
+
+int st_advise_run(const struct st_opts *o, const struct sf_sockdiag_query *q)
+{
+    struct st_collect *c = calloc(1, sizeof *c);
+    struct st_finding *fs = calloc(ST_MAX_FINDINGS, sizeof *fs);
+    int status = 2;
+    if (!c || !fs || !(c->peers = st_peers_new(ST_PEER_CAPACITY))) {
+        fprintf(stderr, "synfin-stat: out of memory\n");
+        goto out;
+    }
+    int rc = st_collect(q, c);
+    if (rc) {
+        st_report_dump_error(rc, o->netns);
+        goto out;
+    }
+    struct st_sysctls s;
+    st_sysctls_read("/proc/sys", &s);
+    if (!s.present[SC_FIN_TIMEOUT] && !s.present[SC_SOMAXCONN]) {
+        fprintf(stderr, "synfin-stat: cannot read the TCP sysctls under /proc/sys/net (is "
+                        "/proc mounted?)\n");
+        goto out;
+    }
+    struct st_conf_notes notes;
+    memset(&notes, 0, sizeof notes);
+    st_sysctl_conf_find("net.ipv4.tcp_tw_recycle", notes.tw_recycle, sizeof notes.tw_recycle);
+    struct st_live l;
+    st_live_from(c, &l);
+    size_t n = st_advise(&s, &l, &notes, fs, ST_MAX_FINDINGS);
+    for (size_t i = 0; i < n; i++)
+        fs[i].ignored = o->ignore && st_finding_listed(o->ignore, fs[i].id);
+    if (o->json)
+        print_json(o, &s, fs, n, &l);
+    else
+        print_text(fs, n, &l);
+    status = 0;
+    for (size_t i = 0; i < n; i++)
+        if (fs[i].attention && !fs[i].ignored)
+            status = 1;
+out:
+    if (c)
+        st_peers_free(c->peers);
+    free(c);
+    free(fs);
+    return status;
+}
