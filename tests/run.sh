@@ -60,7 +60,9 @@ for suite in "$@"; do
         failed_suites+=("$name")
         printf 'FAIL %-28s %4d passed, %d failed, %d skipped (%ss)%s\n' "$name" "$pass" "$fail" \
             "$skip" "$secs" "${why:+ — $why}"
-        grep -E '^not ok' "$log" | grep -v '# SKIP' | sed 's/^/     /'
+        # Each failure with its one-line reason (tap.py prints it next).
+        grep -E -A1 '^not ok' "$log" | grep -E '^not ok|^# reason: ' | grep -v '# SKIP' |
+            sed 's/^/     /'
         echo "     --- last lines of $log:"
         tail -n 40 "$log" | sed 's/^/     | /'
     else

@@ -136,14 +136,19 @@ def flood_ports():
     return ranges
 
 
-def flood(count, port, rate):
+def flood(count, port, rate, stop_path=None):
+    """count SYNs at rate per second; with stop_path, more after those until that file
+    exists, up to four times count. Prints how many it sent and the port ranges used."""
     src, dst = socket.inet_aton("10.77.0.1"), socket.inet_aton(ADDR)
     raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
     rng = random.Random(7)
     ranges = flood_ports()
     ports = [p for a, b in ranges for p in range(a, b + 1)]
     start = time.monotonic()
-    for i in range(count):
+    sent = 0
+    for i in range(count * 4 if stop_path else count):
+        if i >= count and i % 100 == 0 and os.path.exists(stop_path):
+            break
         if i % 100 == 0 and i:  # in bursts of 100: fewer than the TUN device queues
             if i == 1000:
                 print("flooding", flush=True)
@@ -158,7 +163,8 @@ def flood(count, port, rate):
         ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), i & 0xFFFF, 0, 64, 6, 0,
                          src, dst)
         raw.sendto(ip + tcp, (ADDR, 0))
-    print(count, ",".join(f"{a}-{b}" for a, b in ranges))
+        sent += 1
+    print(sent, ",".join(f"{a}-{b}" for a, b in ranges))
 
 
 if __name__ == "__main__":
@@ -171,7 +177,8 @@ if __name__ == "__main__":
     elif cmd == "sink":
         sink(int(sys.argv[2]), port)
     elif cmd == "flood":
-        flood(int(sys.argv[2]), port, int(sys.argv[4]) if len(sys.argv) > 4 else 0)
+        flood(int(sys.argv[2]), port, int(sys.argv[4]) if len(sys.argv) > 4 else 0,
+              sys.argv[5] if len(sys.argv) > 5 else None)
     elif cmd == "hold":
         hold(int(sys.argv[2]) if len(sys.argv) > 2 else 80)
     else:

@@ -63,8 +63,11 @@ class Tap:
             fn()
         except SkipTest as e:
             self.skip(name, str(e))
-        except Exception:  # noqa: BLE001 - any exception is a failed test
-            self.ok(False, name, traceback.format_exc())
+        except Exception as e:  # noqa: BLE001 - any exception is a failed test
+            # The reason first, on one line: a summary that keeps only the head and the tail
+            # of a long log still shows why.
+            why = " ".join(f"{type(e).__name__}: {e}".split())
+            self.ok(False, name, f"reason: {why[:600]}\n{traceback.format_exc()}")
         else:
             self.ok(True, f"{name} ({time.monotonic() - t0:.2f}s)")
         return fn

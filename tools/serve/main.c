@@ -31,7 +31,10 @@
 #include "tcp/tcp.h"
 
 #define DRAIN_LIMIT SF_SEC(5)
-#define BATCH       256 /* packets read per wakeup before the engine's timers get a turn */
+/* Packets read per wakeup before the engine's timers get a turn: more than a TUN device
+ * queues (500), so that after synfin-serve was off the CPU the ACKs already waiting are read
+ * before a retransmission timer can fire for what they acknowledge. */
+#define BATCH 512
 
 struct serve {
     struct sf_tun tun;
