@@ -268,6 +268,8 @@ void listen_syn(struct sf_conn *l, struct sf_seg *s, uint32_t isn);
 
 /* ---- output.c ------------------------------------------------------------------------- */
 void tcp_output(struct sf_conn *c);
+/* The persist timer found a window below one segment: send what fits at once. */
+void tcp_output_override(struct sf_conn *c);
 void send_ack(struct sf_conn *c);
 void send_syn(struct sf_conn *c);
 void send_rst_for(struct sf_engine *e, const struct sf_seg *s); /* RFC 9293 §3.10.7.1 */

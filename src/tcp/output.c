@@ -93,14 +93,24 @@ void segment_out(struct sf_engine *e, const struct sf_seg_out *o, const void *d1
     engine_output(e, e->txbuf, n);
 }
 
+/* SACK blocks the next segment with ACK carries: up to 3 beside timestamps, 4 without. */
+static unsigned sack_blocks(const struct sf_conn *c)
+{
+    const struct sf_rcvbuf *b = c->rcv.buf;
+    if (!(c->flags & F_SACK_OK) || !b || b->nblk == 0)
+        return 0;
+    unsigned max = (c->flags & F_TS_OK) ? 3 : 4;
+    return b->nblk < max ? b->nblk : max;
+}
+
 /* Up to 3 SACK blocks with timestamps (4 without): the block holding the most recent
  * segment first (RFC 2018 §4), then the others in sequence order. */
 static void fill_sack(const struct sf_conn *c, struct sf_tcp_opts *o)
 {
     const struct sf_rcvbuf *b = c->rcv.buf;
-    if (!(c->flags & F_SACK_OK) || !b || b->nblk == 0)
+    unsigned max = sack_blocks(c);
+    if (max == 0)
         return;
-    unsigned max = (o->has & OPT_TS) ? 3 : 4;
     o->has |= OPT_SACK;
     o->nsack = 0;
     unsigned r = b->recent < b->nblk ? b->recent : 0;
@@ -250,6 +260,17 @@ void send_rst_for(struct sf_engine *e, const struct sf_seg *s)
     segment_out(e, &o, NULL, 0, NULL, 0);
 }
 
+/* Payload bytes the next data segment may carry. SND.MSS already leaves room for the options
+ * every segment has (timestamps); SACK blocks come and go, so their bytes (nop, nop, kind,
+ * length, 8 per block) are taken off here: "the TCP sender MUST reduce its segment size by the
+ * TCP options length" (RFC 9293 §3.7.1, RFC 6691), or a full segment outgrows the path MTU. */
+static uint32_t send_mss(const struct sf_conn *c)
+{
+    unsigned n = sack_blocks(c);
+    uint32_t opt = n ? 4u + 8u * n : 0u;
+    return c->snd.mss > opt + 1u ? c->snd.mss - opt : 1u;
+}
+
 static uint32_t data_end(const struct sf_conn *c)
 {
     return c->snd.buf_seq + (c->snd.buf ? c->snd.buf->len : 0);
@@ -287,7 +308,7 @@ void retransmit_head(struct sf_conn *c)
     if (!seq_gt(s->una, s->iss) || s->una == s->max)
         return;
     uint32_t avail = seq_gt(data_end(c), s->una) ? data_end(c) - s->una : 0;
-    uint32_t len = min32(avail, s->mss);
+    uint32_t len = min32(avail, send_mss(c));
     int fin = (c->flags & F_FIN_QUEUED) && s->una + len == s->fin_seq && seq_lt(s->fin_seq, s->max);
     send_from(c, s->una, len, fin);
     if (seq_lt(s->nxt, s->una + len + (uint32_t)fin))
@@ -328,7 +349,10 @@ void send_window_probe(struct sf_conn *c)
         s->una_since = c->e->now;
 }
 
-void tcp_output(struct sf_conn *c)
+/* Sends what the windows, Nagle and the cork allow. override: the persist timer fired with a
+ * window too small for a full segment and nothing in flight, so the first segment goes
+ * whatever sender SWS avoidance would say (RFC 9293 §3.8.6.2.1, the override timeout). */
+static void output(struct sf_conn *c, int override)
 {
     struct sf_engine *e = c->e;
     struct sf_snd *s = &c->snd;
@@ -360,12 +384,13 @@ void tcp_output(struct sf_conn *c)
     if (s->una == s->max && s->last_send && e->now - s->last_send > rto_current(c))
         cc_after_idle(c);
 
+    uint32_t mss = send_mss(c);
     for (;;) {
         uint32_t end = data_end(c);
         uint32_t unsent = seq_gt(end, s->nxt) ? end - s->nxt : 0;
         uint32_t wnd = min32(s->wnd, s->cwnd);
         uint32_t usable = seq_gt(s->una + wnd, s->nxt) ? s->una + wnd - s->nxt : 0;
-        uint32_t len = min32(min32(unsent, usable), s->mss);
+        uint32_t len = min32(min32(unsent, usable), mss);
         int fin_pending = (c->flags & F_FIN_QUEUED) && seq_le(s->nxt, s->fin_seq);
         int fin = 0;
         if (fin_pending && len == unsent) {
@@ -373,7 +398,7 @@ void tcp_output(struct sf_conn *c)
              * octet of the peer's window like data (a retransmitted one already had it). */
             fin = seq_lt(s->nxt + len, s->una + s->wnd) || seq_lt(s->nxt, s->max);
         }
-        if (len > 0 && len < s->mss && !fin) {
+        if (len > 0 && len < mss && !fin && !override) {
             /* Nagle (RFC 896) with Minshall's refinement, as Linux: a short segment goes if
              * it is all we have and no other short segment is unacknowledged (so the tail
              * of a large write is not held back a round trip), or Nagle is off. Sender SWS
@@ -394,11 +419,12 @@ void tcp_output(struct sf_conn *c)
         }
         if (len == 0 && !fin)
             break;
+        override = 0;
         if (s->una == s->max)
             s->una_since = e->now;
         uint32_t seq = s->nxt;
         send_from(c, seq, len, fin);
-        if (len < s->mss && !seq_lt(seq, s->max))
+        if (len < mss && !seq_lt(seq, s->max))
             s->sml = seq + len; /* end of the last short segment (Minshall) */
         if (!(c->flags & F_TS_OK) && !s->rtt_start && !seq_lt(seq, s->max)) {
             s->rtt_seq = seq + len + (uint32_t)fin;
@@ -418,12 +444,27 @@ void tcp_output(struct sf_conn *c)
     if (c->flags & F_ACK_NOW)
         send_ack(c);
 
-    /* Zero window with something to send and nothing in flight: the persist timer probes
-     * until the window opens (RFC 9293 §3.8.6.1). */
+    /* Nothing in flight, and the peer's window is what holds back the rest: zero, or too
+     * small for the next segment (its update may have been lost). Nothing else would ever
+     * send again, so the persist timer probes a zero window until it opens (RFC 9293
+     * §3.8.6.1) and, for a small one, fires the override timeout that sends what fits
+     * (§3.8.6.2.1); as Linux's probe timer does for both. */
     uint32_t unsent = seq_gt(data_end(c), s->nxt) ? data_end(c) - s->nxt : 0;
     int fin_waiting = (c->flags & F_FIN_QUEUED) && s->nxt == s->fin_seq;
-    if ((unsent || fin_waiting) && s->wnd == 0 && s->una == s->max && !c->at[T_RTX]) {
+    uint32_t room = seq_gt(s->una + s->wnd, s->nxt) ? s->una + s->wnd - s->nxt : 0;
+    int window_bound = unsent ? room < min32(unsent, mss) : (fin_waiting && room == 0);
+    if (window_bound && s->una == s->max && !c->at[T_RTX]) {
         c->flags |= F_PERSIST;
         timer_set(c, T_RTX, e->now + rto_current(c));
     }
+}
+
+void tcp_output(struct sf_conn *c)
+{
+    output(c, 0);
+}
+
+void tcp_output_override(struct sf_conn *c)
+{
+    output(c, 1);
 }

@@ -107,9 +107,12 @@ uint32_t rto_current(const struct sf_conn *c)
 static void on_rtx_persist(struct sf_conn *c)
 {
     struct sf_engine *e = c->e;
-    if (c->snd.wnd) {
+    struct sf_snd *s = &c->snd;
+    if (seq_gt(s->una + s->wnd, s->nxt)) {
+        /* The window is open but below one segment: the override timeout (RFC 9293
+         * §3.8.6.2.1) sends what fits rather than wait for an update that may be lost. */
         c->flags &= ~(uint32_t)F_PERSIST;
-        tcp_output(c);
+        tcp_output_override(c);
         return;
     }
     /* RFC 1122 §4.2.2.17: probe for as long as the peer answers; give up only when probes

@@ -96,6 +96,37 @@ static void zero_window_persist(void **unused)
     fx_free(f);
 }
 
+/* Issue 11: a window below one segment, its update lost. The peer takes two full segments,
+ * then acknowledges them with a 1000-byte window, less than the 1080 bytes left and than
+ * one MSS: sender SWS avoidance holds them, nothing is in flight, and the peer's update
+ * never comes. The persist timer's override (RFC 9293 §3.8.6.2.1) sends what fits one RTO
+ * later; without it the connection waited forever. */
+static void small_window_override(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(plain);
+    fx_passive_open(f);
+    fx_in(f, TH_ACK, 1, 1, 2920, NULL, NULL, 0);
+    assert_int_equal(sf_send(f->conn, blob, 4000), 4000);
+    fx_out(f, TH_ACK, 1, 1, 1460);
+    fx_out(f, TH_ACK, 1461, 1, 1460);
+    fx_none(f);
+    fx_in(f, TH_ACK, 1, 2921, 1000, NULL, NULL, 0);
+    fx_none(f);
+    fx_advance(f, 199);
+    fx_none(f);
+    fx_advance(f, 1);
+    fx_out(f, TH_ACK, 2921, 1, 1000); /* what the window allows, not a one-octet probe */
+    fx_none(f);
+    fx_in(f, TH_ACK, 1, 3921, 1000, NULL, NULL, 0);
+    fx_out(f, TH_ACK | TH_PSH, 3921, 1, 80);
+    fx_in(f, TH_ACK, 1, 4001, 1000, NULL, NULL, 0);
+    fx_advance(f, 60000);
+    fx_none(f);
+    assert_int_equal(stats(f).zero_window_probes, 0);
+    fx_free(f);
+}
+
 static void keepalive_cfg(struct sf_tcp_config *c)
 {
     plain(c);
@@ -272,6 +303,32 @@ static void out_of_order_sack(void **unused)
     a = fx_out(f, TH_ACK, 1, 2001, 0);
     assert_int_equal(a->opt.nsack, 1);
     assert_int_equal(sf_readable(f->conn), 2000);
+    fx_free(f);
+}
+
+/* A segment that carries SACK blocks carries that many fewer payload bytes (RFC 9293 §3.7.1):
+ * with one block (12 option bytes) a full segment is 1448 bytes, so the packet stays at
+ * 1500 and a path of that MTU carries it. */
+static void sack_blocks_shrink_segments(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(sack_on);
+    fx_listen(f);
+    struct sf_tcp_opts o = {.has = OPT_MSS | OPT_SACK_OK, .mss = 1460};
+    fx_in(f, TH_SYN, 0, 0, 65535, &o, NULL, 0);
+    fx_out(f, TH_SYN | TH_ACK, 0, 1, 0);
+    fx_in(f, TH_ACK, 1, 1, 65535, NULL, NULL, 0);
+    int err;
+    f->conn = sf_accept(f->listener, &err);
+    fx_in(f, TH_ACK, 1001, 1, 65535, NULL, blob, 1000); /* a hole: one SACK block */
+    fx_out(f, TH_ACK, 1, 1, 0);
+    assert_int_equal(sf_send(f->conn, blob, 3000), 3000);
+    const struct sf_seg *d = fx_out(f, TH_ACK, 1, 1, 1448);
+    assert_int_equal(d->opt.nsack, 1);
+    assert_int_equal(f->out[f->next - 1].len, 1500);
+    fx_out(f, TH_ACK, 1449, 1, 1448);
+    fx_out(f, TH_ACK | TH_PSH, 2897, 1, 104);
+    fx_none(f);
     fx_free(f);
 }
 
@@ -509,12 +566,14 @@ int main(void)
         cmocka_unit_test(syn_retransmission_and_limit),
         cmocka_unit_test(simultaneous_open),
         cmocka_unit_test(zero_window_persist),
+        cmocka_unit_test(small_window_override),
         cmocka_unit_test(keepalive_probes_and_reset),
         cmocka_unit_test(syncookies),
         cmocka_unit_test(close_with_unread_data_resets),
         cmocka_unit_test(linger_zero_resets),
         cmocka_unit_test(orphan_fin_wait2_timeout),
         cmocka_unit_test(out_of_order_sack),
+        cmocka_unit_test(sack_blocks_shrink_segments),
         cmocka_unit_test(nagle),
         cmocka_unit_test(cork),
         cmocka_unit_test(fast_retransmit),
