@@ -1,4 +1,5 @@
-# src/io: the simulated network, the pcap writer, the TUN device and transmit coalescing.
+# src/io: the event loop, the simulated network, the pcap writer, the TUN device and transmit
+# coalescing.
 $(eval $(call add_lib,sfio,$(wildcard src/io/*.c)))
 $(eval $(call add_unit,test_io_sim,tests/unit/io/test_sim.c,$(LIB_sfio)))
 $(eval $(call add_unit,test_io_pcap,tests/unit/io/test_pcap.c,$(LIB_sfio)))
@@ -10,3 +11,4 @@ TEST_DEPS += tshark
 # fragments are read after this one).
 $(eval $(call add_unit,test_io_sim_tcp,tests/unit/io/test_sim_tcp.c,$(LIB_sfio) \
 	$(O)/lib/libsftcp.a $(O)/lib/libsfnet.a))
+$(eval $(call add_unit,test_io_loop,tests/unit/io/test_loop.c,$(LIB_sfio)))

@@ -1,17 +1,19 @@
-# src/lb + src/ctl: the load balancer (synfin), its admin side, tests, `make run`, `make bench-lb`.
-LB_SRCS := $(filter-out src/lb/main.c,$(wildcard src/lb/*.c))
-$(eval $(call add_lib,sflb,$(LB_SRCS)))
+# src/lb + src/ctl: the load balancer, its admin side; tools/synfin: the daemon; tests,
+# `make run`, `make bench-lb`. Library paths of lower layers are spelled out: their fragments
+# may be read after this one.
+$(eval $(call add_lib,sflb,$(wildcard src/lb/*.c)))
 $(eval $(call add_lib,sfctl,$(wildcard src/ctl/*.c)))
-$(eval $(call add_bin,synfin,src/lb/main.c,$(LIB_sfctl) $(LIB_sflb) $(LIB_sfdiag),-lm))
+LB_LIBS := $(LIB_sflb) $(O)/lib/libsfio.a $(O)/lib/libsftcp.a $(O)/lib/libsfnet.a \
+	$(LIB_sfdiag) $(O)/lib/libsfutil.a
+$(eval $(call add_bin,synfin,$(wildcard tools/synfin/*.c),$(LIB_sfctl) $(LB_LIBS),-lm))
 
 # The default config is compiled in (.incbin): rebuild when it changes.
 $(O)/obj/src/lb/conf_embed.o: conf/synfin.conf
 
-$(eval $(call add_unit,test_lb_config,tests/lb/test_config.c,$(LIB_sflb),-lm))
-$(eval $(call add_unit,test_lb_balance,tests/lb/test_balance.c,$(LIB_sflb),-lm))
-$(eval $(call add_unit,test_lb_pipe,tests/lb/test_pipe.c,$(LIB_sflb),-lm))
-$(eval $(call add_unit,test_lb_loop,tests/lb/test_loop.c,$(LIB_sflb),-lm))
-$(eval $(call add_unit,test_lb_tw_destroy,tests/lb/test_tw_destroy.c,$(LIB_sflb),-lm))
+$(eval $(call add_unit,test_lb_config,tests/lb/test_config.c,$(LB_LIBS),-lm))
+$(eval $(call add_unit,test_lb_balance,tests/lb/test_balance.c,$(LB_LIBS),-lm))
+$(eval $(call add_unit,test_lb_pipe,tests/lb/test_pipe.c,$(LB_LIBS),-lm))
+$(eval $(call add_unit,test_lb_tw_destroy,tests/lb/test_tw_destroy.c,$(LB_LIBS),-lm))
 
 TESTS += $(sort $(wildcard tests/lb/test_*.py))
 # ss (iproute2) counts TIME_WAIT in the system tests; nc -N is the half-close client; curl

@@ -12,13 +12,13 @@
 
 #define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 #define REQ_MAX                      8192
-#define ADMIN_TIMEOUT                (5 * SF_S)
+#define ADMIN_TIMEOUT                (5 * SF_NSEC_PER_SEC)
 #define ADMIN_CONNS_MAX              64
 
 struct aconn {
     struct sf_io io;
-    struct sf_admin *a;
-    struct sf_timer timer;
+    struct ctl_admin *a;
+    struct sf_loop_timer timer;
     struct aconn *prev, *next;
     char req[REQ_MAX + 1];
     size_t reqlen;
@@ -27,11 +27,11 @@ struct aconn {
     int responding;
 };
 
-struct sf_admin {
+struct ctl_admin {
     struct sf_loop *loop;
     struct sf_io io;
-    struct sf_addr addr;
-    sf_admin_fn fn;
+    struct lb_addr addr;
+    ctl_admin_fn fn;
     void *ctx;
     struct aconn *conns;
     unsigned nconns;
@@ -39,7 +39,7 @@ struct sf_admin {
     struct aconn *dead;
 };
 
-const char *sf_http_reason(int status)
+const char *ctl_http_reason(int status)
 {
     switch (status) {
     case 200: return "OK";
@@ -55,8 +55,8 @@ const char *sf_http_reason(int status)
 
 static void conn_close(struct aconn *c)
 {
-    struct sf_admin *a = c->a;
-    sf_timer_cancel(a->loop, &c->timer);
+    struct ctl_admin *a = c->a;
+    sf_loop_timer_cancel(a->loop, &c->timer);
     close(c->io.fd);
     c->io.fn = NULL; /* an event already fetched for it is ignored */
     if (c->prev)
@@ -73,7 +73,7 @@ static void conn_close(struct aconn *c)
 
 static void reap(struct sf_hook *h)
 {
-    struct sf_admin *a = CONTAINER(h, struct sf_admin, reap);
+    struct ctl_admin *a = CONTAINER(h, struct ctl_admin, reap);
     while (a->dead) {
         struct aconn *c = a->dead;
         a->dead = c->next;
@@ -87,7 +87,7 @@ static void respond(struct aconn *c, int status, const char *ctype, struct sf_st
     sf_sb_printf(&c->out,
                  "HTTP/1.1 %d %s\r\nServer: synfin\r\nContent-Type: %s\r\n"
                  "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                 status, sf_http_reason(status), ctype, body ? body->len : 0);
+                 status, ctl_http_reason(status), ctype, body ? body->len : 0);
     if (body && body->len)
         sf_sb_append(&c->out, body->p, body->len);
     c->responding = 1;
@@ -97,7 +97,7 @@ static void respond_error(struct aconn *c, int status)
 {
     struct sf_strbuf b;
     sf_sb_init(&b);
-    sf_sb_printf(&b, "%d %s\n", status, sf_http_reason(status));
+    sf_sb_printf(&b, "%d %s\n", status, ctl_http_reason(status));
     respond(c, status, "text/plain; charset=utf-8", &b);
     sf_sb_free(&b);
 }
@@ -149,7 +149,7 @@ static void handle(struct aconn *c)
     }
     memcpy(path, target, pl);
     path[pl] = 0;
-    struct sf_admin_req r = {method, path, q ? q + 1 : ""};
+    struct ctl_admin_req r = {method, path, q ? q + 1 : ""};
     struct sf_strbuf body;
     sf_sb_init(&body);
     const char *ctype = "text/plain; charset=utf-8";
@@ -209,14 +209,14 @@ static void conn_io(struct sf_io *io, uint32_t ev)
     conn_close(c);
 }
 
-static void conn_timeout(struct sf_timer *t)
+static void conn_timeout(struct sf_loop_timer *t)
 {
     conn_close(CONTAINER(t, struct aconn, timer));
 }
 
 static void listener_io(struct sf_io *io, uint32_t ev)
 {
-    struct sf_admin *a = CONTAINER(io, struct sf_admin, io);
+    struct ctl_admin *a = CONTAINER(io, struct ctl_admin, io);
     (void)ev;
     for (;;) {
         int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -240,15 +240,15 @@ static void listener_io(struct sf_io *io, uint32_t ev)
         a->conns = c;
         a->nconns++;
         if (sf_loop_add(a->loop, &c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP) < 0 ||
-            sf_timer_set(a->loop, &c->timer, sf_loop_now(a->loop) + ADMIN_TIMEOUT) < 0)
+            sf_loop_timer_set(a->loop, &c->timer, sf_loop_now(a->loop) + ADMIN_TIMEOUT) < 0)
             conn_close(c);
     }
 }
 
-struct sf_admin *sf_admin_new(struct sf_loop *loop, const struct sf_addr *addr, sf_admin_fn fn,
-                              void *ctx, char *err, size_t errlen)
+struct ctl_admin *ctl_admin_new(struct sf_loop *loop, const struct lb_addr *addr, ctl_admin_fn fn,
+                                void *ctx, char *err, size_t errlen)
 {
-    struct sf_admin *a = calloc(1, sizeof *a);
+    struct ctl_admin *a = calloc(1, sizeof *a);
     if (!a) {
         snprintf(err, errlen, "admin: out of memory");
         return NULL;
@@ -261,8 +261,8 @@ struct sf_admin *sf_admin_new(struct sf_loop *loop, const struct sf_addr *addr, 
     int fd = socket(addr->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
         bind(fd, &addr->u.sa, addr->len) < 0 || listen(fd, 64) < 0) {
-        char s[SF_ADDR_STRLEN];
-        snprintf(err, errlen, "admin: cannot listen on %s: %s", sf_addr_format(addr, s, sizeof s),
+        char s[LB_ADDR_STRLEN];
+        snprintf(err, errlen, "admin: cannot listen on %s: %s", lb_addr_format(addr, s, sizeof s),
                  strerror(errno));
         if (fd >= 0)
             close(fd);
@@ -282,12 +282,12 @@ struct sf_admin *sf_admin_new(struct sf_loop *loop, const struct sf_addr *addr, 
     return a;
 }
 
-const struct sf_addr *sf_admin_addr(const struct sf_admin *a)
+const struct lb_addr *ctl_admin_addr(const struct ctl_admin *a)
 {
     return &a->addr;
 }
 
-void sf_admin_each_fd(const struct sf_admin *a, void (*fn)(int fd, void *arg), void *arg)
+void ctl_admin_each_fd(const struct ctl_admin *a, void (*fn)(int fd, void *arg), void *arg)
 {
     fn(a->io.fd, arg);
     for (const struct aconn *c = a->conns; c; c = c->next)
@@ -296,7 +296,7 @@ void sf_admin_each_fd(const struct sf_admin *a, void (*fn)(int fd, void *arg), v
 
 /* Not from inside a batch that may still hold an event for it: callers free it after the
  * batch (a hook) or after the loop stopped. */
-void sf_admin_free(struct sf_admin *a)
+void ctl_admin_free(struct ctl_admin *a)
 {
     if (!a)
         return;

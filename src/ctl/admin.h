@@ -4,29 +4,29 @@
 #ifndef SYNFIN_CTL_ADMIN_H
 #define SYNFIN_CTL_ADMIN_H
 
-#include "ctl/strbuf.h"
+#include "util/strbuf.h"
 #include "lb/addr.h"
-#include "lb/loop.h"
+#include "io/loop.h"
 
-struct sf_admin;
+struct ctl_admin;
 
-struct sf_admin_req {
+struct ctl_admin_req {
     const char *method;
     const char *path;  /* without the query */
     const char *query; /* after '?', or "" */
 };
 
 /* Fills body and *ctype, returns the HTTP status. */
-typedef int (*sf_admin_fn)(void *ctx, const struct sf_admin_req *r, struct sf_strbuf *body,
-                           const char **ctype);
+typedef int (*ctl_admin_fn)(void *ctx, const struct ctl_admin_req *r, struct sf_strbuf *body,
+                            const char **ctype);
 
 /* Listens on addr. Returns NULL with a message in err. */
-struct sf_admin *sf_admin_new(struct sf_loop *loop, const struct sf_addr *addr, sf_admin_fn fn,
-                              void *ctx, char *err, size_t errlen);
-void sf_admin_free(struct sf_admin *a);
-const struct sf_addr *sf_admin_addr(const struct sf_admin *a);
+struct ctl_admin *ctl_admin_new(struct sf_loop *loop, const struct lb_addr *addr, ctl_admin_fn fn,
+                                void *ctx, char *err, size_t errlen);
+void ctl_admin_free(struct ctl_admin *a);
+const struct lb_addr *ctl_admin_addr(const struct ctl_admin *a);
 /* Each open admin socket (listener first), for the socket census. */
-void sf_admin_each_fd(const struct sf_admin *a, void (*fn)(int fd, void *arg), void *arg);
-const char *sf_http_reason(int status);
+void ctl_admin_each_fd(const struct ctl_admin *a, void (*fn)(int fd, void *arg), void *arg);
+const char *ctl_http_reason(int status);
 
 #endif

@@ -9,31 +9,30 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-static void count_conn(struct sf_census *c, struct sf_conn *conn)
+static void count_conn(struct lb_census *c, struct lb_conn *conn)
 {
-    struct sf_conn_info i;
-    if (conn && sf_conn_info(conn, &i) == 0)
+    struct lb_conn_info i;
+    if (conn && lb_conn_info(conn, &i) == 0)
         c->states[i.state]++;
 }
 
 static void count_fd(int fd, void *arg)
 {
-    struct sf_census *c = arg;
+    struct lb_census *c = arg;
     struct tcp_info ti;
     socklen_t len = sizeof ti;
     if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
         return;
-    static const enum sf_tcp_state map[] = {
-        SF_TCP_CLOSED,     SF_TCP_ESTABLISHED, SF_TCP_SYN_SENT,  SF_TCP_SYN_RECEIVED,
-        SF_TCP_FIN_WAIT_1, SF_TCP_FIN_WAIT_2,  SF_TCP_TIME_WAIT, SF_TCP_CLOSED,
-        SF_TCP_CLOSE_WAIT, SF_TCP_LAST_ACK,    SF_TCP_LISTEN,    SF_TCP_CLOSING,
+    static const enum sf_state map[] = {
+        SF_CLOSED,    SF_ESTABLISHED, SF_SYN_SENT,   SF_SYN_RECEIVED, SF_FIN_WAIT_1, SF_FIN_WAIT_2,
+        SF_TIME_WAIT, SF_CLOSED,      SF_CLOSE_WAIT, SF_LAST_ACK,     SF_LISTEN,     SF_CLOSING,
     };
-    c->states[ti.tcpi_state < sizeof map / sizeof map[0] ? map[ti.tcpi_state] : SF_TCP_CLOSED]++;
+    c->states[ti.tcpi_state < sizeof map / sizeof map[0] ? map[ti.tcpi_state] : SF_CLOSED]++;
 }
 
 struct diag_ctx {
     struct lb *lb;
-    struct sf_census *c;
+    struct lb_census *c;
     uint16_t port;
     uint16_t *ports;
     size_t nports;
@@ -47,7 +46,7 @@ static int in_ports(const struct diag_ctx *d, uint16_t p)
     return 0;
 }
 
-static void entry_addr(const struct sf_sockdiag_entry *e, int src, struct sf_addr *a)
+static void entry_addr(const struct sf_sockdiag_entry *e, int src, struct lb_addr *a)
 {
     memset(a, 0, sizeof *a);
     const uint8_t *ip = src ? e->src : e->dst;
@@ -65,12 +64,12 @@ static void entry_addr(const struct sf_sockdiag_entry *e, int src, struct sf_add
     }
 }
 
-static int host_matches(const struct sf_addr *bound, const struct sf_addr *a)
+static int host_matches(const struct lb_addr *bound, const struct lb_addr *a)
 {
     static const uint8_t zero[16];
     const uint8_t *k;
-    size_t n = sf_addr_key(bound, &k);
-    return !memcmp(k, zero, n) || sf_addr_same_host(bound, a);
+    size_t n = lb_addr_key(bound, &k);
+    return !memcmp(k, zero, n) || lb_addr_same_host(bound, a);
 }
 
 static int on_entry(const struct sf_sockdiag_entry *e, void *arg)
@@ -82,27 +81,27 @@ static int on_entry(const struct sf_sockdiag_entry *e, void *arg)
     uint16_t other = e->sport == d->port ? e->dport : e->sport;
     if (other != d->port && other < d->port && in_ports(d, other))
         return 0;
-    struct sf_addr src, dst;
+    struct lb_addr src, dst;
     entry_addr(e, 1, &src);
     entry_addr(e, 0, &dst);
     int tw = e->state == SF_KS_TIME_WAIT;
     for (size_t i = 0; i < lb->nfe; i++) {
-        const struct sf_addr *l = &lb->fe[i]->conf.listen;
-        if (e->sport == sf_addr_port(l) && host_matches(l, &src)) {
+        const struct lb_addr *l = &lb->fe[i]->conf.listen;
+        if (e->sport == lb_addr_port(l) && host_matches(l, &src)) {
             if (tw)
                 d->c->tw_frontend++;
             else
-                d->c->states[SF_TCP_SYN_RECEIVED]++;
+                d->c->states[SF_SYN_RECEIVED]++;
             return 0;
         }
     }
     for (size_t i = 0; i < lb->nrs; i++) {
-        const struct sf_addr *l = &lb->rs[i]->conf.listen;
-        if (e->sport == sf_addr_port(l) && host_matches(l, &src)) {
+        const struct lb_addr *l = &lb->rs[i]->conf.listen;
+        if (e->sport == lb_addr_port(l) && host_matches(l, &src)) {
             if (tw)
                 d->c->tw_respond++;
             else
-                d->c->states[SF_TCP_SYN_RECEIVED]++;
+                d->c->states[SF_SYN_RECEIVED]++;
             return 0;
         }
     }
@@ -111,12 +110,12 @@ static int on_entry(const struct sf_sockdiag_entry *e, void *arg)
     for (size_t i = 0; i < lb->nbe; i++) {
         const struct lb_backend *b = lb->be[i];
         for (size_t j = 0; j < b->nservers; j++) {
-            if (!sf_addr_equal(&b->servers[j]->addr, &dst))
+            if (!lb_addr_equal(&b->servers[j]->addr, &dst))
                 continue;
-            const struct sf_profile *p = &b->conf.profile;
+            const struct lb_profile *p = &b->conf.profile;
             int ok = p->nsources == 0;
             for (uint32_t k = 0; k < p->nsources && !ok; k++)
-                ok = sf_addr_same_host(&p->sources[k].addr, &src);
+                ok = lb_addr_same_host(&p->sources[k].addr, &src);
             if (ok) {
                 d->c->tw_backend++;
                 return 0;
@@ -131,7 +130,7 @@ static int cmp_u16(const void *a, const void *b)
     return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
 }
 
-static void count_diag(struct lb *lb, struct sf_census *c)
+static void count_diag(struct lb *lb, struct lb_census *c)
 {
     size_t cap = lb->nfe + lb->nrs + 1;
     for (size_t i = 0; i < lb->nbe; i++)
@@ -143,12 +142,12 @@ static void count_diag(struct lb *lb, struct sf_census *c)
     }
     size_t n = 0;
     for (size_t i = 0; i < lb->nfe; i++)
-        ports[n++] = sf_addr_port(&lb->fe[i]->conf.listen);
+        ports[n++] = lb_addr_port(&lb->fe[i]->conf.listen);
     for (size_t i = 0; i < lb->nrs; i++)
-        ports[n++] = sf_addr_port(&lb->rs[i]->conf.listen);
+        ports[n++] = lb_addr_port(&lb->rs[i]->conf.listen);
     for (size_t i = 0; i < lb->nbe; i++)
         for (size_t j = 0; j < lb->be[i]->nservers; j++)
-            ports[n++] = sf_addr_port(&lb->be[i]->servers[j]->addr);
+            ports[n++] = lb_addr_port(&lb->be[i]->servers[j]->addr);
     qsort(ports, n, sizeof *ports, cmp_u16);
     size_t u = 0;
     for (size_t i = 0; i < n; i++)
@@ -170,20 +169,20 @@ static void count_diag(struct lb *lb, struct sf_census *c)
         }
     }
     free(ports);
-    c->states[SF_TCP_TIME_WAIT] += c->tw_frontend + c->tw_backend + c->tw_respond;
+    c->states[SF_TIME_WAIT] += c->tw_frontend + c->tw_backend + c->tw_respond;
 }
 
-void sf_census_take(struct lb *lb, const struct sf_admin *admin, struct sf_census *c)
+void ctl_census_take(struct lb *lb, const struct ctl_admin *admin, struct lb_census *c)
 {
     memset(c, 0, sizeof *c);
     for (size_t i = 0; i < lb->nfe; i++) {
-        struct sf_conn_info in;
-        if (lb->fe[i]->listener && sf_listener_info(lb->fe[i]->listener, &in) == 0)
+        struct lb_conn_info in;
+        if (lb->fe[i]->listener && lb_listener_info(lb->fe[i]->listener, &in) == 0)
             c->states[in.state]++;
     }
     for (size_t i = 0; i < lb->nrs; i++) {
-        struct sf_conn_info in;
-        if (lb->rs[i]->listener && sf_listener_info(lb->rs[i]->listener, &in) == 0)
+        struct lb_conn_info in;
+        if (lb->rs[i]->listener && lb_listener_info(lb->rs[i]->listener, &in) == 0)
             c->states[in.state]++;
     }
     for (struct lb_session *s = lb->sessions; s; s = s->next) {
@@ -193,6 +192,6 @@ void sf_census_take(struct lb *lb, const struct sf_admin *admin, struct sf_censu
     for (struct lb_aux *a = lb->aux; a; a = a->next)
         count_conn(c, a->conn);
     if (admin)
-        sf_admin_each_fd(admin, count_fd, c);
+        ctl_admin_each_fd(admin, count_fd, c);
     count_diag(lb, c);
 }

@@ -9,14 +9,14 @@
 #include "ctl/admin.h"
 #include "lb/lb.h"
 
-struct sf_census {
-    uint64_t states[SF_TCP_NSTATES];
+struct lb_census {
+    uint64_t states[SF_STATE_COUNT];
     uint64_t tw_frontend; /* TIME_WAIT on a frontend's listening address */
     uint64_t tw_backend;  /* TIME_WAIT from synfin's connections toward servers */
     uint64_t tw_respond;  /* TIME_WAIT on a built-in responder's address */
     int diag_error;       /* -errno if sock_diag failed (counts then exclude it) */
 };
 
-void sf_census_take(struct lb *lb, const struct sf_admin *admin, struct sf_census *c);
+void ctl_census_take(struct lb *lb, const struct ctl_admin *admin, struct lb_census *c);
 
 #endif

@@ -12,21 +12,21 @@ static void counters_by_cause(struct sf_strbuf *b, struct lb *lb)
     family(b, "synfin_sessions_closed_total", "counter",
            "Sessions ended, by frontend and close cause.");
     for (size_t i = 0; i < lb->nfe; i++)
-        for (int c = 1; c < SF_CAUSE_N; c++)
+        for (int c = 1; c < LB_CAUSE_N; c++)
             sf_sb_printf(b, "synfin_sessions_closed_total{frontend=\"%s\",cause=\"%s\"} %llu\n",
-                         lb->fe[i]->conf.name, sf_cause_name(c),
+                         lb->fe[i]->conf.name, lb_cause_name(c),
                          (unsigned long long)lb->fe[i]->causes[c]);
     family(b, "synfin_close_causes_total", "counter",
            "Sessions ended, by close cause, all frontends (including removed ones).");
-    for (int c = 1; c < SF_CAUSE_N; c++)
-        sf_sb_printf(b, "synfin_close_causes_total{cause=\"%s\"} %llu\n", sf_cause_name(c),
+    for (int c = 1; c < LB_CAUSE_N; c++)
+        sf_sb_printf(b, "synfin_close_causes_total{cause=\"%s\"} %llu\n", lb_cause_name(c),
                      (unsigned long long)lb->causes[c]);
 }
 
-void sf_render_metrics(struct lb *lb, const struct sf_census *c, struct sf_strbuf *b)
+void ctl_render_metrics(struct lb *lb, const struct lb_census *c, struct sf_strbuf *b)
 {
     family(b, "synfin_info", "gauge", "Build and transport of this synfin.");
-    sf_sb_printf(b, "synfin_info{version=\"%d\",transport=\"%s\"} 1\n", SF_STATS_VERSION,
+    sf_sb_printf(b, "synfin_info{version=\"%d\",transport=\"%s\"} 1\n", CTL_STATS_VERSION,
                  lb->tp->ops->name);
     family(b, "synfin_uptime_seconds", "gauge", "Seconds since start.");
     sf_sb_printf(b, "synfin_uptime_seconds %.3f\n",
@@ -58,7 +58,7 @@ void sf_render_metrics(struct lb *lb, const struct sf_census *c, struct sf_strbu
            "Live sessions, by backend: queued, connecting or established.");
     for (size_t i = 0; i < lb->nbe; i++)
         sf_sb_printf(b, "synfin_backend_sessions_active{backend=\"%s\"} %u\n", lb->be[i]->conf.name,
-                     sf_backend_active(lb, lb->be[i]));
+                     ctl_backend_active(lb, lb->be[i]));
     family(b, "synfin_backend_sessions_total", "counter",
            "Sessions the backend gave a server, each once whatever its retries.");
     for (size_t i = 0; i < lb->nbe; i++)
@@ -121,8 +121,8 @@ void sf_render_metrics(struct lb *lb, const struct sf_census *c, struct sf_strbu
     family(b, "synfin_tcp_sockets", "gauge",
            "synfin's own TCP sockets by state (TCP_INFO on its sockets; TIME_WAIT and "
            "SYN_RECEIVED on its addresses from sock_diag).");
-    for (int s = 0; s < SF_TCP_NSTATES; s++)
-        sf_sb_printf(b, "synfin_tcp_sockets{state=\"%s\"} %llu\n", sf_tcp_state_name(s),
+    for (int s = 0; s < SF_STATE_COUNT; s++)
+        sf_sb_printf(b, "synfin_tcp_sockets{state=\"%s\"} %llu\n", sf_state_name(s),
                      (unsigned long long)c->states[s]);
     family(b, "synfin_time_wait_sockets", "gauge",
            "TIME_WAIT entries on synfin's addresses, by side.");

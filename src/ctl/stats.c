@@ -9,13 +9,13 @@
 static void causes_obj(struct sf_strbuf *b, const uint64_t *causes)
 {
     sf_sb_printf(b, "{");
-    for (int c = 1; c < SF_CAUSE_N; c++)
-        sf_sb_printf(b, "%s\"%s\":%llu", c > 1 ? "," : "", sf_cause_name(c),
+    for (int c = 1; c < LB_CAUSE_N; c++)
+        sf_sb_printf(b, "%s\"%s\":%llu", c > 1 ? "," : "", lb_cause_name(c),
                      (unsigned long long)causes[c]);
     sf_sb_printf(b, "}");
 }
 
-uint32_t sf_backend_active(const struct lb *lb, const struct lb_backend *be)
+uint32_t ctl_backend_active(const struct lb *lb, const struct lb_backend *be)
 {
     uint32_t n = 0;
     for (const struct lb_session *s = lb->sessions; s; s = s->next)
@@ -23,19 +23,19 @@ uint32_t sf_backend_active(const struct lb *lb, const struct lb_backend *be)
     return n;
 }
 
-void sf_render_stats(struct lb *lb, const struct sf_census *c, struct sf_strbuf *b)
+void ctl_render_stats(struct lb *lb, const struct lb_census *c, struct sf_strbuf *b)
 {
-    char a[SF_ADDR_STRLEN];
+    char a[LB_ADDR_STRLEN];
     uint64_t now = sf_loop_now(lb->loop);
-    sf_sb_printf(b, "{\"version\":%d,\"transport\":", SF_STATS_VERSION);
+    sf_sb_printf(b, "{\"version\":%d,\"transport\":", CTL_STATS_VERSION);
     sf_sb_json_str(b, lb->tp->ops->name);
     sf_sb_printf(b, ",\"pid\":%d,\"uptime_s\":%.3f,\"reloads\":%llu,\"reload_failures\":%llu",
                  (int)getpid(), (double)(now - lb->started_ns) / 1e9,
                  (unsigned long long)lb->reloads, (unsigned long long)lb->reload_failures);
     sf_sb_printf(b, ",\"draining\":%s", lb->draining ? "true" : "false");
     sf_sb_printf(b, ",\"tcp_states\":{");
-    for (int s = 0; s < SF_TCP_NSTATES; s++)
-        sf_sb_printf(b, "%s\"%s\":%llu", s ? "," : "", sf_tcp_state_name(s),
+    for (int s = 0; s < SF_STATE_COUNT; s++)
+        sf_sb_printf(b, "%s\"%s\":%llu", s ? "," : "", sf_state_name(s),
                      (unsigned long long)c->states[s]);
     sf_sb_printf(b, "},\"time_wait\":{\"frontend\":%llu,\"backend\":%llu,\"respond\":%llu}",
                  (unsigned long long)c->tw_frontend, (unsigned long long)c->tw_backend,
@@ -58,7 +58,7 @@ void sf_render_stats(struct lb *lb, const struct sf_census *c, struct sf_strbuf 
         sf_sb_printf(b, "%s{\"name\":", i ? "," : "");
         sf_sb_json_str(b, f->conf.name);
         sf_sb_printf(b, ",\"listen\":");
-        sf_sb_json_str(b, sf_addr_format(&f->conf.listen, a, sizeof a));
+        sf_sb_json_str(b, lb_addr_format(&f->conf.listen, a, sizeof a));
         sf_sb_printf(b, ",\"backend\":");
         sf_sb_json_str(b, f->backend->conf.name);
         sf_sb_printf(b,
@@ -78,7 +78,7 @@ void sf_render_stats(struct lb *lb, const struct sf_census *c, struct sf_strbuf 
         sf_sb_printf(b,
                      ",\"balance\":\"%s\",\"active\":%u,\"queued\":%u,\"total\":%llu,"
                      "\"no_server\":%llu,\"servers\":[",
-                     sf_balance_name(be->conf.balance), sf_backend_active(lb, be), be->queued,
+                     lb_balance_name(be->conf.balance), ctl_backend_active(lb, be), be->queued,
                      (unsigned long long)be->sessions_total,
                      (unsigned long long)be->no_server_total);
         for (size_t j = 0; j < be->nservers; j++) {
@@ -86,7 +86,7 @@ void sf_render_stats(struct lb *lb, const struct sf_census *c, struct sf_strbuf 
             sf_sb_printf(b, "%s{\"name\":", j ? "," : "");
             sf_sb_json_str(b, s->name);
             sf_sb_printf(b, ",\"address\":");
-            sf_sb_json_str(b, sf_addr_format(&s->addr, a, sizeof a));
+            sf_sb_json_str(b, lb_addr_format(&s->addr, a, sizeof a));
             sf_sb_printf(b,
                          ",\"weight\":%u,\"maxconn\":%u,\"backup\":%s,\"up\":%s,"
                          "\"checked\":%s,\"ejected\":%s,\"active\":%u,\"total\":%llu,"
@@ -108,30 +108,30 @@ void sf_render_stats(struct lb *lb, const struct sf_census *c, struct sf_strbuf 
 
 /* One connection of a session: its TCP state and its age, since `since` (accept for the
  * client, the connect for the server). */
-static void conn_obj(struct sf_strbuf *b, struct sf_conn *c, uint64_t since, uint64_t now)
+static void conn_obj(struct sf_strbuf *b, struct lb_conn *c, uint64_t since, uint64_t now)
 {
-    struct sf_conn_info in;
-    char l[SF_ADDR_STRLEN], p[SF_ADDR_STRLEN];
-    if (!c || sf_conn_info(c, &in) < 0) {
+    struct lb_conn_info in;
+    char l[LB_ADDR_STRLEN], p[LB_ADDR_STRLEN];
+    if (!c || lb_conn_info(c, &in) < 0) {
         sf_sb_printf(b, "null");
         return;
     }
     sf_sb_printf(b,
                  "{\"state\":\"%s\",\"age_ms\":%.3f,\"local\":\"%s\",\"peer\":\"%s\","
                  "\"unacked\":%u,\"rtt_us\":%u}",
-                 sf_tcp_state_name(in.state), (double)(now - since) / 1e6,
-                 sf_addr_format(&in.local, l, sizeof l), sf_addr_format(&in.peer, p, sizeof p),
+                 sf_state_name(in.state), (double)(now - since) / 1e6,
+                 lb_addr_format(&in.local, l, sizeof l), lb_addr_format(&in.peer, p, sizeof p),
                  in.unacked, in.rtt_us);
 }
 
-void sf_render_sessions(struct lb *lb, struct sf_strbuf *b)
+void ctl_render_sessions(struct lb *lb, struct sf_strbuf *b)
 {
     static const char *const states[] = {"queued", "connecting", "established"};
     uint64_t now = sf_loop_now(lb->loop);
-    sf_sb_printf(b, "{\"version\":%d,\"sessions\":[", SF_STATS_VERSION);
+    sf_sb_printf(b, "{\"version\":%d,\"sessions\":[", CTL_STATS_VERSION);
     int first = 1;
     for (const struct lb_session *s = lb->sessions; s; s = s->next) {
-        char a[SF_ADDR_STRLEN];
+        char a[LB_ADDR_STRLEN];
         uint64_t last = s->last_c > s->last_s ? s->last_c : s->last_s;
         sf_sb_printf(b, "%s{\"id\":%llu,\"frontend\":", first ? "" : ",",
                      (unsigned long long)s->id);
@@ -148,7 +148,7 @@ void sf_render_sessions(struct lb *lb, struct sf_strbuf *b)
                      ",\"client_addr\":\"%s\",\"state\":\"%s\",\"age_ms\":%.3f,"
                      "\"idle_ms\":%.3f,\"bytes_up\":%llu,\"bytes_down\":%llu,"
                      "\"client_fin\":%s,\"server_fin\":%s,\"client\":",
-                     sf_addr_format(&s->client, a, sizeof a), states[s->state],
+                     lb_addr_format(&s->client, a, sizeof a), states[s->state],
                      (double)(now - s->t_start) / 1e6, (double)(now - last) / 1e6,
                      (unsigned long long)s->up.bytes, (unsigned long long)s->down.bytes,
                      s->up.eof ? "true" : "false", s->down.eof ? "true" : "false");
@@ -176,10 +176,9 @@ static int kill_route(struct lb *lb, const char *path, struct sf_strbuf *body)
     return 200;
 }
 
-int sf_ctl_handle(void *ctx, const struct sf_admin_req *r, struct sf_strbuf *body,
-                  const char **ctype)
+int ctl_handle(void *ctx, const struct ctl_admin_req *r, struct sf_strbuf *body, const char **ctype)
 {
-    struct sf_ctl *ctl = ctx;
+    struct ctl *ctl = ctx;
     struct lb *lb = ctl->lb;
     int get = !strcmp(r->method, "GET");
     if (!strncmp(r->path, "/sessions/", 10)) {
@@ -198,17 +197,17 @@ int sf_ctl_handle(void *ctx, const struct sf_admin_req *r, struct sf_strbuf *bod
         }
         if (!strcmp(r->path, "/sessions")) {
             *ctype = "application/json";
-            sf_render_sessions(lb, body);
+            ctl_render_sessions(lb, body);
             return 200;
         }
-        struct sf_census c;
-        sf_census_take(lb, ctl->admin, &c);
+        struct lb_census c;
+        ctl_census_take(lb, ctl->admin, &c);
         if (!strcmp(r->path, "/metrics")) {
             *ctype = "text/plain; version=0.0.4; charset=utf-8";
-            sf_render_metrics(lb, &c, body);
+            ctl_render_metrics(lb, &c, body);
         } else {
             *ctype = "application/json";
-            sf_render_stats(lb, &c, body);
+            ctl_render_stats(lb, &c, body);
         }
         return 200;
     }

@@ -22,7 +22,7 @@ static int parse_port(const char *s, uint16_t *port)
     return 0;
 }
 
-int sf_addr_parse(struct sf_addr *a, const char *s, int need_port, const char **why)
+int lb_addr_parse(struct lb_addr *a, const char *s, int need_port, const char **why)
 {
     char host[64];
     const char *port = NULL;
@@ -80,7 +80,7 @@ int sf_addr_parse(struct sf_addr *a, const char *s, int need_port, const char **
     return -1;
 }
 
-char *sf_addr_host(const struct sf_addr *a, char *buf, size_t len)
+char *lb_addr_host(const struct lb_addr *a, char *buf, size_t len)
 {
     const void *src = a->u.sa.sa_family == AF_INET6 ? (const void *)&a->u.in6.sin6_addr
                                                     : (const void *)&a->u.in4.sin_addr;
@@ -93,20 +93,20 @@ char *sf_addr_host(const struct sf_addr *a, char *buf, size_t len)
     return buf;
 }
 
-char *sf_addr_format(const struct sf_addr *a, char *buf, size_t len)
+char *lb_addr_format(const struct lb_addr *a, char *buf, size_t len)
 {
     char host[INET6_ADDRSTRLEN];
-    sf_addr_host(a, host, sizeof host);
+    lb_addr_host(a, host, sizeof host);
     if (a->u.sa.sa_family == AF_INET6)
-        snprintf(buf, len, "[%s]:%u", host, sf_addr_port(a));
+        snprintf(buf, len, "[%s]:%u", host, lb_addr_port(a));
     else if (a->u.sa.sa_family == AF_INET)
-        snprintf(buf, len, "%s:%u", host, sf_addr_port(a));
+        snprintf(buf, len, "%s:%u", host, lb_addr_port(a));
     else
         snprintf(buf, len, "-");
     return buf;
 }
 
-uint16_t sf_addr_port(const struct sf_addr *a)
+uint16_t lb_addr_port(const struct lb_addr *a)
 {
     if (a->u.sa.sa_family == AF_INET6)
         return ntohs(a->u.in6.sin6_port);
@@ -115,7 +115,7 @@ uint16_t sf_addr_port(const struct sf_addr *a)
     return 0;
 }
 
-void sf_addr_set_port(struct sf_addr *a, uint16_t port)
+void lb_addr_set_port(struct lb_addr *a, uint16_t port)
 {
     if (a->u.sa.sa_family == AF_INET6)
         a->u.in6.sin6_port = htons(port);
@@ -123,7 +123,7 @@ void sf_addr_set_port(struct sf_addr *a, uint16_t port)
         a->u.in4.sin_port = htons(port);
 }
 
-size_t sf_addr_key(const struct sf_addr *a, const uint8_t **key)
+size_t lb_addr_key(const struct lb_addr *a, const uint8_t **key)
 {
     if (a->u.sa.sa_family == AF_INET6) {
         *key = a->u.in6.sin6_addr.s6_addr;
@@ -133,22 +133,22 @@ size_t sf_addr_key(const struct sf_addr *a, const uint8_t **key)
     return 4;
 }
 
-int sf_addr_same_host(const struct sf_addr *a, const struct sf_addr *b)
+int lb_addr_same_host(const struct lb_addr *a, const struct lb_addr *b)
 {
     const uint8_t *ka, *kb;
     if (a->u.sa.sa_family != b->u.sa.sa_family)
         return 0;
-    size_t n = sf_addr_key(a, &ka);
-    sf_addr_key(b, &kb);
+    size_t n = lb_addr_key(a, &ka);
+    lb_addr_key(b, &kb);
     return memcmp(ka, kb, n) == 0;
 }
 
-int sf_addr_equal(const struct sf_addr *a, const struct sf_addr *b)
+int lb_addr_equal(const struct lb_addr *a, const struct lb_addr *b)
 {
-    return sf_addr_same_host(a, b) && sf_addr_port(a) == sf_addr_port(b);
+    return lb_addr_same_host(a, b) && lb_addr_port(a) == lb_addr_port(b);
 }
 
-void sf_addr_from_sockaddr(struct sf_addr *a, const struct sockaddr *sa, socklen_t len)
+void lb_addr_from_sockaddr(struct lb_addr *a, const struct sockaddr *sa, socklen_t len)
 {
     memset(a, 0, sizeof *a);
     if (len > sizeof a->u)

@@ -6,7 +6,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-struct sf_addr {
+struct lb_addr {
     union {
         struct sockaddr sa;
         struct sockaddr_in in4;
@@ -15,22 +15,22 @@ struct sf_addr {
     socklen_t len;
 };
 
-#define SF_ADDR_STRLEN 56
+#define LB_ADDR_STRLEN 56
 
 /* Parses "ip:port" or "[ip6]:port". need_port=0 also accepts a bare address (port 0).
  * Returns 0, or -1 with a static message in *why. */
-int sf_addr_parse(struct sf_addr *a, const char *s, int need_port, const char **why);
+int lb_addr_parse(struct lb_addr *a, const char *s, int need_port, const char **why);
 /* Formats as parsed ("127.0.0.1:80", "[::1]:80"); returns buf. */
-char *sf_addr_format(const struct sf_addr *a, char *buf, size_t len);
+char *lb_addr_format(const struct lb_addr *a, char *buf, size_t len);
 /* Formats the address without the port. */
-char *sf_addr_host(const struct sf_addr *a, char *buf, size_t len);
-int sf_addr_equal(const struct sf_addr *a, const struct sf_addr *b);
+char *lb_addr_host(const struct lb_addr *a, char *buf, size_t len);
+int lb_addr_equal(const struct lb_addr *a, const struct lb_addr *b);
 /* Same host address, ports ignored. */
-int sf_addr_same_host(const struct sf_addr *a, const struct sf_addr *b);
-uint16_t sf_addr_port(const struct sf_addr *a);
-void sf_addr_set_port(struct sf_addr *a, uint16_t port);
+int lb_addr_same_host(const struct lb_addr *a, const struct lb_addr *b);
+uint16_t lb_addr_port(const struct lb_addr *a);
+void lb_addr_set_port(struct lb_addr *a, uint16_t port);
 /* Bytes of the host address (4 or 16) for hashing; returns the length. */
-size_t sf_addr_key(const struct sf_addr *a, const uint8_t **key);
-void sf_addr_from_sockaddr(struct sf_addr *a, const struct sockaddr *sa, socklen_t len);
+size_t lb_addr_key(const struct lb_addr *a, const uint8_t **key);
+void lb_addr_from_sockaddr(struct lb_addr *a, const struct sockaddr *sa, socklen_t len);
 
 #endif

@@ -8,15 +8,15 @@
 #include <stdint.h>
 
 #include "lb/config.h"
-#include "lb/loop.h"
+#include "io/loop.h"
 
 struct lb;
 struct lb_session;
 struct lb_health;
 
 struct lb_server {
-    char name[SF_NAME_MAX];
-    struct sf_addr addr;
+    char name[LB_NAME_MAX];
+    struct lb_addr addr;
     uint32_t weight, maxconn;
     int backup;
     struct lb_backend *backend;
@@ -39,7 +39,7 @@ struct lb_server {
 };
 
 struct lb_backend {
-    struct sf_backend_conf conf; /* conf.servers is not used here */
+    struct lb_backend_conf conf; /* conf.servers is not used here */
     struct lb_server **servers;
     size_t nservers;
 
@@ -66,7 +66,7 @@ enum lb_pick { LB_PICK_OK, LB_PICK_NONE, LB_PICK_FULL };
 /* Chooses a server for a session from `client`. avoid (a server that just failed) is passed
  * over when another one is usable. Returns LB_PICK_OK and *out, LB_PICK_FULL when every
  * usable server is at maxconn (queue the session), LB_PICK_NONE when none is usable. */
-int lb_balance_pick(struct lb_backend *b, const struct sf_addr *client,
+int lb_balance_pick(struct lb_backend *b, const struct lb_addr *client,
                     const struct lb_server *avoid, uint64_t now, struct lb_server **out);
 
 /* Usable now: checks say up and no passive ejection in force. */

@@ -65,22 +65,22 @@ static struct lb_server *pick_leastconn(struct lb_backend *b, int backup,
     return best;
 }
 
-static uint64_t client_hash(const struct sf_addr *client, int with_port)
+static uint64_t client_hash(const struct lb_addr *client, int with_port)
 {
     const uint8_t *k;
-    size_t n = sf_addr_key(client, &k);
-    uint64_t h = sf_hash_bytes(k, n, 0x73796e66696e3031ull);
+    size_t n = lb_addr_key(client, &k);
+    uint64_t h = lb_hash_bytes(k, n, 0x73796e66696e3031ull);
     if (with_port) {
-        uint16_t p = sf_addr_port(client);
+        uint16_t p = lb_addr_port(client);
         uint8_t pb[2] = {(uint8_t)(p >> 8), (uint8_t)p};
-        h = sf_hash_bytes(pb, 2, h);
+        h = lb_hash_bytes(pb, 2, h);
     }
     return h;
 }
 
 /* Weighted rendezvous hashing on the client address: the highest weight / -ln(u) wins, so a
  * server that leaves only moves its own clients. */
-static struct lb_server *pick_source(struct lb_backend *b, int backup, const struct sf_addr *client,
+static struct lb_server *pick_source(struct lb_backend *b, int backup, const struct lb_addr *client,
                                      const struct lb_server *avoid, uint64_t now, int skip_avoid,
                                      int *full)
 {
@@ -91,7 +91,7 @@ static struct lb_server *pick_source(struct lb_backend *b, int backup, const str
         struct lb_server *s = b->servers[i];
         if (!eligible(s, backup, now) || (skip_avoid && s == avoid))
             continue;
-        uint64_t h = sf_hash_bytes(s->name, strlen(s->name), ch);
+        uint64_t h = lb_hash_bytes(s->name, strlen(s->name), ch);
         double u = ((double)(h >> 11) + 0.5) / 9007199254740992.0; /* (0,1) */
         double score = -(double)s->weight / log(u);
         if (!best || score > best_score) {
@@ -135,7 +135,7 @@ static int maglev_rebuild(struct lb_backend *b, int backup, uint64_t now)
         weights[n] = s->weight;
         n++;
     }
-    int rc = sf_maglev_populate(b->maglev, m, names, weights, n);
+    int rc = lb_maglev_populate(b->maglev, m, names, weights, n);
     free(names);
     free(weights);
     if (rc < 0)
@@ -146,7 +146,7 @@ static int maglev_rebuild(struct lb_backend *b, int backup, uint64_t now)
     return 0;
 }
 
-static struct lb_server *pick_maglev(struct lb_backend *b, int backup, const struct sf_addr *client,
+static struct lb_server *pick_maglev(struct lb_backend *b, int backup, const struct lb_addr *client,
                                      const struct lb_server *avoid, uint64_t now, int skip_avoid,
                                      int *full)
 {
@@ -171,7 +171,7 @@ static struct lb_server *pick_maglev(struct lb_backend *b, int backup, const str
     return NULL;
 }
 
-int lb_balance_pick(struct lb_backend *b, const struct sf_addr *client,
+int lb_balance_pick(struct lb_backend *b, const struct lb_addr *client,
                     const struct lb_server *avoid, uint64_t now, struct lb_server **out)
 {
     if (b->next_unejection && now >= b->next_unejection) {
@@ -184,11 +184,11 @@ int lb_balance_pick(struct lb_backend *b, const struct sf_addr *client,
         int full = 0;
         struct lb_server *s = NULL;
         switch (b->conf.balance) {
-        case SF_BAL_LEASTCONN: s = pick_leastconn(b, backup, avoid, now, skip_avoid); break;
-        case SF_BAL_SOURCE:
+        case LB_BAL_LEASTCONN: s = pick_leastconn(b, backup, avoid, now, skip_avoid); break;
+        case LB_BAL_SOURCE:
             s = pick_source(b, backup, client, avoid, now, skip_avoid, &full);
             break;
-        case SF_BAL_MAGLEV:
+        case LB_BAL_MAGLEV:
             s = pick_maglev(b, backup, client, avoid, now, skip_avoid, &full);
             break;
         default: s = pick_swrr(b, backup, avoid, now, skip_avoid); break;

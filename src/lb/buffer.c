@@ -4,17 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-void sf_bufpool_init(struct sf_bufpool *p, size_t max_free_bytes)
+void lb_bufpool_init(struct lb_bufpool *p, size_t max_free_bytes)
 {
     memset(p, 0, sizeof *p);
     p->max_free_bytes = max_free_bytes;
 }
 
-void sf_bufpool_clear(struct sf_bufpool *p)
+void lb_bufpool_clear(struct lb_bufpool *p)
 {
-    for (int i = 0; i < SF_BUFPOOL_CLASSES; i++) {
+    for (int i = 0; i < LB_BUFPOOL_CLASSES; i++) {
         while (p->cls[i].free) {
-            struct sf_buf *b = p->cls[i].free;
+            struct lb_buf *b = p->cls[i].free;
             p->cls[i].free = b->next;
             free(b);
         }
@@ -23,14 +23,14 @@ void sf_bufpool_clear(struct sf_bufpool *p)
     p->free_bytes = 0;
 }
 
-static int class_of(struct sf_bufpool *p, uint32_t cap, int create)
+static int class_of(struct lb_bufpool *p, uint32_t cap, int create)
 {
-    for (int i = 0; i < SF_BUFPOOL_CLASSES; i++)
+    for (int i = 0; i < LB_BUFPOOL_CLASSES; i++)
         if (p->cls[i].cap == cap)
             return i;
     if (!create)
         return -1;
-    for (int i = 0; i < SF_BUFPOOL_CLASSES; i++)
+    for (int i = 0; i < LB_BUFPOOL_CLASSES; i++)
         if (p->cls[i].cap == 0 || (!p->cls[i].free)) {
             p->cls[i].cap = cap;
             return i;
@@ -38,10 +38,10 @@ static int class_of(struct sf_bufpool *p, uint32_t cap, int create)
     return -1;
 }
 
-struct sf_buf *sf_buf_get(struct sf_bufpool *p, uint32_t cap)
+struct lb_buf *lb_buf_get(struct lb_bufpool *p, uint32_t cap)
 {
     int c = class_of(p, cap, 0);
-    struct sf_buf *b = NULL;
+    struct lb_buf *b = NULL;
     if (c >= 0 && p->cls[c].free) {
         b = p->cls[c].free;
         p->cls[c].free = b->next;
@@ -58,7 +58,7 @@ struct sf_buf *sf_buf_get(struct sf_bufpool *p, uint32_t cap)
     return b;
 }
 
-void sf_buf_put(struct sf_bufpool *p, struct sf_buf *b)
+void lb_buf_put(struct lb_bufpool *p, struct lb_buf *b)
 {
     p->in_use--;
     int c = p->free_bytes + b->cap <= p->max_free_bytes ? class_of(p, b->cap, 1) : -1;

@@ -4,9 +4,9 @@
 #include "lb/config.h"
 
 __asm__(".section .rodata\n"
-        ".global sf_default_conf\n"
-        ".type sf_default_conf, @object\n"
-        "sf_default_conf:\n"
+        ".global lb_default_conf\n"
+        ".type lb_default_conf, @object\n"
+        "lb_default_conf:\n"
         ".incbin \"conf/synfin.conf\"\n"
         ".byte 0\n"
         ".previous\n");

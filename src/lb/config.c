@@ -1,4 +1,4 @@
-/* Config parser: text -> tree of directives (with positions) -> checked sf_config.
+/* Config parser: text -> tree of directives (with positions) -> checked lb_config.
  *
  * Two stages keep the error messages exact: the tree parser knows only the syntax
  * (words, strings, `;`, `{ }`), the interpreter knows every directive and reports the
@@ -28,13 +28,13 @@ struct node {
 struct parser {
     const char *p, *end;
     int line, col;
-    struct sf_config_error *err;
+    struct lb_config_error *err;
 };
 
-static int fail(struct sf_config_error *e, int line, int col, const char *fmt, ...)
+static int fail(struct lb_config_error *e, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static int fail(struct sf_config_error *e, int line, int col, const char *fmt, ...)
+static int fail(struct lb_config_error *e, int line, int col, const char *fmt, ...)
 {
     va_list ap;
     e->line = line;
@@ -45,10 +45,10 @@ static int fail(struct sf_config_error *e, int line, int col, const char *fmt, .
     return -1;
 }
 
-static int fail_at(struct sf_config_error *e, const struct arg *a, const char *fmt, ...)
+static int fail_at(struct lb_config_error *e, const struct arg *a, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static int fail_at(struct sf_config_error *e, const struct arg *a, const char *fmt, ...)
+static int fail_at(struct lb_config_error *e, const struct arg *a, const char *fmt, ...)
 {
     va_list ap;
     e->line = a->line;
@@ -276,7 +276,7 @@ static int parse_u64(const char *s, uint64_t *v, const char **end)
     return 0;
 }
 
-int sf_parse_duration(const char *s, uint64_t *ms, const char **why)
+int lb_parse_duration(const char *s, uint64_t *ms, const char **why)
 {
     uint64_t v;
     const char *u;
@@ -307,7 +307,7 @@ int sf_parse_duration(const char *s, uint64_t *ms, const char **why)
     return 0;
 }
 
-int sf_parse_size(const char *s, uint64_t *bytes, const char **why)
+int lb_parse_size(const char *s, uint64_t *bytes, const char **why)
 {
     uint64_t v;
     const char *u;
@@ -332,7 +332,7 @@ int sf_parse_size(const char *s, uint64_t *bytes, const char **why)
     return 0;
 }
 
-static int arg_count(struct sf_config_error *e, const struct arg *a, uint64_t min, uint64_t max,
+static int arg_count(struct lb_config_error *e, const struct arg *a, uint64_t min, uint64_t max,
                      uint32_t *out)
 {
     uint64_t v;
@@ -346,17 +346,17 @@ static int arg_count(struct sf_config_error *e, const struct arg *a, uint64_t mi
     return 0;
 }
 
-static int arg_duration(struct sf_config_error *e, const struct arg *a, uint64_t min, uint64_t *out)
+static int arg_duration(struct lb_config_error *e, const struct arg *a, uint64_t min, uint64_t *out)
 {
     const char *why;
-    if (sf_parse_duration(a->s, out, &why) < 0)
+    if (lb_parse_duration(a->s, out, &why) < 0)
         return fail_at(e, a, "'%s': %s", a->s, why);
     if (*out < min)
         return fail_at(e, a, "'%s' is too short (at least %llums)", a->s, (unsigned long long)min);
     return 0;
 }
 
-static int arg_bool(struct sf_config_error *e, const struct arg *a, int *out)
+static int arg_bool(struct lb_config_error *e, const struct arg *a, int *out)
 {
     if (!strcmp(a->s, "on"))
         *out = 1;
@@ -367,19 +367,19 @@ static int arg_bool(struct sf_config_error *e, const struct arg *a, int *out)
     return 0;
 }
 
-static int arg_addr(struct sf_config_error *e, const struct arg *a, struct sf_addr *out)
+static int arg_addr(struct lb_config_error *e, const struct arg *a, struct lb_addr *out)
 {
     const char *why;
-    if (sf_addr_parse(out, a->s, 1, &why) < 0)
+    if (lb_addr_parse(out, a->s, 1, &why) < 0)
         return fail_at(e, a, "'%s': %s", a->s, why);
     return 0;
 }
 
-static int arg_name(struct sf_config_error *e, const struct arg *a, char *out)
+static int arg_name(struct lb_config_error *e, const struct arg *a, char *out)
 {
     size_t n = strlen(a->s);
-    if (n == 0 || n >= SF_NAME_MAX)
-        return fail_at(e, a, "a name has 1 to %d characters", SF_NAME_MAX - 1);
+    if (n == 0 || n >= LB_NAME_MAX)
+        return fail_at(e, a, "a name has 1 to %d characters", LB_NAME_MAX - 1);
     for (size_t i = 0; i < n; i++) {
         char c = a->s[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -390,7 +390,7 @@ static int arg_name(struct sf_config_error *e, const struct arg *a, char *out)
     return 0;
 }
 
-static int want_args(struct sf_config_error *e, const struct node *n, size_t min, size_t max)
+static int want_args(struct lb_config_error *e, const struct node *n, size_t min, size_t max)
 {
     if (n->block)
         return fail_at(e, &n->name, "'%s' takes no block", n->name.s);
@@ -406,7 +406,7 @@ static int want_args(struct sf_config_error *e, const struct node *n, size_t min
     return 0;
 }
 
-static int want_block(struct sf_config_error *e, const struct node *n, size_t nargs)
+static int want_block(struct lb_config_error *e, const struct node *n, size_t nargs)
 {
     if (!n->block)
         return fail_at(e, &n->name, "'%s' needs a { } block", n->name.s);
@@ -419,7 +419,7 @@ static int want_block(struct sf_config_error *e, const struct node *n, size_t na
 
 /* ---- profiles ---- */
 
-void sf_profile_defaults(struct sf_profile *p)
+void lb_profile_defaults(struct lb_profile *p)
 {
     memset(p, 0, sizeof *p);
     p->connect_timeout_ms = 5000;     /* HAProxy's documented `timeout connect 5s` */
@@ -434,11 +434,11 @@ void sf_profile_defaults(struct sf_profile *p)
     p->nodelay = 1;                   /* nginx tcp_nodelay on, HAProxy sets it too */
     p->defer_accept = 0;              /* Linux and nginx default */
     p->reset_on_timeout = 1;          /* F5 tcp profile Reset On Timeout enabled */
-    p->server_close = SF_CLOSE_FIN;   /* a normal close, as the kernel does */
+    p->server_close = LB_CLOSE_FIN;   /* a normal close, as the kernel does */
     p->buffer_size = 65536;           /* GSO builds 64 KiB segments: one read and one write each */
 }
 
-void sf_profile_sockopts(const struct sf_profile *p, struct sf_sockopts *o)
+void lb_profile_sockopts(const struct lb_profile *p, struct lb_sockopts *o)
 {
     memset(o, 0, sizeof *o);
     o->nodelay = p->nodelay;
@@ -463,7 +463,7 @@ struct pdir {
     int side; /* enum pside */
 };
 
-#define POFF(f) offsetof(struct sf_profile, f)
+#define POFF(f) offsetof(struct lb_profile, f)
 static const struct pdir pdirs[] = {
     {"connect_timeout", P_DUR, POFF(connect_timeout_ms), 1, 0, SIDE_SERVER},
     {"idle_timeout", P_DUR, POFF(idle_timeout_ms), 1, 0, SIDE_BOTH},
@@ -491,7 +491,7 @@ static const struct pdir *find_pdir(const char *name)
     return NULL;
 }
 
-static int parse_source(struct sf_config_error *e, const struct arg *a, struct sf_source *s)
+static int parse_source(struct lb_config_error *e, const struct arg *a, struct lb_source *s)
 {
     char buf[96];
     const char *why;
@@ -521,14 +521,14 @@ static int parse_source(struct sf_config_error *e, const struct arg *a, struct s
             h = buf + 1;
             host = h;
         }
-        if (sf_addr_parse(&s->addr, host, 0, &why) < 0)
+        if (lb_addr_parse(&s->addr, host, 0, &why) < 0)
             return fail_at(e, a, "'%s': %s", a->s, why);
         return 0;
     }
-    if (sf_addr_parse(&s->addr, buf, 0, &why) < 0)
+    if (lb_addr_parse(&s->addr, buf, 0, &why) < 0)
         return fail_at(e, a, "'%s': %s", a->s, why);
-    if (sf_addr_port(&s->addr) != 0) {
-        s->port_lo = s->port_hi = sf_addr_port(&s->addr);
+    if (lb_addr_port(&s->addr) != 0) {
+        s->port_lo = s->port_hi = lb_addr_port(&s->addr);
     }
     return 0;
 }
@@ -537,7 +537,7 @@ static int parse_source(struct sf_config_error *e, const struct arg *a, struct s
  * the block it is written in: SIDE_BOTH for a profile block (a named profile may serve both
  * sides; each reads what concerns it), SIDE_CLIENT for a frontend, SIDE_SERVER for a backend,
  * where a directive the other side reads would be ignored: an error. */
-static int profile_directive(struct sf_config_error *e, const struct node *n, struct sf_profile *p,
+static int profile_directive(struct lb_config_error *e, const struct node *n, struct lb_profile *p,
                              uint32_t *set, int side)
 {
     const struct pdir *d = find_pdir(n->name.s);
@@ -553,7 +553,7 @@ static int profile_directive(struct sf_config_error *e, const struct node *n, st
                        d->name);
     char *f = (char *)p + d->off;
     if (d->type == P_SOURCE) {
-        if (want_args(e, n, 1, SF_SOURCES_MAX) < 0)
+        if (want_args(e, n, 1, LB_SOURCES_MAX) < 0)
             return -1;
         for (size_t i = 0; i < n->nargs; i++)
             if (parse_source(e, &n->args[i], &p->sources[i]) < 0)
@@ -568,7 +568,7 @@ static int profile_directive(struct sf_config_error *e, const struct node *n, st
         switch (d->type) {
         case P_DUR:
         case P_DUR_S:
-            if (sf_parse_duration(a->s, &v, &why) < 0)
+            if (lb_parse_duration(a->s, &v, &why) < 0)
                 return fail_at(e, a, "'%s': %s", a->s, why);
             if (d->type == P_DUR_S && v % 1000)
                 return fail_at(e, a, "'%s': whole seconds only (the kernel counts seconds)", a->s);
@@ -590,16 +590,16 @@ static int profile_directive(struct sf_config_error *e, const struct node *n, st
         case P_CLOSE: {
             int m;
             if (!strcmp(a->s, "fin"))
-                m = SF_CLOSE_FIN;
+                m = LB_CLOSE_FIN;
             else if (!strcmp(a->s, "rst"))
-                m = SF_CLOSE_RST;
+                m = LB_CLOSE_RST;
             else
                 return fail_at(e, a, "expected fin or rst, found '%s'", a->s);
             memcpy(f, &m, sizeof m);
             break;
         }
         case P_SIZE: {
-            if (sf_parse_size(a->s, &v, &why) < 0)
+            if (lb_parse_size(a->s, &v, &why) < 0)
                 return fail_at(e, a, "'%s': %s", a->s, why);
             if (v < d->min || v > d->max)
                 return fail_at(e, a, "'%s' is out of range (1k-16m)", a->s);
@@ -626,8 +626,8 @@ static size_t pdir_size(const struct pdir *d)
 }
 
 /* dst = base, then every directive set inline in `over`. */
-static void profile_merge(struct sf_profile *dst, const struct sf_profile *base,
-                          const struct sf_profile *over, uint32_t set)
+static void profile_merge(struct lb_profile *dst, const struct lb_profile *base,
+                          const struct lb_profile *over, uint32_t set)
 {
     *dst = *base;
     for (size_t i = 0; i < NPDIRS; i++) {
@@ -647,12 +647,12 @@ static void profile_merge(struct sf_profile *dst, const struct sf_profile *base,
 
 struct pending_ref {
     const struct arg *profile; /* `profile NAME;` inside the block, or NULL */
-    struct sf_profile inline_p;
+    struct lb_profile inline_p;
     uint32_t set;
 };
 
-static int find_profile(struct sf_config *c, struct sf_config_error *e, const struct arg *a,
-                        const struct sf_profile **out)
+static int find_profile(struct lb_config *c, struct lb_config_error *e, const struct arg *a,
+                        const struct lb_profile **out)
 {
     for (size_t i = 0; i < c->nprofiles; i++)
         if (!strcmp(c->profiles[i].name, a->s)) {
@@ -662,30 +662,30 @@ static int find_profile(struct sf_config *c, struct sf_config_error *e, const st
     return fail_at(e, a, "unknown profile '%s'", a->s);
 }
 
-static int resolve_profile(struct sf_config *c, struct sf_config_error *e,
-                           const struct pending_ref *r, struct sf_profile *out)
+static int resolve_profile(struct lb_config *c, struct lb_config_error *e,
+                           const struct pending_ref *r, struct lb_profile *out)
 {
-    struct sf_profile defaults;
-    const struct sf_profile *base = &defaults;
-    sf_profile_defaults(&defaults);
+    struct lb_profile defaults;
+    const struct lb_profile *base = &defaults;
+    lb_profile_defaults(&defaults);
     if (r->profile && find_profile(c, e, r->profile, &base) < 0)
         return -1;
     profile_merge(out, base, &r->inline_p, r->set);
     return 0;
 }
 
-static int parse_profile_block(struct sf_config *c, struct sf_config_error *e, const struct node *n)
+static int parse_profile_block(struct lb_config *c, struct lb_config_error *e, const struct node *n)
 {
     if (want_block(e, n, 1) < 0)
         return -1;
-    struct sf_profile_conf pc;
+    struct lb_profile_conf pc;
     memset(&pc, 0, sizeof pc);
     if (arg_name(e, &n->args[0], pc.name) < 0)
         return -1;
     for (size_t i = 0; i < c->nprofiles; i++)
         if (!strcmp(c->profiles[i].name, pc.name))
             return fail_at(e, &n->args[0], "profile '%s' is defined twice", pc.name);
-    sf_profile_defaults(&pc.p);
+    lb_profile_defaults(&pc.p);
     uint32_t set = 0;
     for (size_t i = 0; i < n->nkids; i++) {
         int rc = profile_directive(e, &n->kids[i], &pc.p, &set, SIDE_BOTH);
@@ -695,7 +695,7 @@ static int parse_profile_block(struct sf_config *c, struct sf_config_error *e, c
             return fail_at(e, &n->kids[i].name, "unknown directive '%s' in profile",
                            n->kids[i].name.s);
     }
-    struct sf_profile_conf *np = realloc(c->profiles, (c->nprofiles + 1) * sizeof *np);
+    struct lb_profile_conf *np = realloc(c->profiles, (c->nprofiles + 1) * sizeof *np);
     if (!np)
         return fail_at(e, &n->name, "out of memory");
     c->profiles = np;
@@ -703,11 +703,11 @@ static int parse_profile_block(struct sf_config *c, struct sf_config_error *e, c
     return 0;
 }
 
-static int parse_check(struct sf_config_error *e, const struct node *n, struct sf_check_conf *k)
+static int parse_check(struct lb_config_error *e, const struct node *n, struct lb_check_conf *k)
 {
     if (want_block(e, n, 0) < 0)
         return -1;
-    k->type = SF_CHECK_TCP;
+    k->type = LB_CHECK_TCP;
     for (size_t i = 0; i < n->nkids; i++) {
         const struct node *d = &n->kids[i];
         const char *nm = d->name.s;
@@ -716,11 +716,11 @@ static int parse_check(struct sf_config_error *e, const struct node *n, struct s
         const struct arg *a = &d->args[0];
         if (!strcmp(nm, "type")) {
             if (!strcmp(a->s, "tcp"))
-                k->type = SF_CHECK_TCP;
+                k->type = LB_CHECK_TCP;
             else if (!strcmp(a->s, "http"))
-                k->type = SF_CHECK_HTTP;
+                k->type = LB_CHECK_HTTP;
             else if (!strcmp(a->s, "none"))
-                k->type = SF_CHECK_NONE;
+                k->type = LB_CHECK_NONE;
             else
                 return fail_at(e, a, "expected tcp, http or none, found '%s'", a->s);
         } else if (!strcmp(nm, "uri")) {
@@ -766,7 +766,7 @@ static int is_prime(uint32_t n)
     return 1;
 }
 
-static int parse_server(struct sf_config_error *e, const struct node *d, struct sf_server_conf *s)
+static int parse_server(struct lb_config_error *e, const struct node *d, struct lb_server_conf *s)
 {
     if (want_args(e, d, 2, 7) < 0)
         return -1;
@@ -793,12 +793,12 @@ static int parse_server(struct sf_config_error *e, const struct node *d, struct 
     return 0;
 }
 
-static int parse_backend(struct sf_config *c, struct sf_config_error *e, const struct node *n,
+static int parse_backend(struct lb_config *c, struct lb_config_error *e, const struct node *n,
                          struct pending_ref *ref)
 {
     if (want_block(e, n, 1) < 0)
         return -1;
-    struct sf_backend_conf *b = &c->backends[c->nbackends];
+    struct lb_backend_conf *b = &c->backends[c->nbackends];
     memset(b, 0, sizeof *b);
     c->nbackends++;
     if (arg_name(e, &n->args[0], b->name) < 0)
@@ -806,7 +806,7 @@ static int parse_backend(struct sf_config *c, struct sf_config_error *e, const s
     for (size_t i = 0; i + 1 < c->nbackends; i++)
         if (!strcmp(c->backends[i].name, b->name))
             return fail_at(e, &n->args[0], "backend '%s' is defined twice", b->name);
-    b->balance = SF_BAL_ROUNDROBIN;
+    b->balance = LB_BAL_ROUNDROBIN;
     b->maglev_size = 65537;      /* the Maglev paper's table size */
     b->retries = 3;              /* HAProxy `retries 3` */
     b->queue_timeout_ms = 5000;  /* HAProxy: timeout queue defaults to timeout connect */
@@ -830,7 +830,7 @@ static int parse_backend(struct sf_config *c, struct sf_config_error *e, const s
         if (!strcmp(nm, "server")) {
             if (b->nservers >= 4096)
                 return fail_at(e, &d->name, "too many servers (4096 at most)");
-            struct sf_server_conf *ns = realloc(b->servers, (b->nservers + 1) * sizeof *ns);
+            struct lb_server_conf *ns = realloc(b->servers, (b->nservers + 1) * sizeof *ns);
             if (!ns)
                 return fail_at(e, &d->name, "out of memory");
             b->servers = ns;
@@ -853,13 +853,13 @@ static int parse_backend(struct sf_config *c, struct sf_config_error *e, const s
         } else if (!strcmp(nm, "balance")) {
             const char *v = d->args[0].s;
             if (!strcmp(v, "roundrobin"))
-                b->balance = SF_BAL_ROUNDROBIN;
+                b->balance = LB_BAL_ROUNDROBIN;
             else if (!strcmp(v, "leastconn"))
-                b->balance = SF_BAL_LEASTCONN;
+                b->balance = LB_BAL_LEASTCONN;
             else if (!strcmp(v, "source"))
-                b->balance = SF_BAL_SOURCE;
+                b->balance = LB_BAL_SOURCE;
             else if (!strcmp(v, "maglev"))
-                b->balance = SF_BAL_MAGLEV;
+                b->balance = LB_BAL_MAGLEV;
             else
                 return fail_at(e, &d->args[0],
                                "unknown balance '%s' (roundrobin, leastconn, source, maglev)", v);
@@ -895,12 +895,12 @@ static int parse_backend(struct sf_config *c, struct sf_config_error *e, const s
     return 0;
 }
 
-static int parse_frontend(struct sf_config *c, struct sf_config_error *e, const struct node *n,
+static int parse_frontend(struct lb_config *c, struct lb_config_error *e, const struct node *n,
                           struct pending_ref *ref, const struct arg **backend_ref)
 {
     if (want_block(e, n, 1) < 0)
         return -1;
-    struct sf_frontend_conf *f = &c->frontends[c->nfrontends];
+    struct lb_frontend_conf *f = &c->frontends[c->nfrontends];
     memset(f, 0, sizeof *f);
     c->nfrontends++;
     if (arg_name(e, &n->args[0], f->name) < 0)
@@ -952,18 +952,18 @@ static int parse_frontend(struct sf_config *c, struct sf_config_error *e, const 
     return 0;
 }
 
-static int parse_respond(struct sf_config *c, struct sf_config_error *e, const struct node *n)
+static int parse_respond(struct lb_config *c, struct lb_config_error *e, const struct node *n)
 {
     if (want_args(e, n, 2, 2) < 0)
         return -1;
-    struct sf_respond_conf r;
+    struct lb_respond_conf r;
     memset(&r, 0, sizeof r);
     if (arg_addr(e, &n->args[0], &r.listen) < 0)
         return -1;
     if (strlen(n->args[1].s) > 65536)
         return fail_at(e, &n->args[1], "respond body too long (64 KiB at most)");
     r.body = strdup(n->args[1].s);
-    struct sf_respond_conf *nr = realloc(c->responds, (c->nresponds + 1) * sizeof *nr);
+    struct lb_respond_conf *nr = realloc(c->responds, (c->nresponds + 1) * sizeof *nr);
     if (!r.body || !nr) {
         free(r.body);
         if (nr)
@@ -975,19 +975,19 @@ static int parse_respond(struct sf_config *c, struct sf_config_error *e, const s
     return 0;
 }
 
-static int check_listen_unique(struct sf_config *c, struct sf_config_error *e,
+static int check_listen_unique(struct lb_config *c, struct lb_config_error *e,
                                const struct node *top, size_t ntop)
 {
     /* Collect every listening address with its position, then look for duplicates. */
     struct {
-        const struct sf_addr *a;
+        const struct lb_addr *a;
         const struct arg *at;
     } seen[512];
     size_t ns = 0;
     size_t fi = 0, ri = 0;
     for (size_t i = 0; i < ntop && ns < 512; i++) {
         const struct node *n = &top[i];
-        const struct sf_addr *a = NULL;
+        const struct lb_addr *a = NULL;
         const struct arg *at = NULL;
         if (!strcmp(n->name.s, "frontend")) {
             a = &c->frontends[fi++].listen;
@@ -1005,7 +1005,7 @@ static int check_listen_unique(struct sf_config *c, struct sf_config_error *e,
         if (!a)
             continue;
         for (size_t j = 0; j < ns; j++)
-            if (sf_addr_equal(seen[j].a, a)) {
+            if (lb_addr_equal(seen[j].a, a)) {
                 fail_at(e, at, "address '%s' is already used", at->s);
                 e->ref_line = seen[j].at->line;
                 return -1;
@@ -1017,11 +1017,11 @@ static int check_listen_unique(struct sf_config *c, struct sf_config_error *e,
     return 0;
 }
 
-static int interpret(struct sf_config *c, struct sf_config_error *e, const struct node *top,
+static int interpret(struct lb_config *c, struct lb_config_error *e, const struct node *top,
                      size_t ntop)
 {
     size_t nf = 0, nb = 0;
-    c->log_target = SF_LOG_STDERR;
+    c->log_target = LB_LOG_STDERR;
     c->drain_timeout_ms = 30000; /* Kubernetes terminationGracePeriodSeconds 30 s */
     /* Profiles first: frontends and backends may name a profile defined below them. */
     for (size_t i = 0; i < ntop; i++) {
@@ -1072,13 +1072,13 @@ static int interpret(struct sf_config *c, struct sf_config_error *e, const struc
             }
             const char *v = n->args[0].s;
             if (!strcmp(v, "stderr"))
-                c->log_target = SF_LOG_STDERR;
+                c->log_target = LB_LOG_STDERR;
             else if (!strcmp(v, "stdout"))
-                c->log_target = SF_LOG_STDOUT;
+                c->log_target = LB_LOG_STDOUT;
             else if (!strcmp(v, "off"))
-                c->log_target = SF_LOG_OFF;
+                c->log_target = LB_LOG_OFF;
             else if (v[0] == '/' && strlen(v) < sizeof c->log_path) {
-                c->log_target = SF_LOG_FILE;
+                c->log_target = LB_LOG_FILE;
                 strcpy(c->log_path, v);
             } else {
                 fail_at(e, &n->args[0], "log takes stderr, stdout, off or an absolute path");
@@ -1127,7 +1127,7 @@ out:
     return rc;
 }
 
-void sf_config_free(struct sf_config *c)
+void lb_config_free(struct lb_config *c)
 {
     if (!c)
         return;
@@ -1142,7 +1142,7 @@ void sf_config_free(struct sf_config *c)
     free(c);
 }
 
-struct sf_config *sf_config_parse(const char *text, size_t len, struct sf_config_error *err)
+struct lb_config *lb_config_parse(const char *text, size_t len, struct lb_config_error *err)
 {
     memset(err, 0, sizeof *err);
     for (size_t i = 0; i < len; i++)
@@ -1153,13 +1153,13 @@ struct sf_config *sf_config_parse(const char *text, size_t len, struct sf_config
     struct parser ps = {text, text + len, 1, 1, err};
     struct node *top = NULL;
     size_t ntop = 0;
-    struct sf_config *c = NULL;
+    struct lb_config *c = NULL;
     if (parse_block(&ps, &top, &ntop, 0, NULL) == 0) {
         c = calloc(1, sizeof *c);
         if (!c)
             fail(err, 0, 0, "out of memory");
         else if (interpret(c, err, top, ntop) < 0) {
-            sf_config_free(c);
+            lb_config_free(c);
             c = NULL;
         }
     }
@@ -1167,7 +1167,7 @@ struct sf_config *sf_config_parse(const char *text, size_t len, struct sf_config
     return c;
 }
 
-struct sf_config *sf_config_load(const char *path, char *buf, size_t buflen)
+struct lb_config *lb_config_load(const char *path, char *buf, size_t buflen)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -1203,15 +1203,15 @@ struct sf_config *sf_config_load(const char *path, char *buf, size_t buflen)
         snprintf(buf, buflen, "%s: %s", path, text ? "read error" : "out of memory");
         return NULL;
     }
-    struct sf_config_error e;
-    struct sf_config *c = sf_config_parse(text, n, &e);
+    struct lb_config_error e;
+    struct lb_config *c = lb_config_parse(text, n, &e);
     free(text);
     if (!c)
-        sf_config_error_format(&e, path, buf, buflen);
+        lb_config_error_format(&e, path, buf, buflen);
     return c;
 }
 
-void sf_config_error_format(const struct sf_config_error *e, const char *name, char *buf,
+void lb_config_error_format(const struct lb_config_error *e, const char *name, char *buf,
                             size_t buflen)
 {
     char ref[32] = "";
@@ -1223,7 +1223,7 @@ void sf_config_error_format(const struct sf_config_error *e, const char *name, c
         snprintf(buf, buflen, "%s: %s%s", name, e->msg, ref);
 }
 
-const char *sf_balance_name(int b)
+const char *lb_balance_name(int b)
 {
     static const char *const names[] = {"roundrobin", "leastconn", "source", "maglev"};
     return b >= 0 && b < 4 ? names[b] : "?";

@@ -8,13 +8,13 @@
 
 #define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
-static void on_listener(void *ctx, struct sf_listener *l)
+static void on_listener(void *ctx, struct lb_listener *l)
 {
     (void)l;
     lb_frontend_accept(ctx);
 }
 
-static void on_retry(struct sf_timer *t)
+static void on_retry(struct sf_loop_timer *t)
 {
     struct lb_frontend *f = CONTAINER(t, struct lb_frontend, retry);
     f->paused = 0;
@@ -30,8 +30,8 @@ void lb_frontend_accept(struct lb_frontend *f)
     if (!f->listener || lb->draining || lb->stopping)
         return;
     while (f->active < f->conf.maxconn) {
-        struct sf_conn *c;
-        int rc = sf_accept(f->listener, NULL, NULL, &c);
+        struct lb_conn *c;
+        int rc = lb_accept(f->listener, NULL, NULL, &c);
         if (rc == -EAGAIN) {
             f->paused = 0;
             return;
@@ -43,7 +43,8 @@ void lb_frontend_accept(struct lb_frontend *f)
             f->accept_errors++;
             lb_logf(lb, "event=accept_error frontend=%s error=%s", f->conf.name, strerror(-rc));
             f->paused = 1;
-            if (sf_timer_set(lb->loop, &f->retry, sf_loop_now(lb->loop) + 100 * SF_MS) < 0)
+            if (sf_loop_timer_set(lb->loop, &f->retry,
+                                  sf_loop_now(lb->loop) + 100 * SF_NSEC_PER_MS) < 0)
                 f->paused = 0;
             return;
         }
@@ -54,28 +55,28 @@ void lb_frontend_accept(struct lb_frontend *f)
 
 int lb_frontend_listen(struct lb_frontend *f, char *err, size_t errlen)
 {
-    struct sf_listen_opts o;
+    struct lb_listen_opts o;
     memset(&o, 0, sizeof o);
     o.addr = f->conf.listen;
     o.backlog = f->conf.backlog;
     o.reuseport = f->conf.reuseport;
     o.defer_accept_s = f->conf.profile.defer_accept ? 1 : 0;
-    sf_profile_sockopts(&f->conf.profile, &o.sock);
+    lb_profile_sockopts(&f->conf.profile, &o.sock);
     f->retry.fn = on_retry;
-    int rc = sf_listen(f->lb->tp, &o, on_listener, f, &f->listener);
+    int rc = lb_listen(f->lb->tp, &o, on_listener, f, &f->listener);
     if (rc < 0) {
-        char a[SF_ADDR_STRLEN];
+        char a[LB_ADDR_STRLEN];
         snprintf(err, errlen, "frontend %s: cannot listen on %s: %s", f->conf.name,
-                 sf_addr_format(&f->conf.listen, a, sizeof a), strerror(-rc));
+                 lb_addr_format(&f->conf.listen, a, sizeof a), strerror(-rc));
         f->listener = NULL;
         return -1;
     }
     return 0;
 }
 
-void lb_frontend_adopt(struct lb_frontend *f, struct sf_listener *l)
+void lb_frontend_adopt(struct lb_frontend *f, struct lb_listener *l)
 {
     f->retry.fn = on_retry;
     f->listener = l;
-    sf_listener_set_handler(l, on_listener, f);
+    lb_listener_set_handler(l, on_listener, f);
 }

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-static inline uint64_t sf_hash_bytes(const void *p, size_t n, uint64_t seed)
+static inline uint64_t lb_hash_bytes(const void *p, size_t n, uint64_t seed)
 {
     const unsigned char *b = p;
     uint64_t h = 0xcbf29ce484222325ull ^ seed;

@@ -14,9 +14,9 @@
 struct lb_health {
     struct lb *lb;
     struct lb_server *srv;
-    struct sf_timer timer;
+    struct sf_loop_timer timer;
     struct lb_aux aux;
-    struct sf_conn *conn;
+    struct lb_conn *conn;
     uint64_t started;
     char req[512];
     size_t reqlen, sent;
@@ -42,9 +42,9 @@ static void finish(struct lb_health *h, int ok, const char *why)
 {
     struct lb *lb = h->lb;
     struct lb_server *s = h->srv;
-    const struct sf_check_conf *k = &s->backend->conf.check;
+    const struct lb_check_conf *k = &s->backend->conf.check;
     if (h->conn) {
-        sf_conn_abort(h->conn);
+        lb_conn_abort(h->conn);
         lb_aux_del(lb, &h->aux);
         h->conn = NULL;
     }
@@ -58,28 +58,28 @@ static void finish(struct lb_health *h, int ok, const char *why)
         if (++s->check_fail >= k->fall)
             set_up(lb, s, 0, why);
     }
-    uint64_t next = h->started + k->interval_ms * SF_MS;
+    uint64_t next = h->started + k->interval_ms * SF_NSEC_PER_MS;
     uint64_t now = sf_loop_now(lb->loop);
-    sf_timer_set(lb->loop, &h->timer, next > now ? next : now);
+    sf_loop_timer_set(lb->loop, &h->timer, next > now ? next : now);
 }
 
-static void on_conn(void *ctx, struct sf_conn *c, unsigned ev)
+static void on_conn(void *ctx, struct lb_conn *c, unsigned ev)
 {
     struct lb_health *h = ctx;
     (void)ev;
-    int r = sf_conn_connect_result(c);
+    int r = lb_conn_connect_result(c);
     if (r == -EINPROGRESS)
         return;
     if (r < 0) {
         finish(h, 0, strerror(-r));
         return;
     }
-    if (h->srv->backend->conf.check.type == SF_CHECK_TCP) {
+    if (h->srv->backend->conf.check.type == LB_CHECK_TCP) {
         finish(h, 1, "connected");
         return;
     }
     while (h->sent < h->reqlen) {
-        ssize_t n = sf_conn_write(c, h->req + h->sent, h->reqlen - h->sent);
+        ssize_t n = lb_conn_write(c, h->req + h->sent, h->reqlen - h->sent);
         if (n == -EAGAIN)
             return;
         if (n < 0) {
@@ -90,7 +90,7 @@ static void on_conn(void *ctx, struct sf_conn *c, unsigned ev)
     }
     /* "HTTP/1.x NNN": 12 bytes are enough to judge. */
     while (h->resplen < 12) {
-        ssize_t n = sf_conn_read(c, h->resp + h->resplen, 12 - h->resplen);
+        ssize_t n = lb_conn_read(c, h->resp + h->resplen, 12 - h->resplen);
         if (n == -EAGAIN)
             return;
         if (n < 0) {
@@ -113,45 +113,45 @@ static void on_conn(void *ctx, struct sf_conn *c, unsigned ev)
     finish(h, status == expect, why);
 }
 
-static void on_timer(struct sf_timer *t)
+static void on_timer(struct sf_loop_timer *t)
 {
     struct lb_health *h = CONTAINER(t, struct lb_health, timer);
     struct lb *lb = h->lb;
     struct lb_server *s = h->srv;
-    const struct sf_check_conf *k = &s->backend->conf.check;
+    const struct lb_check_conf *k = &s->backend->conf.check;
     if (h->conn) {
         finish(h, 0, "check timed out");
         return;
     }
     h->started = sf_loop_now(lb->loop);
     h->sent = h->resplen = 0;
-    if (k->type == SF_CHECK_HTTP) {
-        char host[SF_ADDR_STRLEN];
-        const char *hh = k->host[0] ? k->host : sf_addr_format(&s->addr, host, sizeof host);
+    if (k->type == LB_CHECK_HTTP) {
+        char host[LB_ADDR_STRLEN];
+        const char *hh = k->host[0] ? k->host : lb_addr_format(&s->addr, host, sizeof host);
         int n = snprintf(h->req, sizeof h->req,
                          "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: synfin-check\r\n"
                          "Connection: close\r\n\r\n",
                          k->uri, hh);
         h->reqlen = n > 0 && (size_t)n < sizeof h->req ? (size_t)n : 0;
     }
-    struct sf_connect_opts o;
+    struct lb_connect_opts o;
     memset(&o, 0, sizeof o);
     o.dst = s->addr;
-    sf_profile_sockopts(&s->backend->conf.profile, &o.sock);
-    struct sf_conn *c;
-    int rc = sf_connect(lb->tp, &o, on_conn, h, &c);
+    lb_profile_sockopts(&s->backend->conf.profile, &o.sock);
+    struct lb_conn *c;
+    int rc = lb_connect(lb->tp, &o, on_conn, h, &c);
     if (rc < 0) {
         finish(h, 0, strerror(-rc));
         return;
     }
     h->conn = c;
     lb_aux_add(lb, &h->aux, c);
-    sf_timer_set(lb->loop, &h->timer, h->started + k->timeout_ms * SF_MS);
+    sf_loop_timer_set(lb->loop, &h->timer, h->started + k->timeout_ms * SF_NSEC_PER_MS);
 }
 
 void lb_health_start(struct lb *lb, struct lb_server *s)
 {
-    if (s->health || s->backend->conf.check.type == SF_CHECK_NONE)
+    if (s->health || s->backend->conf.check.type == LB_CHECK_NONE)
         return;
     struct lb_health *h = calloc(1, sizeof *h);
     if (!h) {
@@ -164,8 +164,8 @@ void lb_health_start(struct lb *lb, struct lb_server *s)
     s->health = h;
     s->check_ok = s->check_fail = 0;
     /* Spread the first checks a little so a large backend does not probe all at once. */
-    uint64_t spread = (uint64_t)((uintptr_t)s / sizeof *s % 97) * SF_MS;
-    sf_timer_set(lb->loop, &h->timer, sf_loop_now(lb->loop) + spread);
+    uint64_t spread = (uint64_t)((uintptr_t)s / sizeof *s % 97) * SF_NSEC_PER_MS;
+    sf_loop_timer_set(lb->loop, &h->timer, sf_loop_now(lb->loop) + spread);
 }
 
 void lb_health_stop(struct lb *lb, struct lb_server *s)
@@ -173,9 +173,9 @@ void lb_health_stop(struct lb *lb, struct lb_server *s)
     struct lb_health *h = s->health;
     if (!h)
         return;
-    sf_timer_cancel(lb->loop, &h->timer);
+    sf_loop_timer_cancel(lb->loop, &h->timer);
     if (h->conn) {
-        sf_conn_abort(h->conn);
+        lb_conn_abort(h->conn);
         lb_aux_del(lb, &h->aux);
     }
     free(h);
@@ -195,7 +195,7 @@ void lb_server_connect_failed(struct lb *lb, struct lb_server *s)
         set_up(lb, s, 0, "connect failed (passive)");
         return;
     }
-    uint64_t until = sf_loop_now(lb->loop) + b->conf.fail_timeout_ms * SF_MS;
+    uint64_t until = sf_loop_now(lb->loop) + b->conf.fail_timeout_ms * SF_NSEC_PER_MS;
     s->ejected_until = until;
     if (!b->next_unejection || until < b->next_unejection)
         b->next_unejection = until;

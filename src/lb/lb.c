@@ -30,28 +30,28 @@ static void after_batch(struct sf_hook *h)
     if (lb->kick_accept) {
         lb->kick_accept = 0;
         for (size_t i = 0; i < lb->nfe; i++)
-            if (lb->fe[i]->paused && !sf_timer_armed(&lb->fe[i]->retry))
+            if (lb->fe[i]->paused && !sf_loop_timer_armed(&lb->fe[i]->retry))
                 lb_frontend_accept(lb->fe[i]);
     }
     if (lb->log)
         fflush(lb->log);
 }
 
-struct lb *lb_new(struct sf_loop *loop, struct sf_transport *tp)
+struct lb *lb_new(struct sf_loop *loop, struct lb_transport *tp)
 {
     struct lb *lb = calloc(1, sizeof *lb);
     if (!lb)
         return NULL;
     lb->loop = loop;
     lb->tp = tp;
-    sf_bufpool_init(&lb->pool, POOL_KEEP);
+    lb_bufpool_init(&lb->pool, POOL_KEEP);
     lb->hook.fn = after_batch;
     sf_loop_add_hook(loop, &lb->hook);
     lb->started_ns = sf_loop_now(loop);
     return lb;
 }
 
-void lb_aux_add(struct lb *lb, struct lb_aux *a, struct sf_conn *c)
+void lb_aux_add(struct lb *lb, struct lb_aux *a, struct lb_conn *c)
 {
     a->conn = c;
     a->prev = NULL;
@@ -75,7 +75,7 @@ void lb_aux_del(struct lb *lb, struct lb_aux *a)
 void lb_frontend_put(struct lb_frontend *f)
 {
     if (--f->refs == 0) {
-        sf_timer_cancel(f->lb->loop, &f->retry);
+        sf_loop_timer_cancel(f->lb->loop, &f->retry);
         free(f);
     }
 }
@@ -98,20 +98,20 @@ void lb_backend_put(struct lb_backend *b)
 
 /* ---- applying a configuration ---- */
 
-static struct sf_listener *take_listener(struct lb *lb, const struct sf_addr *a)
+static struct lb_listener *take_listener(struct lb *lb, const struct lb_addr *a)
 {
     for (size_t i = 0; i < lb->nfe; i++) {
         struct lb_frontend *f = lb->fe[i];
-        if (f->listener && sf_addr_equal(&f->conf.listen, a)) {
-            struct sf_listener *l = f->listener;
+        if (f->listener && lb_addr_equal(&f->conf.listen, a)) {
+            struct lb_listener *l = f->listener;
             f->listener = NULL;
             return l;
         }
     }
     for (size_t i = 0; i < lb->nrs; i++) {
         struct lb_respond *r = lb->rs[i];
-        if (r->listener && sf_addr_equal(&r->conf.listen, a)) {
-            struct sf_listener *l = r->listener;
+        if (r->listener && lb_addr_equal(&r->conf.listen, a)) {
+            struct lb_listener *l = r->listener;
             r->listener = NULL;
             return l;
         }
@@ -119,7 +119,7 @@ static struct sf_listener *take_listener(struct lb *lb, const struct sf_addr *a)
     return NULL;
 }
 
-static struct lb_server *server_new(struct lb_backend *b, const struct sf_server_conf *sc)
+static struct lb_server *server_new(struct lb_backend *b, const struct lb_server_conf *sc)
 {
     struct lb_server *s = calloc(1, sizeof *s);
     if (!s)
@@ -144,7 +144,7 @@ static void server_remove(struct lb *lb, struct lb_server *s)
 
 /* Builds the new server list of b from bc, reusing servers with the same name and address
  * (their load, health and counters carry over). Nothing changes if memory runs out. */
-static int backend_update(struct lb *lb, struct lb_backend *b, const struct sf_backend_conf *bc)
+static int backend_update(struct lb *lb, struct lb_backend *b, const struct lb_backend_conf *bc)
 {
     struct lb_server **ns = calloc(bc->nservers, sizeof *ns);
     int *reuse = calloc(bc->nservers, sizeof *reuse);
@@ -154,11 +154,11 @@ static int backend_update(struct lb *lb, struct lb_backend *b, const struct sf_b
         return -1;
     }
     for (size_t i = 0; i < bc->nservers; i++) {
-        const struct sf_server_conf *sc = &bc->servers[i];
+        const struct lb_server_conf *sc = &bc->servers[i];
         reuse[i] = -1;
         for (size_t j = 0; j < b->nservers; j++) {
             const struct lb_server *o = b->servers[j];
-            if (!strcmp(o->name, sc->name) && sf_addr_equal(&o->addr, &sc->addr))
+            if (!strcmp(o->name, sc->name) && lb_addr_equal(&o->addr, &sc->addr))
                 reuse[i] = (int)j;
         }
         if (reuse[i] < 0 && !(ns[i] = server_new(b, sc))) {
@@ -225,7 +225,7 @@ struct plan {
     struct lb_frontend **fe;
     struct lb_backend **be;
     struct lb_respond **rs;
-    struct sf_listener **fl, **rl; /* listeners for the new frontends / responders */
+    struct lb_listener **fl, **rl; /* listeners for the new frontends / responders */
     int *fl_new, *rl_new;          /* opened for this plan (closed if it fails) */
     int *be_new;                   /* created for this plan */
 };
@@ -242,61 +242,61 @@ static void plan_free(struct plan *p)
     free(p->be_new);
 }
 
-static int open_listener(struct lb *lb, const struct sf_listen_opts *o, struct sf_listener **out,
+static int open_listener(struct lb *lb, const struct lb_listen_opts *o, struct lb_listener **out,
                          char *err, size_t errlen, const char *what)
 {
     /* The handler is set when the owner adopts it. */
-    int rc = sf_listen(lb->tp, o, NULL, NULL, out);
+    int rc = lb_listen(lb->tp, o, NULL, NULL, out);
     if (rc < 0) {
-        char a[SF_ADDR_STRLEN];
+        char a[LB_ADDR_STRLEN];
         snprintf(err, errlen, "%s: cannot listen on %s: %s", what,
-                 sf_addr_format(&o->addr, a, sizeof a), strerror(-rc));
+                 lb_addr_format(&o->addr, a, sizeof a), strerror(-rc));
         return -1;
     }
     return 0;
 }
 
-static void frontend_listen_opts(const struct sf_frontend_conf *fc, struct sf_listen_opts *o)
+static void frontend_listen_opts(const struct lb_frontend_conf *fc, struct lb_listen_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->addr = fc->listen;
     o->backlog = fc->backlog;
     o->reuseport = fc->reuseport;
     o->defer_accept_s = fc->profile.defer_accept ? 1 : 0;
-    sf_profile_sockopts(&fc->profile, &o->sock);
+    lb_profile_sockopts(&fc->profile, &o->sock);
 }
 
 /* A running frontend or responder already listens on a: the reload keeps its socket. */
-static int address_held(const struct lb *lb, const struct sf_addr *a)
+static int address_held(const struct lb *lb, const struct lb_addr *a)
 {
     for (size_t k = 0; k < lb->nfe; k++)
-        if (lb->fe[k]->listener && sf_addr_equal(&lb->fe[k]->conf.listen, a))
+        if (lb->fe[k]->listener && lb_addr_equal(&lb->fe[k]->conf.listen, a))
             return 1;
     for (size_t k = 0; k < lb->nrs; k++)
-        if (lb->rs[k]->listener && sf_addr_equal(&lb->rs[k]->conf.listen, a))
+        if (lb->rs[k]->listener && lb_addr_equal(&lb->rs[k]->conf.listen, a))
             return 1;
     return 0;
 }
 
 /* Step 1 of a reload, which may fail: every listening socket the new config needs, taken
  * over from the running config where the address is unchanged, opened otherwise. */
-static int plan_listeners(struct lb *lb, const struct sf_config *c, struct plan *p, char *err,
+static int plan_listeners(struct lb *lb, const struct lb_config *c, struct plan *p, char *err,
                           size_t errlen)
 {
     /* Find reusable ones without taking them yet: a failure must leave lb untouched. */
     for (size_t i = 0; i < c->nfrontends; i++) {
-        struct sf_listen_opts o;
+        struct lb_listen_opts o;
         frontend_listen_opts(&c->frontends[i], &o);
         if (address_held(lb, &o.addr))
             continue;
-        char what[SF_NAME_MAX + 16];
+        char what[LB_NAME_MAX + 16];
         snprintf(what, sizeof what, "frontend %s", c->frontends[i].name);
         if (open_listener(lb, &o, &p->fl[i], err, errlen, what) < 0)
             return -1;
         p->fl_new[i] = 1;
     }
     for (size_t i = 0; i < c->nresponds; i++) {
-        struct sf_listen_opts o;
+        struct lb_listen_opts o;
         memset(&o, 0, sizeof o);
         o.addr = c->responds[i].listen;
         o.backlog = 511;
@@ -310,17 +310,17 @@ static int plan_listeners(struct lb *lb, const struct sf_config *c, struct plan 
     return 0;
 }
 
-static void plan_abort(const struct sf_config *c, struct plan *p)
+static void plan_abort(const struct lb_config *c, struct plan *p)
 {
     for (size_t i = 0; i < c->nfrontends; i++)
         if (p->fl_new[i] && p->fl[i])
-            sf_listener_close(p->fl[i]);
+            lb_listener_close(p->fl[i]);
     for (size_t i = 0; i < c->nresponds; i++)
         if (p->rl_new[i] && p->rl[i])
-            sf_listener_close(p->rl[i]);
+            lb_listener_close(p->rl[i]);
 }
 
-int lb_apply(struct lb *lb, const struct sf_config *c, char *err, size_t errlen)
+int lb_apply(struct lb *lb, const struct lb_config *c, char *err, size_t errlen)
 {
     struct plan p;
     size_t nf = c->nfrontends ? c->nfrontends : 1, nb = c->nbackends ? c->nbackends : 1;
@@ -368,7 +368,7 @@ int lb_apply(struct lb *lb, const struct sf_config *c, char *err, size_t errlen)
     }
     for (size_t i = 0; i < c->nresponds; i++) {
         for (size_t k = 0; k < lb->nrs; k++)
-            if (sf_addr_equal(&lb->rs[k]->conf.listen, &c->responds[i].listen))
+            if (lb_addr_equal(&lb->rs[k]->conf.listen, &c->responds[i].listen))
                 p.rs[i] = lb->rs[k];
         if (!p.rs[i]) {
             p.rs[i] = calloc(1, sizeof *p.rs[i]);
@@ -416,21 +416,21 @@ int lb_apply(struct lb *lb, const struct sf_config *c, char *err, size_t errlen)
     }
     for (size_t i = 0; i < c->nfrontends; i++) {
         struct lb_frontend *f = p.fe[i];
-        struct sf_listener *l = p.fl[i];
-        int same = f->listener && sf_addr_equal(&f->conf.listen, &c->frontends[i].listen);
+        struct lb_listener *l = p.fl[i];
+        int same = f->listener && lb_addr_equal(&f->conf.listen, &c->frontends[i].listen);
         if (!l && !same)
             l = take_listener(lb, &c->frontends[i].listen);
         f->conf = c->frontends[i];
         f->backend = p.be[c->frontends[i].backend];
         if (l) {
             if (f->listener)
-                sf_listener_close(f->listener);
+                lb_listener_close(f->listener);
             lb_frontend_adopt(f, l);
         }
     }
     for (size_t i = 0; i < c->nresponds; i++) {
         struct lb_respond *r = p.rs[i];
-        struct sf_listener *l = p.rl[i];
+        struct lb_listener *l = p.rl[i];
         if (!l && !r->listener)
             l = take_listener(lb, &c->responds[i].listen);
         if (l)
@@ -443,7 +443,7 @@ int lb_apply(struct lb *lb, const struct sf_config *c, char *err, size_t errlen)
         if (!kept) {
             struct lb_frontend *f = lb->fe[k];
             if (f->listener)
-                sf_listener_close(f->listener);
+                lb_listener_close(f->listener);
             f->listener = NULL;
             f->removed = 1;
             lb_frontend_put(f);
@@ -456,7 +456,7 @@ int lb_apply(struct lb *lb, const struct sf_config *c, char *err, size_t errlen)
         if (!kept) {
             struct lb_respond *r = lb->rs[k];
             if (r->listener)
-                sf_listener_close(r->listener);
+                lb_listener_close(r->listener);
             r->listener = NULL;
             r->removed = 1;
             lb_respond_put(r);
@@ -516,12 +516,12 @@ fail:
 
 /* ---- drain, stop, free ---- */
 
-static void drain_deadline(struct sf_timer *t)
+static void drain_deadline(struct sf_loop_timer *t)
 {
     struct lb *lb = CONTAINER(t, struct lb, drain_timer);
     lb_logf(lb, "event=drain_deadline sessions=%u", lb->nsessions);
     while (lb->sessions)
-        lb_session_kill(lb->sessions, SF_CAUSE_DRAIN);
+        lb_session_kill(lb->sessions, LB_CAUSE_DRAIN);
 }
 
 void lb_drain(struct lb *lb)
@@ -532,7 +532,7 @@ void lb_drain(struct lb *lb)
     for (size_t i = 0; i < lb->nfe; i++) {
         struct lb_frontend *f = lb->fe[i];
         if (f->listener)
-            sf_listener_close(f->listener);
+            lb_listener_close(f->listener);
         f->listener = NULL;
     }
     lb_logf(lb, "event=drain sessions=%u deadline_ms=%llu", lb->nsessions,
@@ -543,8 +543,8 @@ void lb_drain(struct lb *lb)
         return;
     }
     lb->drain_timer.fn = drain_deadline;
-    if (sf_timer_set(lb->loop, &lb->drain_timer,
-                     sf_loop_now(lb->loop) + lb->drain_timeout_ms * SF_MS) < 0)
+    if (sf_loop_timer_set(lb->loop, &lb->drain_timer,
+                          sf_loop_now(lb->loop) + lb->drain_timeout_ms * SF_NSEC_PER_MS) < 0)
         drain_deadline(&lb->drain_timer);
 }
 
@@ -552,14 +552,14 @@ void lb_stop(struct lb *lb)
 {
     lb->stopping = 1;
     while (lb->sessions)
-        lb_session_kill(lb->sessions, SF_CAUSE_STOP);
+        lb_session_kill(lb->sessions, LB_CAUSE_STOP);
 }
 
 int lb_kill_session(struct lb *lb, uint64_t id)
 {
     for (struct lb_session *s = lb->sessions; s; s = s->next)
         if (s->id == id) {
-            lb_session_kill(s, SF_CAUSE_ADMIN_KILL);
+            lb_session_kill(s, LB_CAUSE_ADMIN_KILL);
             return 0;
         }
     return -1;
@@ -571,7 +571,7 @@ void lb_free(struct lb *lb)
         return;
     lb->draining = 0; /* no on_idle callbacks while tearing down */
     lb_stop(lb);
-    sf_timer_cancel(lb->loop, &lb->drain_timer);
+    sf_loop_timer_cancel(lb->loop, &lb->drain_timer);
     for (size_t i = 0; i < lb->nbe; i++)
         for (size_t j = 0; j < lb->be[i]->nservers; j++)
             lb_health_stop(lb, lb->be[i]->servers[j]);
@@ -580,13 +580,13 @@ void lb_free(struct lb *lb)
         if (a->kill) {
             a->kill(a);
         } else {
-            sf_conn_abort(a->conn);
+            lb_conn_abort(a->conn);
             lb_aux_del(lb, a);
         }
     }
     for (size_t i = 0; i < lb->nfe; i++) {
         if (lb->fe[i]->listener)
-            sf_listener_close(lb->fe[i]->listener);
+            lb_listener_close(lb->fe[i]->listener);
         lb->fe[i]->listener = NULL;
         lb_frontend_put(lb->fe[i]);
     }
@@ -594,7 +594,7 @@ void lb_free(struct lb *lb)
         backend_remove(lb, lb->be[i]);
     for (size_t i = 0; i < lb->nrs; i++) {
         if (lb->rs[i]->listener)
-            sf_listener_close(lb->rs[i]->listener);
+            lb_listener_close(lb->rs[i]->listener);
         lb->rs[i]->listener = NULL;
         lb_respond_put(lb->rs[i]);
     }
@@ -602,6 +602,6 @@ void lb_free(struct lb *lb)
     free(lb->be);
     free(lb->rs);
     lb_log_close(lb);
-    sf_bufpool_clear(&lb->pool);
+    lb_bufpool_clear(&lb->pool);
     free(lb);
 }

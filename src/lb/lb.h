@@ -11,51 +11,51 @@
 #include "lb/backend.h"
 #include "lb/buffer.h"
 #include "lb/config.h"
-#include "lb/loop.h"
+#include "io/loop.h"
 #include "lb/transport.h"
 
 /* Why a session ended: the first event that decided it. */
-enum sf_cause {
-    SF_CAUSE_NONE,
-    SF_CAUSE_CLIENT_FIN,
-    SF_CAUSE_SERVER_FIN,
-    SF_CAUSE_CLIENT_RST,
-    SF_CAUSE_SERVER_RST,
-    SF_CAUSE_CONNECT_FAIL,
-    SF_CAUSE_CONNECT_TIMEOUT,
-    SF_CAUSE_IDLE_TIMEOUT,
-    SF_CAUSE_CLIENT_FIN_TIMEOUT,
-    SF_CAUSE_SERVER_FIN_TIMEOUT,
-    SF_CAUSE_QUEUE_TIMEOUT,
-    SF_CAUSE_NO_SERVER,
-    SF_CAUSE_DRAIN,
-    SF_CAUSE_ADMIN_KILL,
-    SF_CAUSE_STOP,
-    SF_CAUSE_ERROR,
-    SF_CAUSE_N
+enum lb_cause {
+    LB_CAUSE_NONE,
+    LB_CAUSE_CLIENT_FIN,
+    LB_CAUSE_SERVER_FIN,
+    LB_CAUSE_CLIENT_RST,
+    LB_CAUSE_SERVER_RST,
+    LB_CAUSE_CONNECT_FAIL,
+    LB_CAUSE_CONNECT_TIMEOUT,
+    LB_CAUSE_IDLE_TIMEOUT,
+    LB_CAUSE_CLIENT_FIN_TIMEOUT,
+    LB_CAUSE_SERVER_FIN_TIMEOUT,
+    LB_CAUSE_QUEUE_TIMEOUT,
+    LB_CAUSE_NO_SERVER,
+    LB_CAUSE_DRAIN,
+    LB_CAUSE_ADMIN_KILL,
+    LB_CAUSE_STOP,
+    LB_CAUSE_ERROR,
+    LB_CAUSE_N
 };
-const char *sf_cause_name(int c);
+const char *lb_cause_name(int c);
 
 struct lb_session;
 
 struct lb_frontend {
-    struct sf_frontend_conf conf;
+    struct lb_frontend_conf conf;
     struct lb *lb;
     struct lb_backend *backend;
-    struct sf_listener *listener;
+    struct lb_listener *listener;
     uint32_t active;
     uint64_t sessions_total, bytes_in, bytes_out, accept_errors;
-    uint64_t causes[SF_CAUSE_N];
-    int paused;            /* at maxconn, or out of descriptors: not accepting */
-    struct sf_timer retry; /* accepting again after running out of descriptors */
+    uint64_t causes[LB_CAUSE_N];
+    int paused;                 /* at maxconn, or out of descriptors: not accepting */
+    struct sf_loop_timer retry; /* accepting again after running out of descriptors */
     uint32_t refs;
     int removed;
 };
 
 struct lb_respond {
-    struct sf_respond_conf conf;
+    struct lb_respond_conf conf;
     struct lb *lb;
-    struct sf_listener *listener;
+    struct lb_listener *listener;
     char *response; /* the whole HTTP response */
     size_t response_len;
     uint64_t served;
@@ -65,15 +65,15 @@ struct lb_respond {
 
 /* A connection synfin holds outside sessions (responders, checks): listed for /stats. */
 struct lb_aux {
-    struct sf_conn *conn;
+    struct lb_conn *conn;
     void (*kill)(struct lb_aux *a); /* ends it at exit */
     struct lb_aux *prev, *next;
 };
 
 struct lb {
     struct sf_loop *loop;
-    struct sf_transport *tp;
-    struct sf_bufpool pool;
+    struct lb_transport *tp;
+    struct lb_bufpool pool;
     struct sf_hook hook;
 
     struct lb_frontend **fe;
@@ -87,14 +87,14 @@ struct lb {
     uint32_t nsessions;
     uint64_t next_id;
     uint64_t sessions_total;
-    uint64_t causes[SF_CAUSE_N];
+    uint64_t causes[LB_CAUSE_N];
     struct lb_aux *aux; /* responder and check connections */
 
     FILE *log;
     int log_owned;
     uint64_t drain_timeout_ms;
     int draining, stopping;
-    struct sf_timer drain_timer;
+    struct sf_loop_timer drain_timer;
     void (*on_idle)(struct lb *lb); /* drain finished: no session left */
     int kick_accept;                /* a frontend may resume accepting */
     int kick_queues;                /* a backend queue may move */
@@ -102,11 +102,11 @@ struct lb {
     uint64_t started_ns, reloads, reload_failures;
 };
 
-struct lb *lb_new(struct sf_loop *loop, struct sf_transport *tp);
+struct lb *lb_new(struct sf_loop *loop, struct lb_transport *tp);
 /* Applies a checked config: the first time, or a reload that keeps every live session.
  * Opening a listener can still fail (address in use): then nothing changes and -1 is
  * returned with the reason in err. */
-int lb_apply(struct lb *lb, const struct sf_config *c, char *err, size_t errlen);
+int lb_apply(struct lb *lb, const struct lb_config *c, char *err, size_t errlen);
 /* SIGTERM: stop accepting; sessions finish until the drain deadline, then are closed. */
 void lb_drain(struct lb *lb);
 /* SIGINT: close every session now. */
@@ -125,12 +125,12 @@ void lb_server_put(struct lb_server *s);
 
 /* frontend.c */
 int lb_frontend_listen(struct lb_frontend *f, char *err, size_t errlen);
-void lb_frontend_adopt(struct lb_frontend *f, struct sf_listener *l);
+void lb_frontend_adopt(struct lb_frontend *f, struct lb_listener *l);
 void lb_frontend_accept(struct lb_frontend *f);
 
 /* respond.c */
 int lb_respond_listen(struct lb_respond *r, char *err, size_t errlen);
-void lb_respond_adopt(struct lb_respond *r, struct sf_listener *l);
+void lb_respond_adopt(struct lb_respond *r, struct lb_listener *l);
 int lb_respond_set_body(struct lb_respond *r, const char *body);
 void lb_respond_put(struct lb_respond *r);
 
@@ -142,7 +142,7 @@ void lb_server_connect_failed(struct lb *lb, struct lb_server *s);
 void lb_server_connect_ok(struct lb_server *s);
 
 /* aux connections */
-void lb_aux_add(struct lb *lb, struct lb_aux *a, struct sf_conn *c);
+void lb_aux_add(struct lb *lb, struct lb_aux *a, struct lb_conn *c);
 void lb_aux_del(struct lb *lb, struct lb_aux *a);
 
 #endif

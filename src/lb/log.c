@@ -11,11 +11,11 @@
 static void stamp(struct lb *lb, char *buf, size_t len)
 {
     uint64_t ns = sf_loop_wall_ns(lb->loop);
-    time_t sec = (time_t)(ns / SF_S);
+    time_t sec = (time_t)(ns / SF_NSEC_PER_SEC);
     struct tm tm;
     gmtime_r(&sec, &tm);
     size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, len - n, ".%06uZ", (unsigned)(ns % SF_S / 1000));
+    snprintf(buf + n, len - n, ".%06uZ", (unsigned)(ns % SF_NSEC_PER_SEC / 1000));
 }
 
 static double ms_between(uint64_t a, uint64_t b)
@@ -28,12 +28,12 @@ void lb_log_session(struct lb *lb, const struct lb_session *s, int cause, int cl
 {
     if (!lb->log)
         return;
-    char ts[40], ca[SF_ADDR_STRLEN], sa[SF_ADDR_STRLEN];
+    char ts[40], ca[LB_ADDR_STRLEN], sa[LB_ADDR_STRLEN];
     uint64_t now = sf_loop_now(lb->loop);
     stamp(lb, ts, sizeof ts);
-    sf_addr_format(&s->client, ca, sizeof ca);
+    lb_addr_format(&s->client, ca, sizeof ca);
     if (s->srv)
-        sf_addr_format(&s->srv->addr, sa, sizeof sa);
+        lb_addr_format(&s->srv->addr, sa, sizeof sa);
     else
         strcpy(sa, "-");
     double queue_ms =
@@ -44,7 +44,7 @@ void lb_log_session(struct lb *lb, const struct lb_session *s, int cause, int cl
             "cause=%s bytes_up=%llu bytes_down=%llu queue_ms=%.3f connect_ms=%.3f "
             "duration_ms=%.3f retries=%u client_close=%s server_close=%s\n",
             ts, (unsigned long long)s->id, s->fe->conf.name, ca, s->be->conf.name,
-            s->srv ? s->srv->name : "-", sa, sf_cause_name(cause), (unsigned long long)s->up.bytes,
+            s->srv ? s->srv->name : "-", sa, lb_cause_name(cause), (unsigned long long)s->up.bytes,
             (unsigned long long)s->down.bytes, queue_ms, connect_ms, ms_between(s->t_start, now),
             s->retries, client_rst ? "rst" : "fin", s->sc ? (server_rst ? "rst" : "fin") : "-");
 }
@@ -74,14 +74,14 @@ void lb_log_close(struct lb *lb)
     lb->log_owned = 0;
 }
 
-int lb_log_open(struct lb *lb, const struct sf_config *c)
+int lb_log_open(struct lb *lb, const struct lb_config *c)
 {
     FILE *f = NULL;
     int owned = 0;
     switch (c->log_target) {
-    case SF_LOG_STDOUT: f = stdout; break;
-    case SF_LOG_STDERR: f = stderr; break;
-    case SF_LOG_FILE:
+    case LB_LOG_STDOUT: f = stdout; break;
+    case LB_LOG_STDERR: f = stderr; break;
+    case LB_LOG_FILE:
         f = fopen(c->log_path, "a");
         if (!f)
             return -errno;
@@ -95,9 +95,9 @@ int lb_log_open(struct lb *lb, const struct sf_config *c)
     return 0;
 }
 
-const char *sf_cause_name(int c)
+const char *lb_cause_name(int c)
 {
-    static const char *const names[SF_CAUSE_N] = {
+    static const char *const names[LB_CAUSE_N] = {
         "none",
         "client_fin",
         "server_fin",
@@ -115,5 +115,5 @@ const char *sf_cause_name(int c)
         "stop",
         "error",
     };
-    return c >= 0 && c < SF_CAUSE_N ? names[c] : "?";
+    return c >= 0 && c < LB_CAUSE_N ? names[c] : "?";
 }

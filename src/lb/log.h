@@ -9,7 +9,7 @@ struct lb_session;
 void lb_log_session(struct lb *lb, const struct lb_session *s, int cause, int client_rst,
                     int server_rst);
 /* Opens the configured destination; returns 0 or -errno (file destinations). */
-int lb_log_open(struct lb *lb, const struct sf_config *c);
+int lb_log_open(struct lb *lb, const struct lb_config *c);
 void lb_log_close(struct lb *lb);
 
 #endif

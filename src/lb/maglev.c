@@ -13,7 +13,7 @@ static int by_name(const void *a, const void *b)
     return strcmp(sort_names[*(const size_t *)a], sort_names[*(const size_t *)b]);
 }
 
-int sf_maglev_populate(uint32_t *table, uint32_t m, const char *const *names,
+int lb_maglev_populate(uint32_t *table, uint32_t m, const char *const *names,
                        const uint32_t *weights, size_t n)
 {
     for (uint32_t i = 0; i < m; i++)
@@ -39,8 +39,8 @@ int sf_maglev_populate(uint32_t *table, uint32_t m, const char *const *names,
     uint32_t wmax = 1;
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(names[i]);
-        offset[i] = sf_hash_bytes(names[i], len, 0x6d61676c65763031ull) % m;
-        skip[i] = m > 1 ? sf_hash_bytes(names[i], len, 0x6d61676c65763032ull) % (m - 1) + 1 : 1;
+        offset[i] = lb_hash_bytes(names[i], len, 0x6d61676c65763031ull) % m;
+        skip[i] = m > 1 ? lb_hash_bytes(names[i], len, 0x6d61676c65763032ull) % (m - 1) + 1 : 1;
         if (weights[i] > wmax)
             wmax = weights[i];
     }

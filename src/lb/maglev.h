@@ -12,7 +12,7 @@
 
 /* Fills table[0..m) with indices into names/weights; m must be prime and > 0.
  * With n == 0 every slot is UINT32_MAX. Returns 0, or -ENOMEM. */
-int sf_maglev_populate(uint32_t *table, uint32_t m, const char *const *names,
+int lb_maglev_populate(uint32_t *table, uint32_t m, const char *const *names,
                        const uint32_t *weights, size_t n);
 
 #endif

@@ -4,22 +4,22 @@
 #include <errno.h>
 #include <string.h>
 
-void lb_pipe_release(struct lb_pipe *p, struct sf_bufpool *pool)
+void lb_pipe_release(struct lb_pipe *p, struct lb_bufpool *pool)
 {
     if (p->buf) {
-        sf_buf_put(pool, p->buf);
+        lb_buf_put(pool, p->buf);
         p->buf = NULL;
     }
     p->off = p->len = 0;
 }
 
-static int flush(struct lb_pipe *p, struct sf_conn *dst, struct lb_side *ds,
-                 struct sf_bufpool *pool, int *moved, int *err)
+static int flush(struct lb_pipe *p, struct lb_conn *dst, struct lb_side *ds,
+                 struct lb_bufpool *pool, int *moved, int *err)
 {
     while (p->len > 0 && ds->wr) {
         /* The source's FIN is in: if this write takes everything, the FIN follows at once. */
-        unsigned flags = p->eof && !p->nofin && !p->hold ? SF_WRITE_FIN_NEXT : 0;
-        ssize_t n = sf_conn_send(dst, p->buf->data + p->off, p->len, flags);
+        unsigned flags = p->eof && !p->nofin && !p->hold ? LB_WRITE_FIN_NEXT : 0;
+        ssize_t n = lb_conn_send(dst, p->buf->data + p->off, p->len, flags);
         if (n == -EAGAIN) {
             ds->wr = 0;
             break;
@@ -40,8 +40,8 @@ static int flush(struct lb_pipe *p, struct sf_conn *dst, struct lb_side *ds,
     return LB_PIPE_OK;
 }
 
-int lb_pipe_pump(struct lb_pipe *p, struct sf_conn *src, struct lb_side *ss, struct sf_conn *dst,
-                 struct lb_side *ds, struct sf_bufpool *pool, int *moved, int *err)
+int lb_pipe_pump(struct lb_pipe *p, struct lb_conn *src, struct lb_side *ss, struct lb_conn *dst,
+                 struct lb_side *ds, struct lb_bufpool *pool, int *moved, int *err)
 {
     int rc;
     for (;;) {
@@ -50,7 +50,7 @@ int lb_pipe_pump(struct lb_pipe *p, struct sf_conn *src, struct lb_side *ss, str
         if (p->eof || !ss->rd)
             break;
         if (!p->buf) {
-            p->buf = sf_buf_get(pool, p->cap);
+            p->buf = lb_buf_get(pool, p->cap);
             if (!p->buf)
                 return LB_PIPE_NOMEM;
             p->off = p->len = 0;
@@ -62,7 +62,7 @@ int lb_pipe_pump(struct lb_pipe *p, struct sf_conn *src, struct lb_side *ss, str
         uint32_t room = p->buf->cap - p->off - p->len;
         if (room == 0)
             break; /* full: back-pressure until the destination drains it */
-        ssize_t n = sf_conn_read(src, p->buf->data + p->off + p->len, room);
+        ssize_t n = lb_conn_read(src, p->buf->data + p->off + p->len, room);
         if (n > 0) {
             p->len += (uint32_t)n;
             *moved = 1;
@@ -94,11 +94,11 @@ int lb_pipe_pump(struct lb_pipe *p, struct sf_conn *src, struct lb_side *ss, str
     return LB_PIPE_OK;
 }
 
-int lb_pipe_shut(struct lb_pipe *p, struct sf_conn *dst, int *err)
+int lb_pipe_shut(struct lb_pipe *p, struct lb_conn *dst, int *err)
 {
     p->shut = 1;
     if (!p->nofin) {
-        int r = sf_conn_shutdown_write(dst);
+        int r = lb_conn_shutdown_write(dst);
         if (r < 0 && r != -ENOTCONN) {
             *err = -r;
             return LB_PIPE_DST_ERR;

@@ -23,7 +23,7 @@ struct lb_side {
 };
 
 struct lb_pipe {
-    struct sf_buf *buf;
+    struct lb_buf *buf;
     uint32_t off, len, cap;
     uint64_t bytes;     /* written to the destination */
     unsigned eof : 1;   /* the source's FIN was read */
@@ -41,8 +41,8 @@ enum lb_pipe_result {
 
 /* Moves what can move now. dst may be NULL (not connected yet): then only reads, up to the
  * buffer bound. *moved gets 1 when any byte was read or written. *err gets the errno. */
-int lb_pipe_pump(struct lb_pipe *p, struct sf_conn *src, struct lb_side *ss, struct sf_conn *dst,
-                 struct lb_side *ds, struct sf_bufpool *pool, int *moved, int *err);
+int lb_pipe_pump(struct lb_pipe *p, struct lb_conn *src, struct lb_side *ss, struct lb_conn *dst,
+                 struct lb_side *ds, struct lb_bufpool *pool, int *moved, int *err);
 
 static inline int lb_pipe_done(const struct lb_pipe *p)
 {
@@ -56,8 +56,8 @@ static inline int lb_pipe_fin_due(const struct lb_pipe *p)
 }
 
 /* Passes the FIN on (shutdown of writing, unless nofin). LB_PIPE_OK or LB_PIPE_DST_ERR. */
-int lb_pipe_shut(struct lb_pipe *p, struct sf_conn *dst, int *err);
+int lb_pipe_shut(struct lb_pipe *p, struct lb_conn *dst, int *err);
 
-void lb_pipe_release(struct lb_pipe *p, struct sf_bufpool *pool);
+void lb_pipe_release(struct lb_pipe *p, struct lb_bufpool *pool);
 
 #endif

@@ -10,12 +10,12 @@
 
 #define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 #define REQ_MAX                      8192
-#define RESPOND_TIMEOUT              (10 * SF_S)
+#define RESPOND_TIMEOUT              (10 * SF_NSEC_PER_SEC)
 
 struct rconn {
     struct lb_aux aux;
     struct lb_respond *r;
-    struct sf_timer timer;
+    struct sf_loop_timer timer;
     char req[REQ_MAX];
     size_t reqlen;
     size_t sent;
@@ -25,11 +25,11 @@ struct rconn {
 static void rconn_free(struct rconn *rc, int abort)
 {
     struct lb *lb = rc->r->lb;
-    sf_timer_cancel(lb->loop, &rc->timer);
+    sf_loop_timer_cancel(lb->loop, &rc->timer);
     if (abort)
-        sf_conn_abort(rc->aux.conn);
+        lb_conn_abort(rc->aux.conn);
     else
-        sf_conn_close(rc->aux.conn);
+        lb_conn_close(rc->aux.conn);
     lb_aux_del(lb, &rc->aux);
     struct lb_respond *r = rc->r;
     free(rc);
@@ -50,7 +50,7 @@ static void kill_rconn(struct lb_aux *a)
     rconn_free(CONTAINER(a, struct rconn, aux), 1);
 }
 
-static void on_timeout(struct sf_timer *t)
+static void on_timeout(struct sf_loop_timer *t)
 {
     rconn_free(CONTAINER(t, struct rconn, timer), 1);
 }
@@ -68,7 +68,7 @@ static int request_complete(const struct rconn *rc)
     return 0;
 }
 
-static void on_conn(void *ctx, struct sf_conn *c, unsigned ev)
+static void on_conn(void *ctx, struct lb_conn *c, unsigned ev)
 {
     struct rconn *rc = ctx;
     (void)ev;
@@ -77,7 +77,7 @@ static void on_conn(void *ctx, struct sf_conn *c, unsigned ev)
             rc->answering = 1; /* too long a head: answer anyway, then close */
             break;
         }
-        ssize_t n = sf_conn_read(c, rc->req + rc->reqlen, REQ_MAX - rc->reqlen);
+        ssize_t n = lb_conn_read(c, rc->req + rc->reqlen, REQ_MAX - rc->reqlen);
         if (n == -EAGAIN)
             return;
         if (n < 0) {
@@ -96,7 +96,7 @@ static void on_conn(void *ctx, struct sf_conn *c, unsigned ev)
     while (rc->sent < r->response_len) {
         /* The close follows the last byte: its FIN can ride in the same segment. */
         ssize_t n =
-            sf_conn_send(c, r->response + rc->sent, r->response_len - rc->sent, SF_WRITE_FIN_NEXT);
+            lb_conn_send(c, r->response + rc->sent, r->response_len - rc->sent, LB_WRITE_FIN_NEXT);
         if (n == -EAGAIN)
             return;
         if (n < 0) {
@@ -109,13 +109,13 @@ static void on_conn(void *ctx, struct sf_conn *c, unsigned ev)
     rconn_free(rc, 0);
 }
 
-static void on_listener(void *ctx, struct sf_listener *l)
+static void on_listener(void *ctx, struct lb_listener *l)
 {
     struct lb_respond *r = ctx;
     struct lb *lb = r->lb;
     for (;;) {
-        struct sf_conn *c;
-        int rc = sf_accept(l, NULL, NULL, &c);
+        struct lb_conn *c;
+        int rc = lb_accept(l, NULL, NULL, &c);
         if (rc == -EAGAIN)
             return;
         if (rc < 0) {
@@ -126,7 +126,7 @@ static void on_listener(void *ctx, struct sf_listener *l)
         }
         struct rconn *k = calloc(1, sizeof *k);
         if (!k) {
-            sf_conn_abort(c);
+            lb_conn_abort(c);
             continue;
         }
         k->r = r;
@@ -134,8 +134,8 @@ static void on_listener(void *ctx, struct sf_listener *l)
         k->timer.fn = on_timeout;
         k->aux.kill = kill_rconn;
         lb_aux_add(lb, &k->aux, c);
-        sf_conn_set_handler(c, on_conn, k);
-        if (sf_timer_set(lb->loop, &k->timer, sf_loop_now(lb->loop) + RESPOND_TIMEOUT) < 0) {
+        lb_conn_set_handler(c, on_conn, k);
+        if (sf_loop_timer_set(lb->loop, &k->timer, sf_loop_now(lb->loop) + RESPOND_TIMEOUT) < 0) {
             rconn_free(k, 1);
             continue;
         }
@@ -162,24 +162,24 @@ int lb_respond_set_body(struct lb_respond *r, const char *body)
 
 int lb_respond_listen(struct lb_respond *r, char *err, size_t errlen)
 {
-    struct sf_listen_opts o;
+    struct lb_listen_opts o;
     memset(&o, 0, sizeof o);
     o.addr = r->conf.listen;
     o.backlog = 511;
     o.sock.nodelay = 1;
-    int rc = sf_listen(r->lb->tp, &o, on_listener, r, &r->listener);
+    int rc = lb_listen(r->lb->tp, &o, on_listener, r, &r->listener);
     if (rc < 0) {
-        char a[SF_ADDR_STRLEN];
+        char a[LB_ADDR_STRLEN];
         snprintf(err, errlen, "respond: cannot listen on %s: %s",
-                 sf_addr_format(&r->conf.listen, a, sizeof a), strerror(-rc));
+                 lb_addr_format(&r->conf.listen, a, sizeof a), strerror(-rc));
         r->listener = NULL;
         return -1;
     }
     return 0;
 }
 
-void lb_respond_adopt(struct lb_respond *r, struct sf_listener *l)
+void lb_respond_adopt(struct lb_respond *r, struct lb_listener *l)
 {
     r->listener = l;
-    sf_listener_set_handler(l, on_listener, r);
+    lb_listener_set_handler(l, on_listener, r);
 }

@@ -10,16 +10,16 @@
 
 enum how { HOW_CLOSE, HOW_ABORT };
 
-static void client_ev(void *ctx, struct sf_conn *c, unsigned ev);
-static void server_ev(void *ctx, struct sf_conn *c, unsigned ev);
-static void on_timer(struct sf_timer *t);
+static void client_ev(void *ctx, struct lb_conn *c, unsigned ev);
+static void server_ev(void *ctx, struct lb_conn *c, unsigned ev);
+static void on_timer(struct sf_loop_timer *t);
 
-static const struct sf_profile *fprof(const struct lb_session *s)
+static const struct lb_profile *fprof(const struct lb_session *s)
 {
     return &s->fe->conf.profile;
 }
 
-static const struct sf_profile *bprof(const struct lb_session *s)
+static const struct lb_profile *bprof(const struct lb_session *s)
 {
     return &s->be->conf.profile;
 }
@@ -60,26 +60,26 @@ static void end(struct lb_session *s, int cause, int client_how, int server_how)
 {
     struct lb *lb = s->lb;
     struct lb_frontend *fe = s->fe;
-    sf_timer_cancel(lb->loop, &s->timer);
+    sf_loop_timer_cancel(lb->loop, &s->timer);
     if (s->state == LB_S_QUEUED && (s->qprev || s->qnext || s->be->qhead == s))
         queue_unlink(s);
     if (s->cc) {
         if (client_how == HOW_ABORT)
-            sf_conn_abort(s->cc);
+            lb_conn_abort(s->cc);
         else
-            sf_conn_close(s->cc);
+            lb_conn_close(s->cc);
     }
     if (s->sc) {
-        if (server_how == HOW_CLOSE && bprof(s)->server_close == SF_CLOSE_RST) {
+        if (server_how == HOW_CLOSE && bprof(s)->server_close == LB_CLOSE_RST) {
             /* RST leaves no TIME_WAIT here, but would discard bytes the server has not
              * acknowledged yet: only when nothing is in flight. */
-            if (sf_conn_unacked(s->sc) == 0)
+            if (lb_conn_unacked(s->sc) == 0)
                 server_how = HOW_ABORT;
         }
         if (server_how == HOW_ABORT)
-            sf_conn_abort(s->sc);
+            lb_conn_abort(s->sc);
         else
-            sf_conn_close(s->sc);
+            lb_conn_close(s->sc);
     }
     lb_log_session(lb, s, cause, client_how == HOW_ABORT, server_how == HOW_ABORT);
     fe->active--;
@@ -109,18 +109,18 @@ static void end(struct lb_session *s, int cause, int client_how, int server_how)
 /* The next deadline and the cause it would carry. */
 static uint64_t deadline(const struct lb_session *s, int *cause)
 {
-    const uint64_t ms = SF_MS;
+    const uint64_t ms = SF_NSEC_PER_MS;
     uint64_t d;
     switch (s->state) {
     case LB_S_QUEUED:
-        *cause = SF_CAUSE_QUEUE_TIMEOUT;
+        *cause = LB_CAUSE_QUEUE_TIMEOUT;
         return s->t_queued + s->be->conf.queue_timeout_ms * ms;
     case LB_S_CONNECTING:
-        *cause = SF_CAUSE_CONNECT_TIMEOUT;
+        *cause = LB_CAUSE_CONNECT_TIMEOUT;
         return s->t_connect + bprof(s)->connect_timeout_ms * ms;
     default: break;
     }
-    *cause = SF_CAUSE_IDLE_TIMEOUT;
+    *cause = LB_CAUSE_IDLE_TIMEOUT;
     d = s->last_c + fprof(s)->idle_timeout_ms * ms;
     uint64_t d2 = s->last_s + bprof(s)->idle_timeout_ms * ms;
     if (d2 < d)
@@ -130,14 +130,14 @@ static uint64_t deadline(const struct lb_session *s, int *cause)
         uint64_t f = last + fprof(s)->client_fin_timeout_ms * ms;
         if (f < d) {
             d = f;
-            *cause = SF_CAUSE_CLIENT_FIN_TIMEOUT;
+            *cause = LB_CAUSE_CLIENT_FIN_TIMEOUT;
         }
     }
     if (s->down.eof) {
         uint64_t f = last + bprof(s)->server_fin_timeout_ms * ms;
         if (f < d) {
             d = f;
-            *cause = SF_CAUSE_SERVER_FIN_TIMEOUT;
+            *cause = LB_CAUSE_SERVER_FIN_TIMEOUT;
         }
     }
     return d;
@@ -148,9 +148,9 @@ static int arm(struct lb_session *s)
 {
     int cause;
     uint64_t d = deadline(s, &cause);
-    if (sf_timer_armed(&s->timer) && s->timer.when <= d)
+    if (sf_loop_timer_armed(&s->timer) && s->timer.when <= d)
         return 0;
-    return sf_timer_set(s->lb->loop, &s->timer, d);
+    return sf_loop_timer_set(s->lb->loop, &s->timer, d);
 }
 
 static void timeout(struct lb_session *s, int cause)
@@ -160,7 +160,7 @@ static void timeout(struct lb_session *s, int cause)
     end(s, cause, c, v);
 }
 
-static void on_timer(struct sf_timer *t)
+static void on_timer(struct sf_loop_timer *t)
 {
     struct lb_session *s = CONTAINER(t, struct lb_session, timer);
     int cause;
@@ -169,8 +169,8 @@ static void on_timer(struct sf_timer *t)
         timeout(s, cause);
         return;
     }
-    if (sf_timer_set(s->lb->loop, t, d) < 0)
-        end(s, SF_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
+    if (sf_loop_timer_set(s->lb->loop, t, d) < 0)
+        end(s, LB_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
 }
 
 static void enqueue(struct lb_session *s)
@@ -188,9 +188,9 @@ static void enqueue(struct lb_session *s)
     b->queued++;
 }
 
-static struct sf_source *next_source(struct lb_session *s)
+static struct lb_source *next_source(struct lb_session *s)
 {
-    struct sf_profile *p = &s->be->conf.profile;
+    struct lb_profile *p = &s->be->conf.profile;
     if (!p->nsources)
         return NULL;
     /* Round robin over source addresses: each has its own ephemeral port space. */
@@ -205,7 +205,7 @@ static int connect_failed(struct lb_session *s, int err)
 {
     struct lb_server *srv = s->srv;
     if (s->sc) {
-        sf_conn_abort(s->sc);
+        lb_conn_abort(s->sc);
         s->sc = NULL;
     }
     memset(&s->ss, 0, sizeof s->ss);
@@ -219,7 +219,7 @@ static int connect_failed(struct lb_session *s, int err)
         s->retries++;
         return connect_next(s, NULL);
     }
-    end(s, err ? SF_CAUSE_CONNECT_FAIL : SF_CAUSE_CONNECT_TIMEOUT, HOW_ABORT, HOW_ABORT);
+    end(s, err ? LB_CAUSE_CONNECT_FAIL : LB_CAUSE_CONNECT_TIMEOUT, HOW_ABORT, HOW_ABORT);
     return -1;
 }
 
@@ -234,14 +234,14 @@ static int connect_next(struct lb_session *s, struct lb_server *chosen)
         if (r == LB_PICK_FULL) {
             enqueue(s);
             if (arm(s) < 0) {
-                end(s, SF_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
+                end(s, LB_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
                 return -1;
             }
             return 0;
         }
         if (r == LB_PICK_NONE) {
             b->no_server_total++;
-            end(s, s->retries ? SF_CAUSE_CONNECT_FAIL : SF_CAUSE_NO_SERVER, HOW_ABORT, HOW_ABORT);
+            end(s, s->retries ? LB_CAUSE_CONNECT_FAIL : LB_CAUSE_NO_SERVER, HOW_ABORT, HOW_ABORT);
             return -1;
         }
     }
@@ -251,13 +251,13 @@ static int connect_next(struct lb_session *s, struct lb_server *chosen)
     srv->sessions_total++;
     if (s->retries == 0)
         b->sessions_total++;
-    struct sf_connect_opts o;
+    struct lb_connect_opts o;
     o.dst = srv->addr;
     o.src = next_source(s);
-    sf_profile_sockopts(bprof(s), &o.sock);
+    lb_profile_sockopts(bprof(s), &o.sock);
     s->state = LB_S_CONNECTING;
     s->t_connect = sf_loop_now(lb->loop);
-    int rc = sf_connect(lb->tp, &o, server_ev, s, &s->sc);
+    int rc = lb_connect(lb->tp, &o, server_ev, s, &s->sc);
     if (rc < 0) {
         s->sc = NULL;
         if (rc == -EMFILE || rc == -ENFILE || rc == -ENOBUFS || rc == -ENOMEM ||
@@ -265,13 +265,13 @@ static int connect_next(struct lb_session *s, struct lb_server *chosen)
             /* Our own shortage, not the server's fault: no passive ejection. */
             lb_logf(lb, "event=connect_error server=%s error=%s", srv->name, strerror(-rc));
             release_server(s);
-            end(s, SF_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
+            end(s, LB_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
             return -1;
         }
         return connect_failed(s, -rc);
     }
     if (arm(s) < 0) {
-        end(s, SF_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
+        end(s, LB_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
         return -1;
     }
     return 0;
@@ -282,7 +282,7 @@ static void pipe_failed(struct lb_session *s, int rc, int src_cause, int dst_cau
 {
     int cause = rc == LB_PIPE_SRC_ERR   ? src_cause
                 : rc == LB_PIPE_DST_ERR ? dst_cause
-                                        : SF_CAUSE_ERROR;
+                                        : LB_CAUSE_ERROR;
     end(s, cause, HOW_ABORT, HOW_ABORT);
 }
 
@@ -292,15 +292,15 @@ static int pump_down(struct lb_session *s, int *moved)
     int err = 0;
     int rc = lb_pipe_pump(&s->down, s->sc, &s->ss, s->cc, &s->cs, &s->lb->pool, moved, &err);
     if (rc < 0) {
-        pipe_failed(s, rc, SF_CAUSE_SERVER_RST, SF_CAUSE_CLIENT_RST);
+        pipe_failed(s, rc, LB_CAUSE_SERVER_RST, LB_CAUSE_CLIENT_RST);
         return -1;
     }
     if (s->down.eof) {
         if (!s->first_fin)
-            s->first_fin = SF_CAUSE_SERVER_FIN;
+            s->first_fin = LB_CAUSE_SERVER_FIN;
         /* The server is done sending: with server_close rst its side ends with RST, so
          * the client's FIN need not be passed on as a FIN first. */
-        if (bprof(s)->server_close == SF_CLOSE_RST)
+        if (bprof(s)->server_close == LB_CLOSE_RST)
             s->up.nofin = 1;
     }
     return 0;
@@ -316,7 +316,7 @@ static int server_fin_first(struct lb_session *s, int *moved)
 {
     if (s->down.bytes == 0 && s->down.len == 0)
         return 0;
-    if (sf_conn_peer_fin(s->sc) <= 0)
+    if (lb_conn_peer_fin(s->sc) <= 0)
         return 0; /* not finished, or failed: the pipes find out */
     s->ss.rd = s->ss.hup = 1;
     return pump_down(s, moved);
@@ -330,20 +330,20 @@ static void run(struct lb_session *s)
     int was_eof = s->up.eof + s->down.eof;
     if (established && pump_down(s, &moved) < 0)
         return;
-    s->up.hold = established && bprof(s)->server_close == SF_CLOSE_RST && !s->down.eof;
+    s->up.hold = established && bprof(s)->server_close == LB_CLOSE_RST && !s->down.eof;
     rc = lb_pipe_pump(&s->up, s->cc, &s->cs, established ? s->sc : NULL, &s->ss, &lb->pool, &moved,
                       &err);
     if (rc < 0) {
-        pipe_failed(s, rc, SF_CAUSE_CLIENT_RST, SF_CAUSE_SERVER_RST);
+        pipe_failed(s, rc, LB_CAUSE_CLIENT_RST, LB_CAUSE_SERVER_RST);
         return;
     }
     if (s->up.eof && !s->first_fin)
-        s->first_fin = SF_CAUSE_CLIENT_FIN;
+        s->first_fin = LB_CAUSE_CLIENT_FIN;
     if (s->up.hold && lb_pipe_fin_due(&s->up)) {
         if (server_fin_first(s, &moved) < 0)
             return;
         if (lb_pipe_shut(&s->up, s->sc, &err) < 0) {
-            pipe_failed(s, LB_PIPE_DST_ERR, SF_CAUSE_CLIENT_RST, SF_CAUSE_SERVER_RST);
+            pipe_failed(s, LB_PIPE_DST_ERR, LB_CAUSE_CLIENT_RST, LB_CAUSE_SERVER_RST);
             return;
         }
     }
@@ -352,41 +352,41 @@ static void run(struct lb_session *s)
         s->last_c = s->last_s = now;
     }
     if (s->up.shut && s->down.shut) {
-        end(s, s->first_fin ? s->first_fin : SF_CAUSE_CLIENT_FIN, HOW_CLOSE, HOW_CLOSE);
+        end(s, s->first_fin ? s->first_fin : LB_CAUSE_CLIENT_FIN, HOW_CLOSE, HOW_CLOSE);
         return;
     }
     if (s->up.eof + s->down.eof != was_eof && arm(s) < 0)
-        end(s, SF_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
+        end(s, LB_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
 }
 
-static void client_ev(void *ctx, struct sf_conn *c, unsigned ev)
+static void client_ev(void *ctx, struct lb_conn *c, unsigned ev)
 {
     struct lb_session *s = ctx;
     (void)c;
-    if (ev & SF_EV_READ)
+    if (ev & LB_EV_READ)
         s->cs.rd = 1;
-    if (ev & SF_EV_WRITE)
+    if (ev & LB_EV_WRITE)
         s->cs.wr = 1;
-    if (ev & SF_EV_HUP)
+    if (ev & LB_EV_HUP)
         s->cs.hup = 1;
-    if (ev & SF_EV_ERROR)
+    if (ev & LB_EV_ERROR)
         s->cs.err = 1;
     run(s);
 }
 
-static void server_ev(void *ctx, struct sf_conn *c, unsigned ev)
+static void server_ev(void *ctx, struct lb_conn *c, unsigned ev)
 {
     struct lb_session *s = ctx;
-    if (ev & SF_EV_READ)
+    if (ev & LB_EV_READ)
         s->ss.rd = 1;
-    if (ev & SF_EV_WRITE)
+    if (ev & LB_EV_WRITE)
         s->ss.wr = 1;
-    if (ev & SF_EV_HUP)
+    if (ev & LB_EV_HUP)
         s->ss.hup = 1;
-    if (ev & SF_EV_ERROR)
+    if (ev & LB_EV_ERROR)
         s->ss.err = 1;
     if (s->state == LB_S_CONNECTING) {
-        int r = sf_conn_connect_result(c);
+        int r = lb_conn_connect_result(c);
         if (r == -EINPROGRESS)
             return;
         if (r < 0) {
@@ -399,21 +399,21 @@ static void server_ev(void *ctx, struct sf_conn *c, unsigned ev)
         lb_server_connect_ok(s->srv);
         /* From the connect deadline to the idle one: re-armed only if that is earlier. */
         if (arm(s) < 0) {
-            end(s, SF_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
+            end(s, LB_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
             return;
         }
     }
     run(s);
 }
 
-void lb_session_start(struct lb_frontend *fe, struct sf_conn *client)
+void lb_session_start(struct lb_frontend *fe, struct lb_conn *client)
 {
     struct lb *lb = fe->lb;
     struct lb_session *s = calloc(1, sizeof *s);
     if (!s) {
-        sf_conn_abort(client);
-        fe->causes[SF_CAUSE_ERROR]++;
-        lb->causes[SF_CAUSE_ERROR]++;
+        lb_conn_abort(client);
+        fe->causes[LB_CAUSE_ERROR]++;
+        lb->causes[LB_CAUSE_ERROR]++;
         return;
     }
     uint64_t now = sf_loop_now(lb->loop);
@@ -424,7 +424,7 @@ void lb_session_start(struct lb_frontend *fe, struct sf_conn *client)
     s->be = fe->backend;
     s->be->refs++;
     s->cc = client;
-    s->client = *sf_conn_peer(client);
+    s->client = *lb_conn_peer(client);
     s->cs.wr = 1;
     s->cs.rd = fe->conf.profile.defer_accept; /* data is most likely there already */
     s->up.cap = fe->conf.profile.buffer_size;
@@ -439,7 +439,7 @@ void lb_session_start(struct lb_frontend *fe, struct sf_conn *client)
     lb->sessions_total++;
     fe->active++;
     fe->sessions_total++;
-    sf_conn_set_handler(client, client_ev, s);
+    lb_conn_set_handler(client, client_ev, s);
     if (connect_next(s, NULL) < 0)
         return;
     if (s->cs.rd)
@@ -448,11 +448,11 @@ void lb_session_start(struct lb_frontend *fe, struct sf_conn *client)
 
 void lb_session_kill(struct lb_session *s, int cause)
 {
-    if (cause == SF_CAUSE_STOP) {
+    if (cause == LB_CAUSE_STOP) {
         end(s, cause, HOW_CLOSE, HOW_CLOSE);
         return;
     }
-    if (cause == SF_CAUSE_DRAIN) {
+    if (cause == LB_CAUSE_DRAIN) {
         timeout(s, cause);
         return;
     }
@@ -462,7 +462,7 @@ void lb_session_kill(struct lb_session *s, int cause)
 void lb_backend_run_queue(struct lb *lb, struct lb_backend *b)
 {
     uint64_t now = sf_loop_now(lb->loop);
-    int hashing = b->conf.balance == SF_BAL_SOURCE || b->conf.balance == SF_BAL_MAGLEV;
+    int hashing = b->conf.balance == LB_BAL_SOURCE || b->conf.balance == LB_BAL_MAGLEV;
     struct lb_session *s = b->qhead;
     while (s) {
         struct lb_session *next = s->qnext;
@@ -474,7 +474,7 @@ void lb_backend_run_queue(struct lb *lb, struct lb_backend *b)
         } else if (r == LB_PICK_NONE) {
             queue_unlink(s);
             b->no_server_total++;
-            end(s, SF_CAUSE_NO_SERVER, HOW_ABORT, HOW_ABORT);
+            end(s, LB_CAUSE_NO_SERVER, HOW_ABORT, HOW_ABORT);
         } else if (!hashing) {
             break; /* every server is full: nobody else can go either */
         }

@@ -7,31 +7,31 @@
  * Contract
  * - Ownership: the caller owns every buffer it passes; read copies into it, write copies out
  *   of it before returning. A connection object belongs to the transport: it stays valid until
- *   sf_conn_close or sf_conn_abort, after which the caller must not touch it. Events are never
+ *   lb_conn_close or lb_conn_abort, after which the caller must not touch it. Events are never
  *   delivered after that, even for readiness already pending in the same loop iteration.
- * - Events are edges, as with EPOLLET: SF_EV_READ means "something new to read (data, the
- *   peer's FIN, or an error)"; SF_EV_WRITE "send space appeared, or a connect completed".
+ * - Events are edges, as with EPOLLET: LB_EV_READ means "something new to read (data, the
+ *   peer's FIN, or an error)"; LB_EV_WRITE "send space appeared, or a connect completed".
  *   After an event, call the operation until it returns -EAGAIN (or, for read, returns fewer
  *   bytes than asked: a short read also means drained); only then is another event owed. An
  *   owner that stops early (its buffer is full) keeps that readiness in its own state.
- * - SF_EV_HUP says the peer's FIN has arrived: once the data is read, read returns 0.
- *   SF_EV_ERROR says the connection failed or was reset: the next read or write returns the
+ * - LB_EV_HUP says the peer's FIN has arrived: once the data is read, read returns 0.
+ *   LB_EV_ERROR says the connection failed or was reset: the next read or write returns the
  *   error (-ECONNRESET for an RST, -ECONNREFUSED/-ETIMEDOUT/... for a failed connect).
  * - Errors are returned as negative errno values; nothing here raises signals (no SIGPIPE).
- * - A connect returns at once; its completion is SF_EV_WRITE (check sf_conn_connect_result)
- *   or SF_EV_ERROR.
- * - Closing: sf_conn_shutdown_write sends FIN after the data already written (half-close;
- *   reading goes on). sf_conn_close ends the connection gracefully (FIN if not yet sent,
- *   queued data still delivered). sf_conn_abort ends it with RST at once, discarding queued
- *   data: no TIME_WAIT on this side. On a connection made by sf_connect whose FIN went
+ * - A connect returns at once; its completion is LB_EV_WRITE (check lb_conn_connect_result)
+ *   or LB_EV_ERROR.
+ * - Closing: lb_conn_shutdown_write sends FIN after the data already written (half-close;
+ *   reading goes on). lb_conn_close ends the connection gracefully (FIN if not yet sent,
+ *   queued data still delivered). lb_conn_abort ends it with RST at once, discarding queued
+ *   data: no TIME_WAIT on this side. On a connection made by lb_connect whose FIN went
  *   first and was followed by the peer's, the connection is already in TIME_WAIT; abort
  *   then removes that entry where the transport can (the kernel one: SOCK_DESTROY, see
  *   transport_kernel.c) and counts it in tw_removed, or in tw_left where it cannot.
  *   Accepted connections' TIME_WAIT is left alone.
- * - A write flagged SF_WRITE_FIN_NEXT promises a shutdown or close right after it if every
+ * - A write flagged LB_WRITE_FIN_NEXT promises a shutdown or close right after it if every
  *   byte was taken; the transport may hold the last partial segment so that the FIN travels
  *   with it (one packet fewer).
- * - Listeners: SF_EV_READ on a listener means connections are waiting: call sf_accept until
+ * - Listeners: LB_EV_READ on a listener means connections are waiting: call lb_accept until
  *   -EAGAIN. Accepted connections inherit the listener's options (nodelay, keepalive, ...).
  *
  * All calls for one transport instance happen on its loop's thread. */
@@ -43,45 +43,29 @@
 #include <sys/types.h>
 
 #include "lb/addr.h"
+#include "tcp/tcp.h" /* enum sf_state: one list of state names for both transports */
 
 struct sf_loop;
-struct sf_transport;
-struct sf_conn;
-struct sf_listener;
+struct lb_transport;
+struct lb_conn;
+struct lb_listener;
 
 enum {
-    SF_WRITE_FIN_NEXT = 1, /* sf_conn_send: a FIN follows at once */
+    LB_WRITE_FIN_NEXT = 1, /* lb_conn_send: a FIN follows at once */
 };
 
 enum {
-    SF_EV_READ = 1,
-    SF_EV_WRITE = 2,
-    SF_EV_HUP = 4,
-    SF_EV_ERROR = 8,
+    LB_EV_READ = 1,
+    LB_EV_WRITE = 2,
+    LB_EV_HUP = 4,
+    LB_EV_ERROR = 8,
 };
 
-typedef void (*sf_conn_fn)(void *ctx, struct sf_conn *c, unsigned events);
-typedef void (*sf_listener_fn)(void *ctx, struct sf_listener *l);
-
-/* TCP states as RFC 9293 names them; what /stats and /sessions report. */
-enum sf_tcp_state {
-    SF_TCP_CLOSED,
-    SF_TCP_LISTEN,
-    SF_TCP_SYN_SENT,
-    SF_TCP_SYN_RECEIVED,
-    SF_TCP_ESTABLISHED,
-    SF_TCP_FIN_WAIT_1,
-    SF_TCP_FIN_WAIT_2,
-    SF_TCP_CLOSE_WAIT,
-    SF_TCP_CLOSING,
-    SF_TCP_LAST_ACK,
-    SF_TCP_TIME_WAIT,
-    SF_TCP_NSTATES
-};
-const char *sf_tcp_state_name(enum sf_tcp_state s);
+typedef void (*lb_conn_fn)(void *ctx, struct lb_conn *c, unsigned events);
+typedef void (*lb_listener_fn)(void *ctx, struct lb_listener *l);
 
 /* Socket behaviour a profile asks for. Zero values mean "leave the system default". */
-struct sf_sockopts {
+struct lb_sockopts {
     int nodelay;           /* TCP_NODELAY */
     int keepalive;         /* SO_KEEPALIVE */
     int keepalive_idle_s;  /* TCP_KEEPIDLE */
@@ -90,163 +74,163 @@ struct sf_sockopts {
     int user_timeout_ms;   /* TCP_USER_TIMEOUT */
 };
 
-struct sf_listen_opts {
-    struct sf_addr addr;
+struct lb_listen_opts {
+    struct lb_addr addr;
     int backlog;
     int reuseport;
     int defer_accept_s; /* TCP_DEFER_ACCEPT; 0 off */
-    struct sf_sockopts sock;
+    struct lb_sockopts sock;
 };
 
 /* A source address for outgoing connections, with an optional local port range. */
-struct sf_source {
-    struct sf_addr addr;
+struct lb_source {
+    struct lb_addr addr;
     uint16_t port_lo, port_hi; /* 0, 0: the kernel chooses */
     uint32_t next;             /* cursor over the range when the kernel cannot choose */
 };
 
-struct sf_connect_opts {
-    struct sf_addr dst;
-    struct sf_source *src; /* NULL: the kernel's choice; its cursor advances */
-    struct sf_sockopts sock;
+struct lb_connect_opts {
+    struct lb_addr dst;
+    struct lb_source *src; /* NULL: the kernel's choice; its cursor advances */
+    struct lb_sockopts sock;
 };
 
-struct sf_conn_info {
-    enum sf_tcp_state state;
-    struct sf_addr local, peer;
+struct lb_conn_info {
+    enum sf_state state;
+    struct lb_addr local, peer;
     uint32_t unacked; /* bytes written but not yet acknowledged by the peer */
     uint32_t rtt_us;
 };
 
-struct sf_transport_ops {
+struct lb_transport_ops {
     const char *name;
-    int (*listen)(struct sf_transport *t, const struct sf_listen_opts *o, sf_listener_fn fn,
-                  void *ctx, struct sf_listener **out);
-    void (*listener_close)(struct sf_listener *l);
-    void (*listener_set_handler)(struct sf_listener *l, sf_listener_fn fn, void *ctx);
-    int (*listener_info)(struct sf_listener *l, struct sf_conn_info *i);
-    int (*accept)(struct sf_listener *l, sf_conn_fn fn, void *ctx, struct sf_conn **out);
-    int (*connect)(struct sf_transport *t, const struct sf_connect_opts *o, sf_conn_fn fn,
-                   void *ctx, struct sf_conn **out);
-    int (*connect_result)(struct sf_conn *c);
-    ssize_t (*read)(struct sf_conn *c, void *buf, size_t len);
-    ssize_t (*write)(struct sf_conn *c, const void *buf, size_t len, unsigned flags);
-    int (*shutdown_write)(struct sf_conn *c);
-    void (*close)(struct sf_conn *c);
-    void (*abort)(struct sf_conn *c);
-    int (*info)(struct sf_conn *c, struct sf_conn_info *i);
-    int (*unacked)(struct sf_conn *c);
-    int (*peer_fin)(struct sf_conn *c);
-    const struct sf_addr *(*peer)(struct sf_conn *c);
-    void (*set_handler)(struct sf_conn *c, sf_conn_fn fn, void *ctx);
-    void (*free)(struct sf_transport *t);
+    int (*listen)(struct lb_transport *t, const struct lb_listen_opts *o, lb_listener_fn fn,
+                  void *ctx, struct lb_listener **out);
+    void (*listener_close)(struct lb_listener *l);
+    void (*listener_set_handler)(struct lb_listener *l, lb_listener_fn fn, void *ctx);
+    int (*listener_info)(struct lb_listener *l, struct lb_conn_info *i);
+    int (*accept)(struct lb_listener *l, lb_conn_fn fn, void *ctx, struct lb_conn **out);
+    int (*connect)(struct lb_transport *t, const struct lb_connect_opts *o, lb_conn_fn fn,
+                   void *ctx, struct lb_conn **out);
+    int (*connect_result)(struct lb_conn *c);
+    ssize_t (*read)(struct lb_conn *c, void *buf, size_t len);
+    ssize_t (*write)(struct lb_conn *c, const void *buf, size_t len, unsigned flags);
+    int (*shutdown_write)(struct lb_conn *c);
+    void (*close)(struct lb_conn *c);
+    void (*abort)(struct lb_conn *c);
+    int (*info)(struct lb_conn *c, struct lb_conn_info *i);
+    int (*unacked)(struct lb_conn *c);
+    int (*peer_fin)(struct lb_conn *c);
+    const struct lb_addr *(*peer)(struct lb_conn *c);
+    void (*set_handler)(struct lb_conn *c, lb_conn_fn fn, void *ctx);
+    void (*free)(struct lb_transport *t);
 };
 
 /* Every implementation's transport, connection and listener start with these. */
-struct sf_transport {
-    const struct sf_transport_ops *ops;
+struct lb_transport {
+    const struct lb_transport_ops *ops;
     struct sf_loop *loop;
     uint64_t tw_removed; /* TIME_WAIT entries an abort found on its connection and removed */
     uint64_t tw_left;    /* ... and could not remove (no permission, old kernel) */
     int tw_error;        /* why not: the errno of the refusal, 0 while none */
 };
-struct sf_conn {
-    const struct sf_transport_ops *ops;
+struct lb_conn {
+    const struct lb_transport_ops *ops;
 };
-struct sf_listener {
-    const struct sf_transport_ops *ops;
+struct lb_listener {
+    const struct lb_transport_ops *ops;
 };
 
 /* The kernel implementation over the loop's epoll set. */
-struct sf_transport *sf_transport_kernel_new(struct sf_loop *loop);
+struct lb_transport *lb_transport_kernel_new(struct sf_loop *loop);
 
-static inline int sf_listen(struct sf_transport *t, const struct sf_listen_opts *o,
-                            sf_listener_fn fn, void *ctx, struct sf_listener **out)
+static inline int lb_listen(struct lb_transport *t, const struct lb_listen_opts *o,
+                            lb_listener_fn fn, void *ctx, struct lb_listener **out)
 {
     return t->ops->listen(t, o, fn, ctx, out);
 }
-static inline void sf_listener_close(struct sf_listener *l)
+static inline void lb_listener_close(struct lb_listener *l)
 {
     l->ops->listener_close(l);
 }
 /* Hands a listener to a new owner (a reload keeps the socket of an unchanged address). */
-static inline void sf_listener_set_handler(struct sf_listener *l, sf_listener_fn fn, void *ctx)
+static inline void lb_listener_set_handler(struct lb_listener *l, lb_listener_fn fn, void *ctx)
 {
     l->ops->listener_set_handler(l, fn, ctx);
 }
-static inline int sf_listener_info(struct sf_listener *l, struct sf_conn_info *i)
+static inline int lb_listener_info(struct lb_listener *l, struct lb_conn_info *i)
 {
     return l->ops->listener_info(l, i);
 }
 /* 0 and *out, -EAGAIN when none is waiting, other -errno on failure (EMFILE, ...). */
-static inline int sf_accept(struct sf_listener *l, sf_conn_fn fn, void *ctx, struct sf_conn **out)
+static inline int lb_accept(struct lb_listener *l, lb_conn_fn fn, void *ctx, struct lb_conn **out)
 {
     return l->ops->accept(l, fn, ctx, out);
 }
-static inline int sf_connect(struct sf_transport *t, const struct sf_connect_opts *o, sf_conn_fn fn,
-                             void *ctx, struct sf_conn **out)
+static inline int lb_connect(struct lb_transport *t, const struct lb_connect_opts *o, lb_conn_fn fn,
+                             void *ctx, struct lb_conn **out)
 {
     return t->ops->connect(t, o, fn, ctx, out);
 }
-/* After SF_EV_WRITE or SF_EV_ERROR on a connecting conn: 0 connected, -EINPROGRESS still
+/* After LB_EV_WRITE or LB_EV_ERROR on a connecting conn: 0 connected, -EINPROGRESS still
  * connecting, -errno failed. */
-static inline int sf_conn_connect_result(struct sf_conn *c)
+static inline int lb_conn_connect_result(struct lb_conn *c)
 {
     return c->ops->connect_result(c);
 }
 /* >0 bytes, 0 the peer's FIN, -EAGAIN nothing now, -ECONNRESET/... failure. */
-static inline ssize_t sf_conn_read(struct sf_conn *c, void *buf, size_t len)
+static inline ssize_t lb_conn_read(struct lb_conn *c, void *buf, size_t len)
 {
     return c->ops->read(c, buf, len);
 }
 /* >0 bytes taken (maybe fewer than len), -EAGAIN no space now, -EPIPE/-ECONNRESET failure. */
-static inline ssize_t sf_conn_write(struct sf_conn *c, const void *buf, size_t len)
+static inline ssize_t lb_conn_write(struct lb_conn *c, const void *buf, size_t len)
 {
     return c->ops->write(c, buf, len, 0);
 }
-/* sf_conn_write with flags (SF_WRITE_FIN_NEXT). */
-static inline ssize_t sf_conn_send(struct sf_conn *c, const void *buf, size_t len, unsigned flags)
+/* lb_conn_write with flags (LB_WRITE_FIN_NEXT). */
+static inline ssize_t lb_conn_send(struct lb_conn *c, const void *buf, size_t len, unsigned flags)
 {
     return c->ops->write(c, buf, len, flags);
 }
-static inline int sf_conn_shutdown_write(struct sf_conn *c)
+static inline int lb_conn_shutdown_write(struct lb_conn *c)
 {
     return c->ops->shutdown_write(c);
 }
-static inline void sf_conn_close(struct sf_conn *c)
+static inline void lb_conn_close(struct lb_conn *c)
 {
     c->ops->close(c);
 }
-static inline void sf_conn_abort(struct sf_conn *c)
+static inline void lb_conn_abort(struct lb_conn *c)
 {
     c->ops->abort(c);
 }
-static inline int sf_conn_info(struct sf_conn *c, struct sf_conn_info *i)
+static inline int lb_conn_info(struct lb_conn *c, struct lb_conn_info *i)
 {
     return c->ops->info(c, i);
 }
 /* Bytes written but not yet acknowledged by the peer (>= 0; a FIN sent is not a byte), or
- * -errno. Cheaper than sf_conn_info: the close path asks it before choosing RST. */
-static inline int sf_conn_unacked(struct sf_conn *c)
+ * -errno. Cheaper than lb_conn_info: the close path asks it before choosing RST. */
+static inline int lb_conn_unacked(struct lb_conn *c)
 {
     return c->ops->unacked(c);
 }
 /* 1 if the peer's FIN has arrived (read or not yet), 0 if not, or -errno. For the close
  * path only: it asks the kernel, where events would tell only later in the batch. */
-static inline int sf_conn_peer_fin(struct sf_conn *c)
+static inline int lb_conn_peer_fin(struct lb_conn *c)
 {
     return c->ops->peer_fin(c);
 }
 /* The peer's address (known since accept or connect; no system call). */
-static inline const struct sf_addr *sf_conn_peer(struct sf_conn *c)
+static inline const struct lb_addr *lb_conn_peer(struct lb_conn *c)
 {
     return c->ops->peer(c);
 }
-static inline void sf_conn_set_handler(struct sf_conn *c, sf_conn_fn fn, void *ctx)
+static inline void lb_conn_set_handler(struct lb_conn *c, lb_conn_fn fn, void *ctx)
 {
     c->ops->set_handler(c, fn, ctx);
 }
-static inline void sf_transport_free(struct sf_transport *t)
+static inline void lb_transport_free(struct lb_transport *t)
 {
     if (t)
         t->ops->free(t);

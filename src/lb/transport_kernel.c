@@ -18,7 +18,7 @@
  *   That costs SO_COOKIE before such a FIN, and TCP_INFO, getsockname and one netlink
  *   request at the abort (instead of SO_LINGER). */
 #include "lb/transport.h"
-#include "lb/loop.h"
+#include "io/loop.h"
 #include "lb/tw_destroy.h"
 
 #include <errno.h>
@@ -43,25 +43,25 @@
 #define CONN_CACHE 1024
 
 struct ktransport {
-    struct sf_transport base;
+    struct lb_transport base;
     struct sf_hook reap;
     struct kconn *dead; /* closed during this batch; freed by the hook */
     struct klistener *dead_listeners;
     struct kconn *cache; /* freed structs kept for reuse */
     unsigned ncache;
     int no_port_range; /* the kernel lacks IP_LOCAL_PORT_RANGE: pick ports ourselves */
-    struct sf_twd twd; /* netlink socket for removing our own TIME_WAIT entries */
+    struct lb_twd twd; /* netlink socket for removing our own TIME_WAIT entries */
     int twd_off;       /* the kernel refused once (permission, support): do not ask again */
 };
 
 struct kconn {
-    struct sf_conn base;
+    struct lb_conn base;
     struct sf_io io;
     struct ktransport *tp;
-    sf_conn_fn fn;
+    lb_conn_fn fn;
     void *ctx;
     struct kconn *next;
-    struct sf_addr peer;
+    struct lb_addr peer;
     int connect_err; /* -errno of a failed connect */
     unsigned connecting : 1;
     unsigned closed : 1;
@@ -76,15 +76,15 @@ struct kconn {
 };
 
 struct klistener {
-    struct sf_listener base;
+    struct lb_listener base;
     struct sf_io io;
     struct ktransport *tp;
-    sf_listener_fn fn;
+    lb_listener_fn fn;
     void *ctx;
     struct klistener *next;
 };
 
-static const struct sf_transport_ops kernel_ops;
+static const struct lb_transport_ops kernel_ops;
 
 #define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
@@ -116,15 +116,15 @@ static void conn_io(struct sf_io *io, uint32_t ev)
         return;
     unsigned out = 0;
     if (ev & EPOLLIN)
-        out |= SF_EV_READ;
+        out |= LB_EV_READ;
     if (ev & EPOLLOUT)
-        out |= SF_EV_WRITE;
+        out |= LB_EV_WRITE;
     if (ev & (EPOLLRDHUP | EPOLLHUP))
-        out |= SF_EV_HUP | SF_EV_READ;
+        out |= LB_EV_HUP | LB_EV_READ;
     if ((ev & (EPOLLRDHUP | EPOLLERR)) == EPOLLRDHUP)
         c->fin_in = 1; /* a reset raises RDHUP too, but with ERR */
     if (ev & EPOLLERR)
-        out |= SF_EV_ERROR | SF_EV_READ | SF_EV_WRITE;
+        out |= LB_EV_ERROR | LB_EV_READ | LB_EV_WRITE;
     if (c->connecting) {
         if (ev & EPOLLERR) {
             int err = 0;
@@ -176,7 +176,7 @@ static int set_int(int fd, int level, int opt, int v)
 }
 
 /* nodelay: 0 leaves TCP_NODELAY to the caller (set later, when it can matter). */
-static int apply_sockopts(int fd, const struct sf_sockopts *o, int nodelay)
+static int apply_sockopts(int fd, const struct lb_sockopts *o, int nodelay)
 {
     int rc = 0;
     if (nodelay && o->nodelay && (rc = set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1)) < 0)
@@ -201,18 +201,18 @@ static int apply_sockopts(int fd, const struct sf_sockopts *o, int nodelay)
 
 /* Binds toward a source address; with a port range the kernel picks the port at connect time
  * (IP_LOCAL_PORT_RANGE), or we walk the range when the kernel is older than 6.3. */
-static int bind_source(struct ktransport *t, int fd, struct sf_source *s)
+static int bind_source(struct ktransport *t, int fd, struct lb_source *s)
 {
-    struct sf_addr a = s->addr;
+    struct lb_addr a = s->addr;
     set_int(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1);
     if (s->port_lo == 0) {
-        sf_addr_set_port(&a, 0);
+        lb_addr_set_port(&a, 0);
         return bind(fd, &a.u.sa, a.len) < 0 ? -errno : 0;
     }
     if (!t->no_port_range) {
         uint32_t range = (uint32_t)s->port_lo | ((uint32_t)s->port_hi << 16);
         if (set_int(fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, (int)range) == 0) {
-            sf_addr_set_port(&a, 0);
+            lb_addr_set_port(&a, 0);
             return bind(fd, &a.u.sa, a.len) < 0 ? -errno : 0;
         }
         t->no_port_range = 1;
@@ -220,7 +220,7 @@ static int bind_source(struct ktransport *t, int fd, struct sf_source *s)
     uint32_t n = (uint32_t)(s->port_hi - s->port_lo) + 1;
     int rc = -EADDRNOTAVAIL;
     for (uint32_t i = 0; i < n && i < 256; i++) {
-        sf_addr_set_port(&a, (uint16_t)(s->port_lo + (s->next++ % n)));
+        lb_addr_set_port(&a, (uint16_t)(s->port_lo + (s->next++ % n)));
         if (bind(fd, &a.u.sa, a.len) == 0)
             return 0;
         rc = -errno;
@@ -230,8 +230,8 @@ static int bind_source(struct ktransport *t, int fd, struct sf_source *s)
     return rc;
 }
 
-static int k_connect(struct sf_transport *tp, const struct sf_connect_opts *o, sf_conn_fn fn,
-                     void *ctx, struct sf_conn **out)
+static int k_connect(struct lb_transport *tp, const struct lb_connect_opts *o, lb_conn_fn fn,
+                     void *ctx, struct lb_conn **out)
 {
     struct ktransport *t = (struct ktransport *)tp;
     int fd = socket(o->dst.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -267,7 +267,7 @@ static int k_connect(struct sf_transport *tp, const struct sf_connect_opts *o, s
     return 0;
 }
 
-static int k_connect_result(struct sf_conn *cc)
+static int k_connect_result(struct lb_conn *cc)
 {
     struct kconn *c = (struct kconn *)cc;
     if (c->connect_err)
@@ -275,7 +275,7 @@ static int k_connect_result(struct sf_conn *cc)
     return c->connecting ? -EINPROGRESS : 0;
 }
 
-static ssize_t k_read(struct sf_conn *cc, void *buf, size_t len)
+static ssize_t k_read(struct lb_conn *cc, void *buf, size_t len)
 {
     struct kconn *c = (struct kconn *)cc;
     if (c->connect_err)
@@ -286,7 +286,7 @@ static ssize_t k_read(struct sf_conn *cc, void *buf, size_t len)
     return n < 0 ? -errno : n;
 }
 
-static ssize_t k_write(struct sf_conn *cc, const void *buf, size_t len, unsigned flags)
+static ssize_t k_write(struct lb_conn *cc, const void *buf, size_t len, unsigned flags)
 {
     struct kconn *c = (struct kconn *)cc;
     if (c->connect_err)
@@ -296,7 +296,7 @@ static ssize_t k_write(struct sf_conn *cc, const void *buf, size_t len, unsigned
         set_int(c->io.fd, IPPROTO_TCP, TCP_NODELAY, 1);
         c->nodelay_due = 0;
     }
-    int mf = MSG_NOSIGNAL | MSG_DONTWAIT | (flags & SF_WRITE_FIN_NEXT ? MSG_MORE : 0);
+    int mf = MSG_NOSIGNAL | MSG_DONTWAIT | (flags & LB_WRITE_FIN_NEXT ? MSG_MORE : 0);
     ssize_t n = send(c->io.fd, buf, len, mf);
     if (n < 0)
         return -errno;
@@ -320,7 +320,7 @@ static void take_cookie(struct kconn *c)
     t->twd_off = 1; /* a kernel without SO_COOKIE (before 4.12): no removal */
 }
 
-static int k_shutdown_write(struct sf_conn *cc)
+static int k_shutdown_write(struct lb_conn *cc)
 {
     struct kconn *c = (struct kconn *)cc;
     int first = !c->eof && !c->fin_in;
@@ -333,7 +333,7 @@ static int k_shutdown_write(struct sf_conn *cc)
     return 0;
 }
 
-static void k_close(struct sf_conn *cc)
+static void k_close(struct lb_conn *cc)
 {
     struct kconn *c = (struct kconn *)cc;
     close(c->io.fd); /* also leaves the epoll set */
@@ -356,10 +356,10 @@ static int kstate(int fd)
 
 /* Removes the TIME_WAIT entry of this connection if there is one, and counts the outcome.
  * surely: the entry exists (the peer's FIN came after ours went), as far as we can tell. */
-static void remove_time_wait(struct ktransport *t, const struct sf_addr *local,
-                             const struct sf_addr *peer, uint64_t cookie, int surely)
+static void remove_time_wait(struct ktransport *t, const struct lb_addr *local,
+                             const struct lb_addr *peer, uint64_t cookie, int surely)
 {
-    int rc = sf_tw_destroy(&t->twd, local, peer, cookie);
+    int rc = lb_tw_destroy(&t->twd, local, peer, cookie);
     if (rc == 0) {
         t->base.tw_removed++;
         return;
@@ -380,7 +380,7 @@ static void remove_time_wait(struct ktransport *t, const struct sf_addr *local,
  * Those entries are removed through sock_diag, by the address pair (getsockname still
  * answers on a closed socket) and the cookie (take_cookie). Accepted connections are left
  * alone: TIME_WAIT toward clients is not ours to remove. */
-static void k_abort(struct sf_conn *cc)
+static void k_abort(struct lb_conn *cc)
 {
     struct kconn *c = (struct kconn *)cc;
     struct ktransport *t = c->tp;
@@ -394,9 +394,9 @@ static void k_abort(struct sf_conn *cc)
         struct linger lg = {.l_onoff = 1, .l_linger = 0};
         setsockopt(c->io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     }
-    struct sf_addr local, peer = c->peer;
+    struct lb_addr local, peer = c->peer;
     if (named)
-        sf_addr_from_sockaddr(&local, (struct sockaddr *)&ss, sl);
+        lb_addr_from_sockaddr(&local, (struct sockaddr *)&ss, sl);
     k_close(cc);
     if (named)
         remove_time_wait(t, &local, &peer, c->cookie, surely);
@@ -404,25 +404,25 @@ static void k_abort(struct sf_conn *cc)
         t->base.tw_left++;
 }
 
-static enum sf_tcp_state from_linux(int s)
+static enum sf_state from_linux(int s)
 {
     switch (s) {
-    case 1: return SF_TCP_ESTABLISHED;
-    case 2: return SF_TCP_SYN_SENT;
-    case 3: return SF_TCP_SYN_RECEIVED;
-    case 4: return SF_TCP_FIN_WAIT_1;
-    case 5: return SF_TCP_FIN_WAIT_2;
-    case 6: return SF_TCP_TIME_WAIT;
-    case 8: return SF_TCP_CLOSE_WAIT;
-    case 9: return SF_TCP_LAST_ACK;
-    case 10: return SF_TCP_LISTEN;
-    case 11: return SF_TCP_CLOSING;
-    case 12: return SF_TCP_SYN_RECEIVED;
-    default: return SF_TCP_CLOSED;
+    case 1: return SF_ESTABLISHED;
+    case 2: return SF_SYN_SENT;
+    case 3: return SF_SYN_RECEIVED;
+    case 4: return SF_FIN_WAIT_1;
+    case 5: return SF_FIN_WAIT_2;
+    case 6: return SF_TIME_WAIT;
+    case 8: return SF_CLOSE_WAIT;
+    case 9: return SF_LAST_ACK;
+    case 10: return SF_LISTEN;
+    case 11: return SF_CLOSING;
+    case 12: return SF_SYN_RECEIVED;
+    default: return SF_CLOSED;
     }
 }
 
-static int fd_info(int fd, struct sf_conn_info *i)
+static int fd_info(int fd, struct lb_conn_info *i)
 {
     struct tcp_info ti;
     socklen_t len = sizeof ti;
@@ -434,14 +434,14 @@ static int fd_info(int fd, struct sf_conn_info *i)
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        sf_addr_from_sockaddr(&i->local, (struct sockaddr *)&ss, sl);
+        lb_addr_from_sockaddr(&i->local, (struct sockaddr *)&ss, sl);
     int q = 0;
-    if (i->state != SF_TCP_LISTEN && ioctl(fd, SIOCOUTQ, &q) == 0 && q > 0)
+    if (i->state != SF_LISTEN && ioctl(fd, SIOCOUTQ, &q) == 0 && q > 0)
         i->unacked = (uint32_t)q;
     return 0;
 }
 
-static int k_info(struct sf_conn *cc, struct sf_conn_info *i)
+static int k_info(struct lb_conn *cc, struct lb_conn_info *i)
 {
     struct kconn *c = (struct kconn *)cc;
     memset(i, 0, sizeof *i);
@@ -449,7 +449,7 @@ static int k_info(struct sf_conn *cc, struct sf_conn_info *i)
     return fd_info(c->io.fd, i);
 }
 
-static int k_unacked(struct sf_conn *cc)
+static int k_unacked(struct lb_conn *cc)
 {
     struct kconn *c = (struct kconn *)cc;
     int q = 0;
@@ -460,7 +460,7 @@ static int k_unacked(struct sf_conn *cc)
     return q > 0 && c->fin_sent ? q - 1 : q;
 }
 
-static int k_peer_fin(struct sf_conn *cc)
+static int k_peer_fin(struct lb_conn *cc)
 {
     struct kconn *c = (struct kconn *)cc;
     if (c->eof || c->fin_in)
@@ -475,12 +475,12 @@ static int k_peer_fin(struct sf_conn *cc)
     return st == KS_CLOSE_WAIT || st == KS_CLOSE;
 }
 
-static const struct sf_addr *k_peer(struct sf_conn *cc)
+static const struct lb_addr *k_peer(struct lb_conn *cc)
 {
     return &((struct kconn *)cc)->peer;
 }
 
-static void k_set_handler(struct sf_conn *cc, sf_conn_fn fn, void *ctx)
+static void k_set_handler(struct lb_conn *cc, lb_conn_fn fn, void *ctx)
 {
     struct kconn *c = (struct kconn *)cc;
     c->fn = fn;
@@ -494,8 +494,8 @@ static void listener_io(struct sf_io *io, uint32_t ev)
     l->fn(l->ctx, &l->base);
 }
 
-static int k_listen(struct sf_transport *tp, const struct sf_listen_opts *o, sf_listener_fn fn,
-                    void *ctx, struct sf_listener **out)
+static int k_listen(struct lb_transport *tp, const struct lb_listen_opts *o, lb_listener_fn fn,
+                    void *ctx, struct lb_listener **out)
 {
     struct ktransport *t = (struct ktransport *)tp;
     int fd = socket(o->addr.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -533,7 +533,7 @@ static int k_listen(struct sf_transport *tp, const struct sf_listen_opts *o, sf_
     return 0;
 }
 
-static void k_listener_close(struct sf_listener *ll)
+static void k_listener_close(struct lb_listener *ll)
 {
     struct klistener *l = (struct klistener *)ll;
     /* An event for it may already be fetched in this batch: the loop skips an io without a
@@ -544,21 +544,21 @@ static void k_listener_close(struct sf_listener *ll)
     l->tp->dead_listeners = l;
 }
 
-static void k_listener_set_handler(struct sf_listener *ll, sf_listener_fn fn, void *ctx)
+static void k_listener_set_handler(struct lb_listener *ll, lb_listener_fn fn, void *ctx)
 {
     struct klistener *l = (struct klistener *)ll;
     l->fn = fn;
     l->ctx = ctx;
 }
 
-static int k_listener_info(struct sf_listener *ll, struct sf_conn_info *i)
+static int k_listener_info(struct lb_listener *ll, struct lb_conn_info *i)
 {
     struct klistener *l = (struct klistener *)ll;
     memset(i, 0, sizeof *i);
     return fd_info(l->io.fd, i);
 }
 
-static int k_accept(struct sf_listener *ll, sf_conn_fn fn, void *ctx, struct sf_conn **out)
+static int k_accept(struct lb_listener *ll, lb_conn_fn fn, void *ctx, struct lb_conn **out)
 {
     struct klistener *l = (struct klistener *)ll;
     struct sockaddr_storage ss;
@@ -571,7 +571,7 @@ static int k_accept(struct sf_listener *ll, sf_conn_fn fn, void *ctx, struct sf_
         close(fd);
         return -ENOMEM;
     }
-    sf_addr_from_sockaddr(&c->peer, (struct sockaddr *)&ss, sl);
+    lb_addr_from_sockaddr(&c->peer, (struct sockaddr *)&ss, sl);
     c->fn = fn;
     c->ctx = ctx;
     int rc = sf_loop_add(l->tp->base.loop, &c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
@@ -584,11 +584,11 @@ static int k_accept(struct sf_listener *ll, sf_conn_fn fn, void *ctx, struct sf_
     return 0;
 }
 
-static void k_free(struct sf_transport *tp)
+static void k_free(struct lb_transport *tp)
 {
     struct ktransport *t = (struct ktransport *)tp;
     reap(&t->reap);
-    sf_twd_close(&t->twd);
+    lb_twd_close(&t->twd);
     while (t->cache) {
         struct kconn *c = t->cache;
         t->cache = c->next;
@@ -597,7 +597,7 @@ static void k_free(struct sf_transport *tp)
     free(t);
 }
 
-static const struct sf_transport_ops kernel_ops = {
+static const struct lb_transport_ops kernel_ops = {
     .name = "kernel",
     .listen = k_listen,
     .listener_close = k_listener_close,
@@ -619,7 +619,7 @@ static const struct sf_transport_ops kernel_ops = {
     .free = k_free,
 };
 
-struct sf_transport *sf_transport_kernel_new(struct sf_loop *loop)
+struct lb_transport *lb_transport_kernel_new(struct sf_loop *loop)
 {
     struct ktransport *t = calloc(1, sizeof *t);
     if (!t)
@@ -627,7 +627,7 @@ struct sf_transport *sf_transport_kernel_new(struct sf_loop *loop)
     t->base.ops = &kernel_ops;
     t->base.loop = loop;
     t->reap.fn = reap;
-    sf_twd_init(&t->twd);
+    lb_twd_init(&t->twd);
     sf_loop_add_hook(loop, &t->reap);
     return &t->base;
 }

@@ -18,8 +18,8 @@
 /* The kernel looks the entry up as an incoming packet would (inet_diag_find_one_icsk): the
  * request's "src" is our end, its "dst" the peer. Whatever it finds must carry the cookie,
  * or the request fails (ENOENT/ESTALE) and nothing is destroyed. */
-static int fill_id(struct inet_diag_sockid *id, const struct sf_addr *local,
-                   const struct sf_addr *peer, uint64_t cookie)
+static int fill_id(struct inet_diag_sockid *id, const struct lb_addr *local,
+                   const struct lb_addr *peer, uint64_t cookie)
 {
     memset(id, 0, sizeof *id);
     id->idiag_cookie[0] = (uint32_t)cookie;
@@ -41,14 +41,14 @@ static int fill_id(struct inet_diag_sockid *id, const struct sf_addr *local,
     return -EAFNOSUPPORT;
 }
 
-void sf_twd_close(struct sf_twd *d)
+void lb_twd_close(struct lb_twd *d)
 {
     if (d->fd >= 0)
         close(d->fd);
     d->fd = -1;
 }
 
-int sf_tw_destroy(struct sf_twd *d, const struct sf_addr *local, const struct sf_addr *peer,
+int lb_tw_destroy(struct lb_twd *d, const struct lb_addr *local, const struct lb_addr *peer,
                   uint64_t cookie)
 {
     struct {

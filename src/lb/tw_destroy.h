@@ -16,17 +16,17 @@
 #include <stdint.h>
 
 /* The netlink socket, kept between requests (one per event loop). */
-struct sf_twd {
+struct lb_twd {
     int fd; /* -1 until the first request */
     uint32_t seq;
 };
 
-static inline void sf_twd_init(struct sf_twd *d)
+static inline void lb_twd_init(struct lb_twd *d)
 {
     d->fd = -1;
     d->seq = 0;
 }
-void sf_twd_close(struct sf_twd *d);
+void lb_twd_close(struct lb_twd *d);
 
 /* Asks the kernel to drop the TIME_WAIT entry local <-> peer whose socket cookie (SO_COOKIE
  * of the socket it came from, taken before the transition) is cookie. The cookie is what
@@ -34,7 +34,7 @@ void sf_twd_close(struct sf_twd *d);
  * entry is gone, and would destroy that. Returns 0 when removed, -ENOENT or -ESTALE when
  * there was no such entry, or another -errno: -EPERM (no CAP_NET_ADMIN), -EOPNOTSUPP (the
  * kernel cannot destroy TIME_WAIT entries), ... */
-int sf_tw_destroy(struct sf_twd *d, const struct sf_addr *local, const struct sf_addr *peer,
+int lb_tw_destroy(struct lb_twd *d, const struct lb_addr *local, const struct lb_addr *peer,
                   uint64_t cookie);
 
 #endif

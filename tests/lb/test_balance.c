@@ -44,9 +44,9 @@ static void teardown(struct fixture *f)
     free(f->b.maglev_srv);
 }
 
-static struct sf_addr client(uint32_t ip, uint16_t port)
+static struct lb_addr client(uint32_t ip, uint16_t port)
 {
-    struct sf_addr a;
+    struct lb_addr a;
     memset(&a, 0, sizeof a);
     a.u.in4.sin_family = AF_INET;
     a.u.in4.sin_addr.s_addr = htonl(ip);
@@ -55,7 +55,7 @@ static struct sf_addr client(uint32_t ip, uint16_t port)
     return a;
 }
 
-static struct lb_server *pick(struct fixture *f, const struct sf_addr *c)
+static struct lb_server *pick(struct fixture *f, const struct lb_addr *c)
 {
     struct lb_server *s = NULL;
     assert_int_equal(lb_balance_pick(&f->b, c, NULL, 0, &s), LB_PICK_OK);
@@ -67,8 +67,8 @@ static void swrr_is_smooth(void **u)
     (void)u;
     struct fixture f;
     const uint32_t w[] = {5, 1, 1};
-    setup(&f, SF_BAL_ROUNDROBIN, 3, w);
-    struct sf_addr c = client(0x7f000001, 1);
+    setup(&f, LB_BAL_ROUNDROBIN, 3, w);
+    struct lb_addr c = client(0x7f000001, 1);
     /* nginx's documented sequence for weights 5,1,1: a a b a c a a */
     const int want[] = {0, 0, 1, 0, 2, 0, 0};
     for (int round = 0; round < 100; round++)
@@ -82,8 +82,8 @@ static void leastconn_fills_evenly(void **u)
     (void)u;
     struct fixture f;
     const uint32_t w[] = {1, 1, 2};
-    setup(&f, SF_BAL_LEASTCONN, 3, w);
-    struct sf_addr c = client(0x7f000001, 1);
+    setup(&f, LB_BAL_LEASTCONN, 3, w);
+    struct lb_addr c = client(0x7f000001, 1);
     f.s[0].conns = 5; /* already busy */
     for (int i = 0; i < 35; i++)
         pick(&f, &c)->conns++;
@@ -99,13 +99,13 @@ static void source_is_sticky_and_weighted(void **u)
     (void)u;
     struct fixture f;
     const uint32_t w[] = {1, 2, 1, 4};
-    setup(&f, SF_BAL_SOURCE, 4, w);
+    setup(&f, LB_BAL_SOURCE, 4, w);
     unsigned count[4] = {0};
     struct lb_server *first[2000];
     for (uint32_t i = 0; i < 2000; i++) {
-        struct sf_addr c = client(0x0a000000 + i * 7919, (uint16_t)i);
+        struct lb_addr c = client(0x0a000000 + i * 7919, (uint16_t)i);
         first[i] = pick(&f, &c);
-        struct sf_addr again = client(0x0a000000 + i * 7919, 4242); /* port ignored */
+        struct lb_addr again = client(0x0a000000 + i * 7919, 4242); /* port ignored */
         assert_ptr_equal(pick(&f, &again), first[i]);
         count[first[i] - f.s]++;
     }
@@ -116,7 +116,7 @@ static void source_is_sticky_and_weighted(void **u)
     /* s1 goes down: only its clients move */
     f.s[1].up = 0;
     for (uint32_t i = 0; i < 2000; i++) {
-        struct sf_addr c = client(0x0a000000 + i * 7919, 1);
+        struct lb_addr c = client(0x0a000000 + i * 7919, 1);
         struct lb_server *s = pick(&f, &c);
         if (first[i] != &f.s[1])
             assert_ptr_equal(s, first[i]);
@@ -135,7 +135,7 @@ static void maglev_table_properties(void **u)
     assert_non_null(t2);
     const char *names[] = {"alpha", "bravo", "charlie", "delta", "echo"};
     const uint32_t ones[] = {1, 1, 1, 1, 1};
-    assert_int_equal(sf_maglev_populate(t1, m, names, ones, 5), 0);
+    assert_int_equal(lb_maglev_populate(t1, m, names, ones, 5), 0);
     /* balance: every server owns floor or ceil of m/5 slots */
     unsigned cnt[5] = {0};
     for (uint32_t i = 0; i < m; i++) {
@@ -147,12 +147,12 @@ static void maglev_table_properties(void **u)
     /* agreement: another instance listing the servers in another order builds the same
      * mapping by name */
     const char *perm[] = {"delta", "alpha", "echo", "charlie", "bravo"};
-    assert_int_equal(sf_maglev_populate(t2, m, perm, ones, 5), 0);
+    assert_int_equal(lb_maglev_populate(t2, m, perm, ones, 5), 0);
     for (uint32_t i = 0; i < m; i++)
         assert_string_equal(names[t1[i]], perm[t2[i]]);
     /* stability: without "charlie", slots of the others mostly stay (paper: a few %) */
     const char *four[] = {"alpha", "bravo", "delta", "echo"};
-    assert_int_equal(sf_maglev_populate(t2, m, four, ones, 4), 0);
+    assert_int_equal(lb_maglev_populate(t2, m, four, ones, 4), 0);
     unsigned kept = 0, others = 0;
     for (uint32_t i = 0; i < m; i++) {
         if (t1[i] == 2)
@@ -163,13 +163,13 @@ static void maglev_table_properties(void **u)
     assert_true(kept * 100 >= others * 90);
     /* weights: 3:1 gives 3:1 slots */
     const uint32_t w[] = {3, 1};
-    assert_int_equal(sf_maglev_populate(t1, m, names, w, 2), 0);
+    assert_int_equal(lb_maglev_populate(t1, m, names, w, 2), 0);
     unsigned c0 = 0;
     for (uint32_t i = 0; i < m; i++)
         c0 += t1[i] == 0;
     assert_true(c0 >= m * 3 / 4 - 2 && c0 <= m * 3 / 4 + 2);
     /* no servers: every slot empty */
-    assert_int_equal(sf_maglev_populate(t1, 7, names, w, 0), 0);
+    assert_int_equal(lb_maglev_populate(t1, 7, names, w, 0), 0);
     for (int i = 0; i < 7; i++)
         assert_int_equal(t1[i], UINT32_MAX);
     free(t1);
@@ -180,12 +180,12 @@ static void maglev_pick_follows_health(void **u)
 {
     (void)u;
     struct fixture f;
-    setup(&f, SF_BAL_MAGLEV, 3, NULL);
+    setup(&f, LB_BAL_MAGLEV, 3, NULL);
     f.b.conf.maglev_size = 251;
     unsigned count[3] = {0};
     struct lb_server *first[600];
     for (uint32_t i = 0; i < 600; i++) {
-        struct sf_addr c = client(0x0a000001, (uint16_t)(1000 + i));
+        struct lb_addr c = client(0x0a000001, (uint16_t)(1000 + i));
         first[i] = pick(&f, &c);
         count[first[i] - f.s]++;
     }
@@ -195,7 +195,7 @@ static void maglev_pick_follows_health(void **u)
     f.b.health_gen++;
     unsigned moved_others = 0;
     for (uint32_t i = 0; i < 600; i++) {
-        struct sf_addr c = client(0x0a000001, (uint16_t)(1000 + i));
+        struct lb_addr c = client(0x0a000001, (uint16_t)(1000 + i));
         struct lb_server *s = pick(&f, &c);
         assert_ptr_not_equal(s, &f.s[0]);
         moved_others += first[i] != &f.s[0] && s != first[i];
@@ -208,9 +208,9 @@ static void backups_only_when_no_primary(void **u)
 {
     (void)u;
     struct fixture f;
-    setup(&f, SF_BAL_ROUNDROBIN, 3, NULL);
+    setup(&f, LB_BAL_ROUNDROBIN, 3, NULL);
     f.s[2].backup = 1;
-    struct sf_addr c = client(0x7f000001, 1);
+    struct lb_addr c = client(0x7f000001, 1);
     for (int i = 0; i < 50; i++)
         assert_ptr_not_equal(pick(&f, &c), &f.s[2]);
     f.s[0].up = 0;
@@ -229,11 +229,11 @@ static void backups_only_when_no_primary(void **u)
 static void maxconn_and_avoid(void **u)
 {
     (void)u;
-    static const int algs[] = {SF_BAL_ROUNDROBIN, SF_BAL_LEASTCONN, SF_BAL_SOURCE, SF_BAL_MAGLEV};
+    static const int algs[] = {LB_BAL_ROUNDROBIN, LB_BAL_LEASTCONN, LB_BAL_SOURCE, LB_BAL_MAGLEV};
     for (size_t a = 0; a < 4; a++) {
         struct fixture f;
         setup(&f, algs[a], 2, NULL);
-        struct sf_addr c = client(0x7f000001, 1);
+        struct lb_addr c = client(0x7f000001, 1);
         struct lb_server *s;
         /* avoided server: the other one is chosen, whatever the algorithm */
         for (int i = 0; i < 20; i++) {

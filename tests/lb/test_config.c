@@ -14,9 +14,9 @@
 
 #include "lb/config.h"
 
-static struct sf_config *parse(const char *text, struct sf_config_error *e)
+static struct lb_config *parse(const char *text, struct lb_config_error *e)
 {
-    return sf_config_parse(text, strlen(text), e);
+    return lb_config_parse(text, strlen(text), e);
 }
 
 static const char *full =
@@ -43,16 +43,16 @@ static const char *full =
 static void full_config(void **u)
 {
     (void)u;
-    struct sf_config_error e;
-    struct sf_config *c = parse(full, &e);
+    struct lb_config_error e;
+    struct lb_config *c = parse(full, &e);
     if (!c)
         fail_msg("%d:%d: %s", e.line, e.col, e.msg);
-    assert_int_equal(c->log_target, SF_LOG_OFF);
+    assert_int_equal(c->log_target, LB_LOG_OFF);
     assert_int_equal(c->drain_timeout_ms, 3000);
     assert_true(c->has_admin);
-    assert_int_equal(sf_addr_port(&c->admin), 8081);
+    assert_int_equal(lb_addr_port(&c->admin), 8081);
     assert_int_equal(c->nfrontends, 1);
-    const struct sf_frontend_conf *f = &c->frontends[0];
+    const struct lb_frontend_conf *f = &c->frontends[0];
     assert_string_equal(f->name, "web");
     assert_int_equal(f->backlog, 128);
     assert_int_equal(f->reuseport, 1);
@@ -61,15 +61,15 @@ static void full_config(void **u)
     assert_int_equal(f->profile.connect_timeout_ms, 250);
     assert_int_equal(f->profile.idle_timeout_ms, 10000);
     assert_int_equal(f->profile.defer_accept, 1);
-    assert_int_equal(f->profile.server_close, SF_CLOSE_RST);
+    assert_int_equal(f->profile.server_close, LB_CLOSE_RST);
     assert_int_equal(f->profile.nsources, 2);
     assert_int_equal(f->profile.sources[1].port_lo, 20000);
     assert_int_equal(f->profile.sources[1].port_hi, 20999);
     assert_int_equal(f->profile.keepalive, 1);
     assert_int_equal(f->profile.keepalive_idle_ms, 30000);
-    const struct sf_backend_conf *b = &c->backends[f->backend];
+    const struct lb_backend_conf *b = &c->backends[f->backend];
     assert_string_equal(b->name, "app");
-    assert_int_equal(b->balance, SF_BAL_MAGLEV);
+    assert_int_equal(b->balance, LB_BAL_MAGLEV);
     assert_int_equal(b->maglev_size, 251);
     assert_int_equal(b->retries, 2);
     assert_int_equal(b->nservers, 2);
@@ -77,7 +77,7 @@ static void full_config(void **u)
     assert_int_equal(b->servers[0].maxconn, 10);
     assert_int_equal(b->servers[1].backup, 1);
     assert_int_equal(b->servers[1].addr.u.sa.sa_family, AF_INET6);
-    assert_int_equal(b->check.type, SF_CHECK_HTTP);
+    assert_int_equal(b->check.type, LB_CHECK_HTTP);
     assert_string_equal(b->check.uri, "/health");
     assert_int_equal(b->check.expect, 204);
     assert_int_equal(b->check.interval_ms, 500);
@@ -86,14 +86,14 @@ static void full_config(void **u)
     assert_int_equal(b->profile.idle_timeout_ms, 300000);
     assert_int_equal(c->nresponds, 1);
     assert_string_equal(c->responds[0].body, "hi\n");
-    sf_config_free(c);
+    lb_config_free(c);
 }
 
 static void defaults_documented(void **u)
 {
     (void)u;
-    struct sf_profile p;
-    sf_profile_defaults(&p);
+    struct lb_profile p;
+    lb_profile_defaults(&p);
     assert_int_equal(p.connect_timeout_ms, 5000);
     assert_int_equal(p.idle_timeout_ms, 300000);
     assert_int_equal(p.client_fin_timeout_ms, 60000);
@@ -106,24 +106,24 @@ static void defaults_documented(void **u)
     assert_int_equal(p.nodelay, 1);
     assert_int_equal(p.defer_accept, 0);
     assert_int_equal(p.reset_on_timeout, 1);
-    assert_int_equal(p.server_close, SF_CLOSE_FIN);
+    assert_int_equal(p.server_close, LB_CLOSE_FIN);
     assert_int_equal(p.buffer_size, 65536);
-    struct sf_config_error e;
-    struct sf_config *c = parse("frontend f { listen 127.0.0.1:1; backend b; }\n"
+    struct lb_config_error e;
+    struct lb_config *c = parse("frontend f { listen 127.0.0.1:1; backend b; }\n"
                                 "backend b { server s 127.0.0.1:2; }\n",
                                 &e);
     assert_non_null(c);
     assert_int_equal(c->frontends[0].backlog, 511);
     assert_int_equal(c->frontends[0].maxconn, 4096);
-    assert_int_equal(c->backends[0].balance, SF_BAL_ROUNDROBIN);
+    assert_int_equal(c->backends[0].balance, LB_BAL_ROUNDROBIN);
     assert_int_equal(c->backends[0].retries, 3);
     assert_int_equal(c->backends[0].maglev_size, 65537);
-    assert_int_equal(c->backends[0].check.type, SF_CHECK_NONE);
+    assert_int_equal(c->backends[0].check.type, LB_CHECK_NONE);
     assert_int_equal(c->backends[0].max_fails, 1);
     assert_int_equal(c->backends[0].fail_timeout_ms, 10000);
-    assert_int_equal(c->log_target, SF_LOG_STDERR);
+    assert_int_equal(c->log_target, LB_LOG_STDERR);
     assert_int_equal(c->drain_timeout_ms, 30000);
-    sf_config_free(c);
+    lb_config_free(c);
 }
 
 struct bad {
@@ -184,8 +184,8 @@ static void errors_have_positions(void **u)
 {
     (void)u;
     for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
-        struct sf_config_error e;
-        struct sf_config *c = parse(bads[i].text, &e);
+        struct lb_config_error e;
+        struct lb_config *c = parse(bads[i].text, &e);
         if (c)
             fail_msg("case %zu accepted: %s", i, bads[i].text);
         if (e.line != bads[i].line || e.col != bads[i].col || !strstr(e.msg, bads[i].msg))
@@ -197,10 +197,10 @@ static void errors_have_positions(void **u)
 static void one_sided_directives_on_their_side(void **u)
 {
     (void)u;
-    struct sf_config_error e;
+    struct lb_config_error e;
     /* inline on the side that reads them; a named profile may hold both kinds (ad-hoc mode
      * gives both sides one profile) and each side reads its own */
-    struct sf_config *c =
+    struct lb_config *c =
         parse("profile both { source 127.0.0.2; defer_accept on; server_close rst; }\n"
               "frontend f { listen 127.0.0.1:1; backend b; profile both;\n"
               "  defer_accept off; client_fin_timeout 2s; }\n"
@@ -211,14 +211,14 @@ static void one_sided_directives_on_their_side(void **u)
         fail_msg("%d:%d: %s", e.line, e.col, e.msg);
     assert_int_equal(c->frontends[0].profile.defer_accept, 0);
     assert_int_equal(c->frontends[0].profile.client_fin_timeout_ms, 2000);
-    const struct sf_profile *b = &c->backends[0].profile;
+    const struct lb_profile *b = &c->backends[0].profile;
     assert_int_equal(b->nsources, 1);
     assert_int_equal(b->sources[0].port_lo, 2000);
     assert_int_equal(b->connect_timeout_ms, 1000);
     assert_int_equal(b->server_fin_timeout_ms, 3000);
-    assert_int_equal(b->server_close, SF_CLOSE_FIN);
+    assert_int_equal(b->server_close, LB_CLOSE_FIN);
     assert_int_equal(b->defer_accept, 1); /* from the named profile; unread on this side */
-    sf_config_free(c);
+    lb_config_free(c);
 }
 
 static void garbage_never_crashes(void **u)
@@ -238,10 +238,10 @@ static void garbage_never_crashes(void **u)
             x = x * 1103515245 + 12345;
             buf[at] = "{};\"#x 9:\n\\"[(x >> 16) % 11];
         }
-        struct sf_config_error e;
-        struct sf_config *c = sf_config_parse(buf, n, &e);
+        struct lb_config_error e;
+        struct lb_config *c = lb_config_parse(buf, n, &e);
         if (c)
-            sf_config_free(c);
+            lb_config_free(c);
         else
             assert_true(e.line >= 0 && e.line <= 40);
     }
@@ -253,24 +253,24 @@ static void values(void **u)
     (void)u;
     uint64_t v;
     const char *why;
-    assert_int_equal(sf_parse_duration("250ms", &v, &why), 0);
+    assert_int_equal(lb_parse_duration("250ms", &v, &why), 0);
     assert_int_equal(v, 250);
-    assert_int_equal(sf_parse_duration("2h", &v, &why), 0);
+    assert_int_equal(lb_parse_duration("2h", &v, &why), 0);
     assert_int_equal(v, 7200000);
-    assert_int_equal(sf_parse_duration("0", &v, &why), 0);
+    assert_int_equal(lb_parse_duration("0", &v, &why), 0);
     assert_int_equal(v, 0);
-    assert_int_equal(sf_parse_duration("99999999999999999999s", &v, &why), -1);
-    assert_int_equal(sf_parse_duration("31d", &v, &why), -1);
-    assert_int_equal(sf_parse_size("64k", &v, &why), 0);
+    assert_int_equal(lb_parse_duration("99999999999999999999s", &v, &why), -1);
+    assert_int_equal(lb_parse_duration("31d", &v, &why), -1);
+    assert_int_equal(lb_parse_size("64k", &v, &why), 0);
     assert_int_equal(v, 65536);
-    assert_int_equal(sf_parse_size("1g", &v, &why), -1);
+    assert_int_equal(lb_parse_size("1g", &v, &why), -1);
 }
 
 static void file_errors(void **u)
 {
     (void)u;
     char err[512];
-    assert_null(sf_config_load("/nonexistent/synfin.conf", err, sizeof err));
+    assert_null(lb_config_load("/nonexistent/synfin.conf", err, sizeof err));
     assert_non_null(strstr(err, "/nonexistent/synfin.conf: No such file"));
     char path[] = "/tmp/synfin-test-XXXXXX";
     int fd = mkstemp(path);
@@ -278,7 +278,7 @@ static void file_errors(void **u)
     const char *t = OKFE "backend b {\n    server s 127.0.0.1:2 wieght 2;\n}\n";
     assert_int_equal(write(fd, t, strlen(t)), (ssize_t)strlen(t));
     close(fd);
-    assert_null(sf_config_load(path, err, sizeof err));
+    assert_null(lb_config_load(path, err, sizeof err));
     char want[600];
     snprintf(want, sizeof want, "%s:3:26: unknown server option 'wieght'", path);
     assert_non_null(strstr(err, want));
@@ -288,10 +288,10 @@ static void file_errors(void **u)
     assert_true(fd >= 0);
     assert_int_equal(write(fd, dup, strlen(dup)), (ssize_t)strlen(dup));
     close(fd);
-    assert_null(sf_config_load(path, err, sizeof err));
+    assert_null(lb_config_load(path, err, sizeof err));
     snprintf(want, sizeof want, "%s:2:21: address '127.0.0.1:1' is already used at line 1", path);
     assert_string_equal(err, want);
-    struct sf_config_error e;
+    struct lb_config_error e;
     assert_null(parse(dup, &e));
     assert_int_equal(e.ref_line, 1);
     assert_string_equal(e.msg, "address '127.0.0.1:1' is already used");
@@ -301,15 +301,15 @@ static void file_errors(void **u)
 static void embedded_default_is_valid(void **u)
 {
     (void)u;
-    struct sf_config_error e;
-    struct sf_config *c = parse(sf_default_conf, &e);
+    struct lb_config_error e;
+    struct lb_config *c = parse(lb_default_conf, &e);
     if (!c)
         fail_msg("conf/synfin.conf:%d:%d: %s", e.line, e.col, e.msg);
     assert_int_equal(c->nfrontends, 1);
-    assert_int_equal(sf_addr_port(&c->frontends[0].listen), 8080);
-    assert_int_equal(sf_addr_port(&c->admin), 8081);
+    assert_int_equal(lb_addr_port(&c->frontends[0].listen), 8080);
+    assert_int_equal(lb_addr_port(&c->admin), 8081);
     assert_int_equal(c->nresponds, 2);
-    sf_config_free(c);
+    lb_config_free(c);
 }
 
 int main(void)

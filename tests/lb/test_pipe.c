@@ -15,7 +15,7 @@
 #include "lb/pipe.h"
 
 struct fake {
-    struct sf_conn base;
+    struct lb_conn base;
     /* as a source */
     const unsigned char *in;
     size_t in_len, in_pos;
@@ -27,11 +27,11 @@ struct fake {
     size_t out_len, room;
     int shut, out_err;
     size_t out_len_at_shut;
-    unsigned writes, fin_next_writes; /* writes, and those flagged SF_WRITE_FIN_NEXT */
+    unsigned writes, fin_next_writes; /* writes, and those flagged LB_WRITE_FIN_NEXT */
     int last_write_fin_next;
 };
 
-static ssize_t f_read(struct sf_conn *c, void *buf, size_t len)
+static ssize_t f_read(struct lb_conn *c, void *buf, size_t len)
 {
     struct fake *f = (struct fake *)c;
     f->reads++;
@@ -46,11 +46,11 @@ static ssize_t f_read(struct sf_conn *c, void *buf, size_t len)
     return (ssize_t)n;
 }
 
-static ssize_t f_write(struct sf_conn *c, const void *buf, size_t len, unsigned flags)
+static ssize_t f_write(struct lb_conn *c, const void *buf, size_t len, unsigned flags)
 {
     struct fake *f = (struct fake *)c;
     f->writes++;
-    f->last_write_fin_next = (flags & SF_WRITE_FIN_NEXT) != 0;
+    f->last_write_fin_next = (flags & LB_WRITE_FIN_NEXT) != 0;
     f->fin_next_writes += f->last_write_fin_next;
     if (f->out_err)
         return -f->out_err;
@@ -63,7 +63,7 @@ static ssize_t f_write(struct sf_conn *c, const void *buf, size_t len, unsigned 
     return (ssize_t)n;
 }
 
-static int f_shutdown(struct sf_conn *c)
+static int f_shutdown(struct lb_conn *c)
 {
     struct fake *f = (struct fake *)c;
     f->shut++;
@@ -71,7 +71,7 @@ static int f_shutdown(struct sf_conn *c)
     return 0;
 }
 
-static const struct sf_transport_ops fake_ops = {
+static const struct lb_transport_ops fake_ops = {
     .name = "fake",
     .read = f_read,
     .write = f_write,
@@ -112,8 +112,8 @@ static void backpressure_bounds_the_buffer(void **u)
     src.in_eof = 1;
     dst.out = malloc(TOTAL);
     assert_non_null(dst.out);
-    struct sf_bufpool pool;
-    sf_bufpool_init(&pool, 1 << 20);
+    struct lb_bufpool pool;
+    lb_bufpool_init(&pool, 1 << 20);
     struct lb_pipe p;
     memset(&p, 0, sizeof p);
     p.cap = CAP;
@@ -143,7 +143,7 @@ static void backpressure_bounds_the_buffer(void **u)
     assert_int_equal(p.bytes, TOTAL);
     assert_null(p.buf);
     assert_int_equal(pool.in_use, 0);
-    sf_bufpool_clear(&pool);
+    lb_bufpool_clear(&pool);
     free(data);
     free(dst.out);
 }
@@ -161,8 +161,8 @@ static void fin_waits_for_flush(void **u)
     src.in_eof = 1;
     unsigned char out[64];
     dst.out = out;
-    struct sf_bufpool pool;
-    sf_bufpool_init(&pool, 1 << 20);
+    struct lb_bufpool pool;
+    lb_bufpool_init(&pool, 1 << 20);
     struct lb_pipe p;
     memset(&p, 0, sizeof p);
     p.cap = CAP;
@@ -187,7 +187,7 @@ static void fin_waits_for_flush(void **u)
     /* pumping again does not shut twice */
     lb_pipe_pump(&p, &src.base, &ss, &dst.base, &ds, &pool, &moved, &err);
     assert_int_equal(dst.shut, 1);
-    sf_bufpool_clear(&pool);
+    lb_bufpool_clear(&pool);
 }
 
 static void fin_rides_on_the_last_write(void **u)
@@ -196,8 +196,8 @@ static void fin_rides_on_the_last_write(void **u)
     struct fake src, dst;
     const unsigned char msg[] = "HTTP/1.0 200 OK\r\n\r\nhello";
     unsigned char out[64];
-    struct sf_bufpool pool;
-    sf_bufpool_init(&pool, 1 << 20);
+    struct lb_bufpool pool;
+    lb_bufpool_init(&pool, 1 << 20);
     struct lb_pipe p;
     int moved = 0, err = 0;
 
@@ -264,7 +264,7 @@ static void fin_rides_on_the_last_write(void **u)
         }
     }
     assert_int_equal(pool.in_use, 0);
-    sf_bufpool_clear(&pool);
+    lb_bufpool_clear(&pool);
 }
 
 static void reads_before_connect_are_kept(void **u)
@@ -276,8 +276,8 @@ static void reads_before_connect_are_kept(void **u)
     src.in = data;
     src.in_len = CAP * 2;
     src.avail = CAP * 2;
-    struct sf_bufpool pool;
-    sf_bufpool_init(&pool, 1 << 20);
+    struct lb_bufpool pool;
+    lb_bufpool_init(&pool, 1 << 20);
     struct lb_pipe p;
     memset(&p, 0, sizeof p);
     p.cap = CAP;
@@ -288,7 +288,7 @@ static void reads_before_connect_are_kept(void **u)
     assert_int_equal(src.in_pos, CAP);
     lb_pipe_release(&p, &pool);
     assert_int_equal(pool.in_use, 0);
-    sf_bufpool_clear(&pool);
+    lb_bufpool_clear(&pool);
     free(data);
 }
 
@@ -296,8 +296,8 @@ static void errors_name_their_side(void **u)
 {
     (void)u;
     struct fake src, dst;
-    struct sf_bufpool pool;
-    sf_bufpool_init(&pool, 1 << 20);
+    struct lb_bufpool pool;
+    lb_bufpool_init(&pool, 1 << 20);
     unsigned char out[16];
     const unsigned char msg[] = "abc";
     int moved, err;
@@ -363,26 +363,26 @@ static void errors_name_their_side(void **u)
     assert_int_equal(p.shut, 1);
     assert_int_equal(dst.shut, 0);
     assert_int_equal(pool.in_use, 0);
-    sf_bufpool_clear(&pool);
+    lb_bufpool_clear(&pool);
 }
 
 static void pool_reuses_and_bounds(void **u)
 {
     (void)u;
-    struct sf_bufpool pool;
-    sf_bufpool_init(&pool, 3 * 1024);
-    struct sf_buf *a = sf_buf_get(&pool, 1024), *b = sf_buf_get(&pool, 1024);
-    struct sf_buf *c = sf_buf_get(&pool, 1024), *d = sf_buf_get(&pool, 1024);
+    struct lb_bufpool pool;
+    lb_bufpool_init(&pool, 3 * 1024);
+    struct lb_buf *a = lb_buf_get(&pool, 1024), *b = lb_buf_get(&pool, 1024);
+    struct lb_buf *c = lb_buf_get(&pool, 1024), *d = lb_buf_get(&pool, 1024);
     assert_int_equal(pool.in_use, 4);
-    sf_buf_put(&pool, a);
-    sf_buf_put(&pool, b);
-    sf_buf_put(&pool, c);
-    sf_buf_put(&pool, d); /* over the bound: freed */
+    lb_buf_put(&pool, a);
+    lb_buf_put(&pool, b);
+    lb_buf_put(&pool, c);
+    lb_buf_put(&pool, d); /* over the bound: freed */
     assert_int_equal(pool.free_bytes, 3 * 1024);
-    assert_ptr_equal(sf_buf_get(&pool, 1024), c); /* LIFO: the warmest first */
+    assert_ptr_equal(lb_buf_get(&pool, 1024), c); /* LIFO: the warmest first */
     assert_int_equal(pool.in_use, 1);
-    sf_buf_put(&pool, c);
-    sf_bufpool_clear(&pool);
+    lb_buf_put(&pool, c);
+    lb_bufpool_clear(&pool);
     assert_int_equal(pool.free_bytes, 0);
 }
 

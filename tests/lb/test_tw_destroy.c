@@ -26,7 +26,7 @@ static int tcp_state(int fd)
     return ti.tcpi_state;
 }
 
-static int listener(struct sf_addr *a)
+static int listener(struct lb_addr *a)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
@@ -35,16 +35,16 @@ static int listener(struct sf_addr *a)
     assert_int_equal(listen(fd, 8), 0);
     socklen_t len = sizeof sin;
     assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-    sf_addr_from_sockaddr(a, (struct sockaddr *)&sin, len);
+    lb_addr_from_sockaddr(a, (struct sockaddr *)&sin, len);
     return fd;
 }
 
-static void local_addr(int fd, struct sf_addr *a)
+static void local_addr(int fd, struct lb_addr *a)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
-    sf_addr_from_sockaddr(a, (struct sockaddr *)&ss, len);
+    lb_addr_from_sockaddr(a, (struct sockaddr *)&ss, len);
 }
 
 static uint64_t cookie_of(int fd)
@@ -58,7 +58,7 @@ static uint64_t cookie_of(int fd)
 
 /* One connection to l, ended with our FIN first: returns our fd, whose connection is then a
  * TIME_WAIT entry (the socket itself in CLOSE), and its cookie taken before the FIN. */
-static int time_wait_to(int l, const struct sf_addr *la, uint64_t *cookie)
+static int time_wait_to(int l, const struct lb_addr *la, uint64_t *cookie)
 {
     int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(c >= 0);
@@ -85,41 +85,41 @@ static void skip_if_refused(int rc)
 static void entry_named_by_cookie_is_removed(void **u)
 {
     (void)u;
-    struct sf_twd d;
-    sf_twd_init(&d);
-    struct sf_addr la, local;
+    struct lb_twd d;
+    lb_twd_init(&d);
+    struct lb_addr la, local;
     int l = listener(&la);
     uint64_t cookie;
     int c = time_wait_to(l, &la, &cookie);
     local_addr(c, &local); /* still answers on the closed socket */
 
     /* a wrong cookie: nothing is removed */
-    int rc = sf_tw_destroy(&d, &local, &la, cookie + 1);
+    int rc = lb_tw_destroy(&d, &local, &la, cookie + 1);
     skip_if_refused(rc);
     assert_true(rc == -ENOENT || rc == -ESTALE);
     /* the right one: removed, and then there is nothing left to remove */
-    rc = sf_tw_destroy(&d, &local, &la, cookie);
+    rc = lb_tw_destroy(&d, &local, &la, cookie);
     skip_if_refused(rc);
     assert_int_equal(rc, 0);
-    assert_int_equal(sf_tw_destroy(&d, &local, &la, cookie), -ENOENT);
+    assert_int_equal(lb_tw_destroy(&d, &local, &la, cookie), -ENOENT);
     /* without a cookie the request is not even sent */
-    assert_int_equal(sf_tw_destroy(&d, &local, &la, 0), -EINVAL);
+    assert_int_equal(lb_tw_destroy(&d, &local, &la, 0), -EINVAL);
     close(c);
     close(l);
-    sf_twd_close(&d);
+    lb_twd_close(&d);
 }
 
 static void listener_is_never_hit(void **u)
 {
     (void)u;
-    struct sf_twd d;
-    sf_twd_init(&d);
-    struct sf_addr la, other;
+    struct lb_twd d;
+    lb_twd_init(&d);
+    struct lb_addr la, other;
     int l = listener(&la);
     int o = listener(&other);
     /* No entry between la and other: the kernel's lookup finds the listener on la instead,
      * whose cookie differs. */
-    int rc = sf_tw_destroy(&d, &la, &other, cookie_of(o));
+    int rc = lb_tw_destroy(&d, &la, &other, cookie_of(o));
     assert_true(rc == -ENOENT || rc == -ESTALE || rc == -EOPNOTSUPP);
     assert_int_equal(tcp_state(l), TCP_LISTEN);
     int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -127,7 +127,7 @@ static void listener_is_never_hit(void **u)
     close(c);
     close(o);
     close(l);
-    sf_twd_close(&d);
+    lb_twd_close(&d);
 }
 
 int main(void)

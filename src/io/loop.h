@@ -6,14 +6,14 @@
  *
  * Time is the monotonic clock in nanoseconds, read once per iteration (sf_loop_now), so all
  * code run for one batch of events sees the same "now". */
-#ifndef SYNFIN_LB_LOOP_H
-#define SYNFIN_LB_LOOP_H
+#ifndef SYNFIN_IO_LOOP_H
+#define SYNFIN_IO_LOOP_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define SF_MS 1000000ull /* nanoseconds in a millisecond */
-#define SF_S  1000000000ull
+#define SF_NSEC_PER_MS  1000000ull /* nanoseconds in a millisecond */
+#define SF_NSEC_PER_SEC 1000000000ull
 
 struct sf_loop;
 
@@ -24,10 +24,10 @@ struct sf_io {
     void (*fn)(struct sf_io *io, uint32_t events);
 };
 
-struct sf_timer {
+struct sf_loop_timer {
     uint64_t when; /* monotonic ns */
     size_t slot;   /* index in the heap + 1; 0 when not armed */
-    void (*fn)(struct sf_timer *t);
+    void (*fn)(struct sf_loop_timer *t);
 };
 
 /* Runs after each batch of events, before the next wait (deferred frees, log flushes). */
@@ -46,9 +46,9 @@ int sf_loop_mod(struct sf_loop *l, struct sf_io *io, uint32_t events);
 void sf_loop_del(struct sf_loop *l, struct sf_io *io);
 
 /* Arms (or re-arms) t to fire at `when`. Returns -ENOMEM if the heap cannot grow. */
-int sf_timer_set(struct sf_loop *l, struct sf_timer *t, uint64_t when);
-void sf_timer_cancel(struct sf_loop *l, struct sf_timer *t);
-static inline int sf_timer_armed(const struct sf_timer *t)
+int sf_loop_timer_set(struct sf_loop *l, struct sf_loop_timer *t, uint64_t when);
+void sf_loop_timer_cancel(struct sf_loop *l, struct sf_loop_timer *t);
+static inline int sf_loop_timer_armed(const struct sf_loop_timer *t)
 {
     return t->slot != 0;
 }

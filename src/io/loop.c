@@ -1,5 +1,5 @@
 /* Edge-triggered epoll plus a min-heap of timers; see loop.h. */
-#include "lb/loop.h"
+#include "io/loop.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -15,7 +15,7 @@ struct sf_loop {
     int stop;
     uint64_t now;
     uint64_t wall_base; /* wall - monotonic at start, to derive wall time cheaply */
-    struct sf_timer **heap;
+    struct sf_loop_timer **heap;
     size_t nheap, cap;
     struct sf_hook *hooks;
 };
@@ -24,7 +24,7 @@ static uint64_t clock_ns(clockid_t id)
 {
     struct timespec ts;
     clock_gettime(id, &ts);
-    return (uint64_t)ts.tv_sec * SF_S + (uint64_t)ts.tv_nsec;
+    return (uint64_t)ts.tv_sec * SF_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
 struct sf_loop *sf_loop_new(void)
@@ -70,7 +70,7 @@ void sf_loop_del(struct sf_loop *l, struct sf_io *io)
 }
 
 /* Heap of timer pointers ordered by `when`; slot is the 1-based position. */
-static void heap_put(struct sf_loop *l, size_t i, struct sf_timer *t)
+static void heap_put(struct sf_loop *l, size_t i, struct sf_loop_timer *t)
 {
     l->heap[i] = t;
     t->slot = i + 1;
@@ -78,7 +78,7 @@ static void heap_put(struct sf_loop *l, size_t i, struct sf_timer *t)
 
 static void sift_up(struct sf_loop *l, size_t i)
 {
-    struct sf_timer *t = l->heap[i];
+    struct sf_loop_timer *t = l->heap[i];
     while (i > 0) {
         size_t p = (i - 1) / 2;
         if (l->heap[p]->when <= t->when)
@@ -91,7 +91,7 @@ static void sift_up(struct sf_loop *l, size_t i)
 
 static void sift_down(struct sf_loop *l, size_t i)
 {
-    struct sf_timer *t = l->heap[i];
+    struct sf_loop_timer *t = l->heap[i];
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= l->nheap)
@@ -106,7 +106,7 @@ static void sift_down(struct sf_loop *l, size_t i)
     heap_put(l, i, t);
 }
 
-int sf_timer_set(struct sf_loop *l, struct sf_timer *t, uint64_t when)
+int sf_loop_timer_set(struct sf_loop *l, struct sf_loop_timer *t, uint64_t when)
 {
     if (t->slot) {
         size_t i = t->slot - 1;
@@ -120,7 +120,7 @@ int sf_timer_set(struct sf_loop *l, struct sf_timer *t, uint64_t when)
     }
     if (l->nheap == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 64;
-        struct sf_timer **h = realloc(l->heap, cap * sizeof *h);
+        struct sf_loop_timer **h = realloc(l->heap, cap * sizeof *h);
         if (!h)
             return -ENOMEM;
         l->heap = h;
@@ -132,13 +132,13 @@ int sf_timer_set(struct sf_loop *l, struct sf_timer *t, uint64_t when)
     return 0;
 }
 
-void sf_timer_cancel(struct sf_loop *l, struct sf_timer *t)
+void sf_loop_timer_cancel(struct sf_loop *l, struct sf_loop_timer *t)
 {
     if (!t->slot)
         return;
     size_t i = t->slot - 1;
     t->slot = 0;
-    struct sf_timer *last = l->heap[--l->nheap];
+    struct sf_loop_timer *last = l->heap[--l->nheap];
     if (i == l->nheap)
         return;
     l->heap[i] = last;
@@ -188,8 +188,8 @@ void sf_loop_stop(struct sf_loop *l)
 static void run_timers(struct sf_loop *l)
 {
     while (l->nheap > 0 && l->heap[0]->when <= l->now) {
-        struct sf_timer *t = l->heap[0];
-        sf_timer_cancel(l, t);
+        struct sf_loop_timer *t = l->heap[0];
+        sf_loop_timer_cancel(l, t);
         t->fn(t);
     }
 }
@@ -200,7 +200,8 @@ int sf_loop_once(struct sf_loop *l, int max_wait_ms)
     int timeout = max_wait_ms;
     if (l->nheap > 0) {
         uint64_t when = l->heap[0]->when;
-        int until = when <= l->now ? 0 : (int)((when - l->now + SF_MS - 1) / SF_MS);
+        int until =
+            when <= l->now ? 0 : (int)((when - l->now + SF_NSEC_PER_MS - 1) / SF_NSEC_PER_MS);
         if (timeout < 0 || until < timeout)
             timeout = until;
     }

@@ -8,15 +8,15 @@
 
 #include <stdlib.h>
 
-#include "lb/loop.h"
+#include "io/loop.h"
 
 #define N 500
 
 static uint64_t fired[N];
 static size_t nfired;
-static struct sf_timer timers[N];
+static struct sf_loop_timer timers[N];
 
-static void on_fire(struct sf_timer *t)
+static void on_fire(struct sf_loop_timer *t)
 {
     fired[nfired++] = t->when;
 }
@@ -32,18 +32,18 @@ static void timers_fire_in_order(void **u)
     for (int i = 0; i < N; i++) {
         x = x * 1103515245 + 12345;
         timers[i].fn = on_fire;
-        assert_int_equal(sf_timer_set(l, &timers[i], base + (x >> 16) % 1000), 0);
+        assert_int_equal(sf_loop_timer_set(l, &timers[i], base + (x >> 16) % 1000), 0);
     }
     /* move some, cancel some */
     for (int i = 0; i < N; i += 3)
-        assert_int_equal(sf_timer_set(l, &timers[i], base + (uint64_t)(i % 17)), 0);
+        assert_int_equal(sf_loop_timer_set(l, &timers[i], base + (uint64_t)(i % 17)), 0);
     int cancelled = 0;
     for (int i = 1; i < N; i += 5) {
-        sf_timer_cancel(l, &timers[i]);
-        assert_false(sf_timer_armed(&timers[i]));
+        sf_loop_timer_cancel(l, &timers[i]);
+        assert_false(sf_loop_timer_armed(&timers[i]));
         cancelled++;
     }
-    sf_timer_cancel(l, &timers[1]); /* twice is harmless */
+    sf_loop_timer_cancel(l, &timers[1]); /* twice is harmless */
     /* deadlines are in ns and all within 1 us of base: one iteration fires them all */
     assert_int_equal(sf_loop_once(l, 10), 0);
     assert_int_equal(nfired, N - cancelled);

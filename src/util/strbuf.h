@@ -1,7 +1,7 @@
 /* A growable text buffer for responses. An allocation failure sets `failed` and later
  * appends do nothing: the caller answers 500 instead of sending a truncated document. */
-#ifndef SYNFIN_CTL_STRBUF_H
-#define SYNFIN_CTL_STRBUF_H
+#ifndef SYNFIN_UTIL_STRBUF_H
+#define SYNFIN_UTIL_STRBUF_H
 
 #include <stddef.h>
 

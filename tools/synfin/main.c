@@ -13,7 +13,7 @@
 #include "ctl/render.h"
 #include "lb/config.h"
 #include "lb/lb.h"
-#include "lb/loop.h"
+#include "io/loop.h"
 #include "lb/transport.h"
 
 #include <errno.h>
@@ -35,10 +35,10 @@ struct app {
     char **adhoc_flag; /* the flag each generated line came from */
     size_t adhoc_lines;
     struct sf_loop *loop;
-    struct sf_transport *tp;
+    struct lb_transport *tp;
     struct lb *lb;
-    struct sf_ctl ctl;
-    struct sf_admin *old_admin; /* replaced by a reload: freed after the batch */
+    struct ctl ctl;
+    struct ctl_admin *old_admin; /* replaced by a reload: freed after the batch */
     struct sf_hook hook;
     struct sf_io sig;
     int exit_code;
@@ -226,14 +226,14 @@ static const char *adhoc_flag(const struct app *app, int line)
 }
 
 /* Loads the configuration this process runs from; on error prints it (file:line:col). */
-static struct sf_config *load(struct app *app, char *err, size_t errlen)
+static struct lb_config *load(struct app *app, char *err, size_t errlen)
 {
     if (app->path)
-        return sf_config_load(app->path, err, errlen);
-    struct sf_config_error e;
-    struct sf_config *c;
+        return lb_config_load(app->path, err, errlen);
+    struct lb_config_error e;
+    struct lb_config *c;
     if (app->adhoc) {
-        c = sf_config_parse(app->adhoc, strlen(app->adhoc), &e);
+        c = lb_config_parse(app->adhoc, strlen(app->adhoc), &e);
         if (!c) {
             /* Lines of the generated text mean nothing to the user: name flags instead. */
             const char *flag = adhoc_flag(app, e.line), *ref = adhoc_flag(app, e.ref_line);
@@ -242,46 +242,46 @@ static struct sf_config *load(struct app *app, char *err, size_t errlen)
         }
         return c;
     }
-    c = sf_config_parse(sf_default_conf, strlen(sf_default_conf), &e);
+    c = lb_config_parse(lb_default_conf, strlen(lb_default_conf), &e);
     if (!c)
-        sf_config_error_format(&e, "<embedded conf/synfin.conf>", err, errlen);
+        lb_config_error_format(&e, "<embedded conf/synfin.conf>", err, errlen);
     return c;
 }
 
 static void print_listening(struct app *app)
 {
     struct lb *lb = app->lb;
-    char a[SF_ADDR_STRLEN];
+    char a[LB_ADDR_STRLEN];
     for (size_t i = 0; i < lb->nfe; i++) {
         const struct lb_frontend *f = lb->fe[i];
         const struct lb_backend *b = f->backend;
         printf("synfin: frontend %s listening on %s -> backend %s (%s):", f->conf.name,
-               sf_addr_format(&f->conf.listen, a, sizeof a), b->conf.name,
-               sf_balance_name(b->conf.balance));
+               lb_addr_format(&f->conf.listen, a, sizeof a), b->conf.name,
+               lb_balance_name(b->conf.balance));
         for (size_t j = 0; j < b->nservers; j++)
             printf(" %s=%s%s", b->servers[j]->name,
-                   sf_addr_format(&b->servers[j]->addr, a, sizeof a),
+                   lb_addr_format(&b->servers[j]->addr, a, sizeof a),
                    b->servers[j]->backup ? "(backup)" : "");
         printf("\n");
     }
     for (size_t i = 0; i < lb->nrs; i++)
         printf("synfin: respond on %s (built-in HTTP responder)\n",
-               sf_addr_format(&lb->rs[i]->conf.listen, a, sizeof a));
+               lb_addr_format(&lb->rs[i]->conf.listen, a, sizeof a));
     if (app->ctl.admin)
         printf("synfin: admin on http://%s/ (/metrics /stats /sessions)\n",
-               sf_addr_format(sf_admin_addr(app->ctl.admin), a, sizeof a));
+               lb_addr_format(ctl_admin_addr(app->ctl.admin), a, sizeof a));
     printf("synfin: transport %s, pid %d; SIGHUP reloads, SIGTERM drains, SIGINT stops\n",
            app->tp->ops->name, (int)getpid());
     fflush(stdout);
 }
 
-static int open_admin(struct app *app, const struct sf_config *c, struct sf_admin **out, char *err,
+static int open_admin(struct app *app, const struct lb_config *c, struct ctl_admin **out, char *err,
                       size_t errlen)
 {
     *out = NULL;
     if (!c->has_admin)
         return 0;
-    *out = sf_admin_new(app->loop, &c->admin, sf_ctl_handle, &app->ctl, err, errlen);
+    *out = ctl_admin_new(app->loop, &c->admin, ctl_handle, &app->ctl, err, errlen);
     return *out ? 0 : -1;
 }
 
@@ -289,26 +289,26 @@ static void reload(struct app *app)
 {
     char err[512];
     struct lb *lb = app->lb;
-    struct sf_config *c = load(app, err, sizeof err);
+    struct lb_config *c = load(app, err, sizeof err);
     if (!c) {
         lb->reload_failures++;
         lb_logf(lb, "event=reload_rejected error=\"%s\"", err);
         return;
     }
-    struct sf_admin *na = NULL;
+    struct ctl_admin *na = NULL;
     int admin_changed = c->has_admin != (app->ctl.admin != NULL) ||
-                        (c->has_admin && !sf_addr_equal(&c->admin, sf_admin_addr(app->ctl.admin)));
+                        (c->has_admin && !lb_addr_equal(&c->admin, ctl_admin_addr(app->ctl.admin)));
     if (admin_changed && c->has_admin && open_admin(app, c, &na, err, sizeof err) < 0) {
         lb->reload_failures++;
         lb_logf(lb, "event=reload_rejected error=\"%s\"", err);
-        sf_config_free(c);
+        lb_config_free(c);
         return;
     }
     if (lb_apply(lb, c, err, sizeof err) < 0) {
-        sf_admin_free(na);
+        ctl_admin_free(na);
         lb->reload_failures++;
         lb_logf(lb, "event=reload_rejected error=\"%s\"", err);
-        sf_config_free(c);
+        lb_config_free(c);
         return;
     }
     if (admin_changed) {
@@ -318,7 +318,7 @@ static void reload(struct app *app)
     lb->reloads++;
     lb_logf(lb, "event=reload_ok frontends=%zu backends=%zu sessions=%u", lb->nfe, lb->nbe,
             lb->nsessions);
-    sf_config_free(c);
+    lb_config_free(c);
 }
 
 static void on_idle(struct lb *lb)
@@ -356,14 +356,14 @@ static void after_batch(struct sf_hook *h)
 {
     struct app *app = CONTAINER(h, struct app, hook);
     if (app->old_admin) {
-        sf_admin_free(app->old_admin);
+        ctl_admin_free(app->old_admin);
         app->old_admin = NULL;
     }
 }
 
 /* Two descriptors per session: raise the soft limit to the hard one and say if the
  * configured maxconn cannot fit. */
-static void check_fd_limit(const struct sf_config *c)
+static void check_fd_limit(const struct lb_config *c)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
@@ -382,7 +382,7 @@ static void check_fd_limit(const struct sf_config *c)
                 (unsigned long long)need, (unsigned long long)rl.rlim_cur);
 }
 
-static int run(struct app *app, struct sf_config *c)
+static int run(struct app *app, struct lb_config *c)
 {
     char err[512];
     int rc = 1;
@@ -395,7 +395,7 @@ static int run(struct app *app, struct sf_config *c)
     signal(SIGPIPE, SIG_IGN);
     check_fd_limit(c);
     app->loop = sf_loop_new();
-    app->tp = app->loop ? sf_transport_kernel_new(app->loop) : NULL;
+    app->tp = app->loop ? lb_transport_kernel_new(app->loop) : NULL;
     app->lb = app->tp ? lb_new(app->loop, app->tp) : NULL;
     app->sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     app->sig.fn = on_signal;
@@ -412,7 +412,7 @@ static int run(struct app *app, struct sf_config *c)
         fprintf(stderr, "synfin: %s\n", err);
         goto out;
     }
-    sf_config_free(c);
+    lb_config_free(c);
     c = NULL;
     print_listening(app);
     lb_logf(app->lb, "event=start pid=%d", (int)getpid());
@@ -421,14 +421,14 @@ static int run(struct app *app, struct sf_config *c)
     lb_logf(app->lb, "event=exit sessions_total=%llu", (unsigned long long)app->lb->sessions_total);
     rc = 0;
 out:
-    sf_config_free(c);
+    lb_config_free(c);
     if (app->lb)
         lb_free(app->lb);
-    sf_admin_free(app->old_admin);
-    sf_admin_free(app->ctl.admin);
+    ctl_admin_free(app->old_admin);
+    ctl_admin_free(app->ctl.admin);
     if (app->sig.fd >= 0)
         close(app->sig.fd);
-    sf_transport_free(app->tp);
+    lb_transport_free(app->tp);
     sf_loop_free(app->loop);
     return rc;
 }
@@ -452,7 +452,7 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         } else if (!strcmp(argv[i], "--version")) {
-            printf("synfin (stats schema %d, transport kernel)\n", SF_STATS_VERSION);
+            printf("synfin (stats schema %d, transport kernel)\n", CTL_STATS_VERSION);
             return 0;
         } else if (!strncmp(argv[i], "--", 2)) {
             break;
@@ -481,7 +481,7 @@ int main(int argc, char **argv)
         app.adhoc_lines = t.lines;
     }
     char err[512];
-    struct sf_config *c = load(&app, err, sizeof err);
+    struct lb_config *c = load(&app, err, sizeof err);
     int rc;
     if (!c) {
         fprintf(stderr, "synfin: %s\n", err);
@@ -490,7 +490,7 @@ int main(int argc, char **argv)
         printf("synfin: %s: configuration is valid\n", app.path    ? app.path
                                                        : app.adhoc ? "command line"
                                                                    : "embedded conf/synfin.conf");
-        sf_config_free(c);
+        lb_config_free(c);
         rc = 0;
     } else {
         rc = run(&app, c);

@@ -1,5 +1,5 @@
 /* Growable text buffer; see strbuf.h. */
-#include "ctl/strbuf.h"
+#include "util/strbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
