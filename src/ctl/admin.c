@@ -1,6 +1,7 @@
 /* Admin HTTP listener; see admin.h. Kernel sockets directly: the control plane always runs
  * on the host stack, whatever transport carries sessions. */
 #include "ctl/admin.h"
+#include "lb/kernel_census.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -287,11 +288,11 @@ const struct lb_addr *ctl_admin_addr(const struct ctl_admin *a)
     return &a->addr;
 }
 
-void ctl_admin_each_fd(const struct ctl_admin *a, void (*fn)(int fd, void *arg), void *arg)
+void ctl_admin_census(const struct ctl_admin *a, struct lb_census *c)
 {
-    fn(a->io.fd, arg);
-    for (const struct aconn *c = a->conns; c; c = c->next)
-        fn(c->io.fd, arg);
+    lb_kernel_census_fd(a->io.fd, c);
+    for (const struct aconn *k = a->conns; k; k = k->next)
+        lb_kernel_census_fd(k->io.fd, c);
 }
 
 /* Not from inside a batch that may still hold an event for it: callers free it after the

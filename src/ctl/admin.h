@@ -6,6 +6,7 @@
 
 #include "util/strbuf.h"
 #include "lb/addr.h"
+#include "lb/transport.h"
 #include "io/loop.h"
 
 struct ctl_admin;
@@ -25,8 +26,9 @@ struct ctl_admin *ctl_admin_new(struct sf_loop *loop, const struct lb_addr *addr
                                 void *ctx, char *err, size_t errlen);
 void ctl_admin_free(struct ctl_admin *a);
 const struct lb_addr *ctl_admin_addr(const struct ctl_admin *a);
-/* Each open admin socket (listener first), for the socket census. */
-void ctl_admin_each_fd(const struct ctl_admin *a, void (*fn)(int fd, void *arg), void *arg);
+/* Adds the admin listener's own sockets to a census: they are host kernel sockets whatever
+ * transport carries sessions, counted as the kernel transport counts its own. */
+void ctl_admin_census(const struct ctl_admin *a, struct lb_census *c);
 const char *ctl_http_reason(int status);
 
 #endif

@@ -3,7 +3,7 @@
 #ifndef SYNFIN_CTL_RENDER_H
 #define SYNFIN_CTL_RENDER_H
 
-#include "ctl/census.h"
+#include "ctl/admin.h"
 #include "util/strbuf.h"
 #include "lb/lb.h"
 

@@ -201,7 +201,9 @@ int ctl_handle(void *ctx, const struct ctl_admin_req *r, struct sf_strbuf *body,
             return 200;
         }
         struct lb_census c;
-        ctl_census_take(lb, ctl->admin, &c);
+        lb_census_take(lb, &c);
+        if (ctl->admin)
+            ctl_admin_census(ctl->admin, &c);
         if (!strcmp(r->path, "/metrics")) {
             *ctype = "text/plain; version=0.0.4; charset=utf-8";
             ctl_render_metrics(lb, &c, body);

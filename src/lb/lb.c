@@ -514,6 +514,39 @@ fail:
     return -1;
 }
 
+/* ---- census ---- */
+
+void lb_census_take(struct lb *lb, struct lb_census *c)
+{
+    memset(c, 0, sizeof *c);
+    size_t nsrv = 0;
+    for (size_t i = 0; i < lb->nbe; i++)
+        nsrv += lb->be[i]->nservers;
+    const struct lb_addr **fe = calloc(lb->nfe + 1, sizeof *fe);
+    const struct lb_addr **rs = calloc(lb->nrs + 1, sizeof *rs);
+    struct lb_census_server *sv = calloc(nsrv + 1, sizeof *sv);
+    if (!fe || !rs || !sv) {
+        c->diag_error = -ENOMEM;
+    } else {
+        for (size_t i = 0; i < lb->nfe; i++)
+            fe[i] = &lb->fe[i]->conf.listen;
+        for (size_t i = 0; i < lb->nrs; i++)
+            rs[i] = &lb->rs[i]->conf.listen;
+        size_t n = 0;
+        for (size_t i = 0; i < lb->nbe; i++) {
+            const struct lb_profile *p = &lb->be[i]->conf.profile;
+            for (size_t j = 0; j < lb->be[i]->nservers; j++)
+                sv[n++] = (struct lb_census_server){&lb->be[i]->servers[j]->addr, p->sources,
+                                                    p->nsources};
+        }
+        struct lb_census_scope scope = {fe, rs, lb->nfe, lb->nrs, sv, n};
+        lb_transport_census(lb->tp, &scope, c);
+    }
+    free(fe);
+    free(rs);
+    free(sv);
+}
+
 /* ---- drain, stop, free ---- */
 
 static void drain_deadline(struct sf_loop_timer *t)

@@ -115,6 +115,10 @@ void lb_free(struct lb *lb);
 /* Ends one session (admin kill). Returns 0, or -1 if no such session. */
 int lb_kill_session(struct lb *lb, uint64_t id);
 
+/* The transport's census of synfin's own TCP (transport.h), scoped to the running config's
+ * addresses. c is overwritten. */
+void lb_census_take(struct lb *lb, struct lb_census *c);
+
 /* A line for the event log ("msg=..." style), flushed after each batch. */
 void lb_logf(struct lb *lb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -309,7 +309,7 @@ static int pump_down(struct lb_session *s, int *moved)
 /* server_close rst, the client's FIN is due to the server and the server's is not seen:
  * passed on now, it would make synfin's side the active closer, and the server's FIN would
  * then leave TIME_WAIT on synfin's port. That FIN is often in already, its event later in
- * this batch: ask the kernel, and if so take the server's last bytes and FIN first. Asked
+ * this batch: ask the transport, and if so take the server's last bytes and FIN first. Asked
  * only once the server has sent something: one still waiting for the client's FIN (nc -N
  * style) cannot have finished. Returns -1 if s ended. */
 static int server_fin_first(struct lb_session *s, int *moved)

@@ -1,6 +1,6 @@
 /* The transport interface: what a load-balancer session needs from TCP, and nothing more.
  *
- * Two implementations are planned: `kernel` (host sockets under an edge-triggered epoll loop,
+ * Two implementations: `kernel` (host sockets under an edge-triggered epoll loop,
  * transport_kernel.c) and `stack` (synfin's own engine). Session, health-check and responder
  * code only call the functions below, so either transport carries them unchanged.
  *
@@ -102,6 +102,30 @@ struct lb_conn_info {
     uint32_t rtt_us;
 };
 
+/* The census of the transport's own TCP: its connections and listeners by state, and the
+ * TIME_WAIT entries its closes left on the balancer's addresses, by side. */
+struct lb_census {
+    uint64_t states[SF_STATE_COUNT];
+    uint64_t tw_frontend; /* TIME_WAIT on a frontend's listening address */
+    uint64_t tw_backend;  /* TIME_WAIT from synfin's connections toward servers */
+    uint64_t tw_respond;  /* TIME_WAIT on a built-in responder's address */
+    int diag_error;       /* -errno if the transport could not count them all */
+};
+
+/* The balancer's addresses, for a transport whose TIME_WAIT entries live in a table shared
+ * with others (the host kernel's): which entries are ours, and on which side. */
+struct lb_census_server {
+    const struct lb_addr *addr;
+    const struct lb_source *sources; /* the backend's source addresses, if it has some */
+    uint32_t nsources;
+};
+struct lb_census_scope {
+    const struct lb_addr *const *frontends, *const *responds;
+    size_t nfrontends, nresponds;
+    const struct lb_census_server *servers;
+    size_t nservers;
+};
+
 struct lb_transport_ops {
     const char *name;
     int (*listen)(struct lb_transport *t, const struct lb_listen_opts *o, lb_listener_fn fn,
@@ -123,6 +147,8 @@ struct lb_transport_ops {
     int (*peer_fin)(struct lb_conn *c);
     const struct lb_addr *(*peer)(struct lb_conn *c);
     void (*set_handler)(struct lb_conn *c, lb_conn_fn fn, void *ctx);
+    /* Adds the census of everything this transport holds to c (which the caller zeroed). */
+    void (*census)(struct lb_transport *t, const struct lb_census_scope *s, struct lb_census *c);
     void (*free)(struct lb_transport *t);
 };
 
@@ -216,7 +242,8 @@ static inline int lb_conn_unacked(struct lb_conn *c)
     return c->ops->unacked(c);
 }
 /* 1 if the peer's FIN has arrived (read or not yet), 0 if not, or -errno. For the close
- * path only: it asks the kernel, where events would tell only later in the batch. */
+ * path only: it asks the TCP below (the kernel, the engine) at once, where events would tell only
+ * later in the batch. */
 static inline int lb_conn_peer_fin(struct lb_conn *c)
 {
     return c->ops->peer_fin(c);
@@ -229,6 +256,11 @@ static inline const struct lb_addr *lb_conn_peer(struct lb_conn *c)
 static inline void lb_conn_set_handler(struct lb_conn *c, lb_conn_fn fn, void *ctx)
 {
     c->ops->set_handler(c, fn, ctx);
+}
+static inline void lb_transport_census(struct lb_transport *t, const struct lb_census_scope *s,
+                                       struct lb_census *c)
+{
+    t->ops->census(t, s, c);
 }
 static inline void lb_transport_free(struct lb_transport *t)
 {

@@ -19,6 +19,7 @@
  *   request at the abort (instead of SO_LINGER). */
 #include "lb/transport.h"
 #include "io/loop.h"
+#include "lb/kernel_census.h"
 #include "lb/tw_destroy.h"
 
 #include <errno.h>
@@ -45,6 +46,8 @@
 struct ktransport {
     struct lb_transport base;
     struct sf_hook reap;
+    struct kconn *live; /* connections handed out and not closed (the census) */
+    struct klistener *live_listeners;
     struct kconn *dead; /* closed during this batch; freed by the hook */
     struct klistener *dead_listeners;
     struct kconn *cache; /* freed structs kept for reuse */
@@ -61,6 +64,7 @@ struct kconn {
     lb_conn_fn fn;
     void *ctx;
     struct kconn *next;
+    struct kconn *lprev, *lnext; /* the live list */
     struct lb_addr peer;
     int connect_err; /* -errno of a failed connect */
     unsigned connecting : 1;
@@ -82,6 +86,7 @@ struct klistener {
     lb_listener_fn fn;
     void *ctx;
     struct klistener *next;
+    struct klistener *lprev, *lnext; /* the live list */
 };
 
 static const struct lb_transport_ops kernel_ops;
@@ -168,6 +173,26 @@ static void conn_discard(struct kconn *c)
     c->closed = 1;
     c->next = c->tp->dead;
     c->tp->dead = c;
+}
+
+static void live_add(struct kconn *c)
+{
+    struct ktransport *t = c->tp;
+    c->lprev = NULL;
+    c->lnext = t->live;
+    if (t->live)
+        t->live->lprev = c;
+    t->live = c;
+}
+
+static void live_del(struct kconn *c)
+{
+    if (c->lprev)
+        c->lprev->lnext = c->lnext;
+    else
+        c->tp->live = c->lnext;
+    if (c->lnext)
+        c->lnext->lprev = c->lprev;
 }
 
 static int set_int(int fd, int level, int opt, int v)
@@ -263,6 +288,7 @@ static int k_connect(struct lb_transport *tp, const struct lb_connect_opts *o, l
             conn_discard(c);
         return rc;
     }
+    live_add(c);
     *out = &c->base;
     return 0;
 }
@@ -337,6 +363,7 @@ static void k_close(struct lb_conn *cc)
 {
     struct kconn *c = (struct kconn *)cc;
     close(c->io.fd); /* also leaves the epoll set */
+    live_del(c);
     conn_discard(c);
 }
 
@@ -529,6 +556,10 @@ static int k_listen(struct lb_transport *tp, const struct lb_listen_opts *o, lb_
         free(l);
         return rc;
     }
+    l->lnext = t->live_listeners;
+    if (l->lnext)
+        l->lnext->lprev = l;
+    t->live_listeners = l;
     *out = &l->base;
     return 0;
 }
@@ -540,6 +571,12 @@ static void k_listener_close(struct lb_listener *ll)
      * handler, and the struct is freed after the batch. */
     close(l->io.fd);
     l->io.fn = NULL;
+    if (l->lprev)
+        l->lprev->lnext = l->lnext;
+    else
+        l->tp->live_listeners = l->lnext;
+    if (l->lnext)
+        l->lnext->lprev = l->lprev;
     l->next = l->tp->dead_listeners;
     l->tp->dead_listeners = l;
 }
@@ -580,8 +617,19 @@ static int k_accept(struct lb_listener *ll, lb_conn_fn fn, void *ctx, struct lb_
         conn_discard(c);
         return rc;
     }
+    live_add(c);
     *out = &c->base;
     return 0;
+}
+
+static void k_census(struct lb_transport *tp, const struct lb_census_scope *s, struct lb_census *c)
+{
+    struct ktransport *t = (struct ktransport *)tp;
+    for (const struct klistener *l = t->live_listeners; l; l = l->lnext)
+        lb_kernel_census_fd(l->io.fd, c);
+    for (const struct kconn *k = t->live; k; k = k->lnext)
+        lb_kernel_census_fd(k->io.fd, c);
+    lb_kernel_census_diag(s, c);
 }
 
 static void k_free(struct lb_transport *tp)
@@ -616,6 +664,7 @@ static const struct lb_transport_ops kernel_ops = {
     .peer_fin = k_peer_fin,
     .peer = k_peer,
     .set_handler = k_set_handler,
+    .census = k_census,
     .free = k_free,
 };
 

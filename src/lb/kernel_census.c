@@ -1,24 +1,16 @@
-/* Socket census; see census.h. */
-#include "ctl/census.h"
+/* The kernel transport's census; see kernel_census.h. */
+#include "lb/kernel_census.h"
 #include "diag/sockdiag.h"
-#include "lb/session.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-static void count_conn(struct lb_census *c, struct lb_conn *conn)
+void lb_kernel_census_fd(int fd, struct lb_census *c)
 {
-    struct lb_conn_info i;
-    if (conn && lb_conn_info(conn, &i) == 0)
-        c->states[i.state]++;
-}
-
-static void count_fd(int fd, void *arg)
-{
-    struct lb_census *c = arg;
     struct tcp_info ti;
     socklen_t len = sizeof ti;
     if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
@@ -31,7 +23,7 @@ static void count_fd(int fd, void *arg)
 }
 
 struct diag_ctx {
-    struct lb *lb;
+    const struct lb_census_scope *s;
     struct lb_census *c;
     uint16_t port;
     uint16_t *ports;
@@ -75,7 +67,7 @@ static int host_matches(const struct lb_addr *bound, const struct lb_addr *a)
 static int on_entry(const struct sf_sockdiag_entry *e, void *arg)
 {
     struct diag_ctx *d = arg;
-    struct lb *lb = d->lb;
+    const struct lb_census_scope *s = d->s;
     /* A socket whose two ports are both watched shows up in two dumps: count it in the one
      * for its smaller port. */
     uint16_t other = e->sport == d->port ? e->dport : e->sport;
@@ -85,8 +77,8 @@ static int on_entry(const struct sf_sockdiag_entry *e, void *arg)
     entry_addr(e, 1, &src);
     entry_addr(e, 0, &dst);
     int tw = e->state == SF_KS_TIME_WAIT;
-    for (size_t i = 0; i < lb->nfe; i++) {
-        const struct lb_addr *l = &lb->fe[i]->conf.listen;
+    for (size_t i = 0; i < s->nfrontends; i++) {
+        const struct lb_addr *l = s->frontends[i];
         if (e->sport == lb_addr_port(l) && host_matches(l, &src)) {
             if (tw)
                 d->c->tw_frontend++;
@@ -95,8 +87,8 @@ static int on_entry(const struct sf_sockdiag_entry *e, void *arg)
             return 0;
         }
     }
-    for (size_t i = 0; i < lb->nrs; i++) {
-        const struct lb_addr *l = &lb->rs[i]->conf.listen;
+    for (size_t i = 0; i < s->nresponds; i++) {
+        const struct lb_addr *l = s->responds[i];
         if (e->sport == lb_addr_port(l) && host_matches(l, &src)) {
             if (tw)
                 d->c->tw_respond++;
@@ -107,19 +99,16 @@ static int on_entry(const struct sf_sockdiag_entry *e, void *arg)
     }
     if (!tw)
         return 0;
-    for (size_t i = 0; i < lb->nbe; i++) {
-        const struct lb_backend *b = lb->be[i];
-        for (size_t j = 0; j < b->nservers; j++) {
-            if (!lb_addr_equal(&b->servers[j]->addr, &dst))
-                continue;
-            const struct lb_profile *p = &b->conf.profile;
-            int ok = p->nsources == 0;
-            for (uint32_t k = 0; k < p->nsources && !ok; k++)
-                ok = lb_addr_same_host(&p->sources[k].addr, &src);
-            if (ok) {
-                d->c->tw_backend++;
-                return 0;
-            }
+    for (size_t i = 0; i < s->nservers; i++) {
+        const struct lb_census_server *sv = &s->servers[i];
+        if (!lb_addr_equal(sv->addr, &dst))
+            continue;
+        int ok = sv->nsources == 0;
+        for (uint32_t k = 0; k < sv->nsources && !ok; k++)
+            ok = lb_addr_same_host(&sv->sources[k].addr, &src);
+        if (ok) {
+            d->c->tw_backend++;
+            return 0;
         }
     }
     return 0;
@@ -130,30 +119,27 @@ static int cmp_u16(const void *a, const void *b)
     return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
 }
 
-static void count_diag(struct lb *lb, struct lb_census *c)
+void lb_kernel_census_diag(const struct lb_census_scope *s, struct lb_census *c)
 {
-    size_t cap = lb->nfe + lb->nrs + 1;
-    for (size_t i = 0; i < lb->nbe; i++)
-        cap += lb->be[i]->nservers;
+    size_t cap = s->nfrontends + s->nresponds + s->nservers + 1;
     uint16_t *ports = malloc(cap * sizeof *ports);
     if (!ports) {
-        c->diag_error = -12;
+        c->diag_error = -ENOMEM;
         return;
     }
     size_t n = 0;
-    for (size_t i = 0; i < lb->nfe; i++)
-        ports[n++] = lb_addr_port(&lb->fe[i]->conf.listen);
-    for (size_t i = 0; i < lb->nrs; i++)
-        ports[n++] = lb_addr_port(&lb->rs[i]->conf.listen);
-    for (size_t i = 0; i < lb->nbe; i++)
-        for (size_t j = 0; j < lb->be[i]->nservers; j++)
-            ports[n++] = lb_addr_port(&lb->be[i]->servers[j]->addr);
+    for (size_t i = 0; i < s->nfrontends; i++)
+        ports[n++] = lb_addr_port(s->frontends[i]);
+    for (size_t i = 0; i < s->nresponds; i++)
+        ports[n++] = lb_addr_port(s->responds[i]);
+    for (size_t i = 0; i < s->nservers; i++)
+        ports[n++] = lb_addr_port(s->servers[i].addr);
     qsort(ports, n, sizeof *ports, cmp_u16);
     size_t u = 0;
     for (size_t i = 0; i < n; i++)
         if (u == 0 || ports[u - 1] != ports[i])
             ports[u++] = ports[i];
-    struct diag_ctx d = {lb, c, 0, ports, u};
+    struct diag_ctx d = {s, c, 0, ports, u};
     for (size_t i = 0; i < u; i++) {
         d.port = ports[i];
         struct sf_sockdiag_query q = {
@@ -170,28 +156,4 @@ static void count_diag(struct lb *lb, struct lb_census *c)
     }
     free(ports);
     c->states[SF_TIME_WAIT] += c->tw_frontend + c->tw_backend + c->tw_respond;
-}
-
-void ctl_census_take(struct lb *lb, const struct ctl_admin *admin, struct lb_census *c)
-{
-    memset(c, 0, sizeof *c);
-    for (size_t i = 0; i < lb->nfe; i++) {
-        struct lb_conn_info in;
-        if (lb->fe[i]->listener && lb_listener_info(lb->fe[i]->listener, &in) == 0)
-            c->states[in.state]++;
-    }
-    for (size_t i = 0; i < lb->nrs; i++) {
-        struct lb_conn_info in;
-        if (lb->rs[i]->listener && lb_listener_info(lb->rs[i]->listener, &in) == 0)
-            c->states[in.state]++;
-    }
-    for (struct lb_session *s = lb->sessions; s; s = s->next) {
-        count_conn(c, s->cc);
-        count_conn(c, s->sc);
-    }
-    for (struct lb_aux *a = lb->aux; a; a = a->next)
-        count_conn(c, a->conn);
-    if (admin)
-        ctl_admin_each_fd(admin, count_fd, c);
-    count_diag(lb, c);
 }
