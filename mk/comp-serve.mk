@@ -1,7 +1,7 @@
 # tools/serve: synfin-serve, a server on synfin's own stack over a TUN device (issue 4).
 # Library paths are spelled out: this fragment is read before those of io, net, tcp and util.
-$(eval $(call add_bin,synfin-serve,$(wildcard tools/serve/*.c),$(O)/lib/libsftcp.a \
-	$(O)/lib/libsfio.a $(O)/lib/libsfnet.a $(O)/lib/libsfutil.a))
+$(eval $(call add_bin,synfin-serve,$(wildcard tools/serve/*.c),$(O)/lib/libsfio.a \
+	$(O)/lib/libsftcp.a $(O)/lib/libsfnet.a $(O)/lib/libsfutil.a))
 
 # Interop with Linux peers (root, namespaces; skipped with a reason otherwise).
 TESTS += tests/interop/test_interop.py

@@ -17,7 +17,7 @@ struct sf_loop {
     uint64_t wall_base; /* wall - monotonic at start, to derive wall time cheaply */
     struct sf_loop_timer **heap;
     size_t nheap, cap;
-    struct sf_hook *hooks;
+    struct sf_hook *hooks, *wake_hooks;
 };
 
 static uint64_t clock_ns(clockid_t id)
@@ -149,19 +149,47 @@ void sf_loop_timer_cancel(struct sf_loop *l, struct sf_loop_timer *t)
         sift_down(l, i);
 }
 
-void sf_loop_add_hook(struct sf_loop *l, struct sf_hook *h)
+static void hook_add(struct sf_hook **list, struct sf_hook *h)
 {
-    h->next = l->hooks;
-    l->hooks = h;
+    h->next = *list;
+    *list = h;
 }
 
-void sf_loop_del_hook(struct sf_loop *l, struct sf_hook *h)
+static void hook_del(struct sf_hook **list, struct sf_hook *h)
 {
-    for (struct sf_hook **p = &l->hooks; *p; p = &(*p)->next)
+    for (struct sf_hook **p = list; *p; p = &(*p)->next)
         if (*p == h) {
             *p = h->next;
             return;
         }
+}
+
+static void hooks_run(struct sf_hook *h)
+{
+    for (struct sf_hook *next; h; h = next) {
+        next = h->next; /* a hook may unlink itself */
+        h->fn(h);
+    }
+}
+
+void sf_loop_add_hook(struct sf_loop *l, struct sf_hook *h)
+{
+    hook_add(&l->hooks, h);
+}
+
+void sf_loop_del_hook(struct sf_loop *l, struct sf_hook *h)
+{
+    hook_del(&l->hooks, h);
+}
+
+void sf_loop_add_wake_hook(struct sf_loop *l, struct sf_hook *h)
+{
+    hook_add(&l->wake_hooks, h);
+}
+
+void sf_loop_del_wake_hook(struct sf_loop *l, struct sf_hook *h)
+{
+    hook_del(&l->wake_hooks, h);
 }
 
 uint64_t sf_loop_now(const struct sf_loop *l)
@@ -209,16 +237,14 @@ int sf_loop_once(struct sf_loop *l, int max_wait_ms)
     if (n < 0 && errno != EINTR)
         return -errno;
     sf_loop_update_time(l);
+    hooks_run(l->wake_hooks);
     for (int i = 0; i < n; i++) {
         struct sf_io *io = evs[i].data.ptr;
         if (io->fn)
             io->fn(io, evs[i].events);
     }
     run_timers(l);
-    for (struct sf_hook *h = l->hooks, *next; h; h = next) {
-        next = h->next; /* a hook may unlink itself */
-        h->fn(h);
-    }
+    hooks_run(l->hooks);
     return 0;
 }
 

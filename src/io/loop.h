@@ -55,6 +55,10 @@ static inline int sf_loop_timer_armed(const struct sf_loop_timer *t)
 
 void sf_loop_add_hook(struct sf_loop *l, struct sf_hook *h);
 void sf_loop_del_hook(struct sf_loop *l, struct sf_hook *h);
+/* Runs at each wakeup, after the clock is read and before any event or timer is handled:
+ * for a clock that must follow the loop's before anyone acts (the host glue's engine). */
+void sf_loop_add_wake_hook(struct sf_loop *l, struct sf_hook *h);
+void sf_loop_del_wake_hook(struct sf_loop *l, struct sf_hook *h);
 
 uint64_t sf_loop_now(const struct sf_loop *l);
 /* Re-reads the clock (after a blocking step outside the loop). */

@@ -11,6 +11,7 @@
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 #include <net/if.h>
+#include <net/route.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -108,6 +109,37 @@ int sf_tun_configure(struct sf_tun *t, const char *cidr, char *err, size_t errle
     }
     if (rc == 0 && ifioctl(s, SIOCGIFMTU, &ifr, "reading the MTU of", err, errlen) == 0)
         t->mtu = ifr.ifr_mtu;
+    close(s);
+    return rc;
+}
+
+int sf_tun_route(struct sf_tun *t, const uint8_t addr[4], int prefix, int add, char *err,
+                 size_t errlen)
+{
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) {
+        int e = errno;
+        snprintf(err, errlen, "tun: socket: %s", strerror(e));
+        return -e;
+    }
+    struct rtentry rt;
+    memset(&rt, 0, sizeof rt);
+    struct sockaddr_in dst = {.sin_family = AF_INET};
+    memcpy(&dst.sin_addr, addr, 4);
+    struct sockaddr_in mask = {.sin_family = AF_INET};
+    mask.sin_addr.s_addr = htonl(prefix >= 32 ? 0xffffffffu : ~(0xffffffffu >> prefix));
+    memcpy(&rt.rt_dst, &dst, sizeof dst);
+    memcpy(&rt.rt_genmask, &mask, sizeof mask);
+    rt.rt_flags = RTF_UP | (prefix >= 32 ? RTF_HOST : 0);
+    rt.rt_dev = t->name;
+    int rc = ioctl(s, add ? SIOCADDRT : SIOCDELRT, &rt) < 0 ? -errno : 0;
+    if (rc < 0) {
+        char a[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, addr, a, sizeof a);
+        snprintf(err, errlen, "tun: %s the route to %s/%d through %s: %s%s",
+                 add ? "adding" : "removing", a, prefix, t->name, strerror(-rc),
+                 rc == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
+    }
     close(s);
     return rc;
 }

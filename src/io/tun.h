@@ -43,6 +43,12 @@ int sf_tun_open(struct sf_tun *t, const char *name, unsigned flags, char *err, s
  * it up; reads the MTU back into t->mtu. Returns 0 or -errno with a message. */
 int sf_tun_configure(struct sf_tun *t, const char *cidr, char *err, size_t errlen);
 
+/* Adds (add=1) or removes a route to addr/prefix (IPv4, network order) through the device,
+ * for addresses of ours outside the kernel side's subnet. Returns 0 or -errno with a message;
+ * adding a route that exists is -EEXIST. */
+int sf_tun_route(struct sf_tun *t, const uint8_t addr[4], int prefix, int add, char *err,
+                 size_t errlen);
+
 /* One packet (with offload, possibly a TSO packet longer than the MTU, up to 64 KiB: give a
  * buffer of 65536 bytes); -EAGAIN when none is waiting, -EBADMSG for a malformed offload
  * header (the packet is dropped). */

@@ -1,5 +1,5 @@
 /* The loop's timer heap: timers fire in deadline order, re-arming and cancelling keep the
- * heap consistent, and hooks run after every iteration. */
+ * heap consistent, hooks run after every iteration, and wake hooks before anything else. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -7,6 +7,8 @@
 #include <cmocka.h>
 
 #include <stdlib.h>
+#include <unistd.h>
+#include <sys/epoll.h>
 
 #include "io/loop.h"
 
@@ -75,11 +77,70 @@ static void hooks_run_each_iteration(void **u)
     sf_loop_free(l);
 }
 
+/* The order inside one iteration: wake hooks, then descriptors, then timers, then hooks. */
+static char order[8];
+static size_t norder;
+static void mark(char c)
+{
+    if (norder < sizeof order - 1)
+        order[norder++] = c;
+}
+static void on_wake_mark(struct sf_hook *h)
+{
+    (void)h;
+    mark('w');
+}
+static void on_after_mark(struct sf_hook *h)
+{
+    (void)h;
+    mark('a');
+}
+static void on_timer_mark(struct sf_loop_timer *t)
+{
+    (void)t;
+    mark('t');
+}
+static void on_io_mark(struct sf_io *io, uint32_t ev)
+{
+    (void)io;
+    (void)ev;
+    mark('i');
+}
+
+static void wake_hooks_run_first(void **u)
+{
+    (void)u;
+    struct sf_loop *l = sf_loop_new();
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(write(p[1], "x", 1), 1);
+    struct sf_io io = {.fd = p[0], .fn = on_io_mark};
+    assert_int_equal(sf_loop_add(l, &io, EPOLLIN), 0);
+    struct sf_hook w = {.fn = on_wake_mark}, a = {.fn = on_after_mark};
+    struct sf_loop_timer t = {.fn = on_timer_mark};
+    sf_loop_add_wake_hook(l, &w);
+    sf_loop_add_hook(l, &a);
+    assert_int_equal(sf_loop_timer_set(l, &t, sf_loop_now(l)), 0);
+    norder = 0;
+    assert_int_equal(sf_loop_once(l, 100), 0);
+    order[norder] = 0;
+    assert_string_equal(order, "wita");
+    sf_loop_del_wake_hook(l, &w);
+    norder = 0;
+    assert_int_equal(sf_loop_once(l, 0), 0);
+    order[norder] = 0;
+    assert_string_equal(order, "a"); /* edge-triggered: the byte was reported once */
+    close(p[0]);
+    close(p[1]);
+    sf_loop_free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(timers_fire_in_order),
         cmocka_unit_test(hooks_run_each_iteration),
+        cmocka_unit_test(wake_hooks_run_first),
     };
-    return cmocka_run_group_tests_name("lb_loop", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("io_loop", tests, NULL, NULL);
 }

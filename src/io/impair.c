@@ -1,17 +1,17 @@
-#include "impair.h"
+#include "io/impair.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-struct held {
-    struct held *next;
+struct sf_impair_held {
+    struct sf_impair_held *next;
     sf_time_t at;
-    enum impair_dir dir;
+    enum sf_impair_dir dir;
     size_t len;
     uint8_t data[];
 };
 
-static double next_unit(struct impair *im)
+static double next_unit(struct sf_impair *im)
 {
     uint64_t z = (im->rng += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -20,7 +20,7 @@ static double next_unit(struct impair *im)
     return (double)(z >> 11) / (double)(1ULL << 53);
 }
 
-int impair_parse(struct impair *im, const char *spec)
+int sf_impair_parse(struct sf_impair *im, const char *spec)
 {
     memset(im, 0, sizeof *im);
     im->hold_us = SF_MS(2);
@@ -52,10 +52,10 @@ int impair_parse(struct impair *im, const char *spec)
     return 0;
 }
 
-static void hold(struct impair *im, enum impair_dir dir, const uint8_t *pkt, size_t len,
+static void hold(struct sf_impair *im, enum sf_impair_dir dir, const uint8_t *pkt, size_t len,
                  sf_time_t at)
 {
-    struct held *h = malloc(sizeof *h + len);
+    struct sf_impair_held *h = malloc(sizeof *h + len);
     if (!h) {
         im->dropped++; /* no memory: the packet is lost, as a full queue would lose it */
         return;
@@ -64,15 +64,15 @@ static void hold(struct impair *im, enum impair_dir dir, const uint8_t *pkt, siz
     h->dir = dir;
     h->len = len;
     memcpy(h->data, pkt, len);
-    struct held **pp = &im->q;
+    struct sf_impair_held **pp = &im->q;
     while (*pp && (*pp)->at <= at)
         pp = &(*pp)->next;
     h->next = *pp;
     *pp = h;
 }
 
-void impair_packet(struct impair *im, enum impair_dir dir, const uint8_t *pkt, size_t len,
-                   sf_time_t now, impair_deliver_fn deliver, void *ctx)
+void sf_impair_packet(struct sf_impair *im, enum sf_impair_dir dir, const uint8_t *pkt, size_t len,
+                      sf_time_t now, sf_impair_deliver_fn deliver, void *ctx)
 {
     if (im->loss > 0 && next_unit(im) < im->loss) {
         im->dropped++;
@@ -93,25 +93,25 @@ void impair_packet(struct impair *im, enum impair_dir dir, const uint8_t *pkt, s
     }
 }
 
-sf_time_t impair_next(const struct impair *im)
+sf_time_t sf_impair_next(const struct sf_impair *im)
 {
     return im->q ? im->q->at : SF_TIME_NEVER;
 }
 
-void impair_release(struct impair *im, sf_time_t now, impair_deliver_fn deliver, void *ctx)
+void sf_impair_release(struct sf_impair *im, sf_time_t now, sf_impair_deliver_fn deliver, void *ctx)
 {
     while (im->q && im->q->at <= now) {
-        struct held *h = im->q;
+        struct sf_impair_held *h = im->q;
         im->q = h->next;
         deliver(ctx, h->dir, h->data, h->len);
         free(h);
     }
 }
 
-void impair_free(struct impair *im)
+void sf_impair_free(struct sf_impair *im)
 {
     while (im->q) {
-        struct held *h = im->q;
+        struct sf_impair_held *h = im->q;
         im->q = h->next;
         free(h);
     }

@@ -1,0 +1,418 @@
+/* The host glue; see host.h. */
+#include "io/host.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+
+#include "io/coalesce.h"
+#include "io/impair.h"
+#include "io/pcap.h"
+#include "net/icmp.h"
+
+#define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+struct sf_host {
+    struct sf_loop *loop;
+    struct sf_tun tun;
+    struct sf_engine *e;
+    struct sf_tcp_config tcp;
+    struct sf_io io;
+    struct sf_loop_timer deadline; /* the engine's (or a held packet's) next deadline */
+    struct sf_hook wake, after;
+    int more;                          /* the device had more than one batch waiting */
+    uint32_t addrs[SF_HOST_MAX_ADDRS]; /* ours, network order */
+    unsigned naddrs;
+    uint8_t routed[SF_HOST_MAX_ADDRS]; /* a route we added for addrs[i] */
+    struct sf_pcap *pcap;
+    int impaired;
+    struct sf_impair impair;
+    FILE *trace;
+    sf_host_transition_fn on_transition;
+    void *ctx;
+    sf_time_t start;
+    struct sf_host_stats st;
+    struct sf_coalesce co; /* segments waiting to leave as one GSO write (with offload) */
+    uint8_t rxbuf[65536];
+    uint8_t copy[65536]; /* an impaired packet's copy: the engine may not keep it */
+};
+
+/* The engine's clock is the loop's, in microseconds. */
+static sf_time_t now_us(const struct sf_host *h)
+{
+    return sf_loop_now(h->loop) / 1000u;
+}
+
+static uint64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void capture(struct sf_host *h, const void *pkt, size_t len)
+{
+    if (h->pcap)
+        sf_pcap_write(h->pcap, wall_us(), pkt, len);
+}
+
+/* Writes the segments waiting in the coalescer: one GSO packet, or one plain packet. */
+static void tx_flush(struct sf_host *h)
+{
+    unsigned nseg = h->co.nseg;
+    const uint8_t *p;
+    uint16_t seg_size, hdr_len;
+    size_t len = sf_coalesce_take(&h->co, &p, &seg_size, &hdr_len);
+    if (len == 0)
+        return;
+    if (sf_tun_write_gso(&h->tun, p, len, seg_size, hdr_len) < 0) {
+        h->st.tx_drops += nseg; /* the device queue is full: a link would drop them too */
+        return;
+    }
+    h->st.tx += nseg;
+    if (seg_size)
+        h->st.tx_merged += nseg;
+}
+
+/* A packet for the kernel. With offload, runs of data segments wait to leave as one write;
+ * anything that cannot join goes after what waits, so the order on the wire is kept. */
+static void tx(struct sf_host *h, const uint8_t *pkt, size_t len)
+{
+    if (h->tun.offload) {
+        if (sf_coalesce_add(&h->co, pkt, len))
+            return;
+        tx_flush(h);
+        if (sf_coalesce_add(&h->co, pkt, len))
+            return;
+    }
+    if (sf_tun_write(&h->tun, pkt, len) < 0)
+        h->st.tx_drops++;
+    else
+        h->st.tx++;
+}
+
+static void to_engine(struct sf_host *h, uint8_t *pkt, size_t len);
+
+/* A packet crossing the wire in either direction, after any impairment. */
+static void deliver(void *ctx, enum sf_impair_dir dir, const uint8_t *pkt, size_t len)
+{
+    struct sf_host *h = ctx;
+    if (dir == SF_TO_ENGINE) {
+        memcpy(h->copy, pkt, len); /* echo replies rewrite it in place */
+        to_engine(h, h->copy, len);
+    } else {
+        tx(h, pkt, len);
+    }
+}
+
+static void output(void *ctx, const void *pkt, size_t len)
+{
+    struct sf_host *h = ctx;
+    capture(h, pkt, len);
+    if (h->impaired)
+        sf_impair_packet(&h->impair, SF_TO_KERNEL, pkt, len, now_us(h), deliver, h);
+    else
+        deliver(h, SF_TO_KERNEL, pkt, len);
+}
+
+static void transition(void *ctx, const struct sf_transition *t)
+{
+    struct sf_host *h = ctx;
+    if (h->on_transition)
+        h->on_transition(h->ctx, t);
+    if (!h->trace)
+        return;
+    char l[SF_ENDPOINT_STRLEN], r[SF_ENDPOINT_STRLEN];
+    double at = (double)(t->when - h->start) / 1e6;
+    fprintf(h->trace, "%12.6f %s <-> %s id=%llu %s -> %s (%s)\n", at,
+            sf_endpoint_str(&t->local, l, sizeof l), sf_endpoint_str(&t->remote, r, sizeof r),
+            (unsigned long long)t->id, sf_state_name(t->from), sf_state_name(t->to),
+            sf_cause_name(t->cause));
+}
+
+static void to_engine(struct sf_host *h, uint8_t *pkt, size_t len)
+{
+    capture(h, pkt, len);
+    if (sf_engine_input(h->e, pkt, len, now_us(h)) == -EPROTONOSUPPORT) {
+        size_t n = sf_icmp_echo_reply(pkt, len);
+        if (n) {
+            h->st.pings++;
+            output(h, pkt, n);
+        }
+    }
+}
+
+static int ours(const struct sf_host *h, uint32_t dst)
+{
+    for (unsigned i = 0; i < h->naddrs; i++)
+        if (h->addrs[i] == dst)
+            return 1;
+    return 0;
+}
+
+/* A packet from the kernel side: TCP (or ICMP about TCP) to the engine, pings answered. */
+static void packet_in(struct sf_host *h, uint8_t *pkt, size_t len)
+{
+    uint32_t dst;
+    if (len < 20 || (pkt[0] >> 4) != 4) {
+        h->st.not_ours++;
+        return;
+    }
+    memcpy(&dst, pkt + 16, 4);
+    if (!ours(h, dst)) {
+        h->st.not_ours++; /* for another host on the device's subnet: nobody is there */
+        return;
+    }
+    h->st.rx++;
+    if (h->impaired)
+        sf_impair_packet(&h->impair, SF_TO_ENGINE, pkt, len, now_us(h), deliver, h);
+    else
+        to_engine(h, pkt, len);
+}
+
+/* One batch from the device; h->more says whether it had more waiting. */
+static void read_batch(struct sf_host *h)
+{
+    h->more = 0;
+    for (int i = 0; i < SF_HOST_BATCH; i++) {
+        ssize_t n = sf_tun_read(&h->tun, h->rxbuf, sizeof h->rxbuf);
+        if (n == -EAGAIN)
+            return;
+        if (n == -EBADMSG) {
+            h->st.malformed++; /* counted and dropped, like any bad packet */
+            continue;
+        }
+        if (n < 0)
+            return; /* the device is gone or broken: nothing left to read here */
+        packet_in(h, h->rxbuf, (size_t)n);
+    }
+    h->more = 1;
+}
+
+static void on_device(struct sf_io *io, uint32_t events)
+{
+    (void)events;
+    read_batch(CONTAINER(io, struct sf_host, io));
+}
+
+static void on_deadline(struct sf_loop_timer *t)
+{
+    struct sf_host *h = CONTAINER(t, struct sf_host, deadline);
+    /* The wake hook ran the engine's timers already; what is left: packets held back by the
+     * impairments, and the rest of a device that had more than a batch. */
+    if (h->impaired)
+        sf_impair_release(&h->impair, now_us(h), deliver, h);
+    if (h->more)
+        read_batch(h);
+}
+
+static void on_wake(struct sf_hook *k)
+{
+    struct sf_host *h = CONTAINER(k, struct sf_host, wake);
+    sf_engine_advance(h->e, now_us(h));
+}
+
+static void after_batch(struct sf_hook *k)
+{
+    struct sf_host *h = CONTAINER(k, struct sf_host, after);
+    tx_flush(h); /* before the loop sleeps, nothing may wait */
+    sf_time_t next = sf_engine_next_deadline(h->e);
+    if (h->impaired && sf_impair_next(&h->impair) < next)
+        next = sf_impair_next(&h->impair);
+    if (h->more)
+        next = now_us(h);
+    if (next == SF_TIME_NEVER) {
+        sf_loop_timer_cancel(h->loop, &h->deadline);
+        return;
+    }
+    uint64_t when = next * 1000u;
+    if (!sf_loop_timer_armed(&h->deadline) || h->deadline.when != when)
+        sf_loop_timer_set(h->loop, &h->deadline, when);
+}
+
+/* Addresses outside the kernel side's subnet need a route through the device. */
+static int add_routes(struct sf_host *h, const struct sf_host_config *c, char *err, size_t errlen)
+{
+    uint32_t net = 0, mask = 0;
+    if (c->kernel_cidr) {
+        char a[64];
+        const char *slash = strchr(c->kernel_cidr, '/');
+        size_t n = slash ? (size_t)(slash - c->kernel_cidr) : strlen(c->kernel_cidr);
+        int prefix = slash ? atoi(slash + 1) : 32;
+        struct in_addr in;
+        if (n < sizeof a) {
+            memcpy(a, c->kernel_cidr, n);
+            a[n] = 0;
+            if (inet_pton(AF_INET, a, &in) == 1) {
+                mask = htonl(prefix >= 32 ? 0xffffffffu : ~(0xffffffffu >> prefix));
+                net = in.s_addr & mask;
+            }
+        }
+    }
+    for (unsigned i = 0; i < h->naddrs; i++) {
+        if (mask && (h->addrs[i] & mask) == net)
+            continue;
+        int rc = sf_tun_route(&h->tun, (const uint8_t *)&h->addrs[i], 32, 1, err, errlen);
+        if (rc == -EEXIST)
+            continue; /* someone routes it already: not ours to remove */
+        if (rc < 0)
+            return -1;
+        h->routed[i] = 1;
+    }
+    return 0;
+}
+
+static int open_device(struct sf_host *h, const struct sf_host_config *c, char *err, size_t errlen)
+{
+    if (sf_tun_open(&h->tun, c->tun, c->offload ? SF_TUN_OFFLOAD : 0, err, errlen) < 0)
+        return -1;
+    if (c->kernel_cidr && sf_tun_configure(&h->tun, c->kernel_cidr, err, errlen) < 0)
+        return -1;
+    if (add_routes(h, c, err, errlen) < 0)
+        return -1;
+    h->io.fd = h->tun.fd;
+    h->io.fn = on_device;
+    int rc = sf_loop_add(h->loop, &h->io, EPOLLIN);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: epoll: %s", h->tun.name, strerror(-rc));
+        return -1;
+    }
+    return 0;
+}
+
+static int make_engine(struct sf_host *h, const struct sf_host_config *c, char *err, size_t errlen)
+{
+    h->tcp = c->tcp;
+    /* Segments must fit the device: the MSS follows its MTU. */
+    if (h->tcp.mss > (uint32_t)h->tun.mtu - 40)
+        h->tcp.mss = (uint32_t)h->tun.mtu - 40;
+    struct sf_engine_params p;
+    memset(&p, 0, sizeof p);
+    p.config = &h->tcp;
+    p.ops.output = output;
+    p.ops.transition = transition;
+    p.ctx = h;
+    if (getrandom(p.key, sizeof p.key, 0) != (ssize_t)sizeof p.key) {
+        snprintf(err, errlen, "getrandom: %s", strerror(errno));
+        return -1;
+    }
+    p.local_addr = c->addrs[0];
+    p.now = h->start = now_us(h);
+    h->e = sf_engine_new(&p);
+    if (!h->e) {
+        snprintf(err, errlen, "cannot create the TCP engine (out of memory, or settings)");
+        return -1;
+    }
+    return 0;
+}
+
+struct sf_host *sf_host_new(struct sf_loop *loop, const struct sf_host_config *c, char *err,
+                            size_t errlen)
+{
+    if (c->naddrs == 0 || c->naddrs > SF_HOST_MAX_ADDRS) {
+        snprintf(err, errlen, "the stack needs 1 to %d addresses", SF_HOST_MAX_ADDRS);
+        return NULL;
+    }
+    struct sf_host *h = calloc(1, sizeof *h);
+    if (!h) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    h->loop = loop;
+    h->tun.fd = -1;
+    for (unsigned i = 0; i < c->naddrs; i++) {
+        if (c->addrs[i].family != SF_AF_INET) {
+            snprintf(err, errlen, "the stack's addresses are IPv4 for now");
+            goto fail;
+        }
+        memcpy(&h->addrs[i], c->addrs[i].u.v4, 4);
+    }
+    h->naddrs = c->naddrs;
+    h->trace = c->trace;
+    h->on_transition = c->on_transition;
+    h->ctx = c->ctx;
+    if (c->impair) {
+        if (sf_impair_parse(&h->impair, c->impair) < 0) {
+            snprintf(err, errlen, "impair: '%s' is not loss=PCT,dup=PCT,reorder=PCT,hold=MS,seed=N",
+                     c->impair);
+            goto fail;
+        }
+        h->impaired = 1;
+    }
+    if (c->pcap && !(h->pcap = sf_pcap_open(c->pcap))) {
+        snprintf(err, errlen, "pcap %s: %s", c->pcap, strerror(errno));
+        goto fail;
+    }
+    if (open_device(h, c, err, errlen) < 0 || make_engine(h, c, err, errlen) < 0)
+        goto fail;
+    h->deadline.fn = on_deadline;
+    h->wake.fn = on_wake;
+    h->after.fn = after_batch;
+    sf_loop_add_wake_hook(loop, &h->wake);
+    sf_loop_add_hook(loop, &h->after);
+    return h;
+fail:
+    sf_host_free(h);
+    return NULL;
+}
+
+int sf_host_free(struct sf_host *h)
+{
+    if (!h)
+        return 0;
+    int rc = 0;
+    if (h->e) {
+        tx_flush(h);
+        sf_engine_free(h->e);
+        sf_loop_del_wake_hook(h->loop, &h->wake);
+        sf_loop_del_hook(h->loop, &h->after);
+        sf_loop_timer_cancel(h->loop, &h->deadline);
+    }
+    if (h->tun.fd >= 0) {
+        char err[160];
+        for (unsigned i = 0; i < h->naddrs; i++)
+            if (h->routed[i] && !h->tun.created)
+                sf_tun_route(&h->tun, (const uint8_t *)&h->addrs[i], 32, 0, err, sizeof err);
+        if (h->io.fn)
+            sf_loop_del(h->loop, &h->io);
+        sf_tun_close(&h->tun); /* a device we created takes its routes with it */
+    }
+    if (h->impaired)
+        sf_impair_free(&h->impair);
+    if (h->pcap && sf_pcap_close(h->pcap) < 0)
+        rc = -1;
+    free(h);
+    return rc;
+}
+
+struct sf_engine *sf_host_engine(struct sf_host *h)
+{
+    return h->e;
+}
+
+const struct sf_tun *sf_host_tun(const struct sf_host *h)
+{
+    return &h->tun;
+}
+
+const struct sf_tcp_config *sf_host_tcp_config(const struct sf_host *h)
+{
+    return &h->tcp;
+}
+
+int sf_host_capturing(const struct sf_host *h)
+{
+    return h->pcap != NULL;
+}
+
+void sf_host_stats(const struct sf_host *h, struct sf_host_stats *out)
+{
+    *out = h->st;
+    out->dropped = h->impair.dropped;
+    out->duplicated = h->impair.duplicated;
+    out->reordered = h->impair.reordered;
+}
