@@ -59,6 +59,14 @@ static int used(const struct sf_conn *c)
     return c->established || (c->flags & F_TW_HANDOFF) || c->close_cause;
 }
 
+int sf_set_profile(struct sf_conn *c, struct sf_profile *p)
+{
+    if (c->state != SF_CLOSED || used(c) || p->e != c->e)
+        return -EINVAL;
+    conn_use_profile(c, p);
+    return 0;
+}
+
 /* An ephemeral port from port_range that nothing uses, starting at a keyed offset. */
 static int pick_free_port(struct sf_engine *e, uint16_t *out)
 {
@@ -169,8 +177,9 @@ struct sf_conn *sf_accept(struct sf_conn *l, int *err)
 /* A local port for (laddr, raddr, rport): the 4-tuple must be new, or a TIME-WAIT entry that
  * tw_reuse lets us take over (timestamps on, older than one second). Returns the TIME-WAIT
  * index to take over in *tw (0 if none). */
-static int tuple_available(struct sf_engine *e, const struct sf_tuple *t, uint32_t *tw)
+static int tuple_available(struct sf_conn *c, const struct sf_tuple *t, uint32_t *tw)
 {
+    struct sf_engine *e = c->e;
     *tw = 0;
     if (table_lookup(e, t))
         return 0;
@@ -180,7 +189,7 @@ static int tuple_available(struct sf_engine *e, const struct sf_tuple *t, uint32
     struct sf_tw *w = tw_get(&e->tw, idx);
     uint32_t left = w->expire_ms - tw_now_ms(e);
     uint32_t dur = e->tw.cls[w->cls].dur_ms;
-    if (e->cfg.tw_reuse && (w->flags & TW_TS_OK) && dur - left >= 1000) {
+    if (ccfg(c)->tw_reuse && (w->flags & TW_TS_OK) && dur - left >= 1000) {
         *tw = idx;
         return 1;
     }
@@ -212,7 +221,7 @@ int sf_connect(struct sf_conn *c, const struct sf_endpoint *remote)
     if (c->flags & F_BOUND) {
         t.laddr = c->t.laddr ? c->t.laddr : v4(&e->local_addr);
         t.lport = c->t.lport;
-        if (!tuple_available(e, &t, &tw))
+        if (!tuple_available(c, &t, &tw))
             return -EADDRNOTAVAIL;
     } else {
         t.laddr = v4(&e->local_addr);
@@ -220,7 +229,7 @@ int sf_connect(struct sf_conn *c, const struct sf_endpoint *remote)
         uint32_t i;
         for (i = 0; i < n; i++) {
             t.lport = (uint16_t)(lo + (e->next_ephemeral + i) % n);
-            if (!port_has_listener(e, t.laddr, t.lport) && tuple_available(e, &t, &tw))
+            if (!port_has_listener(e, t.laddr, t.lport) && tuple_available(c, &t, &tw))
                 break;
         }
         if (i == n)
@@ -247,7 +256,7 @@ int sf_connect(struct sf_conn *c, const struct sf_endpoint *remote)
     c->snd.buf_seq = iss + 1;
     c->snd.sml = iss;
     c->snd.recover = iss;
-    c->rcv.wscale = e->cfg.window_scaling ? (uint8_t)e->cfg.wscale : 0;
+    c->rcv.wscale = ccfg(c)->window_scaling ? (uint8_t)ccfg(c)->wscale : 0;
     table_insert(e, c);
     e->st.active_opens++;
     set_state(c, SF_SYN_SENT, SF_CAUSE_CONNECT);
@@ -349,8 +358,8 @@ static void queue_fin(struct sf_conn *c, enum sf_cause cause)
         c->first_fin = SF_CLOSER_LOCAL;
     if (c->state == SF_CLOSE_WAIT) {
         set_state(c, SF_LAST_ACK, cause);
-        if (c->e->cfg.last_ack_timeout_ms)
-            timer_set(c, T_CLOSE, c->e->now + SF_MS(c->e->cfg.last_ack_timeout_ms));
+        if (ccfg(c)->last_ack_timeout_ms)
+            timer_set(c, T_CLOSE, c->e->now + SF_MS(ccfg(c)->last_ack_timeout_ms));
     } else {
         set_state(c, SF_FIN_WAIT_1, cause);
     }
@@ -445,8 +454,8 @@ int sf_close(struct sf_conn *c)
                 (c->state == SF_SYN_RECEIVED || c->state == SF_ESTABLISHED ||
                  c->state == SF_CLOSE_WAIT))
                 queue_fin(c, SF_CAUSE_CLOSE);
-            if (c->state == SF_FIN_WAIT_2 && e->cfg.fin_wait2_timeout_ms)
-                timer_set(c, T_CLOSE, e->now + SF_MS(e->cfg.fin_wait2_timeout_ms));
+            if (c->state == SF_FIN_WAIT_2 && ccfg(c)->fin_wait2_timeout_ms)
+                timer_set(c, T_CLOSE, e->now + SF_MS(ccfg(c)->fin_wait2_timeout_ms));
         }
         break;
     }
@@ -540,7 +549,7 @@ int sf_setopt(struct sf_conn *c, enum sf_opt opt, long v)
         c->user_timeout_ms = (uint32_t)v;
         return 0;
     case SF_OPT_MAXSEG:
-        if (c->state != SF_CLOSED || v < 88 || (unsigned long)v > c->e->cfg.mss)
+        if (c->state != SF_CLOSED || v < 88 || (unsigned long)v > ccfg(c)->mss)
             return -EINVAL;
         c->rcv.mss = (uint16_t)v;
         return 0;

@@ -16,7 +16,7 @@ static uint32_t loss_ssthresh(const struct sf_conn *c)
 void cc_init(struct sf_conn *c)
 {
     /* RFC 6928 (Linux's default of 10 segments), configurable through initcwnd. */
-    c->snd.cwnd = c->e->cfg.initcwnd * c->snd.mss;
+    c->snd.cwnd = ccfg(c)->initcwnd * c->snd.mss;
     c->snd.ssthresh = CWND_MAX; /* "arbitrarily high" (RFC 5681 §3.1) */
     c->snd.dupacks = 0;
     c->snd.in_recovery = 0;
@@ -97,7 +97,7 @@ void cc_on_rto(struct sf_conn *c)
 void cc_after_idle(struct sf_conn *c)
 {
     struct sf_snd *s = &c->snd;
-    uint32_t iw = c->e->cfg.initcwnd * s->mss;
+    uint32_t iw = ccfg(c)->initcwnd * s->mss;
     if (s->cwnd > iw)
         s->cwnd = iw;
 }

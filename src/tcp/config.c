@@ -16,7 +16,7 @@ const struct sf_tcp_setting sf_tcp_settings[] = {
     S(time_wait_ms, 60000, 0, 600000, "ms",
       "TIME-WAIT duration (2MSL). Linux: 60000 (TCP_TIMEWAIT_LEN); F5 TCP profile: 2000"),
     S(max_tw, 262144, 0, 1u << 26, "entries",
-      "TIME-WAIT entries cap; beyond it the oldest is dropped (Linux tcp_max_tw_buckets)"),
+      "TIME-WAIT entries cap; beyond it new entries are refused (Linux tcp_max_tw_buckets)"),
     S(rfc1337, 1, 0, 1, "bool",
       "1: an RST in TIME-WAIT is ignored (RFC 1337 TIME-WAIT assassination); 0: it ends "
       "TIME-WAIT, as Linux does by default"),

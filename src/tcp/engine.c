@@ -7,6 +7,7 @@
  * Owners' handlers may call back into the API; those nested calls do their work at once and
  * leave delivery and freeing to the outermost call. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,12 +46,25 @@ struct sf_conn *conn_alloc(struct sf_engine *e)
     memset(c, 0, sizeof *c);
     p->live++;
 
-    const struct sf_tcp_config *cfg = &e->cfg;
     c->e = e;
     c->id = e->next_id++;
     c->state = SF_CLOSED;
     e->st.states[SF_CLOSED]++;
     c->linger = -1;
+    c->rcv.seen_mss = 536;
+    c->snd.mss = 536;
+    c->created = e->now;
+    conn_use_profile(c, &e->def);
+    return c;
+}
+
+void conn_use_profile(struct sf_conn *c, struct sf_profile *p)
+{
+    const struct sf_tcp_config *cfg = &p->cfg;
+    p->refs++;
+    if (c->prof)
+        profile_put(c->prof);
+    c->prof = p;
     c->keepidle_s = cfg->keepalive_time;
     c->keepintvl_s = cfg->keepalive_intvl;
     c->keepcnt = cfg->keepalive_probes;
@@ -60,20 +74,52 @@ struct sf_conn *conn_alloc(struct sf_engine *e)
     c->sndbuf_size = cfg->sndbuf;
     c->rcv.mss = (uint16_t)cfg->mss;
     c->rcv.wscale = cfg->window_scaling ? (uint8_t)cfg->wscale : 0;
-    c->rcv.seen_mss = 536;
-    c->snd.mss = 536;
     c->snd.rto = cfg->rto_initial_ms * 1000u;
+    c->flags &= ~(uint32_t)(F_NODELAY | F_KEEPALIVE);
     if (cfg->nodelay)
         c->flags |= F_NODELAY;
     if (cfg->keepalive)
         c->flags |= F_KEEPALIVE;
-    c->created = e->now;
-    return c;
+}
+
+void profile_put(struct sf_profile *p)
+{
+    if (--p->refs == 0 && !p->engine_default)
+        free(p);
+}
+
+struct sf_profile *sf_profile_new(struct sf_engine *e, const struct sf_tcp_config *cfg, char *err,
+                                  size_t errlen)
+{
+    if (sf_tcp_config_check(cfg, err, errlen) < 0)
+        return NULL;
+    struct sf_profile *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    p->cfg = *cfg;
+    p->e = e;
+    p->refs = 1;
+    return p;
+}
+
+void sf_profile_release(struct sf_profile *p)
+{
+    if (p)
+        profile_put(p);
+}
+
+const struct sf_tcp_config *sf_profile_config(const struct sf_profile *p)
+{
+    return &p->cfg;
 }
 
 static void conn_free_memory(struct sf_engine *e, struct sf_conn *c)
 {
     e->st.states[c->state]--;
+    profile_put(c->prof);
+    c->prof = NULL;
     c->e = NULL;
     c->hnext = e->conn_pool.free;
     e->conn_pool.free = c;
@@ -338,6 +384,9 @@ struct sf_engine *sf_engine_new(const struct sf_engine_params *p)
     if (!e)
         return NULL;
     e->cfg = cfg;
+    e->def.cfg = cfg;
+    e->def.e = e;
+    e->def.engine_default = 1;
     e->ops = p->ops;
     e->ctx = p->ctx;
     e->local_addr = p->local_addr;
@@ -372,6 +421,7 @@ void sf_engine_free(struct sf_engine *e)
         for (int i = 0; i < SLAB_OBJS; i++) {
             struct sf_conn *c = &s->objs[i];
             if (c->e) {
+                profile_put(c->prof); /* a profile its owner released goes with the last */
                 free(c->listen);
                 if (c->snd.buf)
                     free(c->snd.buf);

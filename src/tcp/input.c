@@ -52,7 +52,7 @@ void input_segment(struct sf_engine *e, struct sf_seg *s)
 /* Options of a SYN (or SYN-ACK): what both sides agree to use. */
 void negotiate_syn_options(struct sf_conn *c, const struct sf_seg *s)
 {
-    const struct sf_tcp_config *cfg = &c->e->cfg;
+    const struct sf_tcp_config *cfg = ccfg(c);
     const struct sf_tcp_opts *o = &s->opt;
     int active = c->state == SF_SYN_SENT;
 
@@ -314,7 +314,7 @@ static int ack_step(struct sf_conn *c, const struct sf_seg *s)
      * peer, not a slow one, by the same segments. */
     keepalive_reset(c);
     if (c->state == SF_LAST_ACK && c->at[T_CLOSE])
-        timer_set(c, T_CLOSE, e->now + SF_MS(e->cfg.last_ack_timeout_ms));
+        timer_set(c, T_CLOSE, e->now + SF_MS(ccfg(c)->last_ack_timeout_ms));
     int dup = is_dupack(c, s);
     if (seq_gt(s->ack, sn->una))
         new_ack(c, s);
@@ -343,8 +343,8 @@ static int ack_step(struct sf_conn *c, const struct sf_seg *s)
          * now acknowledged, then enter FIN-WAIT-2 and continue processing in that state." */
         if (fin_acked(c)) {
             set_state(c, SF_FIN_WAIT_2, SF_CAUSE_ACK);
-            if ((c->flags & F_ORPHAN) && e->cfg.fin_wait2_timeout_ms)
-                timer_set(c, T_CLOSE, e->now + SF_MS(e->cfg.fin_wait2_timeout_ms));
+            if ((c->flags & F_ORPHAN) && ccfg(c)->fin_wait2_timeout_ms)
+                timer_set(c, T_CLOSE, e->now + SF_MS(ccfg(c)->fin_wait2_timeout_ms));
         }
         break;
     case SF_CLOSING:
@@ -450,7 +450,7 @@ static int data_step(struct sf_conn *c, const struct sf_seg *s)
         else if (c->rcv.nxt - c->rcv.last_ack >= 2u * c->rcv.seen_mss)
             c->flags |= F_ACK_NOW;
         else if (!c->at[T_DELACK])
-            timer_set(c, T_DELACK, e->now + SF_MS(e->cfg.delack_ms));
+            timer_set(c, T_DELACK, e->now + SF_MS(ccfg(c)->delack_ms));
         if ((c->flags & F_OOO_FIN) && c->rcv.nxt == c->rcv.fin_seq) {
             c->flags &= ~(uint32_t)F_OOO_FIN;
             process_fin(c, SF_CAUSE_FIN);

@@ -103,9 +103,17 @@ enum {
 
 struct sf_listen; /* the queues of a listener */
 
+struct sf_profile {
+    struct sf_tcp_config cfg;
+    struct sf_engine *e;
+    uint32_t refs;      /* the owner's (until released) and one per connection */
+    int engine_default; /* the engine's own: never freed on its own */
+};
+
 struct sf_conn {
     struct sf_conn *hnext; /* 4-tuple table chain */
     struct sf_engine *e;
+    struct sf_profile *prof; /* its settings: ccfg(c) */
     struct sf_tuple t;
     uint64_t id;
     uint32_t flags;
@@ -174,7 +182,8 @@ struct sf_pool {
 #define SF_LISTEN_BUCKETS 64
 
 struct sf_engine {
-    struct sf_tcp_config cfg;
+    struct sf_tcp_config cfg; /* engine-wide settings; per-connection ones come from profiles */
+    struct sf_profile def;    /* connections without a profile of their own use this one */
     struct sf_engine_ops ops;
     void *ctx;
     struct sf_sipkey key_table, key_isn, key_cookie, key_ts;
@@ -211,11 +220,20 @@ struct sf_engine {
     size_t txcap;
 };
 
+/* A connection's settings. */
+static inline const struct sf_tcp_config *ccfg(const struct sf_conn *c)
+{
+    return &c->prof->cfg;
+}
+
 /* ---- engine.c ------------------------------------------------------------------------- */
 void engine_enter(struct sf_engine *e, sf_time_t now);
 void engine_leave(struct sf_engine *e);
 void conn_event(struct sf_conn *c, unsigned ev);
 struct sf_conn *conn_alloc(struct sf_engine *e);
+/* Takes profile p for c (a reference) and resets c's per-connection settings to it. */
+void conn_use_profile(struct sf_conn *c, struct sf_profile *p);
+void profile_put(struct sf_profile *p);
 /* The connection is over for the engine: unhash, cancel timers, leave the listener's queues;
  * freed at the end of this engine call unless the owner still holds it. */
 void conn_destroy(struct sf_conn *c);

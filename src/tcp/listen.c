@@ -104,7 +104,9 @@ static struct sf_conn *passive_conn(struct sf_conn *l, const struct sf_seg *s, u
         e->st.alloc_fails++;
         return NULL;
     }
-    /* Options set on the listener carry over, as accept() does with sockets. */
+    /* The listener's profile, and options set on the listener, carry over, as accept()
+     * does with sockets. */
+    conn_use_profile(c, l->prof);
     c->flags |= F_PASSIVE | (l->flags & (F_NODELAY | F_KEEPALIVE));
     c->keepidle_s = l->keepidle_s;
     c->keepintvl_s = l->keepintvl_s;
@@ -163,7 +165,7 @@ static uint32_t cookie_counter(const struct sf_engine *e)
 static void send_cookie_synack(struct sf_conn *l, const struct sf_seg *s)
 {
     struct sf_engine *e = l->e;
-    const struct sf_tcp_config *cfg = &e->cfg;
+    const struct sf_tcp_config *cfg = ccfg(l);
     uint16_t peer_mss = (s->opt.has & OPT_MSS) ? s->opt.mss : 536;
     unsigned idx = 0;
     for (unsigned i = 0; i < 8; i++)
@@ -238,7 +240,7 @@ static int cookie_ack(struct sf_conn *l, struct sf_seg *s)
     memset(&opts, 0, sizeof opts);
     opts.opt.has = OPT_MSS;
     opts.opt.mss = cookie_mss[(cookie >> 24) & 7];
-    if ((s->opt.has & OPT_TS) && s->opt.tsecr && e->cfg.timestamps) {
+    if ((s->opt.has & OPT_TS) && s->opt.tsecr && ccfg(l)->timestamps) {
         uint32_t bits = s->opt.tsecr & ((1u << TS_OPT_BITS) - 1);
         opts.opt.has |= OPT_TS;
         opts.opt.tsval = s->opt.tsval;
@@ -264,7 +266,7 @@ void listen_syn(struct sf_conn *l, struct sf_seg *s, uint32_t isn)
 {
     struct sf_engine *e = l->e;
     struct sf_listen *q = l->listen;
-    const struct sf_tcp_config *cfg = &e->cfg;
+    const struct sf_tcp_config *cfg = ccfg(l);
 
     if (q->acceptq_len >= q->backlog) {
         /* Accept queue full: drop the SYN (the peer retries), as Linux does. */
@@ -310,7 +312,7 @@ void listen_input(struct sf_conn *l, struct sf_seg *s)
      * arriving ACK-bearing segment. The RST should be formatted as follows:
      * <SEQ=SEG.ACK><CTL=RST>" — unless it carries one of our cookies. */
     if (s->flags & TH_ACK) {
-        if (!(s->flags & TH_SYN) && e->cfg.syncookies && cookie_ack(l, s))
+        if (!(s->flags & TH_SYN) && ccfg(l)->syncookies && cookie_ack(l, s))
             return;
         send_rst_for(e, s);
         return;

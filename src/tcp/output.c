@@ -161,7 +161,7 @@ static void conn_send(struct sf_conn *c, uint32_t seq, uint8_t flags, const void
 
 void fill_syn_options(struct sf_conn *c, struct sf_tcp_opts *o)
 {
-    const struct sf_tcp_config *cfg = &c->e->cfg;
+    const struct sf_tcp_config *cfg = ccfg(c);
     int synack = c->state == SF_SYN_RECEIVED;
     memset(o, 0, sizeof *o);
     o->has = OPT_MSS;

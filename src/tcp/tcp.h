@@ -120,7 +120,7 @@ enum sf_cause {
     /* TIME-WAIT table */
     SF_CAUSE_TW_REOPEN,   /* a new SYN for the same 4-tuple took over (RFC 9293, RFC 6191) */
     SF_CAUSE_TW_REUSE,    /* a new outgoing connection took over (tw_reuse) */
-    SF_CAUSE_TW_OVERFLOW, /* max_tw reached: the oldest entry was dropped */
+    SF_CAUSE_TW_OVERFLOW, /* max_tw reached: no TIME-WAIT entry for this connection */
     SF_CAUSE_ENGINE_FREE, /* the engine was freed */
     SF_CAUSE_COUNT
 };
@@ -184,6 +184,24 @@ sf_time_t sf_engine_next_deadline(const struct sf_engine *e);
 /* The engine's effective configuration. */
 const struct sf_tcp_config *sf_engine_config(const struct sf_engine *e);
 
+/* ---- profiles ----------------------------------------------------------------------------- */
+
+/* A profile: one set of settings for the connections that use it, as an F5 TCP profile is
+ * (time_wait_ms, syn_retries, rto_min_ms, delack_ms, initcwnd, sack, syncookies, rfc1337,
+ * ...: every setting of struct sf_tcp_config but the engine-wide ones, which are max_tw,
+ * somaxconn, challenge_ack_limit and port_range_lo/hi). Connections use the engine's own
+ * configuration unless given another with sf_set_profile before listen or connect; accepted
+ * connections take their listener's, TIME-WAIT entries keep what they need of it. A profile
+ * lives while its owner or any connection uses it, so releasing it (a reload) never changes
+ * a connection that started under it. */
+struct sf_profile;
+/* NULL with a message naming the setting when cfg fails sf_tcp_config_check, or -ENOMEM. */
+struct sf_profile *sf_profile_new(struct sf_engine *e, const struct sf_tcp_config *cfg, char *err,
+                                  size_t errlen);
+/* The owner's reference: the profile goes when the last connection using it does. */
+void sf_profile_release(struct sf_profile *p);
+const struct sf_tcp_config *sf_profile_config(const struct sf_profile *p);
+
 /* Counters (MIB style) and live object counts. */
 struct sf_engine_stats {
     /* packets */
@@ -198,7 +216,8 @@ struct sf_engine_stats {
     uint64_t challenge_acks, challenge_acks_limited, paws_drops, out_of_window;
     /* TIME-WAIT */
     uint64_t tw_created, tw_expired, tw_reopened, tw_reused, tw_killed_rst, tw_rst_ignored;
-    uint64_t tw_overflow, tw_fin_reacked;
+    uint64_t tw_overflow; /* TIME-WAIT entries refused: max_tw reached (or no memory) */
+    uint64_t tw_fin_reacked;
     /* timeouts */
     uint64_t keepalive_timeouts, keepalive_probes, fin_wait2_timeouts, last_ack_timeouts;
     uint64_t retrans_timeouts, user_timeouts, zero_window_probes;
@@ -264,6 +283,11 @@ enum {
 /* Creates an unbound connection in CLOSED state, with the engine's default options.
  * NULL when memory runs out. */
 struct sf_conn *sf_socket(struct sf_engine *e);
+
+/* Gives an unconnected, unused connection (CLOSED, before listen or connect) a profile: its
+ * per-connection settings (buffers, MSS, keepalive, TIME-WAIT duration, ...) are reset to the
+ * profile's, so call it before sf_setopt. 0, or -EINVAL when the connection is in use. */
+int sf_set_profile(struct sf_conn *c, struct sf_profile *p);
 
 /* Sets the handler called with events; accepted connections start with their listener's. */
 void sf_set_handler(struct sf_conn *c, sf_event_fn fn, void *user);

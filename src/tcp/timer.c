@@ -54,7 +54,7 @@ void timers_clear_all(struct sf_conn *c)
 void rtt_sample(struct sf_conn *c, uint32_t r)
 {
     struct sf_snd *s = &c->snd;
-    const struct sf_tcp_config *cfg = &c->e->cfg;
+    const struct sf_tcp_config *cfg = ccfg(c);
     if (!s->srtt) {
         /* (2.2) first measurement: SRTT <- R, RTTVAR <- R/2 */
         s->srtt = r ? r : 1;
@@ -88,8 +88,8 @@ void rto_after_handshake(struct sf_conn *c)
 {
     struct sf_snd *s = &c->snd;
     uint32_t fallback = SF_MS(3000);
-    if (fallback > SF_MS(c->e->cfg.rto_max_ms))
-        fallback = (uint32_t)SF_MS(c->e->cfg.rto_max_ms);
+    if (fallback > SF_MS(ccfg(c)->rto_max_ms))
+        fallback = (uint32_t)SF_MS(ccfg(c)->rto_max_ms);
     if (c->retrans_segs && !s->srtt && s->rto < fallback)
         s->rto = fallback;
 }
@@ -97,7 +97,7 @@ void rto_after_handshake(struct sf_conn *c)
 /* The RTO with exponential backoff (RFC 6298 §5.5), bounded by rto_max. */
 uint32_t rto_current(const struct sf_conn *c)
 {
-    uint64_t max = (uint64_t)c->e->cfg.rto_max_ms * 1000u;
+    uint64_t max = (uint64_t)ccfg(c)->rto_max_ms * 1000u;
     uint64_t rto = (uint64_t)c->snd.rto << (c->snd.backoff < 32 ? c->snd.backoff : 32);
     return (uint32_t)(rto > max ? max : rto);
 }
@@ -117,7 +117,7 @@ static void on_rtx_persist(struct sf_conn *c)
     }
     /* RFC 1122 §4.2.2.17: probe for as long as the peer answers; give up only when probes
      * go unanswered as long as retransmissions would. */
-    if (++c->snd.probes > e->cfg.retries2) {
+    if (++c->snd.probes > ccfg(c)->retries2) {
         e->st.retrans_timeouts++;
         conn_abort(c, ETIMEDOUT, SF_CAUSE_RETRANS_TIMEOUT, 0);
         return;
@@ -138,7 +138,7 @@ static void on_rtx(struct sf_conn *c)
         return;
     }
     if (c->state == SF_SYN_SENT || c->state == SF_SYN_RECEIVED) {
-        uint32_t limit = c->state == SF_SYN_SENT ? e->cfg.syn_retries : e->cfg.synack_retries;
+        uint32_t limit = c->state == SF_SYN_SENT ? ccfg(c)->syn_retries : ccfg(c)->synack_retries;
         if (s->backoff >= limit) {
             if (c->state == SF_SYN_SENT)
                 e->st.attempt_fails++;
@@ -159,7 +159,7 @@ static void on_rtx(struct sf_conn *c)
         conn_abort(c, ETIMEDOUT, SF_CAUSE_USER_TIMEOUT, 0);
         return;
     }
-    if (s->backoff >= e->cfg.retries2) {
+    if (s->backoff >= ccfg(c)->retries2) {
         e->st.retrans_timeouts++;
         conn_abort(c, ETIMEDOUT, SF_CAUSE_RETRANS_TIMEOUT, 0);
         return;

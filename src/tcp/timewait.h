@@ -17,7 +17,10 @@
 #include "tcp/segment.h"
 #include "tcp/siphash.h"
 
-enum { TW_TS_OK = 1u << 0 };
+enum {
+    TW_TS_OK = 1u << 0,   /* timestamps were in use */
+    TW_RFC1337 = 1u << 1, /* its profile ignores RST in TIME-WAIT */
+};
 
 struct sf_tw {
     uint64_t id;           /* the connection's serial number (for traces) */

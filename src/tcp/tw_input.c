@@ -49,13 +49,11 @@ void tw_end(struct sf_engine *e, uint32_t idx, int cause)
 int tw_enter(struct sf_conn *c)
 {
     struct sf_engine *e = c->e;
-    if (e->cfg.max_tw == 0)
-        return -ENOMEM;
-    if (e->tw.count >= e->cfg.max_tw) {
-        /* tcp_max_tw_buckets: beyond the cap, the oldest entry makes room. */
-        e->st.tw_overflow++;
-        tw_end(e, tw_first(&e->tw), SF_CAUSE_TW_OVERFLOW);
-    }
+    /* tcp_max_tw_buckets: beyond the cap the new entry is refused and the connection closes
+     * at once, as Linux's "time wait bucket table overflow"; the entries already there keep
+     * protecting their 4-tuples. */
+    if (e->tw.count >= e->cfg.max_tw)
+        return -ENOSPC;
     uint32_t idx = tw_insert(&e->tw, &c->t, c->time_wait_ms, tw_now_ms(e));
     if (!idx)
         return -ENOMEM;
@@ -68,7 +66,8 @@ int tw_enter(struct sf_conn *c)
     unsigned shift = (c->flags & F_WS_OK) ? c->rcv.wscale : 0;
     uint32_t win = rcv_window(c) >> shift;
     w->rcv_wnd = (uint16_t)(win > 65535 ? 65535 : win);
-    w->flags = (uint8_t)(((c->flags & F_TS_OK) ? TW_TS_OK : 0) | (shift << TW_WSCALE_SHIFT));
+    w->flags = (uint8_t)(((c->flags & F_TS_OK) ? TW_TS_OK : 0) |
+                         (ccfg(c)->rfc1337 ? TW_RFC1337 : 0) | (shift << TW_WSCALE_SHIFT));
     port_ref(e, c->t.lport, +1);
     e->st.tw_created++;
     return 0;
@@ -123,7 +122,7 @@ void tw_input(struct sf_engine *e, uint32_t idx, struct sf_seg *s)
         /* RFC 1337: an RST must not end TIME-WAIT early ("TIME-WAIT assassination"), or an
          * old duplicate could kill it and let older segments into a new connection. With
          * rfc1337 = 0, an exact RST ends it, as Linux does by default. */
-        if (e->cfg.rfc1337) {
+        if (w->flags & TW_RFC1337) {
             e->st.tw_rst_ignored++;
             return;
         }
