@@ -142,4 +142,5 @@ void ctl_render_metrics(struct lb *lb, const struct lb_census *c, struct sf_strb
                  (unsigned long long)lb->tp->tw_left);
     family(b, "synfin_buffers_in_use", "gauge", "Pipe buffers holding bytes.");
     sf_sb_printf(b, "synfin_buffers_in_use %zu\n", lb->pool.in_use);
+    lb_transport_metrics(lb->tp, b);
 }

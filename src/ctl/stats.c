@@ -118,10 +118,15 @@ static void conn_obj(struct sf_strbuf *b, struct lb_conn *c, uint64_t since, uin
     }
     sf_sb_printf(b,
                  "{\"state\":\"%s\",\"age_ms\":%.3f,\"local\":\"%s\",\"peer\":\"%s\","
-                 "\"unacked\":%u,\"rtt_us\":%u}",
+                 "\"unacked\":%u,\"rtt_us\":%u,\"cause\":",
                  sf_state_name(in.state), (double)(now - since) / 1e6,
                  lb_addr_format(&in.local, l, sizeof l), lb_addr_format(&in.peer, p, sizeof p),
                  in.unacked, in.rtt_us);
+    if (in.cause)
+        sf_sb_json_str(b, in.cause);
+    else
+        sf_sb_printf(b, "null");
+    sf_sb_printf(b, "}");
 }
 
 void ctl_render_sessions(struct lb *lb, struct sf_strbuf *b)

@@ -436,6 +436,7 @@ void lb_profile_defaults(struct lb_profile *p)
     p->reset_on_timeout = 1;          /* F5 tcp profile Reset On Timeout enabled */
     p->server_close = LB_CLOSE_FIN;   /* a normal close, as the kernel does */
     p->buffer_size = 65536;           /* GSO builds 64 KiB segments: one read and one write each */
+    sf_tcp_config_defaults(&p->tcp);  /* the engine's, each with its origin (docs/engine.md) */
 }
 
 void lb_profile_sockopts(const struct lb_profile *p, struct lb_sockopts *o)
@@ -447,9 +448,10 @@ void lb_profile_sockopts(const struct lb_profile *p, struct lb_sockopts *o)
     o->keepalive_intvl_s = (int)(p->keepalive_interval_ms / 1000);
     o->keepalive_cnt = (int)p->keepalive_count;
     o->user_timeout_ms = (int)p->user_timeout_ms;
+    o->tcp = &p->tcp;
 }
 
-enum ptype { P_DUR, P_DUR_S, P_BOOL, P_COUNT, P_CLOSE, P_SIZE, P_SOURCE };
+enum ptype { P_DUR, P_DUR_S, P_BOOL, P_NBOOL, P_COUNT, P_CLOSE, P_SIZE, P_SOURCE };
 
 /* Which side of a session reads a directive: a frontend's profile governs the client
  * connection, a backend's the server connection (docs/config.md, "Profiles"). */
@@ -475,6 +477,7 @@ static const struct pdir pdirs[] = {
     {"keepalive_count", P_COUNT, POFF(keepalive_count), 1, 127, SIDE_BOTH},
     {"user_timeout", P_DUR, POFF(user_timeout_ms), 0, 0x7fffffff, SIDE_BOTH},
     {"nodelay", P_BOOL, POFF(nodelay), 0, 0, SIDE_BOTH},
+    {"nagle", P_NBOOL, POFF(nodelay), 0, 0, SIDE_BOTH}, /* the same switch, as F5 names it */
     {"defer_accept", P_BOOL, POFF(defer_accept), 0, 0, SIDE_CLIENT},
     {"reset_on_timeout", P_BOOL, POFF(reset_on_timeout), 0, 0, SIDE_BOTH},
     {"server_close", P_CLOSE, POFF(server_close), 0, 0, SIDE_SERVER},
@@ -537,12 +540,44 @@ static int parse_source(struct lb_config_error *e, const struct arg *a, struct l
  * the block it is written in: SIDE_BOTH for a profile block (a named profile may serve both
  * sides; each reads what concerns it), SIDE_CLIENT for a frontend, SIDE_SERVER for a backend,
  * where a directive the other side reads would be ignored: an error. */
-static int profile_directive(struct lb_config_error *e, const struct node *n, struct lb_profile *p,
-                             uint32_t *set, int side)
+/* Which directives a block set: the balancer's (bits of pdirs) and the stack's. */
+struct pset {
+    uint32_t lb;
+    uint64_t tcp;
+};
+
+/* A stack-only directive (config_stack.c): an error under the kernel transport, whose TCP
+ * behaviour is the host's. */
+static int stack_directive(const struct lb_config *c, struct lb_config_error *e,
+                           const struct node *n, struct lb_profile *p, struct pset *set)
+{
+    char why[200];
+    struct sf_tcp_config probe = p->tcp;
+    uint64_t bits = 0;
+    int rc =
+        lb_stack_directive(n->name.s, n->nargs ? n->args[0].s : "", &probe, &bits, why, sizeof why);
+    if (rc > 0)
+        return 1;
+    if (c->transport.kind != LB_TRANSPORT_STACK)
+        return fail_at(e, &n->name,
+                       "'%s' needs synfin's own TCP (transport stack { ... }): on kernel "
+                       "sockets it is the host's setting",
+                       n->name.s);
+    if (want_args(e, n, 1, 1) < 0)
+        return -1;
+    if (rc < 0)
+        return fail_at(e, &n->args[0], "%s", why);
+    p->tcp = probe;
+    set->tcp |= bits;
+    return 0;
+}
+
+static int profile_directive(const struct lb_config *c, struct lb_config_error *e,
+                             const struct node *n, struct lb_profile *p, struct pset *set, int side)
 {
     const struct pdir *d = find_pdir(n->name.s);
     if (!d)
-        return 1;
+        return stack_directive(c, e, n, p, set);
     if (side != SIDE_BOTH && d->side != SIDE_BOTH && d->side != side)
         return fail_at(e, &n->name,
                        d->side == SIDE_SERVER
@@ -580,6 +615,14 @@ static int profile_directive(struct lb_config_error *e, const struct node *n, st
             if (arg_bool(e, a, (int *)(void *)f) < 0)
                 return -1;
             break;
+        case P_NBOOL: {
+            int b;
+            if (arg_bool(e, a, &b) < 0)
+                return -1;
+            b = !b;
+            memcpy(f, &b, sizeof b);
+            break;
+        }
         case P_COUNT: {
             uint32_t c;
             if (arg_count(e, a, d->min, d->max, &c) < 0)
@@ -610,7 +653,7 @@ static int profile_directive(struct lb_config_error *e, const struct node *n, st
         default: break;
         }
     }
-    *set |= 1u << (d - pdirs);
+    set->lb |= 1u << (d - pdirs);
     return 0;
 }
 
@@ -620,6 +663,7 @@ static size_t pdir_size(const struct pdir *d)
     case P_DUR:
     case P_DUR_S: return sizeof(uint64_t);
     case P_BOOL:
+    case P_NBOOL:
     case P_CLOSE: return sizeof(int);
     default: return sizeof(uint32_t);
     }
@@ -627,11 +671,12 @@ static size_t pdir_size(const struct pdir *d)
 
 /* dst = base, then every directive set inline in `over`. */
 static void profile_merge(struct lb_profile *dst, const struct lb_profile *base,
-                          const struct lb_profile *over, uint32_t set)
+                          const struct lb_profile *over, struct pset set)
 {
     *dst = *base;
+    lb_stack_merge(&dst->tcp, &base->tcp, &over->tcp, set.tcp);
     for (size_t i = 0; i < NPDIRS; i++) {
-        if (!(set & (1u << i)))
+        if (!(set.lb & (1u << i)))
             continue;
         if (pdirs[i].type == P_SOURCE) {
             memcpy(dst->sources, over->sources, sizeof dst->sources);
@@ -648,7 +693,7 @@ static void profile_merge(struct lb_profile *dst, const struct lb_profile *base,
 struct pending_ref {
     const struct arg *profile; /* `profile NAME;` inside the block, or NULL */
     struct lb_profile inline_p;
-    uint32_t set;
+    struct pset set;
 };
 
 static int find_profile(struct lb_config *c, struct lb_config_error *e, const struct arg *a,
@@ -686,9 +731,9 @@ static int parse_profile_block(struct lb_config *c, struct lb_config_error *e, c
         if (!strcmp(c->profiles[i].name, pc.name))
             return fail_at(e, &n->args[0], "profile '%s' is defined twice", pc.name);
     lb_profile_defaults(&pc.p);
-    uint32_t set = 0;
+    struct pset set = {0, 0};
     for (size_t i = 0; i < n->nkids; i++) {
-        int rc = profile_directive(e, &n->kids[i], &pc.p, &set, SIDE_BOTH);
+        int rc = profile_directive(c, e, &n->kids[i], &pc.p, &set, SIDE_BOTH);
         if (rc < 0)
             return -1;
         if (rc > 0)
@@ -822,7 +867,7 @@ static int parse_backend(struct lb_config *c, struct lb_config_error *e, const s
     for (size_t i = 0; i < n->nkids; i++) {
         const struct node *d = &n->kids[i];
         const char *nm = d->name.s;
-        int rc = profile_directive(e, d, &ref->inline_p, &ref->set, SIDE_SERVER);
+        int rc = profile_directive(c, e, d, &ref->inline_p, &ref->set, SIDE_SERVER);
         if (rc < 0)
             return -1;
         if (rc == 0)
@@ -914,7 +959,7 @@ static int parse_frontend(struct lb_config *c, struct lb_config_error *e, const 
     for (size_t i = 0; i < n->nkids; i++) {
         const struct node *d = &n->kids[i];
         const char *nm = d->name.s;
-        int rc = profile_directive(e, d, &ref->inline_p, &ref->set, SIDE_CLIENT);
+        int rc = profile_directive(c, e, d, &ref->inline_p, &ref->set, SIDE_CLIENT);
         if (rc < 0)
             return -1;
         if (rc == 0)
@@ -1017,13 +1062,113 @@ static int check_listen_unique(struct lb_config *c, struct lb_config_error *e,
     return 0;
 }
 
+/* `transport kernel;` or `transport stack { ... }` (config_stack.c knows the words). */
+static int parse_transport(struct lb_config *c, struct lb_config_error *e, const struct node *n)
+{
+    struct lb_transport_conf *t = &c->transport;
+    if (n->nargs < 1)
+        return fail_at(e, &n->name, "'transport' takes kernel or stack");
+    const char *kind = n->args[0].s;
+    if (!strcmp(kind, "kernel")) {
+        if (want_args(e, n, 1, 1) < 0)
+            return -1;
+        t->kind = LB_TRANSPORT_KERNEL;
+        return 0;
+    }
+    if (strcmp(kind, "stack"))
+        return fail_at(e, &n->args[0], "unknown transport '%s' (kernel, stack)", kind);
+    if (want_block(e, n, 1) < 0)
+        return -1;
+    t->kind = LB_TRANSPORT_STACK;
+    char why[200];
+    for (size_t i = 0; i < n->nkids; i++) {
+        const struct node *d = &n->kids[i];
+        char **args = calloc(d->nargs + 1, sizeof *args);
+        if (!args)
+            return fail_at(e, &d->name, "out of memory");
+        for (size_t k = 0; k < d->nargs; k++)
+            args[k] = d->args[k].s;
+        int bad;
+        int rc = d->block
+                     ? 1
+                     : lb_transport_directive(t, d->name.s, args, d->nargs, &bad, why, sizeof why);
+        free(args);
+        if (rc > 0)
+            return fail_at(e, &d->name, "unknown directive '%s' in transport stack", d->name.s);
+        if (rc < 0)
+            return fail_at(e, bad >= 0 && (size_t)bad < d->nargs ? &d->args[bad] : &d->name, "%s",
+                           why);
+    }
+    if (lb_transport_finish(t, why, sizeof why) < 0)
+        return fail_at(e, &n->name, "%s", why);
+    return 0;
+}
+
+/* On the stack, every address synfin listens on or connects from is one the stack owns, and
+ * every server is an IPv4 address the engine can reach. */
+static int check_stack_addresses(struct lb_config *c, struct lb_config_error *e,
+                                 const struct node *top, size_t ntop)
+{
+    if (c->transport.kind != LB_TRANSPORT_STACK)
+        return 0;
+    size_t fi = 0, bi = 0, ri = 0;
+    for (size_t i = 0; i < ntop; i++) {
+        const struct node *n = &top[i];
+        if (!strcmp(n->name.s, "respond")) {
+            if (!lb_transport_owns(&c->transport, &c->responds[ri++].listen))
+                return fail_at(e, &n->args[0],
+                               "'%s' is not an address of the stack (transport stack address)",
+                               n->args[0].s);
+            continue;
+        }
+        int fe = !strcmp(n->name.s, "frontend"), be = !strcmp(n->name.s, "backend");
+        if (!fe && !be)
+            continue;
+        for (size_t k = 0; k < n->nkids; k++) {
+            const struct node *d = &n->kids[k];
+            if (fe && !strcmp(d->name.s, "listen") &&
+                !lb_transport_owns(&c->transport, &c->frontends[fi].listen))
+                return fail_at(e, &d->args[0],
+                               "'%s' is not an address of the stack (transport stack address)",
+                               d->args[0].s);
+        }
+        if (be) {
+            const struct lb_profile *p = &c->backends[bi].profile;
+            for (uint32_t s = 0; s < p->nsources; s++)
+                if (!lb_transport_owns(&c->transport, &p->sources[s].addr))
+                    return fail_at(e, &n->args[0],
+                                   "backend '%s': its source addresses must be the stack's",
+                                   c->backends[bi].name);
+            for (size_t s = 0; s < c->backends[bi].nservers; s++)
+                if (c->backends[bi].servers[s].addr.u.sa.sa_family != AF_INET)
+                    return fail_at(e, &n->args[0],
+                                   "backend '%s': the stack reaches IPv4 servers only (for now)",
+                                   c->backends[bi].name);
+        }
+        fi += fe;
+        bi += be;
+    }
+    return 0;
+}
+
 static int interpret(struct lb_config *c, struct lb_config_error *e, const struct node *top,
                      size_t ntop)
 {
     size_t nf = 0, nb = 0;
     c->log_target = LB_LOG_STDERR;
     c->drain_timeout_ms = 30000; /* Kubernetes terminationGracePeriodSeconds 30 s */
-    /* Profiles first: frontends and backends may name a profile defined below them. */
+    lb_transport_defaults(&c->transport);
+    /* The transport first: it says which profile directives are allowed. */
+    int have_transport = 0;
+    for (size_t i = 0; i < ntop; i++) {
+        if (strcmp(top[i].name.s, "transport"))
+            continue;
+        if (have_transport++)
+            return fail_at(e, &top[i].name, "'transport' is given twice");
+        if (parse_transport(c, e, &top[i]) < 0)
+            return -1;
+    }
+    /* Profiles next: frontends and backends may name a profile defined below them. */
     for (size_t i = 0; i < ntop; i++) {
         if (!strcmp(top[i].name.s, "profile") && parse_profile_block(c, e, &top[i]) < 0)
             return -1;
@@ -1044,7 +1189,7 @@ static int interpret(struct lb_config *c, struct lb_config_error *e, const struc
     for (size_t i = 0; i < ntop; i++) {
         const struct node *n = &top[i];
         const char *nm = n->name.s;
-        if (!strcmp(nm, "profile")) {
+        if (!strcmp(nm, "profile") || !strcmp(nm, "transport")) {
             continue;
         } else if (!strcmp(nm, "frontend")) {
             if (parse_frontend(c, e, n, &fref[c->nfrontends], &bnames[c->nfrontends]) < 0)
@@ -1117,7 +1262,7 @@ static int interpret(struct lb_config *c, struct lb_config_error *e, const struc
     for (size_t i = 0; i < c->nbackends; i++)
         if (resolve_profile(c, e, &bref[i], &c->backends[i].profile) < 0)
             goto out;
-    if (check_listen_unique(c, e, top, ntop) < 0)
+    if (check_listen_unique(c, e, top, ntop) < 0 || check_stack_addresses(c, e, top, ntop) < 0)
         goto out;
     rc = 0;
 out:

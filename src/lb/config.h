@@ -10,7 +10,9 @@
 #include <stdint.h>
 
 #include "lb/addr.h"
+#include "lb/config_stack.h"
 #include "lb/transport.h"
+#include "tcp/config.h"
 
 #define LB_NAME_MAX    64
 #define LB_SOURCES_MAX 16
@@ -38,6 +40,9 @@ struct lb_profile {
     uint32_t buffer_size;
     uint32_t nsources;
     struct lb_source sources[LB_SOURCES_MAX];
+    /* The stack transport's engine settings for this side (time_wait, syn_retries, ...):
+     * the engine's defaults, changed by the stack-only directives. */
+    struct sf_tcp_config tcp;
 };
 
 /* The built-in defaults (docs/config.md says where each comes from). */
@@ -107,6 +112,7 @@ struct lb_config {
     size_t nprofiles;
     struct lb_respond_conf *responds;
     size_t nresponds;
+    struct lb_transport_conf transport;
     int has_admin;
     struct lb_addr admin;
     int log_target;

@@ -46,6 +46,7 @@
 #include "tcp/tcp.h" /* enum sf_state: one list of state names for both transports */
 
 struct sf_loop;
+struct sf_strbuf;
 struct lb_transport;
 struct lb_conn;
 struct lb_listener;
@@ -72,6 +73,9 @@ struct lb_sockopts {
     int keepalive_intvl_s; /* TCP_KEEPINTVL */
     int keepalive_cnt;     /* TCP_KEEPCNT */
     int user_timeout_ms;   /* TCP_USER_TIMEOUT */
+    /* The stack transport's engine settings for the connection (the profile's time_wait,
+     * syn_retries, ...); NULL: the engine's. The kernel transport has the host's. */
+    const struct sf_tcp_config *tcp;
 };
 
 struct lb_listen_opts {
@@ -100,6 +104,7 @@ struct lb_conn_info {
     struct lb_addr local, peer;
     uint32_t unacked; /* bytes written but not yet acknowledged by the peer */
     uint32_t rtt_us;
+    const char *cause; /* what caused the latest transition (the stack knows; NULL if not) */
 };
 
 /* The census of the transport's own TCP: its connections and listeners by state, and the
@@ -149,6 +154,12 @@ struct lb_transport_ops {
     void (*set_handler)(struct lb_conn *c, lb_conn_fn fn, void *ctx);
     /* Adds the census of everything this transport holds to c (which the caller zeroed). */
     void (*census)(struct lb_transport *t, const struct lb_census_scope *s, struct lb_census *c);
+    /* Appends the transport's own Prometheus families to b (may append nothing). */
+    void (*metrics)(struct lb_transport *t, struct sf_strbuf *b);
+    /* Connections the balancer closed that are still finishing their close (FIN exchange,
+     * not TIME-WAIT): a transport that would drop them when freed says how many (the
+     * kernel finishes them on its own: 0). */
+    uint64_t (*finishing)(struct lb_transport *t);
     void (*free)(struct lb_transport *t);
 };
 
@@ -169,6 +180,12 @@ struct lb_listener {
 
 /* The kernel implementation over the loop's epoll set. */
 struct lb_transport *lb_transport_kernel_new(struct sf_loop *loop);
+
+/* The stack implementation: synfin's engine on the host glue (io/host.h), over the device and
+ * addresses c names. NULL with a one-line reason in err (what is missing when not root). */
+struct lb_transport_conf;
+struct lb_transport *lb_transport_stack_new(struct sf_loop *loop, const struct lb_transport_conf *c,
+                                            char *err, size_t errlen);
 
 static inline int lb_listen(struct lb_transport *t, const struct lb_listen_opts *o,
                             lb_listener_fn fn, void *ctx, struct lb_listener **out)
@@ -261,6 +278,14 @@ static inline void lb_transport_census(struct lb_transport *t, const struct lb_c
                                        struct lb_census *c)
 {
     t->ops->census(t, s, c);
+}
+static inline void lb_transport_metrics(struct lb_transport *t, struct sf_strbuf *b)
+{
+    t->ops->metrics(t, b);
+}
+static inline uint64_t lb_transport_finishing(struct lb_transport *t)
+{
+    return t->ops->finishing(t);
 }
 static inline void lb_transport_free(struct lb_transport *t)
 {

@@ -632,6 +632,18 @@ static void k_census(struct lb_transport *tp, const struct lb_census_scope *s, s
     lb_kernel_census_diag(s, c);
 }
 
+static void k_metrics(struct lb_transport *tp, struct sf_strbuf *b)
+{
+    (void)tp; /* the host's TCP has its own counters: nstat, /proc/net/snmp */
+    (void)b;
+}
+
+static uint64_t k_finishing(struct lb_transport *tp)
+{
+    (void)tp;
+    return 0;
+}
+
 static void k_free(struct lb_transport *tp)
 {
     struct ktransport *t = (struct ktransport *)tp;
@@ -665,6 +677,8 @@ static const struct lb_transport_ops kernel_ops = {
     .peer = k_peer,
     .set_handler = k_set_handler,
     .census = k_census,
+    .metrics = k_metrics,
+    .finishing = k_finishing,
     .free = k_free,
 };
 

@@ -471,7 +471,16 @@ void sf_abort(struct sf_conn *c)
     c->flags |= F_ORPHAN;
     c->handler = NULL;
     switch (c->state) {
-    case SF_CLOSED: conn_destroy(c); break;
+    case SF_CLOSED:
+        if (c->flags & F_TW_HANDOFF) {
+            uint32_t idx = tw_lookup(&e->tw, &c->t);
+            if (idx && tw_get(&e->tw, idx)->id == c->id) {
+                e->st.tw_aborted++;
+                tw_end(e, idx, SF_CAUSE_ABORT);
+            }
+        }
+        conn_destroy(c);
+        break;
     case SF_LISTEN:
         listen_close(c);
         conn_closed(c, SF_CAUSE_ABORT);
@@ -668,6 +677,7 @@ void sf_info(const struct sf_conn *c, struct sf_conn_info *o)
     o->dupacks_fast_retransmits = c->snd.fast_retransmits;
     o->first_fin = (enum sf_closer)c->first_fin;
     o->close_cause = (enum sf_cause)c->close_cause;
+    o->last_cause = (enum sf_cause)c->last_cause;
     o->error = c->err;
     o->created = c->created;
     o->established = c->established;

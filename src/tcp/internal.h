@@ -119,9 +119,10 @@ struct sf_conn {
     uint32_t flags;
     uint8_t state;
     uint8_t close_cause;
-    uint8_t first_fin; /* enum sf_closer */
-    uint8_t ka_probes; /* keepalive probes sent unanswered */
-    int err;           /* pending error (positive errno) */
+    uint8_t last_cause; /* of the latest transition */
+    uint8_t first_fin;  /* enum sf_closer */
+    uint8_t ka_probes;  /* keepalive probes sent unanswered */
+    int err;            /* pending error (positive errno) */
 
     struct sf_timer timer;
     sf_time_t at[T_COUNT]; /* 0: not armed */

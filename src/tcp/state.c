@@ -131,6 +131,7 @@ void set_state(struct sf_conn *c, enum sf_state to, enum sf_cause cause)
     if (to != SF_TIME_WAIT)
         e->st.states[to]++;
     c->state = (uint8_t)to;
+    c->last_cause = (uint8_t)cause;
     if (to == SF_CLOSED || to == SF_TIME_WAIT)
         c->close_cause = (uint8_t)cause;
     if (to == SF_ESTABLISHED && !c->established) {

@@ -218,6 +218,7 @@ struct sf_engine_stats {
     uint64_t tw_created, tw_expired, tw_reopened, tw_reused, tw_killed_rst, tw_rst_ignored;
     uint64_t tw_overflow; /* TIME-WAIT entries refused: max_tw reached (or no memory) */
     uint64_t tw_fin_reacked;
+    uint64_t tw_aborted; /* entries ended by sf_abort on their connection's handle */
     /* timeouts */
     uint64_t keepalive_timeouts, keepalive_probes, fin_wait2_timeouts, last_ack_timeouts;
     uint64_t retrans_timeouts, user_timeouts, zero_window_probes;
@@ -333,7 +334,9 @@ int sf_shutdown(struct sf_conn *c, int how);
  * In SYN_SENT it is deleted with anything queued (RFC 9293 §3.10.4): to deliver data written
  * before the handshake, call sf_shutdown(SF_SHUT_WR) and close after SF_EV_CONNECTED. */
 int sf_close(struct sf_conn *c);
-/* ABORT: send RST (if synchronized), drop everything, release the handle. */
+/* ABORT: send RST (if synchronized), drop everything, release the handle. On a connection
+ * that has gone on to TIME-WAIT (its handle reads CLOSED), the entry ends too: the owner asks
+ * to leave nothing behind, as SOCK_DESTROY does to a kernel TIME_WAIT (tw_aborted). */
 void sf_abort(struct sf_conn *c);
 
 int sf_setopt(struct sf_conn *c, enum sf_opt opt, long value);
@@ -365,6 +368,7 @@ struct sf_conn_info {
     uint32_t dupacks_fast_retransmits;
     enum sf_closer first_fin;       /* who sent the first FIN */
     enum sf_cause close_cause;      /* the cause of the transition that ended it */
+    enum sf_cause last_cause;       /* the cause of its latest transition */
     int error;                      /* pending error (not cleared by this call) */
     sf_time_t created, established; /* 0 if never established */
 };

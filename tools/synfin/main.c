@@ -6,6 +6,8 @@
  *   synfin --listen A --server B [--server C ...] [--balance ALG] [--admin D] [--NAME VALUE]
  *                                ad-hoc mode; NAME is any profile directive (docs/config.md);
  *                                -t anywhere among the flags checks them and exits
+ *   synfin --transport stack --tun T --kernel-addr K/N --stack-addr S --listen S:P ...
+ *                                the same on synfin's own TCP over a TUN device (root)
  *
  * Signals: SIGHUP reloads (a config that fails the check is rejected and logged; the running
  * one stays), SIGTERM drains until drain_timeout, SIGINT stops at once. */
@@ -41,6 +43,9 @@ struct app {
     struct ctl_admin *old_admin; /* replaced by a reload: freed after the batch */
     struct sf_hook hook;
     struct sf_io sig;
+    struct lb_transport_conf tconf; /* what the transport was made from: a reload keeps it */
+    struct sf_loop_timer settle;    /* after a drain: connections still closing on the stack */
+    uint64_t settle_until;
     int exit_code;
 };
 
@@ -51,11 +56,20 @@ static void usage(FILE *f)
                "[--balance roundrobin|leastconn|source|maglev]\n"
                "              [--admin ADDR] [--log stderr|stdout|off|PATH] "
                "[--drain_timeout D] [--PROFILE_SETTING VALUE...] [-t]\n"
+               "       synfin --transport stack --tun NAME --kernel-addr A.B.C.D/N "
+               "--stack-addr A.B.C.D [--stack-addr ...]\n"
+               "              [--pcap FILE] [--trace on] [--impair SPEC] [--offload on|off] "
+               "[--max_time_wait N] --listen ... (as above)\n"
                "Profile settings (docs/config.md): connect_timeout idle_timeout "
                "client_fin_timeout server_fin_timeout\n"
                "  keepalive keepalive_idle keepalive_interval keepalive_count user_timeout "
                "nodelay defer_accept\n"
-               "  reset_on_timeout server_close buffer_size source\n");
+               "  reset_on_timeout server_close buffer_size source nagle\n"
+               "Stack only: time_wait fin_wait_2_timeout last_ack_timeout syn_retries "
+               "synack_retries retries2\n"
+               "  rto_initial rto_min rto_max delayed_ack initial_cwnd receive_window "
+               "send_buffer mss window_scale\n"
+               "  sack timestamps syncookies max_syn_backlog rfc1337 time_wait_reuse\n");
 }
 
 /* ---- ad-hoc mode: flags become a config text, checked by the same parser ---- */
@@ -112,17 +126,61 @@ static int quoted_ok(const char *v)
     return !strpbrk(v, "\"\\\n;{}#");
 }
 
+/* Flags that go into `transport stack { }` (the directive's name: --stack-addr is
+ * `address`), not into the profile. */
+static const char *transport_word(const char *flag)
+{
+    static const char *const map[][2] = {
+        {"tun", "tun"},
+        {"kernel_addr", "kernel_addr"},
+        {"stack_addr", "address"},
+        {"pcap", "pcap"},
+        {"trace", "trace"},
+        {"impair", "impair"},
+        {"offload", "offload"},
+        {"max_time_wait", "max_time_wait"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strcmp(flag, map[i][0]))
+            return map[i][1];
+    return NULL;
+}
+
+/* `transport stack { ... }` from the transport flags (tf: their argv indices), or
+ * `transport kernel;`. Returns -1 on a usage error (message printed), else text_line's. */
+static int adhoc_transport(struct text *t, char **argv, const char *kind, const int *tf, size_t nt)
+{
+    if (!kind || !strcmp(kind, "kernel")) {
+        if (nt) {
+            fprintf(stderr, "synfin: %s needs --transport stack\n", argv[tf[0]]);
+            return -1;
+        }
+        return kind ? text_line(t, "--transport", "transport kernel;") : 0;
+    }
+    int ok = text_line(t, "--transport", "transport %s {", kind);
+    for (size_t k = 0; k < nt; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s", argv[tf[k]] + 2);
+        for (char *p = name; *p; p++)
+            if (*p == '-')
+                *p = '_';
+        ok |= text_line(t, argv[tf[k]], "    %s %s;", transport_word(name), argv[tf[k] + 1]);
+    }
+    return ok | text_line(t, "--transport", "}");
+}
+
 /* Builds the config text; returns 0, -1 on a usage error (message printed). A -t among the
  * flags sets *check, wherever it stands. */
 static int adhoc_build(int argc, char **argv, int start, struct text *t, int *check)
 {
     const char *listen = NULL, *admin = NULL, *balance = "roundrobin", *log = NULL;
-    const char *drain = NULL;
+    const char *drain = NULL, *transport = NULL;
     char **servers = calloc((size_t)argc, sizeof *servers);
     int *prof = calloc((size_t)argc, sizeof *prof); /* argv index of each profile flag */
-    size_t ns = 0, np = 0;
+    int *tf = calloc((size_t)argc, sizeof *tf);     /* ... and of each transport flag */
+    size_t ns = 0, np = 0, nt = 0;
     int rc = -1;
-    if (!servers || !prof) {
+    if (!servers || !prof || !tf) {
         fprintf(stderr, "synfin: out of memory\n");
         goto out;
     }
@@ -163,6 +221,10 @@ static int adhoc_build(int argc, char **argv, int start, struct text *t, int *ch
             log = v;
         else if (!strcmp(name, "drain_timeout"))
             drain = v;
+        else if (!strcmp(name, "transport"))
+            transport = v;
+        else if (transport_word(name))
+            tf[nt++] = i - 1;
         else
             prof[np++] = i - 1;
     }
@@ -173,6 +235,10 @@ static int adhoc_build(int argc, char **argv, int start, struct text *t, int *ch
     }
     int ok = 0;
     ok |= text_line(t, NULL, "# synfin ad-hoc configuration from the command line");
+    int tr = adhoc_transport(t, argv, transport, tf, nt);
+    if (tr < 0)
+        goto out;
+    ok |= tr;
     if (log)
         ok |= text_line(t, "--log", "log %s;", log);
     if (drain)
@@ -205,6 +271,7 @@ static int adhoc_build(int argc, char **argv, int start, struct text *t, int *ch
 out:
     free(servers);
     free(prof);
+    free(tf);
     return rc;
 }
 
@@ -270,6 +337,14 @@ static void print_listening(struct app *app)
     if (app->ctl.admin)
         printf("synfin: admin on http://%s/ (/metrics /stats /sessions)\n",
                lb_addr_format(ctl_admin_addr(app->ctl.admin), a, sizeof a));
+    if (app->tconf.kind == LB_TRANSPORT_STACK) {
+        const struct lb_transport_conf *t = &app->tconf;
+        printf("synfin: synfin's own TCP on %s (kernel side %s), addresses", t->tun,
+               t->kernel_addr[0] ? t->kernel_addr : "as configured");
+        for (uint32_t i = 0; i < t->naddrs; i++)
+            printf(" %s", lb_addr_host(&t->addrs[i], a, sizeof a));
+        printf("%s%s\n", t->pcap[0] ? ", capturing to " : "", t->pcap);
+    }
     printf("synfin: transport %s, pid %d; SIGHUP reloads, SIGTERM drains, SIGINT stops\n",
            app->tp->ops->name, (int)getpid());
     fflush(stdout);
@@ -293,6 +368,13 @@ static void reload(struct app *app)
     if (!c) {
         lb->reload_failures++;
         lb_logf(lb, "event=reload_rejected error=\"%s\"", err);
+        return;
+    }
+    if (!lb_transport_same(&app->tconf, &c->transport)) {
+        lb->reload_failures++;
+        lb_logf(lb, "event=reload_rejected error=\"the transport changed: restart synfin to "
+                    "apply it (its device and addresses stay as they are while it runs)\"");
+        lb_config_free(c);
         return;
     }
     struct ctl_admin *na = NULL;
@@ -321,9 +403,35 @@ static void reload(struct app *app)
     lb_config_free(c);
 }
 
+/* After a drain, connections the balancer closed may still be finishing their FIN exchange
+ * in synfin's own TCP, which goes when the process does: wait for them a little (bounded),
+ * so the peers see a complete close. The kernel finishes its own. */
+#define SETTLE_NS      (2 * SF_NSEC_PER_SEC)
+#define SETTLE_POLL_NS (10 * SF_NSEC_PER_MS)
+
+static void on_settle(struct sf_loop_timer *t)
+{
+    struct app *app = CONTAINER(t, struct app, settle);
+    uint64_t now = sf_loop_now(app->loop);
+    if (lb_transport_finishing(app->tp) == 0 || now >= app->settle_until) {
+        sf_loop_stop(app->loop);
+        return;
+    }
+    sf_loop_timer_set(app->loop, t, now + SETTLE_POLL_NS);
+}
+
+static struct app *the_app; /* on_idle's way back to the app (one per process) */
+
 static void on_idle(struct lb *lb)
 {
-    sf_loop_stop(lb->loop);
+    struct app *app = the_app;
+    if (!app || lb_transport_finishing(app->tp) == 0) {
+        sf_loop_stop(lb->loop);
+        return;
+    }
+    app->settle.fn = on_settle;
+    app->settle_until = sf_loop_now(app->loop) + SETTLE_NS;
+    sf_loop_timer_set(app->loop, &app->settle, sf_loop_now(app->loop) + SETTLE_POLL_NS);
 }
 
 static void on_signal(struct sf_io *io, uint32_t ev)
@@ -393,9 +501,22 @@ static int run(struct app *app, struct lb_config *c)
     sigaddset(&set, SIGINT);
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    check_fd_limit(c);
+    app->tconf = c->transport;
     app->loop = sf_loop_new();
-    app->tp = app->loop ? lb_transport_kernel_new(app->loop) : NULL;
+    if (!app->loop) {
+        fprintf(stderr, "synfin: cannot start: %s\n", strerror(errno));
+        goto out;
+    }
+    if (c->transport.kind == LB_TRANSPORT_STACK) {
+        app->tp = lb_transport_stack_new(app->loop, &c->transport, err, sizeof err);
+        if (!app->tp) {
+            fprintf(stderr, "synfin: transport stack: %s\n", err);
+            goto out;
+        }
+    } else {
+        check_fd_limit(c);
+        app->tp = lb_transport_kernel_new(app->loop);
+    }
     app->lb = app->tp ? lb_new(app->loop, app->tp) : NULL;
     app->sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     app->sig.fn = on_signal;
@@ -404,6 +525,7 @@ static int run(struct app *app, struct lb_config *c)
         goto out;
     }
     app->ctl.lb = app->lb;
+    the_app = app;
     app->lb->on_idle = on_idle;
     app->hook.fn = after_batch;
     sf_loop_add_hook(app->loop, &app->hook);
@@ -428,6 +550,8 @@ out:
     ctl_admin_free(app->ctl.admin);
     if (app->sig.fd >= 0)
         close(app->sig.fd);
+    if (app->loop)
+        sf_loop_timer_cancel(app->loop, &app->settle);
     lb_transport_free(app->tp);
     sf_loop_free(app->loop);
     return rc;

@@ -465,6 +465,29 @@ static void time_wait_reopen(void **unused)
     fx_free(f);
 }
 
+/* The owner shut down first, the peer's FIN followed: the connection is a TIME-WAIT entry
+ * and the handle reads CLOSED. Aborting the handle ends the entry (a load balancer that
+ * resets its server side leaves nothing behind), silently: the entry had nothing to reset. */
+static void abort_ends_time_wait(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(plain);
+    fx_active_open(f);
+    assert_int_equal(sf_shutdown(f->conn, SF_SHUT_WR), 0);
+    fx_out(f, TH_ACK | TH_FIN, 1, 1, 0);
+    fx_in(f, TH_ACK | TH_FIN, 1, 2, 65535, NULL, NULL, 0);
+    fx_out(f, TH_ACK, 2, 2, 0);
+    assert_int_equal(fx_state(f), SF_CLOSED);
+    assert_int_equal(stats(f).tw_live, 1);
+    sf_abort(f->conn);
+    fx_none(f);
+    assert_int_equal(stats(f).tw_live, 0);
+    assert_int_equal(stats(f).tw_aborted, 1);
+    assert_int_equal(fx_last_transition(f)->cause, SF_CAUSE_ABORT);
+    assert_int_equal(fx_last_transition(f)->from, SF_TIME_WAIT);
+    fx_free(f);
+}
+
 static void tw_cap(struct sf_tcp_config *c)
 {
     plain(c);
@@ -580,6 +603,7 @@ int main(void)
         cmocka_unit_test(retransmission_timeout_limit),
         cmocka_unit_test(time_wait_reopen),
         cmocka_unit_test(time_wait_cap),
+        cmocka_unit_test(abort_ends_time_wait),
         cmocka_unit_test(challenge_ack_rate_limit),
         cmocka_unit_test(paws),
         cmocka_unit_test(ack_of_unsent_data),

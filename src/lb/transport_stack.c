@@ -1,0 +1,747 @@
+/* The stack transport: the balancer's connections on synfin's own TCP engine, over the host
+ * glue (io/host.h: a TUN device, the engine, the clock, transmit batching) on the balancer's
+ * event loop. No descriptor per connection; every timer and close path is the engine's, set
+ * per frontend and per backend through engine profiles (sf_profile), and every transition is
+ * seen here with its cause.
+ *
+ * Events. The engine hands events to a connection's handler at the end of the engine call
+ * that caused them. When that call is a packet or a timer (the host glue's doing), the
+ * balancer is not running: events go to it at once, as epoll readiness would. When the call
+ * is one of ours (a write, a connect, an accept made by session code), the balancer is in the
+ * middle of something: the events wait on a ready list, delivered from a loop timer set for
+ * now, so no handler ever runs inside a transport call (the contract of transport.h).
+ *
+ * Profiles. A frontend's or backend's engine settings come as a struct sf_tcp_config in the
+ * socket options; equal settings share one engine profile, made on first use and kept for the
+ * transport's life (a reload makes at most a few more). */
+#include "lb/config_stack.h"
+#include "lb/transport.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include "io/host.h"
+#include "io/loop.h"
+#include "util/strbuf.h"
+
+#define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+#define PORT_TRIES                   256 /* ports tried in a source's range per connect */
+
+struct sprofile {
+    struct sf_tcp_config cfg;
+    struct sf_profile *p;
+    struct sprofile *next;
+};
+
+struct sconn;
+
+struct stransport {
+    struct lb_transport base;
+    struct sf_host *host;
+    struct sf_engine *e;
+    struct sprofile *profiles;
+    struct sconn *ready; /* events that arose inside our own calls, waiting for delivery */
+    struct sf_loop_timer deliver;
+    int in_call; /* one of our operations is running: events wait */
+    /* TIME_WAIT entries by local port, for the census's side split (frontend, respond). */
+    uint32_t *tw_port;
+    uint64_t transitions[SF_CAUSE_COUNT];
+    uint64_t to_state[SF_STATE_COUNT]; /* transitions into each state */
+};
+
+struct sconn {
+    struct lb_conn base;
+    struct stransport *tp;
+    struct sf_conn *c;
+    lb_conn_fn fn;
+    void *ctx;
+    struct sconn *rnext; /* the ready list */
+    struct lb_addr peer;
+    int connect_err;  /* -errno of a failed connect */
+    unsigned pending; /* LB_EV_* waiting on the ready list */
+    unsigned queued : 1;
+    unsigned connecting : 1;
+    unsigned outgoing : 1;
+    unsigned corked : 1;
+    unsigned fin_sent : 1;
+};
+
+struct slistener {
+    struct lb_listener base;
+    struct stransport *tp;
+    struct sf_conn *c;
+    lb_listener_fn fn;
+    void *ctx;
+    int pending;
+};
+
+static const struct lb_transport_ops stack_ops;
+
+/* ---- addresses ---- */
+
+static struct sf_endpoint to_endpoint(const struct lb_addr *a)
+{
+    struct sf_endpoint ep;
+    memset(&ep, 0, sizeof ep);
+    ep.addr.family = SF_AF_INET;
+    memcpy(ep.addr.u.v4, &a->u.in4.sin_addr, 4);
+    ep.port = ntohs(a->u.in4.sin_port);
+    return ep;
+}
+
+static struct lb_addr from_endpoint(const struct sf_endpoint *ep)
+{
+    struct lb_addr a;
+    memset(&a, 0, sizeof a);
+    a.u.in4.sin_family = AF_INET;
+    memcpy(&a.u.in4.sin_addr, ep->addr.u.v4, 4);
+    a.u.in4.sin_port = htons(ep->port);
+    a.len = sizeof a.u.in4;
+    return a;
+}
+
+/* ---- event delivery ---- */
+
+static void deliver(struct sconn *s, unsigned ev)
+{
+    if (s->fn)
+        s->fn(s->ctx, &s->base, ev); /* s may be gone after this */
+}
+
+static void ready_unlink(struct sconn *s)
+{
+    if (!s->queued)
+        return;
+    for (struct sconn **p = &s->tp->ready; *p; p = &(*p)->rnext)
+        if (*p == s) {
+            *p = s->rnext;
+            break;
+        }
+    s->queued = 0;
+}
+
+static void on_deliver(struct sf_loop_timer *t)
+{
+    struct stransport *tp = CONTAINER(t, struct stransport, deliver);
+    /* Events the engine holds for a connection just accepted go out at its next call. */
+    sf_engine_advance(tp->e, sf_loop_now(tp->base.loop) / 1000u);
+    while (tp->ready) {
+        struct sconn *s = tp->ready;
+        tp->ready = s->rnext;
+        s->queued = 0;
+        unsigned ev = s->pending;
+        s->pending = 0;
+        deliver(s, ev);
+    }
+}
+
+static unsigned lb_events(struct sconn *s, unsigned ev)
+{
+    unsigned out = 0;
+    if (ev & SF_EV_CONNECTED) {
+        s->connecting = 0;
+        out |= LB_EV_WRITE;
+    }
+    if (ev & SF_EV_READABLE)
+        out |= LB_EV_READ;
+    if (ev & SF_EV_WRITABLE)
+        out |= LB_EV_WRITE;
+    if (ev & SF_EV_PEER_FIN)
+        out |= LB_EV_HUP | LB_EV_READ;
+    if (ev & SF_EV_RESET) {
+        if (s->connecting) {
+            /* A failed connect: its error belongs to connect_result, reads and writes. */
+            int err = sf_take_error(s->c);
+            s->connect_err = -(err ? err : ECONNREFUSED);
+            s->connecting = 0;
+        }
+        out |= LB_EV_ERROR | LB_EV_READ | LB_EV_WRITE;
+    }
+    return out;
+}
+
+static void on_conn_event(struct sf_conn *c, unsigned ev, void *user)
+{
+    struct sconn *s = user;
+    (void)c;
+    unsigned out = lb_events(s, ev);
+    if (!out)
+        return;
+    struct stransport *tp = s->tp;
+    if (!tp->in_call) {
+        deliver(s, out | s->pending);
+        return;
+    }
+    s->pending |= out;
+    if (!s->queued) {
+        s->queued = 1;
+        s->rnext = tp->ready;
+        tp->ready = s;
+    }
+    if (!sf_loop_timer_armed(&tp->deliver))
+        sf_loop_timer_set(tp->base.loop, &tp->deliver, sf_loop_now(tp->base.loop));
+}
+
+static void on_listener_event(struct sf_conn *c, unsigned ev, void *user)
+{
+    struct slistener *l = user;
+    (void)c;
+    if (!(ev & SF_EV_ACCEPT) || !l->fn)
+        return;
+    l->fn(l->ctx, &l->base);
+}
+
+/* ---- profiles ---- */
+
+/* The engine profile for these settings, made on first use. NULL: the engine's own. */
+static struct sf_profile *profile_for(struct stransport *tp, const struct sf_tcp_config *want)
+{
+    if (!want)
+        return NULL;
+    struct sf_tcp_config cfg = *want;
+    const struct sf_tcp_config *eng = sf_host_tcp_config(tp->host);
+    if (cfg.mss > eng->mss)
+        cfg.mss = eng->mss; /* the device's MTU bounds every profile */
+    for (struct sprofile *p = tp->profiles; p; p = p->next)
+        if (!memcmp(&p->cfg, &cfg, sizeof cfg))
+            return p->p;
+    struct sprofile *p = calloc(1, sizeof *p);
+    char err[160];
+    if (!p || !(p->p = sf_profile_new(tp->e, &cfg, err, sizeof err))) {
+        free(p);
+        return NULL; /* the config check passed these settings: only memory can fail here */
+    }
+    p->cfg = cfg;
+    p->next = tp->profiles;
+    tp->profiles = p;
+    return p->p;
+}
+
+static void apply_sockopts(struct stransport *tp, struct sf_conn *c, const struct lb_sockopts *o)
+{
+    struct sf_profile *p = profile_for(tp, o->tcp);
+    if (p)
+        sf_set_profile(c, p);
+    if (o->nodelay)
+        sf_setopt(c, SF_OPT_NODELAY, 1);
+    if (o->keepalive) {
+        if (o->keepalive_idle_s)
+            sf_setopt(c, SF_OPT_KEEPIDLE, o->keepalive_idle_s);
+        if (o->keepalive_intvl_s)
+            sf_setopt(c, SF_OPT_KEEPINTVL, o->keepalive_intvl_s);
+        if (o->keepalive_cnt)
+            sf_setopt(c, SF_OPT_KEEPCNT, o->keepalive_cnt);
+        sf_setopt(c, SF_OPT_KEEPALIVE, 1);
+    }
+    if (o->user_timeout_ms)
+        sf_setopt(c, SF_OPT_USER_TIMEOUT, o->user_timeout_ms);
+}
+
+/* ---- connections ---- */
+
+static struct sconn *sconn_new(struct stransport *tp, struct sf_conn *c, lb_conn_fn fn, void *ctx)
+{
+    struct sconn *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->base.ops = &stack_ops;
+    s->tp = tp;
+    s->c = c;
+    s->fn = fn;
+    s->ctx = ctx;
+    sf_set_handler(c, on_conn_event, s);
+    return s;
+}
+
+/* A fresh connection bound to src (a port of its range, or an ephemeral one), connected to
+ * dst. -EADDRNOTAVAIL when the 4-tuple is taken: the caller tries another port. */
+static int try_connect(struct stransport *tp, const struct lb_connect_opts *o, uint16_t port,
+                       struct sf_conn **out)
+{
+    struct sf_conn *c = sf_socket(tp->e);
+    if (!c)
+        return -ENOMEM;
+    apply_sockopts(tp, c, &o->sock);
+    int rc = 0;
+    if (o->src) {
+        struct sf_endpoint local = to_endpoint(&o->src->addr);
+        local.port = port;
+        sf_setopt(c, SF_OPT_REUSEADDR, 1); /* many servers share one source port */
+        rc = sf_bind(c, &local);
+    }
+    struct sf_endpoint remote = to_endpoint(&o->dst);
+    if (rc == 0)
+        rc = sf_connect(c, &remote);
+    if (rc != -EINPROGRESS && rc != 0) {
+        sf_abort(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+static int s_connect(struct lb_transport *t, const struct lb_connect_opts *o, lb_conn_fn fn,
+                     void *ctx, struct lb_conn **out)
+{
+    struct stransport *tp = (struct stransport *)t;
+    struct sf_conn *c = NULL;
+    int rc;
+    tp->in_call++;
+    if (o->src && o->src->port_lo) {
+        struct lb_source *src = o->src;
+        uint32_t n = (uint32_t)(src->port_hi - src->port_lo) + 1;
+        rc = -EADDRNOTAVAIL;
+        for (uint32_t i = 0; i < n && i < PORT_TRIES && rc == -EADDRNOTAVAIL; i++)
+            rc = try_connect(tp, o, (uint16_t)(src->port_lo + (src->next++ % n)), &c);
+    } else {
+        rc = try_connect(tp, o, 0, &c);
+    }
+    struct sconn *s = NULL;
+    if (rc == 0 && !(s = sconn_new(tp, c, fn, ctx))) {
+        sf_abort(c);
+        rc = -ENOMEM;
+    }
+    tp->in_call--;
+    if (rc < 0)
+        return rc;
+    s->peer = o->dst;
+    s->outgoing = 1;
+    s->connecting = sf_conn_state(c) == SF_SYN_SENT;
+    *out = &s->base;
+    return 0;
+}
+
+static int s_connect_result(struct lb_conn *cc)
+{
+    struct sconn *s = (struct sconn *)cc;
+    if (s->connect_err)
+        return s->connect_err;
+    return s->connecting ? -EINPROGRESS : 0;
+}
+
+static ssize_t s_read(struct lb_conn *cc, void *buf, size_t len)
+{
+    struct sconn *s = (struct sconn *)cc;
+    if (s->connect_err)
+        return s->connect_err;
+    s->tp->in_call++;
+    ssize_t n = sf_recv(s->c, buf, len);
+    s->tp->in_call--;
+    return n;
+}
+
+/* FIN_NEXT: a cork holds the last partial segment so that the FIN the caller promises rides
+ * on it (one packet fewer), as MSG_MORE does on the kernel transport; if the write did not
+ * take everything, no FIN follows now and the cork goes. */
+static ssize_t s_write(struct lb_conn *cc, const void *buf, size_t len, unsigned flags)
+{
+    struct sconn *s = (struct sconn *)cc;
+    if (s->connect_err)
+        return s->connect_err;
+    struct stransport *tp = s->tp;
+    tp->in_call++;
+    int cork = (flags & LB_WRITE_FIN_NEXT) != 0;
+    if (cork && !s->corked) {
+        sf_setopt(s->c, SF_OPT_CORK, 1);
+        s->corked = 1;
+    }
+    ssize_t n = sf_send(s->c, buf, len);
+    if (s->corked && (!cork || n < (ssize_t)len)) {
+        sf_setopt(s->c, SF_OPT_CORK, 0);
+        s->corked = 0;
+    }
+    tp->in_call--;
+    return n;
+}
+
+static int s_shutdown_write(struct lb_conn *cc)
+{
+    struct sconn *s = (struct sconn *)cc;
+    struct stransport *tp = s->tp;
+    tp->in_call++;
+    int rc = sf_shutdown(s->c, SF_SHUT_WR);
+    if (s->corked) {
+        sf_setopt(s->c, SF_OPT_CORK, 0); /* the FIN took the held tail with it */
+        s->corked = 0;
+    }
+    tp->in_call--;
+    if (rc == 0)
+        s->fin_sent = 1;
+    return rc;
+}
+
+static void sconn_free(struct sconn *s)
+{
+    ready_unlink(s);
+    free(s);
+}
+
+static void s_close(struct lb_conn *cc)
+{
+    struct sconn *s = (struct sconn *)cc;
+    struct stransport *tp = s->tp;
+    tp->in_call++;
+    sf_close(s->c);
+    tp->in_call--;
+    sconn_free(s);
+}
+
+/* RST at once. A connection toward a server whose FIN went first and was followed by the
+ * server's is already a TIME-WAIT entry: aborting its handle ends the entry too (counted by
+ * the transition hook as tw_removed). TIME-WAIT toward clients is not ours to remove: such a
+ * handle is only released. */
+static void s_abort(struct lb_conn *cc)
+{
+    struct sconn *s = (struct sconn *)cc;
+    struct stransport *tp = s->tp;
+    tp->in_call++;
+    if (!s->outgoing && sf_conn_state(s->c) == SF_CLOSED)
+        sf_close(s->c);
+    else
+        sf_abort(s->c);
+    tp->in_call--;
+    sconn_free(s);
+}
+
+static int s_info(struct lb_conn *cc, struct lb_conn_info *i)
+{
+    struct sconn *s = (struct sconn *)cc;
+    struct sf_conn_info in;
+    sf_info(s->c, &in);
+    memset(i, 0, sizeof *i);
+    i->state = in.state;
+    i->local = from_endpoint(&in.local);
+    i->peer = s->peer;
+    i->unacked = in.unacked;
+    i->rtt_us = in.srtt_us;
+    i->cause = sf_cause_name(in.last_cause);
+    return 0;
+}
+
+static int s_unacked(struct lb_conn *cc)
+{
+    struct sconn *s = (struct sconn *)cc;
+    struct sf_conn_info in;
+    sf_info(s->c, &in);
+    return (int)in.unacked;
+}
+
+static int s_peer_fin(struct lb_conn *cc)
+{
+    struct sconn *s = (struct sconn *)cc;
+    if (s->connect_err)
+        return s->connect_err;
+    return (sf_poll(s->c) & SF_POLLRDHUP) != 0;
+}
+
+static const struct lb_addr *s_peer(struct lb_conn *cc)
+{
+    return &((struct sconn *)cc)->peer;
+}
+
+static void s_set_handler(struct lb_conn *cc, lb_conn_fn fn, void *ctx)
+{
+    struct sconn *s = (struct sconn *)cc;
+    s->fn = fn;
+    s->ctx = ctx;
+}
+
+/* ---- listeners ---- */
+
+static int s_listen(struct lb_transport *t, const struct lb_listen_opts *o, lb_listener_fn fn,
+                    void *ctx, struct lb_listener **out)
+{
+    struct stransport *tp = (struct stransport *)t;
+    if (o->addr.u.sa.sa_family != AF_INET)
+        return -EAFNOSUPPORT;
+    struct slistener *l = calloc(1, sizeof *l);
+    if (!l)
+        return -ENOMEM;
+    tp->in_call++;
+    int rc = (l->c = sf_socket(tp->e)) ? 0 : -ENOMEM;
+    if (rc == 0) {
+        apply_sockopts(tp, l->c, &o->sock);
+        struct sf_endpoint ep = to_endpoint(&o->addr);
+        rc = sf_bind(l->c, &ep);
+    }
+    if (rc == 0)
+        rc = sf_listen(l->c, o->backlog > 0 ? o->backlog : 511);
+    if (rc < 0 && l->c)
+        sf_abort(l->c);
+    tp->in_call--;
+    if (rc < 0) {
+        free(l);
+        return rc;
+    }
+    l->base.ops = &stack_ops;
+    l->tp = tp;
+    l->fn = fn;
+    l->ctx = ctx;
+    sf_set_handler(l->c, on_listener_event, l);
+    *out = &l->base;
+    return 0;
+}
+
+static void s_listener_close(struct lb_listener *ll)
+{
+    struct slistener *l = (struct slistener *)ll;
+    l->tp->in_call++;
+    sf_close(l->c);
+    l->tp->in_call--;
+    free(l);
+}
+
+static void s_listener_set_handler(struct lb_listener *ll, lb_listener_fn fn, void *ctx)
+{
+    struct slistener *l = (struct slistener *)ll;
+    l->fn = fn;
+    l->ctx = ctx;
+}
+
+static int s_listener_info(struct lb_listener *ll, struct lb_conn_info *i)
+{
+    struct slistener *l = (struct slistener *)ll;
+    struct sf_conn_info in;
+    sf_info(l->c, &in);
+    memset(i, 0, sizeof *i);
+    i->state = in.state;
+    i->local = from_endpoint(&in.local);
+    return 0;
+}
+
+static int s_accept(struct lb_listener *ll, lb_conn_fn fn, void *ctx, struct lb_conn **out)
+{
+    struct slistener *l = (struct slistener *)ll;
+    struct stransport *tp = l->tp;
+    int err;
+    tp->in_call++;
+    struct sf_conn *c = sf_accept(l->c, &err);
+    struct sconn *s = NULL;
+    if (c && !(s = sconn_new(tp, c, fn, ctx))) {
+        sf_abort(c);
+        err = -ENOMEM;
+    }
+    tp->in_call--;
+    if (!s)
+        return err;
+    struct sf_conn_info in;
+    sf_info(c, &in);
+    s->peer = from_endpoint(&in.remote);
+    *out = &s->base;
+    /* What happened before the accept (data, the peer's FIN) is news: the engine delivers it
+     * at its next call; make sure there is one soon. */
+    if (!sf_loop_timer_armed(&tp->deliver))
+        sf_loop_timer_set(tp->base.loop, &tp->deliver, sf_loop_now(tp->base.loop));
+    return 0;
+}
+
+/* ---- transitions, census, metrics ---- */
+
+static void on_transition(void *ctx, const struct sf_transition *t)
+{
+    struct stransport *tp = ctx;
+    if ((unsigned)t->cause < SF_CAUSE_COUNT)
+        tp->transitions[t->cause]++;
+    tp->to_state[t->to]++;
+    if (t->to == SF_TIME_WAIT)
+        tp->tw_port[t->local.port]++;
+    if (t->from == SF_TIME_WAIT) {
+        tp->tw_port[t->local.port]--;
+        if (t->cause == SF_CAUSE_ABORT)
+            tp->base.tw_removed++;
+    }
+}
+
+/* TIME_WAIT entries on the listening ports in list (each port once). */
+static uint64_t tw_on(const struct stransport *tp, const struct lb_addr *const *list, size_t n)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t port = lb_addr_port(list[i]);
+        int seen = 0;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = lb_addr_port(list[k]) == port;
+        if (!seen)
+            sum += tp->tw_port[port];
+    }
+    return sum;
+}
+
+/* Everything the engine holds is synfin's: its own counters answer, in O(1). */
+static void s_census(struct lb_transport *t, const struct lb_census_scope *sc, struct lb_census *c)
+{
+    struct stransport *tp = (struct stransport *)t;
+    struct sf_engine_stats st;
+    sf_engine_stats(tp->e, &st);
+    for (int i = 0; i < SF_STATE_COUNT; i++)
+        c->states[i] += st.states[i];
+    uint64_t fe = tw_on(tp, sc->frontends, sc->nfrontends);
+    uint64_t rs = tw_on(tp, sc->responds, sc->nresponds);
+    c->tw_frontend += fe;
+    c->tw_respond += rs;
+    c->tw_backend += st.states[SF_TIME_WAIT] > fe + rs ? st.states[SF_TIME_WAIT] - fe - rs : 0;
+}
+
+static void family(struct sf_strbuf *b, const char *name, const char *type, const char *help)
+{
+    sf_sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void counter(struct sf_strbuf *b, const char *name, const char *help, uint64_t v)
+{
+    family(b, name, "counter", help);
+    sf_sb_printf(b, "%s %llu\n", name, (unsigned long long)v);
+}
+
+/* Causes whose transition sends an RST (the rest of the engine's RSTs answer segments for
+ * no connection, or challenge nothing: synfin_stack_resets_sent_total has them all). */
+static int rst_cause(int c)
+{
+    return c == SF_CAUSE_ABORT || c == SF_CAUSE_UNREAD_CLOSE || c == SF_CAUSE_LINGER0 ||
+           c == SF_CAUSE_LISTENER_CLOSED || c == SF_CAUSE_KEEPALIVE_TIMEOUT ||
+           c == SF_CAUSE_FIN_WAIT2_TIMEOUT || c == SF_CAUSE_LAST_ACK_TIMEOUT;
+}
+
+static void s_metrics(struct lb_transport *t, struct sf_strbuf *b)
+{
+    struct stransport *tp = (struct stransport *)t;
+    struct sf_engine_stats st;
+    struct sf_host_stats hs;
+    sf_engine_stats(tp->e, &st);
+    sf_host_stats(tp->host, &hs);
+    family(b, "synfin_stack_transitions_total", "counter",
+           "State transitions of synfin's own TCP, by cause (docs/engine.md).");
+    for (int c = 1; c < SF_CAUSE_COUNT; c++)
+        sf_sb_printf(b, "synfin_stack_transitions_total{cause=\"%s\"} %llu\n", sf_cause_name(c),
+                     (unsigned long long)tp->transitions[c]);
+    family(b, "synfin_stack_transitions_to_total", "counter",
+           "State transitions of synfin's own TCP, by the state entered.");
+    for (int s = 0; s < SF_STATE_COUNT; s++)
+        sf_sb_printf(b, "synfin_stack_transitions_to_total{state=\"%s\"} %llu\n", sf_state_name(s),
+                     (unsigned long long)tp->to_state[s]);
+    family(b, "synfin_stack_time_wait_entries", "gauge",
+           "TIME-WAIT entries in the engine's table.");
+    sf_sb_printf(b, "synfin_stack_time_wait_entries %llu\n", (unsigned long long)st.tw_live);
+    family(b, "synfin_stack_time_wait_bytes", "gauge", "Memory of the TIME-WAIT table.");
+    sf_sb_printf(b, "synfin_stack_time_wait_bytes %llu\n", (unsigned long long)st.tw_memory);
+    counter(b, "synfin_stack_time_wait_refused_total",
+            "TIME-WAIT entries refused: max_time_wait reached.", st.tw_overflow);
+    counter(b, "synfin_stack_retransmits_total", "Segments sent again.", st.retrans_segs);
+    family(b, "synfin_stack_syncookies_total", "counter", "Syncookies, by result.");
+    sf_sb_printf(b, "synfin_stack_syncookies_total{result=\"sent\"} %llu\n",
+                 (unsigned long long)st.syncookies_sent);
+    sf_sb_printf(b, "synfin_stack_syncookies_total{result=\"validated\"} %llu\n",
+                 (unsigned long long)st.syncookies_ok);
+    sf_sb_printf(b, "synfin_stack_syncookies_total{result=\"rejected\"} %llu\n",
+                 (unsigned long long)st.syncookies_failed);
+    counter(b, "synfin_stack_resets_sent_total", "RST segments sent, all causes.", st.rst_out);
+    family(b, "synfin_stack_resets_sent_by_cause_total", "counter",
+           "Connections ended with an RST sent, by cause.");
+    for (int c = 1; c < SF_CAUSE_COUNT; c++)
+        if (rst_cause(c))
+            sf_sb_printf(b, "synfin_stack_resets_sent_by_cause_total{cause=\"%s\"} %llu\n",
+                         sf_cause_name(c), (unsigned long long)tp->transitions[c]);
+    family(b, "synfin_stack_segments_total", "counter", "TCP segments, by direction.");
+    sf_sb_printf(b, "synfin_stack_segments_total{direction=\"in\"} %llu\n",
+                 (unsigned long long)st.segs_in);
+    sf_sb_printf(b, "synfin_stack_segments_total{direction=\"out\"} %llu\n",
+                 (unsigned long long)st.segs_out);
+    counter(b, "synfin_stack_segments_dropped_total",
+            "Segments dropped as malformed, with a bad checksum, or out of window.",
+            st.in_malformed + st.in_bad_csum + st.out_of_window + st.paws_drops);
+    counter(b, "synfin_stack_device_drops_total", "Packets the device refused to take.",
+            hs.tx_drops);
+    family(b, "synfin_stack_connection_bytes", "gauge",
+           "Memory of the engine's connections and their buffers, bytes.");
+    sf_sb_printf(b, "synfin_stack_connection_bytes %llu\n",
+                 (unsigned long long)(st.conns_live * sf_conn_size() + st.bytes_buffered));
+}
+
+static uint64_t s_finishing(struct lb_transport *t)
+{
+    struct stransport *tp = (struct stransport *)t;
+    struct sf_engine_stats st;
+    sf_engine_stats(tp->e, &st);
+    return st.conns_live - st.states[SF_LISTEN];
+}
+
+static void s_free(struct lb_transport *t)
+{
+    struct stransport *tp = (struct stransport *)t;
+    sf_loop_timer_cancel(t->loop, &tp->deliver);
+    sf_host_free(tp->host);
+    while (tp->profiles) {
+        struct sprofile *p = tp->profiles;
+        tp->profiles = p->next;
+        sf_profile_release(p->p);
+        free(p);
+    }
+    free(tp->tw_port);
+    free(tp);
+}
+
+static const struct lb_transport_ops stack_ops = {
+    .name = "stack",
+    .listen = s_listen,
+    .listener_close = s_listener_close,
+    .listener_set_handler = s_listener_set_handler,
+    .listener_info = s_listener_info,
+    .accept = s_accept,
+    .connect = s_connect,
+    .connect_result = s_connect_result,
+    .read = s_read,
+    .write = s_write,
+    .shutdown_write = s_shutdown_write,
+    .close = s_close,
+    .abort = s_abort,
+    .info = s_info,
+    .unacked = s_unacked,
+    .peer_fin = s_peer_fin,
+    .peer = s_peer,
+    .set_handler = s_set_handler,
+    .census = s_census,
+    .metrics = s_metrics,
+    .finishing = s_finishing,
+    .free = s_free,
+};
+
+struct lb_transport *lb_transport_stack_new(struct sf_loop *loop, const struct lb_transport_conf *c,
+                                            char *err, size_t errlen)
+{
+    struct stransport *tp = calloc(1, sizeof *tp);
+    if (!tp || !(tp->tw_port = calloc(65536, sizeof *tp->tw_port))) {
+        free(tp);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    tp->base.ops = &stack_ops;
+    tp->base.loop = loop;
+    tp->deliver.fn = on_deliver;
+    struct sf_host_config hc;
+    memset(&hc, 0, sizeof hc);
+    hc.tun = c->tun;
+    hc.kernel_cidr = c->kernel_addr[0] ? c->kernel_addr : NULL;
+    for (uint32_t i = 0; i < c->naddrs && i < SF_HOST_MAX_ADDRS; i++) {
+        struct sf_endpoint ep = to_endpoint(&c->addrs[i]);
+        hc.addrs[hc.naddrs++] = ep.addr;
+    }
+    sf_tcp_config_defaults(&hc.tcp);
+    hc.tcp.max_tw = c->max_time_wait;
+    hc.offload = c->offload;
+    hc.pcap = c->pcap[0] ? c->pcap : NULL;
+    hc.impair = c->impair[0] ? c->impair : NULL;
+    hc.trace = c->trace ? stdout : NULL;
+    hc.on_transition = on_transition;
+    hc.ctx = tp;
+    tp->host = sf_host_new(loop, &hc, err, errlen);
+    if (!tp->host) {
+        free(tp->tw_port);
+        free(tp);
+        return NULL;
+    }
+    tp->e = sf_host_engine(tp->host);
+    return &tp->base;
+}
