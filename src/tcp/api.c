@@ -330,6 +330,7 @@ ssize_t sf_recv(struct sf_conn *c, void *buf, size_t len)
             c->rcv.buf = NULL;
         } else {
             window_update_after_read(c);
+            conn_trim_buffers(c);
         }
         engine_leave(e);
         return n;

@@ -16,7 +16,9 @@
 #include "tcp/tw_input.h"
 
 #define SLAB_OBJS    64
-#define BUF_FREE_MAX 1024 /* free buffers kept per size class; more go back to malloc */
+/* Free buffers kept for reuse, all classes together; more go back to malloc. Enough for a
+ * burst of a few hundred busy connections without holding much once they go idle. */
+#define BUF_CACHE_BYTES (32u << 20)
 #define TXCAP        65536
 
 struct sf_slab {
@@ -135,6 +137,7 @@ void *buf_alloc(struct sf_engine *e, uint32_t size)
             void *p = e->bufclass[i].free;
             memcpy(&e->bufclass[i].free, p, sizeof(void *));
             e->bufclass[i].nfree--;
+            e->buf_cached -= size;
             e->st.bufs_live++;
             return p;
         }
@@ -159,10 +162,11 @@ void buf_free(struct sf_engine *e, void *p, uint32_t size)
         if (slot < 0 && e->bufclass[i].size == 0)
             slot = i;
     }
-    if (slot < 0 || e->bufclass[slot].nfree >= BUF_FREE_MAX) {
+    if (slot < 0 || e->buf_cached + size > BUF_CACHE_BYTES) {
         free(p);
         return;
     }
+    e->buf_cached += size;
     e->bufclass[slot].size = size;
     memcpy(p, &e->bufclass[slot].free, sizeof(void *));
     e->bufclass[slot].free = p;
@@ -199,6 +203,21 @@ int conn_ensure_rcvbuf(struct sf_conn *c)
     b->cap = c->rcvbuf_size;
     c->rcv.buf = b;
     return 0;
+}
+
+/* An idle connection holds no buffer: one whose bytes are all acknowledged (send) or all
+ * read (receive, no out-of-order data) goes back to the pool, and comes again with the next
+ * byte. What a connection costs while nothing moves is its struct alone. */
+void conn_trim_buffers(struct sf_conn *c)
+{
+    if (c->snd.buf && c->snd.buf->len == 0) {
+        buf_free(c->e, c->snd.buf, (uint32_t)sizeof(struct sf_sndbuf) + c->snd.buf->cap);
+        c->snd.buf = NULL;
+    }
+    if (c->rcv.buf && c->rcv.buf->len == 0 && c->rcv.buf->nblk == 0) {
+        buf_free(c->e, c->rcv.buf, (uint32_t)sizeof(struct sf_rcvbuf) + c->rcv.buf->cap);
+        c->rcv.buf = NULL;
+    }
 }
 
 static void free_sndbuf(struct sf_conn *c)

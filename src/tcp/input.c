@@ -259,6 +259,7 @@ static void new_ack(struct sf_conn *c, const struct sf_seg *s)
         c->flags &= ~(uint32_t)F_WANT_WRITE;
         conn_event(c, SF_EV_WRITABLE);
     }
+    conn_trim_buffers(c);
 }
 
 static int fin_acked(const struct sf_conn *c)

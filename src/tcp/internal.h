@@ -202,6 +202,7 @@ struct sf_engine {
         uint32_t nfree;
         void *free; /* free buffers chained through their first word */
     } bufclass[SF_BUFCLASSES];
+    uint64_t buf_cached; /* bytes in the free lists of bufclass */
     uint32_t *port_refs; /* local port → connections, listeners and TIME-WAIT entries */
     uint32_t next_ephemeral;
     uint16_t ip_id;
@@ -241,6 +242,7 @@ void conn_destroy(struct sf_conn *c);
 void *buf_alloc(struct sf_engine *e, uint32_t size);
 void buf_free(struct sf_engine *e, void *p, uint32_t size);
 int conn_ensure_sndbuf(struct sf_conn *c);
+void conn_trim_buffers(struct sf_conn *c); /* gives back buffers that hold nothing */
 int conn_ensure_rcvbuf(struct sf_conn *c);
 void engine_output(struct sf_engine *e, const void *pkt, size_t len);
 uint32_t port_ref(struct sf_engine *e, uint16_t port, int delta);

@@ -127,6 +127,30 @@ static void small_window_override(void **unused)
     fx_free(f);
 }
 
+/* An idle connection holds no buffer: the receive buffer goes once read empty, the send
+ * buffer once every byte is acknowledged; both come back with the next byte. */
+static void idle_connection_holds_no_buffer(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(plain);
+    fx_passive_open(f);
+    assert_int_equal(stats(f).bufs_live, 0);
+    fx_in(f, TH_ACK | TH_PSH, 1, 1, 65535, NULL, blob, 100);
+    assert_int_equal(stats(f).bufs_live, 1);
+    char got[200];
+    assert_int_equal(sf_recv(f->conn, got, sizeof got), 100);
+    assert_int_equal(stats(f).bufs_live, 0);
+    assert_int_equal(sf_send(f->conn, blob, 300), 300);
+    fx_out(f, TH_ACK | TH_PSH, 1, 101, 300);
+    assert_int_equal(stats(f).bufs_live, 1);
+    fx_in(f, TH_ACK, 101, 301, 65535, NULL, NULL, 0);
+    assert_int_equal(stats(f).bufs_live, 0);
+    assert_int_equal(sf_send(f->conn, blob, 10), 10); /* and back again */
+    fx_out(f, TH_ACK | TH_PSH, 301, 101, 10);
+    assert_int_equal(fx_state(f), SF_ESTABLISHED);
+    fx_free(f);
+}
+
 static void keepalive_cfg(struct sf_tcp_config *c)
 {
     plain(c);
@@ -590,6 +614,7 @@ int main(void)
         cmocka_unit_test(simultaneous_open),
         cmocka_unit_test(zero_window_persist),
         cmocka_unit_test(small_window_override),
+        cmocka_unit_test(idle_connection_holds_no_buffer),
         cmocka_unit_test(keepalive_probes_and_reset),
         cmocka_unit_test(syncookies),
         cmocka_unit_test(close_with_unread_data_resets),
