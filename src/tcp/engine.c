@@ -15,11 +15,11 @@
 #include "tcp/seq.h"
 #include "tcp/tw_input.h"
 
-#define SLAB_OBJS    64
+#define SLAB_OBJS 64
 /* Free buffers kept for reuse, all classes together; more go back to malloc. Enough for a
  * burst of a few hundred busy connections without holding much once they go idle. */
 #define BUF_CACHE_BYTES (32u << 20)
-#define TXCAP        65536
+#define TXCAP           65536
 
 struct sf_slab {
     struct sf_slab *next;
