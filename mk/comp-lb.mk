@@ -29,3 +29,9 @@ run: $(O)/bin/synfin
 bench-lb: $(O)/bin/synfin
 	@scripts/deps.sh bench-lb $(BENCH_LB_DEPS)
 	@O=$(O) scripts/bench-lb.sh
+
+# The stack transport at scale: idle sessions against a simulated peer in a child process.
+$(eval $(call add_unit,test_lb_stack_sessions,tests/lb/test_stack_sessions.c tests/lb/stack_peer.c,$(LB_LIBS),-lm))
+.PHONY: bench-sessions
+bench-sessions: $(O)/test/test_lb_stack_sessions
+	SESSIONS=$${SESSIONS:-1000000} CMOCKA_MESSAGE_OUTPUT=TAP $(O)/test/test_lb_stack_sessions

@@ -25,6 +25,7 @@ struct sf_host {
     struct sf_loop_timer deadline; /* the engine's (or a held packet's) next deadline */
     struct sf_hook wake, after;
     int more;                          /* the device had more than one batch waiting */
+    int gone;                          /* the device's other end went away: nothing more to read */
     uint32_t addrs[SF_HOST_MAX_ADDRS]; /* ours, network order */
     unsigned naddrs;
     uint8_t routed[SF_HOST_MAX_ADDRS]; /* a route we added for addrs[i] */
@@ -186,8 +187,11 @@ static void read_batch(struct sf_host *h)
             h->st.malformed++; /* counted and dropped, like any bad packet */
             continue;
         }
-        if (n < 0)
-            return; /* the device is gone or broken: nothing left to read here */
+        if (n <= 0) {
+            /* Broken, or (a packet descriptor) its peer closed: nothing left to read. */
+            h->gone = n == 0;
+            return;
+        }
         packet_in(h, h->rxbuf, (size_t)n);
     }
     h->more = 1;
@@ -196,7 +200,9 @@ static void read_batch(struct sf_host *h)
 static void on_device(struct sf_io *io, uint32_t events)
 {
     (void)events;
-    read_batch(CONTAINER(io, struct sf_host, io));
+    struct sf_host *h = CONTAINER(io, struct sf_host, io);
+    if (!h->gone)
+        read_batch(h);
 }
 
 static void on_deadline(struct sf_loop_timer *t)
@@ -268,12 +274,16 @@ static int add_routes(struct sf_host *h, const struct sf_host_config *c, char *e
 
 static int open_device(struct sf_host *h, const struct sf_host_config *c, char *err, size_t errlen)
 {
-    if (sf_tun_open(&h->tun, c->tun, c->offload ? SF_TUN_OFFLOAD : 0, err, errlen) < 0)
-        return -1;
-    if (c->kernel_cidr && sf_tun_configure(&h->tun, c->kernel_cidr, err, errlen) < 0)
-        return -1;
-    if (add_routes(h, c, err, errlen) < 0)
-        return -1;
+    if (c->fd >= 0) {
+        sf_tun_adopt(&h->tun, c->fd, c->tun ? c->tun : "fd");
+    } else {
+        if (sf_tun_open(&h->tun, c->tun, c->offload ? SF_TUN_OFFLOAD : 0, err, errlen) < 0)
+            return -1;
+        if (c->kernel_cidr && sf_tun_configure(&h->tun, c->kernel_cidr, err, errlen) < 0)
+            return -1;
+        if (add_routes(h, c, err, errlen) < 0)
+            return -1;
+    }
     h->io.fd = h->tun.fd;
     h->io.fn = on_device;
     int rc = sf_loop_add(h->loop, &h->io, EPOLLIN);

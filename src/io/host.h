@@ -33,7 +33,8 @@
 typedef void (*sf_host_transition_fn)(void *ctx, const struct sf_transition *t);
 
 struct sf_host_config {
-    const char *tun;         /* device name: created if missing, attached to if it exists */
+    const char *tun; /* device name: created if missing, attached to if it exists */
+    int fd;          /* >= 0: use this packet descriptor (sf_tun_adopt) as the device instead */
     const char *kernel_cidr; /* the kernel side's address/prefix ("10.79.0.1/24"), or NULL
                               * to leave an attached device's addressing as it is */
     /* The addresses synfin's TCP owns (VIPs, sources toward servers); the first is the

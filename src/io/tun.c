@@ -56,6 +56,14 @@ int sf_tun_open(struct sf_tun *t, const char *name, unsigned flags, char *err, s
     return 0;
 }
 
+void sf_tun_adopt(struct sf_tun *t, int fd, const char *name)
+{
+    memset(t, 0, sizeof *t);
+    t->fd = fd;
+    t->mtu = 1500;
+    snprintf(t->name, sizeof t->name, "%s", name);
+}
+
 static int ifioctl(int s, unsigned long req, struct ifreq *ifr, const char *what, char *err,
                    size_t errlen)
 {

@@ -39,6 +39,11 @@ enum { SF_TUN_OFFLOAD = 1 };
  * Returns 0, or -errno with a message in err. */
 int sf_tun_open(struct sf_tun *t, const char *name, unsigned flags, char *err, size_t errlen);
 
+/* Takes a descriptor that carries one IP packet per read and write as the device (a
+ * SOCK_SEQPACKET socketpair end toward a simulated peer): no offload, MTU 1500, no kernel
+ * side to configure. Closed by sf_tun_close. */
+void sf_tun_adopt(struct sf_tun *t, int fd, const char *name);
+
 /* Gives the kernel side of the device an IPv4 address with prefix ("10.77.0.1/24") and brings
  * it up; reads the MTU back into t->mtu. Returns 0 or -errno with a message. */
 int sf_tun_configure(struct sf_tun *t, const char *cidr, char *err, size_t errlen);

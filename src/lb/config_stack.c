@@ -12,6 +12,7 @@ void lb_transport_defaults(struct lb_transport_conf *t)
     t->kind = LB_TRANSPORT_KERNEL;
     t->offload = 1;
     t->max_time_wait = 262144; /* Linux tcp_max_tw_buckets on a host with 4 GiB or more */
+    t->device_fd = -1;
 }
 
 int lb_transport_same(const struct lb_transport_conf *a, const struct lb_transport_conf *b)
@@ -105,7 +106,7 @@ int lb_transport_directive(struct lb_transport_conf *t, const char *name, char *
     case 0: return copy_word(t->tun, sizeof t->tun, v, "device name", why, whylen);
     case 1: return copy_word(t->kernel_addr, sizeof t->kernel_addr, v, "kernel_addr", why, whylen);
     case 2:
-    case 5:
+    case 4:
         if (on_off(v, k == 2 ? &t->offload : &t->trace) < 0) {
             snprintf(why, whylen, "expected on or off, found '%s'", v);
             return -1;
@@ -117,7 +118,7 @@ int lb_transport_directive(struct lb_transport_conf *t, const char *name, char *
             return -1;
         }
         return copy_word(t->pcap, sizeof t->pcap, v, "pcap path", why, whylen);
-    case 4: return copy_word(t->impair, sizeof t->impair, v, "impair", why, whylen);
+    case 5: return copy_word(t->impair, sizeof t->impair, v, "impair", why, whylen);
     default: {
         char *end;
         unsigned long long n = strtoull(v, &end, 10);

@@ -27,6 +27,7 @@ struct lb_transport_conf {
     int trace;
     char impair[128]; /* "" off */
     uint32_t max_time_wait;
+    int device_fd; /* tests: a packet descriptor to use instead of the TUN (-1: the TUN) */
 };
 
 /* The transport block's defaults (kernel). */

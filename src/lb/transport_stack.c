@@ -722,6 +722,7 @@ struct lb_transport *lb_transport_stack_new(struct sf_loop *loop, const struct l
     tp->deliver.fn = on_deliver;
     struct sf_host_config hc;
     memset(&hc, 0, sizeof hc);
+    hc.fd = c->device_fd;
     hc.tun = c->tun;
     hc.kernel_cidr = c->kernel_addr[0] ? c->kernel_addr : NULL;
     for (uint32_t i = 0; i < c->naddrs && i < SF_HOST_MAX_ADDRS; i++) {

@@ -171,6 +171,7 @@ static int setup(struct serve *s, const struct opts *o)
     char err[256];
     struct sf_host_config hc;
     memset(&hc, 0, sizeof hc);
+    hc.fd = -1;
     hc.tun = o->tun;
     hc.kernel_cidr = o->kernel_addr;
     if (sf_addr_parse(o->addr, &hc.addrs[0]) < 0) {
