@@ -22,9 +22,13 @@ TEST_DEPS += iproute2 netcat-openbsd curl
 
 BENCH_LB_DEPS := haproxy nginx libnginx-mod-stream wrk curl iproute2
 
-.PHONY: run bench-lb
+.PHONY: run run-stack bench-lb
 run: $(O)/bin/synfin
 	$(O)/bin/synfin
+
+# The same demo on synfin's own TCP, in a network namespace it makes (root).
+run-stack: $(O)/bin/synfin $(O)/bin/synfin-stat
+	@O=$(O) scripts/run-stack.sh
 
 bench-lb: $(O)/bin/synfin
 	@scripts/deps.sh bench-lb $(BENCH_LB_DEPS)

@@ -16,6 +16,14 @@
 
 #define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
+/* A packet from the engine to one of its own addresses (a health check of a responder on
+ * the stack): delivered back without the device, as a kernel's loopback would. */
+struct looped {
+    struct looped *next;
+    size_t len;
+    uint8_t data[];
+};
+
 struct sf_host {
     struct sf_loop *loop;
     struct sf_tun tun;
@@ -24,9 +32,10 @@ struct sf_host {
     struct sf_io io;
     struct sf_loop_timer deadline; /* the engine's (or a held packet's) next deadline */
     struct sf_hook wake, after;
-    int more;                          /* the device had more than one batch waiting */
-    int gone;                          /* the device's other end went away: nothing more to read */
-    uint32_t addrs[SF_HOST_MAX_ADDRS]; /* ours, network order */
+    int more; /* the device had more than one batch waiting */
+    int gone; /* the device's other end went away: nothing more to read */
+    struct looped *loop_head, *loop_tail; /* to our own addresses, after this engine call */
+    uint32_t addrs[SF_HOST_MAX_ADDRS];    /* ours, network order */
     unsigned naddrs;
     uint8_t routed[SF_HOST_MAX_ADDRS]; /* a route we added for addrs[i] */
     struct sf_pcap *pcap;
@@ -110,10 +119,40 @@ static void deliver(void *ctx, enum sf_impair_dir dir, const uint8_t *pkt, size_
     }
 }
 
+static int ours(const struct sf_host *h, uint32_t dst);
+
+/* The engine cannot take a packet while it is sending one: keep it for after the call. */
+static void loop_back(struct sf_host *h, const void *pkt, size_t len)
+{
+    struct looped *l = malloc(sizeof *l + len);
+    if (!l) {
+        h->st.tx_drops++;
+        return;
+    }
+    l->next = NULL;
+    l->len = len;
+    memcpy(l->data, pkt, len);
+    if (h->loop_tail)
+        h->loop_tail->next = l;
+    else
+        h->loop_head = l;
+    h->loop_tail = l;
+    if (!sf_loop_timer_armed(&h->deadline) || h->deadline.when > sf_loop_now(h->loop))
+        sf_loop_timer_set(h->loop, &h->deadline, sf_loop_now(h->loop));
+}
+
 static void output(void *ctx, const void *pkt, size_t len)
 {
     struct sf_host *h = ctx;
     capture(h, pkt, len);
+    uint32_t dst;
+    if (len >= 20) {
+        memcpy(&dst, (const uint8_t *)pkt + 16, 4);
+        if (ours(h, dst)) {
+            loop_back(h, pkt, len);
+            return;
+        }
+    }
     if (h->impaired)
         sf_impair_packet(&h->impair, SF_TO_KERNEL, pkt, len, now_us(h), deliver, h);
     else
@@ -205,9 +244,25 @@ static void on_device(struct sf_io *io, uint32_t events)
         read_batch(h);
 }
 
+static void deliver_looped(struct sf_host *h)
+{
+    /* Taken as a batch: what the engine loops back while handling these waits for the next
+     * turn, so a pair of connections talking to each other cannot hold the loop. */
+    struct looped *l = h->loop_head;
+    h->loop_head = h->loop_tail = NULL;
+    while (l) {
+        struct looped *next = l->next;
+        if (sf_engine_input(h->e, l->data, l->len, now_us(h)) == -EPROTONOSUPPORT)
+            h->st.not_ours++;
+        free(l);
+        l = next;
+    }
+}
+
 static void on_deadline(struct sf_loop_timer *t)
 {
     struct sf_host *h = CONTAINER(t, struct sf_host, deadline);
+    deliver_looped(h);
     /* The wake hook ran the engine's timers already; what is left: packets held back by the
      * impairments, and the rest of a device that had more than a batch. */
     if (h->impaired)
@@ -229,7 +284,7 @@ static void after_batch(struct sf_hook *k)
     sf_time_t next = sf_engine_next_deadline(h->e);
     if (h->impaired && sf_impair_next(&h->impair) < next)
         next = sf_impair_next(&h->impair);
-    if (h->more)
+    if (h->more || h->loop_head)
         next = now_us(h);
     if (next == SF_TIME_NEVER) {
         sf_loop_timer_cancel(h->loop, &h->deadline);
@@ -390,6 +445,11 @@ int sf_host_free(struct sf_host *h)
         if (h->io.fn)
             sf_loop_del(h->loop, &h->io);
         sf_tun_close(&h->tun); /* a device we created takes its routes with it */
+    }
+    while (h->loop_head) {
+        struct looped *l = h->loop_head;
+        h->loop_head = l->next;
+        free(l);
     }
     if (h->impaired)
         sf_impair_free(&h->impair);
