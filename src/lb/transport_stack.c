@@ -172,7 +172,10 @@ static void on_conn_event(struct sf_conn *c, unsigned ev, void *user)
         return;
     struct stransport *tp = s->tp;
     if (!tp->in_call) {
-        deliver(s, out | s->pending);
+        out |= s->pending; /* what waited goes now, once */
+        s->pending = 0;
+        ready_unlink(s);
+        deliver(s, out);
         return;
     }
     s->pending |= out;
