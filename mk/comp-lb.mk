@@ -23,10 +23,16 @@ TEST_DEPS += iproute2 netcat-openbsd curl
 
 BENCH_LB_DEPS := haproxy nginx libnginx-mod-stream wrk curl iproute2
 
-.PHONY: run bench-lb
+.PHONY: run bench-lb bench-admin
 run: $(O)/bin/synfin
 	$(O)/bin/synfin
 
 bench-lb: $(O)/bin/synfin
 	@scripts/deps.sh bench-lb $(BENCH_LB_DEPS)
 	@O=$(O) scripts/bench-lb.sh
+
+# What admin scrapes cost proxied requests (scripts/bench_admin.py; BENCH_BASELINE=PATH adds
+# the rows of another synfin binary).
+bench-admin: $(O)/bin/synfin
+	@scripts/deps.sh bench-admin python3
+	@O=$(O) scripts/bench_admin.py

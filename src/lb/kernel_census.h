@@ -19,9 +19,11 @@ struct lb_kernel_diag {
     struct sf_sockdiag_stream st;
 };
 
-/* sock_diag batches cost this many census units (transport.h: a unit is one socket looked
- * at with TCP_INFO); measured on loopback, a 32 KiB batch takes about as long as 30. */
-#define LB_KERNEL_DIAG_BATCH_UNITS 32
+/* A sock_diag batch costs this many census units (transport.h: a unit is one socket looked
+ * at with TCP_INFO, ~1 us): besides up to 32 KiB of entries, a batch may walk the kernel's
+ * whole established hash looking for matches (262,144 buckets on a 2 GiB machine: most of a
+ * millisecond for a port with few entries), so a batch is worth a whole slice. */
+#define LB_KERNEL_DIAG_BATCH_UNITS 256
 
 /* Counts TIME_WAIT and SYN_RECEIVED entries on the scope's addresses, taking from *budget
  * (at least one batch per call). Returns 1 when that part of the census is complete (d is
