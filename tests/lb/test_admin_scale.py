@@ -104,15 +104,15 @@ def thousands_of_idle_sessions_counted_and_paged():
         assert st["sessions"]["active"] == n, st["sessions"]
         assert [f["active"] for f in st["frontends"]] == [n1, n2], st["frontends"]
         assert [b["active"] for b in st["backends"]] == [n1, n2], st["backends"]
-        # the census: every session's two sockets, the three listeners and this request's
-        # own connection, once a census taken after the last session started is served
-        want = 2 * n + 1
-
+        # the census, once one taken after the last session started is served: every
+        # session's two sockets, the three listeners, and the admin connection that was open
+        # when it completed, if one was (a census completes in the background too)
         def census_done():
             s = admin_json(aport)
-            return s if s["tcp_states"]["ESTABLISHED"] == want else None
+            return s if s["tcp_states"]["ESTABLISHED"] >= 2 * n else None
 
-        st = wait_until(census_done, 30, what=f"a census of {want} ESTABLISHED")
+        st = wait_until(census_done, 30, what=f"a census of {2 * n} ESTABLISHED")
+        assert st["tcp_states"]["ESTABLISHED"] in (2 * n, 2 * n + 1), st["tcp_states"]
         assert st["tcp_states"]["LISTEN"] == 3, st["tcp_states"]
         assert 0 <= st["census_age_s"] <= 2.0, st["census_age_s"]
         text = http_get(aport, "/metrics")[1].decode()
