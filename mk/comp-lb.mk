@@ -14,6 +14,7 @@ $(eval $(call add_unit,test_lb_config,tests/lb/test_config.c,$(LB_LIBS),-lm))
 $(eval $(call add_unit,test_lb_balance,tests/lb/test_balance.c,$(LB_LIBS),-lm))
 $(eval $(call add_unit,test_lb_pipe,tests/lb/test_pipe.c,$(LB_LIBS),-lm))
 $(eval $(call add_unit,test_lb_tw_destroy,tests/lb/test_tw_destroy.c,$(LB_LIBS),-lm))
+$(eval $(call add_unit,test_lb_census,tests/lb/test_census.c,$(LB_LIBS),-lm))
 
 TESTS += $(sort $(wildcard tests/lb/test_*.py))
 # ss (iproute2) counts TIME_WAIT in the system tests; nc -N is the half-close client; curl
@@ -22,7 +23,7 @@ TEST_DEPS += iproute2 netcat-openbsd curl
 
 BENCH_LB_DEPS := haproxy nginx libnginx-mod-stream wrk curl iproute2
 
-.PHONY: run run-stack bench-lb
+.PHONY: run run-stack bench-lb bench-admin
 run: $(O)/bin/synfin
 	$(O)/bin/synfin
 
@@ -34,8 +35,4 @@ bench-lb: $(O)/bin/synfin
 	@scripts/deps.sh bench-lb $(BENCH_LB_DEPS)
 	@O=$(O) scripts/bench-lb.sh
 
-# The stack transport at scale: idle sessions against a simulated peer in a child process.
-$(eval $(call add_unit,test_lb_stack_sessions,tests/lb/test_stack_sessions.c tests/lb/stack_peer.c,$(LB_LIBS),-lm))
-.PHONY: bench-sessions
-bench-sessions: $(O)/test/test_lb_stack_sessions
-	SESSIONS=$${SESSIONS:-1000000} CMOCKA_MESSAGE_OUTPUT=TAP $(O)/test/test_lb_stack_sessions
+.PHONY: run run-stack bench-lb bench-admin

@@ -15,6 +15,9 @@
 #define REQ_MAX                      8192
 #define ADMIN_TIMEOUT                (5 * SF_NSEC_PER_SEC)
 #define ADMIN_CONNS_MAX              64
+/* Work for streamed bodies per loop iteration, all connections together: about 0.25 ms, so
+ * that admin requests add at most that to the proxied traffic the same iteration serves. */
+#define ADMIN_BUDGET 256
 
 struct aconn {
     struct sf_io io;
@@ -26,6 +29,14 @@ struct aconn {
     struct sf_strbuf out;
     size_t sent;
     int responding;
+    /* A streamed body: made in slices by the hook (serve) while the socket takes them. */
+    struct ctl_body *body;
+    int status;
+    const char *ctype;
+    int head_sent;
+    int waiting;                 /* the body said WAIT: back in the queue on ctl_admin_wake */
+    int queued;                  /* in the ready queue */
+    struct aconn *rprev, *rnext; /* the ready queue: bodies owed a slice, oldest first */
 };
 
 struct ctl_admin {
@@ -36,8 +47,12 @@ struct ctl_admin {
     void *ctx;
     struct aconn *conns;
     unsigned nconns;
-    struct sf_hook reap;
+    struct sf_hook hook;
     struct aconn *dead;
+    struct aconn *rhead, *rtail;
+    /* Armed at "now" while bodies wait for a slice, so that the next epoll_wait does not
+     * block: the slices themselves run in the hook, after the events. */
+    struct sf_loop_timer nudge;
 };
 
 const char *ctl_http_reason(int status)
@@ -54,6 +69,38 @@ const char *ctl_http_reason(int status)
     }
 }
 
+static void ready_push(struct aconn *c)
+{
+    struct ctl_admin *a = c->a;
+    if (c->queued)
+        return;
+    c->queued = 1;
+    c->rnext = NULL;
+    c->rprev = a->rtail;
+    if (a->rtail)
+        a->rtail->rnext = c;
+    else
+        a->rhead = c;
+    a->rtail = c;
+}
+
+static void ready_del(struct aconn *c)
+{
+    struct ctl_admin *a = c->a;
+    if (!c->queued)
+        return;
+    c->queued = 0;
+    if (c->rprev)
+        c->rprev->rnext = c->rnext;
+    else
+        a->rhead = c->rnext;
+    if (c->rnext)
+        c->rnext->rprev = c->rprev;
+    else
+        a->rtail = c->rprev;
+    c->rprev = c->rnext = NULL;
+}
+
 static void conn_close(struct aconn *c)
 {
     struct ctl_admin *a = c->a;
@@ -67,14 +114,17 @@ static void conn_close(struct aconn *c)
     if (c->next)
         c->next->prev = c->prev;
     a->nconns--;
+    ready_del(c);
+    if (c->body)
+        c->body->free(c->body);
+    c->body = NULL;
     sf_sb_free(&c->out);
     c->next = a->dead;
     a->dead = c;
 }
 
-static void reap(struct sf_hook *h)
+static void reap(struct ctl_admin *a)
 {
-    struct ctl_admin *a = CONTAINER(h, struct ctl_admin, reap);
     while (a->dead) {
         struct aconn *c = a->dead;
         a->dead = c->next;
@@ -82,15 +132,25 @@ static void reap(struct sf_hook *h)
     }
 }
 
-static void respond(struct aconn *c, int status, const char *ctype, struct sf_strbuf *body)
+/* The head; Content-Length when the body is known whole, else the close ends it. */
+static void head(struct aconn *c, int status, const char *ctype, const struct sf_strbuf *body,
+                 int whole)
 {
-    sf_sb_init(&c->out);
-    sf_sb_printf(&c->out,
-                 "HTTP/1.1 %d %s\r\nServer: synfin\r\nContent-Type: %s\r\n"
-                 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                 status, ctl_http_reason(status), ctype, body ? body->len : 0);
+    sf_sb_printf(&c->out, "HTTP/1.1 %d %s\r\nServer: synfin\r\nContent-Type: %s\r\n", status,
+                 ctl_http_reason(status), ctype);
+    if (whole)
+        sf_sb_printf(&c->out, "Content-Length: %zu\r\n", body ? body->len : 0);
+    sf_sb_printf(&c->out, "Connection: close\r\n\r\n");
     if (body && body->len)
         sf_sb_append(&c->out, body->p, body->len);
+    c->head_sent = 1;
+}
+
+static void respond(struct aconn *c, int status, const char *ctype, struct sf_strbuf *body)
+{
+    sf_sb_free(&c->out);
+    sf_sb_init(&c->out);
+    head(c, status, ctype, body, 1);
     c->responding = 1;
 }
 
@@ -151,17 +211,125 @@ static void handle(struct aconn *c)
     memcpy(path, target, pl);
     path[pl] = 0;
     struct ctl_admin_req r = {method, path, q ? q + 1 : ""};
-    struct sf_strbuf body;
-    sf_sb_init(&body);
-    const char *ctype = "text/plain; charset=utf-8";
-    int status = c->a->fn(c->a->ctx, &r, &body, &ctype);
-    if (body.failed)
+    struct ctl_admin_resp resp = {.ctype = "text/plain; charset=utf-8"};
+    sf_sb_init(&resp.body);
+    int status = c->a->fn(c->a->ctx, &r, &resp);
+    if (resp.stream) {
+        c->body = resp.stream;
+        c->status = status;
+        c->ctype = resp.ctype;
+        c->responding = 1;
+    } else if (resp.body.failed) {
         respond_error(c, 500);
-    else if (status >= 400 && body.len == 0)
+    } else if (status >= 400 && resp.body.len == 0) {
         respond_error(c, status);
-    else
-        respond(c, status, ctype, &body);
-    sf_sb_free(&body);
+    } else {
+        respond(c, status, resp.ctype, &resp.body);
+    }
+    sf_sb_free(&resp.body);
+}
+
+/* Sends what out holds. Returns 1 when all of it went, 0 when the socket is full (an
+ * EPOLLOUT edge follows), -1 when the connection was closed. */
+static int flush(struct aconn *c)
+{
+    if (c->out.failed) {
+        conn_close(c);
+        return -1;
+    }
+    while (c->sent < c->out.len) {
+        ssize_t n = send(c->io.fd, c->out.p + c->sent, c->out.len - c->sent, MSG_NOSIGNAL);
+        if (n < 0 && errno == EAGAIN)
+            return 0;
+        if (n < 0) {
+            conn_close(c);
+            return -1;
+        }
+        c->sent += (size_t)n;
+    }
+    c->out.len = c->sent = 0; /* the buffer is reused for the next slice */
+    return 1;
+}
+
+/* After a flush that emptied out: the next slice is owed, or the response is over. */
+static void sent_all(struct aconn *c)
+{
+    if (c->body) {
+        if (!c->waiting)
+            ready_push(c);
+        return;
+    }
+    shutdown(c->io.fd, SHUT_WR);
+    conn_close(c);
+}
+
+/* One slice of a streamed body, into out. Returns -1 if the connection was closed. */
+static int fill(struct aconn *c, unsigned *budget)
+{
+    struct sf_strbuf pend; /* before the head is out: its Content-Length may follow */
+    sf_sb_init(&pend);
+    unsigned before = *budget;
+    int rc = c->body->fill(c->body, c->head_sent ? &c->out : &pend, budget);
+    if (*budget == before && *budget > 0)
+        --*budget; /* progress is owed: every slice costs something */
+    if (rc == CTL_BODY_FAIL || pend.failed || c->out.failed) {
+        int sent = c->head_sent;
+        sf_sb_free(&pend);
+        if (sent) {
+            conn_close(c);
+            return -1;
+        }
+        c->body->free(c->body);
+        c->body = NULL;
+        respond_error(c, 500);
+        return 0;
+    }
+    if (!c->head_sent && rc != CTL_BODY_WAIT)
+        head(c, c->status, c->ctype, &pend, rc == CTL_BODY_DONE);
+    sf_sb_free(&pend);
+    c->waiting = rc == CTL_BODY_WAIT;
+    if (rc == CTL_BODY_DONE) {
+        c->body->free(c->body);
+        c->body = NULL;
+    }
+    return 0;
+}
+
+/* After each batch: slices for the bodies in the ready queue, round robin, within the
+ * iteration's budget. */
+static void serve(struct sf_hook *h)
+{
+    struct ctl_admin *a = CONTAINER(h, struct ctl_admin, hook);
+    reap(a);
+    unsigned budget = ADMIN_BUDGET;
+    while (a->rhead && budget > 0) {
+        struct aconn *c = a->rhead;
+        ready_del(c);
+        if (fill(c, &budget) < 0)
+            continue;
+        if (flush(c) == 1)
+            sent_all(c);
+    }
+    if (a->rhead)
+        sf_loop_timer_set(a->loop, &a->nudge, sf_loop_now(a->loop));
+}
+
+static void nudged(struct sf_loop_timer *t)
+{
+    (void)t; /* the timer only kept epoll_wait from blocking; serve does the work */
+}
+
+void ctl_admin_wake(struct ctl_admin *a)
+{
+    int any = 0;
+    for (struct aconn *c = a->conns; c; c = c->next)
+        if (c->waiting) {
+            c->waiting = 0;
+            ready_push(c);
+            any = 1;
+        }
+    if (any)
+        sf_loop_timer_set(a->loop, &a->nudge, sf_loop_now(a->loop));
 }
 
 static void conn_io(struct sf_io *io, uint32_t ev)
@@ -192,22 +360,13 @@ static void conn_io(struct sf_io *io, uint32_t ev)
             break;
         }
     }
-    if (c->out.failed) {
-        conn_close(c);
+    if (c->body && !c->head_sent) {
+        if (!c->waiting)
+            ready_push(c); /* the first slice comes from serve, after this batch */
         return;
     }
-    while (c->sent < c->out.len) {
-        ssize_t n = send(io->fd, c->out.p + c->sent, c->out.len - c->sent, MSG_NOSIGNAL);
-        if (n < 0 && errno == EAGAIN)
-            return;
-        if (n < 0) {
-            conn_close(c);
-            return;
-        }
-        c->sent += (size_t)n;
-    }
-    shutdown(io->fd, SHUT_WR);
-    conn_close(c);
+    if (flush(c) == 1)
+        sent_all(c);
 }
 
 static void conn_timeout(struct sf_loop_timer *t)
@@ -278,8 +437,9 @@ struct ctl_admin *ctl_admin_new(struct sf_loop *loop, const struct lb_addr *addr
         free(a);
         return NULL;
     }
-    a->reap.fn = reap;
-    sf_loop_add_hook(loop, &a->reap);
+    a->hook.fn = serve;
+    a->nudge.fn = nudged;
+    sf_loop_add_hook(loop, &a->hook);
     return a;
 }
 
@@ -303,8 +463,9 @@ void ctl_admin_free(struct ctl_admin *a)
         return;
     while (a->conns)
         conn_close(a->conns);
-    reap(&a->reap);
-    sf_loop_del_hook(a->loop, &a->reap);
+    reap(a);
+    sf_loop_del_hook(a->loop, &a->hook);
+    sf_loop_timer_cancel(a->loop, &a->nudge);
     close(a->io.fd);
     free(a);
 }

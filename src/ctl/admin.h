@@ -17,9 +17,32 @@ struct ctl_admin_req {
     const char *query; /* after '?', or "" */
 };
 
-/* Fills body and *ctype, returns the HTTP status. */
-typedef int (*ctl_admin_fn)(void *ctx, const struct ctl_admin_req *r, struct sf_strbuf *body,
-                            const char **ctype);
+/* A response body made in slices, so that no request holds the event loop for long: the
+ * listener calls fill at most once per slice, sharing a budget per loop iteration between
+ * its connections (a unit is about one system call, ~1 us), and only once the previous slice
+ * has been taken by the socket. fill appends to out, takes what it spent from *budget (at
+ * least one unit), and returns what follows. free releases it, done or not (the client may
+ * go away). */
+enum {
+    CTL_BODY_DONE, /* the body is complete */
+    CTL_BODY_MORE, /* call again with the next slice's budget */
+    CTL_BODY_WAIT, /* nothing to add yet: call again after ctl_admin_wake */
+    CTL_BODY_FAIL, /* no memory: the connection is closed (500 if nothing was sent) */
+};
+struct ctl_body {
+    int (*fill)(struct ctl_body *b, struct sf_strbuf *out, unsigned *budget);
+    void (*free)(struct ctl_body *b);
+};
+
+/* What a handler answers: a body known at once, or one made in slices (stream). */
+struct ctl_admin_resp {
+    struct sf_strbuf body;
+    const char *ctype;
+    struct ctl_body *stream;
+};
+
+/* Fills resp (body, or stream; ctype), returns the HTTP status. */
+typedef int (*ctl_admin_fn)(void *ctx, const struct ctl_admin_req *r, struct ctl_admin_resp *resp);
 
 /* Listens on addr. Returns NULL with a message in err. */
 struct ctl_admin *ctl_admin_new(struct sf_loop *loop, const struct lb_addr *addr, ctl_admin_fn fn,
@@ -30,5 +53,7 @@ const struct lb_addr *ctl_admin_addr(const struct ctl_admin *a);
  * transport carries sessions, counted as the kernel transport counts its own. */
 void ctl_admin_census(const struct ctl_admin *a, struct lb_census *c);
 const char *ctl_http_reason(int status);
+/* Bodies that said CTL_BODY_WAIT are called again from the next slice on. */
+void ctl_admin_wake(struct ctl_admin *a);
 
 #endif

@@ -1,6 +1,5 @@
 /* /metrics: Prometheus text exposition. */
 #include "ctl/render.h"
-#include "lb/session.h"
 
 static void family(struct sf_strbuf *b, const char *name, const char *type, const char *help)
 {
@@ -23,7 +22,8 @@ static void counters_by_cause(struct sf_strbuf *b, struct lb *lb)
                      (unsigned long long)lb->causes[c]);
 }
 
-void ctl_render_metrics(struct lb *lb, const struct lb_census *c, struct sf_strbuf *b)
+void ctl_render_metrics(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
+                        struct sf_strbuf *b)
 {
     family(b, "synfin_info", "gauge", "Build and transport of this synfin.");
     sf_sb_printf(b, "synfin_info{version=\"%d\",transport=\"%s\"} 1\n", CTL_STATS_VERSION,
@@ -58,7 +58,7 @@ void ctl_render_metrics(struct lb *lb, const struct lb_census *c, struct sf_strb
            "Live sessions, by backend: queued, connecting or established.");
     for (size_t i = 0; i < lb->nbe; i++)
         sf_sb_printf(b, "synfin_backend_sessions_active{backend=\"%s\"} %u\n", lb->be[i]->conf.name,
-                     ctl_backend_active(lb, lb->be[i]));
+                     lb->be[i]->active);
     family(b, "synfin_backend_sessions_total", "counter",
            "Sessions the backend gave a server, each once whatever its retries.");
     for (size_t i = 0; i < lb->nbe; i++)
@@ -124,6 +124,10 @@ void ctl_render_metrics(struct lb *lb, const struct lb_census *c, struct sf_strb
     for (int s = 0; s < SF_STATE_COUNT; s++)
         sf_sb_printf(b, "synfin_tcp_sockets{state=\"%s\"} %llu\n", sf_state_name(s),
                      (unsigned long long)c->states[s]);
+    family(b, "synfin_tcp_census_age_seconds", "gauge",
+           "Age of the census behind synfin_tcp_sockets and synfin_time_wait_sockets (taken "
+           "in the background while scrapes come, at most once a second).");
+    sf_sb_printf(b, "synfin_tcp_census_age_seconds %.3f\n", (double)age_ns / 1e9);
     family(b, "synfin_time_wait_sockets", "gauge",
            "TIME_WAIT entries on synfin's addresses, by side.");
     sf_sb_printf(b, "synfin_time_wait_sockets{side=\"frontend\"} %llu\n",

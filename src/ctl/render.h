@@ -1,5 +1,10 @@
 /* What the admin endpoints say about a running load balancer: /metrics (Prometheus text
- * format 0.0.4), /stats and /sessions (JSON; schema in docs/lb.md). */
+ * format 0.0.4), /stats and /sessions (JSON; schema in docs/lb.md).
+ *
+ * Nothing here walks the sessions to answer /metrics or /stats: the counters are kept by the
+ * balancer as events happen, and the TCP state census (which the kernel cannot keep by
+ * events) is taken in slices in the background and served with its age. /sessions is paged
+ * and made in slices. */
 #ifndef SYNFIN_CTL_RENDER_H
 #define SYNFIN_CTL_RENDER_H
 
@@ -9,20 +14,43 @@
 
 #define CTL_STATS_VERSION 1
 
-/* Live sessions of a backend (queued, connecting or established), counted from the session
- * list: sessions that a reload left on a removed backend count for that one only. */
-uint32_t ctl_backend_active(const struct lb *lb, const struct lb_backend *be);
+/* /sessions pages: at most this many sessions unless ?limit= says otherwise, and never more
+ * than the maximum. */
+#define CTL_SESSIONS_LIMIT     1000
+#define CTL_SESSIONS_LIMIT_MAX 10000
 
-void ctl_render_metrics(struct lb *lb, const struct lb_census *c, struct sf_strbuf *b);
-void ctl_render_stats(struct lb *lb, const struct lb_census *c, struct sf_strbuf *b);
-void ctl_render_sessions(struct lb *lb, struct sf_strbuf *b);
+/* The census driver (census.c): one census at a time, each started at most once per period
+ * and only while scrapes come (wanted_until), taken a slice per loop iteration. */
+struct ctl_census {
+    struct lb_census work, last; /* in progress; the last complete one */
+    int running, have_last;
+    uint64_t started_ns, done_ns, wanted_until;
+    struct sf_hook hook;
+    struct sf_loop_timer timer; /* the next census, or a nudge while one runs */
+};
 
 /* The admin request handler for a load balancer (ctx: struct ctl). */
 struct ctl {
     struct lb *lb;
     struct ctl_admin *admin;
+    struct ctl_census census;
 };
-int ctl_handle(void *ctx, const struct ctl_admin_req *r, struct sf_strbuf *body,
-               const char **ctype);
+/* Before the first request; ctl_fini before lb_free (and after ctl_admin_free). */
+void ctl_init(struct ctl *ctl, struct lb *lb);
+void ctl_fini(struct ctl *ctl);
+int ctl_handle(void *ctx, const struct ctl_admin_req *r, struct ctl_admin_resp *resp);
+
+/* The last complete census if it is fresh enough to serve (and its age in *age_ns); NULL
+ * while a fresher one is being taken: ctl->admin is woken when it completes. Each call
+ * keeps the background census going for a while. */
+const struct lb_census *ctl_census_get(struct ctl *ctl, uint64_t *age_ns);
+
+void ctl_render_metrics(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
+                        struct sf_strbuf *b);
+void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
+                      struct sf_strbuf *b);
+/* The body of GET /sessions?QUERY, or 400 with the reason in err. */
+int ctl_sessions_body(struct lb *lb, const char *query, struct ctl_body **out,
+                      struct sf_strbuf *err);
 
 #endif

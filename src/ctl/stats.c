@@ -1,6 +1,5 @@
-/* /stats and /sessions (JSON), and the admin request routing. */
+/* /stats (JSON) and the admin request routing. */
 #include "ctl/render.h"
-#include "lb/session.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,15 +14,8 @@ static void causes_obj(struct sf_strbuf *b, const uint64_t *causes)
     sf_sb_printf(b, "}");
 }
 
-uint32_t ctl_backend_active(const struct lb *lb, const struct lb_backend *be)
-{
-    uint32_t n = 0;
-    for (const struct lb_session *s = lb->sessions; s; s = s->next)
-        n += s->be == be;
-    return n;
-}
-
-void ctl_render_stats(struct lb *lb, const struct lb_census *c, struct sf_strbuf *b)
+void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
+                      struct sf_strbuf *b)
 {
     char a[LB_ADDR_STRLEN];
     uint64_t now = sf_loop_now(lb->loop);
@@ -47,7 +39,8 @@ void ctl_render_stats(struct lb *lb, const struct lb_census *c, struct sf_strbuf
     else
         sf_sb_printf(b, "null");
     sf_sb_printf(b, "}");
-    sf_sb_printf(b, ",\"sock_diag\":%s", c->diag_error ? "false" : "true");
+    sf_sb_printf(b, ",\"sock_diag\":%s,\"census_age_s\":%.3f", c->diag_error ? "false" : "true",
+                 (double)age_ns / 1e9);
     sf_sb_printf(b, ",\"sessions\":{\"active\":%u,\"total\":%llu}", lb->nsessions,
                  (unsigned long long)lb->sessions_total);
     sf_sb_printf(b, ",\"close_causes\":");
@@ -78,7 +71,7 @@ void ctl_render_stats(struct lb *lb, const struct lb_census *c, struct sf_strbuf
         sf_sb_printf(b,
                      ",\"balance\":\"%s\",\"active\":%u,\"queued\":%u,\"total\":%llu,"
                      "\"no_server\":%llu,\"servers\":[",
-                     lb_balance_name(be->conf.balance), ctl_backend_active(lb, be), be->queued,
+                     lb_balance_name(be->conf.balance), be->active, be->queued,
                      (unsigned long long)be->sessions_total,
                      (unsigned long long)be->no_server_total);
         for (size_t j = 0; j < be->nservers; j++) {
@@ -106,65 +99,6 @@ void ctl_render_stats(struct lb *lb, const struct lb_census *c, struct sf_strbuf
     sf_sb_printf(b, "]}\n");
 }
 
-/* One connection of a session: its TCP state and its age, since `since` (accept for the
- * client, the connect for the server). */
-static void conn_obj(struct sf_strbuf *b, struct lb_conn *c, uint64_t since, uint64_t now)
-{
-    struct lb_conn_info in;
-    char l[LB_ADDR_STRLEN], p[LB_ADDR_STRLEN];
-    if (!c || lb_conn_info(c, &in) < 0) {
-        sf_sb_printf(b, "null");
-        return;
-    }
-    sf_sb_printf(b,
-                 "{\"state\":\"%s\",\"age_ms\":%.3f,\"local\":\"%s\",\"peer\":\"%s\","
-                 "\"unacked\":%u,\"rtt_us\":%u,\"cause\":",
-                 sf_state_name(in.state), (double)(now - since) / 1e6,
-                 lb_addr_format(&in.local, l, sizeof l), lb_addr_format(&in.peer, p, sizeof p),
-                 in.unacked, in.rtt_us);
-    if (in.cause)
-        sf_sb_json_str(b, in.cause);
-    else
-        sf_sb_printf(b, "null");
-    sf_sb_printf(b, "}");
-}
-
-void ctl_render_sessions(struct lb *lb, struct sf_strbuf *b)
-{
-    static const char *const states[] = {"queued", "connecting", "established"};
-    uint64_t now = sf_loop_now(lb->loop);
-    sf_sb_printf(b, "{\"version\":%d,\"sessions\":[", CTL_STATS_VERSION);
-    int first = 1;
-    for (const struct lb_session *s = lb->sessions; s; s = s->next) {
-        char a[LB_ADDR_STRLEN];
-        uint64_t last = s->last_c > s->last_s ? s->last_c : s->last_s;
-        sf_sb_printf(b, "%s{\"id\":%llu,\"frontend\":", first ? "" : ",",
-                     (unsigned long long)s->id);
-        first = 0;
-        sf_sb_json_str(b, s->fe->conf.name);
-        sf_sb_printf(b, ",\"backend\":");
-        sf_sb_json_str(b, s->be->conf.name);
-        sf_sb_printf(b, ",\"server\":");
-        if (s->srv)
-            sf_sb_json_str(b, s->srv->name);
-        else
-            sf_sb_printf(b, "null");
-        sf_sb_printf(b,
-                     ",\"client_addr\":\"%s\",\"state\":\"%s\",\"age_ms\":%.3f,"
-                     "\"idle_ms\":%.3f,\"bytes_up\":%llu,\"bytes_down\":%llu,"
-                     "\"client_fin\":%s,\"server_fin\":%s,\"client\":",
-                     lb_addr_format(&s->client, a, sizeof a), states[s->state],
-                     (double)(now - s->t_start) / 1e6, (double)(now - last) / 1e6,
-                     (unsigned long long)s->up.bytes, (unsigned long long)s->down.bytes,
-                     s->up.eof ? "true" : "false", s->down.eof ? "true" : "false");
-        conn_obj(b, s->cc, s->t_start, now);
-        sf_sb_printf(b, ",\"server_conn\":");
-        conn_obj(b, s->sc, s->t_connect, now);
-        sf_sb_printf(b, "}");
-    }
-    sf_sb_printf(b, "]}\n");
-}
-
 /* POST /sessions/<id>/kill */
 static int kill_route(struct lb *lb, const char *path, struct sf_strbuf *body)
 {
@@ -181,7 +115,35 @@ static int kill_route(struct lb *lb, const char *path, struct sf_strbuf *body)
     return 200;
 }
 
-int ctl_handle(void *ctx, const struct ctl_admin_req *r, struct sf_strbuf *body, const char **ctype)
+/* /metrics and /stats: rendered at once (O(frontends + backends + servers)) once a census
+ * fresh enough is there; until then the body waits. */
+struct report {
+    struct ctl_body base;
+    struct ctl *ctl;
+    int metrics;
+};
+
+static int report_fill(struct ctl_body *bd, struct sf_strbuf *out, unsigned *budget)
+{
+    struct report *r = (struct report *)bd;
+    uint64_t age;
+    const struct lb_census *c = ctl_census_get(r->ctl, &age);
+    if (!c)
+        return CTL_BODY_WAIT;
+    if (r->metrics)
+        ctl_render_metrics(r->ctl->lb, c, age, out);
+    else
+        ctl_render_stats(r->ctl->lb, c, age, out);
+    *budget = *budget > 16 ? *budget - 16 : 0; /* formatting, no system call */
+    return CTL_BODY_DONE;
+}
+
+static void report_free(struct ctl_body *bd)
+{
+    free(bd);
+}
+
+int ctl_handle(void *ctx, const struct ctl_admin_req *r, struct ctl_admin_resp *resp)
 {
     struct ctl *ctl = ctx;
     struct lb *lb = ctl->lb;
@@ -189,34 +151,33 @@ int ctl_handle(void *ctx, const struct ctl_admin_req *r, struct sf_strbuf *body,
     if (!strncmp(r->path, "/sessions/", 10)) {
         if (strcmp(r->method, "POST"))
             return 405;
-        return kill_route(lb, r->path, body);
+        return kill_route(lb, r->path, &resp->body);
     }
-    if (!strcmp(r->path, "/metrics") || !strcmp(r->path, "/stats") ||
-        !strcmp(r->path, "/sessions") || !strcmp(r->path, "/")) {
-        if (!get)
-            return 405;
-        if (!strcmp(r->path, "/")) {
-            sf_sb_printf(body, "synfin admin: /metrics /stats /sessions "
-                               "POST /sessions/ID/kill\n");
-            return 200;
-        }
-        if (!strcmp(r->path, "/sessions")) {
-            *ctype = "application/json";
-            ctl_render_sessions(lb, body);
-            return 200;
-        }
-        struct lb_census c;
-        lb_census_take(lb, &c);
-        if (ctl->admin)
-            ctl_admin_census(ctl->admin, &c);
-        if (!strcmp(r->path, "/metrics")) {
-            *ctype = "text/plain; version=0.0.4; charset=utf-8";
-            ctl_render_metrics(lb, &c, body);
-        } else {
-            *ctype = "application/json";
-            ctl_render_stats(lb, &c, body);
-        }
+    int metrics = !strcmp(r->path, "/metrics");
+    if (!metrics && strcmp(r->path, "/stats") && strcmp(r->path, "/sessions") &&
+        strcmp(r->path, "/"))
+        return 404;
+    if (!get)
+        return 405;
+    if (!strcmp(r->path, "/")) {
+        sf_sb_printf(&resp->body, "synfin admin: /metrics /stats /sessions?limit=N&after=ID "
+                                  "POST /sessions/ID/kill\n");
         return 200;
     }
-    return 404;
+    if (!strcmp(r->path, "/sessions")) {
+        int status = ctl_sessions_body(lb, r->query, &resp->stream, &resp->body);
+        if (resp->stream)
+            resp->ctype = "application/json";
+        return status;
+    }
+    struct report *rep = calloc(1, sizeof *rep);
+    if (!rep)
+        return 503;
+    rep->base.fill = report_fill;
+    rep->base.free = report_free;
+    rep->ctl = ctl;
+    rep->metrics = metrics;
+    resp->stream = &rep->base;
+    resp->ctype = metrics ? "text/plain; version=0.0.4; charset=utf-8" : "application/json";
+    return 200;
 }

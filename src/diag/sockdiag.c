@@ -205,88 +205,128 @@ static void fill_entry(struct sf_sockdiag_entry *e, const struct inet_diag_msg *
     e->inode = m->idiag_inode;
 }
 
-/* Reads one family's dump to its end. Returns 0, the callback's stop value, or -errno. */
-/* Reads one dump to its end, handing entries to cb. Returns 0, the callback's stop value, or
- * -errno; *delivered counts the entries cb saw. */
-static int read_dump(int fd, uint16_t type, const struct sf_sockdiag_query *q, sf_sockdiag_cb cb,
-                     void *arg, unsigned long *delivered)
+/* Reads one batch (one recv) of a dump, handing entries to cb. Returns 1 when more follow, 0
+ * at the dump's end, the callback's stop value, or -errno; *delivered counts the entries cb
+ * saw. */
+static int read_batch(int fd, uint16_t type, const struct sf_sockdiag_query *q, sf_sockdiag_cb cb,
+                      void *arg, unsigned long *delivered)
 {
     /* 32 KiB is the kernel's preferred dump batch (it fills up to the buffer size we offer,
      * capped near 32 KiB per message batch); larger gains nothing. */
     static _Thread_local long buf[32768 / sizeof(long)];
-    for (;;) {
-        ssize_t n = recv(fd, buf, sizeof buf, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
+    ssize_t n;
+    do
+        n = recv(fd, buf, sizeof buf, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    if (n == 0)
+        return -EIO;
+    size_t left = (size_t)n;
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+        if (h->nlmsg_type == NLMSG_DONE)
+            return 0;
+        if (h->nlmsg_type == NLMSG_ERROR) {
+            const struct nlmsgerr *err = NLMSG_DATA(h);
+            if (h->nlmsg_len < NLMSG_LENGTH(sizeof *err))
+                return -EIO;
+            return err->error ? err->error : -EIO;
         }
-        if (n == 0)
-            return -EIO;
-        size_t left = (size_t)n;
-        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, left);
-             h = NLMSG_NEXT(h, left)) {
-            if (h->nlmsg_type == NLMSG_DONE)
-                return 0;
-            if (h->nlmsg_type == NLMSG_ERROR) {
-                const struct nlmsgerr *err = NLMSG_DATA(h);
-                if (h->nlmsg_len < NLMSG_LENGTH(sizeof *err))
-                    return -EIO;
-                return err->error ? err->error : -EIO;
-            }
-            if (h->nlmsg_type != type || h->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
-                continue; /* not ours or truncated: skip, never read past it */
-            struct sf_sockdiag_entry e;
-            fill_entry(&e, NLMSG_DATA(h));
-            if (!sf_sockdiag_match(q, &e))
-                continue;
-            ++*delivered;
-            int rc = cb(&e, arg);
-            if (rc)
-                return rc;
-        }
+        if (h->nlmsg_type != type || h->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
+            continue; /* not ours or truncated: skip, never read past it */
+        struct sf_sockdiag_entry e;
+        fill_entry(&e, NLMSG_DATA(h));
+        if (!sf_sockdiag_match(q, &e))
+            continue;
+        ++*delivered;
+        int rc = cb(&e, arg);
+        if (rc)
+            return rc;
+    }
+    return 1;
+}
+
+/* The requests of a stream, in order: both families at once (the older request, one walk of
+ * the socket hash), else one per family. */
+enum { STAGE_BOTH, STAGE_V4, STAGE_V6, STAGE_DONE };
+
+int sf_sockdiag_open(struct sf_sockdiag_stream *st, const struct sf_sockdiag_query *q)
+{
+    memset(st, 0, sizeof *st);
+    st->fd = -1;
+    st->q = *q;
+    switch (q->family) {
+    case AF_UNSPEC: st->stage = STAGE_BOTH; return 0;
+    case AF_INET: st->stage = STAGE_V4; return 0;
+    case AF_INET6: st->stage = STAGE_V6; return 0;
+    default: st->stage = STAGE_DONE; return -EAFNOSUPPORT;
     }
 }
 
-static int dump_family(int family, const struct sf_sockdiag_query *q, sf_sockdiag_cb cb, void *arg,
-                       unsigned long *delivered)
+void sf_sockdiag_close(struct sf_sockdiag_stream *st)
 {
-    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-    if (fd < 0)
-        return -errno;
-    int rc = send_request(fd, family, q);
-    if (rc == 0)
-        rc = read_dump(fd, family == AF_UNSPEC ? TCPDIAG_GETSOCK : SOCK_DIAG_BY_FAMILY, q, cb, arg,
-                       delivered);
-    close(fd);
-    return rc;
+    if (st->fd >= 0)
+        close(st->fd);
+    st->fd = -1;
+    st->stage = STAGE_DONE;
+}
+
+/* The stage after one whose dump ended with rc (0 or -errno), or -1 when rc ends the stream. */
+static int next_stage(const struct sf_sockdiag_stream *st, int rc)
+{
+    int both = st->q.family == AF_UNSPEC;
+    switch (st->stage) {
+    case STAGE_BOTH:
+        /* A kernel that refuses the older request says so before any entry: then ask each
+         * family in turn. */
+        if (rc < 0 && !st->delivered && (rc == -EINVAL || rc == -ENOENT || rc == -EOPNOTSUPP))
+            return STAGE_V4;
+        return rc == 0 ? STAGE_DONE : -1;
+    case STAGE_V4: return rc == 0 ? (both ? STAGE_V6 : STAGE_DONE) : -1;
+    default:
+        /* A kernel built without IPv6 diag answers ENOENT for AF_INET6: not an error when
+         * both families were asked for. */
+        return rc == 0 || (rc == -ENOENT && both) ? STAGE_DONE : -1;
+    }
+}
+
+int sf_sockdiag_step(struct sf_sockdiag_stream *st, unsigned max_batches, sf_sockdiag_cb cb,
+                     void *arg)
+{
+    for (unsigned i = 0; st->stage != STAGE_DONE && (max_batches == 0 || i < max_batches); i++) {
+        int rc = 0;
+        if (st->fd < 0) {
+            int family = st->stage == STAGE_BOTH ? AF_UNSPEC
+                         : st->stage == STAGE_V4 ? AF_INET
+                                                 : AF_INET6;
+            st->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+            rc = st->fd < 0 ? -errno : send_request(st->fd, family, &st->q);
+        }
+        st->batches++;
+        if (rc == 0)
+            rc = read_batch(st->fd, st->stage == STAGE_BOTH ? TCPDIAG_GETSOCK : SOCK_DIAG_BY_FAMILY,
+                            &st->q, cb, arg, &st->delivered);
+        if (rc == 1)
+            continue;
+        if (st->fd >= 0)
+            close(st->fd);
+        st->fd = -1;
+        int next = rc > 0 ? -1 : next_stage(st, rc);
+        if (next < 0) {
+            st->stage = STAGE_DONE;
+            return rc;
+        }
+        st->stage = next;
+    }
+    return st->stage == STAGE_DONE ? 0 : 1;
 }
 
 int sf_sockdiag_dump(const struct sf_sockdiag_query *q, sf_sockdiag_cb cb, void *arg)
 {
-    unsigned long delivered = 0;
-    if (q->family == AF_UNSPEC) {
-        int rc = dump_family(AF_UNSPEC, q, cb, arg, &delivered);
-        /* A kernel that refuses the older request says so before any entry: then ask each
-         * family in turn. */
-        if (rc >= 0 || delivered || (rc != -EINVAL && rc != -ENOENT && rc != -EOPNOTSUPP))
-            return rc;
-    } else if (q->family != AF_INET && q->family != AF_INET6) {
-        return -EAFNOSUPPORT;
-    }
-    int families[2], nf = 0;
-    if (q->family == AF_INET || q->family == AF_UNSPEC)
-        families[nf++] = AF_INET;
-    if (q->family == AF_INET6 || q->family == AF_UNSPEC)
-        families[nf++] = AF_INET6;
-    for (int i = 0; i < nf; i++) {
-        int rc = dump_family(families[i], q, cb, arg, &delivered);
-        /* A kernel built without IPv6 diag answers ENOENT for AF_INET6: not an error when
-         * both families were asked for. */
-        if (rc == -ENOENT && q->family == AF_UNSPEC && families[i] == AF_INET6)
-            rc = 0;
-        if (rc)
-            return rc;
-    }
-    return 0;
+    struct sf_sockdiag_stream st;
+    int rc = sf_sockdiag_open(&st, q);
+    if (rc == 0)
+        rc = sf_sockdiag_step(&st, 0, cb, arg);
+    sf_sockdiag_close(&st);
+    return rc;
 }

@@ -77,4 +77,23 @@ int sf_sockdiag_match(const struct sf_sockdiag_query *q, const struct sf_sockdia
  * (-EPROTONOSUPPORT when the kernel has no inet_diag, -EPERM, ...). */
 int sf_sockdiag_dump(const struct sf_sockdiag_query *q, sf_sockdiag_cb cb, void *arg);
 
+/* The same dump read in steps, for a caller that must not hold its event loop for a whole
+ * one: each step reads at most max_batches batches (one recv each, up to 32 KiB of entries;
+ * 0: no bound). The netlink socket stays open between steps. */
+struct sf_sockdiag_stream {
+    struct sf_sockdiag_query q;
+    int fd;    /* the request being read, or -1 */
+    int stage; /* which request: both families, IPv4, IPv6, done */
+    unsigned long delivered;
+    unsigned long batches; /* read so far (the caller's measure of work done) */
+};
+/* 0, or -EAFNOSUPPORT for a family other than AF_INET, AF_INET6, AF_UNSPEC. */
+int sf_sockdiag_open(struct sf_sockdiag_stream *st, const struct sf_sockdiag_query *q);
+/* 1 while entries remain, 0 when the dump is complete, the callback's non-zero value if it
+ * stopped the dump, or -errno (the stream is then finished: further steps return 0). */
+int sf_sockdiag_step(struct sf_sockdiag_stream *st, unsigned max_batches, sf_sockdiag_cb cb,
+                     void *arg);
+/* Releases the socket; a stream may be closed at any step. */
+void sf_sockdiag_close(struct sf_sockdiag_stream *st);
+
 #endif

@@ -54,6 +54,10 @@ struct lb_backend {
 
     struct lb_session *qhead, *qtail;
     uint32_t queued;
+    /* Live sessions started on this backend (queued, connecting or established), kept as
+     * they start and end so that /metrics never walks the sessions; a session a reload left
+     * on a removed backend still counts here, on the object it holds. */
+    uint32_t active;
     int kick; /* a server slot freed: retry the queue after this batch */
 
     uint64_t sessions_total, no_server_total, queue_timeouts;

@@ -119,14 +119,13 @@ static int cmp_u16(const void *a, const void *b)
     return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
 }
 
-void lb_kernel_census_diag(const struct lb_census_scope *s, struct lb_census *c)
+/* The ports of the scope's addresses, sorted, each once. */
+static int scope_ports(const struct lb_census_scope *s, uint16_t **out, size_t *count)
 {
     size_t cap = s->nfrontends + s->nresponds + s->nservers + 1;
     uint16_t *ports = malloc(cap * sizeof *ports);
-    if (!ports) {
-        c->diag_error = -ENOMEM;
-        return;
-    }
+    if (!ports)
+        return -ENOMEM;
     size_t n = 0;
     for (size_t i = 0; i < s->nfrontends; i++)
         ports[n++] = lb_addr_port(s->frontends[i]);
@@ -139,21 +138,67 @@ void lb_kernel_census_diag(const struct lb_census_scope *s, struct lb_census *c)
     for (size_t i = 0; i < n; i++)
         if (u == 0 || ports[u - 1] != ports[i])
             ports[u++] = ports[i];
-    struct diag_ctx d = {s, c, 0, ports, u};
-    for (size_t i = 0; i < u; i++) {
-        d.port = ports[i];
-        struct sf_sockdiag_query q = {
-            .family = AF_UNSPEC,
-            .states = SF_KSTATE_BIT(SF_KS_TIME_WAIT) | SF_KSTATE_BIT(SF_KS_SYN_RECV) |
-                      SF_KSTATE_BIT(SF_KS_NEW_SYN_RECV),
-            .port = ports[i],
-        };
-        int rc = sf_sockdiag_dump(&q, on_entry, &d);
+    *out = ports;
+    *count = u;
+    return 0;
+}
+
+void lb_kernel_census_diag_reset(struct lb_kernel_diag *d)
+{
+    if (d->open)
+        sf_sockdiag_close(&d->st);
+    free(d->ports);
+    memset(d, 0, sizeof *d);
+}
+
+static int diag_finish(struct lb_kernel_diag *d, struct lb_census *c)
+{
+    lb_kernel_census_diag_reset(d);
+    c->states[SF_TIME_WAIT] += c->tw_frontend + c->tw_backend + c->tw_respond;
+    return 1;
+}
+
+int lb_kernel_census_diag_step(struct lb_kernel_diag *d, const struct lb_census_scope *s,
+                               struct lb_census *c, unsigned *budget)
+{
+    if (!d->started) {
+        d->started = 1;
+        int rc = scope_ports(s, &d->ports, &d->nports);
         if (rc < 0) {
             c->diag_error = rc;
-            break;
+            return diag_finish(d, c);
         }
     }
-    free(ports);
-    c->states[SF_TIME_WAIT] += c->tw_frontend + c->tw_backend + c->tw_respond;
+    unsigned batches = *budget / LB_KERNEL_DIAG_BATCH_UNITS;
+    if (batches == 0)
+        batches = 1;
+    while (d->next < d->nports && batches > 0) {
+        if (!d->open) {
+            struct sf_sockdiag_query q = {
+                .family = AF_UNSPEC,
+                .states = SF_KSTATE_BIT(SF_KS_TIME_WAIT) | SF_KSTATE_BIT(SF_KS_SYN_RECV) |
+                          SF_KSTATE_BIT(SF_KS_NEW_SYN_RECV),
+                .port = d->ports[d->next],
+            };
+            sf_sockdiag_open(&d->st, &q);
+            d->open = 1;
+        }
+        struct diag_ctx dc = {s, c, d->ports[d->next], d->ports, d->nports};
+        unsigned long before = d->st.batches;
+        int rc = sf_sockdiag_step(&d->st, batches, on_entry, &dc);
+        unsigned long used = d->st.batches - before;
+        batches = used < batches ? batches - (unsigned)used : 0;
+        unsigned long cost = used * LB_KERNEL_DIAG_BATCH_UNITS;
+        *budget = cost < *budget ? *budget - (unsigned)cost : 0;
+        if (rc == 1)
+            return 0;
+        sf_sockdiag_close(&d->st);
+        d->open = 0;
+        if (rc < 0) {
+            c->diag_error = rc;
+            return diag_finish(d, c);
+        }
+        d->next++;
+    }
+    return d->next < d->nports ? 0 : diag_finish(d, c);
 }

@@ -516,15 +516,17 @@ fail:
 
 /* ---- census ---- */
 
-void lb_census_take(struct lb *lb, struct lb_census *c)
+int lb_census_step(struct lb *lb, struct lb_census *c, unsigned budget)
 {
-    memset(c, 0, sizeof *c);
     size_t nsrv = 0;
     for (size_t i = 0; i < lb->nbe; i++)
         nsrv += lb->be[i]->nservers;
+    /* The scope is built for each slice: a reload between two slices may free the
+     * addresses the previous one pointed to. */
     const struct lb_addr **fe = calloc(lb->nfe + 1, sizeof *fe);
     const struct lb_addr **rs = calloc(lb->nrs + 1, sizeof *rs);
     struct lb_census_server *sv = calloc(nsrv + 1, sizeof *sv);
+    int done = 1;
     if (!fe || !rs || !sv) {
         c->diag_error = -ENOMEM;
     } else {
@@ -540,11 +542,43 @@ void lb_census_take(struct lb *lb, struct lb_census *c)
                                                     p->nsources};
         }
         struct lb_census_scope scope = {fe, rs, lb->nfe, lb->nrs, sv, n};
-        lb_transport_census(lb->tp, &scope, c);
+        done = lb_transport_census(lb->tp, &scope, c, budget);
     }
     free(fe);
     free(rs);
     free(sv);
+    return done;
+}
+
+/* ---- session cursors ---- */
+
+void lb_cursor_open(struct lb *lb, struct lb_session_cursor *k)
+{
+    k->at = lb->sessions;
+    k->prev = NULL;
+    k->next = lb->cursors;
+    if (lb->cursors)
+        lb->cursors->prev = k;
+    lb->cursors = k;
+}
+
+void lb_cursor_close(struct lb *lb, struct lb_session_cursor *k)
+{
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        lb->cursors = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    k->prev = k->next = NULL;
+    k->at = NULL;
+}
+
+void lb_cursors_skip(struct lb *lb, const struct lb_session *s)
+{
+    for (struct lb_session_cursor *k = lb->cursors; k; k = k->next)
+        if (k->at == s)
+            k->at = s->next;
 }
 
 /* ---- drain, stop, free ---- */

@@ -70,6 +70,14 @@ struct lb_aux {
     struct lb_aux *prev, *next;
 };
 
+/* A place in the session list (newest first) that survives sessions ending: an admin
+ * listing walks the list over several loop iterations. `at` is the next session to visit
+ * (NULL: the end); a session that ends while a cursor points at it moves the cursor on. */
+struct lb_session_cursor {
+    struct lb_session *at;
+    struct lb_session_cursor *prev, *next;
+};
+
 struct lb {
     struct sf_loop *loop;
     struct lb_transport *tp;
@@ -89,6 +97,7 @@ struct lb {
     uint64_t sessions_total;
     uint64_t causes[LB_CAUSE_N];
     struct lb_aux *aux; /* responder and check connections */
+    struct lb_session_cursor *cursors;
 
     FILE *log;
     int log_owned;
@@ -115,9 +124,17 @@ void lb_free(struct lb *lb);
 /* Ends one session (admin kill). Returns 0, or -1 if no such session. */
 int lb_kill_session(struct lb *lb, uint64_t id);
 
-/* The transport's census of synfin's own TCP (transport.h), scoped to the running config's
- * addresses. c is overwritten. */
-void lb_census_take(struct lb *lb, struct lb_census *c);
+/* One slice of the transport's census of synfin's own TCP (transport.h: the census op),
+ * scoped to the running config's addresses: at most about `budget` units of work (0: no
+ * bound). c is zeroed by the caller before a census's first slice and passed unchanged to
+ * the next. Returns 1 when the census in c is complete, 0 when it needs another slice. */
+int lb_census_step(struct lb *lb, struct lb_census *c, unsigned budget);
+
+/* Session cursors: opened at the newest session, closed before lb_free. */
+void lb_cursor_open(struct lb *lb, struct lb_session_cursor *k);
+void lb_cursor_close(struct lb *lb, struct lb_session_cursor *k);
+/* s is leaving the session list: cursors at it move on (session.c). */
+void lb_cursors_skip(struct lb *lb, const struct lb_session *s);
 
 /* A line for the event log ("msg=..." style), flushed after each batch. */
 void lb_logf(struct lb *lb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

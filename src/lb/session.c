@@ -88,6 +88,7 @@ static void end(struct lb_session *s, int cause, int client_how, int server_how)
     fe->bytes_out += s->down.bytes;
     lb->causes[cause]++;
     release_server(s);
+    lb_cursors_skip(lb, s);
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -99,6 +100,7 @@ static void end(struct lb_session *s, int cause, int client_how, int server_how)
     lb_pipe_release(&s->down, &lb->pool);
     if (fe->paused)
         lb->kick_accept = 1;
+    s->be->active--;
     lb_backend_put(s->be);
     lb_frontend_put(fe);
     free(s);
@@ -423,6 +425,7 @@ void lb_session_start(struct lb_frontend *fe, struct lb_conn *client)
     fe->refs++;
     s->be = fe->backend;
     s->be->refs++;
+    s->be->active++;
     s->cc = client;
     s->client = *lb_conn_peer(client);
     s->cs.wr = 1;

@@ -152,8 +152,9 @@ struct lb_transport_ops {
     int (*peer_fin)(struct lb_conn *c);
     const struct lb_addr *(*peer)(struct lb_conn *c);
     void (*set_handler)(struct lb_conn *c, lb_conn_fn fn, void *ctx);
-    /* Adds the census of everything this transport holds to c (which the caller zeroed). */
-    void (*census)(struct lb_transport *t, const struct lb_census_scope *s, struct lb_census *c);
+    /* The census of everything this transport holds, in slices: see lb_transport_census. */
+    int (*census)(struct lb_transport *t, const struct lb_census_scope *s, struct lb_census *c,
+                  unsigned budget);
     /* Appends the transport's own Prometheus families to b (may append nothing). */
     void (*metrics)(struct lb_transport *t, struct sf_strbuf *b);
     /* Connections the balancer closed that are still finishing their close (FIN exchange,
@@ -170,6 +171,8 @@ struct lb_transport {
     uint64_t tw_removed; /* TIME_WAIT entries an abort found on its connection and removed */
     uint64_t tw_left;    /* ... and could not remove (no permission, old kernel) */
     int tw_error;        /* why not: the errno of the refusal, 0 while none */
+    int census_instant;  /* the census is counters the transport keeps: O(1), take it anew
+                          * for every scrape (the stack); 0: it costs work per socket */
 };
 struct lb_conn {
     const struct lb_transport_ops *ops;
@@ -274,10 +277,21 @@ static inline void lb_conn_set_handler(struct lb_conn *c, lb_conn_fn fn, void *c
 {
     c->ops->set_handler(c, fn, ctx);
 }
-static inline void lb_transport_census(struct lb_transport *t, const struct lb_census_scope *s,
-                                       struct lb_census *c)
+/* The census in slices, so that counting thousands of connections never holds the loop (on
+ * kernel sockets each costs a system call, and the kernel cannot report transitions for a
+ * count kept as events happen). The first call after a census completed starts a new one;
+ * each call does at most about `budget` units of work (a unit: one socket looked at; a
+ * batch of up to 32 KiB of sock_diag entries is 32) and adds what it counted to c, which the
+ * caller zeroed before the first call and passes unchanged to the next ones. Returns 1 when
+ * the census in c is complete, 0 when it needs another call. budget 0: no bound, one call.
+ * A connection opened after the census started is not in it, nor one closed before its
+ * turn; every other one is counted exactly once. s may change between calls (a reload): each
+ * call counts with the scope it is given. A transport that keeps counters (the engine)
+ * completes in the first call whatever the budget. */
+static inline int lb_transport_census(struct lb_transport *t, const struct lb_census_scope *s,
+                                      struct lb_census *c, unsigned budget)
 {
-    t->ops->census(t, s, c);
+    return t->ops->census(t, s, c, budget);
 }
 static inline void lb_transport_metrics(struct lb_transport *t, struct sf_strbuf *b)
 {

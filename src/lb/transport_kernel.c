@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -55,6 +56,12 @@ struct ktransport {
     int no_port_range; /* the kernel lacks IP_LOCAL_PORT_RANGE: pick ports ourselves */
     struct lb_twd twd; /* netlink socket for removing our own TIME_WAIT entries */
     int twd_off;       /* the kernel refused once (permission, support): do not ask again */
+    /* The census in progress (k_census): the next live connection to count. New connections
+     * go in at the head of the live list, behind it; one that closes while the cursor is on
+     * it moves the cursor on (live_del). */
+    int census_running;
+    struct kconn *census_next;
+    struct lb_kernel_diag census_diag;
 };
 
 struct kconn {
@@ -187,6 +194,8 @@ static void live_add(struct kconn *c)
 
 static void live_del(struct kconn *c)
 {
+    if (c->tp->census_next == c)
+        c->tp->census_next = c->lnext;
     if (c->lprev)
         c->lprev->lnext = c->lnext;
     else
@@ -622,14 +631,26 @@ static int k_accept(struct lb_listener *ll, lb_conn_fn fn, void *ctx, struct lb_
     return 0;
 }
 
-static void k_census(struct lb_transport *tp, const struct lb_census_scope *s, struct lb_census *c)
+static int k_census(struct lb_transport *tp, const struct lb_census_scope *s, struct lb_census *c,
+                    unsigned budget)
 {
     struct ktransport *t = (struct ktransport *)tp;
-    for (const struct klistener *l = t->live_listeners; l; l = l->lnext)
-        lb_kernel_census_fd(l->io.fd, c);
-    for (const struct kconn *k = t->live; k; k = k->lnext)
-        lb_kernel_census_fd(k->io.fd, c);
-    lb_kernel_census_diag(s, c);
+    unsigned left = budget ? budget : UINT_MAX;
+    if (!t->census_running) {
+        t->census_running = 1;
+        /* Listeners are few (one per address): all in the first slice, off the budget. */
+        for (const struct klistener *l = t->live_listeners; l; l = l->lnext)
+            lb_kernel_census_fd(l->io.fd, c);
+        t->census_next = t->live;
+    }
+    for (; t->census_next && left > 0; left--) {
+        lb_kernel_census_fd(t->census_next->io.fd, c);
+        t->census_next = t->census_next->lnext;
+    }
+    if (t->census_next || !lb_kernel_census_diag_step(&t->census_diag, s, c, &left))
+        return 0;
+    t->census_running = 0;
+    return 1;
 }
 
 static void k_metrics(struct lb_transport *tp, struct sf_strbuf *b)
@@ -649,6 +670,7 @@ static void k_free(struct lb_transport *tp)
     struct ktransport *t = (struct ktransport *)tp;
     reap(&t->reap);
     lb_twd_close(&t->twd);
+    lb_kernel_census_diag_reset(&t->census_diag);
     while (t->cache) {
         struct kconn *c = t->cache;
         t->cache = c->next;

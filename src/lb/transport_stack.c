@@ -573,9 +573,12 @@ static uint64_t tw_on(const struct stransport *tp, const struct lb_addr *const *
     return sum;
 }
 
-/* Everything the engine holds is synfin's: its own counters answer, in O(1). */
-static void s_census(struct lb_transport *t, const struct lb_census_scope *sc, struct lb_census *c)
+/* Everything the engine holds is synfin's: its own counters answer, in O(1), so the census
+ * completes in one call whatever the budget. */
+static int s_census(struct lb_transport *t, const struct lb_census_scope *sc, struct lb_census *c,
+                    unsigned budget)
 {
+    (void)budget;
     struct stransport *tp = (struct stransport *)t;
     struct sf_engine_stats st;
     sf_engine_stats(tp->e, &st);
@@ -586,6 +589,7 @@ static void s_census(struct lb_transport *t, const struct lb_census_scope *sc, s
     c->tw_frontend += fe;
     c->tw_respond += rs;
     c->tw_backend += st.states[SF_TIME_WAIT] > fe + rs ? st.states[SF_TIME_WAIT] - fe - rs : 0;
+    return 1;
 }
 
 static void family(struct sf_strbuf *b, const char *name, const char *type, const char *help)
@@ -722,6 +726,7 @@ struct lb_transport *lb_transport_stack_new(struct sf_loop *loop, const struct l
     }
     tp->base.ops = &stack_ops;
     tp->base.loop = loop;
+    tp->base.census_instant = 1;
     tp->deliver.fn = on_deliver;
     struct sf_host_config hc;
     memset(&hc, 0, sizeof hc);

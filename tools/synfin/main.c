@@ -524,7 +524,7 @@ static int run(struct app *app, struct lb_config *c)
         fprintf(stderr, "synfin: cannot start: %s\n", strerror(errno));
         goto out;
     }
-    app->ctl.lb = app->lb;
+    ctl_init(&app->ctl, app->lb);
     the_app = app;
     app->lb->on_idle = on_idle;
     app->hook.fn = after_batch;
@@ -544,10 +544,12 @@ static int run(struct app *app, struct lb_config *c)
     rc = 0;
 out:
     lb_config_free(c);
-    if (app->lb)
-        lb_free(app->lb);
+    /* The admin side first: its listings hold cursors into the sessions. */
     ctl_admin_free(app->old_admin);
     ctl_admin_free(app->ctl.admin);
+    ctl_fini(&app->ctl);
+    if (app->lb)
+        lb_free(app->lb);
     if (app->sig.fd >= 0)
         close(app->sig.fd);
     if (app->loop)

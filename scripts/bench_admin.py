@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""make bench-admin: what admin scrapes cost the proxied traffic.
+
+synfin (BENCH_SYNFIN, default build/bin/synfin) holds BENCH_SESSIONS idle sessions (3,000;
+each costs synfin two descriptors) toward a server that keeps them open, and proxies probe
+requests to a built-in responder run by a second synfin process. A probe client sends one
+request (a new connection each, HTTP/1.0) every BENCH_INTERVAL_MS (2 ms) for BENCH_SECONDS
+(5) and times each from when it was due to its answer, with no scrapes, then with one and with four concurrent
+scrape loops (separate processes) of /metrics and of /sessions (every page, following
+"next"), each starting a scrape at most every BENCH_SCRAPE_PERIOD_MS (100 ms; far more often
+than any monitoring asks), and then four loops flat out (each scrape right after the last:
+with cheap scrapes, the scrapers themselves then take most of the two cores). BENCH_BASELINE=PATH runs the same scenarios against another synfin binary too (the
+code before a change). Prints a Markdown table (also written to $O/bench-admin.md).
+
+Python stdlib only; run as `flock /tmp/synfin-heavy.lock make bench-admin` on a shared
+machine. Figures move with the machine's load: compare rows of one run."""
+import json
+import os
+import re
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+O = os.environ.get("O", "build")
+SESSIONS = int(os.environ.get("BENCH_SESSIONS", "3000"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
+INTERVAL = float(os.environ.get("BENCH_INTERVAL_MS", "2")) / 1000
+PERIOD = float(os.environ.get("BENCH_SCRAPE_PERIOD_MS", "100")) / 1000
+SCENARIOS = [("none", None, 0, 0), ("/metrics x1", "metrics", 1, PERIOD),
+             ("/metrics x4", "metrics", 4, PERIOD), ("/sessions x1", "sessions", 1, PERIOD),
+             ("/sessions x4", "sessions", 4, PERIOD), ("/metrics x4 flat out", "metrics", 4, 0),
+             ("/sessions x4 flat out", "sessions", 4, 0)]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(port, path):
+    """One HTTP/1.0 GET: the body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(f"GET {path} HTTP/1.0\r\n\r\n".encode())
+        chunks = []
+        while True:
+            b = s.recv(262144)
+            if not b:
+                break
+            chunks.append(b)
+    data = b"".join(chunks)
+    head, _, body = data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError(f"GET {path}: {head[:80]!r}")
+    return body
+
+
+def scrape(port, kind, seconds, period):
+    """A scrape loop (run in its own process), a scrape at most every period seconds: prints
+    how many scrapes and their median ms."""
+    times, t_last = [], 0.0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        t0 = time.perf_counter()
+        if times and t0 - t_last < period:
+            time.sleep(period - (t0 - t_last))
+            t0 = time.perf_counter()
+        t_last = t0
+        if kind == "metrics":
+            get(port, "/metrics")
+        else:
+            after = None
+            while True:
+                q = "/sessions?limit=1000" + (f"&after={after}" if after else "")
+                # only the cursor at the end: parsing 3,000 sessions in Python would take
+                # more of the shared cores than synfin's listing does
+                m = re.search(rb'"next":(\d+|null)\}\s*$', get(port, q)[-64:])
+                after = int(m.group(1)) if m and m.group(1) != b"null" else None
+                if after is None:  # a synfin without pages lists all at once, no "next"
+                    break
+        times.append(time.perf_counter() - t0)
+    print(json.dumps({"n": len(times), "ms": statistics.median(times) * 1000 if times else 0}))
+
+
+class Holder:
+    """Accepts the idle sessions' server connections and keeps them."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4096)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                self.conns.append(self.sock.accept()[0])
+            except OSError:
+                return
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+def start(binary, conf, what):
+    d = tempfile.mkdtemp(prefix="synfin-bench-admin-")
+    path = os.path.join(d, "synfin.conf")
+    with open(path, "w") as f:
+        f.write(conf)
+    err = open(os.path.join(d, "err"), "w+")
+    p = subprocess.Popen([binary, "-c", path], stdout=subprocess.PIPE, stderr=err, text=True)
+    line = ""
+    while "SIGINT stops" not in line:
+        line = p.stdout.readline()
+        if not line:
+            err.seek(0)
+            raise RuntimeError(f"{what} did not start: {err.read()}")
+    return p
+
+
+def stop(p):
+    p.send_signal(signal.SIGINT)
+    try:
+        p.wait(20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+def probe(port, seconds):
+    """One request every INTERVAL, each timed from when it was due, not from when it was sent:
+    a request due while the last one was stuck (synfin's loop held by a scrape) would have
+    been stuck as long, so the wait counts (no coordinated omission)."""
+    lat = []
+    t_next = time.perf_counter()
+    end = t_next + seconds
+    req = b"GET / HTTP/1.0\r\n\r\n"
+    while t_next < end:
+        now = time.perf_counter()
+        if now < t_next:
+            time.sleep(t_next - now)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(req)
+            while s.recv(65536):
+                pass
+        lat.append((time.perf_counter() - t_next) * 1000)
+        t_next += INTERVAL
+    return lat
+
+
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(p / 100 * len(v)))]
+
+
+def run_binary(binary, label):
+    rport, fport, iport, aport = free_port(), free_port(), free_port(), free_port()
+    holder = Holder()
+    resp = start(binary, f'log off;\nrespond 127.0.0.1:{rport} "ok\\n";\n', "the responder")
+    conf = (f"log off;\nadmin 127.0.0.1:{aport};\n"
+            f"frontend probe {{ listen 127.0.0.1:{fport}; backend resp; }}\n"
+            f"frontend idle {{ listen 127.0.0.1:{iport}; maxconn 10000; backend hold; "
+            f"idle_timeout 600s; }}\n"
+            f"backend resp {{ server r 127.0.0.1:{rport}; }}\n"
+            f"backend hold {{ server h 127.0.0.1:{holder.port}; idle_timeout 600s; }}\n")
+    lb = start(binary, conf, "synfin")
+    clients = []
+    rows = []
+    try:
+        for _ in range(SESSIONS):
+            clients.append(socket.create_connection(("127.0.0.1", iport)))
+        deadline = time.monotonic() + 60
+        while len(holder.conns) < SESSIONS:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {len(holder.conns)} idle sessions reached the server")
+            time.sleep(0.05)
+        for name, kind, k, period in SCENARIOS:
+            scrapers = [subprocess.Popen([sys.executable, __file__, "--scrape", str(aport), kind,
+                                          str(SECONDS + 0.5), str(period)],
+                                         stdout=subprocess.PIPE, text=True) for _ in range(k)]
+            time.sleep(0.3 if k else 0)  # the scrapers under way before the first probe
+            lat = probe(fport, SECONDS)
+            outs = [json.loads(s.communicate()[0]) for s in scrapers]
+            n = sum(o["n"] for o in outs)
+            ms = statistics.median([o["ms"] for o in outs]) if outs else 0
+            rows.append((label, name, n, ms, statistics.median(lat), pct(lat, 90), pct(lat, 99),
+                         max(lat)))
+            print(f"# {label} {name}: p50 {rows[-1][4]:.2f} ms, p99 {rows[-1][6]:.2f} ms, "
+                  f"{n} scrapes", file=sys.stderr, flush=True)
+    finally:
+        for c in clients:
+            c.close()
+        stop(lb)
+        stop(resp)
+        holder.close()
+    return rows
+
+
+def main():
+    if len(sys.argv) == 6 and sys.argv[1] == "--scrape":
+        scrape(int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), float(sys.argv[5]))
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if 2 * SESSIONS + 200 > hard:
+        sys.exit(f"bench-admin: {SESSIONS} sessions need {2 * SESSIONS + 200} descriptors here, "
+                 f"the limit is {hard}")
+    binaries = [(os.environ.get("BENCH_SYNFIN", os.path.join(O, "bin", "synfin")), "this build")]
+    if os.environ.get("BENCH_BASELINE"):
+        binaries.append((os.environ["BENCH_BASELINE"], "baseline"))
+    rows = []
+    for binary, label in binaries:
+        rows += run_binary(binary, label)
+    out = [f"synfin bench-admin: {SESSIONS} idle sessions, a probe request (new connection, "
+           f"HTTP/1.0) due every {INTERVAL * 1000:g} ms for {SECONDS:g} s per row, timed from "
+           "when it was due; scrape loops in "
+           f"their own processes, a scrape at most every {PERIOD * 1000:g} ms unless flat out "
+           "(/sessions: every page).", "",
+           "| synfin | scrapes | scrapes done | scrape ms (median) | proxied p50 ms | p90 ms | "
+           "p99 ms | max ms |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        out.append(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.2f} | {r[5]:.2f} | "
+                   f"{r[6]:.2f} | {r[7]:.1f} |")
+    text = "\n".join(out) + "\n"
+    print(text)
+    os.makedirs(O, exist_ok=True)
+    with open(os.path.join(O, "bench-admin.md"), "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()

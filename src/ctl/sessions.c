@@ -1,0 +1,183 @@
+/* GET /sessions: the live sessions, newest first, a page at a time (?limit=N&after=ID), made
+ * in slices over loop iterations.
+ *
+ * Each session listed costs two TCP_INFO looks (and getsockname, SIOCOUTQ) on kernel
+ * sockets, so a page is bounded (CTL_SESSIONS_LIMIT by default) and each slice lists only as
+ * many as its budget pays for. Between slices the place in the session list is held by an
+ * lb_session_cursor, which sessions ending move on. The list is newest first and ids grow
+ * with age order, so `after=ID` (the previous page's `next`) starts at the first session
+ * older than ID: sessions born while a client pages are not listed (they would be on a new
+ * first page), and every session alive from the first page to the last is listed exactly
+ * once. */
+#include "ctl/render.h"
+#include "lb/session.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Units (about one system call each): a session listed costs about 8, passing over one
+ * newer than `after` (pointer chasing) a 64th. */
+#define SESSION_UNITS 8
+#define SKIP_PER_UNIT 64
+/* A slice stops once this much waits in the output: the socket takes it first. */
+#define SLICE_BYTES (64u << 10)
+
+struct sessions {
+    struct ctl_body base;
+    struct lb *lb;
+    struct lb_session_cursor cur;
+    uint64_t after; /* 0: from the newest */
+    uint32_t limit, listed;
+    uint64_t last_id;
+    int begun;
+};
+
+/* One connection of a session: its TCP state and its age, since `since` (accept for the
+ * client, the connect for the server). */
+static void conn_obj(struct sf_strbuf *b, struct lb_conn *c, uint64_t since, uint64_t now)
+{
+    struct lb_conn_info in;
+    char l[LB_ADDR_STRLEN], p[LB_ADDR_STRLEN];
+    if (!c || lb_conn_info(c, &in) < 0) {
+        sf_sb_printf(b, "null");
+        return;
+    }
+    sf_sb_printf(b,
+                 "{\"state\":\"%s\",\"age_ms\":%.3f,\"local\":\"%s\",\"peer\":\"%s\","
+                 "\"unacked\":%u,\"rtt_us\":%u,\"cause\":",
+                 sf_state_name(in.state), (double)(now - since) / 1e6,
+                 lb_addr_format(&in.local, l, sizeof l), lb_addr_format(&in.peer, p, sizeof p),
+                 in.unacked, in.rtt_us);
+    if (in.cause)
+        sf_sb_json_str(b, in.cause);
+    else
+        sf_sb_printf(b, "null");
+    sf_sb_printf(b, "}");
+}
+
+static void session_obj(struct sf_strbuf *b, const struct lb_session *s, uint64_t now, int first)
+{
+    static const char *const states[] = {"queued", "connecting", "established"};
+    char a[LB_ADDR_STRLEN];
+    uint64_t last = s->last_c > s->last_s ? s->last_c : s->last_s;
+    sf_sb_printf(b, "%s{\"id\":%llu,\"frontend\":", first ? "" : ",", (unsigned long long)s->id);
+    sf_sb_json_str(b, s->fe->conf.name);
+    sf_sb_printf(b, ",\"backend\":");
+    sf_sb_json_str(b, s->be->conf.name);
+    sf_sb_printf(b, ",\"server\":");
+    if (s->srv)
+        sf_sb_json_str(b, s->srv->name);
+    else
+        sf_sb_printf(b, "null");
+    sf_sb_printf(b,
+                 ",\"client_addr\":\"%s\",\"state\":\"%s\",\"age_ms\":%.3f,"
+                 "\"idle_ms\":%.3f,\"bytes_up\":%llu,\"bytes_down\":%llu,"
+                 "\"client_fin\":%s,\"server_fin\":%s,\"client\":",
+                 lb_addr_format(&s->client, a, sizeof a), states[s->state],
+                 (double)(now - s->t_start) / 1e6, (double)(now - last) / 1e6,
+                 (unsigned long long)s->up.bytes, (unsigned long long)s->down.bytes,
+                 s->up.eof ? "true" : "false", s->down.eof ? "true" : "false");
+    conn_obj(b, s->cc, s->t_start, now);
+    sf_sb_printf(b, ",\"server_conn\":");
+    conn_obj(b, s->sc, s->t_connect, now);
+    sf_sb_printf(b, "}");
+}
+
+static unsigned spend(unsigned *budget, unsigned n)
+{
+    *budget = *budget > n ? *budget - n : 0;
+    return *budget;
+}
+
+static int sessions_fill(struct ctl_body *bd, struct sf_strbuf *out, unsigned *budget)
+{
+    struct sessions *q = (struct sessions *)bd;
+    uint64_t now = sf_loop_now(q->lb->loop);
+    if (!q->begun) {
+        q->begun = 1;
+        sf_sb_printf(out, "{\"version\":%d,\"sessions\":[", CTL_STATS_VERSION);
+    }
+    for (unsigned n = 0; q->after && q->cur.at && q->cur.at->id >= q->after; n++) {
+        if (n == SKIP_PER_UNIT) {
+            n = 0;
+            if (!spend(budget, 1))
+                return CTL_BODY_MORE;
+        }
+        q->cur.at = q->cur.at->next;
+    }
+    while (q->cur.at && q->listed < q->limit) {
+        if (*budget == 0 || out->len >= SLICE_BYTES)
+            return CTL_BODY_MORE;
+        session_obj(out, q->cur.at, now, q->listed == 0);
+        q->last_id = q->cur.at->id;
+        q->listed++;
+        q->cur.at = q->cur.at->next;
+        spend(budget, SESSION_UNITS);
+    }
+    sf_sb_printf(out, "],\"next\":");
+    /* More when an older session is there now; one that ends before the next page is
+     * asked for just makes that page shorter (or empty). */
+    if (q->cur.at && q->listed == q->limit)
+        sf_sb_printf(out, "%llu}\n", (unsigned long long)q->last_id);
+    else
+        sf_sb_printf(out, "null}\n");
+    return CTL_BODY_DONE;
+}
+
+static void sessions_free(struct ctl_body *bd)
+{
+    struct sessions *q = (struct sessions *)bd;
+    lb_cursor_close(q->lb, &q->cur);
+    free(q);
+}
+
+/* A whole positive decimal number of at most max. */
+static int parse_uint(const char *v, size_t len, uint64_t max, uint64_t *out)
+{
+    uint64_t n = 0;
+    if (len == 0 || len > 20)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (v[i] < '0' || v[i] > '9' || n > (max - (uint64_t)(v[i] - '0')) / 10)
+            return -1;
+        n = n * 10 + (uint64_t)(v[i] - '0');
+    }
+    *out = n;
+    return n > 0 ? 0 : -1;
+}
+
+int ctl_sessions_body(struct lb *lb, const char *query, struct ctl_body **out,
+                      struct sf_strbuf *err)
+{
+    uint64_t limit = CTL_SESSIONS_LIMIT, after = 0;
+    for (const char *p = query; *p;) {
+        size_t len = strcspn(p, "&");
+        const char *eq = memchr(p, '=', len);
+        size_t klen = eq ? (size_t)(eq - p) : len;
+        const char *v = eq ? eq + 1 : p + len;
+        size_t vlen = (size_t)(p + len - v);
+        if (klen == 5 && !memcmp(p, "limit", 5)) {
+            if (parse_uint(v, vlen, CTL_SESSIONS_LIMIT_MAX, &limit) < 0) {
+                sf_sb_printf(err, "limit: a whole number from 1 to %d\n", CTL_SESSIONS_LIMIT_MAX);
+                return 400;
+            }
+        } else if (klen == 5 && !memcmp(p, "after", 5)) {
+            if (parse_uint(v, vlen, UINT64_MAX, &after) < 0) {
+                sf_sb_printf(err, "after: a session id (the previous page's \"next\")\n");
+                return 400;
+            }
+        } /* other parameters are not ours to refuse (cache busters) */
+        p += len + (p[len] == '&');
+    }
+    struct sessions *q = calloc(1, sizeof *q);
+    if (!q)
+        return 503;
+    q->base.fill = sessions_fill;
+    q->base.free = sessions_free;
+    q->lb = lb;
+    q->limit = (uint32_t)limit;
+    q->after = after;
+    lb_cursor_open(lb, &q->cur);
+    *out = &q->base;
+    return 200;
+}
