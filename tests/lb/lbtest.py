@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from tap import binary, free_port, wait_until  # noqa: E402
@@ -128,7 +129,10 @@ def recv_all(s, limit=1 << 30):
 
 class Backend:
     """A TCP server on 127.0.0.1:free_port() whose connections run handler(conn, backend)
-    in threads. It counts accepted connections."""
+    in threads. It counts accepted connections. An exception in a handler (a reset where
+    the handler expects a FIN, a failed assert) would die with its thread: it is kept, and
+    close() raises it, so the test fails. A handler expecting a reset catches it itself, or
+    uses hold, which records how each connection ended in `ends`."""
 
     def __init__(self, handler, backlog=128, accept=True, port=None):
         self.handler = handler
@@ -141,7 +145,8 @@ class Backend:
         self.lock = threading.Lock()
         self.conns = []
         self.closed = False
-        self.events = []
+        self.errors = []  # (exception, traceback) from handlers
+        self.ends = []  # filled by handlers that record how a connection ended (hold)
         self.stop = threading.Event()
         if accept:
             self.t = threading.Thread(target=self._run, daemon=True)
@@ -161,16 +166,38 @@ class Backend:
     def _serve(self, c):
         try:
             self.handler(c, self)
-        except OSError as e:
-            self.events.append(e)
+        except Exception as e:  # noqa: BLE001 - reported by close()
+            # After close() the test itself pulled the sockets away: not the handler's fault.
+            if not self.closed:
+                with self.lock:
+                    self.errors.append((e, traceback.format_exc()))
         finally:
             try:
                 c.close()
             except OSError:
                 pass
 
+    def stop_listening(self):
+        """Refuses new connections (the listener closes); those accepted go on."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+    def check(self):
+        """Raises the first handler error, if any."""
+        with self.lock:
+            errors = list(self.errors)
+        if errors:
+            e, tb = errors[0]
+            raise AssertionError(f"backend on port {self.port}: {len(errors)} handler error(s), "
+                                 f"the first: {type(e).__name__}: {e}\n{tb}")
+
     def close(self):
-        self.closed = True
+        """Stops the server; raises if a handler failed before (check)."""
+        with self.lock:
+            self.closed = True
         self.stop.set()
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
@@ -183,11 +210,12 @@ class Backend:
                     c.close()
                 except OSError:
                     pass
+        self.check()
 
 
-def head_or_eof(c):
-    """Reads a request: up to the end of an HTTP head, or to the client's FIN."""
-    data = b""
+def head_or_eof(c, data=b""):
+    """Reads a request: up to the end of an HTTP head, or to the client's FIN. data: what
+    was read of it already."""
     while b"\r\n\r\n" not in data:
         chunk = c.recv(4096)
         if not chunk:
@@ -197,9 +225,17 @@ def head_or_eof(c):
 
 
 def named(name):
-    """HTTP-ish: read the request head (or EOF), answer with the name, close first."""
+    """HTTP-ish: read the request head (or EOF), answer with the name, close first. A reset
+    before the first byte is what a TCP health check does (connect, then RST): recorded in
+    b.ends as 'rst', not an error; a reset later is one."""
     def handler(c, b):
-        head_or_eof(c)
+        try:
+            first = c.recv(4096)
+        except ConnectionResetError:
+            with b.lock:
+                b.ends.append("rst")
+            return
+        head_or_eof(c, first)
         body = name.encode()
         c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
     return handler
@@ -216,15 +252,39 @@ def echo(c, b):
     recv_all(c)
 
 
+def ended_how(s):
+    """'rst' if the connection was reset, 'fin' if it saw EOF with nothing before it, 'data'
+    if bytes came before the EOF."""
+    try:
+        return "fin" if recv_all(s) == b"" else "data"
+    except ConnectionResetError:
+        return "rst"
+
+
+def refused_how(port):
+    """Connects to port and reads to the end: how synfin ended it ('rst', 'fin', 'data'). A
+    reset can beat connect() itself: synfin accepts and resets at once while the client is
+    still being woken from its connect; that is 'rst' too."""
+    try:
+        s = connect(port)
+    except ConnectionResetError:
+        return "rst"
+    with s:
+        return ended_how(s)
+
+
 def hold(c, b):
-    """Accept and wait for the peer to go away, sending nothing."""
-    recv_all(c)
+    """Accept and wait for the peer to go away, sending nothing; how it went ('fin', 'rst',
+    'data') is appended to b.ends."""
+    how = ended_how(c)
+    with b.lock:
+        b.ends.append(how)
 
 
 def hold_open(c, b):
-    """Read to the peer's FIN, then keep the connection open and silent until the backend
-    is closed."""
-    recv_all(c)
+    """Read to the peer's FIN (or reset: how it ended goes to b.ends, as with hold), then keep
+    the connection open and silent until the backend is closed."""
+    hold(c, b)
     b.stop.wait(30)
 
 
@@ -250,6 +310,41 @@ def has_capability(cap):
             if line.startswith("CapEff:"):
                 return bool(int(line.split()[1], 16) >> cap & 1)
     return False
+
+
+_tw_destroy = []
+
+
+def kernel_destroys_time_wait():
+    """Whether this kernel, for this process, removes a TIME_WAIT entry through sock_diag
+    SOCK_DESTROY (CAP_NET_ADMIN, CONFIG_INET_DIAG_DESTROY, Linux 6.0+), found with iproute2's
+    `ss -K` on an entry made here: decided without synfin, so that a refusal synfin reports
+    is a synfin bug wherever the kernel would have complied. Returns (bool, reason)."""
+    if _tw_destroy:
+        return _tw_destroy[0]
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(1)
+    c = socket.socket()
+    c.bind(("127.0.0.1", 0))
+    c.connect(lst.getsockname())
+    a, _ = lst.accept()
+    where = "src {}:{} dst {}:{}".format(*c.getsockname(), *lst.getsockname())
+    c.shutdown(socket.SHUT_WR)  # our FIN first: the TIME_WAIT entry will be ours
+    a.recv(1)
+    a.close()
+    c.recv(1)
+    c.close()
+    lst.close()
+    wait_until(lambda: ss_count(f"state time-wait {where}") == 1, what="the probe's TIME_WAIT")
+    r = subprocess.run(["ss", "-HtanK", "state", "time-wait"] + where.split(),
+                       capture_output=True, text=True)
+    left = ss_count(f"state time-wait {where}")
+    reason = (f"the kernel keeps TIME_WAIT entries against ss -K (exit {r.returncode}"
+              f"{': ' + r.stderr.strip() if r.stderr.strip() else ''}): SOCK_DESTROY on "
+              "TIME_WAIT needs CAP_NET_ADMIN and Linux 6.0+")
+    _tw_destroy.append((left == 0, None if left == 0 else reason))
+    return _tw_destroy[0]
 
 
 def sha(b):

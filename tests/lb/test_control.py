@@ -13,8 +13,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lbtest import (Backend, Synfin, admin_json, connect, echo, hold, hold_open,  # noqa: E402
-                    http_get, named, recv_all)
+from lbtest import (Backend, Synfin, admin_json, connect, echo, ended_how, hold,  # noqa: E402
+                    hold_open, http_get, named, recv_all)
 from tap import Tap, binary, free_port, wait_until  # noqa: E402
 
 t = Tap()
@@ -210,21 +210,58 @@ def sigterm_drains_then_exits():
 
 @t.test
 def drain_deadline_closes_the_rest():
+    """At the deadline the sessions still open end with cause drain, each side closed as its
+    profile's reset_on_timeout says: RST (the default) or FIN."""
+    for reset, how in (("on", "rst"), ("off", "fin")):
+        be = Backend(hold)
+        fport = free_port()
+        prof = f"reset_on_timeout {reset};"
+        lb = Synfin(base(fport, be.port, body=prof, be=prof)
+                    .replace("log stderr;", "log stderr; drain_timeout 300ms;"))
+        live = connect(fport)
+        wait_until(lambda: be.accepted == 1, what="session")
+        lb.send(signal.SIGTERM)
+        got = ended_how(live)
+        assert got == how, f"reset_on_timeout {reset}: the client's connection ended with {got}"
+        live.close()
+        assert lb.p.wait(10) == 0
+        lb.stop()
+        rec = lb.sessions_logged()[0]
+        assert (rec["cause"], rec["client_close"], rec["server_close"]) == ("drain", how, how), rec
+        lb.cleanup()
+        wait_until(lambda: be.ends, what="the server's end of the session")
+        assert be.ends == [how], f"reset_on_timeout {reset}: the server's ended with {be.ends}"
+        be.close()
+
+
+@t.test
+def second_sigterm_stops_at_once():
+    """A second SIGTERM while draining does not wait for drain_timeout: the sessions are
+    closed as on SIGINT (FIN, cause stop) and synfin exits 0."""
     be = Backend(hold)
     fport = free_port()
-    lb = Synfin(base(fport, be.port).replace("log stderr;", "log stderr; drain_timeout 300ms;"))
+    lb = Synfin(base(fport, be.port).replace("log stderr;", "log stderr; drain_timeout 60s;"))
     live = connect(fport)
     wait_until(lambda: be.accepted == 1, what="session")
     lb.send(signal.SIGTERM)
+    lb.wait_log("event=drain")
+    assert lb.p.poll() is None, "exited on the first SIGTERM with a session open"
+    lb.send(signal.SIGTERM)
     try:
-        recv_all(live)
-    except ConnectionResetError:
-        pass
+        rc = lb.p.wait(10)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("still running 10 s after the second SIGTERM (drain_timeout 60s)")
+    assert rc == 0, rc
+    how = ended_how(live)
+    assert how == "fin", f"the client's connection ended with {how}"
     live.close()
-    assert lb.p.wait(10) == 0
     lb.stop()
-    assert lb.sessions_logged()[0]["cause"] == "drain"
+    rec = lb.sessions_logged()[0]
+    assert (rec["cause"], rec["client_close"], rec["server_close"]) == ("stop", "fin", "fin"), rec
+    assert len(lb.log_lines("event=stop sessions=1")) == 1, lb.log()
     lb.cleanup()
+    wait_until(lambda: be.ends, what="the server's end of the session")
+    assert be.ends == ["fin"], f"the server's connection ended with {be.ends}"
     be.close()
 
 
@@ -236,10 +273,14 @@ def sigint_stops_at_once():
     live = connect(fport)
     wait_until(lambda: be.accepted == 1, what="session")
     assert lb.stop(sig=signal.SIGINT) == 0
-    assert recv_all(live) == b""
+    how = ended_how(live)
+    assert how == "fin", f"the client's connection ended with {how}"
     live.close()
-    assert lb.sessions_logged()[0]["cause"] == "stop"
+    rec = lb.sessions_logged()[0]
+    assert (rec["cause"], rec["client_close"], rec["server_close"]) == ("stop", "fin", "fin"), rec
     lb.cleanup()
+    wait_until(lambda: be.ends, what="the server's end of the session")
+    assert be.ends == ["fin"], f"the server's connection ended with {be.ends}"
     be.close()
 
 
@@ -267,6 +308,8 @@ def sessions_list_each_connections_state_and_age():
         first.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         first.close()
         wait_until(lambda: be.accepted == 2, what="the queued session on the server")
+        wait_until(lambda: be.ends, what="the first session's end on the server")
+        assert be.ends == ["rst"], f"the client's reset reached the server as {be.ends}"
         ss = admin_json(aport, "/sessions")["sessions"]
         t_listed = time.monotonic()
         assert len(ss) == 1 and ss[0]["id"] == q["id"] and ss[0]["state"] == "established", ss
@@ -329,16 +372,18 @@ def admin_endpoints():
         assert st["backends"][0]["active"] == 1 and st["backends"][0]["total"] == 1, st
         for line in text.splitlines():
             assert line.startswith("#") or len(line.split(" ")) == 2, line
-        # kill the session from the admin side
+        # kill the session from the admin side: RST both ways (docs/lb.md)
         status, _ = http_get(aport, f"/sessions/{sess[0]['id']}/kill", method="POST")
         assert status == 200
-        try:
-            recv_all(live)
-        except ConnectionResetError:
-            pass
+        how = ended_how(live)
+        assert how == "rst", f"the client's connection ended with {how}"
         live.close()
+        wait_until(lambda: be.ends, what="the server's end of the session")
+        assert be.ends == ["rst"], f"the server's connection ended with {be.ends}"
         wait_until(lambda: lb.sessions_logged(), what="session log")
-        assert lb.sessions_logged()[0]["cause"] == "admin_kill"
+        rec = lb.sessions_logged()[0]
+        assert (rec["cause"], rec["client_close"], rec["server_close"]) == \
+            ("admin_kill", "rst", "rst"), rec
         st = admin_json(aport)
         assert st["close_causes"]["admin_kill"] == 1
         assert st["frontends"][0]["close_causes"]["admin_kill"] == 1

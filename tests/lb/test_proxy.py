@@ -13,8 +13,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lbtest import (Backend, Synfin, admin_json, connect, echo, hold, http_get,  # noqa: E402
-                    head_or_eof, named, recv_all, sha)
+from lbtest import (Backend, Synfin, admin_json, connect, echo, ended_how, hold,  # noqa: E402
+                    http_get, head_or_eof, named, recv_all, refused_how, sha)
 from tap import Tap, free_port, wait_until  # noqa: E402
 
 t = Tap()
@@ -57,15 +57,25 @@ def half_close_client_first():
 
 @t.test
 def half_close_with_nc():
+    """nc -N sends its input, then its FIN; the server answers only once that FIN arrived
+    (an answer at the end of the request head would not need the FIN relayed at all)."""
     nc = shutil.which("nc")
     if not nc:
         t.skip_test("nc (netcat-openbsd) not installed")
-    be = Backend(named("from-nc-test"))
+
+    def answer_after_eof(c, b):
+        body = b"from-nc-test " + recv_all(c)
+        c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    be = Backend(answer_after_eof)
     fport = free_port()
     with Synfin(one_backend_conf(fport, [be.port])):
-        r = subprocess.run([nc, "-N", "127.0.0.1", str(fport)], input=b"GET / HTTP/1.0\r\n\r\n",
-                           capture_output=True, timeout=10)
-        assert r.stdout.endswith(b"from-nc-test"), r
+        try:
+            r = subprocess.run([nc, "-N", "127.0.0.1", str(fport)],
+                               input=b"GET / HTTP/1.0\r\n\r\n", capture_output=True, timeout=10)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("no answer in 10 s: the client's FIN never reached the server")
+        assert r.stdout.endswith(b"from-nc-test GET / HTTP/1.0\r\n\r\n"), r
     be.close()
 
 
@@ -306,17 +316,79 @@ def connect_failure_retries_on_another_server():
 
     # no server left at all: the client is refused (RST) and the cause says why
     with Synfin(one_backend_conf(fport, [dead_port], extra_be="retries 1;")) as lb:
-        # the RST may come before connect() returns (a loaded machine): the same refusal
-        try:
-            s = connect(fport)
-            try:
-                assert s.recv(10) == b""
-            finally:
-                s.close()
-        except ConnectionResetError:
-            pass
+        how = refused_how(fport)
+        assert how == "rst", f"the client's connection ended with {how}"
         wait_until(lambda: lb.sessions_logged(), what="session log")
-        assert lb.sessions_logged()[0]["cause"] == "connect_fail"
+        rec = lb.sessions_logged()[0]
+        assert (rec["cause"], rec["client_close"]) == ("connect_fail", "rst"), rec
+
+
+def servers_of(aport):
+    return {s["name"]: s for s in admin_json(aport)["backends"][0]["servers"]}
+
+
+def metric(aport, line):
+    """Whether /metrics has this exact sample line."""
+    return f"{line}\n" in http_get(aport, "/metrics")[1].decode()
+
+
+@t.test
+def no_server_refuses_and_is_counted():
+    """A session that finds no usable server ends at once with RST and cause no_server, counted
+    as a close cause and in synfin_backend_no_server_total, not in the backend's sessions:
+    when the balancer finds none (the only server ejected), and when a queued session's turn
+    comes and its server has gone down meanwhile."""
+    dead_port = free_port()
+    fport, aport = free_port(), free_port()
+    c = one_backend_conf(fport, [dead_port], aport=aport,
+                         extra_be="retries 0; max_fails 1; fail_timeout 60s;")
+    with Synfin(c) as lb:
+        for want in ("connect_fail", "no_server"):  # the first failure ejects the server
+            how = refused_how(fport)
+            assert how == "rst", f"{want}: the client's connection ended with {how}"
+            wait_until(lambda: len(lb.sessions_logged()) == (want == "no_server") + 1,
+                       what=f"{want} logged")
+            rec = lb.sessions_logged()[-1]
+            assert (rec["cause"], rec["client_close"]) == (want, "rst"), rec
+        assert (rec["server"], rec["server_close"], rec["connect_ms"]) == ("-", "-", "-1.000"), rec
+        st = admin_json(aport)
+        assert st["close_causes"]["no_server"] == 1, st["close_causes"]
+        assert st["frontends"][0]["close_causes"]["no_server"] == 1, st["frontends"]
+        b = st["backends"][0]
+        assert (b["no_server"], b["total"], b["active"]) == (1, 1, 0), b
+        for line in ('synfin_backend_no_server_total{backend="b"} 1',
+                     'synfin_close_causes_total{cause="no_server"} 1',
+                     'synfin_sessions_closed_total{frontend="f",cause="no_server"} 1',
+                     'synfin_backend_sessions_total{backend="b"} 1'):
+            assert metric(aport, line), line
+
+    be = Backend(hold)
+    check = "check { type tcp; interval 100ms; timeout 100ms; rise 1; fall 1; }"
+    c = one_backend_conf(fport, [be.port], aport=aport, extra_be=check).replace(
+        f"127.0.0.1:{be.port};", f"127.0.0.1:{be.port} maxconn 1; queue_timeout 30s;")
+    with Synfin(c) as lb:
+        # the server's own count would include the checks' connections: ask synfin
+        first = connect(fport)
+        wait_until(lambda: servers_of(aport)["s0"]["active"] == 1,
+                   what="the first session on the server")
+        second = connect(fport)
+        wait_until(lambda: admin_json(aport)["backends"][0]["queued"] == 1,
+                   what="the second session queued (server maxconn 1)")
+        be.stop_listening()  # the checks are refused from now on; the first session stays
+        lb.wait_log("event=server_down")
+        first.close()  # its slot frees: the queue moves, and finds no server up
+        how = ended_how(second)
+        assert how == "rst", f"the client's connection ended with {how}"
+        second.close()
+        wait_until(lambda: len(lb.sessions_logged()) == 2, what="both sessions logged")
+        rec = [r for r in lb.sessions_logged() if r["cause"] != "client_fin"]
+        assert len(rec) == 1 and rec[0]["cause"] == "no_server", lb.sessions_logged()
+        assert rec[0]["client_close"] == "rst" and rec[0]["server"] == "-", rec
+        for line in ('synfin_backend_no_server_total{backend="b"} 1',
+                     'synfin_close_causes_total{cause="no_server"} 1',
+                     'synfin_backend_sessions_total{backend="b"} 1'):
+            assert metric(aport, line), line
+    be.close()
 
 
 @t.test
@@ -354,10 +426,6 @@ def checked_server(name, status, seen):
             body = name.encode()
             c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
     return handler
-
-
-def servers_of(aport):
-    return {s["name"]: s for s in admin_json(aport)["backends"][0]["servers"]}
 
 
 @t.test

@@ -443,13 +443,12 @@ static void on_signal(struct sf_io *io, uint32_t ev)
         switch (si.ssi_signo) {
         case SIGHUP: reload(app); break;
         case SIGTERM:
-            if (app->lb->draining) { /* a second SIGTERM: stop now */
-                lb_stop(app->lb);
-                sf_loop_stop(app->loop);
-            } else {
+            if (!app->lb->draining) {
                 lb_drain(app->lb);
+                break;
             }
-            break;
+            /* a second SIGTERM stops now, as SIGINT does (and says so in the log) */
+            /* fall through */
         case SIGINT:
             lb_logf(app->lb, "event=stop sessions=%u", app->lb->nsessions);
             lb_stop(app->lb);

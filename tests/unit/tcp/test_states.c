@@ -286,6 +286,79 @@ static void shutdown_in_syn_sent_without_data(void **state)
     fx_free(f);
 }
 
+/* SYN-RECEIVED, fifth check: "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED ... If
+ * the segment acknowledgment is not acceptable, form a reset segment <SEQ=SEG.ACK><CTL=RST>
+ * and send it." Both ways out of the range (SEG.ACK = ISS, which acknowledges nothing, and
+ * beyond what was sent) draw exactly that RST and nothing else; the embryonic connection is
+ * not touched, and the right ACK still completes it. Passive (from a listener) and active
+ * (a simultaneous open) SYN-RECEIVED run different code before the ACK check, so both. */
+static void syn_received_unacceptable_ack_passive(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(no_options);
+    fx_listen(f);
+    struct sf_tcp_opts o = {.has = OPT_MSS, .mss = 1460};
+    fx_in(f, TH_SYN, 0, 0, 65535, &o, NULL, 0);
+    fx_out(f, TH_SYN | TH_ACK, 0, 1, 0);
+    struct sf_engine_stats st;
+    sf_engine_stats(f->e, &st);
+    assert_int_equal(st.states[SF_SYN_RECEIVED], 1);
+    uint64_t rst_out = st.rst_out;
+
+    fx_in(f, TH_ACK, 1, 0, 65535, NULL, NULL, 0);
+    fx_out(f, TH_RST, 0, 0, 0);
+    fx_none(f);
+    fx_in(f, TH_ACK, 1, 1000, 65535, NULL, NULL, 0);
+    fx_out(f, TH_RST, 1000, 0, 0);
+    fx_none(f);
+    sf_engine_stats(f->e, &st);
+    assert_int_equal(st.rst_out, rst_out + 2);
+    assert_int_equal(st.states[SF_SYN_RECEIVED], 1);
+    assert_int_equal(st.states[SF_ESTABLISHED], 0);
+    int err;
+    assert_null(sf_accept(f->listener, &err));
+    assert_int_equal(err, -EAGAIN);
+
+    fx_in(f, TH_ACK, 1, 1, 65535, NULL, NULL, 0);
+    fx_none(f);
+    f->conn = sf_accept(f->listener, &err);
+    assert_non_null(f->conn);
+    assert_int_equal(fx_state(f), SF_ESTABLISHED);
+    fx_free(f);
+}
+
+static void note_event(struct sf_conn *c, unsigned ev, void *user)
+{
+    (void)c;
+    ((struct fx *)user)->events |= ev;
+}
+
+static void syn_received_unacceptable_ack_active(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(no_options);
+    connect_only(f);
+    sf_set_handler(f->conn, note_event, f);
+    fx_in(f, TH_SYN, 0, 0, 65535, NULL, NULL, 0);
+    fx_out(f, TH_SYN | TH_ACK, 0, 1, 0);
+    assert_int_equal(fx_state(f), SF_SYN_RECEIVED);
+
+    fx_in(f, TH_ACK, 1, 0, 65535, NULL, NULL, 0);
+    fx_out(f, TH_RST, 0, 0, 0);
+    fx_none(f);
+    fx_in(f, TH_ACK, 1, 1000, 65535, NULL, NULL, 0);
+    fx_out(f, TH_RST, 1000, 0, 0);
+    fx_none(f);
+    assert_int_equal(fx_state(f), SF_SYN_RECEIVED);
+    assert_false(f->events & (SF_EV_CONNECTED | SF_EV_RESET));
+
+    fx_in(f, TH_ACK, 1, 1, 65535, NULL, NULL, 0);
+    fx_none(f);
+    assert_int_equal(fx_state(f), SF_ESTABLISHED);
+    assert_true(f->events & SF_EV_CONNECTED);
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +372,8 @@ int main(void)
         cmocka_unit_test(shutdown_in_syn_sent_keeps_data),
         cmocka_unit_test(shutdown_in_syn_sent_simultaneous_open),
         cmocka_unit_test(shutdown_in_syn_sent_without_data),
+        cmocka_unit_test(syn_received_unacceptable_ack_passive),
+        cmocka_unit_test(syn_received_unacceptable_ack_active),
     };
     return cmocka_run_group_tests_name("tcp_states", tests, NULL, NULL);
 }
