@@ -95,14 +95,14 @@ static int ss_lines(const char *opts, const char *filter)
 }
 
 /* Whether the kernel removes a TIME_WAIT entry for this process, asked without synfin's code:
- * iproute2's `ss -K` on an entry made here. Decided so, a refusal of sf_tw_destroy where the
+ * iproute2's `ss -K` on an entry made here. Decided so, a refusal of lb_tw_destroy where the
  * kernel complies with ss is synfin's bug, not a reason to skip. */
 static int kernel_destroys_time_wait(void)
 {
     static int known = -1;
     if (known >= 0)
         return known;
-    struct sf_addr la, local;
+    struct lb_addr la, local;
     int l = listener(&la);
     uint64_t cookie;
     int c = time_wait_to(l, &la, &cookie);
@@ -121,7 +121,7 @@ static void skip_if_refused(int rc)
     if (rc != -EPERM && rc != -EOPNOTSUPP)
         return;
     if (kernel_destroys_time_wait())
-        fail_msg("sf_tw_destroy refused (%d) where the kernel removes entries for ss -K", rc);
+        fail_msg("lb_tw_destroy refused (%d) where the kernel removes entries for ss -K", rc);
     skip(); /* no CAP_NET_ADMIN, or a kernel that cannot destroy TIME_WAIT entries */
 }
 
