@@ -17,6 +17,17 @@ $(eval $(call add_unit,test_lb_tw_destroy,tests/lb/test_tw_destroy.c,$(LB_LIBS),
 $(eval $(call add_unit,test_lb_census,tests/lb/test_census.c,$(LB_LIBS),-lm))
 
 TESTS += $(sort $(wildcard tests/lb/test_*.py))
+# The same suites on synfin's own TCP (lbtest.py, SYNFIN_TRANSPORT=stack): one wrapper each,
+# named SUITE@stack. test_stack.py is the stack's own; test_make_run.py runs the default.
+LB_STACK_SUITES := $(filter-out tests/lb/test_stack.py tests/lb/test_make_run.py,\
+	$(wildcard tests/lb/test_*.py))
+LB_STACK_WRAPPERS := $(patsubst tests/lb/%.py,$(O)/test/stack/%.py@stack,$(LB_STACK_SUITES))
+$(O)/test/stack/%.py@stack: tests/lb/%.py mk/comp-lb.mk
+	@mkdir -p $(dir $@)
+	@printf '#!/bin/sh\n# %s on the stack transport\nSYNFIN_TRANSPORT=stack exec python3 %s "$$@"\n' \
+		$(notdir $<) $(abspath $<) > $@ && chmod +x $@
+all: $(LB_STACK_WRAPPERS)
+TESTS += $(sort $(LB_STACK_WRAPPERS))
 # ss (iproute2) counts TIME_WAIT in the system tests; nc -N is the half-close client; curl
 # asks the `make run` default config what a newcomer would.
 TEST_DEPS += iproute2 netcat-openbsd curl

@@ -43,6 +43,7 @@ struct sf_host {
     struct sf_impair impair;
     FILE *trace;
     sf_host_transition_fn on_transition;
+    sf_host_batch_fn on_batch;
     void *ctx;
     sf_time_t start;
     struct sf_host_stats st;
@@ -215,7 +216,7 @@ static void packet_in(struct sf_host *h, uint8_t *pkt, size_t len)
 }
 
 /* One batch from the device; h->more says whether it had more waiting. */
-static void read_batch(struct sf_host *h)
+static void read_packets(struct sf_host *h)
 {
     h->more = 0;
     for (int i = 0; i < SF_HOST_BATCH; i++) {
@@ -234,6 +235,15 @@ static void read_batch(struct sf_host *h)
         packet_in(h, h->rxbuf, (size_t)n);
     }
     h->more = 1;
+}
+
+static void read_batch(struct sf_host *h)
+{
+    if (h->on_batch)
+        h->on_batch(h->ctx, 1);
+    read_packets(h);
+    if (h->on_batch)
+        h->on_batch(h->ctx, 0);
 }
 
 static void on_device(struct sf_io *io, uint32_t events)
@@ -399,6 +409,7 @@ struct sf_host *sf_host_new(struct sf_loop *loop, const struct sf_host_config *c
     h->naddrs = c->naddrs;
     h->trace = c->trace;
     h->on_transition = c->on_transition;
+    h->on_batch = c->on_batch;
     h->ctx = c->ctx;
     if (c->impair) {
         if (sf_impair_parse(&h->impair, c->impair) < 0) {

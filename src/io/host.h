@@ -31,6 +31,8 @@
 #define SF_HOST_MAX_ADDRS 16
 
 typedef void (*sf_host_transition_fn)(void *ctx, const struct sf_transition *t);
+/* begin 1 before a batch of packets goes to the engine, 0 after the last of it. */
+typedef void (*sf_host_batch_fn)(void *ctx, int begin);
 
 struct sf_host_config {
     const char *tun; /* device name: created if missing, attached to if it exists */
@@ -48,6 +50,10 @@ struct sf_host_config {
     const char *impair;                  /* "loss=P,dup=P,reorder=P,hold=MS,seed=N", or NULL */
     FILE *trace;                         /* one line per transition, or NULL */
     sf_host_transition_fn on_transition; /* optional: every transition */
+    /* Optional: around each batch read from the device, so that an owner can hold the
+     * events of the batch until every packet of it is in (as a kernel has taken a whole
+     * batch before epoll reports any of it). */
+    sf_host_batch_fn on_batch;
     void *ctx;
 };
 

@@ -5,11 +5,14 @@
  * seen here with its cause.
  *
  * Events. The engine hands events to a connection's handler at the end of the engine call
- * that caused them. When that call is a packet or a timer (the host glue's doing), the
- * balancer is not running: events go to it at once, as epoll readiness would. When the call
- * is one of ours (a write, a connect, an accept made by session code), the balancer is in the
- * middle of something: the events wait on a ready list, delivered from a loop timer set for
- * now, so no handler ever runs inside a transport call (the contract of transport.h).
+ * that caused them. They wait on a ready list (one entry per connection, its events OR-ed, in
+ * the order they arose) while a batch of packets from the device goes in, and go to the
+ * balancer after the last packet of it: as on kernel sockets, where the kernel has taken a
+ * whole batch before epoll reports any of it, a session that asks "has the server's FIN
+ * arrived?" (lb_conn_peer_fin) sees every packet of the batch. Events from a timer go at
+ * once. Those that arise inside one of our calls (a write, a connect, an accept made by
+ * session code) wait for a loop timer set for now: no handler ever runs inside a transport
+ * call (the contract of transport.h).
  *
  * Profiles. A frontend's or backend's engine settings come as a struct sf_tcp_config in the
  * socket options; equal settings share one engine profile, made on first use and kept for the
@@ -36,16 +39,22 @@ struct sprofile {
     struct sprofile *next;
 };
 
-struct sconn;
+/* A connection or listener with events waiting for delivery: entries of the ready list. */
+struct sready {
+    struct sready *prev, *next;
+    unsigned pending; /* LB_EV_* for a connection; 1 for a listener */
+    unsigned queued : 1;
+    unsigned listener : 1;
+};
 
 struct stransport {
     struct lb_transport base;
     struct sf_host *host;
     struct sf_engine *e;
     struct sprofile *profiles;
-    struct sconn *ready; /* events that arose inside our own calls, waiting for delivery */
+    struct sready *ready_head, *ready_tail; /* events waiting, in the order they arose */
     struct sf_loop_timer deliver;
-    int in_call; /* one of our operations is running: events wait */
+    int in_call; /* one of our operations, or a batch of packets, is running: events wait */
     /* TIME_WAIT entries by local port, for the census's side split (frontend, respond). */
     uint32_t *tw_port;
     uint64_t transitions[SF_CAUSE_COUNT];
@@ -54,15 +63,13 @@ struct stransport {
 
 struct sconn {
     struct lb_conn base;
+    struct sready r;
     struct stransport *tp;
     struct sf_conn *c;
     lb_conn_fn fn;
     void *ctx;
-    struct sconn *rnext; /* the ready list */
     struct lb_addr peer;
-    int connect_err;  /* -errno of a failed connect */
-    unsigned pending; /* LB_EV_* waiting on the ready list */
-    unsigned queued : 1;
+    int connect_err; /* -errno of a failed connect */
     unsigned connecting : 1;
     unsigned outgoing : 1;
     unsigned corked : 1;
@@ -71,11 +78,11 @@ struct sconn {
 
 struct slistener {
     struct lb_listener base;
+    struct sready r;
     struct stransport *tp;
     struct sf_conn *c;
     lb_listener_fn fn;
     void *ctx;
-    int pending;
 };
 
 static const struct lb_transport_ops stack_ops;
@@ -105,22 +112,76 @@ static struct lb_addr from_endpoint(const struct sf_endpoint *ep)
 
 /* ---- event delivery ---- */
 
-static void deliver(struct sconn *s, unsigned ev)
+static void ready_unlink(struct stransport *tp, struct sready *r)
 {
+    if (!r->queued)
+        return;
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        tp->ready_head = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    else
+        tp->ready_tail = r->prev;
+    r->prev = r->next = NULL;
+    r->queued = 0;
+}
+
+/* Queues r's events (OR-ed into pending), for delivery after the batch or our call. */
+static void ready_push(struct stransport *tp, struct sready *r, unsigned ev)
+{
+    r->pending |= ev;
+    if (!r->queued) {
+        r->queued = 1;
+        r->next = NULL;
+        r->prev = tp->ready_tail;
+        if (tp->ready_tail)
+            tp->ready_tail->next = r;
+        else
+            tp->ready_head = r;
+        tp->ready_tail = r;
+    }
+    if (!sf_loop_timer_armed(&tp->deliver))
+        sf_loop_timer_set(tp->base.loop, &tp->deliver, sf_loop_now(tp->base.loop));
+}
+
+static void fire(struct sready *r, unsigned ev)
+{
+    if (r->listener) {
+        struct slistener *l = CONTAINER(r, struct slistener, r);
+        if (l->fn)
+            l->fn(l->ctx, &l->base);
+        return;
+    }
+    struct sconn *s = CONTAINER(r, struct sconn, r);
     if (s->fn)
         s->fn(s->ctx, &s->base, ev); /* s may be gone after this */
 }
 
-static void ready_unlink(struct sconn *s)
+/* Everything waiting, in order; a handler may close anything (its entry goes with it). */
+static void deliver_ready(struct stransport *tp)
 {
-    if (!s->queued)
+    while (tp->ready_head) {
+        struct sready *r = tp->ready_head;
+        ready_unlink(tp, r);
+        unsigned ev = r->pending;
+        r->pending = 0;
+        fire(r, ev);
+    }
+}
+
+/* Events from the engine: at once when nothing of ours runs (a timer), else queued. */
+static void post(struct stransport *tp, struct sready *r, unsigned ev)
+{
+    if (tp->in_call) {
+        ready_push(tp, r, ev);
         return;
-    for (struct sconn **p = &s->tp->ready; *p; p = &(*p)->rnext)
-        if (*p == s) {
-            *p = s->rnext;
-            break;
-        }
-    s->queued = 0;
+    }
+    ev |= r->pending; /* what waited goes now, once */
+    r->pending = 0;
+    ready_unlink(tp, r);
+    fire(r, ev);
 }
 
 static void on_deliver(struct sf_loop_timer *t)
@@ -128,14 +189,18 @@ static void on_deliver(struct sf_loop_timer *t)
     struct stransport *tp = CONTAINER(t, struct stransport, deliver);
     /* Events the engine holds for a connection just accepted go out at its next call. */
     sf_engine_advance(tp->e, sf_loop_now(tp->base.loop) / 1000u);
-    while (tp->ready) {
-        struct sconn *s = tp->ready;
-        tp->ready = s->rnext;
-        s->queued = 0;
-        unsigned ev = s->pending;
-        s->pending = 0;
-        deliver(s, ev);
+    deliver_ready(tp);
+}
+
+static void on_batch(void *ctx, int begin)
+{
+    struct stransport *tp = ctx;
+    if (begin) {
+        tp->in_call++;
+        return;
     }
+    if (--tp->in_call == 0)
+        deliver_ready(tp); /* the batch is in: the balancer is not running, go now */
 }
 
 static unsigned lb_events(struct sconn *s, unsigned ev)
@@ -168,33 +233,16 @@ static void on_conn_event(struct sf_conn *c, unsigned ev, void *user)
     struct sconn *s = user;
     (void)c;
     unsigned out = lb_events(s, ev);
-    if (!out)
-        return;
-    struct stransport *tp = s->tp;
-    if (!tp->in_call) {
-        out |= s->pending; /* what waited goes now, once */
-        s->pending = 0;
-        ready_unlink(s);
-        deliver(s, out);
-        return;
-    }
-    s->pending |= out;
-    if (!s->queued) {
-        s->queued = 1;
-        s->rnext = tp->ready;
-        tp->ready = s;
-    }
-    if (!sf_loop_timer_armed(&tp->deliver))
-        sf_loop_timer_set(tp->base.loop, &tp->deliver, sf_loop_now(tp->base.loop));
+    if (out)
+        post(s->tp, &s->r, out);
 }
 
 static void on_listener_event(struct sf_conn *c, unsigned ev, void *user)
 {
     struct slistener *l = user;
     (void)c;
-    if (!(ev & SF_EV_ACCEPT) || !l->fn)
-        return;
-    l->fn(l->ctx, &l->base);
+    if (ev & SF_EV_ACCEPT)
+        post(l->tp, &l->r, 1);
 }
 
 /* ---- profiles ---- */
@@ -378,7 +426,7 @@ static int s_shutdown_write(struct lb_conn *cc)
 
 static void sconn_free(struct sconn *s)
 {
-    ready_unlink(s);
+    ready_unlink(s->tp, &s->r);
     free(s);
 }
 
@@ -480,6 +528,7 @@ static int s_listen(struct lb_transport *t, const struct lb_listen_opts *o, lb_l
         return rc;
     }
     l->base.ops = &stack_ops;
+    l->r.listener = 1;
     l->tp = tp;
     l->fn = fn;
     l->ctx = ctx;
@@ -494,6 +543,7 @@ static void s_listener_close(struct lb_listener *ll)
     l->tp->in_call++;
     sf_close(l->c);
     l->tp->in_call--;
+    ready_unlink(l->tp, &l->r);
     free(l);
 }
 
@@ -622,7 +672,7 @@ static void s_metrics(struct lb_transport *t, struct sf_strbuf *b)
     family(b, "synfin_stack_transitions_total", "counter",
            "State transitions of synfin's own TCP, by cause (docs/engine.md).");
     for (int c = 1; c < SF_CAUSE_COUNT; c++)
-        sf_sb_printf(b, "synfin_stack_transitions_total{cause=\"%s\"} %llu\n", sf_cause_name(c),
+        sf_sb_printf(b, "synfin_stack_transitions_total{cause=\"%s\"} %llu\n", sf_cause_id(c),
                      (unsigned long long)tp->transitions[c]);
     family(b, "synfin_stack_transitions_to_total", "counter",
            "State transitions of synfin's own TCP, by the state entered.");
@@ -650,7 +700,7 @@ static void s_metrics(struct lb_transport *t, struct sf_strbuf *b)
     for (int c = 1; c < SF_CAUSE_COUNT; c++)
         if (rst_cause(c))
             sf_sb_printf(b, "synfin_stack_resets_sent_by_cause_total{cause=\"%s\"} %llu\n",
-                         sf_cause_name(c), (unsigned long long)tp->transitions[c]);
+                         sf_cause_id(c), (unsigned long long)tp->transitions[c]);
     family(b, "synfin_stack_segments_total", "counter", "TCP segments, by direction.");
     sf_sb_printf(b, "synfin_stack_segments_total{direction=\"in\"} %llu\n",
                  (unsigned long long)st.segs_in);
@@ -744,6 +794,7 @@ struct lb_transport *lb_transport_stack_new(struct sf_loop *loop, const struct l
     hc.impair = c->impair[0] ? c->impair : NULL;
     hc.trace = c->trace ? stdout : NULL;
     hc.on_transition = on_transition;
+    hc.on_batch = on_batch;
     hc.ctx = tp;
     tp->host = sf_host_new(loop, &hc, err, errlen);
     if (!tp->host) {

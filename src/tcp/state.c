@@ -82,6 +82,44 @@ const char *sf_cause_name(enum sf_cause c)
     return (unsigned)c < SF_CAUSE_COUNT && cause_names[c] ? cause_names[c] : "invalid";
 }
 
+/* The same causes as identifiers: metric labels and JSON keys, where "close() with SO_LINGER
+ * 0" would be awkward to select on. */
+static const char *const cause_ids[SF_CAUSE_COUNT] = {
+    [SF_CAUSE_NONE] = "none",
+    [SF_CAUSE_SYN] = "syn",
+    [SF_CAUSE_SYN_ACK] = "syn_ack",
+    [SF_CAUSE_ACK] = "ack",
+    [SF_CAUSE_FIN] = "fin",
+    [SF_CAUSE_FIN_ACK] = "fin_ack",
+    [SF_CAUSE_RST] = "rst",
+    [SF_CAUSE_COOKIE_ACK] = "cookie_ack",
+    [SF_CAUSE_CONNECT] = "connect",
+    [SF_CAUSE_LISTEN] = "listen",
+    [SF_CAUSE_CLOSE] = "close",
+    [SF_CAUSE_SHUTDOWN] = "shutdown",
+    [SF_CAUSE_ABORT] = "abort",
+    [SF_CAUSE_UNREAD_CLOSE] = "close_unread",
+    [SF_CAUSE_LINGER0] = "close_linger0",
+    [SF_CAUSE_LISTENER_CLOSED] = "listener_closed",
+    [SF_CAUSE_SYN_TIMEOUT] = "syn_timeout",
+    [SF_CAUSE_RETRANS_TIMEOUT] = "retransmission_timeout",
+    [SF_CAUSE_USER_TIMEOUT] = "user_timeout",
+    [SF_CAUSE_KEEPALIVE_TIMEOUT] = "keepalive_timeout",
+    [SF_CAUSE_FIN_WAIT2_TIMEOUT] = "fin_wait2_timeout",
+    [SF_CAUSE_LAST_ACK_TIMEOUT] = "last_ack_timeout",
+    [SF_CAUSE_ICMP_UNREACH] = "icmp_unreachable",
+    [SF_CAUSE_TIME_WAIT_TIMEOUT] = "time_wait_timer",
+    [SF_CAUSE_TW_REOPEN] = "time_wait_reopened",
+    [SF_CAUSE_TW_REUSE] = "time_wait_reused",
+    [SF_CAUSE_TW_OVERFLOW] = "time_wait_refused",
+    [SF_CAUSE_ENGINE_FREE] = "engine_freed",
+};
+
+const char *sf_cause_id(enum sf_cause c)
+{
+    return (unsigned)c < SF_CAUSE_COUNT && cause_ids[c] ? cause_ids[c] : "invalid";
+}
+
 int state_synchronized(enum sf_state s)
 {
     return s >= SF_ESTABLISHED;

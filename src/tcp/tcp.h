@@ -127,6 +127,8 @@ enum sf_cause {
 
 /* "FIN", "SYN+ACK", "time_wait timer", "close()", ... */
 const char *sf_cause_name(enum sf_cause c);
+/* The same as an identifier, for labels and keys: "fin", "syn_ack", "time_wait_timer", ... */
+const char *sf_cause_id(enum sf_cause c);
 
 /* One state change. Every change of every connection, and of every TIME-WAIT entry, goes
  * through one function in the engine and is reported here. */

@@ -1,5 +1,14 @@
 """Helpers for the load balancer's system tests: a synfin process under test, backend
-servers the test controls, admin queries and socket-state counts (ss)."""
+servers the test controls, admin queries and socket-state counts (ss).
+
+Both transports. With SYNFIN_TRANSPORT=stack (the `@stack` suites `make test` runs) the
+suite runs in a network namespace of its own (stacknet.py) and every synfin it starts runs on
+synfin's own TCP: its configuration (or ad-hoc flags) gets a `transport stack` block, its
+frontends and responders listen on the stack's VIP instead of 127.0.0.1, and its servers are
+the test's backends reached at the kernel side of the TUN. Tests reach frontends through FE
+(or connect(port), http_get(port), fe_addr(port), which know the frontends' ports), and
+tests of a kernel mechanism itself (ss, SOCK_DESTROY, socket options read from the kernel)
+are registered with kernel_only and do not run on the stack."""
 import contextlib
 import ctypes
 import hashlib
@@ -19,6 +28,86 @@ import traceback
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from tap import binary, free_port, wait_until  # noqa: E402
 
+TRANSPORT = os.environ.get("SYNFIN_TRANSPORT", "kernel")
+STACK = TRANSPORT == "stack"
+if STACK:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import stacknet  # noqa: E402
+
+    _why = stacknet.skip_reason()
+    if _why:
+        # One line for the whole suite: nothing of it can run here.
+        print(f"ok 1 - {os.path.basename(sys.argv[0])} on the stack transport # SKIP {_why}")
+        print("1..1")
+        sys.exit(0)
+    stacknet.enter()
+FE = stacknet.VIP if STACK else "127.0.0.1"  # the first instance's frontends
+# What a client binds to: one address that reaches every synfin instance the test runs.
+CLIENT_HOST = stacknet.kernel(0) if STACK else "127.0.0.1"
+_fe_hosts = {}  # port -> address synfin listens on it at (frontends, responders on the stack)
+_slots = set()  # stack instances running (each its device and /24)
+
+
+def on_stack(conf, slot=0):
+    """The configuration moved onto synfin's own TCP (instance slot): a transport block,
+    frontends and responders on its VIP, servers at its device's kernel side. Identity on
+    kernel sockets."""
+    if not STACK:
+        return conf
+    vip, kern = stacknet.vip(slot), stacknet.kernel(slot)
+    responders = {int(p) for p in re.findall(r"\brespond 127\.0\.0\.1:(\d+)", conf)}
+
+    def fe(m):
+        _fe_hosts[int(m.group(2))] = vip
+        return f"{m.group(1)}{vip}:{m.group(2)}"
+
+    def server(m):
+        # synfin's own responders are on the stack too; the test's backends are the kernel's
+        host = vip if int(m.group(2)) in responders else kern
+        return f"{m.group(1)}{host}:{m.group(2)}"
+
+    conf = re.sub(r"\b(listen |respond )127\.0\.0\.1:(\d+)", fe, conf)
+    conf = re.sub(r"\b(server \S+ )127\.0\.0\.1:(\d+)", server, conf)
+    # On the first line, before what it holds: line numbers in messages stay the file's own.
+    return stacknet.transport_block(slot).rstrip("\n") + " " + conf
+
+
+def on_stack_args(args, slot=0):
+    """Ad-hoc flags moved onto the stack (as on_stack does for a file)."""
+    if not STACK or "-c" in args or "--transport" in args:
+        return args
+    out = list(stacknet.adhoc_flags(slot))
+    for i, a in enumerate(args):
+        prev = args[i - 1] if i else ""
+        if prev == "--listen" and a.startswith("127.0.0.1:"):
+            _fe_hosts[int(a.split(":")[1])] = stacknet.vip(slot)
+            a = f"{stacknet.vip(slot)}:{a.split(':')[1]}"
+        elif prev == "--server" and a.startswith("127.0.0.1:"):
+            a = f"{stacknet.kernel(slot)}:{a.split(':')[1]}"
+        out.append(a)
+    return out
+
+
+def fe_host(port):
+    """Where a client reaches synfin's port: a frontend's VIP on the stack, loopback otherwise
+    (the admin listener, a backend, the kernel transport)."""
+    return _fe_hosts.get(port, "127.0.0.1")
+
+
+def fe_addr(port):
+    return (fe_host(port), port)
+
+
+def kernel_only(t, why):
+    """A decorator for a test of a kernel mechanism itself: registered with Tap t on kernel
+    sockets; on the stack it does not exist (a comment line says so, not a skip)."""
+    def register(fn):
+        if STACK:
+            print(f"# {fn.__name__}: kernel transport only ({why})", flush=True)
+            return fn
+        return t.test(fn)
+    return register
+
 
 class Synfin:
     """synfin -c CONF with its stdout/stderr kept in files; stopped by stop(). preexec: run
@@ -27,6 +116,13 @@ class Synfin:
     def __init__(self, conf, args=None, expect_start=True, preexec=None):
         self.dir = tempfile.mkdtemp(prefix="synfin-test-")
         self.conf_path = os.path.join(self.dir, "synfin.conf")
+        self.slot = min(set(range(len(_slots) + 1)) - _slots) if STACK else 0
+        _slots.add(self.slot)
+        # Where this synfin reaches the test's backends, as /stats names servers.
+        self.server_host = stacknet.kernel(self.slot) if STACK else "127.0.0.1"
+        conf = on_stack(conf, self.slot)
+        if args is not None:
+            args = on_stack_args(args, self.slot)
         with open(self.conf_path, "w") as f:
             f.write(conf)
         self.out_path = os.path.join(self.dir, "out")
@@ -40,6 +136,7 @@ class Synfin:
             wait_until(lambda: "SIGINT stops" in self.stdout() or self.p.poll() is not None,
                        10, what="synfin to start")
             if self.p.poll() is not None:
+                _slots.discard(self.slot)
                 raise AssertionError(f"synfin exited {self.p.returncode}: {self.log()}")
 
     def stdout(self):
@@ -67,7 +164,7 @@ class Synfin:
 
     def rewrite(self, conf):
         with open(self.conf_path, "w") as f:
-            f.write(conf)
+            f.write(on_stack(conf, self.slot))
 
     def send(self, sig):
         self.p.send_signal(sig)
@@ -83,6 +180,7 @@ class Synfin:
             rc = -9
         self.out.close()
         self.err.close()
+        _slots.discard(self.slot)
         return rc
 
     def cleanup(self):
@@ -99,9 +197,9 @@ class Synfin:
             raise AssertionError(f"synfin exited with {rc} (leak or crash?):\n{log[-3000:]}")
 
 
-def http_get(port, path, host="127.0.0.1", method="GET", raw=None, timeout=5):
-    """One HTTP/1.0 request; returns (status, body bytes)."""
-    with socket.create_connection((host, port), timeout=timeout) as s:
+def http_get(port, path, host=None, method="GET", raw=None, timeout=5):
+    """One HTTP/1.0 request; returns (status, body bytes). host: where port is (fe_addr)."""
+    with socket.create_connection((host, port) if host else fe_addr(port), timeout=timeout) as s:
         s.sendall(raw if raw is not None else f"{method} {path} HTTP/1.0\r\n\r\n".encode())
         data = recv_all(s)
     head, _, body = data.partition(b"\r\n\r\n")
@@ -138,7 +236,7 @@ class Backend:
         self.handler = handler
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port or 0))
+        self.sock.bind(("0.0.0.0" if STACK else "127.0.0.1", port or 0))
         self.sock.listen(backlog)
         self.port = self.sock.getsockname()[1]
         self.accepted = 0
@@ -364,7 +462,7 @@ def conf(frontends, backends, extra="", admin_port=None, log="stderr"):
 
 
 def connect(port, timeout=5):
-    return socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    return socket.create_connection(fe_addr(port), timeout=timeout)
 
 
 def listen_queue(port):

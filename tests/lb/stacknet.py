@@ -2,8 +2,9 @@
 process itself enters (so its backend threads, its clients and every program it starts live
 there), with synfin's TUN device in it.
 
-Layout:  Linux 10.79.0.1 (kernel side of the TUN: clients, backend servers)
+Layout:  Linux 10.79.0.1 (kernel side of the TUN sflt0: clients, backend servers)
          synfin 10.79.0.2 (its own TCP: the frontends' VIP and the source toward servers)
+A second synfin running at the same time gets sflt1 and 10.79.1.0/24, and so on (slot).
 The namespace goes when the test process exits, and with it everything in it.
 """
 import ctypes
@@ -13,7 +14,6 @@ import subprocess
 
 KERNEL = "10.79.0.1"
 VIP = "10.79.0.2"
-TUN = "sflt0"
 CLONE_NEWNET = 0x40000000
 
 
@@ -44,10 +44,21 @@ def enter():
     _entered = True
 
 
-def transport_block(tun=TUN, extra=""):
-    return (f"transport stack {{ tun {tun}; kernel_addr {KERNEL}/24; address {VIP}; {extra} }}\n")
+def vip(slot=0):
+    """Instance slot's VIP (several synfin instances at once each have a device and a /24)."""
+    return f"10.79.{slot}.2"
 
 
-def adhoc_flags(tun=TUN):
-    return ["--transport", "stack", "--tun", tun, "--kernel-addr", f"{KERNEL}/24",
-            "--stack-addr", VIP]
+def kernel(slot=0):
+    """The kernel side of instance slot's device: where its synfin reaches the servers."""
+    return f"10.79.{slot}.1"
+
+
+def transport_block(slot=0, extra=""):
+    return (f"transport stack {{ tun sflt{slot}; kernel_addr {kernel(slot)}/24; "
+            f"address {vip(slot)}; {extra} }}\n")
+
+
+def adhoc_flags(slot=0):
+    return ["--transport", "stack", "--tun", f"sflt{slot}", "--kernel-addr",
+            f"{kernel(slot)}/24", "--stack-addr", vip(slot)]

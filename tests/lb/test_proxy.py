@@ -13,8 +13,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lbtest import (Backend, Synfin, admin_json, connect, echo, ended_how, hold,  # noqa: E402
-                    http_get, head_or_eof, named, recv_all, refused_how, sha)
+from lbtest import (CLIENT_HOST, Backend, Synfin, admin_json, connect, echo,  # noqa: E402
+                    ended_how, fe_addr, fe_host, hold, http_get, head_or_eof, named, recv_all,
+                    refused_how, sha)
 from tap import Tap, free_port, wait_until  # noqa: E402
 
 t = Tap()
@@ -71,7 +72,7 @@ def half_close_with_nc():
     fport = free_port()
     with Synfin(one_backend_conf(fport, [be.port])):
         try:
-            r = subprocess.run([nc, "-N", "127.0.0.1", str(fport)],
+            r = subprocess.run([nc, "-N", fe_host(fport), str(fport)],
                                input=b"GET / HTTP/1.0\r\n\r\n", capture_output=True, timeout=10)
         except subprocess.TimeoutExpired:
             raise AssertionError("no answer in 10 s: the client's FIN never reached the server")
@@ -198,8 +199,9 @@ def count_names(fport, n, src_ports=None):
         s = socket.socket()
         if src_ports:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((CLIENT_HOST, 0))  # the same client address for every instance
         s.settimeout(5)
-        s.connect(("127.0.0.1", fport))
+        s.connect(fe_addr(fport))
         s.sendall(b"GET / HTTP/1.0\r\n\r\n")
         name = recv_all(s).rsplit(b"\r\n\r\n", 1)[-1].decode()
         s.close()
@@ -265,9 +267,9 @@ def source_and_maglev_are_sticky_and_agree():
                     for fp in (f1, f2):
                         s = socket.socket()
                         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                        s.bind(("127.0.0.1", 0))
+                        s.bind((CLIENT_HOST, 0))
                         s.settimeout(5)
-                        s.connect(("127.0.0.1", fp))
+                        s.connect(fe_addr(fp))
                         s.sendall(b"GET / HTTP/1.0\r\n\r\n")
                         name = recv_all(s).rsplit(b"\r\n\r\n", 1)[-1]
                         # same client port on the other instance: re-bind the same port
@@ -275,10 +277,10 @@ def source_and_maglev_are_sticky_and_agree():
                         s.close()
                         s2 = socket.socket()
                         s2.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                        s2.bind(("127.0.0.1", port))
+                        s2.bind((CLIENT_HOST, port))
                         s2.settimeout(5)
                         other = f2 if fp == f1 else f1
-                        s2.connect(("127.0.0.1", other))
+                        s2.connect(fe_addr(other))
                         s2.sendall(b"GET / HTTP/1.0\r\n\r\n")
                         name2 = recv_all(s2).rsplit(b"\r\n\r\n", 1)[-1]
                         s2.close()
