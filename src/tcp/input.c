@@ -157,9 +157,13 @@ void input_syn_sent(struct sf_conn *c, struct sf_seg *s)
     if (!(s->flags & TH_SYN))
         return;
 
-    /* "fourth check the SYN bit: RCV.NXT is set to SEG.SEQ+1, IRS is set to SEG.SEQ." */
+    /* "fourth check the SYN bit: RCV.NXT is set to SEG.SEQ+1, IRS is set to SEG.SEQ." The
+     * window our SYN offered was counted from a RCV.NXT not known then: its right edge
+     * moves with it, or it would be a sequence number of nowhere. */
+    uint32_t offered = c->rcv.adv - c->rcv.nxt;
     c->rcv.irs = s->seq;
     c->rcv.nxt = s->seq + 1;
+    c->rcv.adv = c->rcv.nxt + offered;
     c->rcv.last_ack = c->rcv.nxt;
     negotiate_syn_options(c, s);
     c->last_rx = e->now;

@@ -151,6 +151,32 @@ static void idle_connection_holds_no_buffer(void **unused)
     fx_free(f);
 }
 
+/* Our SYN offered its window before RCV.NXT was known; the right edge it promised is
+ * counted from the peer's ISN once the SYN-ACK brings it. With an ISN half the sequence
+ * space away from zero, an edge left where it was made every later window 65535 << 7: an
+ * 8 MB window over a 128 KiB buffer (found by the balancer on the stack transport). */
+static void active_open_window_follows_the_peers_isn(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(NULL); /* the defaults: scaling on, shift 7, 128 KiB */
+    f->conn = sf_socket(f->e);
+    struct sf_endpoint ep = {.addr = sf_addr_v4(192, 0, 2, 1), .port = 40000};
+    assert_int_equal(sf_connect(f->conn, &ep), -EINPROGRESS);
+    const struct sf_seg *syn = fx_out(f, TH_SYN, 0, 0, 0);
+    assert_int_equal(syn->wnd, 65535); /* never scaled in a SYN */
+    f->local_port = syn->t.rport;
+    struct sf_tcp_opts o = {.has = OPT_MSS | OPT_WSCALE, .mss = 1460, .wscale = 10};
+    uint32_t isn = 0x90000000u;
+    fx_in_abs(f, TH_SYN | TH_ACK, isn, syn->seq + 1, 65535, &o, NULL, 0);
+    const struct sf_seg *a = &f->out[f->next++].seg;
+    assert_int_equal(a->flags, TH_ACK);
+    assert_int_equal(a->wnd, 131072 >> 7);
+    struct sf_conn_info in;
+    sf_info(f->conn, &in);
+    assert_int_equal(in.rcv_wnd, 131072);
+    fx_free(f);
+}
+
 static void keepalive_cfg(struct sf_tcp_config *c)
 {
     plain(c);
@@ -614,6 +640,7 @@ int main(void)
         cmocka_unit_test(simultaneous_open),
         cmocka_unit_test(zero_window_persist),
         cmocka_unit_test(small_window_override),
+        cmocka_unit_test(active_open_window_follows_the_peers_isn),
         cmocka_unit_test(idle_connection_holds_no_buffer),
         cmocka_unit_test(keepalive_probes_and_reset),
         cmocka_unit_test(syncookies),
