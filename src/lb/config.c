@@ -578,6 +578,10 @@ static int profile_directive(const struct lb_config *c, struct lb_config_error *
     const struct pdir *d = find_pdir(n->name.s);
     if (!d)
         return stack_directive(c, e, n, p, set);
+    if (c->transport.kind == LB_TRANSPORT_STACK && !strcmp(d->name, "defer_accept"))
+        return fail_at(e, &n->name,
+                       "'defer_accept' is a kernel listener option (TCP_DEFER_ACCEPT); synfin's "
+                       "own TCP accepts at once");
     if (side != SIDE_BOTH && d->side != SIDE_BOTH && d->side != side)
         return fail_at(e, &n->name,
                        d->side == SIDE_SERVER
@@ -979,6 +983,10 @@ static int parse_frontend(struct lb_config *c, struct lb_config_error *e, const 
         } else if (!strcmp(nm, "reuseport")) {
             if (arg_bool(e, a, &f->reuseport) < 0)
                 return -1;
+            if (f->reuseport && c->transport.kind == LB_TRANSPORT_STACK)
+                return fail_at(e, &d->name,
+                               "'reuseport' shares a kernel listening socket; synfin's own "
+                               "TCP owns its addresses alone");
         } else if (!strcmp(nm, "maxconn")) {
             if (arg_count(e, a, 1, 1000000, &f->maxconn) < 0)
                 return -1;

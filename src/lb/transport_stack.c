@@ -687,6 +687,10 @@ static void s_metrics(struct lb_transport *t, struct sf_strbuf *b)
     counter(b, "synfin_stack_time_wait_refused_total",
             "TIME-WAIT entries refused: max_time_wait reached.", st.tw_overflow);
     counter(b, "synfin_stack_retransmits_total", "Segments sent again.", st.retrans_segs);
+    counter(b, "synfin_stack_keepalive_probes_total", "Keepalive probes sent.",
+            st.keepalive_probes);
+    counter(b, "synfin_stack_keepalive_timeouts_total",
+            "Connections reset after unanswered keepalive probes.", st.keepalive_timeouts);
     family(b, "synfin_stack_syncookies_total", "counter", "Syncookies, by result.");
     sf_sb_printf(b, "synfin_stack_syncookies_total{result=\"sent\"} %llu\n",
                  (unsigned long long)st.syncookies_sent);

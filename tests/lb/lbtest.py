@@ -42,6 +42,8 @@ if STACK:
         sys.exit(0)
     stacknet.enter()
 FE = stacknet.VIP if STACK else "127.0.0.1"  # the first instance's frontends
+# Where a test's own server binds so that synfin reaches it (Backend does so).
+SERVER_BIND = "0.0.0.0" if STACK else "127.0.0.1"
 # What a client binds to: one address that reaches every synfin instance the test runs.
 CLIENT_HOST = stacknet.kernel(0) if STACK else "127.0.0.1"
 _fe_hosts = {}  # port -> address synfin listens on it at (frontends, responders on the stack)
@@ -236,7 +238,7 @@ class Backend:
         self.handler = handler
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("0.0.0.0" if STACK else "127.0.0.1", port or 0))
+        self.sock.bind((SERVER_BIND, port or 0))
         self.sock.listen(backlog)
         self.port = self.sock.getsockname()[1]
         self.accepted = 0

@@ -54,9 +54,14 @@ def kernel(slot=0):
     return f"10.79.{slot}.1"
 
 
+def second(slot=0):
+    """A second address of instance slot's stack (a second source toward servers)."""
+    return f"10.79.{slot}.3"
+
+
 def transport_block(slot=0, extra=""):
     return (f"transport stack {{ tun sflt{slot}; kernel_addr {kernel(slot)}/24; "
-            f"address {vip(slot)}; {extra} }}\n")
+            f"address {vip(slot)} {second(slot)}; {extra} }}\n")
 
 
 def adhoc_flags(slot=0):

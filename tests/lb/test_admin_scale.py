@@ -14,7 +14,7 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lbtest import Synfin, admin_json, connect, http_get  # noqa: E402
+from lbtest import SERVER_BIND, Synfin, admin_json, connect, http_get  # noqa: E402
 from tap import Tap, free_port, wait_until  # noqa: E402
 
 t = Tap()
@@ -27,7 +27,7 @@ class Holder:
     def __init__(self):
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((SERVER_BIND, 0))
         self.sock.listen(4096)
         self.port = self.sock.getsockname()[1]
         self.conns = []

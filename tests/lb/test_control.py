@@ -20,6 +20,9 @@ from tap import Tap, binary, free_port, wait_until  # noqa: E402
 t = Tap()
 
 
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+
+
 def run(args, **kw):
     return subprocess.run([binary("synfin")] + args, capture_output=True, text=True, timeout=20,
                           **kw)
@@ -65,6 +68,48 @@ def check_mode_reports_file_line_col():
     assert r.returncode == 0 and "embedded" in r.stdout, r
     for p in (good, bad):
         os.unlink(p)
+
+
+@t.test
+def stack_settings_are_checked():
+    """The stack's words in the check (no device needed: -t starts nothing): a stack-only
+    profile directive under the kernel transport, a kernel listener option under the stack,
+    an address the stack does not own, each an error at its position; the run-stack demo
+    and a full F5-style profile are valid."""
+    cases = [
+        ("profile p {\n    time_wait 2s;\n}\nfrontend f { listen 127.0.0.1:1; backend b; }\n"
+         "backend b { server s 127.0.0.1:2; }\n", ":2:5: 'time_wait' needs synfin's own TCP"),
+        ("transport stack { tun t0; address 10.9.0.2; }\n"
+         "frontend f {\n    listen 10.9.0.2:80;\n    defer_accept on;\n    backend b;\n}\n"
+         "backend b { server s 10.9.0.1:2; }\n", ":4:5: 'defer_accept' is a kernel listener"),
+        ("transport stack { tun t0; address 10.9.0.2; }\n"
+         "frontend f {\n    listen 127.0.0.1:80;\n    backend b;\n}\n"
+         "backend b { server s 10.9.0.1:2; }\n", ":3:12: '127.0.0.1:80' is not an address of the stack"),
+        ("transport stack { tun t0; address 10.9.0.2; max_time_wait lots; }\n"
+         "frontend f { listen 10.9.0.2:80; backend b; }\nbackend b { server s 10.9.0.1:2; }\n",
+         ":1:59: max_time_wait takes a count"),
+        ("transport stack { address 10.9.0.2; }\n"
+         "frontend f { listen 10.9.0.2:80; backend b; }\nbackend b { server s 10.9.0.1:2; }\n",
+         ":1:1: transport stack needs 'tun NAME;'"),
+    ]
+    for text, want in cases:
+        path = write(text)
+        r = run(["-c", path, "-t"])
+        os.unlink(path)
+        assert r.returncode == 2 and f"{path}{want}" in r.stderr, (want, r.stderr)
+    f5 = write("transport stack { tun t0; kernel_addr 10.9.0.1/24; address 10.9.0.2 10.9.0.3; "
+               "max_time_wait 1000; }\n"
+               "profile f5 { time_wait 2000ms; fin_wait_2_timeout 5s; syn_retries 3; "
+               "synack_retries 2; rto_min 100ms; rto_max 10s; delayed_ack 20ms; nagle off; "
+               "initial_cwnd 16; receive_window 256k; mss 1400; window_scale 9; sack on; "
+               "timestamps off; syncookies always; rfc1337 off; time_wait_reuse on; "
+               "keepalive on; keepalive_interval 1800s; idle_timeout 300s; }\n"
+               "frontend f { listen 10.9.0.2:80; profile f5; backend b; }\n"
+               "backend b { server s 10.9.0.1:2; source 10.9.0.3; profile f5; }\n")
+    for argv in (["-c", f5, "-t"], ["-c", os.path.join(ROOT, "conf", "synfin-stack.conf"), "-t"]):
+        r = run(argv)
+        assert r.returncode == 0 and "valid" in r.stdout, (argv, r.stderr)
+    os.unlink(f5)
 
 
 @t.test

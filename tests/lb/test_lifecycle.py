@@ -12,10 +12,12 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lbtest import (CAP_NET_ADMIN, CAP_SETPCAP, Backend, Synfin,  # noqa: E402
+from lbtest import (CAP_NET_ADMIN, CAP_SETPCAP, SERVER_BIND, STACK, Backend,  # noqa: E402
+                    Synfin,
                     admin_json, connect, drop_capability, ended_how, has_capability, hold,
-                    hold_open, head_or_eof, http_get, kernel_destroys_time_wait, listen_queue,
-                    named, recv_all, ss_count)
+                    hold_open, head_or_eof, http_get, kernel_destroys_time_wait, kernel_only,
+                    listen_queue, named, recv_all, ss_count)
+import stacknet  # noqa: E402
 from tap import Tap, free_port, wait_until  # noqa: E402
 
 t = Tap()
@@ -35,7 +37,10 @@ _sources = [0]
 def source_ip():
     """A loopback address of its own for synfin's backend side. TIME_WAIT lasts a minute, and
     every test (and the previous run) leaves entries whose ports a new backend's port may
-    match: counted by this address, synfin's entries are told apart from all of those."""
+    match: counted by this address, synfin's entries are told apart from all of those. (On
+    the stack the source is the stack's address: each synfin is a fresh engine.)"""
+    if STACK:
+        return stacknet.vip(0)
     _sources[0] += 1
     pid = os.getpid()
     return f"127.{100 + pid % 100}.{pid // 100 % 250 + 1}.{_sources[0]}"
@@ -45,14 +50,24 @@ def source_ip():
 NO_DESTROY = ("Operation not permitted", "Operation not supported")
 
 
-def tw_synfin_side(src, be):
-    """TIME_WAIT entries on synfin's backend-side sockets (source address src)."""
+def tw_synfin_side(src, be, aport):
+    """TIME_WAIT entries on synfin's backend-side connections (source address src): the
+    kernel's table on kernel sockets, synfin's own engine on the stack."""
+    if STACK:
+        return admin_json(aport)["time_wait"]["backend"]
     return ss_count(f"state time-wait src {src} dst 127.0.0.1:{be.port}")
 
 
 def tw_server_side(src, be):
-    """TIME_WAIT entries the server holds toward synfin."""
-    return ss_count(f"state time-wait src 127.0.0.1:{be.port} dst {src}")
+    """TIME_WAIT entries the server (Linux, either way) holds toward synfin."""
+    host = stacknet.kernel(0) if STACK else "127.0.0.1"
+    return ss_count(f"state time-wait src {host}:{be.port} dst {src}")
+
+
+def tw_frontend_side(fport, n):
+    """TIME_WAIT entries on synfin's frontend port, as counted without synfin: the kernel's
+    table, or on the stack the n entries the sessions' closes must have left."""
+    return n if STACK else ss_count(f"state time-wait sport = :{fport}")
 
 
 def one_cause(lb):
@@ -122,7 +137,7 @@ def server_fin_timeout():
 def connect_timeout():
     # A listener whose accept queue is full drops SYNs: the connect hangs in SYN_SENT.
     full = socket.socket()
-    full.bind(("127.0.0.1", 0))
+    full.bind((SERVER_BIND, 0))  # where synfin's TCP reaches it
     full.listen(0)
     port = full.getsockname()[1]
     fillers = []
@@ -193,8 +208,9 @@ def frontend_maxconn_backpressure():
         wait_until(lambda: hold_be.accepted == 2, what="two sessions")
         third = connect(fport)  # completes in the kernel backlog, not accepted by synfin
         third.sendall(b"x")
-        # it waits in the kernel's accept queue: synfin does not take it
-        wait_until(lambda: listen_queue(fport) == 1, what="the third in the accept queue")
+        # it waits in the accept queue (the kernel's, or synfin's own TCP's): not taken
+        if not STACK:
+            wait_until(lambda: listen_queue(fport) == 1, what="the third in the accept queue")
         st = admin_json(aport)
         assert st["frontends"][0]["active"] == 2 and st["frontends"][0]["paused"], st
         assert hold_be.accepted == 2
@@ -229,7 +245,7 @@ def server_close_rst_leaves_no_time_wait():
             for _ in range(n):
                 assert http_once(fport).endswith(b"tw")
             wait_until(lambda: len(lb.sessions_logged()) == n, what="all sessions logged")
-            synfin_side = tw_synfin_side(src, be)
+            synfin_side = tw_synfin_side(src, be, aport)
             server_side = tw_server_side(src, be)
             st = admin_json(aport)
             assert synfin_side == 0, (mode, synfin_side)
@@ -241,7 +257,7 @@ def server_close_rst_leaves_no_time_wait():
                 assert server_side == n, server_side
             # the client-facing side: synfin passed the server's FIN on first, so synfin's
             # frontend port holds the TIME_WAIT (counted by /stats from sock_diag)
-            fe_tw = ss_count(f"state time-wait sport = :{fport}")
+            fe_tw = tw_frontend_side(fport, n)
             assert st["time_wait"]["frontend"] == fe_tw, (st["time_wait"], fe_tw)
             assert st["tcp_states"]["TIME_WAIT"] >= fe_tw
         be.close()
@@ -271,13 +287,13 @@ def server_close_rst_client_first_leaves_no_time_wait():
         recs = lb.sessions_logged()
         assert all(r["cause"] == "client_fin" and r["server_close"] == "rst" for r in recs), recs
         rm = admin_json(aport)["time_wait_removed"]
-        synfin_side = tw_synfin_side(src, be)
+        synfin_side = tw_synfin_side(src, be, aport)
         # every session left one entry; each was either removed or counted as left
         assert rm["removed"] + rm["left"] == n, rm
         assert synfin_side == rm["left"], (synfin_side, rm)
         # Whether the kernel would remove them is asked without synfin: a refusal where it
         # complies (a wrong request, a lost capability) is synfin's failure, not a skip.
-        destroys, why_not = kernel_destroys_time_wait()
+        destroys, why_not = (True, None) if STACK else kernel_destroys_time_wait()
         if not destroys:
             assert rm["left"] == n and rm["error"] in NO_DESTROY, rm
             t.skip_test(why_not)
@@ -322,11 +338,20 @@ def server_fin_already_in_is_taken_before_client_fin():
         try:
             wait_until(lambda: proc_state(lb.p.pid) in "Tt", what="synfin stopped")
             s.shutdown(socket.SHUT_WR)
-            wait_until(lambda: ss_count(f"state close-wait sport = :{fport}") == 1,
-                       what="the client's FIN in synfin's kernel")
-            go.set()
-            wait_until(lambda: ss_count(f"state close-wait src {src}") == 1,
-                       what="the server's FIN in synfin's kernel, after the client's")
+            if STACK:
+                # synfin's TCP is stopped with it: the FINs wait in its device's queue, the
+                # client's first; each sender shows it sent one (FIN_WAIT_1, unacknowledged)
+                wait_until(lambda: ss_count(f"state fin-wait-1 dport = :{fport}") == 1,
+                           what="the client's FIN on its way to synfin")
+                go.set()
+                wait_until(lambda: ss_count(f"state fin-wait-1 sport = :{be.port}") == 1,
+                           what="the server's FIN on its way to synfin, after the client's")
+            else:
+                wait_until(lambda: ss_count(f"state close-wait sport = :{fport}") == 1,
+                           what="the client's FIN in synfin's kernel")
+                go.set()
+                wait_until(lambda: ss_count(f"state close-wait src {src}") == 1,
+                           what="the server's FIN in synfin's kernel, after the client's")
         finally:
             lb.send(signal.SIGCONT)
         got += recv_all(s)
@@ -337,7 +362,7 @@ def server_fin_already_in_is_taken_before_client_fin():
         assert rec["cause"] == "client_fin" and rec["server_close"] == "rst", rec
         # a FIN passed on to the server would have left TIME_WAIT on the server's port
         assert tw_server_side(src, be) == 0
-        assert tw_synfin_side(src, be) == 0
+        assert tw_synfin_side(src, be, aport) == 0
         assert admin_json(aport)["time_wait_removed"]["removed"] == 0
     be.close()
 
@@ -388,7 +413,7 @@ def server_close_rst_many_sessions_leave_no_time_wait():
     once: synfin's backend-side ports end with no TIME_WAIT at all (each one the client-first
     order leaves is removed and counted), and every byte arrived."""
     n, clients = 500, 4
-    destroys, why_not = kernel_destroys_time_wait()
+    destroys, why_not = (True, None) if STACK else kernel_destroys_time_wait()
     if not destroys:
         t.skip_test(why_not)
     be = Backend(answer_and_close, backlog=256)
@@ -417,7 +442,7 @@ def server_close_rst_many_sessions_leave_no_time_wait():
         assert causes <= {"client_fin", "server_fin"}, causes
         st = admin_json(aport)
         rm = st["time_wait_removed"]
-        synfin_side = tw_synfin_side(src, be)
+        synfin_side = tw_synfin_side(src, be, aport)
         server_side = tw_server_side(src, be)
         print(f"# {n} sessions: causes client_fin "
               f"{sum(r['cause'] == 'client_fin' for r in recs)}, TIME_WAIT removed "
@@ -430,7 +455,7 @@ def server_close_rst_many_sessions_leave_no_time_wait():
     be.close()
 
 
-@t.test
+@kernel_only(t, "SOCK_DESTROY refused without CAP_NET_ADMIN; the stack removes its own")
 def time_wait_left_is_counted_without_cap_net_admin():
     """Without CAP_NET_ADMIN the kernel refuses SOCK_DESTROY: the client-first TIME_WAIT
     entries stay, and /stats and /metrics count every one of them as left, with the reason."""
@@ -446,7 +471,7 @@ def time_wait_left_is_counted_without_cap_net_admin():
         wait_until(lambda: len(lb.sessions_logged()) == n, what="all sessions logged")
         rm = admin_json(aport)["time_wait_removed"]
         assert rm == {"removed": 0, "left": n, "error": "Operation not permitted"}, rm
-        assert tw_synfin_side(src, be) == n
+        assert tw_synfin_side(src, be, aport) == n
         status, body = http_get(aport, "/metrics")
         assert status == 200
         assert f'synfin_time_wait_removed_total{{result="left"}} {n}\n'.encode() in body, body
@@ -483,7 +508,8 @@ def reset_after_synfin_fin_touches_no_listener():
             assert all(r["cause"] == want for r in lb.sessions_logged()), lb.sessions_logged()
             assert not lb.log_lines("accept_error"), lb.log_lines("accept_error")
             assert admin_json(aport)["time_wait_removed"]["removed"] == 0
-            assert ss_count(f"state listening sport = :{fport}") == 1
+            if not STACK:
+                assert ss_count(f"state listening sport = :{fport}") == 1
             connect(fport).close()  # still accepting (refused otherwise)
             # its session ends by itself; stopped while live it would reset the server
             wait_until(lambda: len(lb.sessions_logged()) == 4, what="the last session logged")
@@ -501,14 +527,15 @@ def source_address_with_port_range():
     be = Backend(record_peer)
     fport = free_port()
     lo = 40000 + (os.getpid() % 1000) * 10
-    with Synfin(cfg(fport, be.port, be=f"source 127.0.0.2:{lo}-{lo + 9} 127.0.0.3;")):
+    a2, a3 = (stacknet.vip(0), stacknet.second(0)) if STACK else ("127.0.0.2", "127.0.0.3")
+    with Synfin(cfg(fport, be.port, be=f"source {a2}:{lo}-{lo + 9} {a3};")):
         for _ in range(6):
             s = connect(fport)
             assert recv_all(s) == b"ok"
             s.close()
     addrs = sorted({a for a, _ in seen})
-    assert addrs == ["127.0.0.2", "127.0.0.3"], seen
-    ports2 = [p for a, p in seen if a == "127.0.0.2"]
+    assert addrs == [a2, a3], seen
+    ports2 = [p for a, p in seen if a == a2]
     assert all(lo <= p <= lo + 9 for p in ports2), seen
     be.close()
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Profiles and listener settings on real sockets: the pipe bound holds against a reader that
+"""Profiles and listener settings on real sockets (on the stack transport, only the
+back-pressure test applies; the rest are kernel mechanisms): the pipe bound holds against a reader that
 never reads (back-pressure through the binary); keepalive, user_timeout and nodelay as the
 kernel holds them on synfin's own sockets (read through pidfd_getfd) and the keepalive
 timers ss shows; backlog and reuseport on the listener; defer_accept keeps silent
@@ -15,7 +16,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lbtest import (Backend, Synfin, admin_json, connect, echo, hold, http_get,  # noqa: E402
-                    named, peer_of, recv_all, sockets_of, ss_timer, tcp_opts)
+                    kernel_only, named, peer_of, recv_all, sockets_of, ss_timer, tcp_opts)
 from tap import Tap, free_port, wait_until  # noqa: E402
 
 t = Tap()
@@ -75,7 +76,8 @@ KEEPALIVE_KEYS = ("keepalive", "keepalive_idle", "keepalive_interval", "keepaliv
                   "user_timeout_ms")
 
 
-@t.test
+@kernel_only(t, "socket options and timers as the kernel holds them; test_stack.py sees "
+                "the stack's probes")
 def keepalive_and_user_timeout_on_both_sides():
     be = Backend(hold)
     fport, aport = free_port(), free_port()
@@ -106,7 +108,7 @@ def keepalive_and_user_timeout_on_both_sides():
     be.close()
 
 
-@t.test
+@kernel_only(t, "socket options as the kernel holds them")
 def nodelay_and_keepalive_defaults_and_nodelay_off():
     for prof, nodelay in (("", 1), ("nodelay off;", 0)):
         be = Backend(echo)
@@ -138,7 +140,7 @@ def listen_backlog(port):
     return int(out[2])
 
 
-@t.test
+@kernel_only(t, "the kernel listener's backlog as ss shows it")
 def backlog_reaches_the_listener():
     be = Backend(hold)
     f1, f2 = free_port(), free_port()
@@ -153,7 +155,7 @@ def backlog_reaches_the_listener():
     be.close()
 
 
-@t.test
+@kernel_only(t, "SO_REUSEPORT: a stack owns its addresses alone")
 def reuseport_lets_two_instances_share_an_address():
     bes = [Backend(named("A")), Backend(named("B"))]
     fport, a1, a2 = free_port(), free_port(), free_port()
@@ -185,7 +187,7 @@ def reuseport_lets_two_instances_share_an_address():
         b.close()
 
 
-@t.test
+@kernel_only(t, "TCP_DEFER_ACCEPT is a kernel listener option (an error on the stack)")
 def defer_accept_waits_for_data():
     be = Backend(lambda c, b: (c.recv(100), c.sendall(b"hi")))
     fport, aport = free_port(), free_port()

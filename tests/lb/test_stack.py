@@ -324,6 +324,34 @@ def max_time_wait_refuses_beyond_the_cap():
 
 
 @t.test
+def keepalive_probes_the_idle_server():
+    """keepalive_idle 1s on the backend: once the session is idle, synfin's TCP probes the
+    server every second (keepalive_interval), the server's kernel answers, and the session
+    lives on; a profile's settings, seen working on the wire rather than read back."""
+    need()
+
+    def silent(c):
+        c.settimeout(10)
+        try:
+            c.recv(1)
+        except OSError:
+            pass
+
+    srv = Server(silent)
+    fport, aport = free_port(), free_port()
+    be = "keepalive on; keepalive_idle 1s; keepalive_interval 1s; keepalive_count 3;"
+    with Synfin(conf(fport, srv.port, aport, be=be)):
+        s = socket.create_connection((VIP, fport), timeout=5)
+        wait_until(lambda: metric(aport, "synfin_stack_keepalive_probes_total") >= 3,
+                   timeout=8, what="three keepalive probes")
+        assert metric(aport, "synfin_stack_keepalive_timeouts_total") == 0
+        st = admin_json(aport)
+        assert st["sessions"]["active"] == 1, st["sessions"]
+        s.close()
+    srv.close()
+
+
+@t.test
 def sighup_reloads_under_a_request_loop():
     """Five reloads while a client makes one request per connection as fast as it can:
     not one request fails."""
