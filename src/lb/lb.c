@@ -33,6 +33,8 @@ static void after_batch(struct sf_hook *h)
             if (lb->fe[i]->paused && !sf_loop_timer_armed(&lb->fe[i]->retry))
                 lb_frontend_accept(lb->fe[i]);
     }
+    if (lb->fd_short)
+        lb_fd_resume(lb);
     if (lb->log)
         fflush(lb->log);
 }
@@ -475,6 +477,7 @@ int lb_apply(struct lb *lb, const struct lb_config *c, char *err, size_t errlen)
     p.be = NULL;
     p.rs = NULL;
     lb->drain_timeout_ms = c->drain_timeout_ms;
+    lb_room_plan(lb);
     if (lb_log_open(lb, c) < 0)
         fprintf(stderr, "synfin: cannot open log %s: %s\n", c->log_path, strerror(errno));
     lb->kick_accept = 1;
@@ -601,6 +604,7 @@ void lb_drain(struct lb *lb)
         if (f->listener)
             lb_listener_close(f->listener);
         f->listener = NULL;
+        f->fd_paused = 0; /* nobody waits in a closed listener's backlog */
     }
     lb_logf(lb, "event=drain sessions=%u deadline_ms=%llu", lb->nsessions,
             (unsigned long long)lb->drain_timeout_ms);

@@ -16,7 +16,11 @@
  *   (our FIN went first, the peer's followed) has no socket left to reset, so its entry is
  *   removed through sock_diag instead (tw_destroy.h), named by addresses and socket cookie.
  *   That costs SO_COOKIE before such a FIN, and TCP_INFO, getsockname and one netlink
- *   request at the abort (instead of SO_LINGER). */
+ *   request at the abort (instead of SO_LINGER).
+ *
+ * Descriptors: the transport counts its own (listeners and connections) against a budget,
+ * RLIMIT_NOFILE less what the process holds elsewhere, so that callers can ask for room
+ * before accepting a session instead of finding out halfway through it (lb_transport_room). */
 #include "lb/transport.h"
 #include "io/loop.h"
 #include "lb/kernel_census.h"
@@ -33,6 +37,7 @@
 #include <linux/sockios.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
@@ -204,6 +209,20 @@ static void live_del(struct kconn *c)
         c->lnext->lprev = c->lprev;
 }
 
+/* Every descriptor of this transport is opened and closed through these two. */
+static int counted(struct ktransport *t, int fd)
+{
+    if (fd >= 0)
+        t->base.conn_open++;
+    return fd;
+}
+
+static void close_fd(struct ktransport *t, int fd)
+{
+    close(fd);
+    t->base.conn_open--;
+}
+
 static int set_int(int fd, int level, int opt, int v)
 {
     return setsockopt(fd, level, opt, &v, sizeof v) < 0 ? -errno : 0;
@@ -268,7 +287,8 @@ static int k_connect(struct lb_transport *tp, const struct lb_connect_opts *o, l
                      void *ctx, struct lb_conn **out)
 {
     struct ktransport *t = (struct ktransport *)tp;
-    int fd = socket(o->dst.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd =
+        counted(t, socket(o->dst.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (fd < 0)
         return -errno;
     int rc = apply_sockopts(fd, &o->sock, 0);
@@ -292,7 +312,7 @@ static int k_connect(struct lb_transport *tp, const struct lb_connect_opts *o, l
     if (rc == 0)
         rc = sf_loop_add(tp->loop, &c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
     if (rc < 0) {
-        close(fd);
+        close_fd(t, fd);
         if (c)
             conn_discard(c);
         return rc;
@@ -371,7 +391,7 @@ static int k_shutdown_write(struct lb_conn *cc)
 static void k_close(struct lb_conn *cc)
 {
     struct kconn *c = (struct kconn *)cc;
-    close(c->io.fd); /* also leaves the epoll set */
+    close_fd(c->tp, c->io.fd); /* also leaves the epoll set */
     live_del(c);
     conn_discard(c);
 }
@@ -440,49 +460,12 @@ static void k_abort(struct lb_conn *cc)
         t->base.tw_left++;
 }
 
-static enum sf_state from_linux(int s)
-{
-    switch (s) {
-    case 1: return SF_ESTABLISHED;
-    case 2: return SF_SYN_SENT;
-    case 3: return SF_SYN_RECEIVED;
-    case 4: return SF_FIN_WAIT_1;
-    case 5: return SF_FIN_WAIT_2;
-    case 6: return SF_TIME_WAIT;
-    case 8: return SF_CLOSE_WAIT;
-    case 9: return SF_LAST_ACK;
-    case 10: return SF_LISTEN;
-    case 11: return SF_CLOSING;
-    case 12: return SF_SYN_RECEIVED;
-    default: return SF_CLOSED;
-    }
-}
-
-static int fd_info(int fd, struct lb_conn_info *i)
-{
-    struct tcp_info ti;
-    socklen_t len = sizeof ti;
-    memset(&ti, 0, sizeof ti);
-    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
-        return -errno;
-    i->state = from_linux(ti.tcpi_state);
-    i->rtt_us = ti.tcpi_rtt;
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        lb_addr_from_sockaddr(&i->local, (struct sockaddr *)&ss, sl);
-    int q = 0;
-    if (i->state != SF_LISTEN && ioctl(fd, SIOCOUTQ, &q) == 0 && q > 0)
-        i->unacked = (uint32_t)q;
-    return 0;
-}
-
 static int k_info(struct lb_conn *cc, struct lb_conn_info *i)
 {
     struct kconn *c = (struct kconn *)cc;
     memset(i, 0, sizeof *i);
     i->peer = c->peer;
-    return fd_info(c->io.fd, i);
+    return lb_kernel_fd_info(c->io.fd, i);
 }
 
 static int k_unacked(struct lb_conn *cc)
@@ -534,7 +517,8 @@ static int k_listen(struct lb_transport *tp, const struct lb_listen_opts *o, lb_
                     void *ctx, struct lb_listener **out)
 {
     struct ktransport *t = (struct ktransport *)tp;
-    int fd = socket(o->addr.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd =
+        counted(t, socket(o->addr.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (fd < 0)
         return -errno;
     int rc = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
@@ -561,7 +545,7 @@ static int k_listen(struct lb_transport *tp, const struct lb_listen_opts *o, lb_
         rc = sf_loop_add(tp->loop, &l->io, EPOLLIN);
     }
     if (rc < 0) {
-        close(fd);
+        close_fd(t, fd);
         free(l);
         return rc;
     }
@@ -578,7 +562,7 @@ static void k_listener_close(struct lb_listener *ll)
     struct klistener *l = (struct klistener *)ll;
     /* An event for it may already be fetched in this batch: the loop skips an io without a
      * handler, and the struct is freed after the batch. */
-    close(l->io.fd);
+    close_fd(l->tp, l->io.fd);
     l->io.fn = NULL;
     if (l->lprev)
         l->lprev->lnext = l->lnext;
@@ -601,28 +585,30 @@ static int k_listener_info(struct lb_listener *ll, struct lb_conn_info *i)
 {
     struct klistener *l = (struct klistener *)ll;
     memset(i, 0, sizeof *i);
-    return fd_info(l->io.fd, i);
+    return lb_kernel_fd_info(l->io.fd, i);
 }
 
 static int k_accept(struct lb_listener *ll, lb_conn_fn fn, void *ctx, struct lb_conn **out)
 {
     struct klistener *l = (struct klistener *)ll;
+    struct ktransport *t = l->tp;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    int fd = accept4(l->io.fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd =
+        counted(t, accept4(l->io.fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (fd < 0)
         return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-    struct kconn *c = conn_new(l->tp, fd);
+    struct kconn *c = conn_new(t, fd);
     if (!c) {
-        close(fd);
+        close_fd(t, fd);
         return -ENOMEM;
     }
     lb_addr_from_sockaddr(&c->peer, (struct sockaddr *)&ss, sl);
     c->fn = fn;
     c->ctx = ctx;
-    int rc = sf_loop_add(l->tp->base.loop, &c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+    int rc = sf_loop_add(t->base.loop, &c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
     if (rc < 0) {
-        close(fd);
+        close_fd(t, fd);
         conn_discard(c);
         return rc;
     }
@@ -665,6 +651,12 @@ static uint64_t k_finishing(struct lb_transport *tp)
     return 0;
 }
 
+static int k_room(struct lb_transport *tp, unsigned n, unsigned spare)
+{
+    uint64_t want = (uint64_t)n + spare;
+    return tp->conn_open <= tp->conn_limit && want <= tp->conn_limit - tp->conn_open;
+}
+
 static void k_free(struct lb_transport *tp)
 {
     struct ktransport *t = (struct ktransport *)tp;
@@ -701,16 +693,38 @@ static const struct lb_transport_ops kernel_ops = {
     .census = k_census,
     .metrics = k_metrics,
     .finishing = k_finishing,
+    .room = k_room,
     .free = k_free,
 };
 
-struct lb_transport *lb_transport_kernel_new(struct sf_loop *loop)
+/* RLIMIT_NOFILE bounds descriptor numbers, and the kernel hands out the lowest free one: the
+ * lowest free number now is what the process already holds (stdio, the loop's epoll, any
+ * inherited), and the TIME_WAIT removal's netlink socket is one more of ours. */
+static uint64_t fd_budget(unsigned reserve)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return UINT64_MAX;
+    uint64_t limit = rl.rlim_cur, held = 3;
+    int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (probe >= 0) {
+        held = (uint64_t)probe;
+        close(probe);
+    }
+    uint64_t outside = held + reserve + 1;
+    /* Under a limit so small that the reserve would leave next to nothing, the reserve is a
+     * guess too large to honour: keep a quarter of the descriptors for connections. */
+    return outside + limit / 4 > limit ? limit / 4 : limit - outside;
+}
+
+struct lb_transport *lb_transport_kernel_new(struct sf_loop *loop, unsigned reserve)
 {
     struct ktransport *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
     t->base.ops = &kernel_ops;
     t->base.loop = loop;
+    t->base.conn_limit = fd_budget(reserve);
     t->reap.fn = reap;
     lb_twd_init(&t->twd);
     sf_loop_add_hook(loop, &t->reap);

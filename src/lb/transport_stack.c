@@ -13,7 +13,10 @@
  *
  * Profiles. A frontend's or backend's engine settings come as a struct sf_tcp_config in the
  * socket options; equal settings share one engine profile, made on first use and kept for the
- * transport's life (a reload makes at most a few more). */
+ * transport's life (a reload makes at most a few more).
+ *
+ * Room (transport.h): a connection costs memory here, which nothing bounds yet (room says
+ * yes; a failed allocation is -ENOMEM). */
 #include "lb/config_stack.h"
 #include "lb/transport.h"
 
@@ -256,6 +259,7 @@ static struct sconn *sconn_new(struct stransport *tp, struct sf_conn *c, lb_conn
     s->fn = fn;
     s->ctx = ctx;
     sf_set_handler(c, on_conn_event, s);
+    tp->base.conn_open++;
     return s;
 }
 
@@ -378,6 +382,7 @@ static int s_shutdown_write(struct lb_conn *cc)
 
 static void sconn_free(struct sconn *s)
 {
+    s->tp->base.conn_open--;
     ready_unlink(s);
     free(s);
 }
@@ -484,6 +489,7 @@ static int s_listen(struct lb_transport *t, const struct lb_listen_opts *o, lb_l
     l->fn = fn;
     l->ctx = ctx;
     sf_set_handler(l->c, on_listener_event, l);
+    tp->base.conn_open++;
     *out = &l->base;
     return 0;
 }
@@ -494,6 +500,7 @@ static void s_listener_close(struct lb_listener *ll)
     l->tp->in_call++;
     sf_close(l->c);
     l->tp->in_call--;
+    l->tp->base.conn_open--;
     free(l);
 }
 
@@ -675,6 +682,12 @@ static uint64_t s_finishing(struct lb_transport *t)
     return st.conns_live - st.states[SF_LISTEN];
 }
 
+static int s_room(struct lb_transport *t, unsigned n, unsigned spare)
+{
+    (void)t, (void)n, (void)spare; /* no bound on the engine's memory yet */
+    return 1;
+}
+
 static void s_free(struct lb_transport *t)
 {
     struct stransport *tp = (struct stransport *)t;
@@ -712,6 +725,7 @@ static const struct lb_transport_ops stack_ops = {
     .census = s_census,
     .metrics = s_metrics,
     .finishing = s_finishing,
+    .room = s_room,
     .free = s_free,
 };
 
@@ -727,6 +741,7 @@ struct lb_transport *lb_transport_stack_new(struct sf_loop *loop, const struct l
     tp->base.ops = &stack_ops;
     tp->base.loop = loop;
     tp->base.census_instant = 1;
+    tp->base.conn_limit = UINT64_MAX;
     tp->deliver.fn = on_deliver;
     struct sf_host_config hc;
     memset(&hc, 0, sizeof hc);

@@ -468,25 +468,43 @@ static void after_batch(struct sf_hook *h)
     }
 }
 
-/* Two descriptors per session: raise the soft limit to the hard one and say if the
- * configured maxconn cannot fit. */
-static void check_fd_limit(const struct lb_config *c)
+/* Descriptors synfin holds outside the transport, whose budget is the rest: signalfd, the
+ * admin listener and its connections, the log file (two while a reload reopens it), a
+ * config file being read, the census's and the address check's netlink sockets, and a few
+ * for the C library. */
+#define FDS_OUTSIDE (1 + CTL_ADMIN_FDS + 2 + 1 + 2 + 8)
+
+static uint64_t fd_limit(void)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-        return;
-    if (rl.rlim_cur < rl.rlim_max) {
+    return getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (uint64_t)rl.rlim_cur : 0;
+}
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    uint64_t need = 64;
+}
+
+/* Two descriptors per session: say when the configured maxconn cannot fit in what the
+ * transport has, and what happens then. */
+static void check_fd_limit(const struct lb_config *c, const struct lb_transport *tp)
+{
+    uint64_t want = 0, listeners = c->nfrontends + c->nresponds;
     for (size_t i = 0; i < c->nfrontends; i++)
-        need += 2ull * c->frontends[i].maxconn;
-    if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur)
-        fprintf(stderr,
-                "synfin: warning: frontend maxconn needs about %llu descriptors (two per "
-                "session), the limit is %llu; accepting pauses when they run out\n",
-                (unsigned long long)need, (unsigned long long)rl.rlim_cur);
+        want += c->frontends[i].maxconn;
+    if (tp->conn_limit == UINT64_MAX || 2 * want + listeners <= tp->conn_limit)
+        return;
+    uint64_t fit = tp->conn_limit > listeners ? (tp->conn_limit - listeners) / 2 : 0;
+    fprintf(stderr,
+            "synfin: warning: frontend maxconn adds up to %llu sessions, but about %llu fit in "
+            "the descriptor limit (RLIMIT_NOFILE %llu less %llu held elsewhere, two per "
+            "session); beyond that accepting pauses and clients wait in the kernel backlog\n",
+            (unsigned long long)want, (unsigned long long)fit, (unsigned long long)fd_limit(),
+            (unsigned long long)(fd_limit() - tp->conn_limit));
 }
 
 static int run(struct app *app, struct lb_config *c)
@@ -501,6 +519,7 @@ static int run(struct app *app, struct lb_config *c)
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     app->tconf = c->transport;
+    raise_fd_limit();
     app->loop = sf_loop_new();
     if (!app->loop) {
         fprintf(stderr, "synfin: cannot start: %s\n", strerror(errno));
@@ -513,8 +532,7 @@ static int run(struct app *app, struct lb_config *c)
             goto out;
         }
     } else {
-        check_fd_limit(c);
-        app->tp = lb_transport_kernel_new(app->loop);
+        app->tp = lb_transport_kernel_new(app->loop, FDS_OUTSIDE);
     }
     app->lb = app->tp ? lb_new(app->loop, app->tp) : NULL;
     app->sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -523,6 +541,8 @@ static int run(struct app *app, struct lb_config *c)
         fprintf(stderr, "synfin: cannot start: %s\n", strerror(errno));
         goto out;
     }
+    if (c->transport.kind != LB_TRANSPORT_STACK)
+        check_fd_limit(c, app->tp);
     ctl_init(&app->ctl, app->lb);
     the_app = app;
     app->lb->on_idle = on_idle;
