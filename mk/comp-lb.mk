@@ -15,6 +15,7 @@ $(eval $(call add_unit,test_lb_balance,tests/lb/test_balance.c,$(LB_LIBS),-lm))
 $(eval $(call add_unit,test_lb_pipe,tests/lb/test_pipe.c,$(LB_LIBS),-lm))
 $(eval $(call add_unit,test_lb_tw_destroy,tests/lb/test_tw_destroy.c,$(LB_LIBS),-lm))
 $(eval $(call add_unit,test_lb_census,tests/lb/test_census.c,$(LB_LIBS),-lm))
+$(eval $(call add_unit,test_lb_epset,tests/lb/test_epset.c,$(LB_LIBS),-lm))
 
 TESTS += $(sort $(wildcard tests/lb/test_*.py))
 # ss (iproute2) counts TIME_WAIT in the system tests; nc -N is the half-close client; curl

@@ -35,6 +35,12 @@ static void room_metrics(struct sf_strbuf *b, struct lb *lb)
     for (size_t i = 0; i < lb->nfe; i++)
         sf_sb_printf(b, "synfin_frontend_fd_pauses_total{frontend=\"%s\"} %llu\n",
                      lb->fe[i]->conf.name, (unsigned long long)lb->fe[i]->fd_pauses);
+    family(b, "synfin_frontend_loops_total", "counter",
+           "Connections the frontend reset because they came from synfin's own server side "
+           "(a server address that leads back to it).");
+    for (size_t i = 0; i < lb->nfe; i++)
+        sf_sb_printf(b, "synfin_frontend_loops_total{frontend=\"%s\"} %llu\n", lb->fe[i]->conf.name,
+                     (unsigned long long)lb->fe[i]->loops);
     family(b, "synfin_transport_connections", "gauge",
            "Connections and listeners the transport holds (kernel: descriptors).");
     sf_sb_printf(b, "synfin_transport_connections %llu\n", (unsigned long long)lb->tp->conn_open);

@@ -17,6 +17,11 @@
 #define LB_NAME_MAX    64
 #define LB_SOURCES_MAX 16
 
+/* Where something was written, for the checks that compare objects after parsing. */
+struct lb_pos {
+    int line, col;
+};
+
 enum lb_balance { LB_BAL_ROUNDROBIN, LB_BAL_LEASTCONN, LB_BAL_SOURCE, LB_BAL_MAGLEV };
 enum lb_close_mode { LB_CLOSE_FIN, LB_CLOSE_RST };
 enum lb_check_type { LB_CHECK_NONE, LB_CHECK_TCP, LB_CHECK_HTTP };
@@ -58,6 +63,7 @@ struct lb_profile_conf {
 struct lb_server_conf {
     char name[LB_NAME_MAX];
     struct lb_addr addr;
+    struct lb_pos addr_pos;
     uint32_t weight;
     uint32_t maxconn; /* 0: unlimited */
     int backup;
@@ -89,6 +95,7 @@ struct lb_backend_conf {
 struct lb_frontend_conf {
     char name[LB_NAME_MAX];
     struct lb_addr listen;
+    struct lb_pos listen_pos;
     int backlog;
     int reuseport;
     uint32_t maxconn;
@@ -98,6 +105,7 @@ struct lb_frontend_conf {
 
 struct lb_respond_conf {
     struct lb_addr listen;
+    struct lb_pos listen_pos;
     char *body;
 };
 
@@ -115,6 +123,7 @@ struct lb_config {
     struct lb_transport_conf transport;
     int has_admin;
     struct lb_addr admin;
+    struct lb_pos admin_pos;
     int log_target;
     char log_path[256];
     uint64_t drain_timeout_ms;

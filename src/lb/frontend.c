@@ -64,13 +64,17 @@ void lb_frontend_accept(struct lb_frontend *f)
             return;
         }
         struct lb_conn *c;
-        int rc = lb_accept(f->listener, NULL, NULL, &c);
+        int rc = lb_accept(f->listener, LB_ACCEPT_REFUSE_OWN, NULL, NULL, &c);
         if (rc == -EAGAIN) {
             f->paused = f->fd_paused = 0;
             return;
         }
         if (rc == -ECONNABORTED || rc == -EINTR || rc == -EPROTO)
             continue;
+        if (rc == -ELOOP) {
+            lb_loop_refused(f);
+            continue;
+        }
         if (rc < 0) {
             accept_failed(f, rc);
             return;

@@ -75,7 +75,7 @@ static void on_conn(void *ctx, struct lb_conn *c, unsigned ev)
     if (r == -EINPROGRESS)
         return;
     if (r < 0) {
-        finish(h, 0, strerror(-r));
+        finish(h, 0, r == -ELOOP ? "the address leads back into synfin" : strerror(-r));
         return;
     }
     if (h->srv->backend->conf.check.type == LB_CHECK_TCP) {

@@ -23,6 +23,7 @@ enum lb_cause {
     LB_CAUSE_SERVER_RST,
     LB_CAUSE_CONNECT_FAIL,
     LB_CAUSE_CONNECT_TIMEOUT,
+    LB_CAUSE_LOOP,
     LB_CAUSE_IDLE_TIMEOUT,
     LB_CAUSE_CLIENT_FIN_TIMEOUT,
     LB_CAUSE_SERVER_FIN_TIMEOUT,
@@ -49,6 +50,8 @@ struct lb_frontend {
     int paused;                 /* at maxconn, or out of descriptors: not accepting */
     int fd_paused;              /* ... because a session's connections cannot be had */
     uint64_t fd_pauses;         /* times it paused so */
+    uint64_t loops;             /* connections refused: from synfin's own server side */
+    uint64_t loop_logged;       /* when the last loop_detected line went out (ns), 0 never */
     struct sf_loop_timer retry; /* accepting again after the kernel said EMFILE anyway */
     uint32_t refs;
     int removed;
@@ -184,6 +187,8 @@ int lb_respond_room(struct lb *lb);
 void lb_fd_short(struct lb *lb, const char *who);
 /* After each batch during an episode: resumes what waits for room, ends the episode. */
 void lb_fd_resume(struct lb *lb);
+/* A frontend refused a connection that came from synfin's own server side. */
+void lb_loop_refused(struct lb_frontend *f);
 
 /* aux connections */
 void lb_aux_add(struct lb *lb, struct lb_aux *a, struct lb_conn *c);

@@ -105,6 +105,7 @@ const char *lb_cause_name(int c)
         "server_rst",
         "connect_fail",
         "connect_timeout",
+        "loop",
         "idle_timeout",
         "client_fin_timeout",
         "server_fin_timeout",

@@ -124,7 +124,7 @@ void lb_respond_accept(struct lb_respond *r)
             return;
         }
         struct lb_conn *c;
-        int rc = lb_accept(r->listener, NULL, NULL, &c);
+        int rc = lb_accept(r->listener, 0, NULL, NULL, &c);
         if (rc == -EAGAIN)
             return;
         if (rc < 0) {

@@ -14,6 +14,9 @@
  * clients wait in its backlog. */
 #define RESPOND_ROOM 8u
 
+/* How long a frontend that refused a loop stays quiet about the next ones. */
+#define LOOP_LOG_QUIET_NS (10 * SF_NSEC_PER_SEC)
+
 void lb_room_plan(struct lb *lb)
 {
     uint32_t checks = 0;
@@ -66,4 +69,21 @@ void lb_fd_resume(struct lb *lb)
     lb_logf(lb, "event=fd_recovered after_ms=%.3f sessions=%u open=%llu limit=%llu",
             (double)(sf_loop_now(lb->loop) - lb->fd_short_since) / 1e6, lb->nsessions,
             (unsigned long long)lb->tp->conn_open, (unsigned long long)lb->tp->conn_limit);
+}
+
+void lb_loop_refused(struct lb_frontend *f)
+{
+    struct lb *lb = f->lb;
+    uint64_t now = sf_loop_now(lb->loop);
+    int quiet = f->loop_logged && now - f->loop_logged < LOOP_LOG_QUIET_NS;
+    f->loops++;
+    f->loop_logged = now;
+    if (quiet)
+        return;
+    char a[LB_ADDR_STRLEN];
+    lb_logf(lb,
+            "event=loop_detected frontend=%s listen=%s refused=%llu reason=\"a connection from "
+            "synfin's own server side came back to this frontend: a server address leads here\"",
+            f->conf.name, lb_addr_format(&f->conf.listen, a, sizeof a),
+            (unsigned long long)f->loops);
 }

@@ -239,11 +239,16 @@ static int connect_failed(struct lb_session *s, int err)
         s->failed = srv;
         release_server(s);
     }
+    s->looped = err == ELOOP;
     if (s->retries < s->be->conf.retries) {
         s->retries++;
         return connect_next(s, NULL);
     }
-    end(s, err ? LB_CAUSE_CONNECT_FAIL : LB_CAUSE_CONNECT_TIMEOUT, HOW_ABORT, HOW_ABORT);
+    end(s,
+        s->looped ? LB_CAUSE_LOOP
+        : err     ? LB_CAUSE_CONNECT_FAIL
+                  : LB_CAUSE_CONNECT_TIMEOUT,
+        HOW_ABORT, HOW_ABORT);
     return -1;
 }
 
@@ -326,7 +331,11 @@ static int connect_next(struct lb_session *s, struct lb_server *chosen)
         }
         if (r == LB_PICK_NONE) {
             b->no_server_total++;
-            end(s, s->retries ? LB_CAUSE_CONNECT_FAIL : LB_CAUSE_NO_SERVER, HOW_ABORT, HOW_ABORT);
+            end(s,
+                s->looped    ? LB_CAUSE_LOOP
+                : s->retries ? LB_CAUSE_CONNECT_FAIL
+                             : LB_CAUSE_NO_SERVER,
+                HOW_ABORT, HOW_ABORT);
             return -1;
         }
     }
@@ -370,12 +379,19 @@ static int connect_next(struct lb_session *s, struct lb_server *chosen)
     return 0;
 }
 
-/* A pipe failed: its source or destination was reset (or memory ran out). */
-static void pipe_failed(struct lb_session *s, int rc, int src_cause, int dst_cause)
+/* A pipe failed: its source or destination was reset (or memory ran out). err -ELOOP: the
+ * server connection turned out to lead back into synfin after its connect had completed;
+ * the server counts it as a failed connect, which it was. */
+static void pipe_failed(struct lb_session *s, int rc, int err, int src_cause, int dst_cause)
 {
     int cause = rc == LB_PIPE_SRC_ERR   ? src_cause
                 : rc == LB_PIPE_DST_ERR ? dst_cause
                                         : LB_CAUSE_ERROR;
+    if (err == ELOOP && rc != LB_PIPE_NOMEM && s->srv) {
+        cause = LB_CAUSE_LOOP;
+        s->srv->connect_failures++;
+        lb_server_connect_failed(s->lb, s->srv);
+    }
     end(s, cause, HOW_ABORT, HOW_ABORT);
 }
 
@@ -385,7 +401,7 @@ static int pump_down(struct lb_session *s, int *moved)
     int err = 0;
     int rc = lb_pipe_pump(&s->down, s->sc, &s->ss, s->cc, &s->cs, &s->lb->pool, moved, &err);
     if (rc < 0) {
-        pipe_failed(s, rc, LB_CAUSE_SERVER_RST, LB_CAUSE_CLIENT_RST);
+        pipe_failed(s, rc, err, LB_CAUSE_SERVER_RST, LB_CAUSE_CLIENT_RST);
         return -1;
     }
     if (s->down.eof) {
@@ -427,7 +443,7 @@ static void run(struct lb_session *s)
     rc = lb_pipe_pump(&s->up, s->cc, &s->cs, established ? s->sc : NULL, &s->ss, &lb->pool, &moved,
                       &err);
     if (rc < 0) {
-        pipe_failed(s, rc, LB_CAUSE_CLIENT_RST, LB_CAUSE_SERVER_RST);
+        pipe_failed(s, rc, err, LB_CAUSE_CLIENT_RST, LB_CAUSE_SERVER_RST);
         return;
     }
     if (s->up.eof && !s->first_fin)
@@ -436,7 +452,7 @@ static void run(struct lb_session *s)
         if (server_fin_first(s, &moved) < 0)
             return;
         if (lb_pipe_shut(&s->up, s->sc, &err) < 0) {
-            pipe_failed(s, LB_PIPE_DST_ERR, LB_CAUSE_CLIENT_RST, LB_CAUSE_SERVER_RST);
+            pipe_failed(s, LB_PIPE_DST_ERR, err, LB_CAUSE_CLIENT_RST, LB_CAUSE_SERVER_RST);
             return;
         }
     }

@@ -29,6 +29,7 @@ struct lb_session {
     struct lb_server *failed; /* the server whose connect failed last */
     unsigned waiting : 1;     /* for room to connect (lb->nwaiting), retried at t_retry */
     unsigned counted : 1;     /* in its backend's sessions_total */
+    unsigned looped : 1;      /* the last connect led back into synfin */
     uint64_t t_start, t_queued, t_connect, t_established, last_c, last_s, t_wait, t_retry;
     struct sf_loop_timer timer;
     struct lb_session *prev, *next;   /* lb->sessions */

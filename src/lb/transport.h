@@ -38,6 +38,10 @@
  *   more can be had now, so that a caller waits (a frontend stops accepting, the kernel
  *   backlog holds its clients) instead of starting what it cannot finish. A connect or
  *   accept that runs short anyway fails with -EMFILE, -ENFILE, -ENOBUFS or -ENOMEM.
+ * - Loops: a connection accepted with LB_ACCEPT_REFUSE_OWN that comes from one of this
+ *   transport's own outgoing connections (a server address that leads back to a frontend)
+ *   is reset at once and lb_accept returns -ELOOP; that outgoing connection then fails with
+ *   -ELOOP (connect result, read, write) once its peer's RST arrives.
  *
  * All calls for one transport instance happen on its loop's thread. */
 #ifndef SYNFIN_LB_TRANSPORT_H
@@ -58,6 +62,10 @@ struct lb_listener;
 
 enum {
     LB_WRITE_FIN_NEXT = 1, /* lb_conn_send: a FIN follows at once */
+};
+
+enum {
+    LB_ACCEPT_REFUSE_OWN = 1, /* lb_accept: reset a connection from our own outgoing one */
 };
 
 enum {
@@ -143,7 +151,8 @@ struct lb_transport_ops {
     void (*listener_close)(struct lb_listener *l);
     void (*listener_set_handler)(struct lb_listener *l, lb_listener_fn fn, void *ctx);
     int (*listener_info)(struct lb_listener *l, struct lb_conn_info *i);
-    int (*accept)(struct lb_listener *l, lb_conn_fn fn, void *ctx, struct lb_conn **out);
+    int (*accept)(struct lb_listener *l, unsigned flags, lb_conn_fn fn, void *ctx,
+                  struct lb_conn **out);
     int (*connect)(struct lb_transport *t, const struct lb_connect_opts *o, lb_conn_fn fn,
                    void *ctx, struct lb_conn **out);
     int (*connect_result)(struct lb_conn *c);
@@ -218,10 +227,12 @@ static inline int lb_listener_info(struct lb_listener *l, struct lb_conn_info *i
 {
     return l->ops->listener_info(l, i);
 }
-/* 0 and *out, -EAGAIN when none is waiting, other -errno on failure (EMFILE, ...). */
-static inline int lb_accept(struct lb_listener *l, lb_conn_fn fn, void *ctx, struct lb_conn **out)
+/* 0 and *out, -EAGAIN when none is waiting, -ELOOP for a connection refused under
+ * LB_ACCEPT_REFUSE_OWN, other -errno on failure (EMFILE, ...). */
+static inline int lb_accept(struct lb_listener *l, unsigned flags, lb_conn_fn fn, void *ctx,
+                            struct lb_conn **out)
 {
-    return l->ops->accept(l, fn, ctx, out);
+    return l->ops->accept(l, flags, fn, ctx, out);
 }
 static inline int lb_connect(struct lb_transport *t, const struct lb_connect_opts *o, lb_conn_fn fn,
                              void *ctx, struct lb_conn **out)

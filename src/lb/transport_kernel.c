@@ -20,10 +20,15 @@
  *
  * Descriptors: the transport counts its own (listeners and connections) against a budget,
  * RLIMIT_NOFILE less what the process holds elsewhere, so that callers can ask for room
- * before accepting a session instead of finding out halfway through it (lb_transport_room). */
+ * before accepting a session instead of finding out halfway through it (lb_transport_room).
+ *
+ * Loops: each outgoing connection's local end is learnt right after connect (getsockname:
+ * one system call, which the TIME_WAIT removal then no longer needs) and indexed, so that an
+ * accept can tell in O(1) whether its peer is one of our own connections (epset.h). */
 #include "lb/transport.h"
 #include "io/loop.h"
 #include "lb/kernel_census.h"
+#include "lb/epset.h"
 #include "lb/tw_destroy.h"
 
 #include <errno.h>
@@ -67,6 +72,7 @@ struct ktransport {
     int census_running;
     struct kconn *census_next;
     struct lb_kernel_diag census_diag;
+    struct lb_epset out; /* outgoing connections by local end (named ones) */
 };
 
 struct kconn {
@@ -78,7 +84,8 @@ struct kconn {
     struct kconn *next;
     struct kconn *lprev, *lnext; /* the live list */
     struct lb_addr peer;
-    int connect_err; /* -errno of a failed connect */
+    struct lb_addr local; /* outgoing ones: known once named */
+    int connect_err;      /* -errno of a failed connect; -ELOOP: it led back to us */
     unsigned connecting : 1;
     unsigned closed : 1;
     unsigned nodelay_due : 1; /* TCP_NODELAY wanted, set before the second write */
@@ -88,6 +95,8 @@ struct kconn {
     unsigned fin_sent : 1;    /* shutdown_write done */
     unsigned fin_first : 1;   /* ... before the peer's FIN was known to be in */
     unsigned outgoing : 1;    /* made by connect (a server connection), not accepted */
+    unsigned named : 1;       /* local is known */
+    unsigned indexed : 1;     /* ... and in tp->out */
     uint64_t cookie;          /* SO_COOKIE, taken before a first FIN on an outgoing one */
 };
 
@@ -95,6 +104,7 @@ struct klistener {
     struct lb_listener base;
     struct sf_io io;
     struct ktransport *tp;
+    struct lb_addr addr;
     lb_listener_fn fn;
     void *ctx;
     struct klistener *next;
@@ -148,12 +158,14 @@ static void conn_io(struct sf_io *io, uint32_t ev)
             socklen_t len = sizeof err;
             if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
                 err = errno;
-            c->connect_err = -(err ? err : ECONNREFUSED);
+            if (!c->connect_err) /* -ELOOP says more than the reset that follows it */
+                c->connect_err = -(err ? err : ECONNREFUSED);
             c->connecting = 0;
         } else if (ev & EPOLLOUT) {
             c->connecting = 0;
         } else if (ev & EPOLLHUP) {
-            c->connect_err = -ECONNREFUSED;
+            if (!c->connect_err)
+                c->connect_err = -ECONNREFUSED;
             c->connecting = 0;
         }
     }
@@ -283,6 +295,20 @@ static int bind_source(struct ktransport *t, int fd, struct lb_source *s)
     return rc;
 }
 
+/* The local port exists once connect has been called (the kernel picks it before the SYN),
+ * and on loopback the peer's accept may come in the very next batch: learnt now. Without
+ * it (no memory for the index) only loop detection is lost for this connection. */
+static void name_outgoing(struct ktransport *t, struct kconn *c)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getsockname(c->io.fd, (struct sockaddr *)&ss, &sl) < 0)
+        return;
+    lb_addr_from_sockaddr(&c->local, (struct sockaddr *)&ss, sl);
+    c->named = 1;
+    c->indexed = lb_epset_add(&t->out, &c->local, c) == 0;
+}
+
 static int k_connect(struct lb_transport *tp, const struct lb_connect_opts *o, lb_conn_fn fn,
                      void *ctx, struct lb_conn **out)
 {
@@ -318,6 +344,7 @@ static int k_connect(struct lb_transport *tp, const struct lb_connect_opts *o, l
         return rc;
     }
     live_add(c);
+    name_outgoing(t, c);
     *out = &c->base;
     return 0;
 }
@@ -391,6 +418,8 @@ static int k_shutdown_write(struct lb_conn *cc)
 static void k_close(struct lb_conn *cc)
 {
     struct kconn *c = (struct kconn *)cc;
+    if (c->indexed)
+        lb_epset_del(&c->tp->out, &c->local, c);
     close_fd(c->tp, c->io.fd); /* also leaves the epoll set */
     live_del(c);
     conn_discard(c);
@@ -435,24 +464,20 @@ static void remove_time_wait(struct ktransport *t, const struct lb_addr *local,
  * (CLOSING), the ACK of ours may do that at any moment, even between the look and the close.
  * Those entries are removed through sock_diag, by the address pair (getsockname still
  * answers on a closed socket) and the cookie (take_cookie). Accepted connections are left
- * alone: TIME_WAIT toward clients is not ours to remove. */
+ * alone: TIME_WAIT toward clients is not ours to remove. The local end was learnt at connect
+ * (name_outgoing); getsockname would still answer on the closed socket, but costs a call. */
 static void k_abort(struct lb_conn *cc)
 {
     struct kconn *c = (struct kconn *)cc;
     struct ktransport *t = c->tp;
     int st = c->fin_first && c->outgoing ? kstate(c->io.fd) : -1;
     int surely = st == KS_CLOSE && (c->eof || c->fin_in);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    int named = (st == KS_CLOSE || st == KS_CLOSING) && c->cookie && !t->twd_off &&
-                getsockname(c->io.fd, (struct sockaddr *)&ss, &sl) == 0;
+    int named = (st == KS_CLOSE || st == KS_CLOSING) && c->cookie && !t->twd_off && c->named;
     if (st != KS_CLOSE) {
         struct linger lg = {.l_onoff = 1, .l_linger = 0};
         setsockopt(c->io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     }
-    struct lb_addr local, peer = c->peer;
-    if (named)
-        lb_addr_from_sockaddr(&local, (struct sockaddr *)&ss, sl);
+    struct lb_addr local = c->local, peer = c->peer;
     k_close(cc);
     if (named)
         remove_time_wait(t, &local, &peer, c->cookie, surely);
@@ -540,6 +565,7 @@ static int k_listen(struct lb_transport *tp, const struct lb_listen_opts *o, lb_
         l->io.fd = fd;
         l->io.fn = listener_io;
         l->tp = t;
+        l->addr = o->addr;
         l->fn = fn;
         l->ctx = ctx;
         rc = sf_loop_add(tp->loop, &l->io, EPOLLIN);
@@ -588,7 +614,46 @@ static int k_listener_info(struct lb_listener *ll, struct lb_conn_info *i)
     return lb_kernel_fd_info(l->io.fd, i);
 }
 
-static int k_accept(struct lb_listener *ll, lb_conn_fn fn, void *ctx, struct lb_conn **out)
+/* The outgoing connection of ours that an accepted connection (fd, from peer) comes from,
+ * or NULL. Its local end is peer, and its destination is where fd arrived: the listener's
+ * port, at the listener's address or, on a wildcard listener, at fd's own local address
+ * (asked only then, and only for a candidate). A destination of 0.0.0.0 or :: is the local
+ * host: any address matches it. */
+static struct kconn *own_peer(struct klistener *l, int fd, const struct lb_addr *peer)
+{
+    struct lb_addr here = l->addr;
+    int asked = 0;
+    size_t it = 0;
+    struct kconn *o;
+    while ((o = lb_epset_next(&l->tp->out, peer, &it))) {
+        if (lb_addr_port(&o->peer) != lb_addr_port(&l->addr))
+            continue;
+        if (lb_addr_is_any(&o->peer))
+            return o;
+        if (lb_addr_is_any(&here) && !asked) {
+            struct sockaddr_storage ss;
+            socklen_t sl = sizeof ss;
+            asked = 1;
+            if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+                return NULL;
+            lb_addr_from_sockaddr(&here, (struct sockaddr *)&ss, sl);
+        }
+        if (lb_addr_same_host_unmapped(&o->peer, &here))
+            return o;
+    }
+    return NULL;
+}
+
+/* Resets an accepted connection that must not become one (a loop). */
+static void refuse(struct ktransport *t, int fd)
+{
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close_fd(t, fd);
+}
+
+static int k_accept(struct lb_listener *ll, unsigned flags, lb_conn_fn fn, void *ctx,
+                    struct lb_conn **out)
 {
     struct klistener *l = (struct klistener *)ll;
     struct ktransport *t = l->tp;
@@ -598,12 +663,23 @@ static int k_accept(struct lb_listener *ll, lb_conn_fn fn, void *ctx, struct lb_
         counted(t, accept4(l->io.fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (fd < 0)
         return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    struct lb_addr peer;
+    lb_addr_from_sockaddr(&peer, (struct sockaddr *)&ss, sl);
+    if ((flags & LB_ACCEPT_REFUSE_OWN) && t->out.n) {
+        struct kconn *o = own_peer(l, fd, &peer);
+        if (o) {
+            if (!o->connect_err)
+                o->connect_err = -ELOOP; /* what its read or connect result reports */
+            refuse(t, fd);
+            return -ELOOP;
+        }
+    }
     struct kconn *c = conn_new(t, fd);
     if (!c) {
         close_fd(t, fd);
         return -ENOMEM;
     }
-    lb_addr_from_sockaddr(&c->peer, (struct sockaddr *)&ss, sl);
+    c->peer = peer;
     c->fn = fn;
     c->ctx = ctx;
     int rc = sf_loop_add(t->base.loop, &c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
@@ -663,6 +739,7 @@ static void k_free(struct lb_transport *tp)
     reap(&t->reap);
     lb_twd_close(&t->twd);
     lb_kernel_census_diag_reset(&t->census_diag);
+    lb_epset_free(&t->out);
     while (t->cache) {
         struct kconn *c = t->cache;
         t->cache = c->next;
@@ -725,6 +802,7 @@ struct lb_transport *lb_transport_kernel_new(struct sf_loop *loop, unsigned rese
     t->base.ops = &kernel_ops;
     t->base.loop = loop;
     t->base.conn_limit = fd_budget(reserve);
+    lb_epset_init(&t->out);
     t->reap.fn = reap;
     lb_twd_init(&t->twd);
     sf_loop_add_hook(loop, &t->reap);

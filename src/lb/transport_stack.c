@@ -15,9 +15,10 @@
  * socket options; equal settings share one engine profile, made on first use and kept for the
  * transport's life (a reload makes at most a few more).
  *
- * Room (transport.h): a connection costs memory here, which nothing bounds yet (room says
- * yes; a failed allocation is -ENOMEM). */
+ * Room and loops (transport.h): a connection costs memory here, which nothing bounds yet
+ * (room says yes; a failed allocation is -ENOMEM). Loops are refused as on kernel sockets. */
 #include "lb/config_stack.h"
+#include "lb/epset.h"
 #include "lb/transport.h"
 
 #include <errno.h>
@@ -53,6 +54,7 @@ struct stransport {
     uint32_t *tw_port;
     uint64_t transitions[SF_CAUSE_COUNT];
     uint64_t to_state[SF_STATE_COUNT]; /* transitions into each state */
+    struct lb_epset out;               /* outgoing connections by local end */
 };
 
 struct sconn {
@@ -63,8 +65,10 @@ struct sconn {
     void *ctx;
     struct sconn *rnext; /* the ready list */
     struct lb_addr peer;
-    int connect_err;  /* -errno of a failed connect */
-    unsigned pending; /* LB_EV_* waiting on the ready list */
+    struct lb_addr local; /* outgoing ones, for loop detection */
+    int connect_err;      /* -errno of a failed connect; -ELOOP: it led back to us */
+    unsigned pending;     /* LB_EV_* waiting on the ready list */
+    unsigned indexed : 1; /* in tp->out */
     unsigned queued : 1;
     unsigned connecting : 1;
     unsigned outgoing : 1;
@@ -76,6 +80,7 @@ struct slistener {
     struct lb_listener base;
     struct stransport *tp;
     struct sf_conn *c;
+    struct lb_addr addr;
     lb_listener_fn fn;
     void *ctx;
     int pending;
@@ -158,7 +163,8 @@ static unsigned lb_events(struct sconn *s, unsigned ev)
         if (s->connecting) {
             /* A failed connect: its error belongs to connect_result, reads and writes. */
             int err = sf_take_error(s->c);
-            s->connect_err = -(err ? err : ECONNREFUSED);
+            if (!s->connect_err) /* -ELOOP says more than the reset that follows it */
+                s->connect_err = -(err ? err : ECONNREFUSED);
             s->connecting = 0;
         }
         out |= LB_EV_ERROR | LB_EV_READ | LB_EV_WRITE;
@@ -317,6 +323,10 @@ static int s_connect(struct lb_transport *t, const struct lb_connect_opts *o, lb
     s->peer = o->dst;
     s->outgoing = 1;
     s->connecting = sf_conn_state(c) == SF_SYN_SENT;
+    struct sf_conn_info in;
+    sf_info(c, &in);
+    s->local = from_endpoint(&in.local);
+    s->indexed = lb_epset_add(&tp->out, &s->local, s) == 0;
     *out = &s->base;
     return 0;
 }
@@ -382,6 +392,8 @@ static int s_shutdown_write(struct lb_conn *cc)
 
 static void sconn_free(struct sconn *s)
 {
+    if (s->indexed)
+        lb_epset_del(&s->tp->out, &s->local, s);
     s->tp->base.conn_open--;
     ready_unlink(s);
     free(s);
@@ -486,6 +498,7 @@ static int s_listen(struct lb_transport *t, const struct lb_listen_opts *o, lb_l
     }
     l->base.ops = &stack_ops;
     l->tp = tp;
+    l->addr = o->addr;
     l->fn = fn;
     l->ctx = ctx;
     sf_set_handler(l->c, on_listener_event, l);
@@ -522,13 +535,40 @@ static int s_listener_info(struct lb_listener *ll, struct lb_conn_info *i)
     return 0;
 }
 
-static int s_accept(struct lb_listener *ll, lb_conn_fn fn, void *ctx, struct lb_conn **out)
+/* Our outgoing connection that an accepted one from peer is, or NULL (see the kernel's). */
+static struct sconn *own_peer(struct slistener *l, const struct lb_addr *peer)
+{
+    size_t it = 0;
+    struct sconn *o;
+    while ((o = lb_epset_next(&l->tp->out, peer, &it)))
+        if (lb_addr_port(&o->peer) == lb_addr_port(&l->addr) &&
+            (lb_addr_is_any(&o->peer) || lb_addr_is_any(&l->addr) ||
+             lb_addr_same_host_unmapped(&o->peer, &l->addr)))
+            return o;
+    return NULL;
+}
+
+static int s_accept(struct lb_listener *ll, unsigned flags, lb_conn_fn fn, void *ctx,
+                    struct lb_conn **out)
 {
     struct slistener *l = (struct slistener *)ll;
     struct stransport *tp = l->tp;
     int err;
     tp->in_call++;
     struct sf_conn *c = sf_accept(l->c, &err);
+    if (c && (flags & LB_ACCEPT_REFUSE_OWN) && tp->out.n) {
+        struct sf_conn_info in;
+        sf_info(c, &in);
+        struct lb_addr peer = from_endpoint(&in.remote);
+        struct sconn *o = own_peer(l, &peer);
+        if (o) {
+            if (!o->connect_err)
+                o->connect_err = -ELOOP;
+            sf_abort(c);
+            tp->in_call--;
+            return -ELOOP;
+        }
+    }
     struct sconn *s = NULL;
     if (c && !(s = sconn_new(tp, c, fn, ctx))) {
         sf_abort(c);
@@ -691,6 +731,7 @@ static int s_room(struct lb_transport *t, unsigned n, unsigned spare)
 static void s_free(struct lb_transport *t)
 {
     struct stransport *tp = (struct stransport *)t;
+    lb_epset_free(&tp->out);
     sf_loop_timer_cancel(t->loop, &tp->deliver);
     sf_host_free(tp->host);
     while (tp->profiles) {
@@ -742,6 +783,7 @@ struct lb_transport *lb_transport_stack_new(struct sf_loop *loop, const struct l
     tp->base.loop = loop;
     tp->base.census_instant = 1;
     tp->base.conn_limit = UINT64_MAX;
+    lb_epset_init(&tp->out);
     tp->deliver.fn = on_deliver;
     struct sf_host_config hc;
     memset(&hc, 0, sizeof hc);

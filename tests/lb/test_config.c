@@ -178,6 +178,19 @@ static const struct bad bads[] = {
      "'defer_accept' concerns the client connection: it belongs in a frontend"},
     {OKFE "backend b { server s 127.0.0.1:2; client_fin_timeout 1s; }\n", 2, 35,
      "'client_fin_timeout' concerns"},
+    /* a server that leads back to a frontend (issue 11): the same address, any local address
+     * on the port of a wildcard listener, IPv4 through its mapped IPv6 form */
+    {OKFE "backend b { server s 127.0.0.1:1; }\n", 2, 22,
+     "server 's' at 127.0.0.1:1 is frontend 'f''s own listening address"},
+    {"frontend f { listen 0.0.0.0:5; backend b; }\nbackend b { server s 127.0.0.3:5; }\n", 2, 22,
+     "a local address on the port that frontend 'f' listens on at every address"},
+    {"frontend f { listen [::]:5; backend b; }\nbackend b { server s 127.0.0.1:5; }\n", 2, 22,
+     "(a loop)"},
+    {OKFE "backend b {\n  server s 127.0.0.1:2;\n  server t [::ffff:127.0.0.1]:1; }\n", 4, 12,
+     "is frontend 'f''s own listening address"},
+    {"frontend f { listen 127.0.0.1:7; backend b; }\n" OKBE
+     "frontend g { listen 127.0.0.1:8; backend c; }\nbackend c { server s 127.0.0.1:7; }\n",
+     4, 22, "is frontend 'f''s own"},
 };
 
 static void errors_have_positions(void **u)
@@ -298,6 +311,30 @@ static void file_errors(void **u)
     unlink(path);
 }
 
+/* Near misses of the checks above, all valid. */
+static void checks_leave_valid_configs_alone(void **u)
+{
+    (void)u;
+    static const char *const goods[] = {
+        /* a responder as a server: what the default configuration does */
+        "frontend f { listen 127.0.0.1:1; backend b; }\nbackend b { server s 127.0.0.1:2; }\n"
+        "respond 127.0.0.1:2 \"x\";\n",
+        /* another loopback address on the same port is another socket */
+        "frontend f { listen 127.0.0.1:3; backend b; }\nbackend b { server s 127.0.0.2:3; }\n",
+        /* a wildcard listener and a server elsewhere on the same port (TEST-NET-1) */
+        "frontend f { listen 0.0.0.0:3; backend b; }\nbackend b { server s 192.0.2.1:3; }\n",
+        /* an IPv4 wildcard does not take IPv6 */
+        "frontend f { listen 0.0.0.0:3; backend b; }\nbackend b { server s [2001:db8::1]:3; }\n",
+    };
+    for (size_t i = 0; i < sizeof goods / sizeof goods[0]; i++) {
+        struct lb_config_error e;
+        struct lb_config *c = parse(goods[i], &e);
+        if (!c)
+            fail_msg("case %zu: %d:%d: %s", i, e.line, e.col, e.msg);
+        lb_config_free(c);
+    }
+}
+
 static void embedded_default_is_valid(void **u)
 {
     (void)u;
@@ -322,6 +359,7 @@ int main(void)
         cmocka_unit_test(garbage_never_crashes),
         cmocka_unit_test(values),
         cmocka_unit_test(file_errors),
+        cmocka_unit_test(checks_leave_valid_configs_alone),
         cmocka_unit_test(embedded_default_is_valid),
     };
     return cmocka_run_group_tests_name("lb_config", tests, NULL, NULL);
