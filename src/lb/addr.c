@@ -45,8 +45,17 @@ int lb_addr_parse(struct lb_addr *a, const char *s, int need_port, const char **
     } else {
         const char *colon = strrchr(s, ':');
         hl = colon ? (size_t)(colon - s) : strlen(s);
-        if (colon)
+        if (colon && strchr(s, ':') != colon) {
+            /* Two colons or more: IPv6, where ::1:2000 could be either an address or an
+             * address and a port. Only brackets tell; without them it is all address. */
+            if (need_port) {
+                *why = "an IPv6 address with a port is written in brackets, as [::1]:8080";
+                return -1;
+            }
+            hl = strlen(s);
+        } else if (colon) {
             port = colon + 1;
+        }
     }
     if (hl == 0 || hl >= sizeof host) {
         *why = "expected an address such as 127.0.0.1:8080";

@@ -17,7 +17,8 @@ struct lb_addr {
 
 #define LB_ADDR_STRLEN 56
 
-/* Parses "ip:port" or "[ip6]:port". need_port=0 also accepts a bare address (port 0).
+/* Parses "ip:port" or "[ip6]:port". need_port=0 also accepts a bare address (port 0), an
+ * IPv6 one with or without brackets.
  * Returns 0, or -1 with a static message in *why. */
 int lb_addr_parse(struct lb_addr *a, const char *s, int need_port, const char **why);
 /* Formats as parsed ("127.0.0.1:80", "[::1]:80"); returns buf. */

@@ -77,6 +77,7 @@ static int parse_check(struct lb_config_error *e, const struct node *n, struct l
     if (lb_conf_want_block(e, n, 0) < 0)
         return -1;
     k->type = LB_CHECK_TCP;
+    const struct arg *timeout = NULL;
     for (size_t i = 0; i < n->nkids; i++) {
         const struct node *d = &n->kids[i];
         const char *nm = d->name.s;
@@ -112,6 +113,7 @@ static int parse_check(struct lb_config_error *e, const struct node *n, struct l
         } else if (!strcmp(nm, "timeout")) {
             if (lb_conf_arg_duration(e, a, 1, &k->timeout_ms) < 0)
                 return -1;
+            timeout = a;
         } else if (!strcmp(nm, "rise")) {
             if (lb_conf_arg_count(e, a, 1, 1000, &k->rise) < 0)
                 return -1;
@@ -122,6 +124,12 @@ static int parse_check(struct lb_config_error *e, const struct node *n, struct l
             return lb_conf_fail_at(e, &d->name, "unknown directive '%s' in check", nm);
         }
     }
+    /* A check still running when the next one is due would have to be cut short: the
+     * timeout written here could never be honoured. */
+    if (timeout && k->timeout_ms > k->interval_ms)
+        return lb_conf_fail_at(e, timeout,
+                               "check timeout '%s' is longer than its interval (%llums)",
+                               timeout->s, (unsigned long long)k->interval_ms);
     return 0;
 }
 
@@ -264,7 +272,7 @@ static int parse_backend(struct lb_config *c, struct lb_config_error *e, const s
         return lb_conf_fail_at(e, maglev_arg,
                                "maglev_table_size must exceed the number of servers");
     if (b->check.timeout_ms > b->check.interval_ms)
-        b->check.timeout_ms = b->check.interval_ms;
+        b->check.timeout_ms = b->check.interval_ms; /* only the default can be: 1s */
     return 0;
 }
 
@@ -514,6 +522,8 @@ static int interpret(struct lb_config *c, struct lb_config_error *e, const struc
             else if (v[0] == '/' && strlen(v) < sizeof c->log_path) {
                 c->log_target = LB_LOG_FILE;
                 strcpy(c->log_path, v);
+                c->log_pos.line = n->args[0].line;
+                c->log_pos.col = n->args[0].col;
             } else {
                 lb_conf_fail_at(e, &n->args[0],
                                 "log takes stderr, stdout, off or an absolute path");

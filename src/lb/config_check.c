@@ -1,6 +1,7 @@
 /* Config checks across objects, once every directive is read (positions were recorded at
- * parse): a listening address used twice, a server that is one of synfin's own frontends.
- * Also reading a configuration file and formatting what the checks found. */
+ * parse): a listening address used twice, a server that is one of synfin's own frontends,
+ * a log file that cannot be written, an admin listener open to other hosts. Also reading a
+ * configuration file and formatting what the checks found. */
 #include "lb/config_int.h"
 
 #include <errno.h>
@@ -9,6 +10,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+static void warn(struct lb_config *c, struct lb_pos at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void warn(struct lb_config *c, struct lb_pos at, const char *fmt, ...)
+{
+    if (c->nwarnings == LB_WARNINGS)
+        return;
+    struct lb_config_warning *w = &c->warnings[c->nwarnings++];
+    w->line = at.line;
+    w->col = at.col;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->msg, sizeof w->msg, fmt, ap);
+    va_end(ap);
+}
 
 static int fail_pos(struct lb_config_error *e, struct lb_pos at, int ref_line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -145,12 +164,87 @@ static int no_loops(const struct lb_config *c, struct lb_config_error *e)
     return rc;
 }
 
+/* A log file synfin could not open would lose every line after the start: its directory
+ * must exist and take a new file, or the file must be writable. */
+static int log_writable(const struct lb_config *c, struct lb_config_error *e)
+{
+    if (c->log_target != LB_LOG_FILE)
+        return 0;
+    struct stat st;
+    const char *path = c->log_path;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return fail_pos(e, c->log_pos, 0, "log file '%s' is a directory", path);
+        if (access(path, W_OK) < 0)
+            return fail_pos(e, c->log_pos, 0, "log file '%s': %s", path, strerror(errno));
+        return 0;
+    }
+    char dir[sizeof c->log_path];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = 0; /* a file in / */
+    else if (slash)
+        *slash = 0;
+    if (stat(dir, &st) < 0)
+        return fail_pos(e, c->log_pos, 0, "log file '%s': directory %s: %s", path, dir,
+                        strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return fail_pos(e, c->log_pos, 0, "log file '%s': %s is not a directory", path, dir);
+    if (access(dir, W_OK | X_OK) < 0)
+        return fail_pos(e, c->log_pos, 0, "log file '%s': directory %s: %s", path, dir,
+                        strerror(errno));
+    return 0;
+}
+
 int lb_conf_check(struct lb_config *c, struct lb_config_error *e)
 {
-    return listen_unique(c, e) < 0 || no_loops(c, e) < 0 ? -1 : 0;
+    if (listen_unique(c, e) < 0 || no_loops(c, e) < 0 || log_writable(c, e) < 0)
+        return -1;
+    if (c->has_admin && !lb_addr_is_loopback(&c->admin)) {
+        char a[LB_ADDR_STRLEN];
+        warn(c, c->admin_pos,
+             "admin on %s is reachable from other hosts, and it can kill sessions: keep it on "
+             "loopback (once the runtime API exists, a non-loopback admin will require its "
+             "token)",
+             lb_addr_format(&c->admin, a, sizeof a));
+    }
+    return 0;
 }
 
 /* ---- files and messages ---- */
+
+static char *read_all(FILE *f, size_t *n, const char **why)
+{
+    size_t cap = 4096;
+    char *text = malloc(cap);
+    *n = 0;
+    while (text) {
+        *n += fread(text + *n, 1, cap - *n, f);
+        if (*n < cap)
+            break;
+        if (cap >= (16u << 20)) {
+            free(text);
+            *why = "larger than 16 MiB";
+            return NULL;
+        }
+        char *nt = realloc(text, cap * 2);
+        if (!nt)
+            free(text);
+        text = nt;
+        cap *= 2;
+    }
+    if (!text) {
+        *why = "out of memory";
+        return NULL;
+    }
+    if (ferror(f)) {
+        free(text);
+        *why = strerror(errno ? errno : EIO);
+        return NULL;
+    }
+    return text;
+}
 
 struct lb_config *lb_config_load(const char *path, char *buf, size_t buflen)
 {
@@ -159,33 +253,20 @@ struct lb_config *lb_config_load(const char *path, char *buf, size_t buflen)
         snprintf(buf, buflen, "%s: %s", path, strerror(errno));
         return NULL;
     }
-    size_t cap = 4096, n = 0;
-    char *text = malloc(cap);
-    while (text) {
-        size_t r = fread(text + n, 1, cap - n, f);
-        n += r;
-        if (n < cap)
-            break;
-        if (cap >= (16u << 20)) {
-            free(text);
-            fclose(f);
-            snprintf(buf, buflen, "%s: larger than 16 MiB", path);
-            return NULL;
-        }
-        char *nt = realloc(text, cap * 2);
-        if (!nt) {
-            free(text);
-            text = NULL;
-            break;
-        }
-        text = nt;
-        cap *= 2;
+    /* fopen takes a directory; reading it would fail with a vaguer message. */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        snprintf(buf, buflen, "%s: %s", path, strerror(EISDIR));
+        return NULL;
     }
-    int rerr = ferror(f);
+    size_t n;
+    const char *why = NULL;
+    errno = 0;
+    char *text = read_all(f, &n, &why);
     fclose(f);
-    if (!text || rerr) {
-        free(text);
-        snprintf(buf, buflen, "%s: %s", path, text ? "read error" : "out of memory");
+    if (!text) {
+        snprintf(buf, buflen, "%s: %s", path, why);
         return NULL;
     }
     struct lb_config_error e;
@@ -206,4 +287,10 @@ void lb_config_error_format(const struct lb_config_error *e, const char *name, c
         snprintf(buf, buflen, "%s:%d:%d: %s%s", name, e->line, e->col, e->msg, ref);
     else
         snprintf(buf, buflen, "%s: %s%s", name, e->msg, ref);
+}
+
+void lb_config_warning_format(const struct lb_config_warning *w, const char *name, char *buf,
+                              size_t buflen)
+{
+    snprintf(buf, buflen, "%s:%d:%d: warning: %s", name, w->line, w->col, w->msg);
 }

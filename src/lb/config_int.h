@@ -25,7 +25,7 @@ int lb_conf_fail(struct lb_config_error *e, int line, int col, const char *fmt, 
 int lb_conf_fail_at(struct lb_config_error *e, const struct arg *a, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Values (config_value.c). A decimal number: 0, or -1 (not one, or past 64 bits). */
+/* Values (config_value.c). A decimal number: 0, -1 not one, -2 past 64 bits. */
 int lb_conf_parse_u64(const char *s, uint64_t *v, const char **end);
 /* 0, or -1 with *e naming the word at fault. */
 int lb_conf_arg_count(struct lb_config_error *e, const struct arg *a, uint64_t min, uint64_t max,
@@ -66,7 +66,7 @@ int lb_conf_parse_tree(const char *text, size_t len, struct lb_config_error *err
                        size_t *ntop);
 void lb_conf_free_nodes(struct node *kids, size_t n);
 
-/* The checks across objects, once every directive is read. */
+/* The checks across objects, once every directive is read; may add warnings. */
 int lb_conf_check(struct lb_config *c, struct lb_config_error *e);
 
 #endif

@@ -5,27 +5,30 @@
 #include <stdio.h>
 #include <string.h>
 
+/* -1: not a number; -2: a number too large for 64 bits (still read to its end, so that
+ * the caller can tell "out of range" from "not a number"). */
 int lb_conf_parse_u64(const char *s, uint64_t *v, const char **end)
 {
     uint64_t x = 0;
     const char *p = s;
+    int over = 0;
     if (*p < '0' || *p > '9')
         return -1;
     while (*p >= '0' && *p <= '9') {
         if (x > (UINT64_MAX - 9) / 10)
-            return -1;
+            over = 1;
         x = x * 10 + (uint64_t)(*p++ - '0');
     }
-    *v = x;
+    *v = over ? UINT64_MAX : x;
     *end = p;
-    return 0;
+    return over ? -2 : 0;
 }
 
 int lb_parse_duration(const char *s, uint64_t *ms, const char **why)
 {
     uint64_t v;
     const char *u;
-    if (lb_conf_parse_u64(s, &v, &u) < 0) {
+    if (lb_conf_parse_u64(s, &v, &u) == -1) {
         *why = "expected a duration such as 500ms, 5s, 2m, 1h";
         return -1;
     }
@@ -56,7 +59,7 @@ int lb_parse_size(const char *s, uint64_t *bytes, const char **why)
 {
     uint64_t v;
     const char *u;
-    if (lb_conf_parse_u64(s, &v, &u) < 0) {
+    if (lb_conf_parse_u64(s, &v, &u) == -1) {
         *why = "expected a size such as 16k";
         return -1;
     }
@@ -82,9 +85,10 @@ int lb_conf_arg_count(struct lb_config_error *e, const struct arg *a, uint64_t m
 {
     uint64_t v;
     const char *end;
-    if (lb_conf_parse_u64(a->s, &v, &end) < 0 || *end)
+    int rc = lb_conf_parse_u64(a->s, &v, &end);
+    if (rc == -1 || *end)
         return lb_conf_fail_at(e, a, "expected a number, found '%s'", a->s);
-    if (v < min || v > max)
+    if (v < min || v > max) /* an overflow (rc -2) reads as UINT64_MAX */
         return lb_conf_fail_at(e, a, "%s is out of range (%llu-%llu)", a->s,
                                (unsigned long long)min, (unsigned long long)max);
     *out = (uint32_t)v;
@@ -114,13 +118,16 @@ int lb_conf_arg_bool(struct lb_config_error *e, const struct arg *a, int *out)
     return 0;
 }
 
-/* An address to listen on or connect to, and where it was written (config_check.c). */
+/* An address to listen on or connect to: port 0 would let the kernel pick a listening
+ * port nobody knows, or connect nowhere. */
 int lb_conf_arg_addr(struct lb_config_error *e, const struct arg *a, struct lb_addr *out,
                      struct lb_pos *pos)
 {
     const char *why;
     if (lb_addr_parse(out, a->s, 1, &why) < 0)
         return lb_conf_fail_at(e, a, "'%s': %s", a->s, why);
+    if (lb_addr_port(out) == 0)
+        return lb_conf_fail_at(e, a, "'%s': port 0 is not a port (1-65535)", a->s);
     pos->line = a->line;
     pos->col = a->col;
     return 0;

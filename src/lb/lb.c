@@ -230,10 +230,12 @@ struct plan {
     struct lb_listener **fl, **rl; /* listeners for the new frontends / responders */
     int *fl_new, *rl_new;          /* opened for this plan (closed if it fails) */
     int *be_new;                   /* created for this plan */
+    struct lb_log_dest log;        /* the log destination, opened before the commit */
 };
 
 static void plan_free(struct plan *p)
 {
+    lb_log_discard(&p->log);
     free(p->fe);
     free(p->be);
     free(p->rs);
@@ -325,6 +327,7 @@ static void plan_abort(const struct lb_config *c, struct plan *p)
 int lb_apply(struct lb *lb, const struct lb_config *c, char *err, size_t errlen)
 {
     struct plan p;
+    p.log = (struct lb_log_dest){NULL, 0};
     size_t nf = c->nfrontends ? c->nfrontends : 1, nb = c->nbackends ? c->nbackends : 1;
     size_t nr = c->nresponds ? c->nresponds : 1;
     p.fe = calloc(nf, sizeof *p.fe);
@@ -342,6 +345,11 @@ int lb_apply(struct lb *lb, const struct lb_config *c, char *err, size_t errlen)
     }
     if (plan_listeners(lb, c, &p, err, errlen) < 0)
         goto fail;
+    int lrc = lb_log_prepare(c, &p.log);
+    if (lrc < 0) {
+        snprintf(err, errlen, "cannot open log %s: %s", c->log_path, strerror(-lrc));
+        goto fail;
+    }
     /* New objects are allocated before anything running is changed. */
     for (size_t i = 0; i < c->nbackends; i++) {
         for (size_t k = 0; k < lb->nbe; k++)
@@ -478,8 +486,9 @@ int lb_apply(struct lb *lb, const struct lb_config *c, char *err, size_t errlen)
     p.rs = NULL;
     lb->drain_timeout_ms = c->drain_timeout_ms;
     lb_room_plan(lb);
-    if (lb_log_open(lb, c) < 0)
-        fprintf(stderr, "synfin: cannot open log %s: %s\n", c->log_path, strerror(errno));
+    lb_log_set(lb, &p.log);
+    p.log.f = NULL;
+    p.log.owned = 0;
     lb->kick_accept = 1;
     for (size_t i = 0; i < lb->nfe; i++)
         lb->fe[i]->paused = 1; /* accept whatever waits, after this batch */

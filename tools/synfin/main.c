@@ -315,6 +315,37 @@ static struct lb_config *load(struct app *app, char *err, size_t errlen)
     return c;
 }
 
+/* Each warning as "where: warning: message", where being the file position or, in ad-hoc
+ * mode, the flag. */
+static void each_warning(const struct app *app, const struct lb_config *c,
+                         void (*fn)(void *arg, const char *text), void *arg)
+{
+    for (size_t i = 0; i < c->nwarnings; i++) {
+        const struct lb_config_warning *w = &c->warnings[i];
+        char buf[512];
+        if (app->adhoc) {
+            const char *flag = adhoc_flag(app, w->line);
+            snprintf(buf, sizeof buf, "command line%s%s: warning: %s", flag ? ", " : "",
+                     flag ? flag : "", w->msg);
+        } else {
+            lb_config_warning_format(w, app->path ? app->path : "<embedded conf/synfin.conf>", buf,
+                                     sizeof buf);
+        }
+        fn(arg, buf);
+    }
+}
+
+static void warning_to_stderr(void *arg, const char *text)
+{
+    (void)arg;
+    fprintf(stderr, "synfin: %s\n", text);
+}
+
+static void warning_to_log(void *arg, const char *text)
+{
+    lb_logf(arg, "event=reload_warning warning=\"%s\"", text);
+}
+
 static void print_listening(struct app *app)
 {
     struct lb *lb = app->lb;
@@ -397,6 +428,7 @@ static void reload(struct app *app)
         app->old_admin = app->ctl.admin;
         app->ctl.admin = na;
     }
+    each_warning(app, c, warning_to_log, lb);
     lb->reloads++;
     lb_logf(lb, "event=reload_ok frontends=%zu backends=%zu sessions=%u", lb->nfe, lb->nbe,
             lb->nsessions);
@@ -589,7 +621,13 @@ int main(int argc, char **argv)
     static char errbuf[1 << 16];
     setvbuf(stderr, errbuf, _IOFBF, sizeof errbuf);
     for (; i < argc; i++) {
-        if (!strcmp(argv[i], "-c") && i + 1 < argc) {
+        if (!strcmp(argv[i], "-c")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "synfin: -c needs a configuration file: -c FILE\n");
+                usage(stderr);
+                fflush(stderr);
+                return 2;
+            }
             app.path = argv[++i];
         } else if (!strcmp(argv[i], "-t")) {
             check = 1;
@@ -632,12 +670,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "synfin: %s\n", err);
         rc = 2;
     } else if (check) {
+        each_warning(&app, c, warning_to_stderr, NULL);
         printf("synfin: %s: configuration is valid\n", app.path    ? app.path
                                                        : app.adhoc ? "command line"
                                                                    : "embedded conf/synfin.conf");
         lb_config_free(c);
         rc = 0;
     } else {
+        each_warning(&app, c, warning_to_stderr, NULL);
+        fflush(stderr); /* stderr is block-buffered for the log: a warning goes out now */
         rc = run(&app, c);
     }
     text_free(&t);
