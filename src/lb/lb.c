@@ -683,5 +683,7 @@ void lb_free(struct lb *lb)
     free(lb->rs);
     lb_log_close(lb);
     lb_bufpool_clear(&lb->pool);
+    /* The loop outlives lb (the transport's teardown still walks its hooks). */
+    sf_loop_del_hook(lb->loop, &lb->hook);
     free(lb);
 }
