@@ -15,11 +15,13 @@ $(eval $(call add_unit,test_lb_balance,tests/lb/test_balance.c,$(LB_LIBS),-lm))
 $(eval $(call add_unit,test_lb_pipe,tests/lb/test_pipe.c,$(LB_LIBS),-lm))
 $(eval $(call add_unit,test_lb_tw_destroy,tests/lb/test_tw_destroy.c,$(LB_LIBS),-lm))
 $(eval $(call add_unit,test_lb_census,tests/lb/test_census.c,$(LB_LIBS),-lm))
+$(eval $(call add_unit,test_lb_epset,tests/lb/test_epset.c,$(LB_LIBS),-lm))
 
 TESTS += $(sort $(wildcard tests/lb/test_*.py))
 # The same suites on synfin's own TCP (lbtest.py, SYNFIN_TRANSPORT=stack): one wrapper each,
-# named SUITE@stack. test_stack.py is the stack's own; test_make_run.py runs the default.
-LB_STACK_SUITES := $(filter-out tests/lb/test_stack.py tests/lb/test_make_run.py,\
+# named SUITE@stack. test_stack.py is the stack's own; test_make_run.py runs the default;
+# test_fd_limit.py is about descriptors, which the stack needs none of.
+LB_STACK_SUITES := $(filter-out tests/lb/test_stack.py tests/lb/test_make_run.py tests/lb/test_fd_limit.py,\
 	$(wildcard tests/lb/test_*.py))
 LB_STACK_WRAPPERS := $(patsubst tests/lb/%.py,$(O)/test/stack/%.py@stack,$(LB_STACK_SUITES))
 $(O)/test/stack/%.py@stack: tests/lb/%.py mk/comp-lb.mk

@@ -14,7 +14,6 @@
 #define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 #define REQ_MAX                      8192
 #define ADMIN_TIMEOUT                (5 * SF_NSEC_PER_SEC)
-#define ADMIN_CONNS_MAX              64
 /* Work for streamed bodies per loop iteration, all connections together: about 0.25 ms, so
  * that admin requests add at most that to the proxied traffic the same iteration serves. */
 #define ADMIN_BUDGET 256
@@ -385,7 +384,7 @@ static void listener_io(struct sf_io *io, uint32_t ev)
                 continue;
             return; /* EAGAIN, or a shortage: the next connection tries again */
         }
-        struct aconn *c = a->nconns < ADMIN_CONNS_MAX ? calloc(1, sizeof *c) : NULL;
+        struct aconn *c = a->nconns < CTL_ADMIN_CONNS_MAX ? calloc(1, sizeof *c) : NULL;
         if (!c) {
             close(fd);
             continue;

@@ -11,6 +11,11 @@
 
 struct ctl_admin;
 
+/* Connections served at once; more wait in the listener's backlog. */
+#define CTL_ADMIN_CONNS_MAX 64
+/* Descriptors the admin side may hold: its listener and its connections. */
+#define CTL_ADMIN_FDS (CTL_ADMIN_CONNS_MAX + 1)
+
 struct ctl_admin_req {
     const char *method;
     const char *path;  /* without the query */

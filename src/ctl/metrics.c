@@ -22,6 +22,36 @@ static void counters_by_cause(struct sf_strbuf *b, struct lb *lb)
                      (unsigned long long)lb->causes[c]);
 }
 
+static void room_metrics(struct sf_strbuf *b, struct lb *lb)
+{
+    family(b, "synfin_frontend_fd_paused", "gauge",
+           "1 while the frontend does not accept because a session's connections cannot be had "
+           "(descriptors): clients wait in the kernel backlog.");
+    for (size_t i = 0; i < lb->nfe; i++)
+        sf_sb_printf(b, "synfin_frontend_fd_paused{frontend=\"%s\"} %d\n", lb->fe[i]->conf.name,
+                     lb->fe[i]->fd_paused);
+    family(b, "synfin_frontend_fd_pauses_total", "counter",
+           "Times the frontend stopped accepting for lack of descriptors.");
+    for (size_t i = 0; i < lb->nfe; i++)
+        sf_sb_printf(b, "synfin_frontend_fd_pauses_total{frontend=\"%s\"} %llu\n",
+                     lb->fe[i]->conf.name, (unsigned long long)lb->fe[i]->fd_pauses);
+    family(b, "synfin_frontend_loops_total", "counter",
+           "Connections the frontend reset because they came from synfin's own server side "
+           "(a server address that leads back to it).");
+    for (size_t i = 0; i < lb->nfe; i++)
+        sf_sb_printf(b, "synfin_frontend_loops_total{frontend=\"%s\"} %llu\n", lb->fe[i]->conf.name,
+                     (unsigned long long)lb->fe[i]->loops);
+    family(b, "synfin_transport_connections", "gauge",
+           "Connections and listeners the transport holds (kernel: descriptors).");
+    sf_sb_printf(b, "synfin_transport_connections %llu\n", (unsigned long long)lb->tp->conn_open);
+    if (lb->tp->conn_limit != UINT64_MAX) {
+        family(b, "synfin_transport_connections_limit", "gauge",
+               "How many it can hold at once (kernel: RLIMIT_NOFILE less a reserve).");
+        sf_sb_printf(b, "synfin_transport_connections_limit %llu\n",
+                     (unsigned long long)lb->tp->conn_limit);
+    }
+}
+
 void ctl_render_metrics(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
                         struct sf_strbuf *b)
 {
@@ -53,6 +83,7 @@ void ctl_render_metrics(struct lb *lb, const struct lb_census *c, uint64_t age_n
                      lb->fe[i]->conf.name, (unsigned long long)lb->fe[i]->bytes_out);
     }
     counters_by_cause(b, lb);
+    room_metrics(b, lb);
 
     family(b, "synfin_backend_sessions_active", "gauge",
            "Live sessions, by backend: queued, connecting or established.");

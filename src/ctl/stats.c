@@ -43,6 +43,13 @@ void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
                  (double)age_ns / 1e9);
     sf_sb_printf(b, ",\"sessions\":{\"active\":%u,\"total\":%llu}", lb->nsessions,
                  (unsigned long long)lb->sessions_total);
+    sf_sb_printf(
+        b, ",\"connections\":{\"open\":%llu,\"limit\":", (unsigned long long)lb->tp->conn_open);
+    if (lb->tp->conn_limit == UINT64_MAX)
+        sf_sb_printf(b, "null,\"fd_exhausted\":%s}", lb->fd_short ? "true" : "false");
+    else
+        sf_sb_printf(b, "%llu,\"fd_exhausted\":%s}", (unsigned long long)lb->tp->conn_limit,
+                     lb->fd_short ? "true" : "false");
     sf_sb_printf(b, ",\"close_causes\":");
     causes_obj(b, lb->causes);
     sf_sb_printf(b, ",\"frontends\":[");
@@ -55,11 +62,13 @@ void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
         sf_sb_printf(b, ",\"backend\":");
         sf_sb_json_str(b, f->backend->conf.name);
         sf_sb_printf(b,
-                     ",\"active\":%u,\"maxconn\":%u,\"paused\":%s,\"total\":%llu,"
+                     ",\"active\":%u,\"maxconn\":%u,\"paused\":%s,\"fd_paused\":%s,"
+                     "\"fd_pauses\":%llu,\"loops\":%llu,\"total\":%llu,"
                      "\"bytes_in\":%llu,\"bytes_out\":%llu,\"close_causes\":",
                      f->active, f->conf.maxconn, f->paused ? "true" : "false",
-                     (unsigned long long)f->sessions_total, (unsigned long long)f->bytes_in,
-                     (unsigned long long)f->bytes_out);
+                     f->fd_paused ? "true" : "false", (unsigned long long)f->fd_pauses,
+                     (unsigned long long)f->loops, (unsigned long long)f->sessions_total,
+                     (unsigned long long)f->bytes_in, (unsigned long long)f->bytes_out);
         causes_obj(b, f->causes);
         sf_sb_printf(b, "}");
     }

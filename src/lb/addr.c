@@ -45,8 +45,17 @@ int lb_addr_parse(struct lb_addr *a, const char *s, int need_port, const char **
     } else {
         const char *colon = strrchr(s, ':');
         hl = colon ? (size_t)(colon - s) : strlen(s);
-        if (colon)
+        if (colon && strchr(s, ':') != colon) {
+            /* Two colons or more: IPv6, where ::1:2000 could be either an address or an
+             * address and a port. Only brackets tell; without them it is all address. */
+            if (need_port) {
+                *why = "an IPv6 address with a port is written in brackets, as [::1]:8080";
+                return -1;
+            }
+            hl = strlen(s);
+        } else if (colon) {
             port = colon + 1;
+        }
     }
     if (hl == 0 || hl >= sizeof host) {
         *why = "expected an address such as 127.0.0.1:8080";
@@ -155,4 +164,41 @@ void lb_addr_from_sockaddr(struct lb_addr *a, const struct sockaddr *sa, socklen
         len = sizeof a->u;
     memcpy(&a->u, sa, len);
     a->len = len;
+}
+
+void lb_addr_unmap(struct lb_addr *out, const struct lb_addr *a)
+{
+    *out = *a;
+    if (a->u.sa.sa_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&a->u.in6.sin6_addr))
+        return;
+    uint16_t port = lb_addr_port(a);
+    memset(out, 0, sizeof *out);
+    out->u.in4.sin_family = AF_INET;
+    memcpy(&out->u.in4.sin_addr, a->u.in6.sin6_addr.s6_addr + 12, 4);
+    out->u.in4.sin_port = htons(port);
+    out->len = sizeof out->u.in4;
+}
+
+int lb_addr_is_any(const struct lb_addr *a)
+{
+    if (a->u.sa.sa_family == AF_INET6)
+        return IN6_IS_ADDR_UNSPECIFIED(&a->u.in6.sin6_addr);
+    return a->u.sa.sa_family == AF_INET && a->u.in4.sin_addr.s_addr == htonl(INADDR_ANY);
+}
+
+int lb_addr_is_loopback(const struct lb_addr *a)
+{
+    struct lb_addr u;
+    lb_addr_unmap(&u, a);
+    if (u.u.sa.sa_family == AF_INET6)
+        return IN6_IS_ADDR_LOOPBACK(&u.u.in6.sin6_addr);
+    return u.u.sa.sa_family == AF_INET && (ntohl(u.u.in4.sin_addr.s_addr) >> 24) == 127;
+}
+
+int lb_addr_same_host_unmapped(const struct lb_addr *a, const struct lb_addr *b)
+{
+    struct lb_addr ua, ub;
+    lb_addr_unmap(&ua, a);
+    lb_addr_unmap(&ub, b);
+    return lb_addr_same_host(&ua, &ub);
 }

@@ -16,6 +16,12 @@
 
 #define LB_NAME_MAX    64
 #define LB_SOURCES_MAX 16
+#define LB_WARNINGS    8
+
+/* Where something was written, for the checks that compare objects after parsing. */
+struct lb_pos {
+    int line, col;
+};
 
 enum lb_balance { LB_BAL_ROUNDROBIN, LB_BAL_LEASTCONN, LB_BAL_SOURCE, LB_BAL_MAGLEV };
 enum lb_close_mode { LB_CLOSE_FIN, LB_CLOSE_RST };
@@ -58,6 +64,7 @@ struct lb_profile_conf {
 struct lb_server_conf {
     char name[LB_NAME_MAX];
     struct lb_addr addr;
+    struct lb_pos addr_pos;
     uint32_t weight;
     uint32_t maxconn; /* 0: unlimited */
     int backup;
@@ -89,6 +96,7 @@ struct lb_backend_conf {
 struct lb_frontend_conf {
     char name[LB_NAME_MAX];
     struct lb_addr listen;
+    struct lb_pos listen_pos;
     int backlog;
     int reuseport;
     uint32_t maxconn;
@@ -98,6 +106,7 @@ struct lb_frontend_conf {
 
 struct lb_respond_conf {
     struct lb_addr listen;
+    struct lb_pos listen_pos;
     char *body;
 };
 
@@ -115,9 +124,17 @@ struct lb_config {
     struct lb_transport_conf transport;
     int has_admin;
     struct lb_addr admin;
+    struct lb_pos admin_pos;
     int log_target;
     char log_path[256];
+    struct lb_pos log_pos;
     uint64_t drain_timeout_ms;
+    /* What is valid but likely not meant: printed by -t and at start, logged on reload. */
+    struct lb_config_warning {
+        int line, col;
+        char msg[256];
+    } warnings[LB_WARNINGS];
+    size_t nwarnings;
 };
 
 struct lb_config_error {
@@ -132,6 +149,9 @@ struct lb_config *lb_config_parse(const char *text, size_t len, struct lb_config
 /* "name:line:col: message[ at line N]" (or "name: message" without a position) into buf. */
 void lb_config_error_format(const struct lb_config_error *e, const char *name, char *buf,
                             size_t buflen);
+/* "name:line:col: warning: message" into buf. */
+void lb_config_warning_format(const struct lb_config_warning *w, const char *name, char *buf,
+                              size_t buflen);
 /* Reads and parses a file; errors are formatted "file:line:col: message" into buf. */
 struct lb_config *lb_config_load(const char *path, char *buf, size_t buflen);
 void lb_config_free(struct lb_config *c);

@@ -21,36 +21,68 @@ static void on_retry(struct sf_loop_timer *t)
     lb_frontend_accept(f);
 }
 
-/* Accepts until none is waiting (edge-triggered), maxconn is reached, or descriptors run
- * out. A paused frontend leaves connections in the kernel's backlog: that is the
- * back-pressure toward clients. */
+static void pause_for_room(struct lb_frontend *f)
+{
+    char who[LB_NAME_MAX + 16];
+    f->paused = 1;
+    if (!f->fd_paused) {
+        f->fd_paused = 1;
+        f->fd_pauses++;
+    }
+    snprintf(who, sizeof who, "frontend=%s", f->conf.name);
+    lb_fd_short(f->lb, who);
+}
+
+static void accept_failed(struct lb_frontend *f, int rc)
+{
+    struct lb *lb = f->lb;
+    f->accept_errors++;
+    if (rc == -EMFILE || rc == -ENFILE)
+        pause_for_room(f); /* held outside the count (or system-wide): the episode says it */
+    else
+        lb_logf(lb, "event=accept_error frontend=%s error=%s", f->conf.name, strerror(-rc));
+    /* The count said there was room, so only time tells when there is: retry shortly
+     * instead of spinning. */
+    f->paused = 1;
+    if (sf_loop_timer_set(lb->loop, &f->retry, sf_loop_now(lb->loop) + 100 * SF_NSEC_PER_MS) < 0)
+        f->paused = 0;
+}
+
+/* Accepts until none is waiting (edge-triggered), maxconn is reached, or a session's two
+ * connections cannot be had. A paused frontend leaves connections in the kernel's backlog:
+ * that is the back-pressure toward clients. fd_paused stays set from the first refusal for
+ * room until the backlog is empty, so a frontend that takes one client per session that
+ * ends is one pause, not one per client. */
 void lb_frontend_accept(struct lb_frontend *f)
 {
     struct lb *lb = f->lb;
     if (!f->listener || lb->draining || lb->stopping)
         return;
     while (f->active < f->conf.maxconn) {
+        if (!lb_session_room(lb)) {
+            pause_for_room(f);
+            return;
+        }
         struct lb_conn *c;
-        int rc = lb_accept(f->listener, NULL, NULL, &c);
+        int rc = lb_accept(f->listener, LB_ACCEPT_REFUSE_OWN, NULL, NULL, &c);
         if (rc == -EAGAIN) {
-            f->paused = 0;
+            f->paused = f->fd_paused = 0;
             return;
         }
         if (rc == -ECONNABORTED || rc == -EINTR || rc == -EPROTO)
             continue;
+        if (rc == -ELOOP) {
+            lb_loop_refused(f);
+            continue;
+        }
         if (rc < 0) {
-            /* Out of descriptors or memory: retry shortly instead of spinning. */
-            f->accept_errors++;
-            lb_logf(lb, "event=accept_error frontend=%s error=%s", f->conf.name, strerror(-rc));
-            f->paused = 1;
-            if (sf_loop_timer_set(lb->loop, &f->retry,
-                                  sf_loop_now(lb->loop) + 100 * SF_NSEC_PER_MS) < 0)
-                f->paused = 0;
+            accept_failed(f, rc);
             return;
         }
         lb_session_start(f, c);
     }
     f->paused = 1;
+    f->fd_paused = 0; /* maxconn holds it now */
 }
 
 int lb_frontend_listen(struct lb_frontend *f, char *err, size_t errlen)

@@ -38,6 +38,8 @@ static void set_up(struct lb *lb, struct lb_server *s, int up, const char *why)
     }
 }
 
+/* ok: 1 passed, 0 failed, -1 not judged (synfin itself ran short: no verdict on the
+ * server, the next interval tries again). */
 static void finish(struct lb_health *h, int ok, const char *why)
 {
     struct lb *lb = h->lb;
@@ -49,7 +51,9 @@ static void finish(struct lb_health *h, int ok, const char *why)
         h->conn = NULL;
     }
     snprintf(s->last_check, sizeof s->last_check, "%s", why);
-    if (ok) {
+    if (ok < 0) {
+        /* no verdict */
+    } else if (ok) {
         s->check_fail = 0;
         if (++s->check_ok >= k->rise)
             set_up(lb, s, 1, why);
@@ -71,7 +75,7 @@ static void on_conn(void *ctx, struct lb_conn *c, unsigned ev)
     if (r == -EINPROGRESS)
         return;
     if (r < 0) {
-        finish(h, 0, strerror(-r));
+        finish(h, 0, r == -ELOOP ? "the address leads back into synfin" : strerror(-r));
         return;
     }
     if (h->srv->backend->conf.check.type == LB_CHECK_TCP) {
@@ -141,7 +145,10 @@ static void on_timer(struct sf_loop_timer *t)
     struct lb_conn *c;
     int rc = lb_connect(lb->tp, &o, on_conn, h, &c);
     if (rc < 0) {
-        finish(h, 0, strerror(-rc));
+        char why[64];
+        int ours = rc == -EMFILE || rc == -ENFILE || rc == -ENOBUFS || rc == -ENOMEM;
+        snprintf(why, sizeof why, "%s%s", ours ? "skipped: " : "", strerror(-rc));
+        finish(h, ours ? -1 : 0, why);
         return;
     }
     h->conn = c;

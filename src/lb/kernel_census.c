@@ -7,7 +7,47 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+
+/* Linux's TCP states (include/net/tcp_states.h) in RFC 9293's names. */
+static enum sf_state from_linux(int s)
+{
+    switch (s) {
+    case 1: return SF_ESTABLISHED;
+    case 2: return SF_SYN_SENT;
+    case 3: return SF_SYN_RECEIVED;
+    case 4: return SF_FIN_WAIT_1;
+    case 5: return SF_FIN_WAIT_2;
+    case 6: return SF_TIME_WAIT;
+    case 8: return SF_CLOSE_WAIT;
+    case 9: return SF_LAST_ACK;
+    case 10: return SF_LISTEN;
+    case 11: return SF_CLOSING;
+    case 12: return SF_SYN_RECEIVED;
+    default: return SF_CLOSED;
+    }
+}
+
+int lb_kernel_fd_info(int fd, struct lb_conn_info *i)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+        return -errno;
+    i->state = from_linux(ti.tcpi_state);
+    i->rtt_us = ti.tcpi_rtt;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        lb_addr_from_sockaddr(&i->local, (struct sockaddr *)&ss, sl);
+    int q = 0;
+    if (i->state != SF_LISTEN && ioctl(fd, SIOCOUTQ, &q) == 0 && q > 0)
+        i->unacked = (uint32_t)q;
+    return 0;
+}
 
 void lb_kernel_census_fd(int fd, struct lb_census *c)
 {
@@ -15,11 +55,7 @@ void lb_kernel_census_fd(int fd, struct lb_census *c)
     socklen_t len = sizeof ti;
     if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
         return;
-    static const enum sf_state map[] = {
-        SF_CLOSED,    SF_ESTABLISHED, SF_SYN_SENT,   SF_SYN_RECEIVED, SF_FIN_WAIT_1, SF_FIN_WAIT_2,
-        SF_TIME_WAIT, SF_CLOSED,      SF_CLOSE_WAIT, SF_LAST_ACK,     SF_LISTEN,     SF_CLOSING,
-    };
-    c->states[ti.tcpi_state < sizeof map / sizeof map[0] ? map[ti.tcpi_state] : SF_CLOSED]++;
+    c->states[from_linux(ti.tcpi_state)]++;
 }
 
 struct diag_ctx {

@@ -8,6 +8,9 @@
 #include "diag/sockdiag.h"
 #include "lb/transport.h"
 
+/* One socket's state, local address and unacknowledged bytes (TCP_INFO, getsockname,
+ * SIOCOUTQ): 0, or -errno. */
+int lb_kernel_fd_info(int fd, struct lb_conn_info *i);
 /* Counts one socket by its TCP_INFO state. */
 void lb_kernel_census_fd(int fd, struct lb_census *c);
 /* The sock_diag part of a census in progress: one dump per watched port, read in batches. */

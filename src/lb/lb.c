@@ -33,6 +33,8 @@ static void after_batch(struct sf_hook *h)
             if (lb->fe[i]->paused && !sf_loop_timer_armed(&lb->fe[i]->retry))
                 lb_frontend_accept(lb->fe[i]);
     }
+    if (lb->fd_short)
+        lb_fd_resume(lb);
     if (lb->log)
         fflush(lb->log);
 }
@@ -228,10 +230,12 @@ struct plan {
     struct lb_listener **fl, **rl; /* listeners for the new frontends / responders */
     int *fl_new, *rl_new;          /* opened for this plan (closed if it fails) */
     int *be_new;                   /* created for this plan */
+    struct lb_log_dest log;        /* the log destination, opened before the commit */
 };
 
 static void plan_free(struct plan *p)
 {
+    lb_log_discard(&p->log);
     free(p->fe);
     free(p->be);
     free(p->rs);
@@ -323,6 +327,7 @@ static void plan_abort(const struct lb_config *c, struct plan *p)
 int lb_apply(struct lb *lb, const struct lb_config *c, char *err, size_t errlen)
 {
     struct plan p;
+    p.log = (struct lb_log_dest){NULL, 0};
     size_t nf = c->nfrontends ? c->nfrontends : 1, nb = c->nbackends ? c->nbackends : 1;
     size_t nr = c->nresponds ? c->nresponds : 1;
     p.fe = calloc(nf, sizeof *p.fe);
@@ -340,6 +345,11 @@ int lb_apply(struct lb *lb, const struct lb_config *c, char *err, size_t errlen)
     }
     if (plan_listeners(lb, c, &p, err, errlen) < 0)
         goto fail;
+    int lrc = lb_log_prepare(c, &p.log);
+    if (lrc < 0) {
+        snprintf(err, errlen, "cannot open log %s: %s", c->log_path, strerror(-lrc));
+        goto fail;
+    }
     /* New objects are allocated before anything running is changed. */
     for (size_t i = 0; i < c->nbackends; i++) {
         for (size_t k = 0; k < lb->nbe; k++)
@@ -475,8 +485,10 @@ int lb_apply(struct lb *lb, const struct lb_config *c, char *err, size_t errlen)
     p.be = NULL;
     p.rs = NULL;
     lb->drain_timeout_ms = c->drain_timeout_ms;
-    if (lb_log_open(lb, c) < 0)
-        fprintf(stderr, "synfin: cannot open log %s: %s\n", c->log_path, strerror(errno));
+    lb_room_plan(lb);
+    lb_log_set(lb, &p.log);
+    p.log.f = NULL;
+    p.log.owned = 0;
     lb->kick_accept = 1;
     for (size_t i = 0; i < lb->nfe; i++)
         lb->fe[i]->paused = 1; /* accept whatever waits, after this batch */
@@ -601,6 +613,7 @@ void lb_drain(struct lb *lb)
         if (f->listener)
             lb_listener_close(f->listener);
         f->listener = NULL;
+        f->fd_paused = 0; /* nobody waits in a closed listener's backlog */
     }
     lb_logf(lb, "event=drain sessions=%u deadline_ms=%llu", lb->nsessions,
             (unsigned long long)lb->drain_timeout_ms);
@@ -670,5 +683,7 @@ void lb_free(struct lb *lb)
     free(lb->rs);
     lb_log_close(lb);
     lb_bufpool_clear(&lb->pool);
+    /* The loop outlives lb (the transport's teardown still walks its hooks). */
+    sf_loop_del_hook(lb->loop, &lb->hook);
     free(lb);
 }

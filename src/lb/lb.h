@@ -23,6 +23,7 @@ enum lb_cause {
     LB_CAUSE_SERVER_RST,
     LB_CAUSE_CONNECT_FAIL,
     LB_CAUSE_CONNECT_TIMEOUT,
+    LB_CAUSE_LOOP,
     LB_CAUSE_IDLE_TIMEOUT,
     LB_CAUSE_CLIENT_FIN_TIMEOUT,
     LB_CAUSE_SERVER_FIN_TIMEOUT,
@@ -47,7 +48,11 @@ struct lb_frontend {
     uint64_t sessions_total, bytes_in, bytes_out, accept_errors;
     uint64_t causes[LB_CAUSE_N];
     int paused;                 /* at maxconn, or out of descriptors: not accepting */
-    struct sf_loop_timer retry; /* accepting again after running out of descriptors */
+    int fd_paused;              /* ... because a session's connections cannot be had */
+    uint64_t fd_pauses;         /* times it paused so */
+    uint64_t loops;             /* connections refused: from synfin's own server side */
+    uint64_t loop_logged;       /* when the last loop_detected line went out (ns), 0 never */
+    struct sf_loop_timer retry; /* accepting again after the kernel said EMFILE anyway */
     uint32_t refs;
     int removed;
 };
@@ -59,6 +64,7 @@ struct lb_respond {
     char *response; /* the whole HTTP response */
     size_t response_len;
     uint64_t served;
+    int fd_paused; /* not accepting: no descriptor left for it */
     uint32_t refs;
     int removed;
 };
@@ -108,6 +114,15 @@ struct lb {
     int kick_accept;                /* a frontend may resume accepting */
     int kick_queues;                /* a backend queue may move */
 
+    /* Room (room.c): connections that new sessions leave to others, and the episode of
+     * running out of descriptors. */
+    uint32_t spare_sessions; /* health checks, responders, a reload's listeners */
+    uint32_t spare_respond;  /* what responders leave: health checks, listeners */
+    uint32_t npending;       /* sessions without a server connection that will need one */
+    uint32_t nwaiting;       /* ... of them, waiting because a connect ran short */
+    int fd_short;            /* the episode is on: fd_exhausted logged, not yet recovered */
+    uint64_t fd_short_since;
+
     uint64_t started_ns, reloads, reload_failures;
 };
 
@@ -151,6 +166,7 @@ void lb_frontend_accept(struct lb_frontend *f);
 
 /* respond.c */
 int lb_respond_listen(struct lb_respond *r, char *err, size_t errlen);
+void lb_respond_accept(struct lb_respond *r);
 void lb_respond_adopt(struct lb_respond *r, struct lb_listener *l);
 int lb_respond_set_body(struct lb_respond *r, const char *body);
 void lb_respond_put(struct lb_respond *r);
@@ -161,6 +177,18 @@ void lb_health_stop(struct lb *lb, struct lb_server *s);
 /* A connect to s failed (passive health): may eject it. */
 void lb_server_connect_failed(struct lb *lb, struct lb_server *s);
 void lb_server_connect_ok(struct lb_server *s);
+
+/* room.c: whether new connections can be had, and what to do when they cannot */
+void lb_room_plan(struct lb *lb);
+int lb_session_room(struct lb *lb);
+int lb_respond_room(struct lb *lb);
+/* Out of descriptors: starts the episode (one fd_exhausted line) unless it is on. who is
+ * the log fields of what ran short ("frontend=web"). */
+void lb_fd_short(struct lb *lb, const char *who);
+/* After each batch during an episode: resumes what waits for room, ends the episode. */
+void lb_fd_resume(struct lb *lb);
+/* A frontend refused a connection that came from synfin's own server side. */
+void lb_loop_refused(struct lb_frontend *f);
 
 /* aux connections */
 void lb_aux_add(struct lb *lb, struct lb_aux *a, struct lb_conn *c);

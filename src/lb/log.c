@@ -74,25 +74,37 @@ void lb_log_close(struct lb *lb)
     lb->log_owned = 0;
 }
 
-int lb_log_open(struct lb *lb, const struct lb_config *c)
+int lb_log_prepare(const struct lb_config *c, struct lb_log_dest *d)
 {
-    FILE *f = NULL;
-    int owned = 0;
+    d->f = NULL;
+    d->owned = 0;
     switch (c->log_target) {
-    case LB_LOG_STDOUT: f = stdout; break;
-    case LB_LOG_STDERR: f = stderr; break;
+    case LB_LOG_STDOUT: d->f = stdout; break;
+    case LB_LOG_STDERR: d->f = stderr; break;
     case LB_LOG_FILE:
-        f = fopen(c->log_path, "a");
-        if (!f)
+        d->f = fopen(c->log_path, "a");
+        if (!d->f)
             return -errno;
-        owned = 1;
+        d->owned = 1;
         break;
     default: break;
     }
-    lb_log_close(lb);
-    lb->log = f;
-    lb->log_owned = owned;
     return 0;
+}
+
+void lb_log_set(struct lb *lb, const struct lb_log_dest *d)
+{
+    lb_log_close(lb);
+    lb->log = d->f;
+    lb->log_owned = d->owned;
+}
+
+void lb_log_discard(struct lb_log_dest *d)
+{
+    if (d->owned)
+        fclose(d->f);
+    d->f = NULL;
+    d->owned = 0;
 }
 
 const char *lb_cause_name(int c)
@@ -105,6 +117,7 @@ const char *lb_cause_name(int c)
         "server_rst",
         "connect_fail",
         "connect_timeout",
+        "loop",
         "idle_timeout",
         "client_fin_timeout",
         "server_fin_timeout",

@@ -109,18 +109,32 @@ static void on_conn(void *ctx, struct lb_conn *c, unsigned ev)
     rconn_free(rc, 0);
 }
 
-static void on_listener(void *ctx, struct lb_listener *l)
+/* Accepts while the transport has room for it beyond what health checks need; otherwise
+ * pauses (its clients wait in the backlog) until room.c resumes it. */
+void lb_respond_accept(struct lb_respond *r)
 {
-    struct lb_respond *r = ctx;
     struct lb *lb = r->lb;
-    for (;;) {
+    r->fd_paused = 0;
+    while (r->listener) {
+        if (!lb_respond_room(lb)) {
+            char who[LB_ADDR_STRLEN + 16], a[LB_ADDR_STRLEN];
+            r->fd_paused = 1;
+            snprintf(who, sizeof who, "respond=%s", lb_addr_format(&r->conf.listen, a, sizeof a));
+            lb_fd_short(lb, who);
+            return;
+        }
         struct lb_conn *c;
-        int rc = lb_accept(l, NULL, NULL, &c);
+        int rc = lb_accept(r->listener, 0, NULL, NULL, &c);
         if (rc == -EAGAIN)
             return;
         if (rc < 0) {
             if (rc == -ECONNABORTED || rc == -EINTR)
                 continue;
+            if (rc == -EMFILE || rc == -ENFILE) {
+                r->fd_paused = 1; /* retried after each batch while the episode lasts */
+                lb_fd_short(lb, "respond=yes");
+                return;
+            }
             lb_logf(lb, "event=accept_error respond=yes error=%s", strerror(-rc));
             return;
         }
@@ -140,6 +154,12 @@ static void on_listener(void *ctx, struct lb_listener *l)
             continue;
         }
     }
+}
+
+static void on_listener(void *ctx, struct lb_listener *l)
+{
+    (void)l;
+    lb_respond_accept(ctx);
 }
 
 int lb_respond_set_body(struct lb_respond *r, const char *body)

@@ -3,6 +3,7 @@
 #include "lb/log.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,14 @@ static void queue_unlink(struct lb_session *s)
         b->qtail = s->qprev;
     s->qprev = s->qnext = NULL;
     b->queued--;
+    s->lb->npending--;
+}
+
+static void leave_wait(struct lb_session *s)
+{
+    s->waiting = 0;
+    s->lb->npending--;
+    s->lb->nwaiting--;
 }
 
 /* Gives back the server slot; the backend queue may move. */
@@ -63,6 +72,8 @@ static void end(struct lb_session *s, int cause, int client_how, int server_how)
     sf_loop_timer_cancel(lb->loop, &s->timer);
     if (s->state == LB_S_QUEUED && (s->qprev || s->qnext || s->be->qhead == s))
         queue_unlink(s);
+    if (s->waiting)
+        leave_wait(s);
     if (s->cc) {
         if (client_how == HOW_ABORT)
             lb_conn_abort(s->cc);
@@ -115,6 +126,10 @@ static uint64_t deadline(const struct lb_session *s, int *cause)
     uint64_t d;
     switch (s->state) {
     case LB_S_QUEUED:
+        if (s->waiting) {
+            *cause = LB_CAUSE_ERROR; /* on_timer decides: retry, or give up */
+            return s->t_retry;
+        }
         *cause = LB_CAUSE_QUEUE_TIMEOUT;
         return s->t_queued + s->be->conf.queue_timeout_ms * ms;
     case LB_S_CONNECTING:
@@ -162,9 +177,15 @@ static void timeout(struct lb_session *s, int cause)
     end(s, cause, c, v);
 }
 
+static void room_retry(struct lb_session *s);
+
 static void on_timer(struct sf_loop_timer *t)
 {
     struct lb_session *s = CONTAINER(t, struct lb_session, timer);
+    if (s->waiting) {
+        room_retry(s);
+        return;
+    }
     int cause;
     uint64_t d = deadline(s, &cause);
     if (d <= sf_loop_now(s->lb->loop)) {
@@ -188,6 +209,7 @@ static void enqueue(struct lb_session *s)
         b->qhead = s;
     b->qtail = s;
     b->queued++;
+    s->lb->npending++;
 }
 
 static struct lb_source *next_source(struct lb_session *s)
@@ -217,12 +239,78 @@ static int connect_failed(struct lb_session *s, int err)
         s->failed = srv;
         release_server(s);
     }
+    s->looped = err == ELOOP;
     if (s->retries < s->be->conf.retries) {
         s->retries++;
         return connect_next(s, NULL);
     }
-    end(s, err ? LB_CAUSE_CONNECT_FAIL : LB_CAUSE_CONNECT_TIMEOUT, HOW_ABORT, HOW_ABORT);
+    end(s,
+        s->looped ? LB_CAUSE_LOOP
+        : err     ? LB_CAUSE_CONNECT_FAIL
+                  : LB_CAUSE_CONNECT_TIMEOUT,
+        HOW_ABORT, HOW_ABORT);
     return -1;
+}
+
+/* The connect interval: short enough that a client barely notices, long enough that a
+ * session waiting for a descriptor costs nothing while it waits. */
+#define ROOM_RETRY_NS (50 * SF_NSEC_PER_MS)
+
+/* The connect ran short of synfin's own resources: wait, holding the client connection
+ * (and whatever it sends, within the buffer bound), and retry on the timer. */
+static int wait_for_room(struct lb_session *s, int err)
+{
+    struct lb *lb = s->lb;
+    uint64_t now = sf_loop_now(lb->loop);
+    if (!s->waiting) {
+        s->waiting = 1;
+        s->t_wait = now;
+        if (!s->t_queued)
+            s->t_queued = now;
+        lb->npending++;
+        lb->nwaiting++;
+        char who[LB_NAME_MAX + 16];
+        snprintf(who, sizeof who, "backend=%s", s->be->conf.name);
+        if (err == EMFILE || err == ENFILE)
+            lb_fd_short(lb, who);
+        else
+            lb_logf(lb, "event=connect_error %s error=\"%s\" session=%llu", who, strerror(err),
+                    (unsigned long long)s->id);
+    }
+    s->state = LB_S_QUEUED;
+    s->t_retry = now + ROOM_RETRY_NS;
+    if (arm(s) < 0) {
+        end(s, LB_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
+        return -1;
+    }
+    return 0;
+}
+
+/* Waiting for room: connect again, or, once the backend's queue_timeout has passed, give
+ * up with a FIN (the shortage is synfin's: the client is not reset for it). */
+static void room_retry(struct lb_session *s)
+{
+    struct lb *lb = s->lb;
+    uint64_t now = sf_loop_now(lb->loop);
+    if (now >= s->t_wait + s->be->conf.queue_timeout_ms * SF_NSEC_PER_MS) {
+        end(s, LB_CAUSE_ERROR, HOW_CLOSE, HOW_ABORT);
+        return;
+    }
+    if (!lb_transport_room(lb->tp, 1, 0)) {
+        s->t_retry = now + ROOM_RETRY_NS;
+        if (sf_loop_timer_set(lb->loop, &s->timer, s->t_retry) < 0)
+            end(s, LB_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
+        return;
+    }
+    leave_wait(s);
+    connect_next(s, NULL);
+}
+
+/* Descriptors and memory come back as soon as any connection closes: worth waiting for.
+ * EADDRNOTAVAIL is not among them: a source address not on the host stays so. */
+static int local_shortage(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
 }
 
 /* Connects to `chosen`, or to a server the balancer picks. Returns -1 if s ended. */
@@ -243,16 +331,17 @@ static int connect_next(struct lb_session *s, struct lb_server *chosen)
         }
         if (r == LB_PICK_NONE) {
             b->no_server_total++;
-            end(s, s->retries ? LB_CAUSE_CONNECT_FAIL : LB_CAUSE_NO_SERVER, HOW_ABORT, HOW_ABORT);
+            end(s,
+                s->looped    ? LB_CAUSE_LOOP
+                : s->retries ? LB_CAUSE_CONNECT_FAIL
+                             : LB_CAUSE_NO_SERVER,
+                HOW_ABORT, HOW_ABORT);
             return -1;
         }
     }
     s->srv = srv;
     srv->refs++;
     srv->conns++;
-    srv->sessions_total++;
-    if (s->retries == 0)
-        b->sessions_total++;
     struct lb_connect_opts o;
     o.dst = srv->addr;
     o.src = next_source(s);
@@ -260,16 +349,27 @@ static int connect_next(struct lb_session *s, struct lb_server *chosen)
     s->state = LB_S_CONNECTING;
     s->t_connect = sf_loop_now(lb->loop);
     int rc = lb_connect(lb->tp, &o, server_ev, s, &s->sc);
+    if (rc < 0 && local_shortage(-rc)) {
+        /* Our own shortage: not counted against the server (no passive ejection). */
+        s->sc = NULL;
+        release_server(s);
+        return wait_for_room(s, -rc);
+    }
+    if (rc == -EADDRNOTAVAIL) {
+        /* Ours too (no port or source address left), not the server's fault. */
+        lb_logf(lb, "event=connect_error server=%s error=\"%s\"", srv->name, strerror(-rc));
+        s->sc = NULL;
+        release_server(s);
+        end(s, LB_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
+        return -1;
+    }
+    srv->sessions_total++;
+    if (!s->counted) {
+        s->counted = 1;
+        b->sessions_total++;
+    }
     if (rc < 0) {
         s->sc = NULL;
-        if (rc == -EMFILE || rc == -ENFILE || rc == -ENOBUFS || rc == -ENOMEM ||
-            rc == -EADDRNOTAVAIL) {
-            /* Our own shortage, not the server's fault: no passive ejection. */
-            lb_logf(lb, "event=connect_error server=%s error=%s", srv->name, strerror(-rc));
-            release_server(s);
-            end(s, LB_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
-            return -1;
-        }
         return connect_failed(s, -rc);
     }
     if (arm(s) < 0) {
@@ -279,12 +379,19 @@ static int connect_next(struct lb_session *s, struct lb_server *chosen)
     return 0;
 }
 
-/* A pipe failed: its source or destination was reset (or memory ran out). */
-static void pipe_failed(struct lb_session *s, int rc, int src_cause, int dst_cause)
+/* A pipe failed: its source or destination was reset (or memory ran out). err -ELOOP: the
+ * server connection turned out to lead back into synfin after its connect had completed;
+ * the server counts it as a failed connect, which it was. */
+static void pipe_failed(struct lb_session *s, int rc, int err, int src_cause, int dst_cause)
 {
     int cause = rc == LB_PIPE_SRC_ERR   ? src_cause
                 : rc == LB_PIPE_DST_ERR ? dst_cause
                                         : LB_CAUSE_ERROR;
+    if (err == ELOOP && rc != LB_PIPE_NOMEM && s->srv) {
+        cause = LB_CAUSE_LOOP;
+        s->srv->connect_failures++;
+        lb_server_connect_failed(s->lb, s->srv);
+    }
     end(s, cause, HOW_ABORT, HOW_ABORT);
 }
 
@@ -294,7 +401,7 @@ static int pump_down(struct lb_session *s, int *moved)
     int err = 0;
     int rc = lb_pipe_pump(&s->down, s->sc, &s->ss, s->cc, &s->cs, &s->lb->pool, moved, &err);
     if (rc < 0) {
-        pipe_failed(s, rc, LB_CAUSE_SERVER_RST, LB_CAUSE_CLIENT_RST);
+        pipe_failed(s, rc, err, LB_CAUSE_SERVER_RST, LB_CAUSE_CLIENT_RST);
         return -1;
     }
     if (s->down.eof) {
@@ -336,7 +443,7 @@ static void run(struct lb_session *s)
     rc = lb_pipe_pump(&s->up, s->cc, &s->cs, established ? s->sc : NULL, &s->ss, &lb->pool, &moved,
                       &err);
     if (rc < 0) {
-        pipe_failed(s, rc, LB_CAUSE_CLIENT_RST, LB_CAUSE_SERVER_RST);
+        pipe_failed(s, rc, err, LB_CAUSE_CLIENT_RST, LB_CAUSE_SERVER_RST);
         return;
     }
     if (s->up.eof && !s->first_fin)
@@ -345,7 +452,7 @@ static void run(struct lb_session *s)
         if (server_fin_first(s, &moved) < 0)
             return;
         if (lb_pipe_shut(&s->up, s->sc, &err) < 0) {
-            pipe_failed(s, LB_PIPE_DST_ERR, LB_CAUSE_CLIENT_RST, LB_CAUSE_SERVER_RST);
+            pipe_failed(s, LB_PIPE_DST_ERR, err, LB_CAUSE_CLIENT_RST, LB_CAUSE_SERVER_RST);
             return;
         }
     }

@@ -2,7 +2,9 @@
  *
  * Life: accepted -> (queued ->) connecting -> established -> ended with a cause. The
  * session reacts to transport events (edges), moves bytes with its pipes, and keeps one
- * timer armed at its next deadline (connect, queue, idle, half-closed). */
+ * timer armed at its next deadline (connect, queue, idle, half-closed). A connect that
+ * runs short of synfin's own resources (descriptors, memory, ports) is no fault of the
+ * server's nor the client's: the session waits (state queued) and retries on its timer. */
 #ifndef SYNFIN_LB_SESSION_H
 #define SYNFIN_LB_SESSION_H
 
@@ -25,7 +27,10 @@ struct lb_session {
     int first_fin; /* LB_CAUSE_CLIENT_FIN or LB_CAUSE_SERVER_FIN, once known */
     uint32_t retries;
     struct lb_server *failed; /* the server whose connect failed last */
-    uint64_t t_start, t_queued, t_connect, t_established, last_c, last_s;
+    unsigned waiting : 1;     /* for room to connect (lb->nwaiting), retried at t_retry */
+    unsigned counted : 1;     /* in its backend's sessions_total */
+    unsigned looped : 1;      /* the last connect led back into synfin */
+    uint64_t t_start, t_queued, t_connect, t_established, last_c, last_s, t_wait, t_retry;
     struct sf_loop_timer timer;
     struct lb_session *prev, *next;   /* lb->sessions */
     struct lb_session *qprev, *qnext; /* backend queue */

@@ -33,6 +33,15 @@
  *   with it (one packet fewer).
  * - Listeners: LB_EV_READ on a listener means connections are waiting: call lb_accept until
  *   -EAGAIN. Accepted connections inherit the listener's options (nodelay, keepalive, ...).
+ * - Room: every connection costs the transport something it has a bound of (the kernel one:
+ *   a descriptor under RLIMIT_NOFILE; the engine: memory). lb_transport_room says whether n
+ *   more can be had now, so that a caller waits (a frontend stops accepting, the kernel
+ *   backlog holds its clients) instead of starting what it cannot finish. A connect or
+ *   accept that runs short anyway fails with -EMFILE, -ENFILE, -ENOBUFS or -ENOMEM.
+ * - Loops: a connection accepted with LB_ACCEPT_REFUSE_OWN that comes from one of this
+ *   transport's own outgoing connections (a server address that leads back to a frontend)
+ *   is reset at once and lb_accept returns -ELOOP; that outgoing connection then fails with
+ *   -ELOOP (connect result, read, write) once its peer's RST arrives.
  *
  * All calls for one transport instance happen on its loop's thread. */
 #ifndef SYNFIN_LB_TRANSPORT_H
@@ -53,6 +62,10 @@ struct lb_listener;
 
 enum {
     LB_WRITE_FIN_NEXT = 1, /* lb_conn_send: a FIN follows at once */
+};
+
+enum {
+    LB_ACCEPT_REFUSE_OWN = 1, /* lb_accept: reset a connection from our own outgoing one */
 };
 
 enum {
@@ -138,7 +151,8 @@ struct lb_transport_ops {
     void (*listener_close)(struct lb_listener *l);
     void (*listener_set_handler)(struct lb_listener *l, lb_listener_fn fn, void *ctx);
     int (*listener_info)(struct lb_listener *l, struct lb_conn_info *i);
-    int (*accept)(struct lb_listener *l, lb_conn_fn fn, void *ctx, struct lb_conn **out);
+    int (*accept)(struct lb_listener *l, unsigned flags, lb_conn_fn fn, void *ctx,
+                  struct lb_conn **out);
     int (*connect)(struct lb_transport *t, const struct lb_connect_opts *o, lb_conn_fn fn,
                    void *ctx, struct lb_conn **out);
     int (*connect_result)(struct lb_conn *c);
@@ -161,6 +175,7 @@ struct lb_transport_ops {
      * not TIME-WAIT): a transport that would drop them when freed says how many (the
      * kernel finishes them on its own: 0). */
     uint64_t (*finishing)(struct lb_transport *t);
+    int (*room)(struct lb_transport *t, unsigned n, unsigned spare);
     void (*free)(struct lb_transport *t);
 };
 
@@ -173,6 +188,8 @@ struct lb_transport {
     int tw_error;        /* why not: the errno of the refusal, 0 while none */
     int census_instant;  /* the census is counters the transport keeps: O(1), take it anew
                           * for every scrape (the stack); 0: it costs work per socket */
+    uint64_t conn_open;  /* connections and listeners held now */
+    uint64_t conn_limit; /* how many it can hold at once (the kernel one: its descriptors) */
 };
 struct lb_conn {
     const struct lb_transport_ops *ops;
@@ -181,8 +198,10 @@ struct lb_listener {
     const struct lb_transport_ops *ops;
 };
 
-/* The kernel implementation over the loop's epoll set. */
-struct lb_transport *lb_transport_kernel_new(struct sf_loop *loop);
+/* The kernel implementation over the loop's epoll set. Its descriptors are RLIMIT_NOFILE
+ * less those open when it starts and `reserve` more that the process will hold outside it
+ * (signalfd, admin listener and connections, log file, ...). */
+struct lb_transport *lb_transport_kernel_new(struct sf_loop *loop, unsigned reserve);
 
 /* The stack implementation: synfin's engine on the host glue (io/host.h), over the device and
  * addresses c names. NULL with a one-line reason in err (what is missing when not root). */
@@ -208,10 +227,12 @@ static inline int lb_listener_info(struct lb_listener *l, struct lb_conn_info *i
 {
     return l->ops->listener_info(l, i);
 }
-/* 0 and *out, -EAGAIN when none is waiting, other -errno on failure (EMFILE, ...). */
-static inline int lb_accept(struct lb_listener *l, lb_conn_fn fn, void *ctx, struct lb_conn **out)
+/* 0 and *out, -EAGAIN when none is waiting, -ELOOP for a connection refused under
+ * LB_ACCEPT_REFUSE_OWN, other -errno on failure (EMFILE, ...). */
+static inline int lb_accept(struct lb_listener *l, unsigned flags, lb_conn_fn fn, void *ctx,
+                            struct lb_conn **out)
 {
-    return l->ops->accept(l, fn, ctx, out);
+    return l->ops->accept(l, flags, fn, ctx, out);
 }
 static inline int lb_connect(struct lb_transport *t, const struct lb_connect_opts *o, lb_conn_fn fn,
                              void *ctx, struct lb_conn **out)
@@ -300,6 +321,13 @@ static inline void lb_transport_metrics(struct lb_transport *t, struct sf_strbuf
 static inline uint64_t lb_transport_finishing(struct lb_transport *t)
 {
     return t->ops->finishing(t);
+}
+/* 1 if n more connections can be had now and `spare` more after them, else 0. Callers pass
+ * as spare what others must still find (health checks, responders, sessions waiting for
+ * their server connection): a session asks for two. */
+static inline int lb_transport_room(struct lb_transport *t, unsigned n, unsigned spare)
+{
+    return t->ops->room(t, n, spare);
 }
 static inline void lb_transport_free(struct lb_transport *t)
 {

@@ -16,10 +16,19 @@
  *   (our FIN went first, the peer's followed) has no socket left to reset, so its entry is
  *   removed through sock_diag instead (tw_destroy.h), named by addresses and socket cookie.
  *   That costs SO_COOKIE before such a FIN, and TCP_INFO, getsockname and one netlink
- *   request at the abort (instead of SO_LINGER). */
+ *   request at the abort (instead of SO_LINGER).
+ *
+ * Descriptors: the transport counts its own (listeners and connections) against a budget,
+ * RLIMIT_NOFILE less what the process holds elsewhere, so that callers can ask for room
+ * before accepting a session instead of finding out halfway through it (lb_transport_room).
+ *
+ * Loops: each outgoing connection's local end is learnt right after connect (getsockname:
+ * one system call, which the TIME_WAIT removal then no longer needs) and indexed, so that an
+ * accept can tell in O(1) whether its peer is one of our own connections (epset.h). */
 #include "lb/transport.h"
 #include "io/loop.h"
 #include "lb/kernel_census.h"
+#include "lb/epset.h"
 #include "lb/tw_destroy.h"
 
 #include <errno.h>
@@ -33,6 +42,7 @@
 #include <linux/sockios.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
@@ -62,6 +72,7 @@ struct ktransport {
     int census_running;
     struct kconn *census_next;
     struct lb_kernel_diag census_diag;
+    struct lb_epset out; /* outgoing connections by local end (named ones) */
 };
 
 struct kconn {
@@ -73,7 +84,8 @@ struct kconn {
     struct kconn *next;
     struct kconn *lprev, *lnext; /* the live list */
     struct lb_addr peer;
-    int connect_err; /* -errno of a failed connect */
+    struct lb_addr local; /* outgoing ones: known once named */
+    int connect_err;      /* -errno of a failed connect; -ELOOP: it led back to us */
     unsigned connecting : 1;
     unsigned closed : 1;
     unsigned nodelay_due : 1; /* TCP_NODELAY wanted, set before the second write */
@@ -83,6 +95,8 @@ struct kconn {
     unsigned fin_sent : 1;    /* shutdown_write done */
     unsigned fin_first : 1;   /* ... before the peer's FIN was known to be in */
     unsigned outgoing : 1;    /* made by connect (a server connection), not accepted */
+    unsigned named : 1;       /* local is known */
+    unsigned indexed : 1;     /* ... and in tp->out */
     uint64_t cookie;          /* SO_COOKIE, taken before a first FIN on an outgoing one */
 };
 
@@ -90,6 +104,7 @@ struct klistener {
     struct lb_listener base;
     struct sf_io io;
     struct ktransport *tp;
+    struct lb_addr addr;
     lb_listener_fn fn;
     void *ctx;
     struct klistener *next;
@@ -143,12 +158,14 @@ static void conn_io(struct sf_io *io, uint32_t ev)
             socklen_t len = sizeof err;
             if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
                 err = errno;
-            c->connect_err = -(err ? err : ECONNREFUSED);
+            if (!c->connect_err) /* -ELOOP says more than the reset that follows it */
+                c->connect_err = -(err ? err : ECONNREFUSED);
             c->connecting = 0;
         } else if (ev & EPOLLOUT) {
             c->connecting = 0;
         } else if (ev & EPOLLHUP) {
-            c->connect_err = -ECONNREFUSED;
+            if (!c->connect_err)
+                c->connect_err = -ECONNREFUSED;
             c->connecting = 0;
         }
     }
@@ -202,6 +219,20 @@ static void live_del(struct kconn *c)
         c->tp->live = c->lnext;
     if (c->lnext)
         c->lnext->lprev = c->lprev;
+}
+
+/* Every descriptor of this transport is opened and closed through these two. */
+static int counted(struct ktransport *t, int fd)
+{
+    if (fd >= 0)
+        t->base.conn_open++;
+    return fd;
+}
+
+static void close_fd(struct ktransport *t, int fd)
+{
+    close(fd);
+    t->base.conn_open--;
 }
 
 static int set_int(int fd, int level, int opt, int v)
@@ -264,11 +295,26 @@ static int bind_source(struct ktransport *t, int fd, struct lb_source *s)
     return rc;
 }
 
+/* The local port exists once connect has been called (the kernel picks it before the SYN),
+ * and on loopback the peer's accept may come in the very next batch: learnt now. Without
+ * it (no memory for the index) only loop detection is lost for this connection. */
+static void name_outgoing(struct ktransport *t, struct kconn *c)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getsockname(c->io.fd, (struct sockaddr *)&ss, &sl) < 0)
+        return;
+    lb_addr_from_sockaddr(&c->local, (struct sockaddr *)&ss, sl);
+    c->named = 1;
+    c->indexed = lb_epset_add(&t->out, &c->local, c) == 0;
+}
+
 static int k_connect(struct lb_transport *tp, const struct lb_connect_opts *o, lb_conn_fn fn,
                      void *ctx, struct lb_conn **out)
 {
     struct ktransport *t = (struct ktransport *)tp;
-    int fd = socket(o->dst.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd =
+        counted(t, socket(o->dst.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (fd < 0)
         return -errno;
     int rc = apply_sockopts(fd, &o->sock, 0);
@@ -292,12 +338,13 @@ static int k_connect(struct lb_transport *tp, const struct lb_connect_opts *o, l
     if (rc == 0)
         rc = sf_loop_add(tp->loop, &c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
     if (rc < 0) {
-        close(fd);
+        close_fd(t, fd);
         if (c)
             conn_discard(c);
         return rc;
     }
     live_add(c);
+    name_outgoing(t, c);
     *out = &c->base;
     return 0;
 }
@@ -371,7 +418,9 @@ static int k_shutdown_write(struct lb_conn *cc)
 static void k_close(struct lb_conn *cc)
 {
     struct kconn *c = (struct kconn *)cc;
-    close(c->io.fd); /* also leaves the epoll set */
+    if (c->indexed)
+        lb_epset_del(&c->tp->out, &c->local, c);
+    close_fd(c->tp, c->io.fd); /* also leaves the epoll set */
     live_del(c);
     conn_discard(c);
 }
@@ -415,24 +464,20 @@ static void remove_time_wait(struct ktransport *t, const struct lb_addr *local,
  * (CLOSING), the ACK of ours may do that at any moment, even between the look and the close.
  * Those entries are removed through sock_diag, by the address pair (getsockname still
  * answers on a closed socket) and the cookie (take_cookie). Accepted connections are left
- * alone: TIME_WAIT toward clients is not ours to remove. */
+ * alone: TIME_WAIT toward clients is not ours to remove. The local end was learnt at connect
+ * (name_outgoing); getsockname would still answer on the closed socket, but costs a call. */
 static void k_abort(struct lb_conn *cc)
 {
     struct kconn *c = (struct kconn *)cc;
     struct ktransport *t = c->tp;
     int st = c->fin_first && c->outgoing ? kstate(c->io.fd) : -1;
     int surely = st == KS_CLOSE && (c->eof || c->fin_in);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    int named = (st == KS_CLOSE || st == KS_CLOSING) && c->cookie && !t->twd_off &&
-                getsockname(c->io.fd, (struct sockaddr *)&ss, &sl) == 0;
+    int named = (st == KS_CLOSE || st == KS_CLOSING) && c->cookie && !t->twd_off && c->named;
     if (st != KS_CLOSE) {
         struct linger lg = {.l_onoff = 1, .l_linger = 0};
         setsockopt(c->io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     }
-    struct lb_addr local, peer = c->peer;
-    if (named)
-        lb_addr_from_sockaddr(&local, (struct sockaddr *)&ss, sl);
+    struct lb_addr local = c->local, peer = c->peer;
     k_close(cc);
     if (named)
         remove_time_wait(t, &local, &peer, c->cookie, surely);
@@ -440,49 +485,12 @@ static void k_abort(struct lb_conn *cc)
         t->base.tw_left++;
 }
 
-static enum sf_state from_linux(int s)
-{
-    switch (s) {
-    case 1: return SF_ESTABLISHED;
-    case 2: return SF_SYN_SENT;
-    case 3: return SF_SYN_RECEIVED;
-    case 4: return SF_FIN_WAIT_1;
-    case 5: return SF_FIN_WAIT_2;
-    case 6: return SF_TIME_WAIT;
-    case 8: return SF_CLOSE_WAIT;
-    case 9: return SF_LAST_ACK;
-    case 10: return SF_LISTEN;
-    case 11: return SF_CLOSING;
-    case 12: return SF_SYN_RECEIVED;
-    default: return SF_CLOSED;
-    }
-}
-
-static int fd_info(int fd, struct lb_conn_info *i)
-{
-    struct tcp_info ti;
-    socklen_t len = sizeof ti;
-    memset(&ti, 0, sizeof ti);
-    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
-        return -errno;
-    i->state = from_linux(ti.tcpi_state);
-    i->rtt_us = ti.tcpi_rtt;
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        lb_addr_from_sockaddr(&i->local, (struct sockaddr *)&ss, sl);
-    int q = 0;
-    if (i->state != SF_LISTEN && ioctl(fd, SIOCOUTQ, &q) == 0 && q > 0)
-        i->unacked = (uint32_t)q;
-    return 0;
-}
-
 static int k_info(struct lb_conn *cc, struct lb_conn_info *i)
 {
     struct kconn *c = (struct kconn *)cc;
     memset(i, 0, sizeof *i);
     i->peer = c->peer;
-    return fd_info(c->io.fd, i);
+    return lb_kernel_fd_info(c->io.fd, i);
 }
 
 static int k_unacked(struct lb_conn *cc)
@@ -534,7 +542,8 @@ static int k_listen(struct lb_transport *tp, const struct lb_listen_opts *o, lb_
                     void *ctx, struct lb_listener **out)
 {
     struct ktransport *t = (struct ktransport *)tp;
-    int fd = socket(o->addr.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd =
+        counted(t, socket(o->addr.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (fd < 0)
         return -errno;
     int rc = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
@@ -556,12 +565,13 @@ static int k_listen(struct lb_transport *tp, const struct lb_listen_opts *o, lb_
         l->io.fd = fd;
         l->io.fn = listener_io;
         l->tp = t;
+        l->addr = o->addr;
         l->fn = fn;
         l->ctx = ctx;
         rc = sf_loop_add(tp->loop, &l->io, EPOLLIN);
     }
     if (rc < 0) {
-        close(fd);
+        close_fd(t, fd);
         free(l);
         return rc;
     }
@@ -578,7 +588,7 @@ static void k_listener_close(struct lb_listener *ll)
     struct klistener *l = (struct klistener *)ll;
     /* An event for it may already be fetched in this batch: the loop skips an io without a
      * handler, and the struct is freed after the batch. */
-    close(l->io.fd);
+    close_fd(l->tp, l->io.fd);
     l->io.fn = NULL;
     if (l->lprev)
         l->lprev->lnext = l->lnext;
@@ -601,28 +611,80 @@ static int k_listener_info(struct lb_listener *ll, struct lb_conn_info *i)
 {
     struct klistener *l = (struct klistener *)ll;
     memset(i, 0, sizeof *i);
-    return fd_info(l->io.fd, i);
+    return lb_kernel_fd_info(l->io.fd, i);
 }
 
-static int k_accept(struct lb_listener *ll, lb_conn_fn fn, void *ctx, struct lb_conn **out)
+/* The outgoing connection of ours that an accepted connection (fd, from peer) comes from,
+ * or NULL. Its local end is peer, and its destination is where fd arrived: the listener's
+ * port, at the listener's address or, on a wildcard listener, at fd's own local address
+ * (asked only then, and only for a candidate). A destination of 0.0.0.0 or :: is the local
+ * host: any address matches it. */
+static struct kconn *own_peer(struct klistener *l, int fd, const struct lb_addr *peer)
+{
+    struct lb_addr here = l->addr;
+    int asked = 0;
+    size_t it = 0;
+    struct kconn *o;
+    while ((o = lb_epset_next(&l->tp->out, peer, &it))) {
+        if (lb_addr_port(&o->peer) != lb_addr_port(&l->addr))
+            continue;
+        if (lb_addr_is_any(&o->peer))
+            return o;
+        if (lb_addr_is_any(&here) && !asked) {
+            struct sockaddr_storage ss;
+            socklen_t sl = sizeof ss;
+            asked = 1;
+            if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+                return NULL;
+            lb_addr_from_sockaddr(&here, (struct sockaddr *)&ss, sl);
+        }
+        if (lb_addr_same_host_unmapped(&o->peer, &here))
+            return o;
+    }
+    return NULL;
+}
+
+/* Resets an accepted connection that must not become one (a loop). */
+static void refuse(struct ktransport *t, int fd)
+{
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close_fd(t, fd);
+}
+
+static int k_accept(struct lb_listener *ll, unsigned flags, lb_conn_fn fn, void *ctx,
+                    struct lb_conn **out)
 {
     struct klistener *l = (struct klistener *)ll;
+    struct ktransport *t = l->tp;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    int fd = accept4(l->io.fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd =
+        counted(t, accept4(l->io.fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (fd < 0)
         return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-    struct kconn *c = conn_new(l->tp, fd);
+    struct lb_addr peer;
+    lb_addr_from_sockaddr(&peer, (struct sockaddr *)&ss, sl);
+    if ((flags & LB_ACCEPT_REFUSE_OWN) && t->out.n) {
+        struct kconn *o = own_peer(l, fd, &peer);
+        if (o) {
+            if (!o->connect_err)
+                o->connect_err = -ELOOP; /* what its read or connect result reports */
+            refuse(t, fd);
+            return -ELOOP;
+        }
+    }
+    struct kconn *c = conn_new(t, fd);
     if (!c) {
-        close(fd);
+        close_fd(t, fd);
         return -ENOMEM;
     }
-    lb_addr_from_sockaddr(&c->peer, (struct sockaddr *)&ss, sl);
+    c->peer = peer;
     c->fn = fn;
     c->ctx = ctx;
-    int rc = sf_loop_add(l->tp->base.loop, &c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+    int rc = sf_loop_add(t->base.loop, &c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
     if (rc < 0) {
-        close(fd);
+        close_fd(t, fd);
         conn_discard(c);
         return rc;
     }
@@ -665,12 +727,19 @@ static uint64_t k_finishing(struct lb_transport *tp)
     return 0;
 }
 
+static int k_room(struct lb_transport *tp, unsigned n, unsigned spare)
+{
+    uint64_t want = (uint64_t)n + spare;
+    return tp->conn_open <= tp->conn_limit && want <= tp->conn_limit - tp->conn_open;
+}
+
 static void k_free(struct lb_transport *tp)
 {
     struct ktransport *t = (struct ktransport *)tp;
     reap(&t->reap);
     lb_twd_close(&t->twd);
     lb_kernel_census_diag_reset(&t->census_diag);
+    lb_epset_free(&t->out);
     while (t->cache) {
         struct kconn *c = t->cache;
         t->cache = c->next;
@@ -701,16 +770,39 @@ static const struct lb_transport_ops kernel_ops = {
     .census = k_census,
     .metrics = k_metrics,
     .finishing = k_finishing,
+    .room = k_room,
     .free = k_free,
 };
 
-struct lb_transport *lb_transport_kernel_new(struct sf_loop *loop)
+/* RLIMIT_NOFILE bounds descriptor numbers, and the kernel hands out the lowest free one: the
+ * lowest free number now is what the process already holds (stdio, the loop's epoll, any
+ * inherited), and the TIME_WAIT removal's netlink socket is one more of ours. */
+static uint64_t fd_budget(unsigned reserve)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return UINT64_MAX;
+    uint64_t limit = rl.rlim_cur, held = 3;
+    int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (probe >= 0) {
+        held = (uint64_t)probe;
+        close(probe);
+    }
+    uint64_t outside = held + reserve + 1;
+    /* Under a limit so small that the reserve would leave next to nothing, the reserve is a
+     * guess too large to honour: keep a quarter of the descriptors for connections. */
+    return outside + limit / 4 > limit ? limit / 4 : limit - outside;
+}
+
+struct lb_transport *lb_transport_kernel_new(struct sf_loop *loop, unsigned reserve)
 {
     struct ktransport *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
     t->base.ops = &kernel_ops;
     t->base.loop = loop;
+    t->base.conn_limit = fd_budget(reserve);
+    lb_epset_init(&t->out);
     t->reap.fn = reap;
     lb_twd_init(&t->twd);
     sf_loop_add_hook(loop, &t->reap);

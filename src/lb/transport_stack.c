@@ -16,8 +16,12 @@
  *
  * Profiles. A frontend's or backend's engine settings come as a struct sf_tcp_config in the
  * socket options; equal settings share one engine profile, made on first use and kept for the
- * transport's life (a reload makes at most a few more). */
+ * transport's life (a reload makes at most a few more).
+ *
+ * Room and loops (transport.h): a connection costs memory here, which nothing bounds yet
+ * (room says yes; a failed allocation is -ENOMEM). Loops are refused as on kernel sockets. */
 #include "lb/config_stack.h"
+#include "lb/epset.h"
 #include "lb/transport.h"
 
 #include <errno.h>
@@ -59,6 +63,7 @@ struct stransport {
     uint32_t *tw_port;
     uint64_t transitions[SF_CAUSE_COUNT];
     uint64_t to_state[SF_STATE_COUNT]; /* transitions into each state */
+    struct lb_epset out;               /* outgoing connections by local end */
 };
 
 struct sconn {
@@ -69,7 +74,9 @@ struct sconn {
     lb_conn_fn fn;
     void *ctx;
     struct lb_addr peer;
-    int connect_err; /* -errno of a failed connect */
+    struct lb_addr local; /* outgoing ones, for loop detection */
+    int connect_err;      /* -errno of a failed connect; -ELOOP: it led back to us */
+    unsigned indexed : 1; /* in tp->out */
     unsigned connecting : 1;
     unsigned outgoing : 1;
     unsigned corked : 1;
@@ -81,6 +88,7 @@ struct slistener {
     struct sready r;
     struct stransport *tp;
     struct sf_conn *c;
+    struct lb_addr addr;
     lb_listener_fn fn;
     void *ctx;
 };
@@ -220,7 +228,8 @@ static unsigned lb_events(struct sconn *s, unsigned ev)
         if (s->connecting) {
             /* A failed connect: its error belongs to connect_result, reads and writes. */
             int err = sf_take_error(s->c);
-            s->connect_err = -(err ? err : ECONNREFUSED);
+            if (!s->connect_err) /* -ELOOP says more than the reset that follows it */
+                s->connect_err = -(err ? err : ECONNREFUSED);
             s->connecting = 0;
         }
         out |= LB_EV_ERROR | LB_EV_READ | LB_EV_WRITE;
@@ -304,6 +313,7 @@ static struct sconn *sconn_new(struct stransport *tp, struct sf_conn *c, lb_conn
     s->fn = fn;
     s->ctx = ctx;
     sf_set_handler(c, on_conn_event, s);
+    tp->base.conn_open++;
     return s;
 }
 
@@ -361,6 +371,10 @@ static int s_connect(struct lb_transport *t, const struct lb_connect_opts *o, lb
     s->peer = o->dst;
     s->outgoing = 1;
     s->connecting = sf_conn_state(c) == SF_SYN_SENT;
+    struct sf_conn_info in;
+    sf_info(c, &in);
+    s->local = from_endpoint(&in.local);
+    s->indexed = lb_epset_add(&tp->out, &s->local, s) == 0;
     *out = &s->base;
     return 0;
 }
@@ -426,6 +440,9 @@ static int s_shutdown_write(struct lb_conn *cc)
 
 static void sconn_free(struct sconn *s)
 {
+    if (s->indexed)
+        lb_epset_del(&s->tp->out, &s->local, s);
+    s->tp->base.conn_open--;
     ready_unlink(s->tp, &s->r);
     free(s);
 }
@@ -530,9 +547,11 @@ static int s_listen(struct lb_transport *t, const struct lb_listen_opts *o, lb_l
     l->base.ops = &stack_ops;
     l->r.listener = 1;
     l->tp = tp;
+    l->addr = o->addr;
     l->fn = fn;
     l->ctx = ctx;
     sf_set_handler(l->c, on_listener_event, l);
+    tp->base.conn_open++;
     *out = &l->base;
     return 0;
 }
@@ -544,6 +563,7 @@ static void s_listener_close(struct lb_listener *ll)
     sf_close(l->c);
     l->tp->in_call--;
     ready_unlink(l->tp, &l->r);
+    l->tp->base.conn_open--;
     free(l);
 }
 
@@ -565,13 +585,40 @@ static int s_listener_info(struct lb_listener *ll, struct lb_conn_info *i)
     return 0;
 }
 
-static int s_accept(struct lb_listener *ll, lb_conn_fn fn, void *ctx, struct lb_conn **out)
+/* Our outgoing connection that an accepted one from peer is, or NULL (see the kernel's). */
+static struct sconn *own_peer(struct slistener *l, const struct lb_addr *peer)
+{
+    size_t it = 0;
+    struct sconn *o;
+    while ((o = lb_epset_next(&l->tp->out, peer, &it)))
+        if (lb_addr_port(&o->peer) == lb_addr_port(&l->addr) &&
+            (lb_addr_is_any(&o->peer) || lb_addr_is_any(&l->addr) ||
+             lb_addr_same_host_unmapped(&o->peer, &l->addr)))
+            return o;
+    return NULL;
+}
+
+static int s_accept(struct lb_listener *ll, unsigned flags, lb_conn_fn fn, void *ctx,
+                    struct lb_conn **out)
 {
     struct slistener *l = (struct slistener *)ll;
     struct stransport *tp = l->tp;
     int err;
     tp->in_call++;
     struct sf_conn *c = sf_accept(l->c, &err);
+    if (c && (flags & LB_ACCEPT_REFUSE_OWN) && tp->out.n) {
+        struct sf_conn_info in;
+        sf_info(c, &in);
+        struct lb_addr peer = from_endpoint(&in.remote);
+        struct sconn *o = own_peer(l, &peer);
+        if (o) {
+            if (!o->connect_err)
+                o->connect_err = -ELOOP;
+            sf_abort(c);
+            tp->in_call--;
+            return -ELOOP;
+        }
+    }
     struct sconn *s = NULL;
     if (c && !(s = sconn_new(tp, c, fn, ctx))) {
         sf_abort(c);
@@ -729,9 +776,16 @@ static uint64_t s_finishing(struct lb_transport *t)
     return st.conns_live - st.states[SF_LISTEN];
 }
 
+static int s_room(struct lb_transport *t, unsigned n, unsigned spare)
+{
+    (void)t, (void)n, (void)spare; /* no bound on the engine's memory yet */
+    return 1;
+}
+
 static void s_free(struct lb_transport *t)
 {
     struct stransport *tp = (struct stransport *)t;
+    lb_epset_free(&tp->out);
     sf_loop_timer_cancel(t->loop, &tp->deliver);
     sf_host_free(tp->host);
     while (tp->profiles) {
@@ -766,6 +820,7 @@ static const struct lb_transport_ops stack_ops = {
     .census = s_census,
     .metrics = s_metrics,
     .finishing = s_finishing,
+    .room = s_room,
     .free = s_free,
 };
 
@@ -781,6 +836,8 @@ struct lb_transport *lb_transport_stack_new(struct sf_loop *loop, const struct l
     tp->base.ops = &stack_ops;
     tp->base.loop = loop;
     tp->base.census_instant = 1;
+    tp->base.conn_limit = UINT64_MAX;
+    lb_epset_init(&tp->out);
     tp->deliver.fn = on_deliver;
     struct sf_host_config hc;
     memset(&hc, 0, sizeof hc);

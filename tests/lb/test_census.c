@@ -54,7 +54,7 @@ static void world_open(struct world *w)
 {
     w->loop = sf_loop_new();
     assert_non_null(w->loop);
-    w->tp = lb_transport_kernel_new(w->loop);
+    w->tp = lb_transport_kernel_new(w->loop, 0);
     assert_non_null(w->tp);
     w->lfd = listener(&w->addr, 256);
 }

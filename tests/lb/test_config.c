@@ -178,6 +178,34 @@ static const struct bad bads[] = {
      "'defer_accept' concerns the client connection: it belongs in a frontend"},
     {OKFE "backend b { server s 127.0.0.1:2; client_fin_timeout 1s; }\n", 2, 35,
      "'client_fin_timeout' concerns"},
+    /* a server that leads back to a frontend (issue 11): the same address, any local address
+     * on the port of a wildcard listener, IPv4 through its mapped IPv6 form */
+    {OKFE "backend b { server s 127.0.0.1:1; }\n", 2, 22,
+     "server 's' at 127.0.0.1:1 is frontend 'f''s own listening address"},
+    {"frontend f { listen 0.0.0.0:5; backend b; }\nbackend b { server s 127.0.0.3:5; }\n", 2, 22,
+     "a local address on the port that frontend 'f' listens on at every address"},
+    {"frontend f { listen [::]:5; backend b; }\nbackend b { server s 127.0.0.1:5; }\n", 2, 22,
+     "(a loop)"},
+    {OKFE "backend b {\n  server s 127.0.0.1:2;\n  server t [::ffff:127.0.0.1]:1; }\n", 4, 12,
+     "is frontend 'f''s own listening address"},
+    {"frontend f { listen 127.0.0.1:7; backend b; }\n" OKBE
+     "frontend g { listen 127.0.0.1:8; backend c; }\nbackend c { server s 127.0.0.1:7; }\n",
+     4, 22, "is frontend 'f''s own"},
+    /* the smaller ones (issue 11) */
+    {"frontend f { listen 127.0.0.1:0; backend b; }\n" OKBE, 1, 21, "port 0 is not a port"},
+    {OKFE "backend b { server s 127.0.0.1:0; }\n", 2, 22, "port 0 is not a port"},
+    {OKFE OKBE "respond 127.0.0.1:0 \"x\";\n", 3, 9, "port 0"},
+    {"frontend f { listen ::1:2000; backend b; }\n" OKBE, 1, 21, "written in brackets"},
+    {OKFE "backend b { server s 127.0.0.1:2; check { interval 1s; timeout 5s; } }\n", 2, 64,
+     "check timeout '5s' is longer than its interval (1000ms)"},
+    {"frontend f { listen 127.0.0.1:1; backend b; maxconn 99999999999999999999999; }\n" OKBE, 1, 53,
+     "99999999999999999999999 is out of range (1-1000000)"},
+    {OKFE OKBE "profile p { idle_timeout 99999999999999999999999s; }\n", 3, 26,
+     "duration too long"},
+    {OKFE OKBE "profile p { buffer_size 99999999999999999999999k; }\n", 3, 25, "size too large"},
+    {OKFE OKBE "log /nonexistent/dir/x.log;\n", 3, 5,
+     "log file '/nonexistent/dir/x.log': directory /nonexistent/dir: No such file"},
+    {OKFE OKBE "log /tmp;\n", 3, 5, "log file '/tmp' is a directory"},
 };
 
 static void errors_have_positions(void **u)
@@ -296,6 +324,66 @@ static void file_errors(void **u)
     assert_int_equal(e.ref_line, 1);
     assert_string_equal(e.msg, "address '127.0.0.1:1' is already used");
     unlink(path);
+    /* a directory is named as one, not as a read error */
+    assert_null(lb_config_load("/tmp", err, sizeof err));
+    assert_string_equal(err, "/tmp: Is a directory");
+}
+
+/* Near misses of the checks above, all valid. */
+static void checks_leave_valid_configs_alone(void **u)
+{
+    (void)u;
+    static const char *const goods[] = {
+        /* a responder as a server: what the default configuration does */
+        "frontend f { listen 127.0.0.1:1; backend b; }\nbackend b { server s 127.0.0.1:2; }\n"
+        "respond 127.0.0.1:2 \"x\";\n",
+        /* another loopback address on the same port is another socket */
+        "frontend f { listen 127.0.0.1:3; backend b; }\nbackend b { server s 127.0.0.2:3; }\n",
+        /* a wildcard listener and a server elsewhere on the same port (TEST-NET-1) */
+        "frontend f { listen 0.0.0.0:3; backend b; }\nbackend b { server s 192.0.2.1:3; }\n",
+        /* an IPv4 wildcard does not take IPv6 */
+        "frontend f { listen 0.0.0.0:3; backend b; }\nbackend b { server s [2001:db8::1]:3; }\n",
+        /* IPv6 without a port, as a source, needs no brackets */
+        "frontend f { listen 127.0.0.1:3; backend b; }\n"
+        "backend b { server s [::1]:4; source ::1 2001:db8::7; }\n",
+    };
+    for (size_t i = 0; i < sizeof goods / sizeof goods[0]; i++) {
+        struct lb_config_error e;
+        struct lb_config *c = parse(goods[i], &e);
+        if (!c)
+            fail_msg("case %zu: %d:%d: %s", i, e.line, e.col, e.msg);
+        assert_int_equal(c->nwarnings, 0);
+        lb_config_free(c);
+    }
+    /* only an explicit check timeout longer than the interval is an error: the default (1s)
+     * follows a shorter interval */
+    struct lb_config_error e;
+    struct lb_config *c =
+        parse(OKFE "backend b { server s 127.0.0.1:2; check { interval 300ms; } }\n", &e);
+    assert_non_null(c);
+    assert_int_equal(c->backends[0].check.timeout_ms, 300);
+    lb_config_free(c);
+}
+
+static void admin_off_loopback_warns(void **u)
+{
+    (void)u;
+    struct lb_config_error e;
+    struct lb_config *c = parse(OKFE OKBE "log off;\nadmin 0.0.0.0:9;\n", &e);
+    assert_non_null(c);
+    assert_int_equal(c->nwarnings, 1);
+    assert_int_equal(c->warnings[0].line, 4);
+    assert_int_equal(c->warnings[0].col, 7);
+    assert_non_null(strstr(c->warnings[0].msg, "admin on 0.0.0.0:9 is reachable from other hosts"));
+    assert_non_null(strstr(c->warnings[0].msg, "token"));
+    char buf[512];
+    lb_config_warning_format(&c->warnings[0], "x.conf", buf, sizeof buf);
+    assert_true(!strncmp(buf, "x.conf:4:7: warning: admin on 0.0.0.0:9", 39));
+    lb_config_free(c);
+    c = parse(OKFE OKBE "admin [::1]:9;\n", &e);
+    assert_non_null(c);
+    assert_int_equal(c->nwarnings, 0);
+    lb_config_free(c);
 }
 
 static void embedded_default_is_valid(void **u)
@@ -322,6 +410,8 @@ int main(void)
         cmocka_unit_test(garbage_never_crashes),
         cmocka_unit_test(values),
         cmocka_unit_test(file_errors),
+        cmocka_unit_test(checks_leave_valid_configs_alone),
+        cmocka_unit_test(admin_off_loopback_warns),
         cmocka_unit_test(embedded_default_is_valid),
     };
     return cmocka_run_group_tests_name("lb_config", tests, NULL, NULL);

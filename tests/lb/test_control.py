@@ -167,6 +167,49 @@ def adhoc_check_flag_anywhere_and_errors_name_the_flag():
 
 
 @t.test
+def small_config_defects_of_issue_11():
+    fport, sport = free_port(), free_port()
+    r = run(["-c"])
+    assert r.returncode == 2 and "synfin: -c needs a configuration file" in r.stderr, r
+    r = run(["-c", "/tmp", "-t"])
+    assert r.returncode == 2 and "synfin: /tmp: Is a directory" in r.stderr, r
+    cases = [  # (config text, the word -t must point at, message)
+        (base(fport, sport).replace("log stderr;", "log /nonexistent/dir/x.log;"),
+         "/nonexistent", "log file '/nonexistent/dir/x.log': directory /nonexistent/dir: No such"),
+        (base(fport, sport, be="check { interval 1s; timeout 5s; }"), "5s;",
+         "check timeout '5s' is longer than its interval (1000ms)"),
+        (base(fport, 0), "127.0.0.1:0", "'127.0.0.1:0': port 0 is not a port"),
+        (base(fport, sport).replace(f"127.0.0.1:{fport}", f"::1:{fport}"), "::1",
+         f"'::1:{fport}': an IPv6 address with a port is written in brackets"),
+        (base(fport, sport, body="maxconn 99999999999999999999;"), "999",
+         "99999999999999999999 is out of range (1-1000000)"),
+    ]
+    for text, word, msg in cases:
+        line = next(i for i, l in enumerate(text.splitlines(), 1) if word in l)
+        want = f"{line}:{text.splitlines()[line - 1].index(word) + 1}: {msg}"
+        path = write(text)
+        for args in (["-c", path, "-t"], ["-c", path]):  # nothing starts either
+            r = run(args)
+            assert r.returncode == 2 and f"synfin: {path}:{want}" in r.stderr, (want, r.stderr)
+        os.unlink(path)
+    # an admin listener open to other hosts: valid, with a warning naming its line, at -t
+    # and at start
+    aport = free_port()
+    text = f"log stderr;\nadmin 0.0.0.0:{aport};\n" + base(fport, sport).split("\n", 1)[1]
+    path = write(text)
+    r = run(["-c", path, "-t"])
+    want = f"synfin: {path}:2:7: warning: admin on 0.0.0.0:{aport} is reachable from other hosts"
+    assert r.returncode == 0 and want in r.stderr and "token" in r.stderr, r
+    with Synfin(text) as lb:
+        lb.wait_log(f":2:7: warning: admin on 0.0.0.0:{aport}")
+        assert admin_json(aport)["version"] == 1
+    r = run(["--listen", f"127.0.0.1:{fport}", "--server", f"127.0.0.1:{sport}",
+             "--admin", f"0.0.0.0:{aport}", "-t"])
+    assert r.returncode == 0 and "command line, --admin: warning: admin on" in r.stderr, r
+    os.unlink(path)
+
+
+@t.test
 def reload_keeps_live_session_and_applies_new_config():
     old = Backend(echo)
     new = Backend(named("new"))

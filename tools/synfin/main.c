@@ -315,6 +315,37 @@ static struct lb_config *load(struct app *app, char *err, size_t errlen)
     return c;
 }
 
+/* Each warning as "where: warning: message", where being the file position or, in ad-hoc
+ * mode, the flag. */
+static void each_warning(const struct app *app, const struct lb_config *c,
+                         void (*fn)(void *arg, const char *text), void *arg)
+{
+    for (size_t i = 0; i < c->nwarnings; i++) {
+        const struct lb_config_warning *w = &c->warnings[i];
+        char buf[512];
+        if (app->adhoc) {
+            const char *flag = adhoc_flag(app, w->line);
+            snprintf(buf, sizeof buf, "command line%s%s: warning: %s", flag ? ", " : "",
+                     flag ? flag : "", w->msg);
+        } else {
+            lb_config_warning_format(w, app->path ? app->path : "<embedded conf/synfin.conf>", buf,
+                                     sizeof buf);
+        }
+        fn(arg, buf);
+    }
+}
+
+static void warning_to_stderr(void *arg, const char *text)
+{
+    (void)arg;
+    fprintf(stderr, "synfin: %s\n", text);
+}
+
+static void warning_to_log(void *arg, const char *text)
+{
+    lb_logf(arg, "event=reload_warning warning=\"%s\"", text);
+}
+
 static void print_listening(struct app *app)
 {
     struct lb *lb = app->lb;
@@ -397,6 +428,7 @@ static void reload(struct app *app)
         app->old_admin = app->ctl.admin;
         app->ctl.admin = na;
     }
+    each_warning(app, c, warning_to_log, lb);
     lb->reloads++;
     lb_logf(lb, "event=reload_ok frontends=%zu backends=%zu sessions=%u", lb->nfe, lb->nbe,
             lb->nsessions);
@@ -468,25 +500,43 @@ static void after_batch(struct sf_hook *h)
     }
 }
 
-/* Two descriptors per session: raise the soft limit to the hard one and say if the
- * configured maxconn cannot fit. */
-static void check_fd_limit(const struct lb_config *c)
+/* Descriptors synfin holds outside the transport, whose budget is the rest: signalfd, the
+ * admin listener and its connections, the log file (two while a reload reopens it), a
+ * config file being read, the census's and the address check's netlink sockets, and a few
+ * for the C library. */
+#define FDS_OUTSIDE (1 + CTL_ADMIN_FDS + 2 + 1 + 2 + 8)
+
+static uint64_t fd_limit(void)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-        return;
-    if (rl.rlim_cur < rl.rlim_max) {
+    return getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (uint64_t)rl.rlim_cur : 0;
+}
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    uint64_t need = 64;
+}
+
+/* Two descriptors per session: say when the configured maxconn cannot fit in what the
+ * transport has, and what happens then. */
+static void check_fd_limit(const struct lb_config *c, const struct lb_transport *tp)
+{
+    uint64_t want = 0, listeners = c->nfrontends + c->nresponds;
     for (size_t i = 0; i < c->nfrontends; i++)
-        need += 2ull * c->frontends[i].maxconn;
-    if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur)
-        fprintf(stderr,
-                "synfin: warning: frontend maxconn needs about %llu descriptors (two per "
-                "session), the limit is %llu; accepting pauses when they run out\n",
-                (unsigned long long)need, (unsigned long long)rl.rlim_cur);
+        want += c->frontends[i].maxconn;
+    if (tp->conn_limit == UINT64_MAX || 2 * want + listeners <= tp->conn_limit)
+        return;
+    uint64_t fit = tp->conn_limit > listeners ? (tp->conn_limit - listeners) / 2 : 0;
+    fprintf(stderr,
+            "synfin: warning: frontend maxconn adds up to %llu sessions, but about %llu fit in "
+            "the descriptor limit (RLIMIT_NOFILE %llu less %llu held elsewhere, two per "
+            "session); beyond that accepting pauses and clients wait in the kernel backlog\n",
+            (unsigned long long)want, (unsigned long long)fit, (unsigned long long)fd_limit(),
+            (unsigned long long)(fd_limit() - tp->conn_limit));
 }
 
 static int run(struct app *app, struct lb_config *c)
@@ -501,6 +551,7 @@ static int run(struct app *app, struct lb_config *c)
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     app->tconf = c->transport;
+    raise_fd_limit();
     app->loop = sf_loop_new();
     if (!app->loop) {
         fprintf(stderr, "synfin: cannot start: %s\n", strerror(errno));
@@ -513,8 +564,7 @@ static int run(struct app *app, struct lb_config *c)
             goto out;
         }
     } else {
-        check_fd_limit(c);
-        app->tp = lb_transport_kernel_new(app->loop);
+        app->tp = lb_transport_kernel_new(app->loop, FDS_OUTSIDE);
     }
     app->lb = app->tp ? lb_new(app->loop, app->tp) : NULL;
     app->sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -523,6 +573,8 @@ static int run(struct app *app, struct lb_config *c)
         fprintf(stderr, "synfin: cannot start: %s\n", strerror(errno));
         goto out;
     }
+    if (c->transport.kind != LB_TRANSPORT_STACK)
+        check_fd_limit(c, app->tp);
     ctl_init(&app->ctl, app->lb);
     the_app = app;
     app->lb->on_idle = on_idle;
@@ -569,7 +621,13 @@ int main(int argc, char **argv)
     static char errbuf[1 << 16];
     setvbuf(stderr, errbuf, _IOFBF, sizeof errbuf);
     for (; i < argc; i++) {
-        if (!strcmp(argv[i], "-c") && i + 1 < argc) {
+        if (!strcmp(argv[i], "-c")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "synfin: -c needs a configuration file: -c FILE\n");
+                usage(stderr);
+                fflush(stderr);
+                return 2;
+            }
             app.path = argv[++i];
         } else if (!strcmp(argv[i], "-t")) {
             check = 1;
@@ -612,12 +670,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "synfin: %s\n", err);
         rc = 2;
     } else if (check) {
+        each_warning(&app, c, warning_to_stderr, NULL);
         printf("synfin: %s: configuration is valid\n", app.path    ? app.path
                                                        : app.adhoc ? "command line"
                                                                    : "embedded conf/synfin.conf");
         lb_config_free(c);
         rc = 0;
     } else {
+        each_warning(&app, c, warning_to_stderr, NULL);
+        fflush(stderr); /* stderr is block-buffered for the log: a warning goes out now */
         rc = run(&app, c);
     }
     text_free(&t);
