@@ -240,6 +240,31 @@ static void orphan_fin_wait2_timeout(void **unused)
     fx_free(f);
 }
 
+static void fin2_zero(struct sf_tcp_config *c)
+{
+    plain(c);
+    c->fin_wait2_timeout_ms = 0;
+}
+
+/* fin_wait2_timeout_ms 0 is a lifetime of zero, not an unbounded one: an orphan whose peer
+ * ACKs its FIN and goes silent is reset at once instead of held forever (found by the engine
+ * fuzz harness, tests/fuzz/corpus/engine/regress-fin-wait2-zero). */
+static void orphan_fin_wait2_zero(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(fin2_zero);
+    fx_passive_open(f);
+    sf_close(f->conn);
+    fx_out(f, TH_ACK | TH_FIN, 1, 1, 0);
+    fx_in(f, TH_ACK, 1, 2, 65535, NULL, NULL, 0);
+    assert_int_equal(fx_last_transition(f)->to, SF_FIN_WAIT_2);
+    fx_advance(f, 1);
+    fx_out(f, TH_RST | TH_ACK, 2, 1, 0);
+    assert_int_equal(fx_last_transition(f)->cause, SF_CAUSE_FIN_WAIT2_TIMEOUT);
+    assert_int_equal(sf_engine_next_deadline(f->e), SF_TIME_NEVER);
+    fx_free(f);
+}
+
 static void sack_on(struct sf_tcp_config *c)
 {
     plain(c);
@@ -514,6 +539,7 @@ int main(void)
         cmocka_unit_test(close_with_unread_data_resets),
         cmocka_unit_test(linger_zero_resets),
         cmocka_unit_test(orphan_fin_wait2_timeout),
+        cmocka_unit_test(orphan_fin_wait2_zero),
         cmocka_unit_test(out_of_order_sack),
         cmocka_unit_test(nagle),
         cmocka_unit_test(cork),
