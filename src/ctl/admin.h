@@ -29,4 +29,13 @@ const struct sf_addr *sf_admin_addr(const struct sf_admin *a);
 void sf_admin_each_fd(const struct sf_admin *a, void (*fn)(int fd, void *arg), void *arg);
 const char *sf_http_reason(int status);
 
+/* The request parsing, apart from the sockets (and fuzzed on its own, tests/fuzz).
+ * Whether buf[0..len) holds a whole request head, up to its empty line. */
+int sf_admin_head_complete(const char *buf, size_t len);
+/* Parses the request line of a whole head in req[0..len) (NUL at req[len]), in place: r's
+ * method and query point into req, its path into path (pathlen bytes, the query cut off).
+ * Returns 0, or the status to answer with: 400 malformed, 404 a path too long. */
+int sf_admin_parse_request(char *req, size_t len, struct sf_admin_req *r, char *path,
+                           size_t pathlen);
+
 #endif

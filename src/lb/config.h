@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "lb/addr.h"
 #include "lb/transport.h"
@@ -129,6 +130,9 @@ void sf_config_error_format(const struct sf_config_error *e, const char *name, c
 /* Reads and parses a file; errors are formatted "file:line:col: message" into buf. */
 struct sf_config *sf_config_load(const char *path, char *buf, size_t buflen);
 void sf_config_free(struct sf_config *c);
+/* Writes c in the config language, defaults included: text that parses back to the same
+ * configuration (synfin -T). 0, or -1 on a write error. */
+int sf_config_print(const struct sf_config *c, FILE *out);
 
 const char *sf_balance_name(int b);
 

@@ -3,6 +3,7 @@
  *   synfin                       run the embedded default configuration (conf/synfin.conf)
  *   synfin -c FILE               run FILE
  *   synfin -c FILE -t            check FILE: exit 0 if valid, 2 with file:line:col if not
+ *   synfin -c FILE -T            the same, then print the effective configuration
  *   synfin --listen A --server B [--server C ...] [--balance ALG] [--admin D] [--NAME VALUE]
  *                                ad-hoc mode; NAME is any profile directive (docs/config.md);
  *                                -t anywhere among the flags checks them and exits
@@ -46,7 +47,7 @@ struct app {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: synfin [-c FILE [-t]]\n"
+    fprintf(f, "usage: synfin [-c FILE [-t|-T]]\n"
                "       synfin --listen ADDR --server ADDR [--server ADDR...] "
                "[--balance roundrobin|leastconn|source|maglev]\n"
                "              [--admin ADDR] [--log stderr|stdout|off|PATH] "
@@ -448,6 +449,8 @@ int main(int argc, char **argv)
             app.path = argv[++i];
         } else if (!strcmp(argv[i], "-t")) {
             check = 1;
+        } else if (!strcmp(argv[i], "-T")) {
+            check = 2;
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
@@ -487,11 +490,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "synfin: %s\n", err);
         rc = 2;
     } else if (check) {
-        printf("synfin: %s: configuration is valid\n", app.path    ? app.path
-                                                       : app.adhoc ? "command line"
-                                                                   : "embedded conf/synfin.conf");
+        printf("%ssynfin: %s: configuration is valid\n", check == 2 ? "# " : "",
+               app.path    ? app.path
+               : app.adhoc ? "command line"
+                           : "embedded conf/synfin.conf");
+        rc = check == 2 && sf_config_print(c, stdout) < 0 ? 1 : 0;
         sf_config_free(c);
-        rc = 0;
     } else {
         rc = run(&app, c);
     }

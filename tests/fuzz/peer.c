@@ -96,11 +96,13 @@ static void on_transition(void *ctx, const struct sf_transition *t)
                  (unsigned long long)t->id, sf_state_name(t->from), sf_state_name(r->state));
     }
     r->state = (uint8_t)t->to;
+    if (f->tap_trans)
+        f->tap_trans(f, t);
 }
 
 /* ---- what the engine sends ------------------------------------------------------------------ */
 
-static struct fp_slot *slot_for(struct fp *f, uint16_t eport, uint16_t pport)
+struct fp_slot *fp_slot_for(struct fp *f, uint16_t eport, uint16_t pport)
 {
     for (int i = 0; i < FP_SLOTS; i++)
         if (f->s[i].used && f->s[i].eport == eport && f->s[i].pport == pport)
@@ -138,7 +140,7 @@ static void on_output(void *ctx, const void *pkt, size_t len)
     FZ_CHECK(g.t.laddr == f->paddr && g.t.raddr == f->laddr, "packet to an unknown address");
     if (f->trace)
         trace_seg(f, "engine", &g);
-    struct fp_slot *s = slot_for(f, g.t.rport, g.t.lport);
+    struct fp_slot *s = fp_slot_for(f, g.t.rport, g.t.lport);
     if (!s)
         return; /* an RST for a tuple the peer forgot, or a port the raw input invented */
     if (g.flags & TH_SYN) {
@@ -152,6 +154,8 @@ static void on_output(void *ctx, const void *pkt, size_t len)
         return;
     if (g.len)
         check_payload(s, &g);
+    if (f->tap_seg)
+        f->tap_seg(f, &g);
     if (!(g.flags & TH_RST))
         s->e_max = seq_max(s->e_max, g.seq + seg_seqlen(&g));
     if (g.flags & TH_ACK)
@@ -303,6 +307,19 @@ void fp_send(struct fp *f, int i, uint8_t flags, uint32_t seq, uint32_t ack, uin
     sf_engine_input(f->e, pkt, n, f->now);
 }
 
+static void peer_ts(const struct fp *f, const struct fp_slot *s, struct sf_tcp_opts *o);
+
+void fp_send_next(struct fp *f, int i, uint8_t flags, uint32_t len)
+{
+    struct fp_slot *s = &f->s[i];
+    struct sf_tcp_opts o;
+    memset(&o, 0, sizeof o);
+    if (s->p_tsopt)
+        peer_ts(f, s, &o);
+    unsigned shift = f->cfg.window_scaling ? s->p_wscale : 0; /* the scale in force */
+    fp_send(f, i, flags | TH_ACK, s->p_nxt, s->e_max, (uint16_t)(65535u >> shift), &o, len);
+}
+
 /* The timestamp option as the peer would send it now. */
 static void peer_ts(const struct fp *f, const struct fp_slot *s, struct sf_tcp_opts *o)
 {
@@ -328,6 +345,7 @@ static void syn_opts(const struct fp *f, struct fp_slot *s, uint8_t b, uint8_t m
     }
     if (b & 4)
         o->has |= OPT_SACK_OK;
+    s->p_tsopt = (b & 8) != 0;
     if (b & 8)
         peer_ts(f, s, o);
 }
@@ -455,7 +473,7 @@ void fp_accept(struct fp *f)
     while ((c = sf_accept(f->listener, &err)) != NULL) {
         struct sf_conn_info info;
         sf_info(c, &info);
-        struct fp_slot *s = slot_for(f, info.local.port, info.remote.port);
+        struct fp_slot *s = fp_slot_for(f, info.local.port, info.remote.port);
         if (!s) { /* a connection the raw input opened: the owner refuses it */
             sf_abort(c);
             continue;

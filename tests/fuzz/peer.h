@@ -51,6 +51,7 @@ struct fp_slot {
     uint32_t p_ack;        /* the last ACK the peer sent */
     uint32_t p_ts;         /* the peer's timestamp clock offset */
     uint8_t p_wscale;      /* the shift the peer offered (its windows are scaled by it) */
+    uint8_t p_tsopt;       /* the peer offered timestamps */
     /* the engine, as the peer has seen it on the wire */
     int e_iss_known;
     uint32_t e_iss, e_max, e_ack, e_tsval;
@@ -81,6 +82,11 @@ struct fp {
     unsigned opens; /* connections opened so far: picks fresh peer ports */
     int trace;      /* FZ_TRACE set: every packet and transition to stderr, to read a crash */
     int strict;     /* FZ_STRICT set: the known stall below fails too */
+    /* A harness's own checks on every packet out (parsed, seen from the peer: t.laddr is
+     * the peer) and every transition; either may be NULL. */
+    void (*tap_seg)(struct fp *f, const struct sf_seg *g);
+    void (*tap_trans)(struct fp *f, const struct sf_transition *t);
+    void *tap_arg;
 };
 
 /* Settings from six bytes of input: small buffers, short timers, options on and off, so that
@@ -116,6 +122,12 @@ void fp_owner(struct fp *f, struct fz_in *in, int i, int kind);
 
 /* The sequence and content checks on every held handle. */
 void fp_check(struct fp *f);
+
+/* The peer's next segment on slot i, as a well-behaved peer sends it: at its next sequence
+ * number, acknowledging all the engine sent, with its timestamp if it offered them. */
+void fp_send_next(struct fp *f, int i, uint8_t flags, uint32_t len);
+/* Slot of a 4-tuple (engine's port, peer's port), or NULL. */
+struct fp_slot *fp_slot_for(struct fp *f, uint16_t eport, uint16_t pport);
 
 /* Sends a segment from the peer on slot i. */
 void fp_send(struct fp *f, int i, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t wnd,
