@@ -3,7 +3,8 @@
  * under the normal (or SAN=1) build. An invariant failure aborts, which tests/run.sh counts
  * as a failure of the suite ("reported N of M planned results").
  *
- *   replay [FILE|DIR]...   default: the harness's corpus, tests/fuzz/corpus/<name> */
+ *   fuzz_NAME [FILE|DIR]...   default: the harness's corpus, tests/fuzz/corpus/NAME
+ * (NAME comes from the program's own file name, so one source serves every harness). */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,10 +12,6 @@
 #include <sys/stat.h>
 
 #include "fuzz.h"
-
-#ifndef FZ_CORPUS
-#error "FZ_CORPUS names the harness's corpus directory"
-#endif
 
 struct list {
     char **v;
@@ -91,8 +88,18 @@ static unsigned char *slurp(const char *path, size_t *len)
 int main(int argc, char **argv)
 {
     struct list l = {NULL, 0, 0};
-    if (argc < 2 && collect(&l, FZ_CORPUS) < 0)
-        return 1;
+    if (argc < 2) {
+        const char *base = strrchr(argv[0], '/');
+        base = base ? base + 1 : argv[0];
+        if (strncmp(base, "fuzz_", 5) != 0) {
+            fprintf(stderr, "%s: name me fuzz_NAME, or name the inputs\n", argv[0]);
+            return 2;
+        }
+        char dir[512];
+        snprintf(dir, sizeof dir, "tests/fuzz/corpus/%s", base + 5);
+        if (collect(&l, dir) < 0)
+            return 1;
+    }
     for (int i = 1; i < argc; i++)
         if (collect(&l, argv[i]) < 0)
             return 1;
