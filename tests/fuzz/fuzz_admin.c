@@ -16,8 +16,8 @@ static void check_parts(const struct sf_admin_req *r, size_t pathcap)
 {
     FZ_CHECK(r->method[0] != 0, "empty method");
     for (const char *p = r->method; *p; p++)
-        FZ_CHECK(*p > 0x20 && *p < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", *p),
-                 "method byte 0x%02x", (unsigned char)*p);
+        FZ_CHECK(*p > 0x20 && *p < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", *p), "method byte 0x%02x",
+                 (unsigned char)*p);
     FZ_CHECK(r->path[0] == '/', "path '%s' does not start with '/'", r->path);
     FZ_CHECK(strlen(r->path) < pathcap, "path of %zu bytes in a %zu-byte buffer", strlen(r->path),
              pathcap);

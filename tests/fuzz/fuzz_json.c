@@ -51,7 +51,8 @@ static long decode(const char *raw, size_t len, char **out)
     const unsigned char *p = (const unsigned char *)*out, *end = p + n;
     while (p < end) {
         size_t k = st_utf8_seq(p, end);
-        FZ_CHECK(k > 0, "decoded string is not UTF-8 at byte %zu", (size_t)(p - (const unsigned char *)*out));
+        FZ_CHECK(k > 0, "decoded string is not UTF-8 at byte %zu",
+                 (size_t)(p - (const unsigned char *)*out));
         p += k;
     }
     FZ_CHECK(memchr(*out, 0, (size_t)n) == NULL, "decoded string holds a NUL");
@@ -180,8 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rc = walk(doc, a.doc.len, &b, err, sizeof err);
         FZ_CHECK(rc == 0, "the canonical form is rejected: %s\n%s", err, doc);
         FZ_CHECK(a.log.len == b.log.len && !memcmp(a.log.p, b.log.p, a.log.len),
-                 "the canonical form reads differently:\n%s\n---- then ----\n%s", a.log.p,
-                 b.log.p);
+                 "the canonical form reads differently:\n%s\n---- then ----\n%s", a.log.p, b.log.p);
         free(b.doc.p);
         free(b.log.p);
     }

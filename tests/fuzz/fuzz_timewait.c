@@ -103,9 +103,7 @@ static void close_first(struct fp *f, int i, uint8_t how)
         fp_send_next(f, i, 0, 0);
         fp_send_next(f, i, TH_FIN, 0);
         break;
-    case 1: /* the peer's FIN carries the ACK of ours */
-        fp_send_next(f, i, TH_FIN, 0);
-        break;
+    case 1: /* the peer's FIN carries the ACK of ours */ fp_send_next(f, i, TH_FIN, 0); break;
     case 2: { /* simultaneous: the peer's FIN before it saw ours, then the ACK: CLOSING */
         uint32_t max = s->e_max;
         s->e_max -= 1;

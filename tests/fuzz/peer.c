@@ -126,8 +126,8 @@ static void check_payload(const struct fp_slot *s, const struct sf_seg *g)
 static void trace_seg(const struct fp *f, const char *who, const struct sf_seg *g)
 {
     fprintf(stderr, "%8.3f %s %u>%u flags 0x%02x seq %u ack %u win %u len %u\n",
-            (double)(f->now - f->start) / 1e6, who, g->t.rport, g->t.lport, g->flags, g->seq, g->ack,
-            g->wnd, g->len);
+            (double)(f->now - f->start) / 1e6, who, g->t.rport, g->t.lport, g->flags, g->seq,
+            g->ack, g->wnd, g->len);
 }
 
 static void on_output(void *ctx, const void *pkt, size_t len)
@@ -164,7 +164,8 @@ static void on_output(void *ctx, const void *pkt, size_t len)
         s->e_tsval = g.opt.tsval;
 }
 
-/* ---- engine life ------------------------------------------------------------------------------ */
+/* ---- engine life ------------------------------------------------------------------------------
+ */
 
 int fp_init(struct fp *f, const struct sf_tcp_config *cfg)
 {

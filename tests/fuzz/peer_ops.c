@@ -172,7 +172,8 @@ void fp_raw(struct fp *f, struct fz_in *in, int i)
 
 void fp_icmp(struct fp *f, struct fz_in *in, int i)
 {
-    static const uint8_t kinds[][2] = {{3, 4}, {3, 3}, {3, 2}, {3, 1}, {3, 0}, {11, 0}, {0, 0}, {3, 13}};
+    static const uint8_t kinds[][2] = {{3, 4}, {3, 3},  {3, 2}, {3, 1},
+                                       {3, 0}, {11, 0}, {0, 0}, {3, 13}};
     const struct fp_slot *s = &f->s[i];
     uint8_t b = fz_u8(in);
     uint8_t pkt[20 + 8 + 20 + 8];
