@@ -11,7 +11,7 @@
 
 static const uint8_t peer_ip[4] = {10, 9, 0, 2}, engine_ip[4] = {10, 9, 0, 1};
 
-/* ---- settings ---------------------------------------------------------------------------- */
+/* ---- settings -------------------------------------------------------------------------------- */
 
 static uint32_t pick(uint8_t bits, const uint32_t *v)
 {
@@ -64,7 +64,7 @@ void fp_config(struct sf_tcp_config *c, struct fz_in *in)
     c->rto_min_ms = pick(b >> 6, rtomin);
 }
 
-/* ---- transitions --------------------------------------------------------------------------- */
+/* ---- transitions ----------------------------------------------------------------------------- */
 
 static struct fp_id *id_find(struct fp *f, uint64_t id)
 {
@@ -100,7 +100,7 @@ static void on_transition(void *ctx, const struct sf_transition *t)
         f->tap_trans(f, t);
 }
 
-/* ---- what the engine sends ------------------------------------------------------------------ */
+/* ---- what the engine sends ------------------------------------------------------------------- */
 
 struct fp_slot *fp_slot_for(struct fp *f, uint16_t eport, uint16_t pport)
 {
@@ -164,8 +164,7 @@ static void on_output(void *ctx, const void *pkt, size_t len)
         s->e_tsval = g.opt.tsval;
 }
 
-/* ---- engine life ------------------------------------------------------------------------------
- */
+/* ---- engine life ----------------------------------------------------------------------------- */
 
 int fp_init(struct fp *f, const struct sf_tcp_config *cfg)
 {
@@ -263,7 +262,7 @@ void fp_finish(struct fp *f)
     f->e = NULL;
 }
 
-/* ---- the peer's segments ------------------------------------------------------------------- */
+/* ---- the peer's segments --------------------------------------------------------------------- */
 
 void fp_send(struct fp *f, int i, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t wnd,
              const struct sf_tcp_opts *opts, uint32_t len)

@@ -140,7 +140,7 @@ static void ip_header(uint8_t *p, size_t total, uint8_t proto, uint32_t src, uin
 
 void fp_raw(struct fp *f, struct fz_in *in, int i)
 {
-    static uint8_t pkt[20 + 1500];
+    static uint8_t pkt[20 + 255 * 6]; /* the IP header, then up to 255 * 6 raw bytes */
     uint8_t mode = fz_u8(in);
     const uint8_t *raw;
     size_t n = fz_bytes(in, &raw, fz_u8(in) * 6u);
@@ -222,7 +222,7 @@ void fp_clock(struct fp *f, struct fz_in *in)
     sf_engine_advance(f->e, f->now);
 }
 
-/* ---- the owner ------------------------------------------------------------------------------ */
+/* ---- the owner ------------------------------------------------------------------------------- */
 
 static void owner_send(struct fp_slot *s, uint32_t n)
 {
@@ -298,7 +298,7 @@ void fp_owner(struct fp *f, struct fz_in *in, int i, int kind)
     (void)f;
 }
 
-/* ---- checks -------------------------------------------------------------------------------- */
+/* ---- checks ---------------------------------------------------------------------------------- */
 
 static void check_slot(struct fp_slot *s)
 {
