@@ -24,6 +24,7 @@ struct tw_view {
     uint64_t id;
     uint32_t snd_nxt, rcv_nxt, old_snd_nxt;
     sf_time_t since;
+    long tw_ms; /* the connection's SF_OPT_TIME_WAIT_MS, as last read through its handle */
 };
 
 static struct tw_view views[FP_SLOTS];
@@ -38,7 +39,9 @@ static void on_trans(struct fp *f, const struct sf_transition *t)
 {
     int i = slot_index(f, t->local.port, t->remote.port);
     if (t->to == SF_TIME_WAIT && i >= 0) {
+        long tw_ms = views[i].tw_ms;
         memset(&views[i], 0, sizeof views[i]);
+        views[i].tw_ms = tw_ms;
         views[i].in_tw = 1;
         views[i].id = t->id;
         views[i].since = t->when;
@@ -48,10 +51,10 @@ static void on_trans(struct fp *f, const struct sf_transition *t)
         return;
     FZ_CHECK(!(t->cause == SF_CAUSE_RST && f->cfg.rfc1337), "an RST ended TIME-WAIT with rfc1337");
     if (t->cause == SF_CAUSE_TIME_WAIT_TIMEOUT && i >= 0 && views[i].id == t->id)
-        FZ_CHECK(t->when + SF_MS(1) >= views[i].since + SF_MS(f->cfg.time_wait_ms),
-                 "TIME-WAIT of id %llu ended after %llu us, time_wait_ms is %u",
+        FZ_CHECK(t->when + SF_MS(1) >= views[i].since + SF_MS((uint64_t)views[i].tw_ms),
+                 "TIME-WAIT of id %llu ended after %llu us, its time_wait_ms is %ld",
                  (unsigned long long)t->id, (unsigned long long)(t->when - views[i].since),
-                 f->cfg.time_wait_ms);
+                 views[i].tw_ms);
     if (i >= 0 && views[i].id == t->id) {
         views[i].in_tw = 0;
         views[i].reopened = t->cause == SF_CAUSE_TW_REOPEN;
@@ -153,6 +156,19 @@ static void poke(struct fp *f, struct fz_in *in, int i)
         fp_accept(f); /* a reopened connection reaches the owner */
 }
 
+/* The owner may set a connection's own TIME-WAIT duration (SF_OPT_TIME_WAIT_MS) at any step;
+ * read outside the engine's callbacks, which may not call into it. */
+static void track_tw_ms(struct fp *f)
+{
+    for (int i = 0; i < FP_SLOTS; i++) {
+        long v;
+        if (!f->s[i].h)
+            continue;
+        if (sf_getopt(f->s[i].h, SF_OPT_TIME_WAIT_MS, &v) == 0)
+            views[i].tw_ms = v;
+    }
+}
+
 static void step(struct fp *f, struct fz_in *in)
 {
     uint8_t op = fz_u8(in);
@@ -165,6 +181,7 @@ static void step(struct fp *f, struct fz_in *in)
     case 4:
         memset(&views[slot], 0, sizeof views[slot]);
         fp_open(f, in, slot, op >> 6 & 1, 1);
+        track_tw_ms(f);
         break;
     case 5: fp_segment(f, in, slot); break;
     case 6: close_first(f, slot, fz_u8(in)); break;
@@ -191,11 +208,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int n = 1 + (b & 3);
     for (int i = 0; i < n; i++) {
         fp_open(&f, &in, i, fz_u8(&in) & 1, 1);
+        track_tw_ms(&f);
         close_first(&f, i, fz_u8(&in));
     }
     while (in.n) {
         step(&f, &in);
         fp_check(&f);
+        track_tw_ms(&f);
         struct sf_engine_stats st;
         sf_engine_stats(f.e, &st);
         FZ_CHECK(st.tw_live <= cfg.max_tw, "%llu TIME-WAIT entries, max_tw %u",
