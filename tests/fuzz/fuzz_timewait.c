@@ -162,8 +162,8 @@ static void track_tw_ms(struct fp *f)
 {
     for (int i = 0; i < FP_SLOTS; i++) {
         long v;
-        if (!f->s[i].h)
-            continue;
+        if (!f->s[i].h || views[i].in_tw)
+            continue; /* the handle outlives the connection: a later setopt changes nothing */
         if (sf_getopt(f->s[i].h, SF_OPT_TIME_WAIT_MS, &v) == 0)
             views[i].tw_ms = v;
     }
