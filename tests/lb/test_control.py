@@ -68,6 +68,24 @@ def check_mode_reports_file_line_col():
 
 
 @t.test
+def print_mode_writes_the_effective_config():
+    # -T: the check, then the configuration with defaults and profiles resolved, as text that
+    # is itself a valid configuration printing the same
+    src = write(base(free_port(), free_port(), body="idle_timeout 90s;",
+                     be="server_close rst;"))
+    r = run(["-c", src, "-T"])
+    assert r.returncode == 0 and r.stdout.startswith("# synfin: "), r
+    assert "    idle_timeout 90s;" in r.stdout and "    server_close rst;" in r.stdout, r.stdout
+    assert "    connect_timeout 5s;" in r.stdout, r.stdout  # a default, written out
+    printed = write(r.stdout)
+    r2 = run(["-c", printed, "-T"])
+    assert r2.returncode == 0, r2
+    assert r2.stdout.split("\n", 1)[1] == r.stdout.split("\n", 1)[1], (r.stdout, r2.stdout)
+    for p in (src, printed):
+        os.unlink(p)
+
+
+@t.test
 def adhoc_flags_mode():
     bes = [Backend(named("a")), Backend(named("b"))]
     fport, aport = free_port(), free_port()
