@@ -53,4 +53,4 @@ for h in "$@"; do
     fi
 done
 [ ${#failed[@]} -eq 0 ] || { echo "fuzz: failed: ${failed[*]}"; exit 1; }
-echo "fuzz: ${#@} harnesses, ${secs}s each, no crash and no failed invariant"
+echo "fuzz: $# harness(es), ${secs}s each, no crash and no failed invariant"
