@@ -168,51 +168,58 @@ static int is_tchar(char ch)
            strchr("!#$%&'*+-.^_`|~", ch) != NULL;
 }
 
+int ctl_admin_head_complete(const char *buf, size_t len)
+{
+    return memmem(buf, len, "\r\n\r\n", 4) || memmem(buf, len, "\n\n", 2);
+}
+
+int ctl_admin_parse_request(char *req, size_t len, struct ctl_admin_req *r, char *path,
+                            size_t pathlen)
+{
+    char *eol = strstr(req, "\r\n");
+    if (!eol || memchr(req, 0, len))
+        return 400;
+    *eol = 0;
+    char *sp1 = strchr(req, ' ');
+    char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+    if (!sp1 || !sp2 || sp1 == req || strchr(sp2 + 1, ' '))
+        return 400;
+    *sp1 = 0;
+    *sp2 = 0;
+    const char *method = req, *target = sp1 + 1, *version = sp2 + 1;
+    for (const char *p = method; *p; p++)
+        if (!is_tchar(*p))
+            return 400;
+    if (target[0] != '/' || (strcmp(version, "HTTP/1.1") && strcmp(version, "HTTP/1.0")))
+        return 400;
+    for (const char *p = target; *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+            return 400;
+    const char *q = strchr(target, '?');
+    size_t pl = q ? (size_t)(q - target) : strlen(target);
+    if (pl >= pathlen)
+        return 404;
+    memcpy(path, target, pl);
+    path[pl] = 0;
+    r->method = method;
+    r->path = path;
+    r->query = q ? q + 1 : "";
+    return 0;
+}
+
 /* Parses the request line of a complete head and dispatches it. */
 static void handle(struct aconn *c)
 {
-    char *eol = strstr(c->req, "\r\n");
-    if (!eol || memchr(c->req, 0, c->reqlen)) {
-        respond_error(c, 400);
-        return;
-    }
-    *eol = 0;
-    char *sp1 = strchr(c->req, ' ');
-    char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-    if (!sp1 || !sp2 || sp1 == c->req || strchr(sp2 + 1, ' ')) {
-        respond_error(c, 400);
-        return;
-    }
-    *sp1 = 0;
-    *sp2 = 0;
-    const char *method = c->req, *target = sp1 + 1, *version = sp2 + 1;
-    for (const char *p = method; *p; p++)
-        if (!is_tchar(*p)) {
-            respond_error(c, 400);
-            return;
-        }
-    if (target[0] != '/' || (strcmp(version, "HTTP/1.1") && strcmp(version, "HTTP/1.0"))) {
-        respond_error(c, 400);
-        return;
-    }
-    for (const char *p = target; *p; p++)
-        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
-            respond_error(c, 400);
-            return;
-        }
     char path[1024];
-    const char *q = strchr(target, '?');
-    size_t pl = q ? (size_t)(q - target) : strlen(target);
-    if (pl >= sizeof path) {
-        respond_error(c, 404);
+    struct ctl_admin_req r;
+    int status = ctl_admin_parse_request(c->req, c->reqlen, &r, path, sizeof path);
+    if (status) {
+        respond_error(c, status);
         return;
     }
-    memcpy(path, target, pl);
-    path[pl] = 0;
-    struct ctl_admin_req r = {method, path, q ? q + 1 : ""};
     struct ctl_admin_resp resp = {.ctype = "text/plain; charset=utf-8"};
     sf_sb_init(&resp.body);
-    int status = c->a->fn(c->a->ctx, &r, &resp);
+    status = c->a->fn(c->a->ctx, &r, &resp);
     if (resp.stream) {
         c->body = resp.stream;
         c->status = status;
@@ -354,7 +361,7 @@ static void conn_io(struct sf_io *io, uint32_t ev)
         }
         c->reqlen += (size_t)n;
         c->req[c->reqlen] = 0;
-        if (memmem(c->req, c->reqlen, "\r\n\r\n", 4) || memmem(c->req, c->reqlen, "\n\n", 2)) {
+        if (ctl_admin_head_complete(c->req, c->reqlen)) {
             handle(c);
             break;
         }

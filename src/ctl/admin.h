@@ -61,4 +61,13 @@ const char *ctl_http_reason(int status);
 /* Bodies that said CTL_BODY_WAIT are called again from the next slice on. */
 void ctl_admin_wake(struct ctl_admin *a);
 
+/* The request parsing, apart from the sockets (and fuzzed on its own, tests/fuzz).
+ * Whether buf[0..len) holds a whole request head, up to its empty line. */
+int ctl_admin_head_complete(const char *buf, size_t len);
+/* Parses the request line of a whole head in req[0..len) (NUL at req[len]), in place: r's
+ * method and query point into req, its path into path (pathlen bytes, the query cut off).
+ * Returns 0, or the status to answer with: 400 malformed, 404 a path too long. */
+int ctl_admin_parse_request(char *req, size_t len, struct ctl_admin_req *r, char *path,
+                            size_t pathlen);
+
 #endif

@@ -7,6 +7,7 @@
 #define SYNFIN_LB_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "lb/addr.h"
@@ -155,6 +156,9 @@ void lb_config_warning_format(const struct lb_config_warning *w, const char *nam
 /* Reads and parses a file; errors are formatted "file:line:col: message" into buf. */
 struct lb_config *lb_config_load(const char *path, char *buf, size_t buflen);
 void lb_config_free(struct lb_config *c);
+/* Writes c in the config language, defaults included: text that parses back to the same
+ * configuration (synfin -T). 0, or -1 on a write error. */
+int lb_config_print(const struct lb_config *c, FILE *out);
 
 const char *lb_balance_name(int b);
 

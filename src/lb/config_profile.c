@@ -96,17 +96,13 @@ static int parse_source(struct lb_config_error *e, const struct arg *a, struct l
         *colon = 0;
         s->port_lo = (uint16_t)lo;
         s->port_hi = (uint16_t)hi;
-        const char *host = buf;
-        char *h = buf;
         if (buf[0] == '[') { /* [v6]:lo-hi */
             size_t hl = strlen(buf);
             if (hl < 3 || buf[hl - 1] != ']')
                 return lb_conf_fail_at(e, a, "'%s': bad IPv6 source", a->s);
-            buf[hl - 1] = 0;
-            h = buf + 1;
-            host = h;
         }
-        if (lb_addr_parse(&s->addr, host, 0, &why) < 0)
+        /* The brackets stay: without them the address's last ':' would read as a port. */
+        if (lb_addr_parse(&s->addr, buf, 0, &why) < 0)
             return lb_conf_fail_at(e, a, "'%s': %s", a->s, why);
         return 0;
     }

@@ -293,3 +293,46 @@ void lb_stack_merge(struct sf_tcp_config *dst, const struct sf_tcp_config *base,
             dst->window_scaling = over->window_scaling;
     }
 }
+
+/* ---- printing (synfin -T): the values as the parser reads them back ---- */
+
+void lb_transport_print(const struct lb_transport_conf *t, FILE *out)
+{
+    if (t->kind != LB_TRANSPORT_STACK)
+        return;
+    char a[LB_ADDR_STRLEN];
+    fprintf(out, "transport stack {\n    tun %s;\n", t->tun);
+    if (t->kernel_addr[0])
+        fprintf(out, "    kernel_addr %s;\n", t->kernel_addr);
+    fputs("    address", out);
+    for (uint32_t i = 0; i < t->naddrs; i++)
+        fprintf(out, " %s", lb_addr_host(&t->addrs[i], a, sizeof a));
+    fprintf(out, ";\n    offload %s;\n    trace %s;\n    max_time_wait %u;\n",
+            t->offload ? "on" : "off", t->trace ? "on" : "off", t->max_time_wait);
+    if (t->pcap[0])
+        fprintf(out, "    pcap %s;\n", t->pcap);
+    if (t->impair[0])
+        fprintf(out, "    impair \"%s\";\n", t->impair);
+    fputs("}\n", out);
+}
+
+void lb_stack_print(const struct sf_tcp_config *tcp, const char *ind, FILE *out)
+{
+    for (size_t i = 0; i < NSDIRS; i++) {
+        const struct sdir *d = &sdirs[i];
+        uint32_t v = *field((struct sf_tcp_config *)tcp, setting(d->setting));
+        fprintf(out, "%s%s ", ind, d->name);
+        switch (d->kind) {
+        case K_DUR: fprintf(out, v ? "%ums;\n" : "0;\n", v); break;
+        case K_BOOL: fprintf(out, "%s;\n", v ? "on" : "off"); break;
+        case K_COOKIES: fprintf(out, "%s;\n", v == 2 ? "always" : v ? "on" : "off"); break;
+        case K_WSCALE:
+            if (tcp->window_scaling)
+                fprintf(out, "%u;\n", v);
+            else
+                fputs("off;\n", out);
+            break;
+        default: fprintf(out, "%u;\n", v); break;
+        }
+    }
+}

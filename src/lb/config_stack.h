@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "lb/addr.h"
 #include "tcp/config.h"
@@ -48,6 +49,11 @@ int lb_transport_owns(const struct lb_transport_conf *t, const struct lb_addr *a
  * the name is not one, or -1 with a message in why. */
 int lb_stack_directive(const char *name, const char *value, struct sf_tcp_config *tcp,
                        uint64_t *set, char *why, size_t whylen);
+/* Writes the transport block (nothing for the kernel's default) and, with ind before each
+ * line, every stack-only profile directive with its value (config_print.c). */
+void lb_transport_print(const struct lb_transport_conf *t, FILE *out);
+void lb_stack_print(const struct sf_tcp_config *tcp, const char *ind, FILE *out);
+
 /* dst = base with every directive of `set` taken from over. */
 void lb_stack_merge(struct sf_tcp_config *dst, const struct sf_tcp_config *base,
                     const struct sf_tcp_config *over, uint64_t set);

@@ -455,7 +455,7 @@ int sf_close(struct sf_conn *c)
                 (c->state == SF_SYN_RECEIVED || c->state == SF_ESTABLISHED ||
                  c->state == SF_CLOSE_WAIT))
                 queue_fin(c, SF_CAUSE_CLOSE);
-            if (c->state == SF_FIN_WAIT_2 && ccfg(c)->fin_wait2_timeout_ms)
+            if (c->state == SF_FIN_WAIT_2) /* a lifetime even at 0: see input.c */
                 timer_set(c, T_CLOSE, e->now + SF_MS(ccfg(c)->fin_wait2_timeout_ms));
         }
         break;
@@ -668,6 +668,11 @@ void sf_info(const struct sf_conn *c, struct sf_conn_info *o)
     o->sack_ok = !!(c->flags & F_SACK_OK);
     o->unacked = c->snd.buf ? c->snd.buf->len : 0;
     o->in_flight = c->snd.max - c->snd.una;
+    o->iss = c->snd.iss;
+    o->irs = c->rcv.irs;
+    o->snd_una = c->snd.una;
+    o->snd_max = c->snd.max;
+    o->rcv_nxt = c->rcv.nxt;
     o->bytes_sent = c->bytes_sent;
     o->bytes_acked = c->bytes_acked;
     o->bytes_received = c->bytes_received;

@@ -24,7 +24,8 @@ const struct sf_tcp_setting sf_tcp_settings[] = {
       "1: an outgoing connection may take over a TIME-WAIT 4-tuple older than 1 s when "
       "timestamps protect it (Linux tcp_tw_reuse=1)"),
     S(fin_wait2_timeout_ms, 60000, 0, 3600000, "ms",
-      "lifetime of a closed (orphaned) connection in FIN-WAIT-2 (Linux tcp_fin_timeout 60 s)"),
+      "lifetime of a closed (orphaned) connection in FIN-WAIT-2 (Linux tcp_fin_timeout 60 s); "
+      "0: it is reset as soon as it gets there"),
     S(last_ack_timeout_ms, 0, 0, 3600000, "ms",
       "silence allowed in LAST-ACK (no acceptable segment from the peer) before the "
       "connection is dropped with RST; 0 (Linux): retransmissions alone decide, bounded by "

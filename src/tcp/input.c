@@ -348,7 +348,9 @@ static int ack_step(struct sf_conn *c, const struct sf_seg *s)
          * now acknowledged, then enter FIN-WAIT-2 and continue processing in that state." */
         if (fin_acked(c)) {
             set_state(c, SF_FIN_WAIT_2, SF_CAUSE_ACK);
-            if ((c->flags & F_ORPHAN) && ccfg(c)->fin_wait2_timeout_ms)
+            /* Whatever the setting, an orphan here has a lifetime: nothing else would ever
+             * end it if the peer never sends its FIN. */
+            if (c->flags & F_ORPHAN)
                 timer_set(c, T_CLOSE, e->now + SF_MS(ccfg(c)->fin_wait2_timeout_ms));
         }
         break;

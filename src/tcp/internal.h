@@ -286,6 +286,9 @@ void listen_unlink(struct sf_conn *c);
 void listen_close(struct sf_conn *l);
 /* A SYN: a new embryonic connection (or a syncookie SYN-ACK). isn 0: generate one. */
 void listen_syn(struct sf_conn *l, struct sf_seg *s, uint32_t isn);
+/* Whether listen_syn would keep state for a SYN with a given ISN (no cookie then): the
+ * accept queue and the SYN queue have room. If not, the drop is counted. */
+int listen_syn_room(struct sf_conn *l);
 
 /* ---- output.c ------------------------------------------------------------------------- */
 void tcp_output(struct sf_conn *c);

@@ -262,6 +262,21 @@ static int cookie_ack(struct sf_conn *l, struct sf_seg *s)
     return 1;
 }
 
+int listen_syn_room(struct sf_conn *l)
+{
+    struct sf_engine *e = l->e;
+    const struct sf_listen *q = l->listen;
+    if (q->acceptq_len >= q->backlog) {
+        e->st.listen_overflows++;
+        return 0;
+    }
+    if (q->synq_len >= ccfg(l)->max_syn_backlog) {
+        e->st.syn_backlog_drops++;
+        return 0;
+    }
+    return 1;
+}
+
 void listen_syn(struct sf_conn *l, struct sf_seg *s, uint32_t isn)
 {
     struct sf_engine *e = l->e;

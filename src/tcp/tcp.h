@@ -364,6 +364,9 @@ struct sf_conn_info {
     uint8_t snd_wscale, rcv_wscale;
     uint8_t ts_ok, sack_ok, wscale_ok;
     uint32_t unacked, in_flight; /* bytes queued not acked; bytes sent not acked */
+    /* Sequence variables (RFC 9293 §3.3.1), for traces and invariant checks. snd_max is the
+     * highest sequence number sent + 1 (SND.NXT itself moves back to retransmit). */
+    uint32_t iss, irs, snd_una, snd_max, rcv_nxt;
     uint64_t bytes_sent, bytes_acked, bytes_received;
     uint64_t segs_out, segs_in, retrans_segs;
     uint32_t rto_backoffs; /* consecutive timeouts now */

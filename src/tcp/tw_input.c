@@ -106,6 +106,11 @@ void tw_input(struct sf_engine *e, uint32_t idx, struct sf_seg *s)
         int newer = ts ? seq_gt(s->opt.tsval, w->ts_recent) : seq_gt(s->seq, w->rcv_nxt);
         struct sf_conn *l = table_lookup_listener(e, s->t.laddr, s->t.lport);
         if (!(s->flags & TH_ACK) && newer && l) {
+            /* A listener with full queues would drop the SYN after the entry had gone, and
+             * the peer's retransmission would then get an ordinary ISN, possibly inside the
+             * old sequence space. Dropped here instead, the entry stays to reopen later. */
+            if (!listen_syn_room(l))
+                return;
             /* The new incarnation starts well above the old one's sequence space. */
             uint32_t isn = w->snd_nxt + 65535u + 2u;
             e->st.tw_reopened++;

@@ -109,7 +109,35 @@ def stack_settings_are_checked():
     for argv in (["-c", f5, "-t"], ["-c", os.path.join(ROOT, "conf", "synfin-stack.conf"), "-t"]):
         r = run(argv)
         assert r.returncode == 0 and "valid" in r.stdout, (argv, r.stderr)
-    os.unlink(f5)
+    # -T writes the transport block and every stack setting, and what it writes prints the same
+    r = run(["-c", f5, "-T"])
+    assert r.returncode == 0 and "    time_wait 2000ms;" in r.stdout, r
+    assert "    syncookies always;" in r.stdout and "    window_scale 9;" in r.stdout, r.stdout
+    assert "transport stack {" in r.stdout and "address 10.9.0.2 10.9.0.3;" in r.stdout, r.stdout
+    printed = write(r.stdout)
+    r2 = run(["-c", printed, "-T"])
+    assert r2.returncode == 0, r2
+    assert r2.stdout.split("\n", 1)[1] == r.stdout.split("\n", 1)[1], (r.stdout, r2.stdout)
+    for p in (f5, printed):
+        os.unlink(p)
+
+
+@t.test
+def print_mode_writes_the_effective_config():
+    # -T: the check, then the configuration with defaults and profiles resolved, as text that
+    # is itself a valid configuration printing the same
+    src = write(base(free_port(), free_port(), body="idle_timeout 90s;",
+                     be="server_close rst;"))
+    r = run(["-c", src, "-T"])
+    assert r.returncode == 0 and r.stdout.startswith("# synfin: "), r
+    assert "    idle_timeout 90s;" in r.stdout and "    server_close rst;" in r.stdout, r.stdout
+    assert "    connect_timeout 5s;" in r.stdout, r.stdout  # a default, written out
+    printed = write(r.stdout)
+    r2 = run(["-c", printed, "-T"])
+    assert r2.returncode == 0, r2
+    assert r2.stdout.split("\n", 1)[1] == r.stdout.split("\n", 1)[1], (r.stdout, r2.stdout)
+    for p in (src, printed):
+        os.unlink(p)
 
 
 @t.test

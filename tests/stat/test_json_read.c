@@ -168,6 +168,17 @@ static void helpers(void **unused)
     assert_true(st_json_key_is("TIME_WAIT", 9, "TIME_WAIT"));
     assert_true(st_json_key_is("TIME\\u005fWAIT", 14, "TIME_WAIT"));
     assert_false(st_json_key_is("TIME_WAI", 8, "TIME_WAIT"));
+    /* Past 255 decoded bytes too (found by tests/fuzz/fuzz_json.c: such a string compared
+     * unequal to its own decoding). */
+    char longraw[320], longtext[320];
+    memset(longtext, 'x', 300);
+    longtext[300] = 0;
+    memcpy(longraw, "\\u0078", 6);
+    memset(longraw + 6, 'x', 299);
+    longraw[305] = 0;
+    assert_true(st_json_key_is(longraw, 305, longtext));
+    longtext[299] = 'y';
+    assert_false(st_json_key_is(longraw, 305, longtext));
 
     uint64_t n;
     struct st_jval v = {ST_J_NUMBER, "9007199254740992", 16};

@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "utf8.h"
@@ -356,9 +357,15 @@ int st_json_key_is(const char *raw, size_t len, const char *s)
     size_t n = strlen(s);
     if (len == n && !memchr(raw, '\\', len))
         return !memcmp(raw, s, n);
-    char buf[256];
-    long m = st_json_unescape(raw, len, buf, sizeof buf);
-    return m >= 0 && (size_t)m == n && !memcmp(buf, s, n);
+    /* Room for s and its NUL: a decoding that does not fit is longer than s. */
+    char small[256], *buf = n < sizeof small ? small : malloc(n + 1);
+    if (!buf)
+        return 0;
+    long m = st_json_unescape(raw, len, buf, n + 1);
+    int eq = m >= 0 && (size_t)m == n && !memcmp(buf, s, n);
+    if (buf != small)
+        free(buf);
+    return eq;
 }
 
 int st_json_uint(const struct st_jval *v, uint64_t *out)

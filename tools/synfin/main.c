@@ -3,6 +3,7 @@
  *   synfin                       run the embedded default configuration (conf/synfin.conf)
  *   synfin -c FILE               run FILE
  *   synfin -c FILE -t            check FILE: exit 0 if valid, 2 with file:line:col if not
+ *   synfin -c FILE -T            the same, then print the effective configuration
  *   synfin --listen A --server B [--server C ...] [--balance ALG] [--admin D] [--NAME VALUE]
  *                                ad-hoc mode; NAME is any profile directive (docs/config.md);
  *                                -t anywhere among the flags checks them and exits
@@ -51,7 +52,7 @@ struct app {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: synfin [-c FILE [-t]]\n"
+    fprintf(f, "usage: synfin [-c FILE [-t|-T]]\n"
                "       synfin --listen ADDR --server ADDR [--server ADDR...] "
                "[--balance roundrobin|leastconn|source|maglev]\n"
                "              [--admin ADDR] [--log stderr|stdout|off|PATH] "
@@ -631,6 +632,8 @@ int main(int argc, char **argv)
             app.path = argv[++i];
         } else if (!strcmp(argv[i], "-t")) {
             check = 1;
+        } else if (!strcmp(argv[i], "-T")) {
+            check = 2;
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
@@ -671,11 +674,12 @@ int main(int argc, char **argv)
         rc = 2;
     } else if (check) {
         each_warning(&app, c, warning_to_stderr, NULL);
-        printf("synfin: %s: configuration is valid\n", app.path    ? app.path
-                                                       : app.adhoc ? "command line"
-                                                                   : "embedded conf/synfin.conf");
+        printf("%ssynfin: %s: configuration is valid\n", check == 2 ? "# " : "",
+               app.path    ? app.path
+               : app.adhoc ? "command line"
+                           : "embedded conf/synfin.conf");
+        rc = check == 2 && lb_config_print(c, stdout) < 0 ? 1 : 0;
         lb_config_free(c);
-        rc = 0;
     } else {
         each_warning(&app, c, warning_to_stderr, NULL);
         fflush(stderr); /* stderr is block-buffered for the log: a warning goes out now */

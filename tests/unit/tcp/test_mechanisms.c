@@ -321,6 +321,31 @@ static void orphan_fin_wait2_timeout(void **unused)
     fx_free(f);
 }
 
+static void fin2_zero(struct sf_tcp_config *c)
+{
+    plain(c);
+    c->fin_wait2_timeout_ms = 0;
+}
+
+/* fin_wait2_timeout_ms 0 is a lifetime of zero, not an unbounded one: an orphan whose peer
+ * ACKs its FIN and goes silent is reset at once instead of held forever (found by the engine
+ * fuzz harness, tests/fuzz/corpus/engine/regress-fin-wait2-zero). */
+static void orphan_fin_wait2_zero(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(fin2_zero);
+    fx_passive_open(f);
+    sf_close(f->conn);
+    fx_out(f, TH_ACK | TH_FIN, 1, 1, 0);
+    fx_in(f, TH_ACK, 1, 2, 65535, NULL, NULL, 0);
+    assert_int_equal(fx_last_transition(f)->to, SF_FIN_WAIT_2);
+    fx_advance(f, 1);
+    fx_out(f, TH_RST | TH_ACK, 2, 1, 0);
+    assert_int_equal(fx_last_transition(f)->cause, SF_CAUSE_FIN_WAIT2_TIMEOUT);
+    assert_int_equal(sf_engine_next_deadline(f->e), SF_TIME_NEVER);
+    fx_free(f);
+}
+
 static void sack_on(struct sf_tcp_config *c)
 {
     plain(c);
@@ -538,6 +563,41 @@ static void abort_ends_time_wait(void **unused)
     fx_free(f);
 }
 
+static void synq_one(struct sf_tcp_config *c)
+{
+    plain(c);
+    c->max_syn_backlog = 1;
+}
+
+/* A newer SYN meets a TIME-WAIT entry while the listener's SYN queue is full: it is dropped
+ * and the entry stays, so the peer's retransmission still gets the ISN above the old
+ * sequence space (found by the TIME-WAIT fuzz harness, which saw the entry end, the SYN
+ * dropped, and the retransmitted SYN answered with an ISN below the old SND.NXT;
+ * tests/fuzz/corpus/timewait/regress-reopen-synq-full). */
+static void time_wait_reopen_queue_full(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(synq_one);
+    to_time_wait(f);
+    f->peer_port = 40001; /* an embryo fills the SYN queue */
+    fx_in(f, TH_SYN, 0, 0, 65535, NULL, NULL, 0);
+    assert_int_equal(f->out[f->next++].seg.flags, TH_SYN | TH_ACK);
+    f->peer_port = 40000;
+    fx_in(f, TH_SYN, 100000, 0, 65535, NULL, NULL, 0);
+    fx_none(f);
+    assert_int_equal(stats(f).tw_live, 1);
+    assert_int_equal(stats(f).syn_backlog_drops, 1);
+    f->peer_port = 40001; /* the embryo goes */
+    fx_in(f, TH_RST, 1, 0, 0, NULL, NULL, 0);
+    f->peer_port = 40000;
+    fx_in(f, TH_SYN, 100000, 0, 65535, NULL, NULL, 0);
+    const struct sf_seg *sa = &f->out[f->next++].seg;
+    assert_int_equal(sa->flags, TH_SYN | TH_ACK);
+    assert_int_equal(sa->seq, f->iss + 2 + 65535 + 2);
+    assert_int_equal(stats(f).tw_reopened, 1);
+    fx_free(f);
+}
+
 static void tw_cap(struct sf_tcp_config *c)
 {
     plain(c);
@@ -647,6 +707,7 @@ int main(void)
         cmocka_unit_test(close_with_unread_data_resets),
         cmocka_unit_test(linger_zero_resets),
         cmocka_unit_test(orphan_fin_wait2_timeout),
+        cmocka_unit_test(orphan_fin_wait2_zero),
         cmocka_unit_test(out_of_order_sack),
         cmocka_unit_test(sack_blocks_shrink_segments),
         cmocka_unit_test(nagle),
@@ -654,6 +715,7 @@ int main(void)
         cmocka_unit_test(fast_retransmit),
         cmocka_unit_test(retransmission_timeout_limit),
         cmocka_unit_test(time_wait_reopen),
+        cmocka_unit_test(time_wait_reopen_queue_full),
         cmocka_unit_test(time_wait_cap),
         cmocka_unit_test(abort_ends_time_wait),
         cmocka_unit_test(challenge_ack_rate_limit),

@@ -1,0 +1,188 @@
+/* The configuration printed back in its own language (synfin -T, and the config fuzz harness:
+ * whatever parses must print to text that parses to the same configuration).
+ *
+ * Everything is written out, defaults included, so the text says what is in force. Profiles
+ * referenced by name are resolved at parse time; a frontend or backend therefore prints its
+ * effective settings inline, and only the directives its side reads (docs/config.md,
+ * "Profiles"): the others would be rejected there, and nothing reads them. */
+#include "lb/config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Every directive line starts with ind: "" at the top, four spaces per block level. */
+#define IN1 "    "
+#define IN2 "        "
+
+static void put_duration(FILE *out, const char *ind, const char *name, uint64_t ms)
+{
+    static const struct {
+        uint64_t ms;
+        const char *unit;
+    } units[] = {{3600000, "h"}, {60000, "m"}, {1000, "s"}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (ms % units[i].ms == 0 && (ms || units[i].ms == 1000)) {
+            fprintf(out, "%s%s %" PRIu64 "%s;\n", ind, name, ms / units[i].ms, units[i].unit);
+            return;
+        }
+    fprintf(out, "%s%s %" PRIu64 "ms;\n", ind, name, ms);
+}
+
+static void put_size(FILE *out, const char *name, uint32_t bytes)
+{
+    if (bytes && bytes % (1u << 20) == 0)
+        fprintf(out, IN1 "%s %um;\n", name, bytes >> 20);
+    else if (bytes && bytes % 1024 == 0)
+        fprintf(out, IN1 "%s %uk;\n", name, bytes >> 10);
+    else
+        fprintf(out, IN1 "%s %u;\n", name, bytes);
+}
+
+static void put_bool(FILE *out, const char *name, int v)
+{
+    fprintf(out, IN1 "%s %s;\n", name, v ? "on" : "off");
+}
+
+/* A double-quoted string: the escapes the parser undoes, every other byte as it is. */
+static void put_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        switch (*s) {
+        case '"': fputs("\\\"", out); break;
+        case '\\': fputs("\\\\", out); break;
+        case '\n': fputs("\\n", out); break;
+        case '\r': fputs("\\r", out); break;
+        case '\t': fputs("\\t", out); break;
+        default: fputc(*s, out); break;
+        }
+    }
+    fputc('"', out);
+}
+
+static void put_source(FILE *out, const struct lb_source *s)
+{
+    char host[LB_ADDR_STRLEN];
+    lb_addr_host(&s->addr, host, sizeof host);
+    int v6 = s->addr.u.sa.sa_family == AF_INET6;
+    fprintf(out, " %s%s%s", v6 ? "[" : "", host, v6 ? "]" : "");
+    if (s->port_lo)
+        fprintf(out, ":%u-%u", s->port_lo, s->port_hi);
+}
+
+enum { SIDE_CLIENT = 1, SIDE_SERVER = 2, SIDE_BOTH = 3 };
+
+static void put_profile(FILE *out, const struct lb_config *c, const struct lb_profile *p, int side)
+{
+    int stack = c->transport.kind == LB_TRANSPORT_STACK;
+    if (side & SIDE_SERVER) {
+        put_duration(out, IN1, "connect_timeout", p->connect_timeout_ms);
+        put_duration(out, IN1, "server_fin_timeout", p->server_fin_timeout_ms);
+        fprintf(out, IN1 "server_close %s;\n", p->server_close == LB_CLOSE_RST ? "rst" : "fin");
+        if (p->nsources) {
+            fputs(IN1 "source", out);
+            for (uint32_t i = 0; i < p->nsources; i++)
+                put_source(out, &p->sources[i]);
+            fputs(";\n", out);
+        }
+    }
+    if (side & SIDE_CLIENT) {
+        put_duration(out, IN1, "client_fin_timeout", p->client_fin_timeout_ms);
+        if (!stack) /* a kernel listener option: an error on the stack */
+            put_bool(out, "defer_accept", p->defer_accept);
+    }
+    put_duration(out, IN1, "idle_timeout", p->idle_timeout_ms);
+    put_bool(out, "keepalive", p->keepalive);
+    put_duration(out, IN1, "keepalive_idle", p->keepalive_idle_ms);
+    put_duration(out, IN1, "keepalive_interval", p->keepalive_interval_ms);
+    fprintf(out, IN1 "keepalive_count %u;\n", p->keepalive_count);
+    put_duration(out, IN1, "user_timeout", p->user_timeout_ms);
+    put_bool(out, "nodelay", p->nodelay);
+    put_bool(out, "reset_on_timeout", p->reset_on_timeout);
+    put_size(out, "buffer_size", p->buffer_size);
+    if (stack)
+        lb_stack_print(&p->tcp, IN1, out);
+}
+
+static void put_check(FILE *out, const struct lb_check_conf *k)
+{
+    static const char *const types[] = {"none", "tcp", "http"};
+    fprintf(out, IN1 "check {\n" IN2 "type %s;\n" IN2 "uri ", types[k->type % 3]);
+    put_string(out, k->uri);
+    fputs(";\n", out);
+    if (k->host[0]) {
+        fputs(IN2 "host ", out);
+        put_string(out, k->host);
+        fputs(";\n", out);
+    }
+    fprintf(out, IN2 "expect %d;\n", k->expect);
+    put_duration(out, IN2, "interval", k->interval_ms);
+    put_duration(out, IN2, "timeout", k->timeout_ms);
+    fprintf(out, IN2 "rise %u;\n" IN2 "fall %u;\n" IN1 "}\n", k->rise, k->fall);
+}
+
+static void put_backend(FILE *out, const struct lb_config *c, const struct lb_backend_conf *b)
+{
+    char a[LB_ADDR_STRLEN];
+    fprintf(out, "\nbackend %s {\n    balance %s;\n", b->name, lb_balance_name(b->balance));
+    fprintf(out, IN1 "maglev_table_size %u;\n" IN1 "retries %u;\n", b->maglev_size, b->retries);
+    put_duration(out, IN1, "queue_timeout", b->queue_timeout_ms);
+    fprintf(out, IN1 "max_fails %u;\n", b->max_fails);
+    put_duration(out, IN1, "fail_timeout", b->fail_timeout_ms);
+    put_check(out, &b->check);
+    put_profile(out, c, &b->profile, SIDE_SERVER);
+    for (size_t i = 0; i < b->nservers; i++) {
+        const struct lb_server_conf *s = &b->servers[i];
+        fprintf(out, IN1 "server %s %s weight %u maxconn %u%s;\n", s->name,
+                lb_addr_format(&s->addr, a, sizeof a), s->weight, s->maxconn,
+                s->backup ? " backup" : "");
+    }
+    fputs("}\n", out);
+}
+
+static void put_frontend(FILE *out, const struct lb_config *c, const struct lb_frontend_conf *f)
+{
+    char a[LB_ADDR_STRLEN];
+    fprintf(out, "\nfrontend %s {\n    listen %s;\n", f->name,
+            lb_addr_format(&f->listen, a, sizeof a));
+    fprintf(out, IN1 "backlog %d;\n", f->backlog);
+    if (c->transport.kind != LB_TRANSPORT_STACK)
+        put_bool(out, "reuseport", f->reuseport);
+    fprintf(out, IN1 "maxconn %u;\n" IN1 "backend %s;\n", f->maxconn, c->backends[f->backend].name);
+    put_profile(out, c, &f->profile, SIDE_CLIENT);
+    fputs("}\n", out);
+}
+
+int lb_config_print(const struct lb_config *c, FILE *out)
+{
+    char a[LB_ADDR_STRLEN];
+    lb_transport_print(&c->transport, out);
+    if (c->has_admin)
+        fprintf(out, "admin %s;\n", lb_addr_format(&c->admin, a, sizeof a));
+    static const char *const logs[] = {"stderr", "stdout", "off"};
+    fputs("log ", out);
+    if (c->log_target == LB_LOG_FILE)
+        put_string(out, c->log_path);
+    else
+        fputs(logs[c->log_target % 3], out);
+    fputs(";\n", out);
+    put_duration(out, "", "drain_timeout", c->drain_timeout_ms);
+    for (size_t i = 0; i < c->nprofiles; i++) {
+        fprintf(out, "\nprofile %s {\n", c->profiles[i].name);
+        put_profile(out, c, &c->profiles[i].p, SIDE_BOTH);
+        fputs("}\n", out);
+    }
+    for (size_t i = 0; i < c->nbackends; i++)
+        put_backend(out, c, &c->backends[i]);
+    for (size_t i = 0; i < c->nfrontends; i++)
+        put_frontend(out, c, &c->frontends[i]);
+    if (c->nresponds)
+        fputs("\n", out);
+    for (size_t i = 0; i < c->nresponds; i++) {
+        fprintf(out, "respond %s ", lb_addr_format(&c->responds[i].listen, a, sizeof a));
+        put_string(out, c->responds[i].body);
+        fputs(";\n", out);
+    }
+    return fflush(out) == 0 && !ferror(out) ? 0 : -1;
+}

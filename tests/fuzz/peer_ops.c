@@ -1,0 +1,337 @@
+/* The fuzzed steps: the peer's segments, raw packets, ICMP errors, the clock and the owner's
+ * calls; and the per-step checks. See peer.h. */
+#include <errno.h>
+#include <string.h>
+
+#include "net/checksum.h"
+#include "peer.h"
+#include "tcp/seq.h"
+
+/* What the engine's receiver expects next: from the handle while the owner holds one, else
+ * from the last ACK the engine sent. */
+static uint32_t engine_rcv_nxt(const struct fp_slot *s)
+{
+    if (s->h) {
+        struct sf_conn_info info;
+        sf_info(s->h, &info);
+        if (info.established)
+            return info.rcv_nxt;
+    }
+    return s->e_ack ? s->e_ack : s->p_nxt;
+}
+
+static uint32_t engine_una(const struct fp_slot *s)
+{
+    if (s->h) {
+        struct sf_conn_info info;
+        sf_info(s->h, &info);
+        if (info.established)
+            return info.snd_una;
+    }
+    return s->p_ack;
+}
+
+static uint32_t pick_seq(const struct fp_slot *s, struct fz_in *in, uint8_t mode)
+{
+    int8_t d = (int8_t)fz_u8(in);
+    uint32_t rn = engine_rcv_nxt(s);
+    switch (mode & 7) {
+    case 0:
+    case 1: return s->p_nxt;
+    case 2: return rn;
+    case 3: return rn + (uint32_t)(int32_t)d;
+    case 4: return rn + (uint32_t)((int32_t)d * 256);
+    case 5: return rn - 1u - (uint8_t)d;
+    case 6: return s->p_isn + (uint32_t)(int32_t)d;
+    default: return fz_u32(in);
+    }
+}
+
+static uint32_t pick_ack(const struct fp_slot *s, struct fz_in *in, uint8_t mode)
+{
+    int8_t d = (int8_t)fz_u8(in);
+    switch (mode & 7) {
+    case 0:
+    case 1: return s->e_max;
+    case 2: return s->p_ack;
+    case 3: return engine_una(s) + (uint32_t)(int32_t)d;
+    case 4: return s->e_max + (uint32_t)(int32_t)d;
+    case 5: return s->e_max - (uint32_t)((uint8_t)d * 64u);
+    case 6: return s->e_iss + (uint32_t)(int32_t)d;
+    default: return fz_u32(in);
+    }
+}
+
+static void seg_opts(const struct fp *f, const struct fp_slot *s, struct fz_in *in,
+                     struct sf_tcp_opts *o)
+{
+    uint8_t b = fz_u8(in);
+    memset(o, 0, sizeof *o);
+    if (b & 1) {
+        o->has |= OPT_TS;
+        o->tsval = s->p_ts + (uint32_t)((f->now - f->start) / 1000u);
+        o->tsecr = s->e_tsval;
+        if (b & 2) /* an old or a future timestamp: PAWS */
+            o->tsval += (uint32_t)(int32_t)(int8_t)fz_u8(in) * 1000u;
+    }
+    if (b & 4) {
+        o->has |= OPT_MSS | OPT_WSCALE | OPT_SACK_OK;
+        o->mss = fz_u16(in);
+        o->wscale = (uint8_t)(b >> 4);
+    }
+    if (b & 8) {
+        /* SACK blocks above the engine's SND.UNA, in MSS-ish steps */
+        uint32_t base = engine_una(s);
+        o->has |= OPT_SACK;
+        o->nsack = (uint8_t)(1 + ((b >> 4) & 3));
+        for (unsigned k = 0; k < o->nsack; k++) {
+            uint32_t a = base + (uint32_t)fz_u8(in) * 97u, len = (uint32_t)fz_u8(in) * 53u;
+            o->sack[k].start = a;
+            o->sack[k].end = a + len;
+        }
+    }
+}
+
+void fp_segment(struct fp *f, struct fz_in *in, int i)
+{
+    struct fp_slot *s = &f->s[i];
+    if (!s->used)
+        return;
+    uint8_t modes = fz_u8(in), fl = fz_u8(in);
+    /* Mostly an ACK with at most FIN or PSH beside it; a quarter of the time any flags. */
+    uint8_t flags = (fl & 0xc0) == 0xc0 ? (uint8_t)(fl << 2) : (uint8_t)(TH_ACK | (fl & 0x09));
+    uint32_t seq = pick_seq(s, in, modes);
+    uint32_t ack = pick_ack(s, in, modes >> 3);
+    uint16_t wnd = fz_u16(in);
+    uint8_t lb = fz_u8(in);
+    uint32_t len = lb < 128 ? lb : (uint32_t)(lb - 127) * 24u;
+    struct sf_tcp_opts o;
+    memset(&o, 0, sizeof o);
+    if (modes & 0x40)
+        seg_opts(f, s, in, &o);
+    else if (modes & 0x80)
+        o.has = 0;
+    else if (s->e_tsval || s->p_ts) {
+        o.has = OPT_TS;
+        o.tsval = s->p_ts + (uint32_t)((f->now - f->start) / 1000u);
+        o.tsecr = s->e_tsval;
+    }
+    fp_send(f, i, flags, seq, ack, wnd, &o, len);
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static void ip_header(uint8_t *p, size_t total, uint8_t proto, uint32_t src, uint32_t dst)
+{
+    memset(p, 0, 20);
+    p[0] = 0x45;
+    put16(p + 2, (uint16_t)total);
+    p[6] = 0x40; /* DF */
+    p[8] = 64;
+    p[9] = proto;
+    memcpy(p + 12, &src, 4);
+    memcpy(p + 16, &dst, 4);
+    put16(p + 10, (uint16_t)~sf_csum_fold(sf_csum_add(0, p, 20)));
+}
+
+void fp_raw(struct fp *f, struct fz_in *in, int i)
+{
+    static uint8_t pkt[20 + 255 * 6]; /* the IP header, then up to 255 * 6 raw bytes */
+    uint8_t mode = fz_u8(in);
+    const uint8_t *raw;
+    size_t n = fz_bytes(in, &raw, fz_u8(in) * 6u);
+    if (!(mode & 1)) { /* the bytes are the whole packet */
+        memcpy(pkt, raw, n);
+        sf_engine_input(f->e, pkt, n, f->now);
+        return;
+    }
+    const struct fp_slot *s = &f->s[i];
+    memcpy(pkt + 20, raw, n);
+    if (n >= 4 && (mode & 2)) { /* aimed at the slot's connection */
+        put16(pkt + 20, s->pport);
+        put16(pkt + 22, s->eport);
+    }
+    ip_header(pkt, 20 + n, 6, f->paddr, f->laddr);
+    if (n >= 18 && !(mode & 4)) {
+        uint8_t pseudo[12];
+        memcpy(pseudo, &f->paddr, 4);
+        memcpy(pseudo + 4, &f->laddr, 4);
+        pseudo[8] = 0;
+        pseudo[9] = 6;
+        put16(pseudo + 10, (uint16_t)n);
+        pkt[36] = pkt[37] = 0;
+        uint32_t sum = sf_csum_add(sf_csum_add(0, pseudo, 12), pkt + 20, n);
+        put16(pkt + 36, (uint16_t)~sf_csum_fold(sum));
+    }
+    sf_engine_input(f->e, pkt, 20 + n, f->now);
+}
+
+void fp_icmp(struct fp *f, struct fz_in *in, int i)
+{
+    static const uint8_t kinds[][2] = {{3, 4}, {3, 3},  {3, 2}, {3, 1},
+                                       {3, 0}, {11, 0}, {0, 0}, {3, 13}};
+    const struct fp_slot *s = &f->s[i];
+    uint8_t b = fz_u8(in);
+    uint8_t pkt[20 + 8 + 20 + 8];
+    uint8_t *icmp = pkt + 20, *q = pkt + 28;
+    memset(icmp, 0, 8);
+    icmp[0] = kinds[b & 7][0];
+    icmp[1] = kinds[b & 7][1];
+    put16(icmp + 6, fz_u16(in)); /* next-hop MTU */
+    ip_header(q, 40, 6, f->laddr, f->paddr);
+    put16(q + 20, s->eport);
+    put16(q + 22, s->pport);
+    uint32_t seq = (b & 8) ? fz_u32(in) : engine_una(s);
+    uint8_t *sp = q + 24;
+    sp[0] = (uint8_t)(seq >> 24);
+    sp[1] = (uint8_t)(seq >> 16);
+    sp[2] = (uint8_t)(seq >> 8);
+    sp[3] = (uint8_t)seq;
+    put16(icmp + 2, (uint16_t)~sf_csum_fold(sf_csum_add(0, icmp, 36)));
+    ip_header(pkt, sizeof pkt, 1, f->paddr, f->laddr);
+    sf_engine_input(f->e, pkt, sizeof pkt, f->now);
+}
+
+void fp_clock(struct fp *f, struct fz_in *in)
+{
+    uint8_t b = fz_u8(in);
+    sf_time_t to;
+    switch (b >> 6) {
+    case 0: to = f->now + SF_MS(b & 63); break;
+    case 1: {
+        sf_time_t d = sf_engine_next_deadline(f->e);
+        to = d == SF_TIME_NEVER ? f->now : d;
+        break;
+    }
+    case 2: to = f->now + SF_SEC(b & 63); break;
+    default: to = f->now + SF_SEC((sf_time_t)(b & 63) * 60u); break;
+    }
+    /* Timers fire at their own times on the way, as an event loop would see them. */
+    unsigned steps = 0;
+    for (sf_time_t d; (d = sf_engine_next_deadline(f->e)) < to;) {
+        if (d > f->now)
+            f->now = d;
+        sf_engine_advance(f->e, f->now);
+        FZ_CHECK(++steps < 1000000, "the next deadline stays at %llu", (unsigned long long)d);
+    }
+    f->now = to;
+    sf_engine_advance(f->e, f->now);
+}
+
+/* ---- the owner ------------------------------------------------------------------------------- */
+
+static void owner_send(struct fp_slot *s, uint32_t n)
+{
+    static uint8_t buf[1 << 16];
+    if (n > sizeof buf)
+        n = sizeof buf;
+    if (s->wr + n > FP_MAX_WRITE)
+        return;
+    for (uint32_t k = 0; k < n; k++)
+        buf[k] = fp_owner_byte(s->wr + k);
+    s->wr_pending = n;
+    ssize_t r = sf_send(s->h, buf, n);
+    s->wr_pending = 0;
+    FZ_CHECK(r < 0 || (r > 0 && (size_t)r <= n) || n == 0, "send of %u took %zd", n, r);
+    if (r > 0)
+        s->wr += (uint64_t)r;
+}
+
+static void owner_recv(struct fp_slot *s, uint32_t n)
+{
+    static uint8_t buf[1 << 16];
+    if (n > sizeof buf)
+        n = sizeof buf;
+    size_t readable = sf_readable(s->h);
+    ssize_t r = sf_recv(s->h, buf, n);
+    FZ_CHECK(r < 0 || (size_t)r <= n, "recv of %u returned %zd", n, r);
+    if (r > 0) {
+        FZ_CHECK((size_t)r <= readable, "recv returned %zd, readable said %zu", r, readable);
+        struct sf_conn_info info;
+        sf_info(s->h, &info);
+        for (ssize_t k = 0; k < r; k++) {
+            uint32_t seq = info.irs + 1u + (uint32_t)(s->rd + (uint64_t)k);
+            FZ_CHECK(buf[k] == fp_peer_byte(seq),
+                     "byte %llu read is 0x%02x, the peer sent 0x%02x at that sequence number",
+                     (unsigned long long)(s->rd + (uint64_t)k), buf[k], fp_peer_byte(seq));
+        }
+        s->rd += (uint64_t)r;
+    }
+}
+
+static void owner_misc(struct fp_slot *s, uint8_t b, uint8_t v)
+{
+    static const long vals[] = {0, 1, 2, 100, 1000, 60000, -1, 0x7fffffff};
+    long got;
+    switch (b & 3) {
+    case 0: sf_setopt(s->h, (enum sf_opt)((b >> 2) % SF_OPT_COUNT), vals[v & 7]); break;
+    case 1: sf_getopt(s->h, (enum sf_opt)((b >> 2) % SF_OPT_COUNT), &got); break;
+    case 2: sf_take_error(s->h); break;
+    default: sf_poll(s->h); break;
+    }
+}
+
+void fp_owner(struct fp *f, struct fz_in *in, int i, int kind)
+{
+    struct fp_slot *s = &f->s[i];
+    uint8_t b = fz_u8(in);
+    if (!s->h)
+        return;
+    switch (kind) {
+    case 0: owner_send(s, b < 200 ? b * 16u : (b - 199u) * 1024u); break;
+    case 1: owner_recv(s, b < 200 ? b * 16u : 65536u); break;
+    case 2: sf_shutdown(s->h, 1 + b % 3); break;
+    case 3:
+        sf_close(s->h);
+        s->h = NULL;
+        break;
+    case 4:
+        sf_abort(s->h);
+        s->h = NULL;
+        break;
+    default: owner_misc(s, b, fz_u8(in)); break;
+    }
+    (void)f;
+}
+
+/* ---- checks ---------------------------------------------------------------------------------- */
+
+static void check_slot(struct fp_slot *s)
+{
+    struct sf_conn_info info;
+    sf_info(s->h, &info);
+    if (!info.established)
+        return;
+    FZ_CHECK(info.in_flight == info.snd_max - info.snd_una, "in_flight %u, SND.MAX - SND.UNA %u",
+             info.in_flight, info.snd_max - info.snd_una);
+    FZ_CHECK(seq_le(info.snd_una, info.snd_max), "SND.UNA %u beyond SND.MAX %u", info.snd_una,
+             info.snd_max);
+    if (s->info_valid && s->info_id == info.id) {
+        FZ_CHECK(seq_ge(info.snd_una, s->una), "SND.UNA moved back from %u to %u", s->una,
+                 info.snd_una);
+        FZ_CHECK(seq_ge(info.snd_max, s->max), "SND.MAX moved back from %u to %u", s->max,
+                 info.snd_max);
+        FZ_CHECK(seq_ge(info.rcv_nxt, s->rcv_nxt), "RCV.NXT moved back from %u to %u", s->rcv_nxt,
+                 info.rcv_nxt);
+        FZ_CHECK(info.bytes_received >= s->bytes_received && info.bytes_acked >= s->bytes_acked,
+                 "byte counters went down");
+    }
+    s->info_valid = 1;
+    s->info_id = info.id;
+    s->una = info.snd_una;
+    s->max = info.snd_max;
+    s->rcv_nxt = info.rcv_nxt;
+    s->bytes_received = info.bytes_received;
+    s->bytes_acked = info.bytes_acked;
+}
+
+void fp_check(struct fp *f)
+{
+    for (int i = 0; i < FP_SLOTS; i++)
+        if (f->s[i].h)
+            check_slot(&f->s[i]);
+}
