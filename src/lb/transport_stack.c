@@ -21,8 +21,7 @@
  * Room and loops (transport.h): a connection costs memory here, which nothing bounds yet
  * (room says yes; a failed allocation is -ENOMEM). Loops are refused as on kernel sockets. */
 #include "lb/config_stack.h"
-#include "lb/epset.h"
-#include "lb/transport.h"
+#include "lb/transport_stack_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -36,62 +35,6 @@
 
 #define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 #define PORT_TRIES                   256 /* ports tried in a source's range per connect */
-
-struct sprofile {
-    struct sf_tcp_config cfg;
-    struct sf_profile *p;
-    struct sprofile *next;
-};
-
-/* A connection or listener with events waiting for delivery: entries of the ready list. */
-struct sready {
-    struct sready *prev, *next;
-    unsigned pending; /* LB_EV_* for a connection; 1 for a listener */
-    unsigned queued : 1;
-    unsigned listener : 1;
-};
-
-struct stransport {
-    struct lb_transport base;
-    struct sf_host *host;
-    struct sf_engine *e;
-    struct sprofile *profiles;
-    struct sready *ready_head, *ready_tail; /* events waiting, in the order they arose */
-    struct sf_loop_timer deliver;
-    int in_call; /* one of our operations, or a batch of packets, is running: events wait */
-    /* TIME_WAIT entries by local port, for the census's side split (frontend, respond). */
-    uint32_t *tw_port;
-    uint64_t transitions[SF_CAUSE_COUNT];
-    uint64_t to_state[SF_STATE_COUNT]; /* transitions into each state */
-    struct lb_epset out;               /* outgoing connections by local end */
-};
-
-struct sconn {
-    struct lb_conn base;
-    struct sready r;
-    struct stransport *tp;
-    struct sf_conn *c;
-    lb_conn_fn fn;
-    void *ctx;
-    struct lb_addr peer;
-    struct lb_addr local; /* outgoing ones, for loop detection */
-    int connect_err;      /* -errno of a failed connect; -ELOOP: it led back to us */
-    unsigned indexed : 1; /* in tp->out */
-    unsigned connecting : 1;
-    unsigned outgoing : 1;
-    unsigned corked : 1;
-    unsigned fin_sent : 1;
-};
-
-struct slistener {
-    struct lb_listener base;
-    struct sready r;
-    struct stransport *tp;
-    struct sf_conn *c;
-    struct lb_addr addr;
-    lb_listener_fn fn;
-    void *ctx;
-};
 
 static const struct lb_transport_ops stack_ops;
 
@@ -638,144 +581,6 @@ static int s_accept(struct lb_listener *ll, unsigned flags, lb_conn_fn fn, void 
     return 0;
 }
 
-/* ---- transitions, census, metrics ---- */
-
-static void on_transition(void *ctx, const struct sf_transition *t)
-{
-    struct stransport *tp = ctx;
-    if ((unsigned)t->cause < SF_CAUSE_COUNT)
-        tp->transitions[t->cause]++;
-    tp->to_state[t->to]++;
-    if (t->to == SF_TIME_WAIT)
-        tp->tw_port[t->local.port]++;
-    if (t->from == SF_TIME_WAIT) {
-        tp->tw_port[t->local.port]--;
-        if (t->cause == SF_CAUSE_ABORT)
-            tp->base.tw_removed++;
-    }
-}
-
-/* TIME_WAIT entries on the listening ports in list (each port once). */
-static uint64_t tw_on(const struct stransport *tp, const struct lb_addr *const *list, size_t n)
-{
-    uint64_t sum = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint16_t port = lb_addr_port(list[i]);
-        int seen = 0;
-        for (size_t k = 0; k < i && !seen; k++)
-            seen = lb_addr_port(list[k]) == port;
-        if (!seen)
-            sum += tp->tw_port[port];
-    }
-    return sum;
-}
-
-/* Everything the engine holds is synfin's: its own counters answer, in O(1), so the census
- * completes in one call whatever the budget. */
-static int s_census(struct lb_transport *t, const struct lb_census_scope *sc, struct lb_census *c,
-                    unsigned budget)
-{
-    (void)budget;
-    struct stransport *tp = (struct stransport *)t;
-    struct sf_engine_stats st;
-    sf_engine_stats(tp->e, &st);
-    for (int i = 0; i < SF_STATE_COUNT; i++)
-        c->states[i] += st.states[i];
-    uint64_t fe = tw_on(tp, sc->frontends, sc->nfrontends);
-    uint64_t rs = tw_on(tp, sc->responds, sc->nresponds);
-    c->tw_frontend += fe;
-    c->tw_respond += rs;
-    c->tw_backend += st.states[SF_TIME_WAIT] > fe + rs ? st.states[SF_TIME_WAIT] - fe - rs : 0;
-    return 1;
-}
-
-static void family(struct sf_strbuf *b, const char *name, const char *type, const char *help)
-{
-    sf_sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void counter(struct sf_strbuf *b, const char *name, const char *help, uint64_t v)
-{
-    family(b, name, "counter", help);
-    sf_sb_printf(b, "%s %llu\n", name, (unsigned long long)v);
-}
-
-/* Causes whose transition sends an RST (the rest of the engine's RSTs answer segments for
- * no connection, or challenge nothing: synfin_stack_resets_sent_total has them all). */
-static int rst_cause(int c)
-{
-    return c == SF_CAUSE_ABORT || c == SF_CAUSE_UNREAD_CLOSE || c == SF_CAUSE_LINGER0 ||
-           c == SF_CAUSE_LISTENER_CLOSED || c == SF_CAUSE_KEEPALIVE_TIMEOUT ||
-           c == SF_CAUSE_FIN_WAIT2_TIMEOUT || c == SF_CAUSE_LAST_ACK_TIMEOUT;
-}
-
-static void s_metrics(struct lb_transport *t, struct sf_strbuf *b)
-{
-    struct stransport *tp = (struct stransport *)t;
-    struct sf_engine_stats st;
-    struct sf_host_stats hs;
-    sf_engine_stats(tp->e, &st);
-    sf_host_stats(tp->host, &hs);
-    family(b, "synfin_stack_transitions_total", "counter",
-           "State transitions of synfin's own TCP, by cause (docs/engine.md).");
-    for (int c = 1; c < SF_CAUSE_COUNT; c++)
-        sf_sb_printf(b, "synfin_stack_transitions_total{cause=\"%s\"} %llu\n", sf_cause_id(c),
-                     (unsigned long long)tp->transitions[c]);
-    family(b, "synfin_stack_transitions_to_total", "counter",
-           "State transitions of synfin's own TCP, by the state entered.");
-    for (int s = 0; s < SF_STATE_COUNT; s++)
-        sf_sb_printf(b, "synfin_stack_transitions_to_total{state=\"%s\"} %llu\n", sf_state_name(s),
-                     (unsigned long long)tp->to_state[s]);
-    family(b, "synfin_stack_time_wait_entries", "gauge",
-           "TIME-WAIT entries in the engine's table.");
-    sf_sb_printf(b, "synfin_stack_time_wait_entries %llu\n", (unsigned long long)st.tw_live);
-    family(b, "synfin_stack_time_wait_bytes", "gauge", "Memory of the TIME-WAIT table.");
-    sf_sb_printf(b, "synfin_stack_time_wait_bytes %llu\n", (unsigned long long)st.tw_memory);
-    counter(b, "synfin_stack_time_wait_refused_total",
-            "TIME-WAIT entries refused: max_time_wait reached.", st.tw_overflow);
-    counter(b, "synfin_stack_retransmits_total", "Segments sent again.", st.retrans_segs);
-    counter(b, "synfin_stack_keepalive_probes_total", "Keepalive probes sent.",
-            st.keepalive_probes);
-    counter(b, "synfin_stack_keepalive_timeouts_total",
-            "Connections reset after unanswered keepalive probes.", st.keepalive_timeouts);
-    family(b, "synfin_stack_syncookies_total", "counter", "Syncookies, by result.");
-    sf_sb_printf(b, "synfin_stack_syncookies_total{result=\"sent\"} %llu\n",
-                 (unsigned long long)st.syncookies_sent);
-    sf_sb_printf(b, "synfin_stack_syncookies_total{result=\"validated\"} %llu\n",
-                 (unsigned long long)st.syncookies_ok);
-    sf_sb_printf(b, "synfin_stack_syncookies_total{result=\"rejected\"} %llu\n",
-                 (unsigned long long)st.syncookies_failed);
-    counter(b, "synfin_stack_resets_sent_total", "RST segments sent, all causes.", st.rst_out);
-    family(b, "synfin_stack_resets_sent_by_cause_total", "counter",
-           "Connections ended with an RST sent, by cause.");
-    for (int c = 1; c < SF_CAUSE_COUNT; c++)
-        if (rst_cause(c))
-            sf_sb_printf(b, "synfin_stack_resets_sent_by_cause_total{cause=\"%s\"} %llu\n",
-                         sf_cause_id(c), (unsigned long long)tp->transitions[c]);
-    family(b, "synfin_stack_segments_total", "counter", "TCP segments, by direction.");
-    sf_sb_printf(b, "synfin_stack_segments_total{direction=\"in\"} %llu\n",
-                 (unsigned long long)st.segs_in);
-    sf_sb_printf(b, "synfin_stack_segments_total{direction=\"out\"} %llu\n",
-                 (unsigned long long)st.segs_out);
-    counter(b, "synfin_stack_segments_dropped_total",
-            "Segments dropped as malformed, with a bad checksum, or out of window.",
-            st.in_malformed + st.in_bad_csum + st.out_of_window + st.paws_drops);
-    counter(b, "synfin_stack_device_drops_total", "Packets the device refused to take.",
-            hs.tx_drops);
-    family(b, "synfin_stack_connection_bytes", "gauge",
-           "Memory of the engine's connections and their buffers, bytes.");
-    sf_sb_printf(b, "synfin_stack_connection_bytes %llu\n",
-                 (unsigned long long)(st.conns_live * sf_conn_size() + st.bytes_buffered));
-}
-
-static uint64_t s_finishing(struct lb_transport *t)
-{
-    struct stransport *tp = (struct stransport *)t;
-    struct sf_engine_stats st;
-    sf_engine_stats(tp->e, &st);
-    return st.conns_live - st.states[SF_LISTEN];
-}
-
 static int s_room(struct lb_transport *t, unsigned n, unsigned spare)
 {
     (void)t, (void)n, (void)spare; /* no bound on the engine's memory yet */
@@ -817,9 +622,9 @@ static const struct lb_transport_ops stack_ops = {
     .peer_fin = s_peer_fin,
     .peer = s_peer,
     .set_handler = s_set_handler,
-    .census = s_census,
-    .metrics = s_metrics,
-    .finishing = s_finishing,
+    .census = lb_stack_census,
+    .metrics = lb_stack_metrics,
+    .finishing = lb_stack_finishing,
     .room = s_room,
     .free = s_free,
 };
@@ -854,7 +659,7 @@ struct lb_transport *lb_transport_stack_new(struct sf_loop *loop, const struct l
     hc.pcap = c->pcap[0] ? c->pcap : NULL;
     hc.impair = c->impair[0] ? c->impair : NULL;
     hc.trace = c->trace ? stdout : NULL;
-    hc.on_transition = on_transition;
+    hc.on_transition = lb_stack_on_transition;
     hc.on_batch = on_batch;
     hc.ctx = tp;
     tp->host = sf_host_new(loop, &hc, err, errlen);

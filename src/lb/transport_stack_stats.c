@@ -1,0 +1,142 @@
+/* The stack transport's figures: every engine transition counted by cause and by the state
+ * entered, TIME_WAIT by local port (for the census's frontend/backend split), the census from
+ * the engine's own counters, and the synfin_stack_* metrics (docs/lb.md). */
+#include "lb/transport_stack_int.h"
+
+#include "util/strbuf.h"
+
+void lb_stack_on_transition(void *ctx, const struct sf_transition *t)
+{
+    struct stransport *tp = ctx;
+    if ((unsigned)t->cause < SF_CAUSE_COUNT)
+        tp->transitions[t->cause]++;
+    tp->to_state[t->to]++;
+    if (t->to == SF_TIME_WAIT)
+        tp->tw_port[t->local.port]++;
+    if (t->from == SF_TIME_WAIT) {
+        tp->tw_port[t->local.port]--;
+        if (t->cause == SF_CAUSE_ABORT)
+            tp->base.tw_removed++;
+    }
+}
+
+/* TIME_WAIT entries on the listening ports in list (each port once). */
+static uint64_t tw_on(const struct stransport *tp, const struct lb_addr *const *list, size_t n)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t port = lb_addr_port(list[i]);
+        int seen = 0;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = lb_addr_port(list[k]) == port;
+        if (!seen)
+            sum += tp->tw_port[port];
+    }
+    return sum;
+}
+
+/* Everything the engine holds is synfin's: its own counters answer, in O(1), so the census
+ * completes in one call whatever the budget. */
+int lb_stack_census(struct lb_transport *t, const struct lb_census_scope *sc, struct lb_census *c,
+                    unsigned budget)
+{
+    (void)budget;
+    struct stransport *tp = (struct stransport *)t;
+    struct sf_engine_stats st;
+    sf_engine_stats(tp->e, &st);
+    for (int i = 0; i < SF_STATE_COUNT; i++)
+        c->states[i] += st.states[i];
+    uint64_t fe = tw_on(tp, sc->frontends, sc->nfrontends);
+    uint64_t rs = tw_on(tp, sc->responds, sc->nresponds);
+    c->tw_frontend += fe;
+    c->tw_respond += rs;
+    c->tw_backend += st.states[SF_TIME_WAIT] > fe + rs ? st.states[SF_TIME_WAIT] - fe - rs : 0;
+    return 1;
+}
+
+static void family(struct sf_strbuf *b, const char *name, const char *type, const char *help)
+{
+    sf_sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void counter(struct sf_strbuf *b, const char *name, const char *help, uint64_t v)
+{
+    family(b, name, "counter", help);
+    sf_sb_printf(b, "%s %llu\n", name, (unsigned long long)v);
+}
+
+/* Causes whose transition sends an RST (the rest of the engine's RSTs answer segments for
+ * no connection, or challenge nothing: synfin_stack_resets_sent_total has them all). */
+static int rst_cause(int c)
+{
+    return c == SF_CAUSE_ABORT || c == SF_CAUSE_UNREAD_CLOSE || c == SF_CAUSE_LINGER0 ||
+           c == SF_CAUSE_LISTENER_CLOSED || c == SF_CAUSE_KEEPALIVE_TIMEOUT ||
+           c == SF_CAUSE_FIN_WAIT2_TIMEOUT || c == SF_CAUSE_LAST_ACK_TIMEOUT;
+}
+
+void lb_stack_metrics(struct lb_transport *t, struct sf_strbuf *b)
+{
+    struct stransport *tp = (struct stransport *)t;
+    struct sf_engine_stats st;
+    struct sf_host_stats hs;
+    sf_engine_stats(tp->e, &st);
+    sf_host_stats(tp->host, &hs);
+    family(b, "synfin_stack_transitions_total", "counter",
+           "State transitions of synfin's own TCP, by cause (docs/engine.md).");
+    for (int c = 1; c < SF_CAUSE_COUNT; c++)
+        sf_sb_printf(b, "synfin_stack_transitions_total{cause=\"%s\"} %llu\n", sf_cause_id(c),
+                     (unsigned long long)tp->transitions[c]);
+    family(b, "synfin_stack_transitions_to_total", "counter",
+           "State transitions of synfin's own TCP, by the state entered.");
+    for (int s = 0; s < SF_STATE_COUNT; s++)
+        sf_sb_printf(b, "synfin_stack_transitions_to_total{state=\"%s\"} %llu\n", sf_state_name(s),
+                     (unsigned long long)tp->to_state[s]);
+    family(b, "synfin_stack_time_wait_entries", "gauge",
+           "TIME-WAIT entries in the engine's table.");
+    sf_sb_printf(b, "synfin_stack_time_wait_entries %llu\n", (unsigned long long)st.tw_live);
+    family(b, "synfin_stack_time_wait_bytes", "gauge", "Memory of the TIME-WAIT table.");
+    sf_sb_printf(b, "synfin_stack_time_wait_bytes %llu\n", (unsigned long long)st.tw_memory);
+    counter(b, "synfin_stack_time_wait_refused_total",
+            "TIME-WAIT entries refused: max_time_wait reached.", st.tw_overflow);
+    counter(b, "synfin_stack_retransmits_total", "Segments sent again.", st.retrans_segs);
+    counter(b, "synfin_stack_keepalive_probes_total", "Keepalive probes sent.",
+            st.keepalive_probes);
+    counter(b, "synfin_stack_keepalive_timeouts_total",
+            "Connections reset after unanswered keepalive probes.", st.keepalive_timeouts);
+    family(b, "synfin_stack_syncookies_total", "counter", "Syncookies, by result.");
+    sf_sb_printf(b, "synfin_stack_syncookies_total{result=\"sent\"} %llu\n",
+                 (unsigned long long)st.syncookies_sent);
+    sf_sb_printf(b, "synfin_stack_syncookies_total{result=\"validated\"} %llu\n",
+                 (unsigned long long)st.syncookies_ok);
+    sf_sb_printf(b, "synfin_stack_syncookies_total{result=\"rejected\"} %llu\n",
+                 (unsigned long long)st.syncookies_failed);
+    counter(b, "synfin_stack_resets_sent_total", "RST segments sent, all causes.", st.rst_out);
+    family(b, "synfin_stack_resets_sent_by_cause_total", "counter",
+           "Connections ended with an RST sent, by cause.");
+    for (int c = 1; c < SF_CAUSE_COUNT; c++)
+        if (rst_cause(c))
+            sf_sb_printf(b, "synfin_stack_resets_sent_by_cause_total{cause=\"%s\"} %llu\n",
+                         sf_cause_id(c), (unsigned long long)tp->transitions[c]);
+    family(b, "synfin_stack_segments_total", "counter", "TCP segments, by direction.");
+    sf_sb_printf(b, "synfin_stack_segments_total{direction=\"in\"} %llu\n",
+                 (unsigned long long)st.segs_in);
+    sf_sb_printf(b, "synfin_stack_segments_total{direction=\"out\"} %llu\n",
+                 (unsigned long long)st.segs_out);
+    counter(b, "synfin_stack_segments_dropped_total",
+            "Segments dropped as malformed, with a bad checksum, or out of window.",
+            st.in_malformed + st.in_bad_csum + st.out_of_window + st.paws_drops);
+    counter(b, "synfin_stack_device_drops_total", "Packets the device refused to take.",
+            hs.tx_drops);
+    family(b, "synfin_stack_connection_bytes", "gauge",
+           "Memory of the engine's connections and their buffers, bytes.");
+    sf_sb_printf(b, "synfin_stack_connection_bytes %llu\n",
+                 (unsigned long long)(st.conns_live * sf_conn_size() + st.bytes_buffered));
+}
+
+uint64_t lb_stack_finishing(struct lb_transport *t)
+{
+    struct stransport *tp = (struct stransport *)t;
+    struct sf_engine_stats st;
+    sf_engine_stats(tp->e, &st);
+    return st.conns_live - st.states[SF_LISTEN];
+}
