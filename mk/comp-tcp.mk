@@ -15,3 +15,4 @@ $(eval $(call add_unit,test_tcp_icmp,tests/unit/tcp/test_icmp.c $(TCP_FIXTURE),$
 $(eval $(call add_unit,test_tcp_isn,tests/unit/tcp/test_isn.c,$(TCP_LIBS)))
 $(eval $(call add_unit,test_tcp_table,tests/unit/tcp/test_table.c,$(TCP_LIBS)))
 $(eval $(call add_unit,test_tcp_profiles,tests/unit/tcp/test_profiles.c $(TCP_FIXTURE),$(TCP_LIBS)))
+$(eval $(call add_unit,test_tcp_windows,tests/unit/tcp/test_windows.c $(TCP_FIXTURE),$(TCP_LIBS)))

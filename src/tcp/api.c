@@ -256,7 +256,7 @@ int sf_connect(struct sf_conn *c, const struct sf_endpoint *remote)
     c->snd.buf_seq = iss + 1;
     c->snd.sml = iss;
     c->snd.recover = iss;
-    c->rcv.wscale = ccfg(c)->window_scaling ? (uint8_t)ccfg(c)->wscale : 0;
+    c->rcv.wscale = offered_wscale(ccfg(c), c->rcvbuf_size);
     table_insert(e, c);
     e->st.active_opens++;
     set_state(c, SF_SYN_SENT, SF_CAUSE_CONNECT);

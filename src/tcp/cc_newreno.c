@@ -23,6 +23,17 @@ void cc_init(struct sf_conn *c)
     c->snd.recover = c->snd.iss;
 }
 
+/* RFC 6582 §3.2: retransmit the first unacknowledged segment. retransmit_head sends up to
+ * one MSS from SND.UNA, which runs past SND.MAX when only a short segment was in flight and
+ * more data waits behind it. SND.MAX must cover every byte sent: the peer acknowledges those
+ * bytes, and an ACK beyond SND.MAX reads as one for data never sent ("send an ACK, drop the
+ * segment"), so both ends traded ACKs until retries2 (found by the seed sweep). */
+static void retransmit_first(struct sf_conn *c)
+{
+    retransmit_head(c);
+    c->snd.max = seq_max(c->snd.max, c->snd.nxt);
+}
+
 /* New data acknowledged: SND.UNA moved to ack, acked bytes (already applied). */
 void cc_on_ack(struct sf_conn *c, uint32_t ack, uint32_t acked)
 {
@@ -39,7 +50,7 @@ void cc_on_ack(struct sf_conn *c, uint32_t ack, uint32_t acked)
             /* Partial acknowledgment (step 4): retransmit the first unacknowledged segment,
              * deflate by the amount acked, add back one SMSS if at least that much was
              * acked, and stay in recovery. */
-            retransmit_head(c);
+            retransmit_first(c);
             s->cwnd = s->cwnd > acked ? s->cwnd - acked : s->mss;
             if (acked >= s->mss)
                 s->cwnd += s->mss;
@@ -78,7 +89,7 @@ void cc_on_dupack(struct sf_conn *c)
     s->recover = s->max;
     s->in_recovery = 1;
     s->fast_retransmits++;
-    retransmit_head(c);
+    retransmit_first(c);
     s->cwnd = s->ssthresh + 3u * s->mss;
 }
 

@@ -75,7 +75,7 @@ void conn_use_profile(struct sf_conn *c, struct sf_profile *p)
     c->rcvbuf_size = cfg->rcvbuf;
     c->sndbuf_size = cfg->sndbuf;
     c->rcv.mss = (uint16_t)cfg->mss;
-    c->rcv.wscale = cfg->window_scaling ? (uint8_t)cfg->wscale : 0;
+    c->rcv.wscale = offered_wscale(cfg, cfg->rcvbuf);
     c->snd.rto = cfg->rto_initial_ms * 1000u;
     c->flags &= ~(uint32_t)(F_NODELAY | F_KEEPALIVE);
     if (cfg->nodelay)
@@ -115,6 +115,21 @@ void sf_profile_release(struct sf_profile *p)
 const struct sf_tcp_config *sf_profile_config(const struct sf_profile *p)
 {
     return &p->cfg;
+}
+
+/* The window scale we offer for a receive buffer: the configured shift, but none whose unit
+ * exceeds half the buffer. The window field counts whole units, so a buffer under one unit
+ * could offer nothing but zero once the peer had filled the window to its edge, and the
+ * window never opened again (wscale 14 with buffers under 16 KB). Linux derives its shift
+ * from the buffer likewise; the default (7, 128-byte units) fits every buffer allowed. */
+uint8_t offered_wscale(const struct sf_tcp_config *cfg, uint32_t rcvbuf)
+{
+    if (!cfg->window_scaling)
+        return 0;
+    uint8_t s = (uint8_t)cfg->wscale;
+    while (s > 0 && (1u << s) > rcvbuf / 2)
+        s--;
+    return s;
 }
 
 static void conn_free_memory(struct sf_engine *e, struct sf_conn *c)

@@ -205,16 +205,42 @@ void input_syn_sent(struct sf_conn *c, struct sf_seg *s)
     tcp_output(c);
 }
 
+/* The window the acceptability test uses: the one last offered, or the edge of one offered
+ * before a withdrawal (withdraw_edge). RFC 7323 §2.4: "The receiver MUST honor, as in
+ * window, any segment that would have been in window for any <ACK> sent by the receiver":
+ * the peer may have sent into it already, and its ACKs carry the SND.NXT that went past our
+ * edge; refused as out of window, they never acknowledged our data (Linux's sender, which
+ * keeps SND.NXT there, stalled for seconds at a time). */
+static uint32_t accept_window(struct sf_conn *c)
+{
+    uint32_t wnd = rcv_window(c);
+    if (!(c->flags & F_WITHDRAWN))
+        return wnd;
+    if (seq_gt(c->rcv.withdrawn, c->rcv.nxt + wnd))
+        return c->rcv.withdrawn - c->rcv.nxt;
+    c->flags &= ~(uint32_t)F_WITHDRAWN; /* the window offered now reaches as far */
+    return wnd;
+}
+
 /* §3.10.7.4 "first check sequence number": the acceptability test table. Returns 0 (not
  * acceptable), 1 (acceptable) or 2 (acceptable for its control bits only: the window is
  * zero, "but special allowance should be made to accept valid ACKs, URGs, and RSTs"). */
-static int seq_acceptable(const struct sf_conn *c, const struct sf_seg *s)
+static int seq_acceptable(struct sf_conn *c, const struct sf_seg *s)
 {
-    uint32_t wnd = rcv_window(c);
+    uint32_t wnd = accept_window(c);
     uint32_t len = seg_seqlen(s);
     uint32_t nxt = c->rcv.nxt;
-    if (len == 0)
-        return wnd == 0 ? s->seq == nxt : seq_in(s->seq, nxt, nxt + wnd);
+    /* An ACK may also come from just past the window. With the window zero, from one octet
+     * beyond it: a zero-window probe (§3.8.6.1) that we refused still moved its sender's
+     * SND.NXT past RCV.NXT, and all that sender's later ACKs carry it; they are the "valid
+     * ACKs" of the special allowance. With part of the window withdrawn, from its old edge:
+     * the sender filled what we offered and we dropped it. Refused, those ACKs would never
+     * acknowledge our own data. */
+    if (len == 0) {
+        if (wnd == 0)
+            return s->seq == nxt || s->seq == nxt + 1;
+        return seq_in(s->seq, nxt, nxt + wnd) || ((c->flags & F_WITHDRAWN) && s->seq == nxt + wnd);
+    }
     if (wnd == 0)
         return s->seq == nxt ? 2 : 0;
     return seq_in(s->seq, nxt, nxt + wnd) || seq_in(s->seq + len - 1, nxt, nxt + wnd);
@@ -223,9 +249,14 @@ static int seq_acceptable(const struct sf_conn *c, const struct sf_seg *s)
 static int is_dupack(const struct sf_conn *c, const struct sf_seg *s)
 {
     /* RFC 5681 §2 DUPLICATE ACKNOWLEDGMENT: outstanding data, no data in the segment, SYN
-     * and FIN off, SEG.ACK == SND.UNA, and the advertised window unchanged. */
+     * and FIN off, SEG.ACK == SND.UNA, and the advertised window unchanged. Not while the
+     * persist timer runs: the outstanding octet is a window probe, and the peer's answers
+     * to it say the window is still closed, not that a segment left the network; counted,
+     * they fast-retransmitted a full segment into the closed window (as BSD, where persist
+     * and retransmission exclude each other). */
     return c->snd.una != c->snd.max && s->len == 0 && !(s->flags & (TH_SYN | TH_FIN)) &&
-           s->ack == c->snd.una && ((uint32_t)s->wnd << c->snd.wscale) == c->snd.wnd;
+           s->ack == c->snd.una && ((uint32_t)s->wnd << c->snd.wscale) == c->snd.wnd &&
+           !(c->flags & F_PERSIST);
 }
 
 static void new_ack(struct sf_conn *c, const struct sf_seg *s)
@@ -266,9 +297,48 @@ static void new_ack(struct sf_conn *c, const struct sf_seg *s)
     conn_trim_buffers(c);
 }
 
+/* The window closed with data (or our FIN) in flight: the receiver shrank it, or a stale
+ * zero-window ACK overtook a fresh update on the way. Nothing can be retransmitted into a
+ * zero window, so a retransmission timeout would send nothing and still count towards
+ * retries2, ending a connection whose peer is alive. The persist timer takes over, as in BSD
+ * (Linux turns its retransmissions into probes): it probes with the first unacknowledged
+ * octet for as long as the peer answers, and SND.NXT goes back to SND.UNA so that what the
+ * receiver dropped goes again as soon as the window opens. */
+static void persist_in_flight(struct sf_conn *c)
+{
+    struct sf_snd *sn = &c->snd;
+    c->flags |= F_PERSIST;
+    sn->nxt = sn->una;
+    sn->dupacks = 0;
+    timer_set(c, T_RTX, c->e->now + rto_current(c));
+}
+
 static int fin_acked(const struct sf_conn *c)
 {
     return (c->flags & F_FIN_QUEUED) && seq_gt(c->snd.una, c->snd.fin_seq);
+}
+
+/* "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If (SND.WL1 <
+ * SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND, set
+ * SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK." */
+static void update_window(struct sf_conn *c, const struct sf_seg *s)
+{
+    struct sf_snd *sn = &c->snd;
+    if (seq_ge(s->ack, sn->una) &&
+        (seq_lt(sn->wl1, s->seq) || (sn->wl1 == s->seq && seq_le(sn->wl2, s->ack)))) {
+        int opened = sn->wnd == 0 && s->wnd != 0;
+        take_window(c, s, 0);
+        if (opened && (c->flags & F_PERSIST)) {
+            /* The window opened: the persist timer's job is done. */
+            c->flags &= ~(uint32_t)F_PERSIST;
+            timer_clear(c, T_RTX);
+            sn->backoff = 0;
+            if (sn->una != sn->max)
+                timer_set(c, T_RTX, c->e->now + rto_current(c));
+        }
+    }
+    if (sn->wnd == 0 && sn->una != sn->max && seq_gt(sn->una, sn->iss) && !(c->flags & F_PERSIST))
+        persist_in_flight(c);
 }
 
 /* "fifth check the ACK field". Returns 0 when processing of the segment ends here. */
@@ -318,27 +388,17 @@ static int ack_step(struct sf_conn *c, const struct sf_seg *s)
      * window must not keep a dead connection open. The LAST-ACK timeout measures a silent
      * peer, not a slow one, by the same segments. */
     keepalive_reset(c);
+    /* RFC 1122 §4.2.2.17: "As long as the receiving TCP continues to send acknowledgments in
+     * response to the probe segments, the sending TCP MUST allow the connection to stay
+     * open": only probes that go unanswered count towards the limit. */
+    if (c->flags & F_PERSIST)
+        sn->probes = 0;
     if (c->state == SF_LAST_ACK && c->at[T_CLOSE])
         timer_set(c, T_CLOSE, e->now + SF_MS(ccfg(c)->last_ack_timeout_ms));
     int dup = is_dupack(c, s);
     if (seq_gt(s->ack, sn->una))
         new_ack(c, s);
-    /* "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If (SND.WL1 <
-     * SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND, set
-     * SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK." */
-    if (seq_ge(s->ack, sn->una) &&
-        (seq_lt(sn->wl1, s->seq) || (sn->wl1 == s->seq && seq_le(sn->wl2, s->ack)))) {
-        int opened = sn->wnd == 0 && s->wnd != 0;
-        take_window(c, s, 0);
-        if (opened && (c->flags & F_PERSIST)) {
-            /* The window opened: the persist timer's job is done. */
-            c->flags &= ~(uint32_t)F_PERSIST;
-            timer_clear(c, T_RTX);
-            sn->backoff = 0;
-            if (sn->una != sn->max)
-                timer_set(c, T_RTX, e->now + rto_current(c));
-        }
-    }
+    update_window(c, s);
     if (dup)
         cc_on_dupack(c);
 
@@ -375,15 +435,43 @@ static int ack_step(struct sf_conn *c, const struct sf_seg *s)
     return 1;
 }
 
+/* RCV.NXT moves on. Data that starts inside the window is kept as far as the buffer has
+ * room, which can reach past the edge last advertised (silly window avoidance holds the edge
+ * back while the buffer has more), and a FIN takes one more octet: the advertised edge
+ * follows, so that the window, edge minus RCV.NXT, never goes negative (it wrapped to an
+ * offer of 65535 << wscale from a full buffer). */
+static void rcv_advance(struct sf_conn *c, uint32_t n)
+{
+    c->rcv.nxt += n;
+    if (seq_lt(c->rcv.adv, c->rcv.nxt))
+        c->rcv.adv = c->rcv.nxt;
+}
+
 static void deliver_in_order(struct sf_conn *c, uint32_t advanced)
 {
-    c->rcv.nxt += advanced;
+    rcv_advance(c, advanced);
     c->bytes_received += advanced;
     if (!(c->flags & F_SHUT_RD))
         conn_event(c, SF_EV_READABLE);
 }
 
 static void process_fin(struct sf_conn *c, enum sf_cause cause);
+
+/* Data inside the window we offered does not fit the buffer: window scaling rounded the
+ * edge up past the buffer's end (RFC 7323 §2.4). That promise cannot be kept, and offering it
+ * again would have the sender retransmit into it until retries2; the edge goes back to the
+ * buffer's end (the retraction §2.4 allows, Linux's tcp_shrink_window), a zero window once
+ * the buffer is full, which the sender probes for as long as we answer. */
+static void withdraw_edge(struct sf_conn *c, uint32_t space)
+{
+    struct sf_rcv *r = &c->rcv;
+    if (!seq_gt(r->adv, r->nxt + space))
+        return;
+    if (!(c->flags & F_WITHDRAWN) || seq_gt(r->adv, r->withdrawn))
+        r->withdrawn = r->adv; /* still honoured as in window (accept_window) */
+    c->flags |= F_WITHDRAWN;
+    r->adv = r->nxt + space;
+}
 
 /* "seventh, process the segment text". Returns 0 when the connection was reset. */
 static int data_step(struct sf_conn *c, const struct sf_seg *s)
@@ -422,8 +510,7 @@ static int data_step(struct sf_conn *c, const struct sf_seg *s)
     if (c->flags & F_SHUT_RD) {
         /* shutdown(SHUT_RD): in-order data is acknowledged and dropped. */
         if (seq == c->rcv.nxt) {
-            uint32_t n = min32(len, rcv_window(c));
-            c->rcv.nxt += n;
+            rcv_advance(c, min32(len, rcv_window(c)));
         }
         c->flags |= F_ACK_NOW;
         return 1;
@@ -435,6 +522,8 @@ static int data_step(struct sf_conn *c, const struct sf_seg *s)
     struct sf_rcvbuf *b = c->rcv.buf;
     uint32_t off = seq - c->rcv.nxt;
     uint32_t space = rcvbuf_space(b);
+    if (off + len > space)
+        withdraw_edge(c, space);
     if (off >= space) { /* beyond what the window allows: nothing to store */
         c->flags |= F_ACK_NOW;
         return 1;
@@ -469,7 +558,7 @@ static int data_step(struct sf_conn *c, const struct sf_seg *s)
 /* The peer's FIN, in order. */
 static void process_fin(struct sf_conn *c, enum sf_cause cause)
 {
-    c->rcv.nxt += 1;
+    rcv_advance(c, 1);
     c->flags |= F_FIN_RCVD | F_ACK_NOW;
     if (c->first_fin == SF_CLOSER_NONE)
         c->first_fin = SF_CLOSER_REMOTE;

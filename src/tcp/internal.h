@@ -58,9 +58,10 @@ struct sf_rcv {
     uint32_t fin_seq;   /* sequence number of an out-of-order FIN (F_OOO_FIN) */
     uint32_t ts_recent; /* TS.Recent */
     sf_time_t ts_recent_at;
-    uint32_t seen_mss; /* largest payload received: "full-sized" for delayed ACKs */
-    uint16_t mss;      /* the MSS we advertised */
-    uint8_t wscale;    /* our shift */
+    uint32_t seen_mss;  /* largest payload received: "full-sized" for delayed ACKs */
+    uint32_t withdrawn; /* F_WITHDRAWN: the edge offered before a withdrawal (input.c) */
+    uint16_t mss;       /* the MSS we advertised */
+    uint8_t wscale;     /* our shift */
     struct sf_rcvbuf *buf;
 };
 
@@ -99,6 +100,7 @@ enum {
     F_OWNED = 1u << 22,      /* the owner holds a handle (from sf_socket or sf_accept) */
     F_LISTENING = 1u << 23,  /* in the listener table */
     F_CORK = 1u << 24,       /* TCP_CORK: hold short segments until uncorked or FIN */
+    F_WITHDRAWN = 1u << 25,  /* part of the offered window was withdrawn: rcv.withdrawn */
 };
 
 struct sf_listen; /* the queues of a listener */
@@ -241,6 +243,7 @@ void profile_put(struct sf_profile *p);
 void conn_destroy(struct sf_conn *c);
 void *buf_alloc(struct sf_engine *e, uint32_t size);
 void buf_free(struct sf_engine *e, void *p, uint32_t size);
+uint8_t offered_wscale(const struct sf_tcp_config *cfg, uint32_t rcvbuf);
 int conn_ensure_sndbuf(struct sf_conn *c);
 void conn_trim_buffers(struct sf_conn *c); /* gives back buffers that hold nothing */
 int conn_ensure_rcvbuf(struct sf_conn *c);

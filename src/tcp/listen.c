@@ -114,6 +114,7 @@ static struct sf_conn *passive_conn(struct sf_conn *l, const struct sf_seg *s, u
     c->user_timeout_ms = l->user_timeout_ms;
     c->time_wait_ms = l->time_wait_ms;
     c->rcvbuf_size = l->rcvbuf_size;
+    c->rcv.wscale = offered_wscale(ccfg(c), c->rcvbuf_size);
     c->sndbuf_size = l->sndbuf_size;
     c->linger = l->linger;
     c->rcv.mss = l->rcv.mss;
@@ -199,7 +200,7 @@ static void send_cookie_synack(struct sf_conn *l, const struct sf_seg *s)
         o.opt.tsecr = s->opt.tsval;
         if ((bits & 0xf) != TS_NO_WSCALE) {
             o.opt.has |= OPT_WSCALE;
-            o.opt.wscale = (uint8_t)cfg->wscale;
+            o.opt.wscale = offered_wscale(cfg, l->rcvbuf_size);
         }
         if (bits & TS_SACK_BIT)
             o.opt.has |= OPT_SACK_OK;

@@ -113,7 +113,7 @@ void fx_in_abs(struct fx *f, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t
     o.wnd = win;
     if (opts)
         o.opt = *opts;
-    uint8_t pkt[2048];
+    uint8_t pkt[16384]; /* segments larger than an MSS arrive too (receive offload) */
     size_t n = sf_seg_build(pkt, sizeof pkt, &o, data, len, NULL, 0);
     assert_true(n > 0);
     sf_engine_input(f->e, pkt, n, f->now);
