@@ -117,7 +117,8 @@ int http_parse_head(const char *buf, size_t len, int kind, int method, const str
  * a line in a head, which http_head_write writes again with CRLF). A response's keep_alive is
  * 0 when its body runs to EOF or becomes a tunnel: nothing can follow it. content_length is
  * set whenever a valid Content-Length is present (a HEAD's or a 304's too), even when the body
- * kind is not HTTP_BODY_LENGTH. */
+ * kind is not HTTP_BODY_LENGTH. Empty lines before a status line are skipped too (and counted),
+ * as before a request line: servers send a stray CRLF after a body or a 100 Continue. */
 
 /* (Added.) A cheap test for callers receiving a head in pieces: 1 when buf[0..len) holds the
  * empty line that ends a head, or len >= max_head (then http_parse_head answers for sure), 0

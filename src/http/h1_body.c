@@ -17,19 +17,26 @@
 /* b->state: where the decoder is. A refusal is kept as -enum http_error: every later call
  * answers it again. */
 enum {
-    CH_SIZE0,    /* the first HEXDIG of a chunk-size */
-    CH_SIZE,     /* more HEXDIG, or what ends the size */
-    CH_BWS,      /* BWS after the size: only ";" may follow */
-    CH_EXT,      /* chunk-ext bytes, to the CR */
-    CH_SIZE_LF,  /* the LF of the size line */
-    CH_DATA,     /* chunk-data: b->left bytes */
-    CH_DATA_CR,  /* the CRLF after chunk-data */
-    CH_DATA_LF,  /* its LF */
-    CH_TR_START, /* a trailer field line, or the CRLF that ends the body */
-    CH_TR_NAME,  /* a trailer field's name, to the colon */
-    CH_TR_VALUE, /* its value, to the CR */
-    CH_TR_LF,    /* the LF of a trailer line */
-    CH_END_LF,   /* the LF of the final CRLF */
+    CH_SIZE0,     /* the first HEXDIG of a chunk-size */
+    CH_SIZE,      /* more HEXDIG, or what ends the size */
+    CH_BWS,       /* BWS after the size or an extension: only ";" may follow */
+    CH_EXT_NAME0, /* after ";": BWS, then a chunk-ext-name */
+    CH_EXT_NAME,  /* more of the name, or what ends it */
+    CH_EXT_EQ,    /* BWS after a name: "=" or ";" may follow */
+    CH_EXT_VAL0,  /* after "=": BWS, then a token or a quoted-string */
+    CH_EXT_VAL,   /* more of a token value */
+    CH_EXT_QUOTE, /* inside a quoted-string */
+    CH_EXT_QPAIR, /* after a backslash in it */
+    CH_EXT_END,   /* after the closing quote */
+    CH_SIZE_LF,   /* the LF of the size line */
+    CH_DATA,      /* chunk-data: b->left bytes */
+    CH_DATA_CR,   /* the CRLF after chunk-data */
+    CH_DATA_LF,   /* its LF */
+    CH_TR_START,  /* a trailer field line, or the CRLF that ends the body */
+    CH_TR_NAME,   /* a trailer field's name, to the colon */
+    CH_TR_VALUE,  /* its value, to the CR */
+    CH_TR_LF,     /* the LF of a trailer line */
+    CH_END_LF,    /* the LF of the final CRLF */
     CH_DONE,
 };
 
@@ -55,12 +62,53 @@ static int hexval(char c)
     return hc_lower(c) - 'a' + 10;
 }
 
-/* One byte of a chunk-size line; the next state or -enum http_error. RFC 9112 7.1.1: chunk-ext
- * is not interpreted ("A recipient MUST ignore unrecognized chunk extensions"), but its bytes
- * must be a field value's (no CTL but HTAB: a CR or LF inside could end the line early for
- * another parser), and the line is bounded (HTTP_MAX_CHUNK_LINE): "A server ought to limit the
+/* One byte of a chunk-ext (RFC 9112 7.1.1), from the ";" on; the next state or -enum
+ * http_error:
+ *   chunk-ext      = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+ *   chunk-ext-name = token
+ *   chunk-ext-val  = token / quoted-string
+ * Extensions are not interpreted ("A recipient MUST ignore unrecognized chunk extensions"),
+ * but their grammar is held to: a CR, LF or other CTL inside could end the line early for
+ * another parser, and an unbalanced quote could make one read a ";" or a line end that
+ * another skips. The line is bounded too (HTTP_MAX_CHUNK_LINE): "A server ought to limit the
  * total length of chunk extensions received in a request to an amount reasonable for the
  * services provided". */
+static int ext_byte(int state, char c)
+{
+    int ws = hc_is(c, HC_WS), tchar = hc_is(c, HC_TCHAR);
+    switch (state) {
+    case CH_BWS: return c == ';' ? CH_EXT_NAME0 : ws ? CH_BWS : -HTTP_E_CHUNK_SIZE;
+    case CH_EXT_NAME0: return tchar ? CH_EXT_NAME : ws ? CH_EXT_NAME0 : -HTTP_E_CHUNK_SIZE;
+    case CH_EXT_NAME:
+        /* A name ends as its BWS does, or at the line's end (BWS cannot end the line). */
+        if (tchar)
+            return CH_EXT_NAME;
+        return c == '\r' ? CH_SIZE_LF : ext_byte(CH_EXT_EQ, c);
+    case CH_EXT_EQ:
+        return c == '='   ? CH_EXT_VAL0
+               : c == ';' ? CH_EXT_NAME0
+               : ws       ? CH_EXT_EQ
+                          : -HTTP_E_CHUNK_SIZE;
+    case CH_EXT_VAL0:
+        return c == '"' ? CH_EXT_QUOTE : tchar ? CH_EXT_VAL : ws ? CH_EXT_VAL0 : -HTTP_E_CHUNK_SIZE;
+    case CH_EXT_VAL:
+        /* A token value ends as a quoted one does. */
+        return tchar ? CH_EXT_VAL : ext_byte(CH_EXT_END, c);
+    case CH_EXT_END:
+        return c == '\r' ? CH_SIZE_LF : c == ';' ? CH_EXT_NAME0 : ws ? CH_BWS : -HTTP_E_CHUNK_SIZE;
+    case CH_EXT_QUOTE:
+        /* RFC 9110 5.6.4: qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text */
+        if (c == '"')
+            return CH_EXT_END;
+        if (c == '\\')
+            return CH_EXT_QPAIR;
+        return hc_is(c, HC_VCHAR | HC_WS) ? CH_EXT_QUOTE : -HTTP_E_CHUNK_SIZE;
+    default: /* CH_EXT_QPAIR: quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text ) */
+        return hc_is(c, HC_VCHAR | HC_WS) ? CH_EXT_QUOTE : -HTTP_E_CHUNK_SIZE;
+    }
+}
+
+/* One byte of a chunk-size line; the next state or -enum http_error. */
 static int size_byte(struct http_body *b, char c)
 {
     if (++b->line > HTTP_MAX_CHUNK_LINE)
@@ -78,18 +126,13 @@ static int size_byte(struct http_body *b, char c)
         }
         if (b->state == CH_SIZE0)
             return -HTTP_E_CHUNK_SIZE;
-        return c == '\r'         ? CH_SIZE_LF
-               : c == ';'        ? CH_EXT
-               : hc_is(c, HC_WS) ? CH_BWS
-                                 : -HTTP_E_CHUNK_SIZE;
-    case CH_BWS: return c == ';' ? CH_EXT : hc_is(c, HC_WS) ? CH_BWS : -HTTP_E_CHUNK_SIZE;
-    case CH_EXT:
-        return c == '\r' ? CH_SIZE_LF : hc_is(c, HC_VCHAR | HC_WS) ? CH_EXT : -HTTP_E_CHUNK_SIZE;
-    default: /* CH_SIZE_LF */
+        return c == '\r' ? CH_SIZE_LF : ext_byte(CH_BWS, c);
+    case CH_SIZE_LF:
         if (c != '\n')
             return -HTTP_E_CHUNK_SIZE;
         b->line = 0;
         return b->left ? CH_DATA : CH_TR_START;
+    default: return ext_byte(b->state, c);
     }
 }
 
@@ -143,12 +186,9 @@ static ssize_t scan_chunked(struct http_body *b, const char *buf, size_t len)
             else
                 st = b->state == CH_DATA_CR ? CH_DATA_LF : CH_SIZE0;
             break;
-        case CH_SIZE0:
-        case CH_SIZE:
-        case CH_BWS:
-        case CH_EXT:
-        case CH_SIZE_LF: st = size_byte(b, buf[i]); break;
-        default: st = trailer_byte(b, buf[i]); break;
+        default:
+            st = b->state <= CH_SIZE_LF ? size_byte(b, buf[i]) : trailer_byte(b, buf[i]);
+            break;
         }
         if (st < 0) {
             b->state = st;

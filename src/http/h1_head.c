@@ -49,9 +49,9 @@ int http_head_ready(const char *buf, size_t len, size_t seen, const struct http_
     size_t max = l ? l->max_head : HTTP_DEFAULT_MAX_HEAD;
     if (len >= max)
         return 1;
-    /* The end is an LF followed by LF or CRLF, past any empty lines the head starts with (a
-     * request's are skipped; a response's are an error http_parse_head will find). The two
-     * bytes after that LF may have been the last ones seen: look 3 bytes back. */
+    /* The end is an LF followed by LF or CRLF, past any empty lines the head starts with
+     * (skipped). The two bytes after that LF may have been the last ones seen: look 3 bytes
+     * back. */
     size_t start = skip_empty_lines(buf, len);
     size_t i = seen > start + 3 ? seen - 3 : start;
     while (i < len) {
@@ -247,10 +247,11 @@ static int parse_lines(const char *buf, size_t win, uint32_t max_fields, struct 
 {
     const char *p = buf, *end = buf + win, *ce, *next;
     /* RFC 9112 2.2: "a server that is expecting to receive and parse a request-line SHOULD
-     * ignore at least one empty line (CRLF) received prior to the request-line." Only a
-     * request's: a response starting with an empty line is refused (HTTP_E_START_LINE). */
-    if (h->kind == HTTP_REQUEST)
-        p += skip_empty_lines(buf, win);
+     * ignore at least one empty line (CRLF) received prior to the request-line." We do the
+     * same before a status line: servers send a stray CRLF after a body or a 100 Continue
+     * (aiohttp does), llhttp and HAProxy skip it, and no byte of it can be read two ways: the
+     * head is written again without it. */
+    p += skip_empty_lines(buf, win);
     if (!(next = next_line(p, end, &ce)))
         return 0;
     if (ce == p)

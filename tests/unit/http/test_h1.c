@@ -213,6 +213,7 @@ static void status_line_ok(void **state)
         {"HTTP/1.1 200 \xe9t\xe9\t ok \r\n\r\n", 0}, /* obs-text, HTAB */
         {"HTTP/1.1 599 x\r\n\r\n", 0},
         {"HTTP/1.1 100 Continue\n\n", 0},
+        {"\r\n\nHTTP/1.1 200 OK\r\n\r\n", 0}, /* empty lines before: skipped, counted */
     };
     CHECK_TABLE(t, HTTP_RESPONSE, HTTP_M_GET);
     assert_int_equal(resp("HTTP/1.1 200\r\n\r\n", HTTP_M_GET), 16);
@@ -232,7 +233,7 @@ static void status_line_errors(void **state)
         {"HTTP/1.1\r\n\r\n", -HTTP_E_START_LINE},
         {"HTTP/1.1 200 O\x01K\r\n\r\n", -HTTP_E_START_LINE},
         {"HTTP/1.1 200 OK\rX\r\n\r\n", -HTTP_E_BARE_CR},
-        {"\r\nHTTP/1.1 200 OK\r\n\r\n", -HTTP_E_START_LINE}, /* only a request's are skipped */
+        {"\r\n\rHTTP/1.1 200 OK\r\n\r\n", -HTTP_E_BARE_CR},
         {"HTTP/2 200 OK\r\n\r\n", -HTTP_E_VERSION},
         {"HTTP/1.2 200 OK\r\n\r\n", -HTTP_E_VERSION},
         {"http/1.1 200 OK\r\n\r\n", -HTTP_E_START_LINE},
@@ -790,6 +791,20 @@ static void chunked_errors(void **state)
         {"5;a\rb\r\nhello\r\n", HTTP_E_CHUNK_SIZE},
         {"5;a\x01\r\nhello\r\n", HTTP_E_CHUNK_SIZE},
         {"5;\x7f\r\nhello\r\n", HTTP_E_CHUNK_SIZE},
+        /* RFC 9112 7.1.1: the extension grammar. */
+        {"2;\r\naa\r\n", HTTP_E_CHUNK_SIZE}, /* no name */
+        {"2;;a\r\naa\r\n", HTTP_E_CHUNK_SIZE},
+        {"2; =x\r\naa\r\n", HTTP_E_CHUNK_SIZE},
+        {"2;a \r\naa\r\n", HTTP_E_CHUNK_SIZE}, /* BWS, then the line end */
+        {"2;a b\r\naa\r\n", HTTP_E_CHUNK_SIZE},
+        {"2;a=\r\naa\r\n", HTTP_E_CHUNK_SIZE}, /* no value */
+        {"2;a=b c\r\naa\r\n", HTTP_E_CHUNK_SIZE},
+        {"2;a=b=c\r\naa\r\n", HTTP_E_CHUNK_SIZE},
+        {"2;a=\"x\"y\r\naa\r\n", HTTP_E_CHUNK_SIZE},
+        {"2;a=\"x\r\naa\r\n", HTTP_E_CHUNK_SIZE}, /* unbalanced quote */
+        {"2;a=\"x\\\x01\"\r\naa\r\n", HTTP_E_CHUNK_SIZE},
+        {"2;a=\"x\x01\"\r\naa\r\n", HTTP_E_CHUNK_SIZE},
+        {"2;a=x@\r\naa\r\n", HTTP_E_CHUNK_SIZE},
         {"00000000000000005\r\nhello\r\n", HTTP_E_CHUNK_SIZE}, /* 17 digits */
         {"10000000000000000\r\n", HTTP_E_CHUNK_SIZE},
         {"8000000000000000\r\n", HTTP_E_CHUNK_SIZE}, /* 2^63 */
@@ -822,6 +837,19 @@ static void chunked_errors(void **state)
         for (size_t k = 0; k < 64; k++)
             ones[k] = 1;
         assert_int_equal(scan_pieces(&h, t[i].in, len, ones, 64, &done), -t[i].err);
+    }
+    /* Extensions that hold to the grammar. */
+    static const char *const ext_ok[] = {
+        "2;a\r\naa\r\n0\r\n\r\n",
+        "2;a=b;c\r\naa\r\n0;x=1\r\n\r\n",
+        "2 \t; a = b ;c\r\naa\r\n0\r\n\r\n",
+        "2;a=\"x;\\\"y\\\\\" ; b=\"\"\r\naa\r\n0\r\n\r\n",
+        "2;a=\"caf\xc3\xa9\t\"\r\naa\r\n0\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof ext_ok / sizeof ext_ok[0]; i++) {
+        int d;
+        if (scan_once(&h, ext_ok[i], strlen(ext_ok[i]), &d) != (ssize_t)strlen(ext_ok[i]) || !d)
+            fail_msg("extension case %zu refused", i);
     }
     /* The largest size accepted, 2^63-1: waits for its data. */
     int done;
