@@ -119,6 +119,7 @@ static const char *const error_names[HTTP_E_COUNT] = {
     [HTTP_E_CHUNK_SIZE] = "chunk_size",
     [HTTP_E_CHUNK_CRLF] = "chunk_crlf",
     [HTTP_E_TRAILER] = "trailer",
+    [HTTP_E_CONNECT_BODY] = "connect_body",
 };
 
 const char *http_error_name(int e)

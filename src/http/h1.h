@@ -65,6 +65,8 @@ enum http_error {
     HTTP_E_CHUNK_SIZE,   /* chunk size line malformed or the size too large */
     HTTP_E_CHUNK_CRLF,   /* chunk data not followed by CRLF */
     HTTP_E_TRAILER,      /* a trailer field breaking the field rules, or too large */
+    HTTP_E_CONNECT_BODY, /* (added) a CONNECT request with Transfer-Encoding or a Content-Length
+                          * other than 0: RFC 9110 9.3.6, it has no content */
     HTTP_E_COUNT
 };
 

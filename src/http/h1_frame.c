@@ -109,6 +109,14 @@ static void one_field(const char *buf, const struct http_field *f, struct seen *
         s->host_ok = (s->hosts == 1 || s->host_ok) && host_valid(v, vl);
     } else if (HTTP_EQ(n, nl, "connection")) {
         connection(v, vl, s);
+    } else if (HTTP_EQ(n, nl, "proxy-connection")) {
+        /* Not standard (RFC 9112 C.2.2), but old servers and clients send it meaning
+         * Connection. Only its `close` is heard: believing it can only cost a reuse, while
+         * its keep-alive is the one old proxies forwarded blindly. */
+        struct seen p;
+        memset(&p, 0, sizeof p);
+        connection(v, vl, &p);
+        s->close |= p.close;
     } else if (HTTP_EQ(n, nl, "expect")) {
         expect(v, vl, s);
     } else if (HTTP_EQ(n, nl, "upgrade")) {
@@ -135,6 +143,13 @@ static int check(const struct http_head *h, const struct seen *s)
         return -HTTP_E_TE;
     if (s->cl_err)
         return s->cl_err;
+    /* RFC 9110 9.3.6: "A CONNECT request message does not have content. The interpretation of
+     * data sent after the header section of the CONNECT request message is specific to the
+     * version of HTTP in use." A server may take such bytes for a body, another for the
+     * tunnel's first bytes, and after a refusal (a 4xx, the connection kept) for the next
+     * request: refused. Content-Length: 0 says nothing either way and passes. */
+    if (h->kind == HTTP_REQUEST && h->method == HTTP_M_CONNECT && (s->te_fields || s->cl))
+        return -HTTP_E_CONNECT_BODY;
     if (h->kind == HTTP_REQUEST &&
         (s->hosts > 1 || (h->minor == 1 && s->hosts == 0) || (s->hosts == 1 && !s->host_ok)))
         return -HTTP_E_HOST;

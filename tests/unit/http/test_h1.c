@@ -520,6 +520,16 @@ static void request_body_kinds(void **state)
     assert_true(req("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n") > 0);
     assert_int_equal(H.body, HTTP_BODY_NONE);
     assert_int_equal(H.method, HTTP_M_CONNECT);
+    /* RFC 9110 9.3.6: a CONNECT request has no content; one that says it has is refused
+     * (body or tunnel bytes, two parsers could read them two ways). */
+    assert_int_equal(req("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 10\r\n\r\n"),
+                     -HTTP_E_CONNECT_BODY);
+    assert_int_equal(req("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nTransfer-Encoding: chunked"
+                         "\r\n\r\n"),
+                     -HTTP_E_CONNECT_BODY);
+    assert_true(req("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 0\r\n\r\n") > 0);
+    assert_int_equal(H.body, HTTP_BODY_LENGTH);
+    assert_int_equal(H.content_length, 0);
 }
 
 static void response_body_kinds(void **state)
@@ -578,6 +588,9 @@ static void keep_alive_rules(void **state)
         {"GET / HTTP/1.0\r\nConnection: foo ,Keep-Alive\r\n\r\n", 1},
         {"GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n", 0},
         {"GET / HTTP/1.0\r\nKeep-Alive: timeout=5\r\n\r\n", 0},
+        /* Proxy-Connection: only its close is heard. */
+        {"GET / HTTP/1.1\r\nHost: a\r\nProxy-Connection: close\r\n\r\n", 0},
+        {"GET / HTTP/1.0\r\nProxy-Connection: keep-alive\r\n\r\n", 0},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         assert_int_equal(req(t[i].in), (int)strlen(t[i].in));
@@ -1050,6 +1063,7 @@ static void errors_named(void **state)
     assert_string_equal(http_error_name(HTTP_E_NONE), "none");
     assert_string_equal(http_error_name(-HTTP_E_CL_AND_TE), "cl_and_te");
     assert_string_equal(http_error_name(HTTP_E_TRAILER), "trailer");
+    assert_string_equal(http_error_name(HTTP_E_CONNECT_BODY), "connect_body");
     assert_string_equal(http_error_name(HTTP_E_COUNT), "unknown");
     for (int e = 1; e < HTTP_E_COUNT; e++) {
         assert_string_not_equal(http_error_name(e), "unknown");
