@@ -15,9 +15,10 @@
 
 #include "util/strbuf.h"
 
-#define HTTP_MAX_FIELDS_LIMIT 256   /* the most fields a head may hold, whatever the limits */
-#define HTTP_DEFAULT_MAX_HEAD 16384 /* bytes of a head (HAProxy's tune.bufsize role) */
+#define HTTP_MAX_FIELDS_LIMIT   256   /* the most fields a head may hold, whatever the limits */
+#define HTTP_DEFAULT_MAX_HEAD   16384 /* bytes of a head (HAProxy's tune.bufsize role) */
 #define HTTP_DEFAULT_MAX_FIELDS 100
+#define HTTP_MAX_CHUNK_LINE     4096 /* a chunk-size line, extensions and CRLF in */
 
 enum http_kind { HTTP_REQUEST, HTTP_RESPONSE };
 
@@ -91,10 +92,10 @@ struct http_head {
     uint32_t nfields;
     struct http_field fields[HTTP_MAX_FIELDS_LIMIT];
     /* Decided from the above. */
-    int body;                /* enum http_body_kind */
-    uint64_t content_length; /* HTTP_BODY_LENGTH */
-    unsigned keep_alive : 1; /* the sender allows another message after this one: 1.1
-                              * without `close`, or 1.0 with `keep-alive` (Connection) */
+    int body;                     /* enum http_body_kind */
+    uint64_t content_length;      /* HTTP_BODY_LENGTH */
+    unsigned keep_alive : 1;      /* the sender allows another message after this one: 1.1
+                                   * without `close`, or 1.0 with `keep-alive` (Connection) */
     unsigned expect_continue : 1; /* a request with Expect: 100-continue */
     unsigned upgrade : 1;         /* a request asking Upgrade (Connection: upgrade + Upgrade) */
     unsigned interim : 1;         /* a 1xx response other than 101: the final one follows */
@@ -109,12 +110,28 @@ void http_limits_default(struct http_limits *l);
  * request line are skipped (RFC 9112 2.2) and counted in the length. */
 int http_parse_head(const char *buf, size_t len, int kind, int method, const struct http_limits *l,
                     struct http_head *h);
+/* (Added.) l may be NULL: the defaults. On 0 or an error, h holds nothing to rely on. Nothing
+ * is decided before the head's end (or max_head bytes) is in; then refusals come in the order
+ * of the bytes (the first bad line's first bad byte), then the framing checks (h1_frame.c).
+ * Every line must end in LF; a CR is allowed only just before it (RFC 9112 2.2: a bare LF ends
+ * a line in a head, which http_head_write writes again with CRLF). A response's keep_alive is
+ * 0 when its body runs to EOF or becomes a tunnel: nothing can follow it. content_length is
+ * set whenever a valid Content-Length is present (a HEAD's or a 304's too), even when the body
+ * kind is not HTTP_BODY_LENGTH. */
+
+/* (Added.) A cheap test for callers receiving a head in pieces: 1 when buf[0..len) holds the
+ * empty line that ends a head, or len >= max_head (then http_parse_head answers for sure), 0
+ * while more bytes are needed. seen is the len of the previous call for the same head (0 the
+ * first time): only the bytes from seen-3 on are searched, so a head that arrives one byte at
+ * a time costs O(its length) in all instead of a full parse per byte. Optional: http_parse_head
+ * does the same test itself before parsing. */
+int http_head_ready(const char *buf, size_t len, size_t seen, const struct http_limits *l);
 
 /* A body streaming past: where it ends. */
 struct http_body {
     int kind;          /* enum http_body_kind */
     uint64_t left;     /* bytes of content or of the current chunk still to come */
-    int state;         /* the chunked decoder's place (h1.c) */
+    int state;         /* the chunked decoder's place (h1_body.c) */
     uint32_t line;     /* bytes of the current chunk-size or trailer line, for the limit */
     uint32_t trailers; /* bytes of the trailer section so far */
     uint32_t max_trailers;
@@ -143,7 +160,14 @@ struct http_rewrite {
 /* Writes head h of buf again, for the other side, into out: the start line as received (an
  * HTTP/1.0 message keeps its version), the fields in order less the hop-by-hop ones, then
  * what rw adds, lines ending in CRLF. Framing fields (Content-Length, Transfer-Encoding)
- * stay: bodies pass unchanged. 0, or -1 when out failed to grow. */
+ * stay: bodies pass unchanged. 0, or -1 when out failed to grow.
+ * (Added.) Content-Length is written once, as the single decimal value the parser decided
+ * (`5, 5` or two equal fields become one `Content-Length: 5`), so the next hop cannot read
+ * the list another way. Content-Length, Transfer-Encoding and Host are never dropped, even
+ * when Connection names them (a hop-by-hop trick that would change the framing downstream);
+ * only the first 64 Connection options are honoured (the rest stay: the safe direction).
+ * Upgrade is dropped unless rw->upgrade (a server must not switch protocols behind us).
+ * Appended values go to the last field of that name; fields are written `Name: value`. */
 int http_head_write(const char *buf, const struct http_head *h, const struct http_rewrite *rw,
                     struct sf_strbuf *out);
 
@@ -156,9 +180,14 @@ const struct http_field *http_field_find(const char *buf, const struct http_head
 /* Safe to send again after a failure (RFC 9110 9.2.2): GET HEAD PUT DELETE OPTIONS TRACE. */
 int http_method_idempotent(int method);
 const char *http_error_name(int e); /* identifiers for logs and metric labels */
+/* (Added.) The status synfin answers a refused message with: a request's head too large or
+ * with too many fields 431 (RFC 6585 5), any other request error 400, a response's 502. e may
+ * be given as returned (negative) or as the enum value; so may it to http_error_name. */
+int http_error_status(int e, int kind);
 
 /* A complete response synfin answers itself (400, 408, 413, 431, 501, 502, 503, 504), with
- * `Connection: close` and a short body. Static; *len gets its length. */
+ * `Connection: close` and a short body. Static; *len gets its length. (Added: also 417, 500;
+ * NULL and *len 0 for any other status.) */
 const char *http_canned(int status, size_t *len);
 
 #endif

@@ -196,6 +196,35 @@ JSON = {
     "deep.json": "[" * 40 + "0" + "]" * 40,
 }
 
+# h1: a flags byte (low nibble: the method a response answers, 0 GET, 1 HEAD, 5 CONNECT; bits
+# 4-5: the limits, 0 the defaults, 2 tiny; 0x40: rewrite with every forwarding field; 0x80:
+# keep-alive), a seed byte for split points, then a message or a body (fuzz_h1.c).
+H1_CHUNKED = (b"1A;name=value;q=\"a;b\"\r\nabcdefghijklmnopqrstuvwxyz\r\n00a ; x\r\n0123456789\r\n"
+              b"0;last\r\nExpires: never\r\nX-Sum: 1 2\r\n\r\n")
+H1 = {
+    "get-pipelined": b"\xc0\x01GET /index.html?q=1 HTTP/1.1\r\nHost: example.com\r\n"
+    b"User-Agent: curl/8.0\r\nAccept: */*\r\nX-Forwarded-For: 10.1.1.1\r\n"
+    b"Forwarded: for=10.1.1.1\r\nVia: 1.0 fred\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n",
+    "post-chunked": b"\x80\x02POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+    b"Expect: 100-continue\r\n\r\n" + H1_CHUNKED + b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    "post-length": b"\x80\x03POST /form HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n"
+    b"Connection: close, X-Secret\r\nX-Secret: 1\r\n\r\nhelloGET",
+    "http10-keep-alive": b"\x80\x04GET / HTTP/1.0\nConnection: Keep-Alive\nKeep-Alive: 5\n\n",
+    "websocket": b"\xc0\x05GET /chat HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\n"
+    b"Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    "response-chunked": b"\x00\x06HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + H1_CHUNKED,
+    "response-head": b"\x01\x07HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\nHTTP/1.1 204\r\n\r\n",
+    "response-101": b"\xc0\x08HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+    b"Connection: Upgrade\r\n\r\n\x81\x05hello",
+    "response-connect": b"\x05\x09HTTP/1.1 200 Connection Established\r\n\r\n\x16\x03\x01",
+    "response-eof": b"\x40\x0aHTTP/1.0 200 OK\r\nServer: x\r\n\r\nbody until the end",
+    "response-interim": b"\x02\x0bHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    "smuggle-cl-te": b"\x00\x0cPOST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\n\r\n",
+    "smuggle-te-space": b"\x00\x0dPOST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n",
+    "tiny-limits": b"\x20\x0eGET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n",
+}
+
 
 def write(name, files):
     d = os.path.join(ROOT, name)
@@ -213,3 +242,4 @@ if __name__ == "__main__":
     write("admin", ADMIN)
     write("drill", DRILL)
     write("json", JSON)
+    write("h1", H1)
