@@ -185,6 +185,20 @@ static int read_server(struct lb_session *s, int *moved)
     return 0;
 }
 
+/* http_head_write says `Connection: keep-alive` only in an HTTP/1.0 message (a persistent
+ * 1.1 needs nothing), but an HTTP/1.0 client keeps its connection only when the answer says
+ * so, whatever the answer's own version (RFC 9112 C.2.2): the field is added before the
+ * head's empty line. */
+static int say_keep_alive(struct sf_strbuf *out)
+{
+    static const char ka[] = "Connection: keep-alive\r\n\r\n";
+    if (out->len < 2)
+        return -1;
+    out->len -= 2;
+    sf_sb_append(out, ka, sizeof ka - 1);
+    return out->failed ? -1 : 0;
+}
+
 /* The final response head in hd, for the client. */
 static int response_final(struct lb_session *s, const char *buf, const struct http_head *hd)
 {
@@ -208,7 +222,8 @@ static int response_final(struct lb_session *s, const char *buf, const struct ht
         snprintf(via, sizeof via, "1.%d synfin", hd->minor);
         rw.via = via;
     }
-    if (http_head_write(buf, hd, &rw, &h->resp_out) < 0 || h->resp_out.failed) {
+    if (http_head_write(buf, hd, &rw, &h->resp_out) < 0 ||
+        (h->keep_client && h->minor == 0 && hd->minor == 1 && say_keep_alive(&h->resp_out) < 0)) {
         lb_http_end(s, LB_CAUSE_ERROR, 1, LB_PC_ABORTED);
         return -1;
     }
