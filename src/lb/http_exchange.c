@@ -96,7 +96,7 @@ static int bad_request_body(struct lb_session *s, int err)
 {
     s->fe->http_errors[err < HTTP_E_COUNT ? err : 0]++;
     if (!s->http->resp_started)
-        return lb_http_fail(s, 400, LB_CAUSE_BAD_REQUEST);
+        return lb_http_fail(s, 400, LB_CAUSE_BAD_REQUEST, LB_PC_ABORTED);
     lb_http_end(s, LB_CAUSE_BAD_REQUEST, 1, LB_PC_ABORTED);
     return -1;
 }
@@ -106,8 +106,8 @@ static int send_request(struct lb_session *s, int *moved)
     struct lb_http *h = s->http;
     struct lb_pipe *p = &s->up;
     while (h->req_out_sent < h->req_out.len && s->ss.wr && !h->server_err)
-        h->req_out_sent += to_server(s, h->req_out.p + h->req_out_sent,
-                                     h->req_out.len - h->req_out_sent, moved);
+        h->req_out_sent +=
+            to_server(s, h->req_out.p + h->req_out_sent, h->req_out.len - h->req_out_sent, moved);
     if (h->req_out_sent < h->req_out.len || h->server_err)
         return 0;
     if (!h->t_sent)
@@ -207,12 +207,12 @@ static int response_final(struct lb_session *s, const char *buf, const struct ht
     h->t_resp = sf_loop_now(s->lb->loop);
     if (hd->body == HTTP_BODY_TUNNEL) {
         if (!h->req_upgrade) /* a 101 to a request that asked for nothing */
-            return lb_http_fail(s, 502, LB_CAUSE_BAD_RESPONSE);
+            return lb_http_fail(s, 502, LB_CAUSE_BAD_RESPONSE, LB_PC_ABORTED);
         h->tunnel = 1;
     }
     h->server_ka = hd->keep_alive && hd->body != HTTP_BODY_EOF && !h->tunnel;
-    h->keep_client = !h->close_after && hd->body != HTTP_BODY_EOF && h->req_done &&
-                     !h->draining && !h->client_eof && !h->tunnel;
+    h->keep_client = !h->close_after && hd->body != HTTP_BODY_EOF && h->req_done && !h->draining &&
+                     !h->client_eof && !h->tunnel;
     char via[32];
     struct http_rewrite rw;
     memset(&rw, 0, sizeof rw);
@@ -246,7 +246,7 @@ static int response_head(struct lb_session *s, int *moved)
         *moved = 1;
         if (r < 0) {
             s->fe->http_errors[-r < HTTP_E_COUNT ? -r : 0]++;
-            return lb_http_fail(s, 502, LB_CAUSE_BAD_RESPONSE);
+            return lb_http_fail(s, 502, LB_CAUSE_BAD_RESPONSE, LB_PC_ABORTED);
         }
         if (hd->interim) { /* 100 Continue, 103 Early Hints: relayed, the final one follows */
             sf_sb_append(&h->resp_out, buf, (size_t)r);
@@ -266,8 +266,8 @@ static int scan_response(struct lb_session *s, int *moved)
     struct lb_pipe *p = &s->down;
     if (!h->resp_done && p->len > h->d_scan) {
         int done = 0;
-        ssize_t n = http_body_scan(&h->sb, p->buf->data + p->off + h->d_scan, p->len - h->d_scan,
-                                   &done);
+        ssize_t n =
+            http_body_scan(&h->sb, p->buf->data + p->off + h->d_scan, p->len - h->d_scan, &done);
         if (n < 0) { /* its head is out already: nothing to do but cut the client off */
             s->fe->http_errors[-n < HTTP_E_COUNT ? -n : 0]++;
             lb_http_end(s, LB_CAUSE_BAD_RESPONSE, 1, LB_PC_ABORTED);
@@ -294,10 +294,8 @@ static int server_gone(struct lb_session *s)
         if (r <= 0)
             return r;
     }
-    if (!h->resp_head && !h->resp_bytes) {
-        lb_http_server_release(s, 0, pcc);
-        return lb_http_fail(s, 502, cause);
-    }
+    if (!h->resp_head && !h->resp_bytes)
+        return lb_http_fail(s, 502, cause, pcc);
     lb_http_end(s, cause, 1, pcc);
     return -1;
 }

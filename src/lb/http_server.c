@@ -61,7 +61,7 @@ static int attach(struct lb_session *s, struct lb_pconn *pc, const struct lb_sid
     s->last_c = s->last_s = now;
     h->phase = LB_H_EXCHANGE;
     if (lb_http_request_out(s) < 0)
-        return lb_http_fail(s, 503, LB_CAUSE_ERROR);
+        return lb_http_fail(s, 503, LB_CAUSE_ERROR, LB_PC_ABORTED);
     return 0;
 }
 
@@ -96,8 +96,8 @@ static int take_or_connect(struct lb_session *s)
     }
     if (reuse != LB_REUSE_NEVER && !h->retried) {
         /* A request that cannot be sent again should not meet a FIN already in. */
-        struct lb_pconn *pc = lb_pool_take(&srv->pool, reuse, h->nreq == 1,
-                                           !http_method_idempotent(h->method));
+        struct lb_pconn *pc =
+            lb_pool_take(&srv->pool, reuse, h->nreq == 1, !http_method_idempotent(h->method));
         if (pc) {
             h->reused = 1;
             return attach(s, pc, &pc->side);
@@ -126,7 +126,8 @@ int lb_http_server_start(struct lb_session *s, struct lb_server *chosen)
             return lb_http_fail(s, 503,
                                 s->looped    ? LB_CAUSE_LOOP
                                 : s->retries ? LB_CAUSE_CONNECT_FAIL
-                                             : LB_CAUSE_NO_SERVER);
+                                             : LB_CAUSE_NO_SERVER,
+                                LB_PC_ABORTED);
         }
     }
     s->srv = srv;
@@ -170,7 +171,7 @@ int lb_http_server_room_retry(struct lb_session *s)
     uint64_t now = sf_loop_now(lb->loop);
     if (now >= s->t_wait + s->be->conf.queue_timeout_ms * SF_NSEC_PER_MS) {
         leave_wait(s);
-        return lb_http_fail(s, 503, LB_CAUSE_ERROR);
+        return lb_http_fail(s, 503, LB_CAUSE_ERROR, LB_PC_ABORTED);
     }
     if (!lb_transport_room(lb->tp, 1, 0)) {
         s->t_retry = now + ROOM_RETRY_NS;
@@ -203,7 +204,8 @@ static int connect_failed(struct lb_session *s, int err)
     return lb_http_fail(s, 503,
                         s->looped ? LB_CAUSE_LOOP
                         : err     ? LB_CAUSE_CONNECT_FAIL
-                                  : LB_CAUSE_CONNECT_TIMEOUT);
+                                  : LB_CAUSE_CONNECT_TIMEOUT,
+                        LB_PC_ABORTED);
 }
 
 int lb_http_server_connect_timeout(struct lb_session *s)
@@ -243,7 +245,7 @@ static int connect_server(struct lb_session *s)
     }
     if (rc == -EADDRNOTAVAIL) {
         lb_logf(lb, "event=connect_error server=%s error=\"%s\"", srv->name, strerror(-rc));
-        return lb_http_fail(s, 503, LB_CAUSE_ERROR);
+        return lb_http_fail(s, 503, LB_CAUSE_ERROR, LB_PC_ABORTED);
     }
     return connect_failed(s, -rc);
 }
@@ -258,7 +260,7 @@ static int connected(struct lb_session *s)
     if (!pc) {
         lb_conn_abort(s->sc);
         s->sc = NULL;
-        return lb_http_fail(s, 503, LB_CAUSE_ERROR);
+        return lb_http_fail(s, 503, LB_CAUSE_ERROR, LB_PC_ABORTED);
     }
     return attach(s, pc, &s->ss);
 }

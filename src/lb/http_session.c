@@ -94,8 +94,8 @@ void lb_http_end(struct lb_session *s, int cause, int abort_client, int pc_cause
 
 void lb_http_kill(struct lb_session *s, int cause)
 {
-    int abort = cause == LB_CAUSE_ADMIN_KILL ||
-                (cause == LB_CAUSE_DRAIN && fprof(s)->reset_on_timeout);
+    int abort =
+        cause == LB_CAUSE_ADMIN_KILL || (cause == LB_CAUSE_DRAIN && fprof(s)->reset_on_timeout);
     lb_http_end(s, cause, abort, cause == LB_CAUSE_STOP ? LB_PC_SERVER_GONE : LB_PC_ABORTED);
 }
 
@@ -161,7 +161,8 @@ static int answer_write(struct lb_session *s, int *moved)
 {
     struct lb_http *h = s->http;
     while (h->canned_sent < h->canned_len && s->cs.wr) {
-        ssize_t n = lb_conn_write(s->cc, h->canned + h->canned_sent, h->canned_len - h->canned_sent);
+        ssize_t n =
+            lb_conn_write(s->cc, h->canned + h->canned_sent, h->canned_len - h->canned_sent);
         if (n == -EAGAIN) {
             s->cs.wr = 0;
             break;
@@ -179,7 +180,7 @@ static int answer_write(struct lb_session *s, int *moved)
     return enter_linger(s);
 }
 
-int lb_http_fail(struct lb_session *s, int status, int cause)
+int lb_http_fail(struct lb_session *s, int status, int cause, int pc_cause)
 {
     struct lb_http *h = s->http;
     h->status = status;
@@ -189,7 +190,7 @@ int lb_http_fail(struct lb_session *s, int status, int cause)
     h->canned_sent = 0;
     h->resp_bytes = h->canned_len; /* for the log line: written unless the client leaves */
     lb_log_request(s->lb, s);
-    lb_http_server_release(s, 0, LB_PC_ABORTED);
+    lb_http_server_release(s, 0, pc_cause);
     h->end_cause = cause;
     h->phase = LB_H_ANSWER;
     lb_pipe_release(&s->down, &s->lb->pool);
@@ -244,8 +245,22 @@ static int request_begin(struct lb_session *s, const struct http_head *hd, uint3
     http_body_init(&h->rb, hd, &h->lim);
     h->req_done = hd->body == HTTP_BODY_NONE;
     h->close_after = !h->req_ka || !c->keepalive_timeout_ms ||
-                     (c->keepalive_requests && h->nreq >= c->keepalive_requests) ||
-                     h->draining || h->client_eof;
+                     (c->keepalive_requests && h->nreq >= c->keepalive_requests) || h->draining ||
+                     h->client_eof;
+    /* The body bytes already here are checked before anything goes out: a request whose
+     * framing breaks within them is refused whole, and no server sees any of it. */
+    struct lb_pipe *p = &s->up;
+    if (!h->req_done && p->len > len) {
+        int done = 0;
+        ssize_t n = http_body_scan(&h->rb, p->buf->data + p->off + len, p->len - len, &done);
+        if (n < 0) {
+            s->fe->http_errors[-n < HTTP_E_COUNT ? -n : 0]++;
+            h->close_after = 1;
+            return lb_http_fail(s, 400, LB_CAUSE_BAD_REQUEST, LB_PC_ABORTED);
+        }
+        h->u_scan = (uint32_t)n;
+        h->req_done = done != 0;
+    }
     s->retries = 0;
     s->failed = NULL;
     s->looped = 0;
@@ -286,7 +301,7 @@ static int request_head(struct lb_session *s, int *moved)
         h->method = HTTP_M_OTHER;
         h->t_head = sf_loop_now(s->lb->loop);
         h->close_after = 1;
-        return lb_http_fail(s, 400, LB_CAUSE_BAD_REQUEST);
+        return lb_http_fail(s, 400, LB_CAUSE_BAD_REQUEST, LB_PC_ABORTED);
     }
     return request_begin(s, hd, (uint32_t)r);
 }
@@ -418,21 +433,21 @@ static void expired(struct lb_session *s, int cause)
     case LB_H_IDLE: /* keep-alive ends with a FIN: the client sees EOF, not an error */
         lb_http_end(s, cause, cause == LB_CAUSE_IDLE_TIMEOUT && rst, LB_PC_ABORTED);
         return;
-    case LB_H_HEAD: lb_http_fail(s, 408, cause); break;
+    case LB_H_HEAD: lb_http_fail(s, 408, cause, LB_PC_ABORTED); break;
     case LB_H_SERVER:
         if (s->waiting) {
             if (lb_http_server_room_retry(s) < 0)
                 return;
         } else if (s->state == LB_S_QUEUED) {
             s->be->queue_timeouts++;
-            lb_http_fail(s, 503, cause);
+            lb_http_fail(s, 503, cause, LB_PC_ABORTED);
         } else if (lb_http_server_connect_timeout(s) < 0) {
             return;
         }
         break;
     case LB_H_EXCHANGE:
         if (!h->resp_started) {
-            lb_http_fail(s, 504, cause);
+            lb_http_fail(s, 504, cause, LB_PC_ABORTED);
             break;
         }
         lb_http_end(s, cause, rst, LB_PC_ABORTED);
@@ -459,13 +474,10 @@ static void on_timer(struct sf_loop_timer *t)
 void lb_http_run(struct lb_session *s)
 {
     for (int i = 0; i < 64; i++) {
-        int moved = 0;
+        int moved = 0, phase = s->http->phase;
         if (step(s, &moved) < 0)
             return;
-        if (!s->http) { /* became a tunnel */
-            return;
-        }
-        if (!moved)
+        if (!moved && phase == s->http->phase)
             break;
     }
     if (arm(s) < 0)
@@ -520,7 +532,7 @@ void lb_http_start(struct lb_session *s)
 void lb_http_dequeued(struct lb_session *s, struct lb_server *srv)
 {
     if (!srv) {
-        lb_http_fail(s, 503, LB_CAUSE_NO_SERVER);
+        lb_http_fail(s, 503, LB_CAUSE_NO_SERVER, LB_PC_ABORTED);
     } else if (lb_http_server_start(s, srv) < 0) {
         return;
     }

@@ -97,8 +97,9 @@ void lb_http_drain(struct lb_session *s);
 
 /* http_session.c, for the other two. */
 void lb_http_run(struct lb_session *s); /* makes what progress events allow */
-/* Answers status itself (the request's log line says so), then closes with cause. */
-int lb_http_fail(struct lb_session *s, int status, int cause);
+/* Answers status itself (the request's log line says so), then closes with cause; a server
+ * connection in use is closed for pc_cause. */
+int lb_http_fail(struct lb_session *s, int status, int cause, int pc_cause);
 /* The response is out whole: next request, or the close. */
 int lb_http_request_done(struct lb_session *s);
 /* Ends the session now: the client connection with RST if abort_client, else FIN; a server

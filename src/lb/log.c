@@ -55,7 +55,7 @@ void lb_log_session(struct lb *lb, const struct lb_session *s, int cause, int cl
 
 static const char *method_name(int m)
 {
-    static const char *const names[] = {"other", "GET",     "HEAD",    "POST",  "PUT",
+    static const char *const names[] = {"other",  "GET",     "HEAD",    "POST",  "PUT",
                                         "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
     return m >= 0 && m < (int)(sizeof names / sizeof names[0]) ? names[m] : "other";
 }
@@ -80,8 +80,8 @@ void lb_log_request(struct lb *lb, const struct lb_session *s)
     uint64_t got = h->t_conn_done ? h->t_conn_done : now;
     double queue_ms = h->t_queue ? ms_between(h->t_queue, h->t_conn ? h->t_conn : got) : 0.0;
     double connect_ms = h->t_conn && h->t_conn_done ? ms_between(h->t_conn, h->t_conn_done)
-                        : h->t_conn_done           ? 0.0
-                                                   : -1.0;
+                        : h->t_conn_done            ? 0.0
+                                                    : -1.0;
     double response_ms = h->t_resp && h->t_sent ? ms_between(h->t_sent, h->t_resp) : -1.0;
     const char *conn = !h->t_conn_done ? "-" : h->reused ? "reused" : "new";
     fprintf(lb->log,
@@ -92,9 +92,8 @@ void lb_log_request(struct lb *lb, const struct lb_session *s)
             ts, (unsigned long long)s->id, h->nreq, s->fe->conf.name, ca, s->be->conf.name,
             s->srv ? s->srv->name : "-", sa, method_name(h->method), h->status,
             (unsigned long long)h->req_bytes, (unsigned long long)h->resp_bytes,
-            ms_between(h->t_idle, first), h->t_head ? ms_between(first, h->t_head) : -1.0,
-            queue_ms, connect_ms, response_ms, ms_between(first, now), conn, h->retried,
-            h->keep_client);
+            ms_between(h->t_idle, first), h->t_head ? ms_between(first, h->t_head) : -1.0, queue_ms,
+            connect_ms, response_ms, ms_between(first, now), conn, h->retried, h->keep_client);
 }
 
 void lb_logf(struct lb *lb, const char *fmt, ...)

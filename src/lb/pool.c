@@ -11,8 +11,8 @@
 const char *lb_pconn_cause_name(int c)
 {
     static const char *const names[LB_PC_N] = {
-        "server_close", "server_rst",     "idle_timeout",  "max_requests",
-        "pool_full",    "aborted",        "private",       "tunnel",     "server_gone",
+        "server_close", "server_rst", "idle_timeout", "max_requests", "pool_full",
+        "aborted",      "private",    "tunnel",       "server_gone",
     };
     return c >= 0 && c < LB_PC_N ? names[c] : "?";
 }
@@ -187,7 +187,8 @@ int lb_pool_put(struct lb_pconn *pc, const struct lb_side *side, uint64_t now)
         cause = LB_PC_MAX_REQUESTS;
     if (cause < 0 && p->idle >= p->max_idle)
         cause = LB_PC_POOL_FULL;
-    if (cause < 0 && sf_loop_timer_set(p->loop, &pc->timer, now + p->idle_timeout_ms * SF_NSEC_PER_MS) < 0)
+    if (cause < 0 &&
+        sf_loop_timer_set(p->loop, &pc->timer, now + p->idle_timeout_ms * SF_NSEC_PER_MS) < 0)
         cause = LB_PC_POOL_FULL;
     if (cause >= 0) {
         lb_pconn_close(pc, cause);

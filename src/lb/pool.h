@@ -25,18 +25,18 @@ struct lb_profile;
 
 /* Why a server connection of an http session was closed. */
 enum lb_pconn_cause {
-    LB_PC_SERVER_CLOSE,  /* the server closed it: its FIN while idle, or a response that
-                          * said `Connection: close` or ran to the connection's end */
-    LB_PC_SERVER_RST,    /* reset or failed */
-    LB_PC_IDLE_TIMEOUT,  /* idle in the pool for pool_idle_timeout */
-    LB_PC_MAX_REQUESTS,  /* it carried pool_max_requests */
-    LB_PC_POOL_FULL,     /* the pool held pool_max_idle already */
-    LB_PC_ABORTED,       /* an exchange cut short (client gone, a timeout, a malformed
-                          * response, a request body not sent whole): its state is unknown */
-    LB_PC_PRIVATE,       /* private to a client connection (http_reuse never) that ended,
-                          * or whose next request went to another server */
-    LB_PC_TUNNEL,        /* became a tunnel (Upgrade, CONNECT): no longer http's */
-    LB_PC_SERVER_GONE,   /* its server left (reload, down, ejected) or synfin stops */
+    LB_PC_SERVER_CLOSE, /* the server closed it: its FIN while idle, or a response that
+                         * said `Connection: close` or ran to the connection's end */
+    LB_PC_SERVER_RST,   /* reset or failed */
+    LB_PC_IDLE_TIMEOUT, /* idle in the pool for pool_idle_timeout */
+    LB_PC_MAX_REQUESTS, /* it carried pool_max_requests */
+    LB_PC_POOL_FULL,    /* the pool held pool_max_idle already */
+    LB_PC_ABORTED,      /* an exchange cut short (client gone, a timeout, a malformed
+                         * response, a request body not sent whole): its state is unknown */
+    LB_PC_PRIVATE,      /* private to a client connection (http_reuse never) that ended,
+                         * or whose next request went to another server */
+    LB_PC_TUNNEL,       /* became a tunnel (Upgrade, CONNECT): no longer http's */
+    LB_PC_SERVER_GONE,  /* its server left (reload, down, ejected) or synfin stops */
     LB_PC_N
 };
 const char *lb_pconn_cause_name(int c);

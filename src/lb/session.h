@@ -48,8 +48,8 @@ void lb_session_kill(struct lb_session *s, int cause);
 void lb_backend_run_queue(struct lb *lb, struct lb_backend *b);
 
 /* Shared with the http sessions (http_session.c), which choose a server per request. */
-void lb_session_enqueue(struct lb_session *s);   /* into its backend's queue (state queued) */
-void lb_session_dequeue(struct lb_session *s);   /* out of it */
+void lb_session_enqueue(struct lb_session *s);        /* into its backend's queue (state queued) */
+void lb_session_dequeue(struct lb_session *s);        /* out of it */
 void lb_session_release_server(struct lb_session *s); /* s->srv's slot back; queue may move */
 struct lb_source *lb_session_source(struct lb_session *s); /* the next source address */
 /* The end's bookkeeping, once both connections are closed and the session logged: counters,

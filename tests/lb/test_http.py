@@ -554,4 +554,301 @@ def websocket_upgrade_relayed_both_ways():
     be.close()
 
 
+
+# ---- balancing and reuse, per request ----
+
+
+@t.test
+def balance_applies_per_request():
+    """roundrobin over two origins: one keep-alive client's six requests go three to each."""
+    o1, b1 = origin_backend()
+    o2, b2 = origin_backend()
+    fport = free_port()
+    with Synfin(http_conf(fport, [b1.port, b2.port])):
+        with connect(fport) as s:
+            r = Reader(s)
+            for _ in range(6):
+                s.sendall(GET % b"/n/x")
+                assert read_response(r)[2] == b"x"
+    b1.close()
+    b2.close()
+    assert (o1.requests, o2.requests) == (3, 3), (o1.requests, o2.requests)
+
+
+def two_clients(fport, lb):
+    """Client A sends two requests on one connection, then client B (a new connection) one:
+    how each was served, from the log ("new" or "reused")."""
+    with connect(fport) as a:
+        r = Reader(a)
+        for _ in range(2):
+            a.sendall(GET % b"/n/a")
+            assert read_response(r)[2] == b"a"
+        with connect(fport) as b:
+            b.sendall(GET % b"/n/b")
+            assert read_response(Reader(b))[2] == b"b"
+    wait_until(lambda: len(requests_logged(lb)) == 3, what="3 request lines")
+    return [r["server_conn"] for r in requests_logged(lb)]
+
+
+@t.test
+def http_reuse_rules():
+    """HAProxy's meanings. never: A's second request uses A's own connection, B gets a new
+    one. safe: the same (B's first request may not take A's idle connection). aggressive: B's
+    first request takes it, as it has carried two requests. always: it takes any; with A
+    sending one request only, aggressive does not."""
+    cases = [("never", 2, ["new", "reused", "new"]),
+             ("safe", 2, ["new", "reused", "new"]),
+             ("aggressive", 2, ["new", "reused", "reused"]),
+             ("always", 2, ["new", "reused", "reused"])]
+    for reuse, conns, want in cases:
+        o, be = origin_backend()
+        fport = free_port()
+        with Synfin(http_conf(fport, [be.port], be=f"http_reuse {reuse};")) as lb:
+            got = two_clients(fport, lb)
+        be.close()
+        assert (got, be.accepted) == (want, conns if want[2] == "new" else 1), (reuse, got,
+                                                                               be.accepted)
+    # aggressive: a connection that carried one request only is not proven yet
+    for reuse, want in (("aggressive", "new"), ("always", "reused")):
+        o, be = origin_backend()
+        fport = free_port()
+        with Synfin(http_conf(fport, [be.port], be=f"http_reuse {reuse};")) as lb:
+            for name in (b"a", b"b"):
+                with connect(fport) as c:
+                    c.sendall(GET % (b"/n/" + name))
+                    assert read_response(Reader(c))[2] == name
+            wait_until(lambda: len(requests_logged(lb)) == 2, what="2 request lines")
+            got = requests_logged(lb)[1]["server_conn"]
+        be.close()
+        assert got == want, (reuse, got)
+
+
+@t.test
+def retry_once_on_a_new_connection():
+    """The origin closes each connection when its second request comes (as a server whose
+    keep-alive timer fired just then): a GET sent on a reused connection is sent again on a
+    new one and answered; a POST is not idempotent, so its client gets a 502."""
+    o, be = origin_backend(drop_nth=2)
+    fport, aport = free_port(), free_port()
+    with Synfin(http_conf(fport, [be.port], be="http_reuse always;", aport=aport)) as lb:
+        for path, want in ((b"/n/first", b"first"), (b"/n/second", b"second")):
+            with connect(fport) as c:
+                c.sendall(GET % path)
+                st, _, body, _ = read_response(Reader(c))
+                assert (st, body) == (200, want), (st, body)
+        with connect(fport) as c:
+            c.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\ndata")
+            st, _, body, _ = read_response(Reader(c))
+            assert st == 502, (st, body)
+        wait_until(lambda: len(requests_logged(lb)) == 3, what="3 request lines")
+        logged = [(r["method"], r["status"], r["retried"]) for r in requests_logged(lb)]
+        assert logged == [("GET", "200", "0"), ("GET", "200", "1"), ("POST", "502", "0")], logged
+        assert metric(aport, 'synfin_backend_http_retries_total{backend="b"}') == 1
+    be.close()
+    assert be.accepted == 2, be.accepted
+
+
+@t.test
+def private_connection_closes_with_its_client():
+    """http_reuse never: the server connection belongs to its client connection and closes
+    when that one does."""
+    o, be = origin_backend()
+    fport = free_port()
+    with Synfin(http_conf(fport, [be.port], be="http_reuse never;")):
+        with connect(fport) as c:
+            c.sendall(GET % b"/n/x")
+            read_response(Reader(c))
+            assert o.closed == 0
+        wait_until(lambda: o.closed == 1, what="the private server connection to close")
+    be.close()
+
+
+@t.test
+def idle_pooled_connection_closed_by_its_server_is_dropped():
+    """An idle pooled connection whose server closes it is noticed (its FIN is read) and
+    closed: the next request opens a new one and the client sees nothing of it."""
+    def one_then_fin(c, b):
+        r = Reader(c)
+        r.until(b"\r\n\r\n")
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        c.shutdown(socket.SHUT_WR)
+        recv_all(c)
+
+    be = Backend(one_then_fin)
+    fport, aport = free_port(), free_port()
+    with Synfin(http_conf(fport, [be.port], be="http_reuse always;", aport=aport)) as lb:
+        sample = 'synfin_server_conns_closed_total{backend="b",server="s0",cause="server_close"}'
+        for i in range(3):
+            with connect(fport) as c:
+                c.sendall(GET % b"/")
+                assert read_response(Reader(c))[:3:2] == (200, b"ok")
+            wait_until(lambda: metric(aport, sample) == i + 1, what="the idle close noticed")
+        assert metric(aport, 'synfin_server_conns_idle{backend="b",server="s0"}') == 0
+        assert [r["server_conn"] for r in requests_logged(lb)] == ["new"] * 3
+    be.close()
+    assert be.accepted == 3
+
+
+# ---- the close toward the client, and where TIME_WAIT lands ----
+
+
+def tw_client(cport):
+    return ss_count(f"state time-wait src {CLIENT_HOST}:{cport}")
+
+
+@t.test
+def client_close_first_client_leaves_time_wait_on_the_client():
+    """client_close_first client: after the answer that says Connection: close synfin waits
+    for the client's FIN; the client closes first and holds the TIME_WAIT."""
+    o, be = origin_backend()
+    fport = free_port()
+    with Synfin(http_conf(fport, [be.port], fe="client_close_first client;")) as lb:
+        c = socket.socket()
+        c.bind((CLIENT_HOST, 0))
+        c.connect(fe_addr(fport))
+        cport = c.getsockname()[1]
+        c.sendall(b"GET /n/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        r = Reader(c)
+        st, f, body, _ = read_response(r)
+        assert (st, body, f["connection"]) == (200, b"x", ["close"])
+        c.settimeout(0.3)
+        try:
+            got = c.recv(10)
+            raise AssertionError(f"synfin closed first ({got!r}): it should wait")
+        except socket.timeout:
+            pass
+        c.close()
+        wait_until(lambda: tw_client(cport) == 1, what="TIME_WAIT on the client")
+        wait_until(lambda: lb.sessions_logged(), what="session line")
+        assert lb.sessions_logged()[0]["cause"] == "http_close"
+        if not STACK:  # synfin's own side of it, on kernel sockets
+            assert ss_count(f"state time-wait sport = :{fport} dport = :{cport}") == 0
+    be.close()
+
+
+@t.test
+def client_close_first_synfin_keeps_time_wait_off_the_client():
+    """client_close_first synfin (the default): synfin's FIN follows the last answer; the
+    client closes second and holds no TIME_WAIT (synfin does)."""
+    o, be = origin_backend()
+    fport = free_port()
+    with Synfin(http_conf(fport, [be.port])):
+        c = socket.socket()
+        c.bind((CLIENT_HOST, 0))
+        c.connect(fe_addr(fport))
+        cport = c.getsockname()[1]
+        c.sendall(b"GET /n/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        r = Reader(c)
+        assert read_response(r)[2] == b"x"
+        c.settimeout(5)
+        assert c.recv(10) == b""  # synfin's FIN
+        c.close()
+        if not STACK:
+            wait_until(lambda: ss_count(f"state time-wait sport = :{fport} dport = :{cport}")
+                       == 1, what="TIME_WAIT on synfin's frontend port")
+        assert tw_client(cport) == 0
+    be.close()
+
+
+# ---- reload, drain, log and metrics ----
+
+
+@t.test
+def reload_closes_idle_connections_of_removed_servers():
+    """A reload that removes a server closes its idle pooled connections at once; the kept
+    server keeps its pool (its connection serves the next request)."""
+    o1, b1 = origin_backend()
+    o2, b2 = origin_backend()
+    fport = free_port()
+    conf = http_conf(fport, [b1.port, b2.port], be="http_reuse always;")
+    with Synfin(conf) as lb:
+        for _ in range(2):  # one request to each: each server has one idle connection
+            with connect(fport) as c:
+                c.sendall(GET % b"/n/x")
+                read_response(Reader(c))
+        assert (b1.accepted, b2.accepted, o1.closed, o2.closed) == (1, 1, 0, 0)
+        lb.rewrite(http_conf(fport, [b1.port], be="http_reuse always;"))
+        lb.send(signal.SIGHUP)
+        lb.wait_log("event=reload_ok")
+        wait_until(lambda: o2.closed == 1, what="the removed server's idle connection to close")
+        with connect(fport) as c:
+            c.sendall(GET % b"/n/y")
+            assert read_response(Reader(c))[2] == b"y"
+        assert (b1.accepted, o1.closed) == (1, 0)
+    b1.close()
+    b2.close()
+
+
+@t.test
+def drain_closes_idle_keep_alive_clients():
+    """SIGTERM: a client connection idle between requests is closed at once (not after its
+    keepalive_timeout), and synfin exits 0."""
+    o, be = origin_backend()
+    fport = free_port()
+    lb = Synfin(http_conf(fport, [be.port], fe="keepalive_timeout 60s;"))
+    try:
+        with connect(fport, 10) as c:
+            c.sendall(GET % b"/n/x")
+            read_response(Reader(c))
+            t0 = time.monotonic()
+            lb.send(signal.SIGTERM)
+            assert recv_all(c) == b""
+            assert time.monotonic() - t0 < 5
+        assert lb.stop(signal.SIGTERM) == 0
+    finally:
+        lb.stop()
+        lb.cleanup()
+    be.close()
+    assert o.closed == 1  # the pooled server connection went too
+
+
+@t.test
+def log_and_metrics_count_each_request():
+    """Five requests: five log lines with the status, the method, exact bytes and the server
+    connection new then reused; /metrics counts them by class and says one connection was
+    opened and reused four times, and is idle."""
+    o, be = origin_backend()
+    fport, aport = free_port(), free_port()
+    with Synfin(http_conf(fport, [be.port], aport=aport, be="http_reuse always;")) as lb:
+        with connect(fport) as c:
+            r = Reader(c)
+            for i in range(4):
+                c.sendall(GET % b"/n/12345")
+                read_response(r)
+            c.sendall(GET % b"/status/404")
+            assert read_response(r)[0] == 404
+        wait_until(lambda: len(requests_logged(lb)) == 5, what="5 request lines")
+        recs = requests_logged(lb)
+        assert [r["status"] for r in recs] == ["200"] * 4 + ["404"]
+        assert [r["server_conn"] for r in recs] == ["new"] + ["reused"] * 4
+        assert {r["method"] for r in recs} == {"GET"}
+        answer = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n12345"
+        assert recs[0]["bytes_down"] == str(len(answer)), recs[0]
+        assert all(float(r["total_ms"]) >= 0 and float(r["connect_ms"]) >= 0 for r in recs)
+        for sample, want in (
+                ('synfin_http_requests_total{frontend="f",class="2xx"}', 4),
+                ('synfin_http_requests_total{frontend="f",class="4xx"}', 1),
+                ('synfin_backend_http_requests_total{backend="b",class="2xx"}', 4),
+                ('synfin_server_conns_opened_total{backend="b",server="s0"}', 1),
+                ('synfin_server_conns_reused_total{backend="b",server="s0"}', 4),
+                ('synfin_server_conns_idle{backend="b",server="s0"}', 1)):
+            assert metric(aport, sample) == want, (sample, metric(aport, sample))
+    be.close()
+
+
+@t.test
+def max_header_size_setting():
+    """A 20 KB head is refused under the default 16k and served under max_header_size 32k."""
+    o, be = origin_backend()
+    head = b"GET /n/big HTTP/1.1\r\nHost: t\r\nX-Big: " + b"b" * 20000 + b"\r\n\r\n"
+    for setting, want in (("", 400), ("max_header_size 32k;", 200)):
+        fport = free_port()
+        with Synfin(http_conf(fport, [be.port], fe=setting)):
+            with connect(fport) as c:
+                c.sendall(head)
+                assert read_response(Reader(c))[0] == want, setting
+    be.close()
+    assert o.requests == 1
+
+
 t.done()
