@@ -3,7 +3,7 @@
 # may be read after this one.
 $(eval $(call add_lib,sflb,$(wildcard src/lb/*.c)))
 $(eval $(call add_lib,sfctl,$(wildcard src/ctl/*.c)))
-LB_LIBS := $(LIB_sflb) $(O)/lib/libsfio.a $(O)/lib/libsftcp.a $(O)/lib/libsfnet.a \
+LB_LIBS := $(LIB_sflb) $(O)/lib/libsfhttp.a $(O)/lib/libsfio.a $(O)/lib/libsftcp.a $(O)/lib/libsfnet.a \
 	$(LIB_sfdiag) $(O)/lib/libsfutil.a
 $(eval $(call add_bin,synfin,$(wildcard tools/synfin/*.c),$(LIB_sfctl) $(LB_LIBS),-lm))
 

@@ -47,6 +47,8 @@ const struct lb_census *ctl_census_get(struct ctl *ctl, uint64_t *age_ns);
 
 void ctl_render_metrics(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
                         struct sf_strbuf *b);
+/* The families of `mode http` (metrics_http.c); nothing when no frontend is in http mode. */
+void ctl_render_metrics_http(struct lb *lb, struct sf_strbuf *b);
 void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
                       struct sf_strbuf *b);
 /* The body of GET /sessions?QUERY, or 400 with the reason in err. */

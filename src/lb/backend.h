@@ -9,6 +9,11 @@
 
 #include "lb/config.h"
 #include "io/loop.h"
+#include "lb/pool.h"
+
+/* Final responses of http sessions by status class: 0 for none (the exchange failed before
+ * one), then 1xx to 5xx. */
+#define LB_HTTP_CLASSES 6
 
 struct lb;
 struct lb_session;
@@ -34,6 +39,7 @@ struct lb_server {
     uint32_t conns;       /* sessions assigned (connecting or established) */
 
     uint64_t sessions_total, bytes_in, bytes_out, connect_failures;
+    struct lb_pool pool; /* idle connections of http sessions (pool.h) */
     uint32_t refs;
     int removed;
 };
@@ -61,6 +67,8 @@ struct lb_backend {
     int kick; /* a server slot freed: retry the queue after this batch */
 
     uint64_t sessions_total, no_server_total, queue_timeouts;
+    uint64_t http_status[LB_HTTP_CLASSES];
+    uint64_t http_retries; /* requests sent again on a new connection (docs/lb.md) */
     uint32_t refs;
     int removed;
 };

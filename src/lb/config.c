@@ -197,11 +197,18 @@ static int parse_backend(struct lb_config *c, struct lb_config_error *e, const s
     b->check.fall = 3; /* HAProxy fall 3 */
     b->check.expect = 200;
     strcpy(b->check.uri, "/");
-    const struct arg *maglev_arg = NULL;
+    b->mode = LB_MODE_ANY;
+    lb_http_be_defaults(&b->http);
+    const struct arg *maglev_arg = NULL, *http_arg = NULL;
     for (size_t i = 0; i < n->nkids; i++) {
         const struct node *d = &n->kids[i];
         const char *nm = d->name.s;
-        int rc = lb_conf_profile_directive(c, e, d, &ref->inline_p, &ref->set, SIDE_SERVER);
+        int rc = lb_conf_http_backend(e, d, b, &http_arg);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            continue;
+        rc = lb_conf_profile_directive(c, e, d, &ref->inline_p, &ref->set, SIDE_SERVER);
         if (rc < 0)
             return -1;
         if (rc == 0)
@@ -268,6 +275,11 @@ static int parse_backend(struct lb_config *c, struct lb_config_error *e, const s
     }
     if (b->nservers == 0)
         return lb_conf_fail_at(e, &n->args[0], "backend '%s' has no server", b->name);
+    if (http_arg && b->mode == LB_MODE_TCP)
+        return lb_conf_fail_at(e, http_arg,
+                               "'%s' pools server connections of http sessions: backend '%s' "
+                               "is mode tcp",
+                               http_arg->s, b->name);
     if (maglev_arg && b->maglev_size < b->nservers)
         return lb_conf_fail_at(e, maglev_arg,
                                "maglev_table_size must exceed the number of servers");
@@ -291,15 +303,26 @@ static int parse_frontend(struct lb_config *c, struct lb_config_error *e, const 
             return lb_conf_fail_at(e, &n->args[0], "frontend '%s' is defined twice", f->name);
     f->backlog = 511;  /* nginx and Redis default backlog */
     f->maxconn = 4096; /* well under the descriptor limit: two per session */
+    f->mode = LB_MODE_TCP;
+    lb_http_fe_defaults(&f->http);
     int have_listen = 0;
+    const struct arg *http_arg = NULL;
     for (size_t i = 0; i < n->nkids; i++) {
         const struct node *d = &n->kids[i];
         const char *nm = d->name.s;
-        int rc = lb_conf_profile_directive(c, e, d, &ref->inline_p, &ref->set, SIDE_CLIENT);
+        int rc = lb_conf_http_frontend(e, d, f, &http_arg);
         if (rc < 0)
             return -1;
         if (rc == 0)
             continue;
+        rc = lb_conf_profile_directive(c, e, d, &ref->inline_p, &ref->set, SIDE_CLIENT);
+        if (rc < 0)
+            return -1;
+        if (rc == 0) {
+            if (!http_arg && !strcmp(nm, "client_close_first"))
+                http_arg = &d->name; /* an http setting too: tcp mode relays the FINs */
+            continue;
+        }
         if (lb_conf_want_args(e, d, 1, 1) < 0)
             return -1;
         const struct arg *a = &d->args[0];
@@ -334,6 +357,10 @@ static int parse_frontend(struct lb_config *c, struct lb_config_error *e, const 
         return lb_conf_fail_at(e, &n->args[0], "frontend '%s' has no 'listen'", f->name);
     if (!*backend_ref)
         return lb_conf_fail_at(e, &n->args[0], "frontend '%s' has no 'backend'", f->name);
+    if (http_arg && f->mode != LB_MODE_HTTP)
+        return lb_conf_fail_at(e, http_arg,
+                               "'%s' is an http setting: frontend '%s' needs 'mode http' for it",
+                               http_arg->s, f->name);
     return 0;
 }
 
@@ -560,6 +587,8 @@ static int interpret(struct lb_config *c, struct lb_config_error *e, const struc
             goto out;
         }
         c->frontends[i].backend = j;
+        if (lb_conf_http_check(c, e, i, bnames[i]) < 0)
+            goto out;
         if (resolve_profile(c, e, &fref[i], &c->frontends[i].profile) < 0)
             goto out;
     }

@@ -27,6 +27,13 @@ struct lb_pos {
 enum lb_balance { LB_BAL_ROUNDROBIN, LB_BAL_LEASTCONN, LB_BAL_SOURCE, LB_BAL_MAGLEV };
 enum lb_close_mode { LB_CLOSE_FIN, LB_CLOSE_RST };
 enum lb_check_type { LB_CHECK_NONE, LB_CHECK_TCP, LB_CHECK_HTTP };
+/* What a frontend speaks: bytes (layer 4) or HTTP/1 messages (docs/lb.md, "HTTP mode"). A
+ * backend's mode is LB_MODE_ANY unless written: then it serves frontends of either mode. */
+enum lb_mode { LB_MODE_TCP, LB_MODE_HTTP, LB_MODE_ANY };
+/* Which idle server connection a request may take (HAProxy's http-reuse, same meanings). */
+enum lb_reuse { LB_REUSE_NEVER, LB_REUSE_SAFE, LB_REUSE_AGGRESSIVE, LB_REUSE_ALWAYS };
+/* Who closes a client connection first once its last response is out (http mode). */
+enum lb_close_first { LB_FIRST_SYNFIN, LB_FIRST_CLIENT };
 
 /* TCP behaviour of one side of a session. A frontend's profile governs the client
  * connection, a backend's the server connection (docs/config.md, "Profiles"). */
@@ -43,7 +50,8 @@ struct lb_profile {
     int nodelay;
     int defer_accept;
     int reset_on_timeout;
-    int server_close; /* enum lb_close_mode */
+    int server_close;       /* enum lb_close_mode */
+    int client_close_first; /* enum lb_close_first (http mode) */
     uint32_t buffer_size;
     uint32_t nsources;
     struct lb_source sources[LB_SOURCES_MAX];
@@ -80,8 +88,28 @@ struct lb_check_conf {
     uint32_t rise, fall;
 };
 
+/* A frontend's HTTP settings (mode http). */
+struct lb_http_fe_conf {
+    uint64_t keepalive_timeout_ms; /* idle between requests; 0: one request per connection */
+    uint32_t keepalive_requests;   /* requests per client connection; 0: no limit */
+    uint32_t max_header_size;      /* bytes of a request head */
+    int forwarded_for, forwarded_proto, forwarded, via;
+};
+
+/* A backend's HTTP settings: how its server connections are pooled and reused. */
+struct lb_http_be_conf {
+    int reuse;                     /* enum lb_reuse */
+    uint32_t pool_max_idle;        /* idle connections kept per server */
+    uint64_t pool_idle_timeout_ms; /* how long one stays idle */
+    uint32_t pool_max_requests;    /* requests per server connection; 0: no limit */
+};
+
+void lb_http_fe_defaults(struct lb_http_fe_conf *h);
+void lb_http_be_defaults(struct lb_http_be_conf *h);
+
 struct lb_backend_conf {
     char name[LB_NAME_MAX];
+    int mode;    /* enum lb_mode: LB_MODE_ANY unless written */
     int balance; /* enum lb_balance */
     uint32_t maglev_size;
     uint32_t retries;
@@ -89,6 +117,7 @@ struct lb_backend_conf {
     uint32_t max_fails;
     uint64_t fail_timeout_ms;
     struct lb_check_conf check;
+    struct lb_http_be_conf http;
     struct lb_profile profile;
     struct lb_server_conf *servers;
     size_t nservers;
@@ -102,6 +131,8 @@ struct lb_frontend_conf {
     int reuseport;
     uint32_t maxconn;
     size_t backend; /* index in lb_config.backends */
+    int mode;       /* enum lb_mode: LB_MODE_TCP or LB_MODE_HTTP */
+    struct lb_http_fe_conf http;
     struct lb_profile profile;
 };
 
@@ -161,6 +192,7 @@ void lb_config_free(struct lb_config *c);
 int lb_config_print(const struct lb_config *c, FILE *out);
 
 const char *lb_balance_name(int b);
+const char *lb_reuse_name(int r);
 
 /* Parsers shared with the command line (0 ok, -1 with *why). */
 int lb_parse_duration(const char *s, uint64_t *ms, const char **why);

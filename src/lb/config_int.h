@@ -66,6 +66,16 @@ int lb_conf_parse_tree(const char *text, size_t len, struct lb_config_error *err
                        size_t *ntop);
 void lb_conf_free_nodes(struct node *kids, size_t n);
 
+/* The HTTP directives (config_http.c): 0 applied, 1 not one of them, -1 with *e. *first
+ * gets the first http setting written (blamed when the block's mode does not take it). */
+int lb_conf_http_frontend(struct lb_config_error *e, const struct node *d,
+                          struct lb_frontend_conf *f, const struct arg **first);
+int lb_conf_http_backend(struct lb_config_error *e, const struct node *d, struct lb_backend_conf *b,
+                         const struct arg **first);
+/* Frontend fi and its backend (named at backend_ref) speak the same mode: 0, or -1 with *e. */
+int lb_conf_http_check(const struct lb_config *c, struct lb_config_error *e, size_t fi,
+                       const struct arg *backend_ref);
+
 /* The checks across objects, once every directive is read; may add warnings. */
 int lb_conf_check(struct lb_config *c, struct lb_config_error *e);
 

@@ -73,7 +73,9 @@ static void put_source(FILE *out, const struct lb_source *s)
 
 enum { SIDE_CLIENT = 1, SIDE_SERVER = 2, SIDE_BOTH = 3 };
 
-static void put_profile(FILE *out, const struct lb_config *c, const struct lb_profile *p, int side)
+/* http: the profile of an http frontend (or a named profile, which may serve one). */
+static void put_profile(FILE *out, const struct lb_config *c, const struct lb_profile *p, int side,
+                        int http)
 {
     int stack = c->transport.kind == LB_TRANSPORT_STACK;
     if (side & SIDE_SERVER) {
@@ -91,6 +93,9 @@ static void put_profile(FILE *out, const struct lb_config *c, const struct lb_pr
         put_duration(out, IN1, "client_fin_timeout", p->client_fin_timeout_ms);
         if (!stack) /* a kernel listener option: an error on the stack */
             put_bool(out, "defer_accept", p->defer_accept);
+        if (http) /* an error in a tcp frontend */
+            fprintf(out, IN1 "client_close_first %s;\n",
+                    p->client_close_first == LB_FIRST_CLIENT ? "client" : "synfin");
     }
     put_duration(out, IN1, "idle_timeout", p->idle_timeout_ms);
     put_bool(out, "keepalive", p->keepalive);
@@ -131,7 +136,15 @@ static void put_backend(FILE *out, const struct lb_config *c, const struct lb_ba
     fprintf(out, IN1 "max_fails %u;\n", b->max_fails);
     put_duration(out, IN1, "fail_timeout", b->fail_timeout_ms);
     put_check(out, &b->check);
-    put_profile(out, c, &b->profile, SIDE_SERVER);
+    if (b->mode != LB_MODE_ANY)
+        fprintf(out, IN1 "mode %s;\n", b->mode == LB_MODE_HTTP ? "http" : "tcp");
+    if (b->mode != LB_MODE_TCP) {
+        fprintf(out, IN1 "http_reuse %s;\n" IN1 "pool_max_idle %u;\n", lb_reuse_name(b->http.reuse),
+                b->http.pool_max_idle);
+        put_duration(out, IN1, "pool_idle_timeout", b->http.pool_idle_timeout_ms);
+        fprintf(out, IN1 "pool_max_requests %u;\n", b->http.pool_max_requests);
+    }
+    put_profile(out, c, &b->profile, SIDE_SERVER, 0);
     for (size_t i = 0; i < b->nservers; i++) {
         const struct lb_server_conf *s = &b->servers[i];
         fprintf(out, IN1 "server %s %s weight %u maxconn %u%s;\n", s->name,
@@ -150,7 +163,19 @@ static void put_frontend(FILE *out, const struct lb_config *c, const struct lb_f
     if (c->transport.kind != LB_TRANSPORT_STACK)
         put_bool(out, "reuseport", f->reuseport);
     fprintf(out, IN1 "maxconn %u;\n" IN1 "backend %s;\n", f->maxconn, c->backends[f->backend].name);
-    put_profile(out, c, &f->profile, SIDE_CLIENT);
+    int http = f->mode == LB_MODE_HTTP;
+    fprintf(out, IN1 "mode %s;\n", http ? "http" : "tcp");
+    if (http) {
+        const struct lb_http_fe_conf *h = &f->http;
+        put_duration(out, IN1, "keepalive_timeout", h->keepalive_timeout_ms);
+        fprintf(out, IN1 "keepalive_requests %u;\n", h->keepalive_requests);
+        put_size(out, "max_header_size", h->max_header_size);
+        put_bool(out, "forwarded_for", h->forwarded_for);
+        put_bool(out, "forwarded_proto", h->forwarded_proto);
+        put_bool(out, "forwarded", h->forwarded);
+        put_bool(out, "via", h->via);
+    }
+    put_profile(out, c, &f->profile, SIDE_CLIENT, http);
     fputs("}\n", out);
 }
 
@@ -170,7 +195,7 @@ int lb_config_print(const struct lb_config *c, FILE *out)
     put_duration(out, "", "drain_timeout", c->drain_timeout_ms);
     for (size_t i = 0; i < c->nprofiles; i++) {
         fprintf(out, "\nprofile %s {\n", c->profiles[i].name);
-        put_profile(out, c, &c->profiles[i].p, SIDE_BOTH);
+        put_profile(out, c, &c->profiles[i].p, SIDE_BOTH, 1);
         fputs("}\n", out);
     }
     for (size_t i = 0; i < c->nbackends; i++)

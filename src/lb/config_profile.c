@@ -23,6 +23,8 @@ void lb_profile_defaults(struct lb_profile *p)
     p->server_close = LB_CLOSE_FIN;   /* a normal close, as the kernel does */
     p->buffer_size = 65536;           /* GSO builds 64 KiB segments: one read and one write each */
     sf_tcp_config_defaults(&p->tcp);  /* the engine's, each with its origin (docs/engine.md) */
+
+    p->client_close_first = LB_FIRST_SYNFIN; /* Apache and nginx close first */
 }
 
 void lb_profile_sockopts(const struct lb_profile *p, struct lb_sockopts *o)
@@ -37,7 +39,7 @@ void lb_profile_sockopts(const struct lb_profile *p, struct lb_sockopts *o)
     o->tcp = &p->tcp;
 }
 
-enum ptype { P_DUR, P_DUR_S, P_BOOL, P_NBOOL, P_COUNT, P_CLOSE, P_SIZE, P_SOURCE };
+enum ptype { P_DUR, P_DUR_S, P_BOOL, P_NBOOL, P_COUNT, P_CLOSE, P_SIZE, P_SOURCE, P_FIRST };
 
 struct pdir {
     const char *name;
@@ -65,6 +67,7 @@ static const struct pdir pdirs[] = {
     {"server_close", P_CLOSE, POFF(server_close), 0, 0, SIDE_SERVER},
     {"buffer_size", P_SIZE, POFF(buffer_size), 1024, 16 << 20, SIDE_BOTH},
     {"source", P_SOURCE, POFF(sources), 0, 0, SIDE_SERVER},
+    {"client_close_first", P_FIRST, POFF(client_close_first), 0, 0, SIDE_CLIENT},
 };
 #define NPDIRS (sizeof pdirs / sizeof pdirs[0])
 
@@ -220,6 +223,17 @@ int lb_conf_profile_directive(const struct lb_config *c, struct lb_config_error 
             memcpy(f, &m, sizeof m);
             break;
         }
+        case P_FIRST: {
+            int m;
+            if (!strcmp(a->s, "synfin"))
+                m = LB_FIRST_SYNFIN;
+            else if (!strcmp(a->s, "client"))
+                m = LB_FIRST_CLIENT;
+            else
+                return lb_conf_fail_at(e, a, "expected synfin or client, found '%s'", a->s);
+            memcpy(f, &m, sizeof m);
+            break;
+        }
         case P_SIZE: {
             if (lb_parse_size(a->s, &v, &why) < 0)
                 return lb_conf_fail_at(e, a, "'%s': %s", a->s, why);
@@ -243,6 +257,7 @@ static size_t pdir_size(const struct pdir *d)
     case P_DUR_S: return sizeof(uint64_t);
     case P_BOOL:
     case P_NBOOL:
+    case P_FIRST:
     case P_CLOSE: return sizeof(int);
     default: return sizeof(uint32_t);
     }

@@ -30,6 +30,8 @@ static void set_up(struct lb *lb, struct lb_server *s, int up, const char *why)
         return;
     s->up = up;
     s->backend->health_gen++;
+    if (!up)
+        lb_pool_purge(&s->pool, LB_PC_SERVER_GONE); /* no request will take them */
     lb_logf(lb, "event=server_%s backend=%s server=%s reason=\"%s\"", up ? "up" : "down",
             s->backend->conf.name, s->name, why);
     if (up && s->backend->queued) {
@@ -204,6 +206,7 @@ void lb_server_connect_failed(struct lb *lb, struct lb_server *s)
     }
     uint64_t until = sf_loop_now(lb->loop) + b->conf.fail_timeout_ms * SF_NSEC_PER_MS;
     s->ejected_until = until;
+    lb_pool_purge(&s->pool, LB_PC_SERVER_GONE);
     if (!b->next_unejection || until < b->next_unejection)
         b->next_unejection = until;
     b->health_gen++;

@@ -1,6 +1,7 @@
 /* The runtime: applying a configuration (first start and reload), the per-batch hook,
  * drain and stop, and the lifetime of objects a reload removes. */
 #include "lb/lb.h"
+#include "lb/http_session.h"
 #include "lb/log.h"
 #include "lb/session.h"
 
@@ -121,11 +122,13 @@ static struct lb_listener *take_listener(struct lb *lb, const struct lb_addr *a)
     return NULL;
 }
 
-static struct lb_server *server_new(struct lb_backend *b, const struct lb_server_conf *sc)
+static struct lb_server *server_new(struct lb *lb, struct lb_backend *b,
+                                    const struct lb_server_conf *sc)
 {
     struct lb_server *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
+    lb_pool_init(&s->pool, lb->loop);
     memcpy(s->name, sc->name, sizeof s->name);
     s->addr = sc->addr;
     s->weight = sc->weight;
@@ -137,9 +140,12 @@ static struct lb_server *server_new(struct lb_backend *b, const struct lb_server
     return s;
 }
 
+/* A server leaves: its checks stop, its idle connections close (nothing would take them any
+ * more), and those in use close when their request ends (lb_pool_put sees it removed). */
 static void server_remove(struct lb *lb, struct lb_server *s)
 {
     lb_health_stop(lb, s);
+    lb_pool_purge(&s->pool, LB_PC_SERVER_GONE);
     s->removed = 1;
     lb_server_put(s);
 }
@@ -163,7 +169,7 @@ static int backend_update(struct lb *lb, struct lb_backend *b, const struct lb_b
             if (!strcmp(o->name, sc->name) && lb_addr_equal(&o->addr, &sc->addr))
                 reuse[i] = (int)j;
         }
-        if (reuse[i] < 0 && !(ns[i] = server_new(b, sc))) {
+        if (reuse[i] < 0 && !(ns[i] = server_new(lb, b, sc))) {
             for (size_t k = 0; k < i; k++)
                 if (reuse[k] < 0)
                     lb_server_put(ns[k]);
@@ -199,6 +205,7 @@ static int backend_update(struct lb *lb, struct lb_backend *b, const struct lb_b
     }
     b->health_gen++;
     for (size_t i = 0; i < b->nservers; i++) {
+        lb_pool_configure(&b->servers[i]->pool, &bc->http, &bc->profile);
         lb_health_stop(lb, b->servers[i]);
         lb_health_start(lb, b->servers[i]);
     }
@@ -617,11 +624,23 @@ void lb_drain(struct lb *lb)
     }
     lb_logf(lb, "event=drain sessions=%u deadline_ms=%llu", lb->nsessions,
             (unsigned long long)lb->drain_timeout_ms);
+    /* http mode: idle server connections close now, idle client connections too, and the
+     * others after the response in flight. */
+    for (size_t i = 0; i < lb->nbe; i++)
+        for (size_t j = 0; j < lb->be[i]->nservers; j++)
+            lb_pool_purge(&lb->be[i]->servers[j]->pool, LB_PC_SERVER_GONE);
     if (lb->nsessions == 0) {
         if (lb->on_idle)
             lb->on_idle(lb);
         return;
     }
+    for (struct lb_session *s = lb->sessions, *next; s; s = next) {
+        next = s->next;
+        if (s->http)
+            lb_http_drain(s); /* the last one to end calls on_idle */
+    }
+    if (lb->nsessions == 0)
+        return;
     lb->drain_timer.fn = drain_deadline;
     if (sf_loop_timer_set(lb->loop, &lb->drain_timer,
                           sf_loop_now(lb->loop) + lb->drain_timeout_ms * SF_NSEC_PER_MS) < 0)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "http/h1.h"
 #include "lb/backend.h"
 #include "lb/buffer.h"
 #include "lb/config.h"
@@ -33,6 +34,11 @@ enum lb_cause {
     LB_CAUSE_ADMIN_KILL,
     LB_CAUSE_STOP,
     LB_CAUSE_ERROR,
+    /* http mode */
+    LB_CAUSE_HTTP_CLOSE,        /* closed after a response that said `Connection: close` */
+    LB_CAUSE_KEEPALIVE_TIMEOUT, /* idle between two requests for keepalive_timeout */
+    LB_CAUSE_BAD_REQUEST,       /* a malformed request, answered 400 */
+    LB_CAUSE_BAD_RESPONSE,      /* a malformed response, answered 502 */
     LB_CAUSE_N
 };
 const char *lb_cause_name(int c);
@@ -53,6 +59,10 @@ struct lb_frontend {
     uint64_t loops;             /* connections refused: from synfin's own server side */
     uint64_t loop_logged;       /* when the last loop_detected line went out (ns), 0 never */
     struct sf_loop_timer retry; /* accepting again after the kernel said EMFILE anyway */
+    /* mode http: final responses by status class (0: none, 1-5: 1xx-5xx), refused
+     * requests by framing error */
+    uint64_t http_status[LB_HTTP_CLASSES];
+    uint64_t http_errors[HTTP_E_COUNT];
     uint32_t refs;
     int removed;
 };

@@ -1,6 +1,7 @@
 /* Session and event log lines. Output is buffered and flushed once per loop iteration, so
  * logging costs no system call per session. */
 #include "lb/log.h"
+#include "lb/http_session.h"
 #include "lb/session.h"
 
 #include <errno.h>
@@ -42,11 +43,57 @@ void lb_log_session(struct lb *lb, const struct lb_session *s, int cause, int cl
     fprintf(lb->log,
             "%s session=%llu frontend=%s client=%s backend=%s server=%s server_addr=%s "
             "cause=%s bytes_up=%llu bytes_down=%llu queue_ms=%.3f connect_ms=%.3f "
-            "duration_ms=%.3f retries=%u client_close=%s server_close=%s\n",
+            "duration_ms=%.3f retries=%u client_close=%s server_close=%s",
             ts, (unsigned long long)s->id, s->fe->conf.name, ca, s->be->conf.name,
             s->srv ? s->srv->name : "-", sa, lb_cause_name(cause), (unsigned long long)s->up.bytes,
             (unsigned long long)s->down.bytes, queue_ms, connect_ms, ms_between(s->t_start, now),
             s->retries, client_rst ? "rst" : "fin", s->sc ? (server_rst ? "rst" : "fin") : "-");
+    if (s->http)
+        fprintf(lb->log, " mode=http requests=%u", s->http->nreq);
+    fputc('\n', lb->log);
+}
+
+static const char *method_name(int m)
+{
+    static const char *const names[] = {"other",  "GET",     "HEAD",    "POST",  "PUT",
+                                        "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+    return m >= 0 && m < (int)(sizeof names / sizeof names[0]) ? names[m] : "other";
+}
+
+void lb_log_request(struct lb *lb, const struct lb_session *s)
+{
+    const struct lb_http *h = s->http;
+    if (!lb->log || !h)
+        return;
+    char ts[40], ca[LB_ADDR_STRLEN], sa[LB_ADDR_STRLEN];
+    uint64_t now = sf_loop_now(lb->loop);
+    uint64_t first = h->t_first ? h->t_first : now;
+    stamp(lb, ts, sizeof ts);
+    lb_addr_format(&s->client, ca, sizeof ca);
+    if (s->srv)
+        lb_addr_format(&s->srv->addr, sa, sizeof sa);
+    else
+        strcpy(sa, "-");
+    /* HAProxy's timers: Ti (idle before the request), TR (its head), Tw (queue), Tc
+     * (connect; 0 on a reused connection, -1 without one), Tr (response head after the
+     * request head went out), Ta (first byte to last). */
+    uint64_t got = h->t_conn_done ? h->t_conn_done : now;
+    double queue_ms = h->t_queue ? ms_between(h->t_queue, h->t_conn ? h->t_conn : got) : 0.0;
+    double connect_ms = h->t_conn && h->t_conn_done ? ms_between(h->t_conn, h->t_conn_done)
+                        : h->t_conn_done            ? 0.0
+                                                    : -1.0;
+    double response_ms = h->t_resp && h->t_sent ? ms_between(h->t_sent, h->t_resp) : -1.0;
+    const char *conn = !h->t_conn_done ? "-" : h->reused ? "reused" : "new";
+    fprintf(lb->log,
+            "%s request=%llu.%u frontend=%s client=%s backend=%s server=%s server_addr=%s "
+            "method=%s status=%d bytes_up=%llu bytes_down=%llu idle_ms=%.3f request_ms=%.3f "
+            "queue_ms=%.3f connect_ms=%.3f response_ms=%.3f total_ms=%.3f server_conn=%s "
+            "retried=%d keepalive=%d\n",
+            ts, (unsigned long long)s->id, h->nreq, s->fe->conf.name, ca, s->be->conf.name,
+            s->srv ? s->srv->name : "-", sa, method_name(h->method), h->status,
+            (unsigned long long)h->req_bytes, (unsigned long long)h->resp_bytes,
+            ms_between(h->t_idle, first), h->t_head ? ms_between(first, h->t_head) : -1.0, queue_ms,
+            connect_ms, response_ms, ms_between(first, now), conn, h->retried, h->keep_client);
 }
 
 void lb_logf(struct lb *lb, const char *fmt, ...)
@@ -127,6 +174,10 @@ const char *lb_cause_name(int c)
         "admin_kill",
         "stop",
         "error",
+        "http_close",
+        "keepalive_timeout",
+        "bad_request",
+        "bad_response",
     };
     return c >= 0 && c < LB_CAUSE_N ? names[c] : "?";
 }

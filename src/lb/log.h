@@ -8,6 +8,8 @@ struct lb_session;
 
 void lb_log_session(struct lb *lb, const struct lb_session *s, int cause, int client_rst,
                     int server_rst);
+/* One line per request of an http session (docs/lb.md, "HTTP mode"), when it ends. */
+void lb_log_request(struct lb *lb, const struct lb_session *s);
 /* A log destination opened but not yet in use: a reload opens the new one before it
  * commits, so that a file it cannot open rejects the reload instead of losing every line. */
 struct lb_log_dest {

@@ -1,5 +1,6 @@
 /* Sessions: joining a client connection to a server connection; see session.h. */
 #include "lb/session.h"
+#include "lb/http_session.h"
 #include "lb/log.h"
 
 #include <errno.h>
@@ -25,7 +26,7 @@ static const struct lb_profile *bprof(const struct lb_session *s)
     return &s->be->conf.profile;
 }
 
-static void queue_unlink(struct lb_session *s)
+void lb_session_dequeue(struct lb_session *s)
 {
     struct lb_backend *b = s->be;
     if (s->qprev)
@@ -49,7 +50,7 @@ static void leave_wait(struct lb_session *s)
 }
 
 /* Gives back the server slot; the backend queue may move. */
-static void release_server(struct lb_session *s)
+void lb_session_release_server(struct lb_session *s)
 {
     struct lb_server *srv = s->srv;
     if (!srv)
@@ -65,40 +66,21 @@ static void release_server(struct lb_session *s)
     lb_server_put(srv);
 }
 
-static void end(struct lb_session *s, int cause, int client_how, int server_how)
+void lb_session_finish(struct lb_session *s, int cause)
 {
     struct lb *lb = s->lb;
     struct lb_frontend *fe = s->fe;
     sf_loop_timer_cancel(lb->loop, &s->timer);
     if (s->state == LB_S_QUEUED && (s->qprev || s->qnext || s->be->qhead == s))
-        queue_unlink(s);
+        lb_session_dequeue(s);
     if (s->waiting)
         leave_wait(s);
-    if (s->cc) {
-        if (client_how == HOW_ABORT)
-            lb_conn_abort(s->cc);
-        else
-            lb_conn_close(s->cc);
-    }
-    if (s->sc) {
-        if (server_how == HOW_CLOSE && bprof(s)->server_close == LB_CLOSE_RST) {
-            /* RST leaves no TIME_WAIT here, but would discard bytes the server has not
-             * acknowledged yet: only when nothing is in flight. */
-            if (lb_conn_unacked(s->sc) == 0)
-                server_how = HOW_ABORT;
-        }
-        if (server_how == HOW_ABORT)
-            lb_conn_abort(s->sc);
-        else
-            lb_conn_close(s->sc);
-    }
-    lb_log_session(lb, s, cause, client_how == HOW_ABORT, server_how == HOW_ABORT);
     fe->active--;
     fe->causes[cause]++;
     fe->bytes_in += s->up.bytes;
     fe->bytes_out += s->down.bytes;
     lb->causes[cause]++;
-    release_server(s);
+    lb_session_release_server(s);
     lb_cursors_skip(lb, s);
     if (s->prev)
         s->prev->next = s->next;
@@ -117,6 +99,30 @@ static void end(struct lb_session *s, int cause, int client_how, int server_how)
     free(s);
     if (lb->draining && lb->nsessions == 0 && lb->on_idle)
         lb->on_idle(lb);
+}
+
+static void end(struct lb_session *s, int cause, int client_how, int server_how)
+{
+    if (s->cc) {
+        if (client_how == HOW_ABORT)
+            lb_conn_abort(s->cc);
+        else
+            lb_conn_close(s->cc);
+    }
+    if (s->sc) {
+        if (server_how == HOW_CLOSE && bprof(s)->server_close == LB_CLOSE_RST) {
+            /* RST leaves no TIME_WAIT here, but would discard bytes the server has not
+             * acknowledged yet: only when nothing is in flight. */
+            if (lb_conn_unacked(s->sc) == 0)
+                server_how = HOW_ABORT;
+        }
+        if (server_how == HOW_ABORT)
+            lb_conn_abort(s->sc);
+        else
+            lb_conn_close(s->sc);
+    }
+    lb_log_session(s->lb, s, cause, client_how == HOW_ABORT, server_how == HOW_ABORT);
+    lb_session_finish(s, cause);
 }
 
 /* The next deadline and the cause it would carry. */
@@ -196,7 +202,7 @@ static void on_timer(struct sf_loop_timer *t)
         end(s, LB_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
 }
 
-static void enqueue(struct lb_session *s)
+void lb_session_enqueue(struct lb_session *s)
 {
     struct lb_backend *b = s->be;
     s->state = LB_S_QUEUED;
@@ -212,7 +218,7 @@ static void enqueue(struct lb_session *s)
     s->lb->npending++;
 }
 
-static struct lb_source *next_source(struct lb_session *s)
+struct lb_source *lb_session_source(struct lb_session *s)
 {
     struct lb_profile *p = &s->be->conf.profile;
     if (!p->nsources)
@@ -237,7 +243,7 @@ static int connect_failed(struct lb_session *s, int err)
         srv->connect_failures++;
         lb_server_connect_failed(s->lb, srv);
         s->failed = srv;
-        release_server(s);
+        lb_session_release_server(s);
     }
     s->looped = err == ELOOP;
     if (s->retries < s->be->conf.retries) {
@@ -322,7 +328,7 @@ static int connect_next(struct lb_session *s, struct lb_server *chosen)
     if (!srv) {
         int r = lb_balance_pick(b, &s->client, s->failed, sf_loop_now(lb->loop), &srv);
         if (r == LB_PICK_FULL) {
-            enqueue(s);
+            lb_session_enqueue(s);
             if (arm(s) < 0) {
                 end(s, LB_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
                 return -1;
@@ -344,7 +350,7 @@ static int connect_next(struct lb_session *s, struct lb_server *chosen)
     srv->conns++;
     struct lb_connect_opts o;
     o.dst = srv->addr;
-    o.src = next_source(s);
+    o.src = lb_session_source(s);
     lb_profile_sockopts(bprof(s), &o.sock);
     s->state = LB_S_CONNECTING;
     s->t_connect = sf_loop_now(lb->loop);
@@ -352,14 +358,14 @@ static int connect_next(struct lb_session *s, struct lb_server *chosen)
     if (rc < 0 && local_shortage(-rc)) {
         /* Our own shortage: not counted against the server (no passive ejection). */
         s->sc = NULL;
-        release_server(s);
+        lb_session_release_server(s);
         return wait_for_room(s, -rc);
     }
     if (rc == -EADDRNOTAVAIL) {
         /* Ours too (no port or source address left), not the server's fault. */
         lb_logf(lb, "event=connect_error server=%s error=\"%s\"", srv->name, strerror(-rc));
         s->sc = NULL;
-        release_server(s);
+        lb_session_release_server(s);
         end(s, LB_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
         return -1;
     }
@@ -550,6 +556,10 @@ void lb_session_start(struct lb_frontend *fe, struct lb_conn *client)
     fe->active++;
     fe->sessions_total++;
     lb_conn_set_handler(client, client_ev, s);
+    if (fe->conf.mode == LB_MODE_HTTP) {
+        lb_http_start(s);
+        return;
+    }
     if (connect_next(s, NULL) < 0)
         return;
     if (s->cs.rd)
@@ -558,6 +568,10 @@ void lb_session_start(struct lb_frontend *fe, struct lb_conn *client)
 
 void lb_session_kill(struct lb_session *s, int cause)
 {
+    if (s->http) {
+        lb_http_kill(s, cause);
+        return;
+    }
     if (cause == LB_CAUSE_STOP) {
         end(s, cause, HOW_CLOSE, HOW_CLOSE);
         return;
@@ -579,15 +593,42 @@ void lb_backend_run_queue(struct lb *lb, struct lb_backend *b)
         struct lb_server *srv;
         int r = lb_balance_pick(b, &s->client, s->failed, now, &srv);
         if (r == LB_PICK_OK) {
-            queue_unlink(s);
-            connect_next(s, srv);
+            lb_session_dequeue(s);
+            if (s->http)
+                lb_http_dequeued(s, srv);
+            else
+                connect_next(s, srv);
         } else if (r == LB_PICK_NONE) {
-            queue_unlink(s);
+            lb_session_dequeue(s);
             b->no_server_total++;
-            end(s, LB_CAUSE_NO_SERVER, HOW_ABORT, HOW_ABORT);
+            if (s->http)
+                lb_http_dequeued(s, NULL);
+            else
+                end(s, LB_CAUSE_NO_SERVER, HOW_ABORT, HOW_ABORT);
         } else if (!hashing) {
             break; /* every server is full: nobody else can go either */
         }
         s = next;
     }
+}
+
+void lb_session_tunnel(struct lb_session *s)
+{
+    struct lb *lb = s->lb;
+    uint64_t now = sf_loop_now(lb->loop);
+    sf_loop_timer_cancel(lb->loop, &s->timer);
+    s->timer.fn = on_timer;
+    s->state = LB_S_ESTABLISHED;
+    if (!s->t_established)
+        s->t_established = now;
+    s->last_c = s->last_s = now;
+    if (s->up.eof && !s->first_fin)
+        s->first_fin = LB_CAUSE_CLIENT_FIN;
+    lb_conn_set_handler(s->cc, client_ev, s);
+    lb_conn_set_handler(s->sc, server_ev, s);
+    if (arm(s) < 0) {
+        end(s, LB_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
+        return;
+    }
+    run(s);
 }

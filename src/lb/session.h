@@ -13,8 +13,12 @@
 
 enum lb_session_state { LB_S_QUEUED, LB_S_CONNECTING, LB_S_ESTABLISHED };
 
+struct lb_http;
+
 struct lb_session {
     struct lb *lb;
+    struct lb_http *http; /* mode http: the message state (http_session.c); NULL in tcp mode
+                           * and once an http session has become a tunnel */
     uint64_t id;
     struct lb_frontend *fe;
     struct lb_backend *be;
@@ -42,5 +46,18 @@ void lb_session_start(struct lb_frontend *fe, struct lb_conn *client);
 void lb_session_kill(struct lb_session *s, int cause);
 /* The backend queue may move: try to start queued sessions. */
 void lb_backend_run_queue(struct lb *lb, struct lb_backend *b);
+
+/* Shared with the http sessions (http_session.c), which choose a server per request. */
+void lb_session_enqueue(struct lb_session *s);        /* into its backend's queue (state queued) */
+void lb_session_dequeue(struct lb_session *s);        /* out of it */
+void lb_session_release_server(struct lb_session *s); /* s->srv's slot back; queue may move */
+struct lb_source *lb_session_source(struct lb_session *s); /* the next source address */
+/* The end's bookkeeping, once both connections are closed and the session logged: counters,
+ * the session list, buffers, references; frees s. */
+void lb_session_finish(struct lb_session *s, int cause);
+/* An http session whose request asked for a tunnel (Upgrade answered 101, CONNECT answered
+ * 2xx) becomes a layer-4 session: s->http is gone, s->cc and s->sc are joined by the two
+ * pipes, whose buffers hold what is still to be written each way. */
+void lb_session_tunnel(struct lb_session *s);
 
 #endif

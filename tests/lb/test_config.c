@@ -206,6 +206,29 @@ static const struct bad bads[] = {
     {OKFE OKBE "log /nonexistent/dir/x.log;\n", 3, 5,
      "log file '/nonexistent/dir/x.log': directory /nonexistent/dir: No such file"},
     {OKFE OKBE "log /tmp;\n", 3, 5, "log file '/tmp' is a directory"},
+    /* http mode: settings where they mean something, modes that match */
+    {"frontend f { listen 127.0.0.1:1; backend b; keepalive_requests 5; }\n" OKBE, 1, 45,
+     "'keepalive_requests' is an http setting: frontend 'f' needs 'mode http' for it"},
+    {"frontend f { listen 127.0.0.1:1; backend b;\n client_close_first client; }\n" OKBE, 2, 2,
+     "'client_close_first' is an http setting"},
+    {"frontend f { listen 127.0.0.1:1; mode http; backend b; }\n"
+     "backend b { mode tcp; server s 127.0.0.1:2; }\n",
+     1, 53, "frontend 'f' is mode http, but backend 'b' is mode tcp"},
+    {OKFE "backend b { mode http; server s 127.0.0.1:2; }\n", 1, 42,
+     "frontend 'f' is mode tcp, but backend 'b' is mode http"},
+    {OKFE "backend b { mode tcp; http_reuse always; server s 127.0.0.1:2; }\n", 2, 23,
+     "'http_reuse' pools server connections of http sessions: backend 'b' is mode tcp"},
+    {OKFE "backend b { http_reuse sometimes; server s 127.0.0.1:2; }\n", 2, 24,
+     "expected never, safe, aggressive or always, found 'sometimes'"},
+    {"frontend f { listen 127.0.0.1:1; mode https; backend b; }\n" OKBE, 1, 39,
+     "expected tcp or http, found 'https'"},
+    {"frontend f { listen 127.0.0.1:1; mode http; max_header_size 512; backend b; }\n" OKBE, 1, 61,
+     "'512' is out of range (1k-1m)"},
+    {"frontend f { listen 127.0.0.1:1; mode http; keepalive_timeout 5; backend b; }\n" OKBE, 1, 63,
+     "a duration needs a unit"},
+    {OKFE "backend b { pool_idle_timeout 0; server s 127.0.0.1:2; }\n", 2, 31, "too short"},
+    {"frontend f { listen 127.0.0.1:1; mode http; backend b; client_close_first never; }\n" OKBE, 1,
+     75, "expected synfin or client, found 'never'"},
 };
 
 static void errors_have_positions(void **u)
@@ -411,6 +434,77 @@ static void ipv6_source_range(void **u)
 
 /* What the printer writes parses back to what it printed (synfin -T; the config fuzz harness
  * asserts the same on every input it finds). */
+static void http_settings(void **u)
+{
+    (void)u;
+    struct lb_config_error e;
+    struct lb_config *c =
+        parse("profile p { client_close_first client; }\n"
+              "frontend f { listen 127.0.0.1:1; mode http; profile p; keepalive_timeout 0;\n"
+              "  keepalive_requests 0; max_header_size 64k; forwarded on; via on;\n"
+              "  forwarded_for off; forwarded_proto off; backend b; }\n"
+              "frontend g { listen 127.0.0.1:3; backend b; }\n"
+              "backend b { http_reuse aggressive; pool_max_idle 0; pool_idle_timeout 250ms;\n"
+              "  pool_max_requests 7; server s 127.0.0.1:2; }\n"
+              "frontend h { listen 127.0.0.1:4; mode http; backend d; }\n"
+              "backend d { server s 127.0.0.1:5; }\n",
+              &e);
+    if (!c)
+        fail_msg("%d:%d: %s", e.line, e.col, e.msg);
+    const struct lb_frontend_conf *f = &c->frontends[0];
+    assert_int_equal(f->mode, LB_MODE_HTTP);
+    assert_int_equal(f->http.keepalive_timeout_ms, 0);
+    assert_int_equal(f->http.keepalive_requests, 0);
+    assert_int_equal(f->http.max_header_size, 65536);
+    assert_int_equal(f->http.forwarded, 1);
+    assert_int_equal(f->http.via, 1);
+    assert_int_equal(f->http.forwarded_for, 0);
+    assert_int_equal(f->http.forwarded_proto, 0);
+    assert_int_equal(f->profile.client_close_first, LB_FIRST_CLIENT);
+    /* a backend without `mode` serves both modes; its pool settings */
+    assert_int_equal(c->frontends[1].mode, LB_MODE_TCP);
+    const struct lb_backend_conf *b = &c->backends[0];
+    assert_int_equal(b->mode, LB_MODE_ANY);
+    assert_int_equal(b->http.reuse, LB_REUSE_AGGRESSIVE);
+    assert_int_equal(b->http.pool_max_idle, 0);
+    assert_int_equal(b->http.pool_idle_timeout_ms, 250);
+    assert_int_equal(b->http.pool_max_requests, 7);
+    /* the defaults docs/config.md gives */
+    const struct lb_frontend_conf *h = &c->frontends[2];
+    assert_int_equal(h->http.keepalive_timeout_ms, 5000);
+    assert_int_equal(h->http.keepalive_requests, 100);
+    assert_int_equal(h->http.max_header_size, 16384);
+    assert_int_equal(h->http.forwarded_for, 1);
+    assert_int_equal(h->http.forwarded_proto, 1);
+    assert_int_equal(h->http.forwarded, 0);
+    assert_int_equal(h->http.via, 0);
+    assert_int_equal(h->profile.client_close_first, LB_FIRST_SYNFIN);
+    const struct lb_backend_conf *d = &c->backends[1];
+    assert_int_equal(d->http.reuse, LB_REUSE_SAFE);
+    assert_int_equal(d->http.pool_max_idle, 32);
+    assert_int_equal(d->http.pool_idle_timeout_ms, 60000);
+    assert_int_equal(d->http.pool_max_requests, 1000);
+    /* printed, it parses back to the same text */
+    char *t1 = NULL, *t2 = NULL;
+    size_t n1, n2;
+    FILE *o = open_memstream(&t1, &n1);
+    assert_int_equal(lb_config_print(c, o), 0);
+    fclose(o);
+    struct lb_config *c2 = parse(t1, &e);
+    if (!c2)
+        fail_msg("%d:%d: %s\n%s", e.line, e.col, e.msg, t1);
+    o = open_memstream(&t2, &n2);
+    assert_int_equal(lb_config_print(c2, o), 0);
+    fclose(o);
+    assert_string_equal(t1, t2);
+    assert_non_null(strstr(t1, "http_reuse aggressive;"));
+    assert_non_null(strstr(t1, "client_close_first client;"));
+    free(t1);
+    free(t2);
+    lb_config_free(c2);
+    lb_config_free(c);
+}
+
 static void printed_config_parses_back(void **u)
 {
     (void)u;
@@ -467,6 +561,7 @@ int main(void)
         cmocka_unit_test(embedded_default_is_valid),
         cmocka_unit_test(ipv6_source_range),
         cmocka_unit_test(printed_config_parses_back),
+        cmocka_unit_test(http_settings),
     };
     return cmocka_run_group_tests_name("lb_config", tests, NULL, NULL);
 }

@@ -65,7 +65,11 @@ static void usage(FILE *f)
                "client_fin_timeout server_fin_timeout\n"
                "  keepalive keepalive_idle keepalive_interval keepalive_count user_timeout "
                "nodelay defer_accept\n"
-               "  reset_on_timeout server_close buffer_size source nagle\n"
+               "  reset_on_timeout server_close buffer_size source nagle client_close_first\n"
+               "HTTP (docs/config.md): mode keepalive_timeout keepalive_requests "
+               "max_header_size forwarded_for\n"
+               "  forwarded_proto forwarded via http_reuse pool_max_idle pool_idle_timeout "
+               "pool_max_requests\n"
                "Stack only: time_wait fin_wait_2_timeout last_ack_timeout syn_retries "
                "synack_retries retries2\n"
                "  rto_initial rto_min rto_max delayed_ack initial_cwnd receive_window "
@@ -147,6 +151,40 @@ static const char *transport_word(const char *flag)
     return NULL;
 }
 
+/* Flags that go into the frontend block (http mode and its client side) or the backend
+ * block (pooling of server connections) rather than the profile: 'f' or 'b', else 0. */
+static int http_flag_block(const char *flag)
+{
+    static const char *const fe[] = {
+        "mode",          "keepalive_timeout", "keepalive_requests", "max_header_size",
+        "forwarded_for", "forwarded_proto",   "forwarded",          "via"};
+    static const char *const be[] = {"http_reuse", "pool_max_idle", "pool_idle_timeout",
+                                     "pool_max_requests"};
+    for (size_t i = 0; i < sizeof fe / sizeof fe[0]; i++)
+        if (!strcmp(flag, fe[i]))
+            return 'f';
+    for (size_t i = 0; i < sizeof be / sizeof be[0]; i++)
+        if (!strcmp(flag, be[i]))
+            return 'b';
+    return 0;
+}
+
+/* The lines of one block's own flags (hf: argv indices of http flags, `which` the block). */
+static int adhoc_block_flags(struct text *t, char **argv, const int *hf, size_t nh, int which)
+{
+    int ok = 0;
+    for (size_t k = 0; k < nh; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s", argv[hf[k]] + 2);
+        for (char *p = name; *p; p++)
+            if (*p == '-')
+                *p = '_';
+        if (http_flag_block(name) == which)
+            ok |= text_line(t, argv[hf[k]], "    %s %s;", name, argv[hf[k] + 1]);
+    }
+    return ok;
+}
+
 /* `transport stack { ... }` from the transport flags (tf: their argv indices), or
  * `transport kernel;`. Returns -1 on a usage error (message printed), else text_line's. */
 static int adhoc_transport(struct text *t, char **argv, const char *kind, const int *tf, size_t nt)
@@ -179,9 +217,10 @@ static int adhoc_build(int argc, char **argv, int start, struct text *t, int *ch
     char **servers = calloc((size_t)argc, sizeof *servers);
     int *prof = calloc((size_t)argc, sizeof *prof); /* argv index of each profile flag */
     int *tf = calloc((size_t)argc, sizeof *tf);     /* ... and of each transport flag */
-    size_t ns = 0, np = 0, nt = 0;
+    int *hf = calloc((size_t)argc, sizeof *hf);     /* ... and of each http flag */
+    size_t ns = 0, np = 0, nt = 0, nh = 0;
     int rc = -1;
-    if (!servers || !prof || !tf) {
+    if (!servers || !prof || !tf || !hf) {
         fprintf(stderr, "synfin: out of memory\n");
         goto out;
     }
@@ -226,6 +265,8 @@ static int adhoc_build(int argc, char **argv, int start, struct text *t, int *ch
             transport = v;
         else if (transport_word(name))
             tf[nt++] = i - 1;
+        else if (http_flag_block(name))
+            hf[nh++] = i - 1;
         else
             prof[np++] = i - 1;
     }
@@ -255,14 +296,17 @@ static int adhoc_build(int argc, char **argv, int start, struct text *t, int *ch
         ok |= text_line(t, argv[prof[k]], "    %s %s;", name, argv[prof[k] + 1]);
     }
     ok |= text_line(t, NULL, "}");
-    ok |= text_line(t, "--listen", "frontend adhoc { listen %s; profile adhoc; backend adhoc; }",
+    ok |= text_line(t, "--listen", "frontend adhoc { listen %s; profile adhoc; backend adhoc;",
                     listen);
+    ok |= adhoc_block_flags(t, argv, hf, nh, 'f');
+    ok |= text_line(t, NULL, "}");
     /* After the frontend: an address given to both is then blamed on --admin. */
     if (admin)
         ok |= text_line(t, "--admin", "admin %s;", admin);
     ok |= text_line(t, "--balance", "backend adhoc { balance %s; profile adhoc;", balance);
     for (size_t k = 0; k < ns; k++)
         ok |= text_line(t, "--server", "    server s%zu %s;", k + 1, servers[k]);
+    ok |= adhoc_block_flags(t, argv, hf, nh, 'b');
     ok |= text_line(t, NULL, "}");
     if (ok) {
         fprintf(stderr, "synfin: out of memory\n");
@@ -273,6 +317,7 @@ out:
     free(servers);
     free(prof);
     free(tf);
+    free(hf);
     return rc;
 }
 
