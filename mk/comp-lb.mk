@@ -48,4 +48,14 @@ bench-lb: $(O)/bin/synfin
 	@scripts/deps.sh bench-lb $(BENCH_LB_DEPS)
 	@O=$(O) scripts/bench-lb.sh
 
-.PHONY: run run-stack bench-lb bench-admin
+# What admin scrapes cost proxied requests (scripts/bench_admin.py; BENCH_BASELINE=PATH adds
+# the rows of another synfin binary).
+bench-admin: $(O)/bin/synfin
+	@scripts/deps.sh bench-admin python3
+	@O=$(O) scripts/bench_admin.py
+
+# The stack transport at scale: idle sessions against a simulated peer in a child process.
+$(eval $(call add_unit,test_lb_stack_sessions,tests/lb/test_stack_sessions.c tests/lb/stack_peer.c,$(LB_LIBS),-lm))
+.PHONY: bench-sessions
+bench-sessions: $(O)/test/test_lb_stack_sessions
+	SESSIONS=$${SESSIONS:-1000000} CMOCKA_MESSAGE_OUTPUT=TAP $(O)/test/test_lb_stack_sessions
