@@ -78,8 +78,18 @@ static int print_maglev(const struct lb_config *c)
         }
         if (rc == 0) {
             printf("backend %s maglev_table_size %u sha256 %s slots", b->name, b->maglev_size, hex);
-            for (size_t k = 0; k < b->nservers; k++)
-                printf(" %s=%u", names[k], counts[k]);
+            /* in name order: two nodes that agree print the same line */
+            for (const char *last = "";;) {
+                size_t best = b->nservers;
+                for (size_t k = 0; k < b->nservers; k++)
+                    if (strcmp(names[k], last) > 0 &&
+                        (best == b->nservers || strcmp(names[k], names[best]) < 0))
+                        best = k;
+                if (best == b->nservers)
+                    break;
+                printf(" %s=%u", names[best], counts[best]);
+                last = names[best];
+            }
             printf("\n");
         }
         free(names);
