@@ -20,8 +20,9 @@ $(eval $(call add_unit,test_lb_epset,tests/lb/test_epset.c,$(LB_LIBS),-lm))
 TESTS += $(sort $(wildcard tests/lb/test_*.py))
 # The same suites on synfin's own TCP (lbtest.py, SYNFIN_TRANSPORT=stack): one wrapper each,
 # named SUITE@stack. test_stack.py is the stack's own; test_make_run.py runs the default;
-# test_fd_limit.py is about descriptors, which the stack needs none of.
-LB_STACK_SUITES := $(filter-out tests/lb/test_stack.py tests/lb/test_make_run.py tests/lb/test_fd_limit.py,\
+# test_fd_limit.py is about descriptors, which the stack needs none of; test_scaleout.py
+# makes its own nodes (kernel transport) behind a BIRD router.
+LB_STACK_SUITES := $(filter-out tests/lb/test_stack.py tests/lb/test_make_run.py tests/lb/test_fd_limit.py tests/lb/test_scaleout.py,\
 	$(wildcard tests/lb/test_*.py))
 LB_STACK_WRAPPERS := $(patsubst tests/lb/%.py,$(O)/test/stack/%.py@stack,$(LB_STACK_SUITES))
 $(O)/test/stack/%.py@stack: tests/lb/%.py mk/comp-lb.mk
@@ -33,6 +34,8 @@ TESTS += $(sort $(LB_STACK_WRAPPERS))
 # ss (iproute2) counts TIME_WAIT in the system tests; nc -N is the half-close client; curl
 # asks the `make run` default config what a newcomer would.
 TEST_DEPS += iproute2 netcat-openbsd curl
+# BIRD speaks BGP between the scale-out test's router and nodes.
+TEST_DEPS += bird2
 
 BENCH_LB_DEPS := haproxy nginx libnginx-mod-stream wrk curl iproute2
 

@@ -560,6 +560,9 @@ static int interpret(struct lb_config *c, struct lb_config_error *e, const struc
                                 "log takes stderr, stdout, off or an absolute path");
                 goto out;
             }
+        } else if (!strcmp(nm, "announce")) {
+            if (lb_conf_announce(c, e, n) < 0)
+                goto out;
         } else if (!strcmp(nm, "drain_timeout")) {
             if (lb_conf_want_args(e, n, 1, 1) < 0 ||
                 lb_conf_arg_duration(e, &n->args[0], 0, &c->drain_timeout_ms) < 0)
@@ -595,7 +598,8 @@ static int interpret(struct lb_config *c, struct lb_config_error *e, const struc
     for (size_t i = 0; i < c->nbackends; i++)
         if (resolve_profile(c, e, &bref[i], &c->backends[i].profile) < 0)
             goto out;
-    if (lb_conf_check(c, e) < 0 || check_stack_addresses(c, e, top, ntop) < 0)
+    if (lb_conf_check(c, e) < 0 || check_stack_addresses(c, e, top, ntop) < 0 ||
+        lb_conf_announce_check(c, e) < 0)
         goto out;
     rc = 0;
 out:

@@ -142,6 +142,17 @@ struct lb_respond_conf {
     char *body;
 };
 
+/* `announce { ... }`: the frontends' addresses put as /32 (/128) routes into a kernel
+ * routing table that a routing daemon (BIRD, FRR) learns and announces over BGP while this
+ * node can serve them (docs/scale-out.md). */
+struct lb_announce_conf {
+    int enabled;
+    uint32_t table;             /* the kernel routing table the daemon learns from */
+    uint64_t withdraw_delay_ms; /* SIGTERM: from the withdrawal to closing the listeners */
+    char device[16];            /* the anchor device: its routes die with the process */
+    struct lb_pos pos;
+};
+
 enum lb_log_target { LB_LOG_STDERR, LB_LOG_STDOUT, LB_LOG_OFF, LB_LOG_FILE };
 
 struct lb_config {
@@ -161,6 +172,7 @@ struct lb_config {
     char log_path[256];
     struct lb_pos log_pos;
     uint64_t drain_timeout_ms;
+    struct lb_announce_conf announce;
     /* What is valid but likely not meant: printed by -t and at start, logged on reload. */
     struct lb_config_warning {
         int line, col;

@@ -76,6 +76,11 @@ int lb_conf_http_backend(struct lb_config_error *e, const struct node *d, struct
 int lb_conf_http_check(const struct lb_config *c, struct lb_config_error *e, size_t fi,
                        const struct arg *backend_ref);
 
+/* `announce { table N; withdraw_delay D; device NAME; }` (config_announce.c): 0 or -1 with
+ * *e. lb_conf_announce_check runs once the frontends are read. */
+int lb_conf_announce(struct lb_config *c, struct lb_config_error *e, const struct node *n);
+int lb_conf_announce_check(const struct lb_config *c, struct lb_config_error *e);
+
 /* The checks across objects, once every directive is read; may add warnings. */
 int lb_conf_check(struct lb_config *c, struct lb_config_error *e);
 

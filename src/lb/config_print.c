@@ -193,6 +193,11 @@ int lb_config_print(const struct lb_config *c, FILE *out)
         fputs(logs[c->log_target % 3], out);
     fputs(";\n", out);
     put_duration(out, "", "drain_timeout", c->drain_timeout_ms);
+    if (c->announce.enabled) {
+        fprintf(out, "announce {\n" IN1 "table %u;\n", c->announce.table);
+        put_duration(out, IN1, "withdraw_delay", c->announce.withdraw_delay_ms);
+        fprintf(out, IN1 "device %s;\n}\n", c->announce.device);
+    }
     for (size_t i = 0; i < c->nprofiles; i++) {
         fprintf(out, "\nprofile %s {\n", c->profiles[i].name);
         put_profile(out, c, &c->profiles[i].p, SIDE_BOTH, 1);

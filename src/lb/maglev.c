@@ -1,6 +1,7 @@
 /* Maglev table population; see maglev.h. */
 #include "lb/maglev.h"
 #include "lb/hash.h"
+#include "util/sha256.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -73,5 +74,34 @@ int lb_maglev_populate(uint32_t *table, uint32_t m, const char *const *names,
     free(skip);
     free(next);
     free(credit);
+    return 0;
+}
+
+int lb_maglev_digest(uint32_t m, const char *const *names, const uint32_t *weights, size_t n,
+                     uint32_t *counts, char hex[65])
+{
+    uint32_t *table = malloc((size_t)m * sizeof *table);
+    if (!table)
+        return -ENOMEM;
+    int rc = lb_maglev_populate(table, m, names, weights, n);
+    if (rc < 0) {
+        free(table);
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++)
+        counts[i] = 0;
+    struct sf_sha256 h;
+    sf_sha256_init(&h);
+    for (uint32_t i = 0; i < m; i++) {
+        const char *name = table[i] == UINT32_MAX ? "-" : names[table[i]];
+        if (table[i] != UINT32_MAX)
+            counts[table[i]]++;
+        sf_sha256_update(&h, name, strlen(name));
+        sf_sha256_update(&h, "\n", 1);
+    }
+    uint8_t d[32];
+    sf_sha256_final(&h, d);
+    sf_sha256_hex(d, hex);
+    free(table);
     return 0;
 }

@@ -15,4 +15,11 @@
 int lb_maglev_populate(uint32_t *table, uint32_t m, const char *const *names,
                        const uint32_t *weights, size_t n);
 
+/* The table that backend's servers (all up, at their configured weights) make, as a SHA-256
+ * over its slots written as server names one per line: nodes that print the same digest
+ * send every client to the same server (`synfin -c FILE --maglev-table`). counts[i] gets the
+ * slots server i holds. Returns 0, or -ENOMEM. */
+int lb_maglev_digest(uint32_t m, const char *const *names, const uint32_t *weights, size_t n,
+                     uint32_t *counts, char hex[65]);
+
 #endif

@@ -136,6 +136,17 @@ struct bad {
 #define OKBE "backend b { server s 127.0.0.1:2; }\n"
 
 static const struct bad bads[] = {
+    {"announce { }\n" OKFE OKBE, 1, 1, "announce needs 'table N'"},
+    {"announce { table 254; }\n" OKFE OKBE, 1, 18, "table 254 is the kernel's own"},
+    {"announce { table 0; }\n" OKFE OKBE, 1, 18, "0 is out of range"},
+    {"announce { table 9; table 9; }\n" OKFE OKBE, 1, 21,
+     "'table' is given twice (first at line 1:12)"},
+    {"announce { table 9; bgp 1; }\n" OKFE OKBE, 1, 21, "unknown directive 'bgp' in announce"},
+    {"announce { table 9; device a/b; }\n" OKFE OKBE, 1, 28, "a device name has"},
+    {"announce { table 9; device abcdefghijklmnop; }\n" OKFE OKBE, 1, 28, "1 to 15 characters"},
+    {"announce { table 9; }\nannounce { table 9; }\n" OKFE OKBE, 2, 1, "'announce' is given twice"},
+    {"announce { table 9; }\nfrontend f { listen 0.0.0.0:1; backend b; }\n" OKBE, 2, 21,
+     "listens on a wildcard address"},
     {"frontend f { listen 127.0.0.1:1; backend nope; }\n" OKBE, 1, 42, "unknown backend 'nope'"},
     {OKFE "backend b { server s 127.0.0.1; }\n", 2, 22, "missing ':port'"},
     {OKFE "backend b { server s 127.0.0.1:99999; }\n", 2, 22, "bad port"},
@@ -230,6 +241,31 @@ static const struct bad bads[] = {
     {"frontend f { listen 127.0.0.1:1; mode http; backend b; client_close_first never; }\n" OKBE, 1,
      75, "expected synfin or client, found 'never'"},
 };
+
+static void announce_block(void **u)
+{
+    (void)u;
+    struct lb_config_error e;
+    struct lb_config *c = parse("announce { table 200; withdraw_delay 1500ms; device sfann1; }\n"
+                                "frontend f { listen 10.99.0.1:80; backend b; }\n" OKBE,
+                                &e);
+    if (!c)
+        fail_msg("rejected: %d:%d: %s", e.line, e.col, e.msg);
+    assert_int_equal(c->announce.enabled, 1);
+    assert_int_equal(c->announce.table, 200);
+    assert_int_equal(c->announce.withdraw_delay_ms, 1500);
+    assert_string_equal(c->announce.device, "sfann1");
+    lb_config_free(c);
+    c = parse("announce { table 7; }\nfrontend f { listen 10.99.0.1:80; backend b; }\n" OKBE, &e);
+    assert_non_null(c);
+    assert_int_equal(c->announce.withdraw_delay_ms, 5000); /* defaults */
+    assert_string_equal(c->announce.device, "synfin-ann");
+    lb_config_free(c);
+    c = parse(OKFE OKBE, &e);
+    assert_non_null(c);
+    assert_int_equal(c->announce.enabled, 0);
+    lb_config_free(c);
+}
 
 static void errors_have_positions(void **u)
 {
@@ -552,6 +588,7 @@ int main(void)
         cmocka_unit_test(full_config),
         cmocka_unit_test(defaults_documented),
         cmocka_unit_test(errors_have_positions),
+        cmocka_unit_test(announce_block),
         cmocka_unit_test(one_sided_directives_on_their_side),
         cmocka_unit_test(garbage_never_crashes),
         cmocka_unit_test(values),

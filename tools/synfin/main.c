@@ -14,7 +14,9 @@
  * one stays), SIGTERM drains until drain_timeout, SIGINT stops at once. */
 #include "ctl/admin.h"
 #include "ctl/render.h"
+#include "lb/announce.h"
 #include "lb/config.h"
+#include "lb/maglev.h"
 #include "lb/lb.h"
 #include "io/loop.h"
 #include "lb/transport.h"
@@ -47,12 +49,65 @@ struct app {
     struct lb_transport_conf tconf; /* what the transport was made from: a reload keeps it */
     struct sf_loop_timer settle;    /* after a drain: connections still closing on the stack */
     uint64_t settle_until;
+    struct lb_announce *ann;            /* announce { }: the routes the routing daemon learns */
+    struct lb_announce_conf aconf;      /* what it was made from: a reload keeps it */
+    struct sf_loop_timer withdraw_wait; /* SIGTERM: routes withdrawn, listeners still open */
     int exit_code;
 };
 
+/* --maglev-table: what every node must agree on, one line per maglev backend. */
+static int print_maglev(const struct lb_config *c)
+{
+    int any = 0;
+    for (size_t i = 0; i < c->nbackends; i++) {
+        const struct lb_backend_conf *b = &c->backends[i];
+        if (b->balance != LB_BAL_MAGLEV)
+            continue;
+        any = 1;
+        const char **names = calloc(b->nservers + 1, sizeof *names);
+        uint32_t *weights = calloc(b->nservers + 1, sizeof *weights);
+        uint32_t *counts = calloc(b->nservers + 1, sizeof *counts);
+        char hex[65];
+        int rc = -1;
+        if (names && weights && counts) {
+            for (size_t k = 0; k < b->nservers; k++) {
+                names[k] = b->servers[k].name;
+                weights[k] = b->servers[k].weight;
+            }
+            rc = lb_maglev_digest(b->maglev_size, names, weights, b->nservers, counts, hex);
+        }
+        if (rc == 0) {
+            printf("backend %s maglev_table_size %u sha256 %s slots", b->name, b->maglev_size, hex);
+            /* in name order: two nodes that agree print the same line */
+            for (const char *last = "";;) {
+                size_t best = b->nservers;
+                for (size_t k = 0; k < b->nservers; k++)
+                    if (strcmp(names[k], last) > 0 &&
+                        (best == b->nservers || strcmp(names[k], names[best]) < 0))
+                        best = k;
+                if (best == b->nservers)
+                    break;
+                printf(" %s=%u", names[best], counts[best]);
+                last = names[best];
+            }
+            printf("\n");
+        }
+        free(names);
+        free(weights);
+        free(counts);
+        if (rc < 0) {
+            fprintf(stderr, "synfin: out of memory\n");
+            return 1;
+        }
+    }
+    if (!any)
+        fprintf(stderr, "synfin: no backend balances with maglev\n");
+    return any ? 0 : 1;
+}
+
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: synfin [-c FILE [-t|-T]]\n"
+    fprintf(f, "usage: synfin [-c FILE [-t|-T|--maglev-table]]\n"
                "       synfin --listen ADDR --server ADDR [--server ADDR...] "
                "[--balance roundrobin|leastconn|source|maglev]\n"
                "              [--admin ADDR] [--log stderr|stdout|off|PATH] "
@@ -447,6 +502,14 @@ static void reload(struct app *app)
         lb_logf(lb, "event=reload_rejected error=\"%s\"", err);
         return;
     }
+    if (memcmp(&app->aconf, &c->announce, sizeof app->aconf) != 0 &&
+        (app->aconf.enabled || c->announce.enabled)) {
+        lb->reload_failures++;
+        lb_logf(lb, "event=reload_rejected error=\"announce changed: restart synfin to apply "
+                    "it\"");
+        lb_config_free(c);
+        return;
+    }
     if (!lb_transport_same(&app->tconf, &c->transport)) {
         lb->reload_failures++;
         lb_logf(lb, "event=reload_rejected error=\"the transport changed: restart synfin to "
@@ -512,6 +575,30 @@ static void on_idle(struct lb *lb)
     sf_loop_timer_set(app->loop, &app->settle, sf_loop_now(app->loop) + SETTLE_POLL_NS);
 }
 
+/* The router has had withdraw_delay to move new flows to other nodes: drain now. */
+static void on_withdrawn(struct sf_loop_timer *t)
+{
+    struct app *app = CONTAINER(t, struct app, withdraw_wait);
+    lb_drain(app->lb);
+}
+
+/* SIGTERM. Behind a router, new flows keep coming until the router has heard the
+ * withdrawal; the listeners stay open that long, then the drain begins. */
+static void begin_drain(struct app *app)
+{
+    if (!app->ann || app->aconf.withdraw_delay_ms == 0) {
+        lb_announce_withdraw(app->ann);
+        lb_drain(app->lb);
+        return;
+    }
+    lb_announce_withdraw(app->ann);
+    lb_logf(app->lb, "event=withdraw_wait delay_ms=%llu sessions=%u",
+            (unsigned long long)app->aconf.withdraw_delay_ms, app->lb->nsessions);
+    app->withdraw_wait.fn = on_withdrawn;
+    sf_loop_timer_set(app->loop, &app->withdraw_wait,
+                      sf_loop_now(app->loop) + app->aconf.withdraw_delay_ms * SF_NSEC_PER_MS);
+}
+
 static void on_signal(struct sf_io *io, uint32_t ev)
 {
     struct app *app = CONTAINER(io, struct app, sig);
@@ -521,13 +608,14 @@ static void on_signal(struct sf_io *io, uint32_t ev)
         switch (si.ssi_signo) {
         case SIGHUP: reload(app); break;
         case SIGTERM:
-            if (!app->lb->draining) {
-                lb_drain(app->lb);
+            if (!app->lb->draining && !sf_loop_timer_armed(&app->withdraw_wait)) {
+                begin_drain(app);
                 break;
             }
             /* a second SIGTERM stops now, as SIGINT does (and says so in the log) */
             /* fall through */
         case SIGINT:
+            sf_loop_timer_cancel(app->loop, &app->withdraw_wait);
             lb_logf(app->lb, "event=stop sessions=%u", app->lb->nsessions);
             lb_stop(app->lb);
             sf_loop_stop(app->loop);
@@ -631,6 +719,12 @@ static int run(struct app *app, struct lb_config *c)
         fprintf(stderr, "synfin: %s\n", err);
         goto out;
     }
+    app->aconf = c->announce;
+    if (c->announce.enabled &&
+        !(app->ann = lb_announce_new(app->lb, &c->announce, err, sizeof err))) {
+        fprintf(stderr, "synfin: %s\n", err);
+        goto out;
+    }
     lb_config_free(c);
     c = NULL;
     print_listening(app);
@@ -645,6 +739,9 @@ out:
     ctl_admin_free(app->old_admin);
     ctl_admin_free(app->ctl.admin);
     ctl_fini(&app->ctl);
+    lb_announce_free(app->ann); /* before the frontends go: it reads them */
+    if (app->loop)
+        sf_loop_timer_cancel(app->loop, &app->withdraw_wait);
     if (app->lb)
         lb_free(app->lb);
     if (app->sig.fd >= 0)
@@ -679,6 +776,8 @@ int main(int argc, char **argv)
             check = 1;
         } else if (!strcmp(argv[i], "-T")) {
             check = 2;
+        } else if (!strcmp(argv[i], "--maglev-table")) {
+            check = 3;
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
@@ -717,6 +816,9 @@ int main(int argc, char **argv)
     if (!c) {
         fprintf(stderr, "synfin: %s\n", err);
         rc = 2;
+    } else if (check == 3) {
+        rc = print_maglev(c);
+        lb_config_free(c);
     } else if (check) {
         each_warning(&app, c, warning_to_stderr, NULL);
         printf("%ssynfin: %s: configuration is valid\n", check == 2 ? "# " : "",
