@@ -66,8 +66,29 @@ void lb_session_release_server(struct lb_session *s)
     lb_server_put(srv);
 }
 
+static void keep_ended(const struct lb_session *s, int cause)
+{
+    struct lb *lb = s->lb;
+    struct lb_ended *e = &lb->ended[lb->nended++ % LB_ENDED_MAX];
+    e->id = s->id;
+    e->t_start = s->t_start;
+    e->t_queued = s->t_queued;
+    e->t_connect = s->t_connect;
+    e->t_established = s->t_established;
+    e->t_end = sf_loop_now(lb->loop);
+    e->bytes_up = s->up.bytes;
+    e->bytes_down = s->down.bytes;
+    e->cause = cause;
+    e->first_fin = s->first_fin;
+    e->client = s->client;
+    snprintf(e->frontend, sizeof e->frontend, "%s", s->fe->conf.name);
+    snprintf(e->backend, sizeof e->backend, "%s", s->be->conf.name);
+    snprintf(e->server, sizeof e->server, "%s", s->srv ? s->srv->name : "");
+}
+
 void lb_session_finish(struct lb_session *s, int cause)
 {
+    keep_ended(s, cause);
     struct lb *lb = s->lb;
     struct lb_frontend *fe = s->fe;
     sf_loop_timer_cancel(lb->loop, &s->timer);

@@ -189,11 +189,19 @@ struct lb_transport {
     int census_instant;  /* the census is counters the transport keeps: O(1), take it anew
                           * for every scrape (the stack); 0: it costs work per socket */
     uint64_t conn_open;  /* connections and listeners held now */
+    /* Transitions by arrow and cause, [from][to][cause] flattened (lb_arrow_index); NULL
+     * when the transport is not told them (the kernel's sockets). */
+    const uint64_t *arrows;
     uint64_t conn_limit; /* how many it can hold at once (the kernel one: its descriptors) */
 };
 struct lb_conn {
     const struct lb_transport_ops *ops;
 };
+#define LB_ARROWS_LEN ((size_t)SF_STATE_COUNT * SF_STATE_COUNT * SF_CAUSE_COUNT)
+static inline size_t lb_arrow_index(int from, int to, int cause)
+{
+    return ((size_t)from * SF_STATE_COUNT + (size_t)to) * SF_CAUSE_COUNT + (size_t)cause;
+}
 struct lb_listener {
     const struct lb_transport_ops *ops;
 };

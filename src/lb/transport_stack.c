@@ -600,6 +600,7 @@ static void s_free(struct lb_transport *t)
         free(p);
     }
     free(tp->tw_port);
+    free(tp->arrows);
     free(tp);
 }
 
@@ -633,7 +634,10 @@ struct lb_transport *lb_transport_stack_new(struct sf_loop *loop, const struct l
                                             char *err, size_t errlen)
 {
     struct stransport *tp = calloc(1, sizeof *tp);
-    if (!tp || !(tp->tw_port = calloc(65536, sizeof *tp->tw_port))) {
+    if (!tp || !(tp->tw_port = calloc(65536, sizeof *tp->tw_port)) ||
+        !(tp->arrows = calloc(LB_ARROWS_LEN, sizeof *tp->arrows))) {
+        if (tp)
+            free(tp->tw_port);
         free(tp);
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -641,6 +645,7 @@ struct lb_transport *lb_transport_stack_new(struct sf_loop *loop, const struct l
     tp->base.ops = &stack_ops;
     tp->base.loop = loop;
     tp->base.census_instant = 1;
+    tp->base.arrows = tp->arrows;
     tp->base.conn_limit = UINT64_MAX;
     lb_epset_init(&tp->out);
     tp->deliver.fn = on_deliver;
@@ -665,6 +670,7 @@ struct lb_transport *lb_transport_stack_new(struct sf_loop *loop, const struct l
     tp->host = sf_host_new(loop, &hc, err, errlen);
     if (!tp->host) {
         free(tp->tw_port);
+    free(tp->arrows);
         free(tp);
         return NULL;
     }

@@ -11,6 +11,8 @@ void lb_stack_on_transition(void *ctx, const struct sf_transition *t)
     if ((unsigned)t->cause < SF_CAUSE_COUNT)
         tp->transitions[t->cause]++;
     tp->to_state[t->to]++;
+    if ((unsigned)t->cause < SF_CAUSE_COUNT && t->from < SF_STATE_COUNT && t->to < SF_STATE_COUNT)
+        tp->arrows[lb_arrow_index(t->from, t->to, t->cause)]++;
     if (t->to == SF_TIME_WAIT)
         tp->tw_port[t->local.port]++;
     if (t->from == SF_TIME_WAIT) {
