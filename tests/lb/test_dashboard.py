@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""The dashboard (docs/dashboard.md) in a real browser: a headless Chromium from Debian,
+driven through the DevTools protocol (tests/lib/cdp.py), loads the page a running synfin
+serves at / while the test holds sessions through it, and the test reads the page's DOM
+after its scripts ran: the eleven states are drawn, the counts equal /stats, closing the
+sessions moves TIME_WAIT on the page as on /stats (and, on synfin's own TCP, the transitions
+land on the right arrows with their causes), one session opens into its timeline, a reload
+(SIGHUP) keeps the page live, there was no console error, and killing synfin makes the page
+say it lost the connection. A screenshot goes to the test log directory."""
+import json
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from lbtest import STACK, TRANSPORT, Backend, Synfin, admin_json, connect, echo  # noqa: E402
+from tap import Tap, build_dir, free_port, wait_until  # noqa: E402
+import cdp  # noqa: E402
+
+t = Tap()
+N = 5  # sessions the test holds
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+LOGS = os.path.join(ROOT, build_dir(), "test-logs")
+SUFFIX = "-stack" if STACK else ""
+
+
+def page_counts(b):
+    return b.eval("Object.fromEntries([...document.querySelectorAll('#diagram g.state')]"
+                  ".map(g => [g.dataset.state, g.dataset.count]))")
+
+
+def page_arrows(b):
+    """Every arrow the page shows with a total: the figure's and the table of the others."""
+    return b.eval("Object.fromEntries([...document.querySelectorAll('#diagram g.arrow, "
+                  "#other-arrows tbody tr')].filter(e => +e.dataset.total > 0).map(e => "
+                  "[e.dataset.from + '-' + e.dataset.to, [+e.dataset.total, "
+                  "JSON.parse(e.dataset.causes)]]))")
+
+
+def ticks(b):
+    return int(b.eval("document.body.dataset.ticks || '0'"))
+
+
+def count_agrees(b, aport, state):
+    """The page's count for state equals /stats's at that moment: /stats read before and
+    after the page (its census may move between), one of them equal. Returns the count."""
+    before = admin_json(aport)["tcp_states"][state]
+    shown = page_counts(b)[state]
+    after = admin_json(aport)["tcp_states"][state]
+    return int(shown) if shown != "" and int(shown) in (before, after) else None
+
+
+def main():
+    if not cdp.chromium_binary():
+        t.skip("dashboard_in_chromium", "chromium is not installed (Debian package chromium, "
+               "installed by make test as root)")
+        return
+    os.makedirs(LOGS, exist_ok=True)
+    be = Backend(echo)
+    fport, aport = free_port(), free_port()
+    conf = (f"log stderr;\nadmin 127.0.0.1:{aport};\n"
+            f"frontend f {{ listen 127.0.0.1:{fport}; backend b; }}\n"
+            f"backend b {{ server s1 127.0.0.1:{be.port}; }}\n")
+    lb = Synfin(conf)
+    browser = None
+    clients = []
+    try:
+        browser = cdp.Browser(os.path.join(LOGS, f"test_dashboard{SUFFIX}.chromium.log"))
+        for _ in range(N):
+            c = connect(fport)
+            c.sendall(b"ping")
+            assert c.recv(4) == b"ping"
+            clients.append(c)
+        wait_until(lambda: admin_json(aport)["sessions"]["active"] == N, what="the sessions")
+        browser.navigate(f"http://127.0.0.1:{aport}/#interval=300")
+        wait_until(lambda: ticks(browser) >= 2, 15, 0.05, "the page's first refreshes")
+        run(browser, lb, aport, clients)
+    finally:
+        for c in clients:
+            c.close()
+        if browser:
+            browser.close()
+        lb.stop()
+        lb.cleanup()
+        be.close()
+
+
+def run(b, lb, aport, clients):
+    @t.test
+    def eleven_states_drawn():
+        names = b.eval("[...document.querySelectorAll('#diagram g.state')].map(g => g.dataset.state)")
+        assert sorted(names) == sorted(["CLOSED", "LISTEN", "SYN_SENT", "SYN_RECEIVED",
+                                        "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT",
+                                        "CLOSING", "LAST_ACK", "TIME_WAIT"]), names
+        shown = b.eval("[...document.querySelectorAll('#diagram g.state .name')].map(e => e.textContent)")
+        assert len(set(shown)) == 11, shown
+
+    @t.test
+    def established_matches_stats_and_sessions():
+        # Each session is two connections (client, server); the admin listener's own
+        # connections (the page's fetches, this test's) are counted too, a few at most.
+        est = wait_until(lambda: count_agrees(b, aport, "ESTABLISHED"), 10, 0.05,
+                         "the page's ESTABLISHED to equal /stats")
+        assert 2 * N <= est <= 2 * N + 8, est
+        rows = wait_until(lambda: b.eval(
+            "[...document.querySelectorAll('#sessions tbody tr:not(.ended)')].map(r => r.dataset.clientState)")
+            if len(b.eval("[...document.querySelectorAll('#sessions tbody tr:not(.ended)')]"
+                          ".map(r => r.dataset.id)")) == N else None, 10, 0.05, "N session rows")
+        assert rows == ["ESTABLISHED"] * N, rows
+        assert b.eval("document.getElementById('sessions-note').textContent").startswith(f"{N} live")
+
+    @t.test
+    def stats_tables_shown():
+        text = b.eval("document.getElementById('backends').textContent")
+        assert "s1" in text and "UP" in text, text
+        assert "f" in b.eval("document.getElementById('frontends').textContent")
+
+    @t.test
+    def session_opens_into_its_timeline():
+        b.eval("document.querySelector('#sessions tbody tr:not(.ended)').click()")
+        events = wait_until(lambda: b.eval(
+            "[...document.querySelectorAll('#timeline-table tbody tr td:nth-child(2)')].map(e => e.textContent)"),
+            10, 0.05, "the timeline")
+        assert events[:3] == ["accepted", "connect", "server_established"], events
+        assert "client_now" in events and "server_now" in events, events
+
+    tw0 = {}
+
+    @t.test
+    def closing_moves_time_wait():
+        tw0["stats"] = admin_json(aport)["tcp_states"]["TIME_WAIT"]
+        tw0["arrows"] = admin_json(aport, "/states")["transitions"]
+        for c in clients:
+            c.shutdown(1)  # the client closes first: synfin closes toward the server, the
+            assert c.recv(16) == b""  # echo server answers with its FIN: TIME_WAIT on synfin's side
+        for c in clients:
+            c.close()
+        clients.clear()
+        wait_until(lambda: admin_json(aport)["tcp_states"]["TIME_WAIT"] >= tw0["stats"] + N, 10,
+                   what="/stats TIME_WAIT to grow by N")
+        tw = wait_until(lambda: count_agrees(b, aport, "TIME_WAIT"), 10, 0.05,
+                        "the page's TIME_WAIT to equal /stats")
+        assert tw >= tw0["stats"] + N, (tw, tw0)
+        wait_until(lambda: b.eval("document.getElementById('sessions').querySelectorAll("
+                                  "'tbody tr.ended').length") >= N, 10, 0.05, "the ended rows")
+        causes = b.eval("[...document.querySelectorAll('#sessions tbody tr.ended td:last-child')]"
+                        ".map(e => e.textContent)")
+        assert set(causes[:N]) == {"client_fin"}, causes
+
+    @t.test
+    def transitions_on_the_right_arrows():
+        if not STACK:
+            # The kernel's sockets tell no transitions: the page says so.
+            note = b.eval("document.getElementById('diagram-note').textContent")
+            assert "counts only" in note, note
+            assert page_arrows(b) == {}, page_arrows(b)
+            return
+        before = {f"{a['from']}-{a['to']}": a for a in (tw0["arrows"] or [])}
+
+        def grew(key, cause):
+            shown = page_arrows(b).get(key)
+            old = before.get(key, {"causes": {}})["causes"].get(cause, 0)
+            return shown and shown[1].get(cause, 0) >= old + N
+
+        # synfin's client side: the client's FIN (ESTABLISHED -> CLOSE_WAIT), then its close.
+        wait_until(lambda: grew("ESTABLISHED-CLOSE_WAIT", "fin"), 10, 0.05,
+                   "ESTABLISHED -> CLOSE_WAIT by fin, N more")
+        wait_until(lambda: grew("CLOSE_WAIT-LAST_ACK", "close"), 10, 0.05,
+                   "CLOSE_WAIT -> LAST_ACK by close, N more")
+        # synfin's server side: it closed first, the server's FIN put it in TIME_WAIT.
+        wait_until(lambda: grew("ESTABLISHED-FIN_WAIT_1", "shutdown") or
+                   grew("ESTABLISHED-FIN_WAIT_1", "close"), 10, 0.05, "ESTABLISHED -> FIN_WAIT_1")
+        # Every arrow with a total equals /states (within a refresh).
+        def agree():
+            states = {f"{a['from']}-{a['to']}": [a["total"], a["causes"]]
+                      for a in admin_json(aport, "/states")["transitions"]}
+            return page_arrows(b) == states
+        wait_until(agree, 10, 0.05, "every arrow to equal /states")
+
+    @t.test
+    def reload_keeps_the_page_live():
+        n = ticks(b)
+        lb.send(signal.SIGHUP)
+        wait_until(lambda: ticks(b) >= n + 3, 10, 0.05, "refreshes after the reload")
+        assert b.eval("document.getElementById('conn').className") == "conn ok"
+
+    @t.test
+    def no_console_error_and_a_screenshot():
+        b.call("Runtime.evaluate", expression="1")  # collects the events queued so far
+        assert b.errors == [], b.errors
+        path = os.path.join(LOGS, f"test_dashboard{SUFFIX}.png")
+        b.screenshot(path)
+        with open(path, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+        print(f"# screenshot: {path}")
+
+    @t.test
+    def killed_synfin_reads_connection_lost():
+        lb.p.kill()
+        lb.p.wait(10)
+        text = wait_until(lambda: (lambda s: s if s.startswith("connection lost") else None)(
+            b.eval("document.getElementById('conn').textContent")), 15, 0.05, "'connection lost'")
+        assert f"127.0.0.1:{aport}" in text, text
+        assert b.eval("document.getElementById('conn').className") == "conn lost"
+
+
+main()
+t.done()
