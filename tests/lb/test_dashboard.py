@@ -10,12 +10,13 @@ say it lost the connection. A screenshot goes to the test log directory."""
 import json
 import os
 import signal
+import socket
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from lbtest import STACK, TRANSPORT, Backend, Synfin, admin_json, connect, echo  # noqa: E402
+from lbtest import STACK, Backend, Synfin, admin_json, connect  # noqa: E402
 from tap import Tap, build_dir, free_port, wait_until  # noqa: E402
 import cdp  # noqa: E402
 
@@ -24,6 +25,21 @@ N = 5  # sessions the test holds
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 LOGS = os.path.join(ROOT, build_dir(), "test-logs")
 SUFFIX = "-stack" if STACK else ""
+
+
+def echo(c, b):
+    """Echo until the client's FIN, then FIN back; a reset (the session killed) ends it."""
+    try:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            c.sendall(d)
+        c.shutdown(socket.SHUT_WR)
+        while c.recv(65536):
+            pass
+    except ConnectionResetError:
+        pass
 
 
 def page_counts(b):
@@ -76,7 +92,7 @@ def main():
         wait_until(lambda: admin_json(aport)["sessions"]["active"] == N, what="the sessions")
         browser.navigate(f"http://127.0.0.1:{aport}/#interval=300")
         wait_until(lambda: ticks(browser) >= 2, 15, 0.05, "the page's first refreshes")
-        run(browser, lb, aport, clients)
+        run(browser, lb, aport, fport, clients)
     finally:
         for c in clients:
             c.close()
@@ -87,7 +103,18 @@ def main():
         be.close()
 
 
-def run(b, lb, aport, clients):
+def http_post(port, path):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode())
+        out = b""
+        while True:
+            d = s.recv(4096)
+            if not d:
+                return out
+            out += d
+
+
+def run(b, lb, aport, fport, clients):
     @t.test
     def eleven_states_drawn():
         names = b.eval("[...document.querySelectorAll('#diagram g.state')].map(g => g.dataset.state)")
@@ -159,25 +186,63 @@ def run(b, lb, aport, clients):
             return
         before = {f"{a['from']}-{a['to']}": a for a in (tw0["arrows"] or [])}
 
-        def grew(key, cause):
+        def grew(key, causes, n=N):
             shown = page_arrows(b).get(key)
-            old = before.get(key, {"causes": {}})["causes"].get(cause, 0)
-            return shown and shown[1].get(cause, 0) >= old + N
+            old = sum(before.get(key, {"causes": {}})["causes"].get(c, 0) for c in causes)
+            return shown and sum(shown[1].get(c, 0) for c in causes) >= old + n
 
-        # synfin's client side: the client's FIN (ESTABLISHED -> CLOSE_WAIT), then its close.
-        wait_until(lambda: grew("ESTABLISHED-CLOSE_WAIT", "fin"), 10, 0.05,
+        # synfin's client side: the client's FIN (ESTABLISHED -> CLOSE_WAIT), then synfin
+        # passes the server's FIN on (shutdown) or closes.
+        wait_until(lambda: grew("ESTABLISHED-CLOSE_WAIT", ["fin"]), 10, 0.05,
                    "ESTABLISHED -> CLOSE_WAIT by fin, N more")
-        wait_until(lambda: grew("CLOSE_WAIT-LAST_ACK", "close"), 10, 0.05,
-                   "CLOSE_WAIT -> LAST_ACK by close, N more")
-        # synfin's server side: it closed first, the server's FIN put it in TIME_WAIT.
-        wait_until(lambda: grew("ESTABLISHED-FIN_WAIT_1", "shutdown") or
-                   grew("ESTABLISHED-FIN_WAIT_1", "close"), 10, 0.05, "ESTABLISHED -> FIN_WAIT_1")
+        wait_until(lambda: grew("CLOSE_WAIT-LAST_ACK", ["shutdown", "close"]), 10, 0.05,
+                   "CLOSE_WAIT -> LAST_ACK by shutdown or close, N more")
+        # synfin's server side: it sent the first FIN (passing the client's on), and the
+        # server's FIN put it in TIME_WAIT.
+        wait_until(lambda: grew("ESTABLISHED-FIN_WAIT_1", ["shutdown", "close"]), 10, 0.05,
+                   "ESTABLISHED -> FIN_WAIT_1 by shutdown or close, N more")
+        def into_time_wait():
+            n = 0
+            for key, (total, causes) in page_arrows(b).items():
+                if key.endswith("-TIME_WAIT"):
+                    old = before.get(key, {"causes": {}})["causes"]
+                    n += sum(causes.get(k, 0) - old.get(k, 0) for k in ("fin", "fin_ack", "ack"))
+            return n >= N
+        wait_until(into_time_wait, 10, 0.05, "N more into TIME_WAIT by the server's FIN")
         # Every arrow with a total equals /states (within a refresh).
         def agree():
             states = {f"{a['from']}-{a['to']}": [a["total"], a["causes"]]
                       for a in admin_json(aport, "/states")["transitions"]}
             return page_arrows(b) == states
         wait_until(agree, 10, 0.05, "every arrow to equal /states")
+
+    @t.test
+    def session_closed_by_synfin():
+        before = {f"{a['from']}-{a['to']}": a for a in (admin_json(aport, "/states")["transitions"] or [])}
+        c = connect(fport)
+        clients.append(c)
+        c.sendall(b"ping")
+        assert c.recv(4) == b"ping"
+        sid = wait_until(lambda: (admin_json(aport, "/sessions")["sessions"] or [{}])[0].get("id"),
+                         what="the new session")
+        r = http_post(aport, f"/sessions/{sid}/kill")
+        assert r.startswith(b"HTTP/1.1 200"), r
+        cause = wait_until(lambda: b.eval(
+            f"(e => e && e.lastElementChild.textContent)(document.querySelector('#sessions tr.ended[data-id=\"{sid}\"]'))"),
+            10, 0.05, "the killed session's row")
+        assert cause == "admin_kill", cause
+        if STACK:
+            # synfin ended both connections itself: arrows out of ESTABLISHED by the owner's
+            # call (close, shutdown, abort), not by a segment from the peers.
+            def by_synfin():
+                shown = page_arrows(b)
+                n = 0
+                for key, (total, causes) in shown.items():
+                    if key.startswith("ESTABLISHED-"):
+                        old = before.get(key, {"causes": {}})["causes"]
+                        n += sum(causes.get(k, 0) - old.get(k, 0) for k in ("close", "shutdown", "abort"))
+                return n >= 2
+            wait_until(by_synfin, 10, 0.05, "two transitions out of ESTABLISHED by synfin")
 
     @t.test
     def reload_keeps_the_page_live():
