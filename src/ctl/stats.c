@@ -206,7 +206,7 @@ int ctl_handle(void *ctx, const struct ctl_admin_req *r, struct ctl_admin_resp *
     rep->ctl = ctl;
     rep->kind = kind;
     resp->stream = &rep->base;
-    resp->ctype = kind == REPORT_METRICS ? "text/plain; version=0.0.4; charset=utf-8"
-                                         : "application/json";
+    resp->ctype =
+        kind == REPORT_METRICS ? "text/plain; version=0.0.4; charset=utf-8" : "application/json";
     return 200;
 }

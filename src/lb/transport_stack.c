@@ -670,7 +670,7 @@ struct lb_transport *lb_transport_stack_new(struct sf_loop *loop, const struct l
     tp->host = sf_host_new(loop, &hc, err, errlen);
     if (!tp->host) {
         free(tp->tw_port);
-    free(tp->arrows);
+        free(tp->arrows);
         free(tp);
         return NULL;
     }

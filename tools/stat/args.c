@@ -223,9 +223,12 @@ static int check_combinations(const struct st_opts *o, const int *seen, char *er
         return st_errf(err, errlen, "--advise cannot be used with --%s",
                        seen[O_WATCH] ? "watch" : "by-peer");
     if (seen[O_HTML] && (seen[O_WATCH] || seen[O_JSON] || seen[O_ADVISE]))
-        return st_errf(err, errlen, "--html cannot be used with --%s (the report has the peers "
+        return st_errf(err, errlen,
+                       "--html cannot be used with --%s (the report has the peers "
                        "and the advice already)",
-                       seen[O_WATCH] ? "watch" : seen[O_JSON] ? "json" : "advise");
+                       seen[O_WATCH]  ? "watch"
+                       : seen[O_JSON] ? "json"
+                                      : "advise");
     if (seen[O_COUNT] && !seen[O_WATCH])
         return st_errf(err, errlen, "--count needs --watch");
     if (seen[O_IGNORE] && !o->advise)

@@ -49,8 +49,9 @@ static void histogram(FILE *f, const struct st_hist *h)
                 "fill=\"#1d4f80\"/></svg></td></tr>\n",
                 st_state_name(s), st_state_name(s), h->n[s], w);
     }
-    fprintf(f, "<tr><th>total</th><td class=\"n\" id=\"total\">%" PRIu64 "</td><td></td></tr>"
-               "</table>\n",
+    fprintf(f,
+            "<tr><th>total</th><td class=\"n\" id=\"total\">%" PRIu64 "</td><td></td></tr>"
+            "</table>\n",
             total);
 }
 
