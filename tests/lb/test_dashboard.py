@@ -12,7 +12,7 @@ import os
 import signal
 import socket
 import sys
-import time
+import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -56,7 +56,8 @@ def page_arrows(b):
 
 
 def ticks(b):
-    return int(b.eval("document.body.dataset.ticks || '0'"))
+    # While the page loads, there may be no body yet.
+    return int(b.eval("(document.body && document.body.dataset.ticks) || '0'"))
 
 
 def count_agrees(b, aport, state):
@@ -92,6 +93,9 @@ def main():
         wait_until(lambda: admin_json(aport)["sessions"]["active"] == N, what="the sessions")
         browser.navigate(f"http://127.0.0.1:{aport}/#interval=300")
         wait_until(lambda: ticks(browser) >= 2, 15, 0.05, "the page's first refreshes")
+    except Exception as e:  # noqa: BLE001 - the scene could not be set: one failure, said why
+        t.ok(False, "dashboard_loads", f"reason: {type(e).__name__}: {e}\n{traceback.format_exc()}")
+    else:
         run(browser, lb, aport, fport, clients)
     finally:
         for c in clients:

@@ -15,9 +15,9 @@ const POS = {
 const GHOST = [760, 665]; // CLOSED again, below: where LAST_ACK and TIME_WAIT end
 // The figure's arrows: [from, to, the RFC's label, bend].
 const ARROWS = [
-  ["CLOSED", "LISTEN", "passive OPEN", 0.25], ["LISTEN", "CLOSED", "CLOSE", 0.25],
+  ["CLOSED", "LISTEN", "passive OPEN", 0.5], ["LISTEN", "CLOSED", "CLOSE", 0.5],
   ["CLOSED", "SYN_SENT", "active OPEN / snd SYN", 0], ["LISTEN", "SYN_RECEIVED", "rcv SYN / snd SYN,ACK", 0],
-  ["LISTEN", "SYN_SENT", "SEND / snd SYN", 0], ["SYN_RECEIVED", "LISTEN", "rcv RST", 0.2],
+  ["LISTEN", "SYN_SENT", "SEND / snd SYN", 0], ["SYN_RECEIVED", "LISTEN", "rcv RST", -0.25],
   ["SYN_SENT", "SYN_RECEIVED", "rcv SYN / snd ACK", 0.12], ["SYN_SENT", "CLOSED", "CLOSE / timeout", 0.2],
   ["SYN_RECEIVED", "ESTABLISHED", "rcv ACK of SYN", 0], ["SYN_SENT", "ESTABLISHED", "rcv SYN,ACK / snd ACK", 0],
   ["SYN_RECEIVED", "FIN_WAIT_1", "CLOSE / snd FIN", 0], ["ESTABLISHED", "FIN_WAIT_1", "CLOSE / snd FIN", 0],
@@ -79,9 +79,13 @@ function drawDiagram() {
     const nx = -(q[1] - p[1]) * bend, ny = (q[0] - p[0]) * bend;
     const g = el("svg:g", { class: "arrow", id: `arrow-${from}-${to}`, "data-from": from, "data-to": to, "data-total": "0", "data-rate": "0", "data-causes": "{}" });
     g.appendChild(el("svg:path", { d: `M${p[0]},${p[1]} Q${mx + nx},${my + ny} ${q[0]},${q[1]}` }));
-    const t = el("svg:text", { x: mx + nx / 2 + 4, y: my + ny / 2 - 3 });
+    // The label beside its arrow: above a level one, on the outer side of a bent one.
+    const level = Math.abs(q[1] - p[1]) < 4;
+    const lx = level ? mx : mx + nx / 2 + (nx < 0 ? -4 : 4), ly = level ? my - 16 : my + ny / 2 - 3;
+    const anchor = level ? "middle" : nx < 0 ? "end" : "start";
+    const t = el("svg:text", { x: lx, y: ly, "text-anchor": anchor });
     t.appendChild(el("svg:tspan", { class: "label" }, label));
-    t.appendChild(el("svg:tspan", { class: "rate", x: mx + nx / 2 + 4, dy: 12 }, ""));
+    t.appendChild(el("svg:tspan", { class: "rate", x: lx, dy: 12 }, ""));
     g.appendChild(t);
     g.appendChild(el("svg:title", {}, `${from} → ${to}: ${label}`));
     svg.appendChild(g);
