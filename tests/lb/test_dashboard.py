@@ -9,14 +9,16 @@ land on the right arrows with their causes), one session opens into its timeline
 say it lost the connection. A screenshot goes to the test log directory."""
 import json
 import os
+import resource
 import signal
 import socket
+import subprocess
 import sys
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from lbtest import STACK, Backend, Synfin, admin_json, connect  # noqa: E402
+from lbtest import SERVER_BIND, STACK, Backend, Synfin, admin_json, connect  # noqa: E402
 from tap import Tap, build_dir, free_port, wait_until  # noqa: E402
 import cdp  # noqa: E402
 
@@ -275,5 +277,91 @@ def run(b, lb, aport, fport, clients):
         assert b.eval("document.getElementById('conn').className") == "conn lost"
 
 
+# A backend that accepts and holds connections, in a process of its own (its descriptors
+# do not count against this one's): prints its port, holds until stdin closes.
+HOLDER = """
+import socket, sys, threading
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 0))
+s.listen(4096)
+print(s.getsockname()[1], flush=True)
+held = []
+def run():
+    while True:
+        held.append(s.accept()[0])
+threading.Thread(target=run, daemon=True).start()
+sys.stdin.read()
+"""
+
+
+MANY = 10000
+
+
+def many_sessions():
+    """The page with 10,000 live sessions: it pages them (the newest 100, then older ones)
+    and keeps refreshing."""
+    # Descriptors: this process holds the clients; synfin on kernel sockets two per session
+    # (it raises its soft limit to the hard one), on its own TCP none.
+    need = MANY + 500 if STACK else 2 * MANY + 500
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < need:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (need, need))
+        except (ValueError, OSError):
+            t.skip("ten_thousand_sessions", f"RLIMIT_NOFILE hard limit {hard} < {need} for "
+                   f"{MANY} sessions (raising it needs CAP_SYS_RESOURCE)")
+            return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, SERVER_BIND], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    holder.port = int(holder.stdout.readline())
+    fport, aport = free_port(), free_port()
+    lb = Synfin(f"log stderr;\nadmin 127.0.0.1:{aport};\n"
+                f"frontend f {{ listen 127.0.0.1:{fport}; maxconn {MANY + 100}; backend b; }}\n"
+                f"backend b {{ server s1 127.0.0.1:{holder.port}; }}\n")
+    clients, browser = [], None
+    try:
+        for _ in range(MANY):
+            clients.append(connect(fport))
+        wait_until(lambda: admin_json(aport)["sessions"]["active"] == MANY, 60, 0.2,
+                   f"{MANY} sessions")
+        browser = cdp.Browser(os.path.join(LOGS, f"test_dashboard{SUFFIX}.many.chromium.log"))
+        browser.navigate(f"http://127.0.0.1:{aport}/#interval=1000")
+
+        @t.test
+        def ten_thousand_sessions_paged_and_live():
+            b = browser
+            wait_until(lambda: ticks(b) >= 2, 30, 0.1, "the page's first refreshes")
+            note = b.eval("document.getElementById('sessions-note').textContent")
+            assert note.startswith(f"{MANY} live"), note
+            ids = [int(i) for i in b.eval("[...document.querySelectorAll('#sessions tbody "
+                                          "tr:not(.ended)')].map(r => r.dataset.id)")]
+            assert len(ids) == 100 and ids == sorted(ids, reverse=True), ids
+            b.eval("document.getElementById('next').click()")
+            older = wait_until(lambda: (lambda o: o if o and int(o[0]) < ids[-1] else None)(
+                b.eval("[...document.querySelectorAll('#sessions tbody tr:not(.ended)')]"
+                       ".map(r => r.dataset.id)")), 15, 0.1, "the next page")
+            assert len(older) == 100 and int(older[0]) == ids[-1] - 1, (ids[-1], older[:3])
+            n = ticks(b)
+            wait_until(lambda: ticks(b) >= n + 3, 30, 0.1, "three more refreshes")
+            est = wait_until(lambda: count_agrees(b, aport, "ESTABLISHED"), 30, 0.1,
+                             "the page's ESTABLISHED to equal /stats")
+            assert 2 * MANY <= est <= 2 * MANY + 8, est
+            b.call("Runtime.evaluate", expression="1")
+            assert b.errors == [], b.errors
+    finally:
+        for c in clients:
+            c.close()
+        if browser:
+            browser.close()
+        lb.stop()
+        lb.cleanup()
+        holder.stdin.close()
+        holder.wait(10)
+
+
 main()
+many_sessions()
 t.done()
