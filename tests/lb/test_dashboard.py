@@ -251,6 +251,22 @@ def run(b, lb, aport, fport, clients):
             wait_until(by_synfin, 10, 0.05, "two transitions out of ESTABLISHED by synfin")
 
     @t.test
+    def host_view_counts_only():
+        b.eval("(s => { s.value = 'host'; s.dispatchEvent(new Event('change')); })"
+               "(document.getElementById('view'))")
+        note = wait_until(lambda: (lambda n: n if "host" in n else None)(
+            b.eval("document.getElementById('diagram-note').textContent")), 10, 0.05, "the host view")
+        assert "counts only" in note, note
+        # the admin listener at least listens on the host, whatever carries the sessions
+        wait_until(lambda: int(page_counts(b)["LISTEN"] or 0) >= 1, 10, 0.05, "host LISTEN")
+        assert b.eval("document.querySelectorAll('#diagram g.arrow.flow').length") == 0
+        assert "view=host" in b.eval("location.hash")
+        b.eval("(s => { s.value = 'synfin'; s.dispatchEvent(new Event('change')); })"
+               "(document.getElementById('view'))")
+        wait_until(lambda: "host" not in b.eval("document.getElementById('diagram-note').textContent"),
+                   10, 0.05, "back to synfin's view")
+
+    @t.test
     def reload_keeps_the_page_live():
         n = ticks(b)
         lb.send(signal.SIGHUP)

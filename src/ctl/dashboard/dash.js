@@ -331,10 +331,18 @@ async function tick() {
       getJSON("/sessions?limit=100" + (ui.after ? "&after=" + ui.after : "")), getJSON("/sessions/ended")]);
     if (ui.pid !== null && (states.pid !== ui.pid)) { ui.prevArrows = null; ui.prevStats = null; }
     ui.pid = states.pid;
-    if (hostDue) {
+    if (hostDue && !ui.hostBusy) {
+      // One host dump at a time: on a big host it may take longer than a refresh.
       ui.hostAt = now;
-      getJSON("/host").then((h) => { ui.host = h; if (!h.error) record("host", h.tcp_states, Date.now()); showPeers(h); showAdvice(h); if (ui.view === "host") { showCounts(h.tcp_states); drawChart(); } })
-        .catch(() => { /* the next tick tells whether the listener is gone */ });
+      ui.hostBusy = true;
+      getJSON("/host").then((h) => {
+        ui.host = h;
+        if (!h.error) record("host", h.tcp_states, Date.now());
+        showPeers(h);
+        showAdvice(h);
+        if (ui.view === "host") { showCounts(h.error ? null : h.tcp_states); drawChart(); }
+      }).catch(() => { /* the next tick tells whether the listener is gone */ })
+        .finally(() => { ui.hostBusy = false; });
     }
     record("synfin", states.states, now);
     if (ui.view === "synfin") {
