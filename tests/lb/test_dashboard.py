@@ -274,6 +274,18 @@ def run(b, lb, aport, fport, clients):
         assert b.eval("document.getElementById('conn').className") == "conn ok"
 
     @t.test
+    def browser_reload_keeps_the_chart():
+        points = "document.querySelector('#chart polyline[data-state=TIME_WAIT]')" \
+                 ".getAttribute('points').trim().split(' ').length"
+        before = b.eval(points)
+        assert before >= 5, before
+        b.eval("window.beforeReload = true")
+        b.call("Page.reload")
+        wait_until(lambda: not b.eval("window.beforeReload === true") and ticks(b) >= 1, 15, 0.05,
+                   "a refresh of the reloaded page")
+        assert b.eval(points) > before, (before, b.eval(points))  # the history came back
+
+    @t.test
     def no_console_error_and_a_screenshot():
         b.call("Runtime.evaluate", expression="1")  # collects the events queued so far
         assert b.errors == [], b.errors
