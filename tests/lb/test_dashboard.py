@@ -297,6 +297,8 @@ def run(b, lb, aport, fport, clients):
 
     @t.test
     def killed_synfin_reads_connection_lost():
+        log = lb.log()
+        assert "Sanitizer" not in log and "runtime error" not in log, log[-3000:]
         lb.p.kill()
         lb.p.wait(10)
         text = wait_until(lambda: (lambda s: s if s.startswith("connection lost") else None)(
