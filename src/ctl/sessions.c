@@ -10,6 +10,7 @@
  * first page), and every session alive from the first page to the last is listed exactly
  * once. */
 #include "ctl/render.h"
+#include "ctl/timeline.h"
 #include "lb/session.h"
 
 #include <stdlib.h>
@@ -184,28 +185,6 @@ int ctl_sessions_body(struct lb *lb, const char *query, struct ctl_body **out,
 
 /* ---- one session, and the sessions that ended last (GET /sessions/ID, /sessions/ended) -- */
 
-static void event(struct sf_strbuf *b, int *n, uint64_t t0, uint64_t t, const char *what,
-                  const char *detail)
-{
-    if (!t)
-        return;
-    sf_sb_printf(b, "%s{\"at_ms\":%.3f,\"event\":\"%s\",\"detail\":", (*n)++ ? "," : "",
-                 (double)(t - t0) / 1e6, what);
-    sf_sb_json_str(b, detail);
-    sf_sb_printf(b, "}");
-}
-
-/* What the balancer stamped on its way: accept, queue, connect, server established. */
-static void timeline_start(struct sf_strbuf *b, int *n, uint64_t t0, uint64_t queued,
-                           uint64_t connect, uint64_t established)
-{
-    sf_sb_printf(b, ",\"timeline\":[");
-    event(b, n, t0, t0, "accepted", "client connection ESTABLISHED (3-way handshake done)");
-    event(b, n, t0, queued, "queued", "waiting in the backend's queue for a server");
-    event(b, n, t0, connect, "connect", "SYN sent to the server (SYN_SENT)");
-    event(b, n, t0, established, "server_established", "server connection ESTABLISHED");
-}
-
 static const char *fin_text(int first_fin)
 {
     return first_fin == LB_CAUSE_CLIENT_FIN   ? "the client closed first (its FIN)"
@@ -215,23 +194,29 @@ static const char *fin_text(int first_fin)
 
 static void live_obj(struct sf_strbuf *b, struct lb_session *s, uint64_t now)
 {
-    int n = 0;
+    struct ctl_timeline *tl = malloc(sizeof *tl);
+    if (!tl) {
+        b->failed = 1;
+        return;
+    }
     sf_sb_printf(b, "{\"version\":%d,\"live\":true,\"session\":", CTL_STATS_VERSION);
     session_obj(b, s, now, 1);
     sf_sb_printf(b, ",\"first_fin\":");
     sf_sb_json_str(b, fin_text(s->first_fin));
-    timeline_start(b, &n, s->t_start, s->t_queued, s->t_connect, s->t_established);
+    ctl_tl_init(tl, s->t_start);
+    ctl_tl_trace(tl, s->lb->tp->trace, s->conn_id);
+    ctl_tl_stamps(tl, s->t_queued, s->t_connect, s->t_established);
     struct lb_conn *sides[2] = {s->cc, s->sc};
     for (int i = 0; i < 2; i++) {
         struct lb_conn_info in;
-        char d[160];
-        if (!sides[i] || lb_conn_info(sides[i], &in) < 0)
-            continue;
-        snprintf(d, sizeof d, "%s connection %s now%s%s", i ? "server" : "client",
-                 sf_state_name(in.state), in.cause ? ", after " : "", in.cause ? in.cause : "");
-        event(b, &n, s->t_start, now, i ? "server_now" : "client_now", d);
+        if (sides[i] && lb_conn_info(sides[i], &in) == 0)
+            ctl_tl_add(tl, now, i ? "server_now" : "client_now", "%s connection %s now%s%s",
+                       i ? "server" : "client", sf_state_name(in.state), in.cause ? ", after " : "",
+                       in.cause ? in.cause : "");
     }
-    sf_sb_printf(b, "]}\n");
+    ctl_tl_render(tl, b);
+    free(tl);
+    sf_sb_printf(b, "}\n");
 }
 
 static void ended_obj(struct sf_strbuf *b, const struct lb_ended *e, uint64_t now)
@@ -255,14 +240,21 @@ static void ended_obj(struct sf_strbuf *b, const struct lb_ended *e, uint64_t no
 }
 
 /* The members after "session" in GET /sessions/ID of an ended one. */
-static void ended_timeline(struct sf_strbuf *b, const struct lb_ended *e)
+static void ended_timeline(struct sf_strbuf *b, const struct lb *lb, const struct lb_ended *e)
 {
-    int n = 0;
+    struct ctl_timeline *tl = malloc(sizeof *tl);
+    if (!tl) {
+        b->failed = 1;
+        return;
+    }
     sf_sb_printf(b, ",\"first_fin\":");
     sf_sb_json_str(b, fin_text(e->first_fin));
-    timeline_start(b, &n, e->t_start, e->t_queued, e->t_connect, e->t_established);
-    event(b, &n, e->t_start, e->t_end, "ended", lb_cause_name(e->cause));
-    sf_sb_printf(b, "]");
+    ctl_tl_init(tl, e->t_start);
+    ctl_tl_trace(tl, lb->tp->trace, e->conn_id);
+    ctl_tl_stamps(tl, e->t_queued, e->t_connect, e->t_established);
+    ctl_tl_add(tl, e->t_end, "ended", "%s", lb_cause_name(e->cause));
+    ctl_tl_render(tl, b);
+    free(tl);
 }
 
 int ctl_session_detail(struct lb *lb, const char *rest, struct sf_strbuf *b)
@@ -292,7 +284,7 @@ int ctl_session_detail(struct lb *lb, const char *rest, struct sf_strbuf *b)
         if (e->id == id) {
             sf_sb_printf(b, "{\"version\":%d,\"live\":false,\"session\":", CTL_STATS_VERSION);
             ended_obj(b, e, now);
-            ended_timeline(b, e);
+            ended_timeline(b, lb, e);
             sf_sb_printf(b, "}\n");
             return 200;
         }

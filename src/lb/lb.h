@@ -102,6 +102,7 @@ struct lb_ended {
     uint64_t t_start, t_queued, t_connect, t_established, t_end; /* loop clock; 0: never */
     uint64_t bytes_up, bytes_down;
     int cause, first_fin;
+    uint64_t conn_id[2]; /* client, server: their transitions in lb_transport.trace */
     struct lb_addr client;
     char frontend[LB_NAME_MAX], backend[LB_NAME_MAX], server[LB_NAME_MAX];
 };

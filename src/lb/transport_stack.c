@@ -429,6 +429,7 @@ static int s_info(struct lb_conn *cc, struct lb_conn_info *i)
     i->unacked = in.unacked;
     i->rtt_us = in.srtt_us;
     i->cause = sf_cause_name(in.last_cause);
+    i->id = in.id;
     return 0;
 }
 
@@ -601,6 +602,7 @@ static void s_free(struct lb_transport *t)
     }
     free(tp->tw_port);
     free(tp->arrows);
+    free(tp->trace.ring);
     free(tp);
 }
 
@@ -635,9 +637,12 @@ struct lb_transport *lb_transport_stack_new(struct sf_loop *loop, const struct l
 {
     struct stransport *tp = calloc(1, sizeof *tp);
     if (!tp || !(tp->tw_port = calloc(65536, sizeof *tp->tw_port)) ||
-        !(tp->arrows = calloc(LB_ARROWS_LEN, sizeof *tp->arrows))) {
-        if (tp)
+        !(tp->arrows = calloc(LB_ARROWS_LEN, sizeof *tp->arrows)) ||
+        !(tp->trace.ring = calloc(LB_TRACE_LEN, sizeof *tp->trace.ring))) {
+        if (tp) {
             free(tp->tw_port);
+            free(tp->arrows);
+        }
         free(tp);
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -646,6 +651,7 @@ struct lb_transport *lb_transport_stack_new(struct sf_loop *loop, const struct l
     tp->base.loop = loop;
     tp->base.census_instant = 1;
     tp->base.arrows = tp->arrows;
+    tp->base.trace = &tp->trace;
     tp->base.conn_limit = UINT64_MAX;
     lb_epset_init(&tp->out);
     tp->deliver.fn = on_deliver;
@@ -671,6 +677,7 @@ struct lb_transport *lb_transport_stack_new(struct sf_loop *loop, const struct l
     if (!tp->host) {
         free(tp->tw_port);
         free(tp->arrows);
+        free(tp->trace.ring);
         free(tp);
         return NULL;
     }

@@ -28,6 +28,15 @@ def raw(port, request):
             out += d
 
 
+def tcp_events(d):
+    """A timeline's TCP transitions, by side, in order."""
+    out = {"client_tcp": [], "server_tcp": []}
+    for e in d["timeline"]:
+        if e["event"] in out:
+            out[e["event"]].append(e["detail"])
+    return out
+
+
 def setup():
     be = Backend(echo)
     fport, aport = free_port(), free_port()
@@ -105,22 +114,43 @@ def session_timeline_live_then_ended():
         d = admin_json(aport, f"/sessions/{sid}")
         assert d["live"] is True and d["session"]["id"] == sid, d
         assert d["session"]["bytes_up"] == 5 and d["session"]["bytes_down"] == 5, d
-        ev = [e["event"] for e in d["timeline"]]
-        assert ev[:3] == ["accepted", "connect", "server_established"], ev
-        assert ev[3:] == ["client_now", "server_now"], ev
-        assert all(e["at_ms"] >= 0 for e in d["timeline"])
-        assert "ESTABLISHED" in d["timeline"][3]["detail"], d
+        ev = [e["event"] for e in d["timeline"] if not e["event"].endswith("_tcp")]
+        assert ev == ["accepted", "connect", "server_established", "client_now", "server_now"], ev
+        times = [e["at_ms"] for e in d["timeline"]]
+        assert times == sorted(times) and times[0] == 0, times
+        now = {e["event"]: e["detail"] for e in d["timeline"]}
+        assert now["client_now"].startswith("client connection ESTABLISHED now"), now
         assert d["first_fin"] == "no FIN yet"
+        tcp = tcp_events(d)
+        if STACK:  # the engine's transitions of both connections, with their causes
+            assert tcp["client_tcp"] == ["LISTEN -> SYN_RECEIVED by syn",
+                                         "SYN_RECEIVED -> ESTABLISHED by ack"], tcp
+            assert tcp["server_tcp"] == ["CLOSED -> SYN_SENT by connect",
+                                         "SYN_SENT -> ESTABLISHED by syn_ack"], tcp
+        else:
+            assert tcp == {"client_tcp": [], "server_tcp": []}, tcp  # the kernel tells none
         c.shutdown(socket.SHUT_WR)
         assert c.recv(16) == b""
         c.close()
         wait_until(lambda: admin_json(aport)["sessions"]["active"] == 0)
+        if STACK:  # the client side's last ACK may come a moment after the session's end
+            wait_until(lambda: tcp_events(admin_json(aport, f"/sessions/{sid}"))["client_tcp"][-1:]
+                       == ["LAST_ACK -> CLOSED by ack"], what="the client's LAST_ACK -> CLOSED")
         d = admin_json(aport, f"/sessions/{sid}")
         assert d["live"] is False and d["session"]["close_cause"] == "client_fin", d
         assert d["first_fin"] == "the client closed first (its FIN)", d
-        ev = [e["event"] for e in d["timeline"]]
+        ev = [e["event"] for e in d["timeline"] if not e["event"].endswith("_tcp")]
         assert ev == ["accepted", "connect", "server_established", "ended"], ev
-        assert d["timeline"][-1]["detail"] == "client_fin"
+        assert [e["detail"] for e in d["timeline"] if e["event"] == "ended"] == ["client_fin"]
+        tcp = tcp_events(d)
+        if STACK:
+            # the client closed first: synfin's client side passes through CLOSE_WAIT, its
+            # server side closes first and holds the TIME_WAIT
+            assert tcp["client_tcp"][2:] == ["ESTABLISHED -> CLOSE_WAIT by fin",
+                                             "CLOSE_WAIT -> LAST_ACK by shutdown",
+                                             "LAST_ACK -> CLOSED by ack"], tcp
+            assert tcp["server_tcp"][2] == "ESTABLISHED -> FIN_WAIT_1 by shutdown", tcp
+            assert tcp["server_tcp"][-1].split(" by ")[0].endswith("-> TIME_WAIT"), tcp
         ended = admin_json(aport, "/sessions/ended")["ended"]
         assert ended[0]["id"] == sid and ended[0]["bytes_up"] == 5, ended
         r = raw(aport, b"GET /sessions/987654 HTTP/1.1\r\n\r\n")

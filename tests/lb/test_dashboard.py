@@ -156,8 +156,13 @@ def run(b, lb, aport, fport, clients):
         events = wait_until(lambda: b.eval(
             "[...document.querySelectorAll('#timeline-table tbody tr td:nth-child(2)')].map(e => e.textContent)"),
             10, 0.05, "the timeline")
-        assert events[:3] == ["accepted", "connect", "server_established"], events
-        assert "client_now" in events and "server_now" in events, events
+        stamps = [e for e in events if not e.endswith("_tcp")]
+        assert stamps == ["accepted", "connect", "server_established", "client_now", "server_now"], events
+        if STACK:  # each transition of both connections, with its cause
+            rows = b.eval("[...document.querySelectorAll('#timeline-table tbody tr')]"
+                          ".map(r => r.cells[1].textContent + ': ' + r.cells[2].textContent)")
+            assert "client_tcp: SYN_RECEIVED -> ESTABLISHED by ack" in rows, rows
+            assert "server_tcp: SYN_SENT -> ESTABLISHED by syn_ack" in rows, rows
 
     tw0 = {}
 
