@@ -5,7 +5,11 @@ $(eval $(call add_lib,sflb,$(wildcard src/lb/*.c)))
 $(eval $(call add_lib,sfctl,$(wildcard src/ctl/*.c)))
 LB_LIBS := $(LIB_sflb) $(O)/lib/libsfhttp.a $(O)/lib/libsfio.a $(O)/lib/libsftcp.a $(O)/lib/libsfnet.a \
 	$(LIB_sfdiag) $(O)/lib/libsfutil.a
-$(eval $(call add_bin,synfin,$(wildcard tools/synfin/*.c),$(LIB_sfctl) $(LB_LIBS),-lm))
+# The admin's /host reads the host's sockets with synfin-stat's own code (tools/stat).
+$(eval $(call add_bin,synfin,$(wildcard tools/synfin/*.c),$(LIB_sfctl) $(O)/lib/libsfstat.a $(LB_LIBS),-lm))
+$(O)/obj/src/ctl/%.o: CPPFLAGS += -Itools
+# The dashboard's files are compiled in (.incbin): rebuild when one changes.
+$(O)/obj/src/ctl/dashboard.o: $(wildcard src/ctl/dashboard/*)
 
 # The default config is compiled in (.incbin): rebuild when it changes.
 $(O)/obj/src/lb/conf_embed.o: conf/synfin.conf
@@ -36,6 +40,8 @@ TESTS += $(sort $(LB_STACK_WRAPPERS))
 TEST_DEPS += iproute2 netcat-openbsd curl
 # BIRD speaks BGP between the scale-out test's router and nodes.
 TEST_DEPS += bird2
+# The dashboard's browser test (tests/lb/test_dashboard.py) drives Debian's Chromium.
+TEST_DEPS += chromium
 
 BENCH_LB_DEPS := haproxy nginx libnginx-mod-stream wrk curl iproute2
 

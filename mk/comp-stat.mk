@@ -13,7 +13,7 @@ $(eval $(call add_unit,test_stat_from,tests/stat/test_from.c,$(LIB_sfstat) $(LIB
 
 # System tests: they make their own network namespaces (root), or skip saying why.
 TESTS += tests/stat/test_stat_cli.py tests/stat/test_stat_kernel.py tests/stat/test_stat_watch.py \
-         tests/stat/test_stat_from.py tests/stat/test_stat_advise.py
+         tests/stat/test_stat_from.py tests/stat/test_stat_advise.py tests/stat/test_stat_html.py
 TEST_DEPS += iproute2 util-linux
 
 # make bench-stat: synfin-stat against `ss -tan | awk` and `netstat -an | awk` over a million

@@ -55,4 +55,16 @@ void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
 int ctl_sessions_body(struct lb *lb, const char *query, struct ctl_body **out,
                       struct sf_strbuf *err);
 
+/* GET /sessions/REST: REST "ended" lists the sessions that ended last; an id gives that
+ * session (live, or among them) with its timeline. Returns the status; body filled. */
+int ctl_session_detail(struct lb *lb, const char *rest, struct sf_strbuf *b);
+/* GET /states: the census by state and the transitions by arrow and cause (states.c). */
+void ctl_render_states(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
+                       struct sf_strbuf *b);
+/* GET / and the dashboard's files (dashboard.c): 200 with the file, or 404. */
+int ctl_dashboard_file(const char *path, struct ctl_admin_resp *resp);
+/* GET /host: the host's sockets through sock_diag, by state and by peer, and the advisor's
+ * findings (host.c), made in slices; 503 when out of memory. */
+int ctl_host_body(struct ctl_body **out);
+
 #endif

@@ -10,6 +10,7 @@
  * first page), and every session alive from the first page to the last is listed exactly
  * once. */
 #include "ctl/render.h"
+#include "ctl/timeline.h"
 #include "lb/session.h"
 
 #include <stdlib.h>
@@ -180,4 +181,115 @@ int ctl_sessions_body(struct lb *lb, const char *query, struct ctl_body **out,
     lb_cursor_open(lb, &q->cur);
     *out = &q->base;
     return 200;
+}
+
+/* ---- one session, and the sessions that ended last (GET /sessions/ID, /sessions/ended) -- */
+
+static const char *fin_text(int first_fin)
+{
+    return first_fin == LB_CAUSE_CLIENT_FIN   ? "the client closed first (its FIN)"
+           : first_fin == LB_CAUSE_SERVER_FIN ? "the server closed first (its FIN)"
+                                              : "no FIN yet";
+}
+
+static void live_obj(struct sf_strbuf *b, struct lb_session *s, uint64_t now)
+{
+    struct ctl_timeline *tl = malloc(sizeof *tl);
+    if (!tl) {
+        b->failed = 1;
+        return;
+    }
+    sf_sb_printf(b, "{\"version\":%d,\"live\":true,\"session\":", CTL_STATS_VERSION);
+    session_obj(b, s, now, 1);
+    sf_sb_printf(b, ",\"first_fin\":");
+    sf_sb_json_str(b, fin_text(s->first_fin));
+    ctl_tl_init(tl, s->t_start);
+    ctl_tl_trace(tl, s->lb->tp->trace, s->conn_id);
+    ctl_tl_stamps(tl, s->t_queued, s->t_connect, s->t_established);
+    struct lb_conn *sides[2] = {s->cc, s->sc};
+    for (int i = 0; i < 2; i++) {
+        struct lb_conn_info in;
+        if (sides[i] && lb_conn_info(sides[i], &in) == 0)
+            ctl_tl_add(tl, now, i ? "server_now" : "client_now", "%s connection %s now%s%s",
+                       i ? "server" : "client", sf_state_name(in.state), in.cause ? ", after " : "",
+                       in.cause ? in.cause : "");
+    }
+    ctl_tl_render(tl, b);
+    free(tl);
+    sf_sb_printf(b, "}\n");
+}
+
+static void ended_obj(struct sf_strbuf *b, const struct lb_ended *e, uint64_t now)
+{
+    char a[LB_ADDR_STRLEN];
+    sf_sb_printf(b, "{\"id\":%llu,\"frontend\":", (unsigned long long)e->id);
+    sf_sb_json_str(b, e->frontend);
+    sf_sb_printf(b, ",\"backend\":");
+    sf_sb_json_str(b, e->backend);
+    sf_sb_printf(b, ",\"server\":");
+    if (e->server[0])
+        sf_sb_json_str(b, e->server);
+    else
+        sf_sb_printf(b, "null");
+    sf_sb_printf(b,
+                 ",\"client_addr\":\"%s\",\"age_ms\":%.3f,\"ended_ms_ago\":%.3f,"
+                 "\"bytes_up\":%llu,\"bytes_down\":%llu,\"close_cause\":\"%s\"}",
+                 lb_addr_format(&e->client, a, sizeof a), (double)(e->t_end - e->t_start) / 1e6,
+                 (double)(now - e->t_end) / 1e6, (unsigned long long)e->bytes_up,
+                 (unsigned long long)e->bytes_down, lb_cause_name(e->cause));
+}
+
+/* The members after "session" in GET /sessions/ID of an ended one. */
+static void ended_timeline(struct sf_strbuf *b, const struct lb *lb, const struct lb_ended *e)
+{
+    struct ctl_timeline *tl = malloc(sizeof *tl);
+    if (!tl) {
+        b->failed = 1;
+        return;
+    }
+    sf_sb_printf(b, ",\"first_fin\":");
+    sf_sb_json_str(b, fin_text(e->first_fin));
+    ctl_tl_init(tl, e->t_start);
+    ctl_tl_trace(tl, lb->tp->trace, e->conn_id);
+    ctl_tl_stamps(tl, e->t_queued, e->t_connect, e->t_established);
+    ctl_tl_add(tl, e->t_end, "ended", "%s", lb_cause_name(e->cause));
+    ctl_tl_render(tl, b);
+    free(tl);
+}
+
+int ctl_session_detail(struct lb *lb, const char *rest, struct sf_strbuf *b)
+{
+    uint64_t now = sf_loop_now(lb->loop);
+    if (!strcmp(rest, "ended")) {
+        sf_sb_printf(b, "{\"version\":%d,\"ended\":[", CTL_STATS_VERSION);
+        uint64_t n = lb->nended < LB_ENDED_MAX ? lb->nended : LB_ENDED_MAX;
+        for (uint64_t i = 0; i < n; i++) {
+            sf_sb_printf(b, "%s", i ? "," : "");
+            ended_obj(b, &lb->ended[(lb->nended - 1 - i) % LB_ENDED_MAX], now);
+        }
+        sf_sb_printf(b, "]}\n");
+        return 200;
+    }
+    uint64_t id;
+    if (parse_uint(rest, strlen(rest), UINT64_MAX, &id) < 0)
+        return 404;
+    /* A walk of the list: one request, pointer chasing only (no system call per session). */
+    for (struct lb_session *s = lb->sessions; s; s = s->next)
+        if (s->id == id) {
+            live_obj(b, s, now);
+            return 200;
+        }
+    for (uint64_t i = 0; i < LB_ENDED_MAX && i < lb->nended; i++) {
+        const struct lb_ended *e = &lb->ended[(lb->nended - 1 - i) % LB_ENDED_MAX];
+        if (e->id == id) {
+            sf_sb_printf(b, "{\"version\":%d,\"live\":false,\"session\":", CTL_STATS_VERSION);
+            ended_obj(b, e, now);
+            ended_timeline(b, lb, e);
+            sf_sb_printf(b, "}\n");
+            return 200;
+        }
+    }
+    sf_sb_printf(b, "no session %llu (not live, nor among the last %d ended)\n",
+                 (unsigned long long)id, LB_ENDED_MAX);
+    return 404;
 }

@@ -124,12 +124,13 @@ static int kill_route(struct lb *lb, const char *path, struct sf_strbuf *body)
     return 200;
 }
 
-/* /metrics and /stats: rendered at once (O(frontends + backends + servers)) once a census
- * fresh enough is there; until then the body waits. */
+/* /metrics, /stats and /states: rendered at once (O(frontends + backends + servers), and
+ * the arrows' counters) once a census fresh enough is there; until then the body waits. */
+enum { REPORT_STATS, REPORT_METRICS, REPORT_STATES };
 struct report {
     struct ctl_body base;
     struct ctl *ctl;
-    int metrics;
+    int kind;
 };
 
 static int report_fill(struct ctl_body *bd, struct sf_strbuf *out, unsigned *budget)
@@ -139,8 +140,10 @@ static int report_fill(struct ctl_body *bd, struct sf_strbuf *out, unsigned *bud
     const struct lb_census *c = ctl_census_get(r->ctl, &age);
     if (!c)
         return CTL_BODY_WAIT;
-    if (r->metrics)
+    if (r->kind == REPORT_METRICS)
         ctl_render_metrics(r->ctl->lb, c, age, out);
+    else if (r->kind == REPORT_STATES)
+        ctl_render_states(r->ctl->lb, c, age, out);
     else
         ctl_render_stats(r->ctl->lb, c, age, out);
     *budget = *budget > 16 ? *budget - 16 : 0; /* formatting, no system call */
@@ -152,29 +155,45 @@ static void report_free(struct ctl_body *bd)
     free(bd);
 }
 
+/* GET /sessions/ID, /sessions/ended; POST /sessions/ID/kill */
+static int session_route(struct lb *lb, const struct ctl_admin_req *r, struct ctl_admin_resp *resp)
+{
+    if (!strcmp(r->method, "POST"))
+        return kill_route(lb, r->path, &resp->body);
+    if (strcmp(r->method, "GET"))
+        return 405;
+    int status = ctl_session_detail(lb, r->path + strlen("/sessions/"), &resp->body);
+    if (status == 200)
+        resp->ctype = "application/json";
+    return status;
+}
+
 int ctl_handle(void *ctx, const struct ctl_admin_req *r, struct ctl_admin_resp *resp)
 {
     struct ctl *ctl = ctx;
     struct lb *lb = ctl->lb;
     int get = !strcmp(r->method, "GET");
-    if (!strncmp(r->path, "/sessions/", 10)) {
-        if (strcmp(r->method, "POST"))
-            return 405;
-        return kill_route(lb, r->path, &resp->body);
+    if (!strncmp(r->path, "/sessions/", 10))
+        return session_route(lb, r, resp);
+    int kind = !strcmp(r->path, "/metrics")  ? REPORT_METRICS
+               : !strcmp(r->path, "/states") ? REPORT_STATES
+               : !strcmp(r->path, "/stats")  ? REPORT_STATS
+                                             : -1;
+    int status = 0;
+    if (kind < 0 && strcmp(r->path, "/sessions") && strcmp(r->path, "/host")) {
+        if (!get)
+            return strcmp(r->path, "/") ? 404 : 405;
+        return ctl_dashboard_file(r->path, resp);
     }
-    int metrics = !strcmp(r->path, "/metrics");
-    if (!metrics && strcmp(r->path, "/stats") && strcmp(r->path, "/sessions") &&
-        strcmp(r->path, "/"))
-        return 404;
     if (!get)
         return 405;
-    if (!strcmp(r->path, "/")) {
-        sf_sb_printf(&resp->body, "synfin admin: /metrics /stats /sessions?limit=N&after=ID "
-                                  "POST /sessions/ID/kill\n");
-        return 200;
+    if (!strcmp(r->path, "/host")) {
+        status = ctl_host_body(&resp->stream);
+        resp->ctype = "application/json";
+        return status;
     }
     if (!strcmp(r->path, "/sessions")) {
-        int status = ctl_sessions_body(lb, r->query, &resp->stream, &resp->body);
+        status = ctl_sessions_body(lb, r->query, &resp->stream, &resp->body);
         if (resp->stream)
             resp->ctype = "application/json";
         return status;
@@ -185,8 +204,9 @@ int ctl_handle(void *ctx, const struct ctl_admin_req *r, struct ctl_admin_resp *
     rep->base.fill = report_fill;
     rep->base.free = report_free;
     rep->ctl = ctl;
-    rep->metrics = metrics;
+    rep->kind = kind;
     resp->stream = &rep->base;
-    resp->ctype = metrics ? "text/plain; version=0.0.4; charset=utf-8" : "application/json";
+    resp->ctype =
+        kind == REPORT_METRICS ? "text/plain; version=0.0.4; charset=utf-8" : "application/json";
     return 200;
 }

@@ -53,6 +53,7 @@ static int attach(struct lb_session *s, struct lb_pconn *pc, const struct lb_sid
     uint64_t now = sf_loop_now(s->lb->loop);
     h->pc = pc;
     s->sc = pc->c;
+    lb_session_note_conn(s, 1, s->sc);
     s->ss = *side;
     pc->requests++;
     lb_conn_set_handler(pc->c, server_ev, s);
@@ -236,8 +237,10 @@ static int connect_server(struct lb_session *s)
     h->phase = LB_H_SERVER;
     memset(&s->ss, 0, sizeof s->ss);
     int rc = lb_connect(lb->tp, &o, server_ev, s, &s->sc);
-    if (rc >= 0)
+    if (rc >= 0) {
+        lb_session_note_conn(s, 1, s->sc);
         return 0;
+    }
     s->sc = NULL;
     if (local_shortage(-rc)) { /* ours: not the server's fault, nor a retry */
         release_slot(s);

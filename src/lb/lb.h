@@ -94,6 +94,19 @@ struct lb_session_cursor {
     struct lb_session_cursor *prev, *next;
 };
 
+/* A session that ended, kept for the dashboard's session timelines (GET /sessions/ID) while
+ * it is among the last LB_ENDED_MAX. */
+#define LB_ENDED_MAX 64
+struct lb_ended {
+    uint64_t id;
+    uint64_t t_start, t_queued, t_connect, t_established, t_end; /* loop clock; 0: never */
+    uint64_t bytes_up, bytes_down;
+    int cause, first_fin;
+    uint64_t conn_id[2]; /* client, server: their transitions in lb_transport.trace */
+    struct lb_addr client;
+    char frontend[LB_NAME_MAX], backend[LB_NAME_MAX], server[LB_NAME_MAX];
+};
+
 struct lb {
     struct sf_loop *loop;
     struct lb_transport *tp;
@@ -112,6 +125,8 @@ struct lb {
     uint64_t next_id;
     uint64_t sessions_total;
     uint64_t causes[LB_CAUSE_N];
+    struct lb_ended ended[LB_ENDED_MAX]; /* a ring: the last one is ended[(nended - 1) % MAX] */
+    uint64_t nended;
     struct lb_aux *aux; /* responder and check connections */
     struct lb_session_cursor *cursors;
 

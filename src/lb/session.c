@@ -66,8 +66,38 @@ void lb_session_release_server(struct lb_session *s)
     lb_server_put(srv);
 }
 
+void lb_session_note_conn(struct lb_session *s, int side, struct lb_conn *c)
+{
+    struct lb_conn_info in;
+    if (s->lb->tp->trace && !s->conn_id[side] && c && lb_conn_info(c, &in) == 0)
+        s->conn_id[side] = in.id;
+}
+
+static void keep_ended(const struct lb_session *s, int cause)
+{
+    struct lb *lb = s->lb;
+    struct lb_ended *e = &lb->ended[lb->nended++ % LB_ENDED_MAX];
+    e->id = s->id;
+    e->t_start = s->t_start;
+    e->t_queued = s->t_queued;
+    e->t_connect = s->t_connect;
+    e->t_established = s->t_established;
+    e->t_end = sf_loop_now(lb->loop);
+    e->bytes_up = s->up.bytes;
+    e->bytes_down = s->down.bytes;
+    e->cause = cause;
+    e->first_fin = s->first_fin;
+    e->conn_id[0] = s->conn_id[0];
+    e->conn_id[1] = s->conn_id[1];
+    e->client = s->client;
+    snprintf(e->frontend, sizeof e->frontend, "%s", s->fe->conf.name);
+    snprintf(e->backend, sizeof e->backend, "%s", s->be->conf.name);
+    snprintf(e->server, sizeof e->server, "%s", s->srv ? s->srv->name : "");
+}
+
 void lb_session_finish(struct lb_session *s, int cause)
 {
+    keep_ended(s, cause);
     struct lb *lb = s->lb;
     struct lb_frontend *fe = s->fe;
     sf_loop_timer_cancel(lb->loop, &s->timer);
@@ -355,6 +385,8 @@ static int connect_next(struct lb_session *s, struct lb_server *chosen)
     s->state = LB_S_CONNECTING;
     s->t_connect = sf_loop_now(lb->loop);
     int rc = lb_connect(lb->tp, &o, server_ev, s, &s->sc);
+    if (rc >= 0)
+        lb_session_note_conn(s, 1, s->sc);
     if (rc < 0 && local_shortage(-rc)) {
         /* Our own shortage: not counted against the server (no passive ejection). */
         s->sc = NULL;
@@ -546,6 +578,7 @@ void lb_session_start(struct lb_frontend *fe, struct lb_conn *client)
     s->up.cap = fe->conf.profile.buffer_size;
     s->down.cap = s->be->conf.profile.buffer_size;
     s->t_start = s->last_c = s->last_s = now;
+    lb_session_note_conn(s, 0, client);
     s->timer.fn = on_timer;
     s->next = lb->sessions;
     if (lb->sessions)

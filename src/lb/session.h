@@ -35,11 +35,17 @@ struct lb_session {
     unsigned counted : 1;     /* in its backend's sessions_total */
     unsigned looped : 1;      /* the last connect led back into synfin */
     uint64_t t_start, t_queued, t_connect, t_established, last_c, last_s, t_wait, t_retry;
+    /* The client's and the (first) server connection's numbers in lb_transport.trace, 0
+     * when the transport keeps none: the dashboard's timeline. */
+    uint64_t conn_id[2];
     struct sf_loop_timer timer;
     struct lb_session *prev, *next;   /* lb->sessions */
     struct lb_session *qprev, *qnext; /* backend queue */
 };
 
+/* Notes the number of connection c (side 0 client, 1 server) in the transport's trace,
+ * when it keeps one (the stack): once per side. */
+void lb_session_note_conn(struct lb_session *s, int side, struct lb_conn *c);
 /* Takes over an accepted client connection. */
 void lb_session_start(struct lb_frontend *fe, struct lb_conn *client);
 /* Ends it now with cause (drain, stop, admin kill): RST when reset_on_timeout says so. */

@@ -118,6 +118,20 @@ struct lb_conn_info {
     uint32_t unacked; /* bytes written but not yet acknowledged by the peer */
     uint32_t rtt_us;
     const char *cause; /* what caused the latest transition (the stack knows; NULL if not) */
+    uint64_t id;       /* the connection's number in lb_transport.trace (0: no trace) */
+};
+
+/* The last transitions of every connection, oldest first, for the dashboard's session
+ * timelines: a ring of LB_TRACE_LEN, the newest at ring[(n - 1) % LB_TRACE_LEN]. */
+#define LB_TRACE_LEN 65536
+struct lb_transition {
+    uint64_t conn_id; /* lb_conn_info.id; TIME-WAIT entries keep their connection's */
+    uint64_t when_ns; /* the loop's clock */
+    uint8_t from, to, cause;
+};
+struct lb_trace {
+    struct lb_transition *ring;
+    uint64_t n; /* written since start */
 };
 
 /* The census of the transport's own TCP: its connections and listeners by state, and the
@@ -189,11 +203,22 @@ struct lb_transport {
     int census_instant;  /* the census is counters the transport keeps: O(1), take it anew
                           * for every scrape (the stack); 0: it costs work per socket */
     uint64_t conn_open;  /* connections and listeners held now */
+    /* Transitions by arrow and cause, [from][to][cause] flattened (lb_arrow_index); NULL
+     * when the transport is not told them (the kernel's sockets). */
+    const uint64_t *arrows;
+    /* Each connection's transitions, the latest LB_TRACE_LEN of them; NULL when the
+     * transport is not told them. */
+    const struct lb_trace *trace;
     uint64_t conn_limit; /* how many it can hold at once (the kernel one: its descriptors) */
 };
 struct lb_conn {
     const struct lb_transport_ops *ops;
 };
+#define LB_ARROWS_LEN ((size_t)SF_STATE_COUNT * SF_STATE_COUNT * SF_CAUSE_COUNT)
+static inline size_t lb_arrow_index(int from, int to, int cause)
+{
+    return ((size_t)from * SF_STATE_COUNT + (size_t)to) * SF_CAUSE_COUNT + (size_t)cause;
+}
 struct lb_listener {
     const struct lb_transport_ops *ops;
 };

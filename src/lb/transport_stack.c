@@ -429,6 +429,7 @@ static int s_info(struct lb_conn *cc, struct lb_conn_info *i)
     i->unacked = in.unacked;
     i->rtt_us = in.srtt_us;
     i->cause = sf_cause_name(in.last_cause);
+    i->id = in.id;
     return 0;
 }
 
@@ -600,6 +601,8 @@ static void s_free(struct lb_transport *t)
         free(p);
     }
     free(tp->tw_port);
+    free(tp->arrows);
+    free(tp->trace.ring);
     free(tp);
 }
 
@@ -633,7 +636,13 @@ struct lb_transport *lb_transport_stack_new(struct sf_loop *loop, const struct l
                                             char *err, size_t errlen)
 {
     struct stransport *tp = calloc(1, sizeof *tp);
-    if (!tp || !(tp->tw_port = calloc(65536, sizeof *tp->tw_port))) {
+    if (!tp || !(tp->tw_port = calloc(65536, sizeof *tp->tw_port)) ||
+        !(tp->arrows = calloc(LB_ARROWS_LEN, sizeof *tp->arrows)) ||
+        !(tp->trace.ring = calloc(LB_TRACE_LEN, sizeof *tp->trace.ring))) {
+        if (tp) {
+            free(tp->tw_port);
+            free(tp->arrows);
+        }
         free(tp);
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -641,6 +650,8 @@ struct lb_transport *lb_transport_stack_new(struct sf_loop *loop, const struct l
     tp->base.ops = &stack_ops;
     tp->base.loop = loop;
     tp->base.census_instant = 1;
+    tp->base.arrows = tp->arrows;
+    tp->base.trace = &tp->trace;
     tp->base.conn_limit = UINT64_MAX;
     lb_epset_init(&tp->out);
     tp->deliver.fn = on_deliver;
@@ -665,6 +676,8 @@ struct lb_transport *lb_transport_stack_new(struct sf_loop *loop, const struct l
     tp->host = sf_host_new(loop, &hc, err, errlen);
     if (!tp->host) {
         free(tp->tw_port);
+        free(tp->arrows);
+        free(tp->trace.ring);
         free(tp);
         return NULL;
     }

@@ -35,6 +35,8 @@ struct stransport {
     uint32_t *tw_port;
     uint64_t transitions[SF_CAUSE_COUNT];
     uint64_t to_state[SF_STATE_COUNT]; /* transitions into each state */
+    uint64_t *arrows;                  /* LB_ARROWS_LEN: base.arrows (the dashboard) */
+    struct lb_trace trace;             /* base.trace: ring of LB_TRACE_LEN */
     struct lb_epset out;               /* outgoing connections by local end */
 };
 

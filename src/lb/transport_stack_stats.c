@@ -11,6 +11,14 @@ void lb_stack_on_transition(void *ctx, const struct sf_transition *t)
     if ((unsigned)t->cause < SF_CAUSE_COUNT)
         tp->transitions[t->cause]++;
     tp->to_state[t->to]++;
+    if ((unsigned)t->cause < SF_CAUSE_COUNT && t->from < SF_STATE_COUNT && t->to < SF_STATE_COUNT)
+        tp->arrows[lb_arrow_index(t->from, t->to, t->cause)]++;
+    struct lb_transition *r = &tp->trace.ring[tp->trace.n++ % LB_TRACE_LEN];
+    r->conn_id = t->id;
+    r->when_ns = sf_loop_now(tp->base.loop);
+    r->from = (uint8_t)t->from;
+    r->to = (uint8_t)t->to;
+    r->cause = (uint8_t)t->cause;
     if (t->to == SF_TIME_WAIT)
         tp->tw_port[t->local.port]++;
     if (t->from == SF_TIME_WAIT) {

@@ -62,7 +62,7 @@ def make_run_serves_the_default_config():
                      "(roundrobin): a=127.0.0.1:9001 b=127.0.0.1:9002\n",
                      "synfin: respond on 127.0.0.1:9001 (built-in HTTP responder)\n",
                      "synfin: respond on 127.0.0.1:9002 (built-in HTTP responder)\n",
-                     "synfin: admin on http://127.0.0.1:8081/ (/metrics /stats /sessions)\n"):
+                     "synfin: admin on http://127.0.0.1:8081/ (dashboard; /metrics /stats /sessions)\n"):
             assert line in out, out
         # round robin over the two built-in backends: one answer from each
         answers = [curl("http://localhost:8080/") for _ in range(2)]

@@ -65,6 +65,16 @@ int st_finding_listed(const char *list, const char *id);
 /* Summarizes a collection pass (with peers) into what the advisor reads. */
 void st_live_from(const struct st_collect *c, struct st_live *l);
 
+/* The advice for a collection pass (with peers) already made: reads the sysctls into s (none
+ * present: /proc unreadable, the findings then mean little), fills l, returns how many
+ * findings fs holds. */
+size_t st_advise_collected(const struct st_collect *c, struct st_sysctls *s, struct st_live *l,
+                           struct st_finding *fs, size_t max);
+
+/* The "findings" member of a JSON document (as --advise --json writes it). */
+struct st_json;
+void st_json_findings(struct st_json *j, const struct st_finding *fs, size_t n);
+
 /* --advise: read, advise, print. Returns 0 (nothing needs attention), 1, or 2 (error). */
 int st_advise_run(const struct st_opts *o, const struct sf_sockdiag_query *q);
 

@@ -54,6 +54,36 @@ static void print_text(const struct st_finding *fs, size_t n, const struct st_li
                      "`sysctl -w NAME=VALUE` and keep it in a file under /etc/sysctl.d/.");
 }
 
+void st_json_findings(struct st_json *j, const struct st_finding *fs, size_t n)
+{
+    st_json_array(j, "findings");
+    for (size_t i = 0; i < n; i++) {
+        const struct st_finding *f = &fs[i];
+        st_json_object(j, NULL);
+        st_json_string(j, "id", f->id);
+        st_json_bool(j, "attention", f->attention);
+        st_json_bool(j, "ignored", f->ignored);
+        st_json_string(j, "title", f->title);
+        st_json_string(j, "evidence", f->evidence);
+        st_json_string(j, "risk", f->risk);
+        st_json_string(j, "change", f->change);
+        st_json_string(j, "reason", f->reason);
+        st_json_end(j, '}');
+    }
+    st_json_end(j, ']');
+}
+
+size_t st_advise_collected(const struct st_collect *c, struct st_sysctls *s, struct st_live *l,
+                           struct st_finding *fs, size_t max)
+{
+    st_sysctls_read("/proc/sys", s);
+    struct st_conf_notes notes;
+    memset(&notes, 0, sizeof notes);
+    st_sysctl_conf_find("net.ipv4.tcp_tw_recycle", notes.tw_recycle, sizeof notes.tw_recycle);
+    st_live_from(c, l);
+    return st_advise(s, l, &notes, fs, max);
+}
+
 static void print_json(const struct st_opts *o, const struct st_sysctls *s,
                        const struct st_finding *fs, size_t n, const struct st_live *l)
 {
@@ -87,21 +117,7 @@ static void print_json(const struct st_opts *o, const struct st_sysctls *s,
     }
     st_json_end(&j, '}');
     st_json_hist(&j, "tcp_states", &l->hist);
-    st_json_array(&j, "findings");
-    for (size_t i = 0; i < n; i++) {
-        const struct st_finding *f = &fs[i];
-        st_json_object(&j, NULL);
-        st_json_string(&j, "id", f->id);
-        st_json_bool(&j, "attention", f->attention);
-        st_json_bool(&j, "ignored", f->ignored);
-        st_json_string(&j, "title", f->title);
-        st_json_string(&j, "evidence", f->evidence);
-        st_json_string(&j, "risk", f->risk);
-        st_json_string(&j, "change", f->change);
-        st_json_string(&j, "reason", f->reason);
-        st_json_end(&j, '}');
-    }
-    st_json_end(&j, ']');
+    st_json_findings(&j, fs, n);
     st_json_end(&j, '}');
 }
 
@@ -120,18 +136,13 @@ int st_advise_run(const struct st_opts *o, const struct sf_sockdiag_query *q)
         goto out;
     }
     struct st_sysctls s;
-    st_sysctls_read("/proc/sys", &s);
+    struct st_live l;
+    size_t n = st_advise_collected(c, &s, &l, fs, ST_MAX_FINDINGS);
     if (!s.present[SC_FIN_TIMEOUT] && !s.present[SC_SOMAXCONN]) {
         fprintf(stderr, "synfin-stat: cannot read the TCP sysctls under /proc/sys/net (is "
                         "/proc mounted?)\n");
         goto out;
     }
-    struct st_conf_notes notes;
-    memset(&notes, 0, sizeof notes);
-    st_sysctl_conf_find("net.ipv4.tcp_tw_recycle", notes.tw_recycle, sizeof notes.tw_recycle);
-    struct st_live l;
-    st_live_from(c, &l);
-    size_t n = st_advise(&s, &l, &notes, fs, ST_MAX_FINDINGS);
     for (size_t i = 0; i < n; i++)
         fs[i].ignored = o->ignore && st_finding_listed(o->ignore, fs[i].id);
     if (o->json)

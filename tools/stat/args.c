@@ -151,6 +151,7 @@ enum opt_id {
     O_FROM,
     O_ADVISE,
     O_IGNORE,
+    O_HTML,
     O_HELP,
     O_VERSION,
     O_N
@@ -167,7 +168,8 @@ static const struct {
     [O_WATCH] = {"watch", 'w', 1},     [O_COUNT] = {"count", 'c', 1},
     [O_JSON] = {"json", 'j', 0},       [O_FROM] = {"from", 'f', 1},
     [O_ADVISE] = {"advise", 'a', 0},   [O_IGNORE] = {"ignore", 'i', 1},
-    [O_HELP] = {"help", 'h', 0},       [O_VERSION] = {"version", 'V', 0},
+    [O_HTML] = {"html", 'H', 1},       [O_HELP] = {"help", 'h', 0},
+    [O_VERSION] = {"version", 'V', 0},
 };
 
 /* Finds the option argv[*i] names; sets *val to its value (from "=VALUE" or the next word). */
@@ -208,7 +210,8 @@ static int lookup(int argc, char **argv, int *i, const char **val, char *err, si
 
 static int check_combinations(const struct st_opts *o, const int *seen, char *err, size_t errlen)
 {
-    static const int not_with_from[] = {O_PORT, O_LOCAL, O_REMOTE, O_NETNS, O_BY_PEER, O_ADVISE};
+    static const int not_with_from[] = {O_PORT,    O_LOCAL,  O_REMOTE, O_NETNS,
+                                        O_BY_PEER, O_ADVISE, O_HTML};
     if (seen[O_FROM])
         for (size_t k = 0; k < sizeof not_with_from / sizeof *not_with_from; k++)
             if (seen[not_with_from[k]])
@@ -219,12 +222,19 @@ static int check_combinations(const struct st_opts *o, const int *seen, char *er
     if (o->advise && (seen[O_WATCH] || seen[O_BY_PEER]))
         return st_errf(err, errlen, "--advise cannot be used with --%s",
                        seen[O_WATCH] ? "watch" : "by-peer");
+    if (seen[O_HTML] && (seen[O_WATCH] || seen[O_JSON] || seen[O_ADVISE]))
+        return st_errf(err, errlen,
+                       "--html cannot be used with --%s (the report has the peers "
+                       "and the advice already)",
+                       seen[O_WATCH]  ? "watch"
+                       : seen[O_JSON] ? "json"
+                                      : "advise");
     if (seen[O_COUNT] && !seen[O_WATCH])
         return st_errf(err, errlen, "--count needs --watch");
     if (seen[O_IGNORE] && !o->advise)
         return st_errf(err, errlen, "--ignore needs --advise");
-    if (seen[O_TOP] && !seen[O_BY_PEER])
-        return st_errf(err, errlen, "--top needs --by-peer");
+    if (seen[O_TOP] && !seen[O_BY_PEER] && !seen[O_HTML])
+        return st_errf(err, errlen, "--top needs --by-peer or --html");
     return 0;
 }
 
@@ -293,6 +303,11 @@ int st_parse_args(int argc, char **argv, struct st_opts *o, char *err, size_t er
                 return -1;
             o->ignore = v;
             break;
+        case O_HTML:
+            if (!*v)
+                return st_errf(err, errlen, "--html needs a file name");
+            o->html = v;
+            break;
         case O_HELP: o->help = 1; break;
         case O_VERSION: o->version = 1; break;
         }
@@ -326,6 +341,8 @@ void st_usage(FILE *f)
           "  -a, --advise            check TCP sysctls against the live counts; never changes\n"
           "                          anything\n"
           "  -i, --ignore ID,...     with --advise: findings not to count for the exit status\n"
+          "  -H, --html FILE         write one self-contained HTML report (states, --by-peer\n"
+          "                          tables, advice) to FILE, for attaching to a ticket\n"
           "  -h, --help              this text\n"
           "  -V, --version           version\n"
           "\n"

@@ -20,6 +20,7 @@ struct st_opts {
     const char *from;                      /* --from URL */
     int advise;                            /* --advise */
     const char *ignore;                    /* --ignore ID,... findings not to count */
+    const char *html;                      /* --html FILE: the report for a ticket */
     int help, version;
 };
 

@@ -154,7 +154,7 @@ static void note_listener(struct st_collect *c, const struct sf_sockdiag_entry *
     }
 }
 
-static int count_one(const struct sf_sockdiag_entry *e, void *arg)
+int st_collect_count(const struct sf_sockdiag_entry *e, void *arg)
 {
     struct st_collect *c = arg;
     int s = st_state_from_kernel(e->state);
@@ -195,11 +195,11 @@ static int by_port(const void *a, const void *b)
     return (int)x->port - (int)y->port;
 }
 
-int st_collect(const struct sf_sockdiag_query *q, struct st_collect *c)
+int st_collect_begin(struct st_collect *c)
 {
     memset(&c->hist, 0, sizeof c->hist);
     if (!c->peers)
-        return sf_sockdiag_dump(q, count_one, c);
+        return 0;
 
     for (int h = 0; h < ST_HELD_N; h++) {
         st_topk_clear(c->peers->remote[h]);
@@ -226,5 +226,11 @@ int st_collect(const struct sf_sockdiag_query *q, struct st_collect *c)
     if (rc)
         return rc;
     qsort(c->peers->listen, c->peers->nlisten, sizeof *c->peers->listen, by_port);
-    return sf_sockdiag_dump(q, count_one, c);
+    return 0;
+}
+
+int st_collect(const struct sf_sockdiag_query *q, struct st_collect *c)
+{
+    int rc = st_collect_begin(c);
+    return rc ? rc : sf_sockdiag_dump(q, st_collect_count, c);
 }

@@ -69,6 +69,11 @@ void st_peers_free(struct st_peers *p);
 /* Counts the sockets q selects into c (clearing c's counts and tables first). Returns 0 or
  * -errno from the dump. */
 int st_collect(const struct sf_sockdiag_query *q, struct st_collect *c);
+/* The same pass in steps, for a caller that reads the dump itself (sf_sockdiag_step, the
+ * admin listener's /host): begin clears c and reads the listeners (0 or -errno), then every
+ * entry of the dump goes to st_collect_count (arg: c). */
+int st_collect_begin(struct st_collect *c);
+int st_collect_count(const struct sf_sockdiag_entry *e, void *arg);
 
 /* Direction of connection e: incoming when a listener owns its local end (same port, and the
  * same address or a wildcard one); outgoing when a listener here owns its remote end (a

@@ -10,6 +10,7 @@
 #include "collect.h"
 #include "diag/netns.h"
 #include "from.h"
+#include "html.h"
 #include "report.h"
 #include "watch.h"
 
@@ -94,6 +95,8 @@ int main(int argc, char **argv)
                                   .remote = o.remote};
     if (o.advise)
         return flush_stdout(st_advise_run(&o, &q));
+    if (o.html)
+        return flush_stdout(st_html_run(&o, &q));
     if (o.watch > 0)
         return flush_stdout(st_watch(&o, &q));
     return flush_stdout(once(&o, &q));

@@ -36,6 +36,16 @@ static const char *const held_rule[ST_HELD_N] = {
     "bug or a stall in the process owning the local port, not a sysctl.",
 };
 
+const char *st_held_name(enum st_held h)
+{
+    return held_state[h];
+}
+
+const char *st_held_rule(enum st_held h)
+{
+    return held_rule[h];
+}
+
 void st_print_wrapped(FILE *f, int indent, const char *label, const char *text)
 {
     const int width = 96;
@@ -57,7 +67,7 @@ void st_print_wrapped(FILE *f, int indent, const char *label, const char *text)
     }
 }
 
-static void row_label(char *buf, size_t size, const struct st_key *k, int remote)
+void st_peer_label(char *buf, size_t size, const struct st_key *k, int remote)
 {
     if (remote)
         st_endpoint_str(buf, size, k->family, k->addr, k->kind == ST_IN ? -1 : k->port);
@@ -67,7 +77,7 @@ static void row_label(char *buf, size_t size, const struct st_key *k, int remote
         snprintf(buf, size, "ephemeral ports");
 }
 
-static const char *row_note(const struct st_key *k, int remote)
+const char *st_peer_note(const struct st_key *k, int remote)
 {
     if (k->kind == ST_OUT)
         return "outgoing";
@@ -87,9 +97,9 @@ static void print_table(FILE *f, const char *title, const struct st_topk *t, uns
     uint64_t worst = 0;
     for (size_t i = 0; i < n; i++) {
         char label[80];
-        row_label(label, sizeof label, &rows[i].key, remote);
+        st_peer_label(label, sizeof label, &rows[i].key, remote);
         fprintf(f, "  %-44s %10" PRIu64 "  %s\n", label, rows[i].count,
-                row_note(&rows[i].key, remote));
+                st_peer_note(&rows[i].key, remote));
         if (rows[i].error > worst)
             worst = rows[i].error;
     }
@@ -159,7 +169,7 @@ static void json_rows(struct st_json *j, const char *key, const struct st_topk *
         char label[80];
         st_json_object(j, NULL);
         if (remote) {
-            row_label(label, sizeof label, k, 1);
+            st_peer_label(label, sizeof label, k, 1);
             char a[INET6_ADDRSTRLEN] = "";
             inet_ntop(k->family, k->addr, a, sizeof a);
             st_json_string(j, "endpoint", label);

@@ -15,6 +15,14 @@
  * ":port". Returns buf. */
 char *st_endpoint_str(char *buf, size_t size, int family, const uint8_t *addr, int port);
 
+/* A --by-peer row's endpoint ("10.0.0.1:80", "10.0.0.1:*", ":80", "ephemeral ports") and
+ * what it is ("outgoing", "incoming (listening port)", ...). */
+void st_peer_label(char *buf, size_t size, const struct st_key *k, int remote);
+const char *st_peer_note(const struct st_key *k, int remote);
+/* "TIME_WAIT" or "CLOSE_WAIT", and the sentence that says which side holds it and why. */
+const char *st_held_name(enum st_held h);
+const char *st_held_rule(enum st_held h);
+
 /* One line per state, all eleven in lifecycle order: "TIME_WAIT    1000000". */
 void st_print_hist(FILE *f, const struct st_hist *h);
 

@@ -467,7 +467,7 @@ static void print_listening(struct app *app)
         printf("synfin: respond on %s (built-in HTTP responder)\n",
                lb_addr_format(&lb->rs[i]->conf.listen, a, sizeof a));
     if (app->ctl.admin)
-        printf("synfin: admin on http://%s/ (/metrics /stats /sessions)\n",
+        printf("synfin: admin on http://%s/ (dashboard; /metrics /stats /sessions)\n",
                lb_addr_format(ctl_admin_addr(app->ctl.admin), a, sizeof a));
     if (app->tconf.kind == LB_TRANSPORT_STACK) {
         const struct lb_transport_conf *t = &app->tconf;
