@@ -33,6 +33,8 @@ TESTS += $(sort $(LB_STACK_WRAPPERS))
 # ss (iproute2) counts TIME_WAIT in the system tests; nc -N is the half-close client; curl
 # asks the `make run` default config what a newcomer would.
 TEST_DEPS += iproute2 netcat-openbsd curl
+# promtool checks /metrics (tests/lb/test_metrics.py; skipped without it)
+TEST_DEPS += prometheus
 
 BENCH_LB_DEPS := haproxy nginx libnginx-mod-stream wrk curl iproute2
 
