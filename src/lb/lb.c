@@ -439,13 +439,17 @@ int lb_apply(struct lb *lb, const struct lb_config *c, char *err, size_t errlen)
             backend_remove(lb, lb->be[k]);
     }
     /* Every listening socket kept is taken from its old owner first, then the old owners
-     * close what nobody took: an address may move between frontends, or swap. */
+     * close what nobody took: an address may move between frontends and responders, or
+     * swap. */
     for (size_t i = 0; i < c->nfrontends; i++)
         for (uint32_t k = 0; k < c->frontends[i].nlisten; k++) {
             size_t at = i * LB_LISTEN_MAX + k;
             if (!p.fl[at])
                 p.fl[at] = take_listener(lb, &c->frontends[i].listen[k]);
         }
+    for (size_t i = 0; i < c->nresponds; i++)
+        if (!p.rl[i] && !p.rs[i]->listener)
+            p.rl[i] = take_listener(lb, &c->responds[i].listen);
     for (size_t i = 0; i < c->nfrontends; i++) {
         struct lb_frontend *f = p.fe[i];
         uint64_t counts[LB_LISTEN_MAX] = {0}; /* an address kept keeps its count */
@@ -467,12 +471,10 @@ int lb_apply(struct lb *lb, const struct lb_config *c, char *err, size_t errlen)
         }
     }
     for (size_t i = 0; i < c->nresponds; i++) {
-        struct lb_respond *r = p.rs[i];
-        struct lb_listener *l = p.rl[i];
-        if (!l && !r->listener)
-            l = take_listener(lb, &c->responds[i].listen);
-        if (l)
-            lb_respond_adopt(r, l);
+        if (p.rl[i])
+            lb_respond_adopt(p.rs[i], p.rl[i]);
+        p.rl[i] = NULL; /* the responder owns it now */
+        p.rl_new[i] = 0;
     }
     for (size_t k = 0; k < lb->nfe; k++) {
         int kept = 0;

@@ -117,6 +117,34 @@ def reload_adds_and_removes_listen_lines():
 
 
 @t.test
+def reload_moves_addresses_between_frontends_and_responders():
+    pa, pb, pc, aport = free_port(), free_port(), free_port(), free_port()
+
+    def two(fa, ga, extra=""):
+        return (f"log stderr;\nadmin 127.0.0.1:{aport};\n"
+                f"frontend f {{ listen 127.0.0.1:{fa}; backend one; }}\n"
+                f"frontend g {{ {''.join(f'listen 127.0.0.1:{x}; ' for x in ga)}backend two; }}\n"
+                f"backend one {{ server s 127.0.0.1:{b1.port}; }}\n"
+                f"backend two {{ server s 127.0.0.1:{b2.port}; }}\n{extra}")
+    with backend("one") as b1, backend("two") as b2, Synfin(two(pa, [pb, pc])) as lb:
+        assert served_by((fe_host(pa), pa)) == b"one"
+        assert served_by((fe_host(pb), pb)) == b"two"
+        # f and g swap pa and pb; pc leaves g for a responder
+        lb.rewrite(two(pb, [pa], f'respond 127.0.0.1:{pc} "moved";\n'))
+        lb.send(signal.SIGHUP)
+        lb.wait_log("event=reload_ok")
+        assert served_by((fe_host(pa), pa)) == b"two"
+        assert served_by((fe_host(pb), pb)) == b"one"
+        assert served_by((fe_host(pc), pc)) == b"moved"
+        # and back: the responder's address to a frontend's second listen line
+        lb.rewrite(two(pa, [pb, pc]))
+        lb.send(signal.SIGHUP)
+        lb.wait_log("event=reload_ok", 2)
+        assert served_by((fe_host(pc), pc)) == b"two"
+        assert served_by((fe_host(pa), pa)) == b"one"
+
+
+@t.test
 def duplicate_directive_names_both_positions():
     fd, path = tempfile.mkstemp(prefix="synfin-conf-", suffix=".conf")
     with os.fdopen(fd, "w") as f:
