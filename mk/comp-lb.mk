@@ -42,6 +42,8 @@ TEST_DEPS += iproute2 netcat-openbsd curl
 TEST_DEPS += bird2
 # The dashboard's browser test (tests/lb/test_dashboard.py) drives Debian's Chromium.
 TEST_DEPS += chromium
+# promtool checks /metrics (tests/lb/test_metrics.py; skipped without it)
+TEST_DEPS += prometheus
 
 BENCH_LB_DEPS := haproxy nginx libnginx-mod-stream wrk curl iproute2
 

@@ -177,6 +177,8 @@ void ctl_render_metrics(struct lb *lb, const struct lb_census *c, uint64_t age_n
                  (unsigned long long)lb->tp->tw_left);
     family(b, "synfin_buffers_in_use", "gauge", "Pipe buffers holding bytes.");
     sf_sb_printf(b, "synfin_buffers_in_use %zu\n", lb->pool.in_use);
+    ctl_render_metrics_histograms(lb, b);
     ctl_render_metrics_http(lb, b);
     lb_transport_metrics(lb->tp, b);
+    ctl_render_metrics_process(b);
 }

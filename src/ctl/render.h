@@ -49,6 +49,10 @@ void ctl_render_metrics(struct lb *lb, const struct lb_census *c, uint64_t age_n
                         struct sf_strbuf *b);
 /* The families of `mode http` (metrics_http.c); nothing when no frontend is in http mode. */
 void ctl_render_metrics_http(struct lb *lb, struct sf_strbuf *b);
+/* process_* as Prometheus client libraries name them, from /proc/self (metrics_process.c). */
+void ctl_render_metrics_process(struct sf_strbuf *b);
+/* The backends' connect time and session duration histograms (metrics_histo.c). */
+void ctl_render_metrics_histograms(struct lb *lb, struct sf_strbuf *b);
 void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
                       struct sf_strbuf *b);
 /* The body of GET /sessions?QUERY, or 400 with the reason in err. */

@@ -57,8 +57,18 @@ void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
         const struct lb_frontend *f = lb->fe[i];
         sf_sb_printf(b, "%s{\"name\":", i ? "," : "");
         sf_sb_json_str(b, f->conf.name);
+        /* "listen" is the first address (as before several could be written); "listeners"
+         * has each, with the sessions it accepted. */
         sf_sb_printf(b, ",\"listen\":");
-        sf_sb_json_str(b, lb_addr_format(&f->conf.listen, a, sizeof a));
+        sf_sb_json_str(b, lb_addr_format(&f->conf.listen[0], a, sizeof a));
+        sf_sb_printf(b, ",\"listeners\":[");
+        for (uint32_t k = 0; k < f->conf.nlisten; k++) {
+            sf_sb_printf(b, "%s{\"addr\":", k ? "," : "");
+            sf_sb_json_str(b, lb_addr_format(&f->conf.listen[k], a, sizeof a));
+            sf_sb_printf(b, ",\"open\":%s,\"sessions\":%llu}", f->listener[k] ? "true" : "false",
+                         (unsigned long long)f->listen_sessions[k]);
+        }
+        sf_sb_printf(b, "]");
         sf_sb_printf(b, ",\"backend\":");
         sf_sb_json_str(b, f->backend->conf.name);
         sf_sb_printf(b,

@@ -50,9 +50,10 @@ static int route_set(struct lb_announce *a, const struct lb_addr *host, int add,
     return 0;
 }
 
-static int frontend_ready(const struct lb_frontend *f, uint64_t now)
+/* Listener i of f is open and its backend has a usable server. */
+static int frontend_ready(const struct lb_frontend *f, uint32_t i, uint64_t now)
 {
-    if (!f->listener || !f->backend)
+    if (!f->listener[i] || !f->backend)
         return 0;
     for (size_t i = 0; i < f->backend->nservers; i++)
         if (lb_server_usable(f->backend->servers[i], now))
@@ -69,8 +70,9 @@ static int wanted(const struct lb_announce *a, const struct lb_addr *host, uint6
         return 0;
     for (size_t i = 0; i < a->lb->nfe; i++) {
         const struct lb_frontend *f = a->lb->fe[i];
-        if (lb_addr_same_host(&f->conf.listen, host) && frontend_ready(f, now))
-            return 1;
+        for (uint32_t k = 0; k < f->conf.nlisten; k++)
+            if (lb_addr_same_host(&f->conf.listen[k], host) && frontend_ready(f, k, now))
+                return 1;
     }
     return 0;
 }
@@ -81,6 +83,25 @@ static int announced(const struct lb_announce *a, const struct lb_addr *host)
         if (lb_addr_same_host(&a->routes[i].host, host))
             return 1;
     return 0;
+}
+
+/* listen's address, announced if it is wanted and not yet. */
+static void add_route(struct lb_announce *a, const struct lb_addr *listen, uint64_t now)
+{
+    struct lb_addr host = *listen;
+    lb_addr_set_port(&host, 0);
+    if (announced(a, &host) || !wanted(a, &host, now))
+        return;
+    if (a->nroutes == a->cap) {
+        size_t cap = a->cap ? 2 * a->cap : 8;
+        struct route *r = realloc(a->routes, cap * sizeof *r);
+        if (!r)
+            return; /* tried again at the next look */
+        a->routes = r;
+        a->cap = cap;
+    }
+    if (route_set(a, &host, 1, "ready") == 0)
+        a->routes[a->nroutes++].host = host;
 }
 
 static void reconcile(struct lb_announce *a)
@@ -100,22 +121,9 @@ static void reconcile(struct lb_announce *a)
         }
         a->routes[i] = a->routes[--a->nroutes];
     }
-    for (size_t i = 0; i < a->lb->nfe; i++) {
-        struct lb_addr host = a->lb->fe[i]->conf.listen;
-        lb_addr_set_port(&host, 0);
-        if (announced(a, &host) || !wanted(a, &host, now))
-            continue;
-        if (a->nroutes == a->cap) {
-            size_t cap = a->cap ? 2 * a->cap : 8;
-            struct route *r = realloc(a->routes, cap * sizeof *r);
-            if (!r)
-                return; /* tried again at the next look */
-            a->routes = r;
-            a->cap = cap;
-        }
-        if (route_set(a, &host, 1, "ready") == 0)
-            a->routes[a->nroutes++].host = host;
-    }
+    for (size_t i = 0; i < a->lb->nfe; i++)
+        for (uint32_t k = 0; k < a->lb->fe[i]->conf.nlisten; k++)
+            add_route(a, &a->lb->fe[i]->conf.listen[k], now);
 }
 
 static void on_watch(struct sf_loop_timer *t)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "lb/config.h"
+#include "lb/histo.h"
 #include "io/loop.h"
 #include "lb/pool.h"
 
@@ -69,6 +70,9 @@ struct lb_backend {
     uint64_t sessions_total, no_server_total, queue_timeouts;
     uint64_t http_status[LB_HTTP_CLASSES];
     uint64_t http_retries; /* requests sent again on a new connection (docs/lb.md) */
+    /* Connects that succeeded (SYN to the server's answer) and sessions that ended (accept
+     * to end), as /metrics histograms; kept across reloads with the backend. */
+    struct lb_histo connect_hist, duration_hist;
     uint32_t refs;
     int removed;
 };

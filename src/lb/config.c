@@ -57,12 +57,13 @@ static int parse_profile_block(struct lb_config *c, struct lb_config_error *e, c
     lb_profile_defaults(&pc.p);
     struct lb_conf_pset set = {0, 0};
     for (size_t i = 0; i < n->nkids; i++) {
+        if (lb_conf_once(e, n->kids, i) < 0)
+            return -1;
         int rc = lb_conf_profile_directive(c, e, &n->kids[i], &pc.p, &set, SIDE_BOTH);
         if (rc < 0)
             return -1;
         if (rc > 0)
-            return lb_conf_fail_at(e, &n->kids[i].name, "unknown directive '%s' in profile",
-                                   n->kids[i].name.s);
+            return lb_conf_unknown(e, &n->kids[i], "profile");
     }
     struct lb_profile_conf *np = realloc(c->profiles, (c->nprofiles + 1) * sizeof *np);
     if (!np)
@@ -81,7 +82,7 @@ static int parse_check(struct lb_config_error *e, const struct node *n, struct l
     for (size_t i = 0; i < n->nkids; i++) {
         const struct node *d = &n->kids[i];
         const char *nm = d->name.s;
-        if (lb_conf_want_args(e, d, 1, 1) < 0)
+        if (lb_conf_once(e, n->kids, i) < 0 || lb_conf_want_args(e, d, 1, 1) < 0)
             return -1;
         const struct arg *a = &d->args[0];
         if (!strcmp(nm, "type")) {
@@ -121,7 +122,7 @@ static int parse_check(struct lb_config_error *e, const struct node *n, struct l
             if (lb_conf_arg_count(e, a, 1, 1000, &k->fall) < 0)
                 return -1;
         } else {
-            return lb_conf_fail_at(e, &d->name, "unknown directive '%s' in check", nm);
+            return lb_conf_unknown(e, d, "check");
         }
     }
     /* A check still running when the next one is due would have to be cut short: the
@@ -165,6 +166,9 @@ static int parse_server(struct lb_config_error *e, const struct node *d, struct 
                 return -1;
             j++;
         } else {
+            const char *hint = lb_conf_hint("server", a->s, NULL);
+            if (hint)
+                return lb_conf_fail_at(e, a, "%s", hint);
             return lb_conf_fail_at(e, a, "unknown server option '%s' (weight, maxconn, backup)",
                                    a->s);
         }
@@ -203,6 +207,10 @@ static int parse_backend(struct lb_config *c, struct lb_config_error *e, const s
     for (size_t i = 0; i < n->nkids; i++) {
         const struct node *d = &n->kids[i];
         const char *nm = d->name.s;
+        if (strcmp(nm, "server") && lb_conf_once(e, n->kids, i) < 0)
+            return -1;
+        if (lb_conf_hint("backend", nm, d->nargs ? d->args[0].s : NULL))
+            return lb_conf_unknown(e, d, "backend");
         int rc = lb_conf_http_backend(e, d, b, &http_arg);
         if (rc < 0)
             return -1;
@@ -270,7 +278,7 @@ static int parse_backend(struct lb_config *c, struct lb_config_error *e, const s
             if (lb_conf_arg_duration(e, &d->args[0], 1, &b->fail_timeout_ms) < 0)
                 return -1;
         } else {
-            return lb_conf_fail_at(e, &d->name, "unknown directive '%s' in backend", nm);
+            return lb_conf_unknown(e, d, "backend");
         }
     }
     if (b->nservers == 0)
@@ -305,11 +313,14 @@ static int parse_frontend(struct lb_config *c, struct lb_config_error *e, const 
     f->maxconn = 4096; /* well under the descriptor limit: two per session */
     f->mode = LB_MODE_TCP;
     lb_http_fe_defaults(&f->http);
-    int have_listen = 0;
     const struct arg *http_arg = NULL;
     for (size_t i = 0; i < n->nkids; i++) {
         const struct node *d = &n->kids[i];
         const char *nm = d->name.s;
+        if (strcmp(nm, "listen") && lb_conf_once(e, n->kids, i) < 0)
+            return -1;
+        if (lb_conf_hint("frontend", nm, d->nargs ? d->args[0].s : NULL))
+            return lb_conf_unknown(e, d, "frontend");
         int rc = lb_conf_http_frontend(e, d, f, &http_arg);
         if (rc < 0)
             return -1;
@@ -327,9 +338,12 @@ static int parse_frontend(struct lb_config *c, struct lb_config_error *e, const 
             return -1;
         const struct arg *a = &d->args[0];
         if (!strcmp(nm, "listen")) {
-            if (lb_conf_arg_addr(e, a, &f->listen, &f->listen_pos) < 0)
+            if (f->nlisten == LB_LISTEN_MAX)
+                return lb_conf_fail_at(e, &d->name, "too many 'listen' lines (%d at most)",
+                                       LB_LISTEN_MAX);
+            if (lb_conf_arg_addr(e, a, &f->listen[f->nlisten], &f->listen_pos[f->nlisten]) < 0)
                 return -1;
-            have_listen = 1;
+            f->nlisten++;
         } else if (!strcmp(nm, "backlog")) {
             uint32_t v;
             if (lb_conf_arg_count(e, a, 1, 65535, &v) < 0)
@@ -350,10 +364,10 @@ static int parse_frontend(struct lb_config *c, struct lb_config_error *e, const 
         } else if (!strcmp(nm, "profile")) {
             ref->profile = a;
         } else {
-            return lb_conf_fail_at(e, &d->name, "unknown directive '%s' in frontend", nm);
+            return lb_conf_unknown(e, d, "frontend");
         }
     }
-    if (!have_listen)
+    if (!f->nlisten)
         return lb_conf_fail_at(e, &n->args[0], "frontend '%s' has no 'listen'", f->name);
     if (!*backend_ref)
         return lb_conf_fail_at(e, &n->args[0], "frontend '%s' has no 'backend'", f->name);
@@ -408,6 +422,8 @@ static int parse_transport(struct lb_config *c, struct lb_config_error *e, const
     char why[200];
     for (size_t i = 0; i < n->nkids; i++) {
         const struct node *d = &n->kids[i];
+        if (strcmp(d->name.s, "address") && lb_conf_once(e, n->kids, i) < 0)
+            return -1;
         char **args = calloc(d->nargs + 1, sizeof *args);
         if (!args)
             return lb_conf_fail_at(e, &d->name, "out of memory");
@@ -450,10 +466,17 @@ static int check_stack_addresses(struct lb_config *c, struct lb_config_error *e,
         int fe = !strcmp(n->name.s, "frontend"), be = !strcmp(n->name.s, "backend");
         if (!fe && !be)
             continue;
-        for (size_t k = 0; k < n->nkids; k++) {
+        for (size_t k = 0, li = 0; k < n->nkids; k++) {
             const struct node *d = &n->kids[k];
-            if (fe && !strcmp(d->name.s, "listen") &&
-                !lb_transport_owns(&c->transport, &c->frontends[fi].listen))
+            if (!fe || strcmp(d->name.s, "listen"))
+                continue;
+            const struct lb_addr *a = &c->frontends[fi].listen[li++];
+            if (a->u.sa.sa_family != AF_INET)
+                return lb_conf_fail_at(e, &d->args[0],
+                                       "'%s': synfin's own TCP (transport stack) is IPv4 only; "
+                                       "listen on IPv6 with transport kernel",
+                                       d->args[0].s);
+            if (!lb_transport_owns(&c->transport, a))
                 return lb_conf_fail_at(
                     e, &d->args[0], "'%s' is not an address of the stack (transport stack address)",
                     d->args[0].s);
@@ -491,7 +514,7 @@ static int interpret(struct lb_config *c, struct lb_config_error *e, const struc
         if (strcmp(top[i].name.s, "transport"))
             continue;
         if (have_transport++)
-            return lb_conf_fail_at(e, &top[i].name, "'transport' is given twice");
+            return lb_conf_once(e, top, i);
         if (parse_transport(c, e, &top[i]) < 0)
             return -1;
     }
@@ -512,10 +535,12 @@ static int interpret(struct lb_config *c, struct lb_config_error *e, const struc
         lb_conf_fail(e, 0, 0, "out of memory");
         goto out;
     }
-    int have_log = 0, have_drain = 0;
     for (size_t i = 0; i < ntop; i++) {
         const struct node *n = &top[i];
         const char *nm = n->name.s;
+        if (strcmp(nm, "profile") && strcmp(nm, "frontend") && strcmp(nm, "backend") &&
+            strcmp(nm, "respond") && lb_conf_once(e, top, i) < 0)
+            goto out;
         if (!strcmp(nm, "profile") || !strcmp(nm, "transport")) {
             continue;
         } else if (!strcmp(nm, "frontend")) {
@@ -531,18 +556,10 @@ static int interpret(struct lb_config *c, struct lb_config_error *e, const struc
             if (lb_conf_want_args(e, n, 1, 1) < 0 ||
                 lb_conf_arg_addr(e, &n->args[0], &c->admin, &c->admin_pos) < 0)
                 goto out;
-            if (c->has_admin) {
-                lb_conf_fail_at(e, &n->name, "'admin' is given twice");
-                goto out;
-            }
             c->has_admin = 1;
         } else if (!strcmp(nm, "log")) {
             if (lb_conf_want_args(e, n, 1, 1) < 0)
                 goto out;
-            if (have_log++) {
-                lb_conf_fail_at(e, &n->name, "'log' is given twice");
-                goto out;
-            }
             const char *v = n->args[0].s;
             if (!strcmp(v, "stderr"))
                 c->log_target = LB_LOG_STDERR;
@@ -567,12 +584,8 @@ static int interpret(struct lb_config *c, struct lb_config_error *e, const struc
             if (lb_conf_want_args(e, n, 1, 1) < 0 ||
                 lb_conf_arg_duration(e, &n->args[0], 0, &c->drain_timeout_ms) < 0)
                 goto out;
-            if (have_drain++) {
-                lb_conf_fail_at(e, &n->name, "'drain_timeout' is given twice");
-                goto out;
-            }
         } else {
-            lb_conf_fail_at(e, &n->name, "unknown directive '%s'", nm);
+            lb_conf_unknown(e, n, NULL);
             goto out;
         }
     }

@@ -18,6 +18,7 @@
 #define LB_NAME_MAX    64
 #define LB_SOURCES_MAX 16
 #define LB_WARNINGS    8
+#define LB_LISTEN_MAX  8 /* `listen` lines of one frontend */
 
 /* Where something was written, for the checks that compare objects after parsing. */
 struct lb_pos {
@@ -125,8 +126,10 @@ struct lb_backend_conf {
 
 struct lb_frontend_conf {
     char name[LB_NAME_MAX];
-    struct lb_addr listen;
-    struct lb_pos listen_pos;
+    /* Every `listen` line, in order (IPv4 and IPv6 side by side): one listener each. */
+    struct lb_addr listen[LB_LISTEN_MAX];
+    struct lb_pos listen_pos[LB_LISTEN_MAX];
+    uint32_t nlisten;
     int backlog;
     int reuseport;
     uint32_t maxconn;
@@ -186,11 +189,14 @@ struct lb_config_error {
     char msg[256];
     int ref_line; /* an earlier line the error is about (an address used twice), or 0; msg
                    * does not name it: lb_config_error_format says "at line N" */
+    int ref_col;  /* with ref_line, its column (a directive given twice): the format says
+                   * "(first at name:line:col)" instead */
 };
 
 /* Parses text (named `name` in messages). Returns a config, or NULL with *err filled. */
 struct lb_config *lb_config_parse(const char *text, size_t len, struct lb_config_error *err);
-/* "name:line:col: message[ at line N]" (or "name: message" without a position) into buf. */
+/* "name:line:col: message[ at line N]" (or "name: message" without a position) into buf;
+ * "name:line:col: message (first at name:line:col)" when the error has a ref_col. */
 void lb_config_error_format(const struct lb_config_error *e, const char *name, char *buf,
                             size_t buflen);
 /* "name:line:col: warning: message" into buf. */

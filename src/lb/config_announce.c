@@ -31,9 +31,6 @@ static int device_name(struct lb_config_error *e, const struct arg *a, char *out
 int lb_conf_announce(struct lb_config *c, struct lb_config_error *e, const struct node *n)
 {
     struct lb_announce_conf *a = &c->announce;
-    if (a->enabled)
-        return lb_conf_fail_at(e, &n->name, "'announce' is given twice (first at line %d)",
-                               a->pos.line);
     if (lb_conf_want_block(e, n, 0) < 0)
         return -1;
     a->enabled = 1;
@@ -41,7 +38,7 @@ int lb_conf_announce(struct lb_config *c, struct lb_config_error *e, const struc
     a->pos.col = n->name.col;
     a->withdraw_delay_ms = 5000;
     strcpy(a->device, "synfin-ann");
-    const struct node *seen[3] = {NULL, NULL, NULL};
+    int have_table = 0;
     static const char *const words[3] = {"table", "withdraw_delay", "device"};
     for (size_t i = 0; i < n->nkids; i++) {
         const struct node *d = &n->kids[i];
@@ -54,11 +51,8 @@ int lb_conf_announce(struct lb_config *c, struct lb_config_error *e, const struc
                                    "unknown directive '%s' in announce (table, withdraw_delay, "
                                    "device)",
                                    d->name.s);
-        if (seen[w])
-            return lb_conf_fail_at(e, &d->name, "'%s' is given twice (first at line %d:%d)",
-                                   words[w], seen[w]->name.line, seen[w]->name.col);
-        seen[w] = d;
-        if (lb_conf_want_args(e, d, 1, 1) < 0)
+        have_table |= w == 0;
+        if (lb_conf_once(e, n->kids, i) < 0 || lb_conf_want_args(e, d, 1, 1) < 0)
             return -1;
         int rc = 0;
         if (w == 0) {
@@ -76,7 +70,7 @@ int lb_conf_announce(struct lb_config *c, struct lb_config_error *e, const struc
         if (rc < 0)
             return -1;
     }
-    if (!seen[0])
+    if (!have_table)
         return lb_conf_fail_at(e, &n->name,
                                "announce needs 'table N': the kernel routing table your routing "
                                "daemon learns routes from (docs/scale-out.md)");
@@ -90,11 +84,12 @@ int lb_conf_announce_check(const struct lb_config *c, struct lb_config_error *e)
         return 0;
     for (size_t i = 0; i < c->nfrontends; i++) {
         const struct lb_frontend_conf *f = &c->frontends[i];
-        if (lb_addr_is_any(&f->listen))
-            return lb_conf_fail(e, f->listen_pos.line, f->listen_pos.col,
-                                "frontend %s listens on a wildcard address, which announce "
-                                "cannot route: listen on the virtual address itself",
-                                f->name);
+        for (uint32_t k = 0; k < f->nlisten; k++)
+            if (lb_addr_is_any(&f->listen[k]))
+                return lb_conf_fail(e, f->listen_pos[k].line, f->listen_pos[k].col,
+                                    "frontend %s listens on a wildcard address, which announce "
+                                    "cannot route: listen on the virtual address itself",
+                                    f->name);
     }
     return 0;
 }

@@ -49,36 +49,45 @@ static int before(struct lb_pos a, struct lb_pos b)
     return a.line < b.line || (a.line == b.line && a.col < b.col);
 }
 
-/* Every listening address once: frontends, responders and the admin listener. The later
- * one is the error, naming the line of the earlier. */
+/* The k-th listening address of c (frontends' listen lines, responders, the admin
+ * listener), with where it was written; 0 past the last. */
+static int nth_listen(const struct lb_config *c, size_t k, const struct lb_addr **a,
+                      struct lb_pos *pos)
+{
+    for (size_t i = 0; i < c->nfrontends; i++) {
+        if (k < c->frontends[i].nlisten) {
+            *a = &c->frontends[i].listen[k];
+            *pos = c->frontends[i].listen_pos[k];
+            return 1;
+        }
+        k -= c->frontends[i].nlisten;
+    }
+    if (k < c->nresponds) {
+        *a = &c->responds[k].listen;
+        *pos = c->responds[k].listen_pos;
+        return 1;
+    }
+    if (k == c->nresponds && c->has_admin) {
+        *a = &c->admin;
+        *pos = c->admin_pos;
+        return 1;
+    }
+    return 0;
+}
+
+/* Every listening address once: frontends (each of their listen lines), responders and the
+ * admin listener. The later one is the error, naming the line of the earlier. */
 static int listen_unique(const struct lb_config *c, struct lb_config_error *e)
 {
-    size_t n = c->nfrontends + c->nresponds + (c->has_admin ? 1 : 0);
-    for (size_t i = 0; i < n; i++) {
-        const struct lb_addr *a = i < c->nfrontends ? &c->frontends[i].listen
-                                  : i < c->nfrontends + c->nresponds
-                                      ? &c->responds[i - c->nfrontends].listen
-                                      : &c->admin;
-        struct lb_pos pa = i < c->nfrontends ? c->frontends[i].listen_pos
-                           : i < c->nfrontends + c->nresponds
-                               ? c->responds[i - c->nfrontends].listen_pos
-                               : c->admin_pos;
-        for (size_t j = 0; j < n; j++) {
-            const struct lb_addr *b = j < c->nfrontends ? &c->frontends[j].listen
-                                      : j < c->nfrontends + c->nresponds
-                                          ? &c->responds[j - c->nfrontends].listen
-                                          : &c->admin;
-            struct lb_pos pb = j < c->nfrontends ? c->frontends[j].listen_pos
-                               : j < c->nfrontends + c->nresponds
-                                   ? c->responds[j - c->nfrontends].listen_pos
-                                   : c->admin_pos;
+    const struct lb_addr *a, *b;
+    struct lb_pos pa, pb;
+    for (size_t i = 0; nth_listen(c, i, &a, &pa); i++)
+        for (size_t j = 0; nth_listen(c, j, &b, &pb); j++)
             if (j != i && before(pb, pa) && lb_addr_equal(a, b)) {
                 char s[LB_ADDR_STRLEN];
                 return fail_pos(e, pa, pb.line, "address '%s' is already used",
                                 lb_addr_format(a, s, sizeof s));
             }
-        }
-    }
     return 0;
 }
 
@@ -140,19 +149,24 @@ static int no_loops(const struct lb_config *c, struct lb_config_error *e)
         const struct lb_backend_conf *be = &c->backends[b];
         for (size_t i = 0; i < be->nservers && rc == 0; i++) {
             const struct lb_server_conf *s = &be->servers[i];
-            for (size_t k = 0; k < c->nfrontends && rc == 0; k++) {
+            for (size_t k = 0, li = 0; k < c->nfrontends && rc == 0; li++) {
                 const struct lb_frontend_conf *f = &c->frontends[k];
-                if (!reaches(&l, &s->addr, &f->listen))
+                if (li == f->nlisten) {
+                    k++;
+                    li = (size_t)-1;
+                    continue;
+                }
+                if (!reaches(&l, &s->addr, &f->listen[li]))
                     continue;
                 char a[LB_ADDR_STRLEN];
                 lb_addr_format(&s->addr, a, sizeof a);
-                rc = lb_addr_is_any(&f->listen)
-                         ? fail_pos(e, s->addr_pos, f->listen_pos.line,
+                rc = lb_addr_is_any(&f->listen[li])
+                         ? fail_pos(e, s->addr_pos, f->listen_pos[li].line,
                                     "server '%s' at %s is a local address on the port that "
                                     "frontend '%s' listens on at every address: every connection "
                                     "to it would come back to synfin (a loop)",
                                     s->name, a, f->name)
-                         : fail_pos(e, s->addr_pos, f->listen_pos.line,
+                         : fail_pos(e, s->addr_pos, f->listen_pos[li].line,
                                     "server '%s' at %s is frontend '%s''s own listening address: "
                                     "every connection to it would come back to synfin (a loop)",
                                     s->name, a, f->name);
@@ -280,8 +294,10 @@ struct lb_config *lb_config_load(const char *path, char *buf, size_t buflen)
 void lb_config_error_format(const struct lb_config_error *e, const char *name, char *buf,
                             size_t buflen)
 {
-    char ref[32] = "";
-    if (e->ref_line > 0)
+    char ref[300] = "";
+    if (e->ref_line > 0 && e->ref_col > 0)
+        snprintf(ref, sizeof ref, " (first at %s:%d:%d)", name, e->ref_line, e->ref_col);
+    else if (e->ref_line > 0)
         snprintf(ref, sizeof ref, " at line %d", e->ref_line);
     if (e->line)
         snprintf(buf, buflen, "%s:%d:%d: %s%s", name, e->line, e->col, e->msg, ref);

@@ -25,6 +25,20 @@ int lb_conf_fail(struct lb_config_error *e, int line, int col, const char *fmt, 
 int lb_conf_fail_at(struct lb_config_error *e, const struct arg *a, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* kids[i] may appear once in its block: 0, or -1 with *e at it naming the first one
+ * ("duplicate 'maxconn'", ref_line and ref_col). Called only for directives that are not
+ * repeatable, after kids[0..i-1] were accepted, so the scan stays short. */
+int lb_conf_once(struct lb_config_error *e, const struct node *kids, size_t i);
+
+/* HAProxy's and nginx's words (config_hint.c). A known one written in block ("frontend",
+ * "backend", "server" for a server line's options, NULL at the top level) with its first
+ * argument arg (or NULL): "'bind' is HAProxy's; synfin says ... (docs/haproxy.md)", a static
+ * string; NULL when it is not one. */
+const char *lb_conf_hint(const char *block, const char *name, const char *arg);
+/* An unknown directive at a in block (NULL: the top level): the hint if there is one,
+ * else "unknown directive 'x' in block". Returns -1. */
+int lb_conf_unknown(struct lb_config_error *e, const struct node *d, const char *block);
+
 /* Values (config_value.c). A decimal number: 0, -1 not one, -2 past 64 bits. */
 int lb_conf_parse_u64(const char *s, uint64_t *v, const char **end);
 /* 0, or -1 with *e naming the word at fault. */

@@ -157,8 +157,9 @@ static void put_backend(FILE *out, const struct lb_config *c, const struct lb_ba
 static void put_frontend(FILE *out, const struct lb_config *c, const struct lb_frontend_conf *f)
 {
     char a[LB_ADDR_STRLEN];
-    fprintf(out, "\nfrontend %s {\n    listen %s;\n", f->name,
-            lb_addr_format(&f->listen, a, sizeof a));
+    fprintf(out, "\nfrontend %s {\n", f->name);
+    for (uint32_t i = 0; i < f->nlisten; i++)
+        fprintf(out, IN1 "listen %s;\n", lb_addr_format(&f->listen[i], a, sizeof a));
     fprintf(out, IN1 "backlog %d;\n", f->backlog);
     if (c->transport.kind != LB_TRANSPORT_STACK)
         put_bool(out, "reuseport", f->reuseport);

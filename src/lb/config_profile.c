@@ -89,6 +89,13 @@ static int parse_source(struct lb_config_error *e, const struct arg *a, struct l
     strcpy(buf, a->s);
     char *colon = strrchr(buf, ':');
     char *dash = colon ? strchr(colon, '-') : NULL;
+    if (dash && buf[0] != '[' && strchr(buf, ':') != colon)
+        /* ::1:1024-2000 reads as ::1 ports 1024-2000 or ::1:1024 ports ...-2000: only brackets
+         * tell, as for a listening address. */
+        return lb_conf_fail_at(e, a,
+                               "'%s': an IPv6 source with a port range is written in brackets, "
+                               "as [::1]:1024-2000",
+                               a->s);
     if (dash) {
         *dash = 0;
         uint64_t lo, hi;

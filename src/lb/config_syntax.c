@@ -35,6 +35,18 @@ int lb_conf_fail_at(struct lb_config_error *e, const struct arg *a, const char *
     return -1;
 }
 
+int lb_conf_once(struct lb_config_error *e, const struct node *kids, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (!strcmp(kids[j].name.s, kids[i].name.s)) {
+            lb_conf_fail_at(e, &kids[i].name, "duplicate '%s'", kids[i].name.s);
+            e->ref_line = kids[j].name.line;
+            e->ref_col = kids[j].name.col;
+            return -1;
+        }
+    return 0;
+}
+
 /* ---- syntax ---- */
 
 static void advance(struct parser *ps)

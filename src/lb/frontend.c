@@ -48,67 +48,72 @@ static void accept_failed(struct lb_frontend *f, int rc)
         f->paused = 0;
 }
 
-/* Accepts until none is waiting (edge-triggered), maxconn is reached, or a session's two
- * connections cannot be had. A paused frontend leaves connections in the kernel's backlog:
- * that is the back-pressure toward clients. fd_paused stays set from the first refusal for
- * room until the backlog is empty, so a frontend that takes one client per session that
- * ends is one pause, not one per client. */
-void lb_frontend_accept(struct lb_frontend *f)
+/* Accepts from listener i until none is waiting (edge-triggered): 0, or 1 when maxconn or
+ * a shortage stopped it (the frontend is paused then). */
+static int accept_from(struct lb_frontend *f, uint32_t i)
 {
     struct lb *lb = f->lb;
-    if (!f->listener || lb->draining || lb->stopping)
-        return;
     while (f->active < f->conf.maxconn) {
         if (!lb_session_room(lb)) {
             pause_for_room(f);
-            return;
+            return 1;
         }
         struct lb_conn *c;
-        int rc = lb_accept(f->listener, LB_ACCEPT_REFUSE_OWN, NULL, NULL, &c);
-        if (rc == -EAGAIN) {
-            f->paused = f->fd_paused = 0;
-            return;
-        }
+        int rc = lb_accept(f->listener[i], LB_ACCEPT_REFUSE_OWN, NULL, NULL, &c);
+        if (rc == -EAGAIN)
+            return 0;
         if (rc == -ECONNABORTED || rc == -EINTR || rc == -EPROTO)
             continue;
         if (rc == -ELOOP) {
-            lb_loop_refused(f);
+            lb_loop_refused(f, i);
             continue;
         }
         if (rc < 0) {
             accept_failed(f, rc);
-            return;
+            return 1;
         }
+        f->listen_sessions[i]++;
         lb_session_start(f, c);
     }
     f->paused = 1;
     f->fd_paused = 0; /* maxconn holds it now */
+    return 1;
 }
 
-int lb_frontend_listen(struct lb_frontend *f, char *err, size_t errlen)
+/* Accepts on every listener of f until none has a connection waiting, maxconn is reached,
+ * or a session's two connections cannot be had. A paused frontend leaves connections in
+ * the kernel's backlogs: that is the back-pressure toward clients. fd_paused stays set from
+ * the first refusal for room until the backlogs are empty, so a frontend that takes one
+ * client per session that ends is one pause, not one per client. Each round starts at the
+ * listener after the one that stopped the last, so that no listen address starves. */
+void lb_frontend_accept(struct lb_frontend *f)
 {
-    struct lb_listen_opts o;
-    memset(&o, 0, sizeof o);
-    o.addr = f->conf.listen;
-    o.backlog = f->conf.backlog;
-    o.reuseport = f->conf.reuseport;
-    o.defer_accept_s = f->conf.profile.defer_accept ? 1 : 0;
-    lb_profile_sockopts(&f->conf.profile, &o.sock);
-    f->retry.fn = on_retry;
-    int rc = lb_listen(f->lb->tp, &o, on_listener, f, &f->listener);
-    if (rc < 0) {
-        char a[LB_ADDR_STRLEN];
-        snprintf(err, errlen, "frontend %s: cannot listen on %s: %s", f->conf.name,
-                 lb_addr_format(&f->conf.listen, a, sizeof a), strerror(-rc));
-        f->listener = NULL;
-        return -1;
+    struct lb *lb = f->lb;
+    if (lb->draining || lb->stopping)
+        return;
+    uint32_t n = f->conf.nlisten;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t i = (f->next_listener + k) % n;
+        if (f->listener[i] && accept_from(f, i)) {
+            f->next_listener = (i + 1) % n;
+            return;
+        }
     }
-    return 0;
+    f->paused = f->fd_paused = 0;
 }
 
-void lb_frontend_adopt(struct lb_frontend *f, struct lb_listener *l)
+void lb_frontend_adopt(struct lb_frontend *f, uint32_t i, struct lb_listener *l)
 {
     f->retry.fn = on_retry;
-    f->listener = l;
+    f->listener[i] = l;
     lb_listener_set_handler(l, on_listener, f);
+}
+
+void lb_frontend_close(struct lb_frontend *f)
+{
+    for (uint32_t i = 0; i < LB_LISTEN_MAX; i++) {
+        if (f->listener[i])
+            lb_listener_close(f->listener[i]);
+        f->listener[i] = NULL;
+    }
 }

@@ -256,6 +256,7 @@ static int connect_server(struct lb_session *s)
 static int connected(struct lb_session *s)
 {
     uint64_t now = sf_loop_now(s->lb->loop);
+    lb_histo_add(&s->be->connect_hist, &lb_histo_connect, now - s->t_connect);
     lb_server_connect_ok(s->srv);
     if (!s->t_established)
         s->t_established = now;

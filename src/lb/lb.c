@@ -105,11 +105,12 @@ static struct lb_listener *take_listener(struct lb *lb, const struct lb_addr *a)
 {
     for (size_t i = 0; i < lb->nfe; i++) {
         struct lb_frontend *f = lb->fe[i];
-        if (f->listener && lb_addr_equal(&f->conf.listen, a)) {
-            struct lb_listener *l = f->listener;
-            f->listener = NULL;
-            return l;
-        }
+        for (uint32_t k = 0; k < f->conf.nlisten; k++)
+            if (f->listener[k] && lb_addr_equal(&f->conf.listen[k], a)) {
+                struct lb_listener *l = f->listener[k];
+                f->listener[k] = NULL;
+                return l;
+            }
     }
     for (size_t i = 0; i < lb->nrs; i++) {
         struct lb_respond *r = lb->rs[i];
@@ -234,10 +235,11 @@ struct plan {
     struct lb_frontend **fe;
     struct lb_backend **be;
     struct lb_respond **rs;
-    struct lb_listener **fl, **rl; /* listeners for the new frontends / responders */
-    int *fl_new, *rl_new;          /* opened for this plan (closed if it fails) */
-    int *be_new;                   /* created for this plan */
-    struct lb_log_dest log;        /* the log destination, opened before the commit */
+    /* listeners for the new frontends (LB_LISTEN_MAX each, by listen line) / responders */
+    struct lb_listener **fl, **rl;
+    int *fl_new, *rl_new;   /* opened for this plan (closed if it fails) */
+    int *be_new;            /* created for this plan */
+    struct lb_log_dest log; /* the log destination, opened before the commit */
 };
 
 static void plan_free(struct plan *p)
@@ -267,10 +269,11 @@ static int open_listener(struct lb *lb, const struct lb_listen_opts *o, struct l
     return 0;
 }
 
-static void frontend_listen_opts(const struct lb_frontend_conf *fc, struct lb_listen_opts *o)
+static void frontend_listen_opts(const struct lb_frontend_conf *fc, uint32_t k,
+                                 struct lb_listen_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->addr = fc->listen;
+    o->addr = fc->listen[k];
     o->backlog = fc->backlog;
     o->reuseport = fc->reuseport;
     o->defer_accept_s = fc->profile.defer_accept ? 1 : 0;
@@ -281,8 +284,9 @@ static void frontend_listen_opts(const struct lb_frontend_conf *fc, struct lb_li
 static int address_held(const struct lb *lb, const struct lb_addr *a)
 {
     for (size_t k = 0; k < lb->nfe; k++)
-        if (lb->fe[k]->listener && lb_addr_equal(&lb->fe[k]->conf.listen, a))
-            return 1;
+        for (uint32_t j = 0; j < lb->fe[k]->conf.nlisten; j++)
+            if (lb->fe[k]->listener[j] && lb_addr_equal(&lb->fe[k]->conf.listen[j], a))
+                return 1;
     for (size_t k = 0; k < lb->nrs; k++)
         if (lb->rs[k]->listener && lb_addr_equal(&lb->rs[k]->conf.listen, a))
             return 1;
@@ -296,15 +300,18 @@ static int plan_listeners(struct lb *lb, const struct lb_config *c, struct plan 
 {
     /* Find reusable ones without taking them yet: a failure must leave lb untouched. */
     for (size_t i = 0; i < c->nfrontends; i++) {
-        struct lb_listen_opts o;
-        frontend_listen_opts(&c->frontends[i], &o);
-        if (address_held(lb, &o.addr))
-            continue;
-        char what[LB_NAME_MAX + 16];
-        snprintf(what, sizeof what, "frontend %s", c->frontends[i].name);
-        if (open_listener(lb, &o, &p->fl[i], err, errlen, what) < 0)
-            return -1;
-        p->fl_new[i] = 1;
+        for (uint32_t k = 0; k < c->frontends[i].nlisten; k++) {
+            struct lb_listen_opts o;
+            frontend_listen_opts(&c->frontends[i], k, &o);
+            if (address_held(lb, &o.addr))
+                continue;
+            char what[LB_NAME_MAX + 16];
+            snprintf(what, sizeof what, "frontend %s", c->frontends[i].name);
+            size_t at = i * LB_LISTEN_MAX + k;
+            if (open_listener(lb, &o, &p->fl[at], err, errlen, what) < 0)
+                return -1;
+            p->fl_new[at] = 1;
+        }
     }
     for (size_t i = 0; i < c->nresponds; i++) {
         struct lb_listen_opts o;
@@ -323,7 +330,7 @@ static int plan_listeners(struct lb *lb, const struct lb_config *c, struct plan 
 
 static void plan_abort(const struct lb_config *c, struct plan *p)
 {
-    for (size_t i = 0; i < c->nfrontends; i++)
+    for (size_t i = 0; i < c->nfrontends * LB_LISTEN_MAX; i++)
         if (p->fl_new[i] && p->fl[i])
             lb_listener_close(p->fl[i]);
     for (size_t i = 0; i < c->nresponds; i++)
@@ -340,9 +347,9 @@ int lb_apply(struct lb *lb, const struct lb_config *c, char *err, size_t errlen)
     p.fe = calloc(nf, sizeof *p.fe);
     p.be = calloc(nb, sizeof *p.be);
     p.rs = calloc(nr, sizeof *p.rs);
-    p.fl = calloc(nf, sizeof *p.fl);
+    p.fl = calloc(nf * LB_LISTEN_MAX, sizeof *p.fl);
     p.rl = calloc(nr, sizeof *p.rl);
-    p.fl_new = calloc(nf, sizeof *p.fl_new);
+    p.fl_new = calloc(nf * LB_LISTEN_MAX, sizeof *p.fl_new);
     p.rl_new = calloc(nr, sizeof *p.rl_new);
     p.be_new = calloc(nb, sizeof *p.be_new);
     if (!p.fe || !p.be || !p.rs || !p.fl || !p.rl || !p.fl_new || !p.rl_new || !p.be_new) {
@@ -431,27 +438,43 @@ int lb_apply(struct lb *lb, const struct lb_config *c, char *err, size_t errlen)
         if (!kept)
             backend_remove(lb, lb->be[k]);
     }
+    /* Every listening socket kept is taken from its old owner first, then the old owners
+     * close what nobody took: an address may move between frontends and responders, or
+     * swap. */
+    for (size_t i = 0; i < c->nfrontends; i++)
+        for (uint32_t k = 0; k < c->frontends[i].nlisten; k++) {
+            size_t at = i * LB_LISTEN_MAX + k;
+            if (!p.fl[at])
+                p.fl[at] = take_listener(lb, &c->frontends[i].listen[k]);
+        }
+    for (size_t i = 0; i < c->nresponds; i++)
+        if (!p.rl[i] && !p.rs[i]->listener)
+            p.rl[i] = take_listener(lb, &c->responds[i].listen);
     for (size_t i = 0; i < c->nfrontends; i++) {
         struct lb_frontend *f = p.fe[i];
-        struct lb_listener *l = p.fl[i];
-        int same = f->listener && lb_addr_equal(&f->conf.listen, &c->frontends[i].listen);
-        if (!l && !same)
-            l = take_listener(lb, &c->frontends[i].listen);
+        uint64_t counts[LB_LISTEN_MAX] = {0}; /* an address kept keeps its count */
+        for (uint32_t k = 0; k < c->frontends[i].nlisten; k++)
+            for (uint32_t j = 0; j < f->conf.nlisten; j++)
+                if (lb_addr_equal(&f->conf.listen[j], &c->frontends[i].listen[k]))
+                    counts[k] = f->listen_sessions[j];
+        memcpy(f->listen_sessions, counts, sizeof counts);
+        lb_frontend_close(f);
         f->conf = c->frontends[i];
         f->backend = p.be[c->frontends[i].backend];
-        if (l) {
-            if (f->listener)
-                lb_listener_close(f->listener);
-            lb_frontend_adopt(f, l);
+        f->next_listener = 0;
+        for (uint32_t k = 0; k < f->conf.nlisten; k++) {
+            size_t at = i * LB_LISTEN_MAX + k;
+            if (p.fl[at])
+                lb_frontend_adopt(f, k, p.fl[at]);
+            p.fl[at] = NULL; /* f owns it now */
+            p.fl_new[at] = 0;
         }
     }
     for (size_t i = 0; i < c->nresponds; i++) {
-        struct lb_respond *r = p.rs[i];
-        struct lb_listener *l = p.rl[i];
-        if (!l && !r->listener)
-            l = take_listener(lb, &c->responds[i].listen);
-        if (l)
-            lb_respond_adopt(r, l);
+        if (p.rl[i])
+            lb_respond_adopt(p.rs[i], p.rl[i]);
+        p.rl[i] = NULL; /* the responder owns it now */
+        p.rl_new[i] = 0;
     }
     for (size_t k = 0; k < lb->nfe; k++) {
         int kept = 0;
@@ -459,9 +482,7 @@ int lb_apply(struct lb *lb, const struct lb_config *c, char *err, size_t errlen)
             kept |= p.fe[i] == lb->fe[k];
         if (!kept) {
             struct lb_frontend *f = lb->fe[k];
-            if (f->listener)
-                lb_listener_close(f->listener);
-            f->listener = NULL;
+            lb_frontend_close(f);
             f->removed = 1;
             lb_frontend_put(f);
         }
@@ -542,15 +563,20 @@ int lb_census_step(struct lb *lb, struct lb_census *c, unsigned budget)
         nsrv += lb->be[i]->nservers;
     /* The scope is built for each slice: a reload between two slices may free the
      * addresses the previous one pointed to. */
-    const struct lb_addr **fe = calloc(lb->nfe + 1, sizeof *fe);
+    size_t nfl = 0;
+    for (size_t i = 0; i < lb->nfe; i++)
+        nfl += lb->fe[i]->conf.nlisten;
+    const struct lb_addr **fe = calloc(nfl + 1, sizeof *fe);
     const struct lb_addr **rs = calloc(lb->nrs + 1, sizeof *rs);
     struct lb_census_server *sv = calloc(nsrv + 1, sizeof *sv);
     int done = 1;
     if (!fe || !rs || !sv) {
         c->diag_error = -ENOMEM;
     } else {
+        size_t nf = 0;
         for (size_t i = 0; i < lb->nfe; i++)
-            fe[i] = &lb->fe[i]->conf.listen;
+            for (uint32_t k = 0; k < lb->fe[i]->conf.nlisten; k++)
+                fe[nf++] = &lb->fe[i]->conf.listen[k];
         for (size_t i = 0; i < lb->nrs; i++)
             rs[i] = &lb->rs[i]->conf.listen;
         size_t n = 0;
@@ -560,7 +586,7 @@ int lb_census_step(struct lb *lb, struct lb_census *c, unsigned budget)
                 sv[n++] = (struct lb_census_server){&lb->be[i]->servers[j]->addr, p->sources,
                                                     p->nsources};
         }
-        struct lb_census_scope scope = {fe, rs, lb->nfe, lb->nrs, sv, n};
+        struct lb_census_scope scope = {fe, rs, nf, lb->nrs, sv, n};
         done = lb_transport_census(lb->tp, &scope, c, budget);
     }
     free(fe);
@@ -616,11 +642,8 @@ void lb_drain(struct lb *lb)
         return;
     lb->draining = 1;
     for (size_t i = 0; i < lb->nfe; i++) {
-        struct lb_frontend *f = lb->fe[i];
-        if (f->listener)
-            lb_listener_close(f->listener);
-        f->listener = NULL;
-        f->fd_paused = 0; /* nobody waits in a closed listener's backlog */
+        lb_frontend_close(lb->fe[i]);
+        lb->fe[i]->fd_paused = 0; /* nobody waits in a closed listener's backlog */
     }
     lb_logf(lb, "event=drain sessions=%u deadline_ms=%llu", lb->nsessions,
             (unsigned long long)lb->drain_timeout_ms);
@@ -684,9 +707,7 @@ void lb_free(struct lb *lb)
         }
     }
     for (size_t i = 0; i < lb->nfe; i++) {
-        if (lb->fe[i]->listener)
-            lb_listener_close(lb->fe[i]->listener);
-        lb->fe[i]->listener = NULL;
+        lb_frontend_close(lb->fe[i]);
         lb_frontend_put(lb->fe[i]);
     }
     for (size_t i = 0; i < lb->nbe; i++)

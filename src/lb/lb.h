@@ -49,7 +49,10 @@ struct lb_frontend {
     struct lb_frontend_conf conf;
     struct lb *lb;
     struct lb_backend *backend;
-    struct lb_listener *listener;
+    /* One per listen line, as conf.listen; NULL once closed (drain) or not yet adopted. */
+    struct lb_listener *listener[LB_LISTEN_MAX];
+    uint32_t next_listener; /* where the next accept round starts: each gets its turn */
+    uint64_t listen_sessions[LB_LISTEN_MAX]; /* sessions accepted on each listen address */
     uint32_t active;
     uint64_t sessions_total, bytes_in, bytes_out, accept_errors;
     uint64_t causes[LB_CAUSE_N];
@@ -185,8 +188,10 @@ void lb_backend_put(struct lb_backend *b);
 void lb_server_put(struct lb_server *s);
 
 /* frontend.c */
-int lb_frontend_listen(struct lb_frontend *f, char *err, size_t errlen);
-void lb_frontend_adopt(struct lb_frontend *f, struct lb_listener *l);
+/* l becomes f's listener for conf.listen[i]. */
+void lb_frontend_adopt(struct lb_frontend *f, uint32_t i, struct lb_listener *l);
+/* Closes every listener of f (drain, removal, exit). */
+void lb_frontend_close(struct lb_frontend *f);
 void lb_frontend_accept(struct lb_frontend *f);
 
 /* respond.c */
@@ -213,7 +218,7 @@ void lb_fd_short(struct lb *lb, const char *who);
 /* After each batch during an episode: resumes what waits for room, ends the episode. */
 void lb_fd_resume(struct lb *lb);
 /* A frontend refused a connection that came from synfin's own server side. */
-void lb_loop_refused(struct lb_frontend *f);
+void lb_loop_refused(struct lb_frontend *f, uint32_t listen_index);
 
 /* aux connections */
 void lb_aux_add(struct lb *lb, struct lb_aux *a, struct lb_conn *c);

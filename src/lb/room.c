@@ -22,8 +22,10 @@ void lb_room_plan(struct lb *lb)
     uint32_t checks = 0;
     for (size_t i = 0; i < lb->nbe; i++)
         if (lb->be[i]->conf.check.type != LB_CHECK_NONE)
-            checks += (uint32_t)lb->be[i]->nservers;    /* one check in flight per server */
-    uint32_t listeners = (uint32_t)(lb->nfe + lb->nrs); /* a reload opens before it closes */
+            checks += (uint32_t)lb->be[i]->nservers; /* one check in flight per server */
+    uint32_t listeners = (uint32_t)lb->nrs;          /* a reload opens before it closes */
+    for (size_t i = 0; i < lb->nfe; i++)
+        listeners += lb->fe[i]->conf.nlisten;
     lb->spare_respond = checks + listeners;
     lb->spare_sessions = lb->spare_respond + RESPOND_ROOM * (uint32_t)lb->nrs;
 }
@@ -71,7 +73,7 @@ void lb_fd_resume(struct lb *lb)
             (unsigned long long)lb->tp->conn_open, (unsigned long long)lb->tp->conn_limit);
 }
 
-void lb_loop_refused(struct lb_frontend *f)
+void lb_loop_refused(struct lb_frontend *f, uint32_t listen_index)
 {
     struct lb *lb = f->lb;
     uint64_t now = sf_loop_now(lb->loop);
@@ -84,6 +86,6 @@ void lb_loop_refused(struct lb_frontend *f)
     lb_logf(lb,
             "event=loop_detected frontend=%s listen=%s refused=%llu reason=\"a connection from "
             "synfin's own server side came back to this frontend: a server address leads here\"",
-            f->conf.name, lb_addr_format(&f->conf.listen, a, sizeof a),
+            f->conf.name, lb_addr_format(&f->conf.listen[listen_index], a, sizeof a),
             (unsigned long long)f->loops);
 }

@@ -124,6 +124,7 @@ void lb_session_finish(struct lb_session *s, int cause)
     if (fe->paused)
         lb->kick_accept = 1;
     s->be->active--;
+    lb_histo_add(&s->be->duration_hist, &lb_histo_duration, sf_loop_now(lb->loop) - s->t_start);
     lb_backend_put(s->be);
     lb_frontend_put(fe);
     free(s);
@@ -543,6 +544,7 @@ static void server_ev(void *ctx, struct lb_conn *c, unsigned ev)
         s->state = LB_S_ESTABLISHED;
         s->t_established = sf_loop_now(s->lb->loop);
         s->last_c = s->last_s = s->t_established;
+        lb_histo_add(&s->be->connect_hist, &lb_histo_connect, s->t_established - s->t_connect);
         lb_server_connect_ok(s->srv);
         /* From the connect deadline to the idle one: re-armed only if that is earlier. */
         if (arm(s) < 0) {

@@ -139,12 +139,11 @@ static const struct bad bads[] = {
     {"announce { }\n" OKFE OKBE, 1, 1, "announce needs 'table N'"},
     {"announce { table 254; }\n" OKFE OKBE, 1, 18, "table 254 is the kernel's own"},
     {"announce { table 0; }\n" OKFE OKBE, 1, 18, "0 is out of range"},
-    {"announce { table 9; table 9; }\n" OKFE OKBE, 1, 21,
-     "'table' is given twice (first at line 1:12)"},
+    {"announce { table 9; table 9; }\n" OKFE OKBE, 1, 21, "duplicate 'table'"},
     {"announce { table 9; bgp 1; }\n" OKFE OKBE, 1, 21, "unknown directive 'bgp' in announce"},
     {"announce { table 9; device a/b; }\n" OKFE OKBE, 1, 28, "a device name has"},
     {"announce { table 9; device abcdefghijklmnop; }\n" OKFE OKBE, 1, 28, "1 to 15 characters"},
-    {"announce { table 9; }\nannounce { table 9; }\n" OKFE OKBE, 2, 1, "'announce' is given twice"},
+    {"announce { table 9; }\nannounce { table 9; }\n" OKFE OKBE, 2, 1, "duplicate 'announce'"},
     {"announce { table 9; }\nfrontend f { listen 0.0.0.0:1; backend b; }\n" OKBE, 2, 21,
      "listens on a wildcard address"},
     {"frontend f { listen 127.0.0.1:1; backend nope; }\n" OKBE, 1, 42, "unknown backend 'nope'"},
@@ -174,7 +173,25 @@ static const struct bad bads[] = {
     {OKFE OKBE "log\n", 3, 1, "not terminated"},
     {"", 1, 1, "nothing to run"},
     {OKFE OKBE "profile p { buffer_size 10; }\n", 3, 25, "out of range"},
-    {OKFE OKBE "admin 127.0.0.1:9; admin 127.0.0.1:10;\n", 3, 20, "given twice"},
+    {OKFE OKBE "admin 127.0.0.1:9; admin 127.0.0.1:10;\n", 3, 20, "duplicate 'admin'"},
+    /* several listen lines: each address once in the whole config, LB_LISTEN_MAX at most */
+    {"frontend f { listen 127.0.0.1:1; listen [::1]:1; listen 127.0.0.1:1; backend b; }\n" OKBE, 1,
+     57, "address '127.0.0.1:1' is already used"},
+    {"frontend f { listen 127.0.0.1:1; listen [::1]:1; backend b; }\n"
+     "frontend g { listen [::1]:1; backend b; }\n" OKBE,
+     2, 21, "address '[::1]:1' is already used"},
+    {"frontend f { listen 127.0.0.1:1; listen 127.0.0.1:2; listen 127.0.0.1:3; listen "
+     "127.0.0.1:4;\n"
+     "listen 127.0.0.1:5; listen 127.0.0.1:6; listen 127.0.0.1:7; listen 127.0.0.1:8;\n"
+     "listen 127.0.0.1:9; backend b; }\n" OKBE,
+     3, 1, "too many 'listen' lines (8 at most)"},
+    {"frontend f { listen 127.0.0.1:1; listen [::]:9; backend b; }\n"
+     "backend b { server s 127.0.0.1:9; }\n",
+     2, 22, "a local address on the port that frontend 'f' listens on at every address"},
+    /* an IPv6 source is written in brackets when it has a port range */
+    {OKFE "backend b { server s [::1]:2; source ::1:1024-2000; }\n", 2, 38,
+     "an IPv6 source with a port range is written in brackets, as [::1]:1024-2000"},
+    {OKFE "backend b { server s [::1]:2; source 2001:db8::5-9; }\n", 2, 38, "written in brackets"},
     /* a directive only the other side reads, written in a frontend or backend block, would
      * be ignored: rejected */
     {"frontend f { listen 127.0.0.1:1; source 127.0.0.2; backend b; }\n" OKBE, 1, 34,
@@ -445,6 +462,285 @@ static void admin_off_loopback_warns(void **u)
     lb_config_free(c);
 }
 
+/* Line and column of text[off] (1-based), as the parser counts them. */
+static void pos_of(const char *text, size_t off, int *line, int *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < off; i++) {
+        if (text[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+/* Every directive that may appear once in its block is an error the second time, at the
+ * second, naming the first: the whole parser table, block by block. */
+static void duplicates_name_both(void **u)
+{
+    (void)u;
+    static const struct {
+        const char *before, *dir, *after;
+    } cases[] = {
+#define FE(d)                                                                                      \
+    {                                                                                              \
+        "frontend f { listen 127.0.0.1:1; backend b;\n", d, "}\n" OKBE                             \
+    }
+#define BE(d)                                                                                      \
+    {                                                                                              \
+        OKFE "backend b { server s 127.0.0.1:2;\n", d, "}\n"                                       \
+    }
+#define CK(d)                                                                                      \
+    {                                                                                              \
+        OKFE "backend b { server s 127.0.0.1:2; check {\n", d, "} }\n"                             \
+    }
+#define PR(d)                                                                                      \
+    {                                                                                              \
+        OKFE OKBE "profile p {\n", d, "}\n"                                                        \
+    }
+#define TOP(d)                                                                                     \
+    {                                                                                              \
+        OKFE OKBE, d, ""                                                                           \
+    }
+#define STK                                                                                        \
+    "transport stack { tun sfops3; address 10.9.0.2; }\n"                                          \
+    "frontend f { listen 10.9.0.2:1; backend b; }\n"
+#define SB(d)                                                                                      \
+    {                                                                                              \
+        STK "backend b { server s 10.9.0.3:2;\n", d, "}\n"                                         \
+    }
+#define ST(d)                                                                                      \
+    {                                                                                              \
+        "transport stack { address 10.9.0.2;\n", d,                                                \
+            "}\nfrontend f { listen 10.9.0.2:1; backend b; }\nbackend b { server s 10.9.0.3:2; "   \
+            "}\n"                                                                                  \
+    }
+        /* a frontend's own, its http settings, its client-side profile directives */
+        {"frontend f { listen 127.0.0.1:1;\n", "backend b;", "}\n" OKBE},
+        FE("maxconn 10;"),
+        FE("backlog 10;"),
+        FE("reuseport on;"),
+        FE("profile p;"),
+        FE("mode http;"),
+        FE("keepalive_timeout 1s;"),
+        FE("keepalive_requests 5;"),
+        FE("max_header_size 8k;"),
+        FE("forwarded_for on;"),
+        FE("forwarded_proto on;"),
+        FE("forwarded on;"),
+        FE("via on;"),
+        FE("client_close_first client;"),
+        FE("idle_timeout 1s;"),
+        FE("client_fin_timeout 1s;"),
+        FE("keepalive on;"),
+        FE("keepalive_idle 10s;"),
+        FE("keepalive_interval 10s;"),
+        FE("keepalive_count 3;"),
+        FE("user_timeout 1s;"),
+        FE("nodelay on;"),
+        FE("nagle off;"),
+        FE("defer_accept on;"),
+        FE("reset_on_timeout on;"),
+        FE("buffer_size 16k;"),
+        /* a backend's own, its pool settings, its server-side profile directives */
+        BE("balance leastconn;"),
+        BE("maglev_table_size 251;"),
+        BE("retries 2;"),
+        BE("queue_timeout 1s;"),
+        BE("max_fails 2;"),
+        BE("fail_timeout 1s;"),
+        BE("check { type tcp; }"),
+        BE("profile p;"),
+        BE("mode http;"),
+        BE("http_reuse never;"),
+        BE("pool_max_idle 1;"),
+        BE("pool_idle_timeout 1s;"),
+        BE("pool_max_requests 1;"),
+        BE("connect_timeout 1s;"),
+        BE("server_fin_timeout 1s;"),
+        BE("server_close rst;"),
+        BE("source 127.0.0.2;"),
+        BE("idle_timeout 1s;"),
+        BE("keepalive on;"),
+        /* a check block */
+        CK("type http;"),
+        CK("uri /x;"),
+        CK("host h;"),
+        CK("expect 204;"),
+        CK("interval 5s;"),
+        CK("timeout 1s;"),
+        CK("rise 2;"),
+        CK("fall 2;"),
+        /* a profile block */
+        PR("idle_timeout 1s;"),
+        PR("source 127.0.0.2;"),
+        PR("server_close rst;"),
+        PR("defer_accept on;"),
+        PR("client_close_first client;"),
+        /* the top level */
+        TOP("admin 127.0.0.1:9;"),
+        TOP("log off;"),
+        TOP("drain_timeout 1s;"),
+        {"", "transport kernel;", OKFE OKBE},
+        /* the stack's: its transport block, its engine settings */
+        ST("tun sfops3;"),
+        ST("offload on;"),
+        ST("trace off;"),
+        ST("max_time_wait 10;"),
+        ST("kernel_addr 10.9.0.1/24;"),
+        ST("pcap /tmp/x.pcap;"),
+        ST("impair \"loss=1\";"),
+        SB("time_wait 1s;"),
+        SB("syn_retries 2;"),
+        SB("sack on;"),
+        SB("rto_min 200ms;"),
+#undef FE
+#undef BE
+#undef CK
+#undef PR
+#undef TOP
+#undef STK
+#undef SB
+#undef ST
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[1024];
+        int n = snprintf(text, sizeof text, "%s  %s\n  %s %s", cases[i].before, cases[i].dir,
+                         cases[i].dir, cases[i].after);
+        assert_true(n > 0 && (size_t)n < sizeof text);
+        size_t first = strlen(cases[i].before) + 2;
+        size_t second = first + strlen(cases[i].dir) + 3;
+        int l1, c1, l2, c2;
+        pos_of(text, first, &l1, &c1);
+        pos_of(text, second, &l2, &c2);
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(cases[i].dir, " ;"), cases[i].dir);
+        char want[128];
+        snprintf(want, sizeof want, "duplicate '%s'", name);
+        struct lb_config_error e;
+        struct lb_config *c = parse(text, &e);
+        if (c)
+            fail_msg("case %zu accepted:\n%s", i, text);
+        if (e.line != l2 || e.col != c2 || strcmp(e.msg, want) || e.ref_line != l1 ||
+            e.ref_col != c1)
+            fail_msg(
+                "case %zu: got %d:%d: %s (first at %d:%d); want %d:%d: %s (first at %d:%d)\n%s", i,
+                e.line, e.col, e.msg, e.ref_line, e.ref_col, l2, c2, want, l1, c1, text);
+    }
+    /* the message, as synfin -t prints it */
+    struct lb_config_error e;
+    assert_null(parse("frontend f { listen 127.0.0.1:1;\n  maxconn 10; backend a;\n"
+                      "  maxconn 20; }\n",
+                      &e));
+    char buf[512];
+    lb_config_error_format(&e, "x.conf", buf, sizeof buf);
+    assert_string_equal(buf, "x.conf:3:3: duplicate 'maxconn' (first at x.conf:2:3)");
+    assert_null(parse("frontend f { listen 127.0.0.1:1; backend a; backend b; }\n"
+                      "backend a { server s 127.0.0.1:2; }\nbackend b { server s 127.0.0.1:3; }\n",
+                      &e));
+    lb_config_error_format(&e, "x.conf", buf, sizeof buf);
+    assert_string_equal(buf, "x.conf:1:45: duplicate 'backend' (first at x.conf:1:34)");
+}
+
+/* Several listen lines: every one kept, in order, IPv4 and IPv6 side by side; printed back
+ * as written. On the stack (IPv4 only) an IPv6 one is an error saying so. */
+static void several_listen_lines(void **u)
+{
+    (void)u;
+    struct lb_config_error e;
+    struct lb_config *c = parse("frontend f { listen 127.0.0.1:8080; listen [::1]:8080;\n"
+                                "  listen 127.0.0.2:8081; backend b; }\n" OKBE,
+                                &e);
+    if (!c)
+        fail_msg("%d:%d: %s", e.line, e.col, e.msg);
+    const struct lb_frontend_conf *f = &c->frontends[0];
+    assert_int_equal(f->nlisten, 3);
+    char a[LB_ADDR_STRLEN];
+    assert_string_equal(lb_addr_format(&f->listen[0], a, sizeof a), "127.0.0.1:8080");
+    assert_string_equal(lb_addr_format(&f->listen[1], a, sizeof a), "[::1]:8080");
+    assert_string_equal(lb_addr_format(&f->listen[2], a, sizeof a), "127.0.0.2:8081");
+    assert_int_equal(f->listen_pos[1].line, 1);
+    assert_int_equal(f->listen_pos[1].col, 44);
+    assert_int_equal(f->listen_pos[2].line, 2);
+    char *t = NULL;
+    size_t n;
+    FILE *o = open_memstream(&t, &n);
+    assert_int_equal(lb_config_print(c, o), 0);
+    fclose(o);
+    assert_non_null(strstr(t, "    listen 127.0.0.1:8080;\n    listen [::1]:8080;\n"
+                              "    listen 127.0.0.2:8081;\n"));
+    free(t);
+    lb_config_free(c);
+    assert_null(parse("transport stack { tun sfops3; address 10.9.0.2; }\n"
+                      "frontend f { listen 10.9.0.2:1; listen [::1]:1; backend b; }\n"
+                      "backend b { server s 10.9.0.3:2; }\n",
+                      &e));
+    assert_int_equal(e.line, 2);
+    assert_int_equal(e.col, 40);
+    assert_string_equal(e.msg, "'[::1]:1': synfin's own TCP (transport stack) is IPv4 only; "
+                               "listen on IPv6 with transport kernel");
+}
+
+/* HAProxy's and nginx's words name synfin's equivalent (docs/haproxy.md). */
+static void foreign_directives_named(void **u)
+{
+    (void)u;
+    static const struct bad hints[] = {
+        {"frontend f { bind 127.0.0.1:1; backend b; }\n" OKBE, 1, 14,
+         "'bind' is HAProxy's; synfin says 'listen ADDR:PORT' (one line per address) "
+         "(docs/haproxy.md)"},
+        {"frontend f { listen 127.0.0.1:1; timeout client 30s; backend b; }\n" OKBE, 1, 34,
+         "'timeout client' is HAProxy's; synfin says 'idle_timeout DURATION' in the frontend"},
+        {OKFE "backend b { timeout connect 5s; server s 127.0.0.1:2; }\n", 2, 13,
+         "'timeout connect' is HAProxy's; synfin says 'connect_timeout DURATION'"},
+        {"frontend f { listen 127.0.0.1:1; default_backend b; }\n" OKBE, 1, 34,
+         "'default_backend' is HAProxy's; synfin says 'backend NAME' in the frontend"},
+        {OKFE "backend b { server s 127.0.0.1:2 check; }\n", 2, 34,
+         "'check' is HAProxy's; synfin says 'check { ... }' in the backend"},
+        {OKFE "backend b { server s 127.0.0.1:2 send-proxy-v2; }\n", 2, 34,
+         "'send-proxy-v2' is HAProxy's; synfin says 'send_proxy v2'"},
+        {OKFE "backend b { option httplog; server s 127.0.0.1:2; }\n", 2, 13,
+         "'option httplog' is HAProxy's; synfin says 'log'"},
+        {OKFE "backend b { http-reuse safe; server s 127.0.0.1:2; }\n", 2, 13,
+         "'http-reuse' is HAProxy's; synfin says 'http_reuse never|safe|aggressive|always'"},
+        {OKFE OKBE "defaults { }\n", 3, 1, "'defaults' is HAProxy's; synfin says 'profile NAME"},
+        {OKFE OKBE "listen web { }\n", 3, 1, "'listen' is HAProxy's; synfin says a 'frontend'"},
+        /* nginx */
+        {OKFE OKBE "upstream app { }\n", 3, 1,
+         "'upstream' is nginx's; synfin says 'backend NAME { server NAME ADDR:PORT; }'"},
+        {"frontend f { listen 127.0.0.1:1; proxy_pass b; }\n" OKBE, 1, 34,
+         "'proxy_pass' is nginx's; synfin says 'backend NAME' in the frontend"},
+        {"frontend f { listen 127.0.0.1:1; backend b; proxy_timeout 10m; }\n" OKBE, 1, 45,
+         "'proxy_timeout' is nginx's; synfin says 'idle_timeout DURATION'"},
+        {OKFE "backend b { server s 127.0.0.1:2; keepalive 32; }\n", 2, 35,
+         "'keepalive' is nginx's; synfin says 'pool_max_idle N'"},
+        {OKFE "backend b { server s 127.0.0.1:2 max_fails=3; }\n", 2, 34,
+         "'max_fails=3' is nginx's; synfin says 'max_fails N' in the backend"},
+        {OKFE "backend b { least_conn; server s 127.0.0.1:2; }\n", 2, 13,
+         "'least_conn' is nginx's; synfin says 'balance leastconn'"},
+        /* not a foreign word: the plain message */
+        {OKFE "backend b { server s 127.0.0.1:2; frobnicate 1; }\n", 2, 35,
+         "unknown directive 'frobnicate' in backend"},
+    };
+    for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++) {
+        struct lb_config_error e;
+        struct lb_config *c = parse(hints[i].text, &e);
+        if (c)
+            fail_msg("case %zu accepted: %s", i, hints[i].text);
+        if (e.line != hints[i].line || e.col != hints[i].col || !strstr(e.msg, hints[i].msg))
+            fail_msg("case %zu: got %d:%d: %s; want %d:%d: ...%s...", i, e.line, e.col, e.msg,
+                     hints[i].line, hints[i].col, hints[i].msg);
+    }
+    /* `keepalive on` in a backend is synfin's own (SO_KEEPALIVE) */
+    struct lb_config_error e;
+    struct lb_config *c = parse(OKFE "backend b { server s 127.0.0.1:2; keepalive on; }\n", &e);
+    assert_non_null(c);
+    lb_config_free(c);
+}
+
 /* An IPv6 source with a port range (found by the config fuzz harness: the parser dropped the
  * brackets, then read the address's last ':' as a port). */
 static void ipv6_source_range(void **u)
@@ -576,7 +872,7 @@ static void embedded_default_is_valid(void **u)
     if (!c)
         fail_msg("conf/synfin.conf:%d:%d: %s", e.line, e.col, e.msg);
     assert_int_equal(c->nfrontends, 1);
-    assert_int_equal(lb_addr_port(&c->frontends[0].listen), 8080);
+    assert_int_equal(lb_addr_port(&c->frontends[0].listen[0]), 8080);
     assert_int_equal(lb_addr_port(&c->admin), 8081);
     assert_int_equal(c->nresponds, 2);
     lb_config_free(c);
@@ -599,6 +895,9 @@ int main(void)
         cmocka_unit_test(ipv6_source_range),
         cmocka_unit_test(printed_config_parses_back),
         cmocka_unit_test(http_settings),
+        cmocka_unit_test(duplicates_name_both),
+        cmocka_unit_test(several_listen_lines),
+        cmocka_unit_test(foreign_directives_named),
     };
     return cmocka_run_group_tests_name("lb_config", tests, NULL, NULL);
 }

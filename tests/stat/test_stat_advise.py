@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """synfin-stat --advise in namespaces of our own: one with deliberately poor settings and the
-load that exposes them (every finding reported, exit 1), one with good settings (exit 0).
-It reads the namespace's own sysctls and never writes one."""
+load that exposes them (every finding reported, exit 1), one with good settings (exit 0), and
+one left as the kernel makes it (exit 0: what RFC 1122 requires, such as the 7200 s keepalive
+time, is a note, not a finding). It reads the namespace's own sysctls and never writes one."""
 import json
 import os
 import socket
@@ -22,7 +23,7 @@ POOR = {
     "net.ipv4.tcp_max_syn_backlog": 64,
     "net.core.somaxconn": 128,
     "net.ipv4.ip_local_port_range": "60000 60799",
-    "net.ipv4.tcp_keepalive_time": 7200,
+    "net.ipv4.tcp_keepalive_time": 3600,  # set by hand: 7200, the default, is a note
     "net.ipv4.tcp_timestamps": 0,
 }
 GOOD = {
@@ -161,6 +162,37 @@ def ignored_findings_are_shown_but_not_counted():
     doc = json.loads(r.stdout)
     assert doc["attention"] is False
     assert {f["id"] for f in doc["findings"] if f["ignored"]} == POOR_FINDINGS
+
+
+@t.test
+def stock_kernel_exit_0():
+    L.need_root_and_netns()
+    ns = L.Netns("stock")
+    r = advise(ns, "--json")
+    assert r.returncode == 0, f"exit {r.returncode}:\n{r.stdout}{r.stderr}"
+    doc = json.loads(r.stdout)
+    assert doc["attention"] is False, [f["id"] for f in doc["findings"] if f["attention"]]
+    sc = doc["sysctls"]
+    assert sc["net.ipv4.tcp_keepalive_time"] == 7200, sc
+    notes = {f["id"]: f for f in doc["findings"]}
+    assert notes["keepalive"]["attention"] is False, notes["keepalive"]
+    assert "RFC 1122" in notes["keepalive"]["title"], notes["keepalive"]
+    # tcp_tw_reuse_delay (Linux 6.14+) is read where the kernel has it
+    has_delay = os.path.exists("/proc/sys/net/ipv4/tcp_tw_reuse_delay")
+    assert sc["net.ipv4.tcp_tw_reuse_delay"] == (1000 if has_delay else None), sc
+    r = advise(ns)
+    assert r.returncode == 0, r.stdout
+    assert r.stdout.startswith("synfin-stat --advise: nothing needs attention, "), r.stdout
+    assert "\n[note] keepalive: " in r.stdout, r.stdout
+    if has_delay:
+        # set to the whole TIME_WAIT with reuse on, it is a finding naming the value
+        ns.sysctl("net.ipv4.tcp_tw_reuse", 1)
+        ns.sysctl("net.ipv4.tcp_tw_reuse_delay", 60000)
+        r = advise(ns, "--json")
+        assert r.returncode == 1, r.stdout
+        f = [f for f in json.loads(r.stdout)["findings"] if f["id"] == "tw-reuse-delay"]
+        assert f and f[0]["attention"] and "tcp_tw_reuse_delay = 60000 ms" in f[0]["evidence"], f
+    ns.delete()
 
 
 @t.test

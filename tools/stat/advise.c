@@ -31,9 +31,12 @@
 #define ACCEPT_QUEUE_PCT 50
 /* The shortest common middlebox idle timeouts: Azure Load Balancer 240 s, F5 BIG-IP's
  * default TCP profile 300 s, AWS NLB 350 s. */
-#define KEEPALIVE_MAX_S  300
-#define CLOSE_WAIT_PILE  100
-#define TW_INCOMING_NOTE 1000
+#define KEEPALIVE_MAX_S 300
+/* RFC 1122 4.2.3.6: the keep-alive interval "MUST default to no less than two hours"; Linux's
+ * tcp_keepalive_time default is exactly that. */
+#define KEEPALIVE_RFC1122_S 7200
+#define CLOSE_WAIT_PILE     100
+#define TW_INCOMING_NOTE    1000
 
 struct advisor {
     const struct st_sysctls *s;
@@ -188,6 +191,13 @@ static const char recycle_history[] =
     "clients behind one NAT share an address but not a clock, so their connections failed "
     "at random.";
 
+/* net.ipv4.tcp_tw_reuse_delay (Linux 6.14+): how old a TIME_WAIT must be before tw_reuse
+ * takes its 4-tuple; 1000 ms before it existed. */
+static long reuse_delay_ms(const struct advisor *a)
+{
+    return has(a, SC_TW_REUSE_DELAY) ? val(a, SC_TW_REUSE_DELAY) : 1000;
+}
+
 static void tw_reuse(struct advisor *a)
 {
     long n = ports(a);
@@ -214,11 +224,12 @@ static void tw_reuse(struct advisor *a)
     SET(f, risk, "connect() to %s runs out of source ports sooner than it needs to.", dst);
     SET(f, change, "net.ipv4.tcp_tw_reuse = 1 (with net.ipv4.tcp_timestamps = 1).");
     SET(f, reason,
-        "tw_reuse lets connect() take over a 4-tuple whose TIME_WAIT is older than 1 s when TCP "
-        "timestamps prove every new segment is newer than the old connection's (PAWS), so old "
-        "duplicates cannot be mistaken for new data. It acts only on connections this host "
-        "opens, never on incoming ones. %s",
-        recycle_history);
+        "tw_reuse lets connect() take over a 4-tuple whose TIME_WAIT is older than %ld ms "
+        "(net.ipv4.tcp_tw_reuse_delay, Linux 6.14+; 1 s before) when TCP timestamps prove every "
+        "new segment is newer than the old connection's (PAWS), so old duplicates cannot be "
+        "mistaken for new data. It acts only on connections this host opens, never on incoming "
+        "ones. %s",
+        reuse_delay_ms(a), recycle_history);
 }
 
 static void tw_recycle(struct advisor *a, const struct st_conf_notes *notes)
@@ -420,10 +431,18 @@ static void keepalive(struct advisor *a)
     long t = val(a, SC_KEEPALIVE_TIME);
     long intvl = has(a, SC_KEEPALIVE_INTVL) ? val(a, SC_KEEPALIVE_INTVL) : 75;
     long probes = has(a, SC_KEEPALIVE_PROBES) ? val(a, SC_KEEPALIVE_PROBES) : 9;
-    struct st_finding *f = add(a, "keepalive", 1);
+    /* The kernel's default is the standard's floor: a host that kept it was not misconfigured,
+     * and the cure is per socket (TCP_KEEPIDLE), not a host-wide change against the RFC. */
+    int rfc_default = t == KEEPALIVE_RFC1122_S;
+    struct st_finding *f = add(a, "keepalive", !rfc_default);
     if (!f)
         return;
-    SET(f, title, "Keepalive probes start after %ld s, longer than middleboxes keep idle flows", t);
+    if (rfc_default)
+        SET(f, title,
+            "Keepalive probes start after 7200 s: the kernel's default, RFC 1122's minimum");
+    else
+        SET(f, title, "Keepalive probes start after %ld s, longer than middleboxes keep idle flows",
+            t);
     SET(f, evidence,
         "net.ipv4.tcp_keepalive_time = %ld, net.ipv4.tcp_keepalive_intvl = %ld, "
         "net.ipv4.tcp_keepalive_probes = "
@@ -434,15 +453,74 @@ static void keepalive(struct advisor *a)
         "Balancer after 240 s, F5 BIG-IP's default TCP profile after 300 s, AWS NLB after "
         "350 s. The next write on such a connection vanishes or draws a reset, and both ends "
         "hold ESTABLISHED sockets for a connection that no longer exists.");
-    SET(f, change,
-        "net.ipv4.tcp_keepalive_time = 120, net.ipv4.tcp_keepalive_intvl = 30, "
-        "net.ipv4.tcp_keepalive_probes = 4 "
-        "(a dead peer is noticed within 240 s).");
-    SET(f, reason,
-        "Probes sent more often than the shortest idle timeout on the path keep the flow alive "
-        "in every middlebox and detect dead peers in minutes instead of %ld s. These values "
-        "apply only to sockets that enable SO_KEEPALIVE, which long-lived connections should.",
-        t + intvl * probes);
+    if (rfc_default)
+        SET(f, change,
+            "Per socket, for the long-lived connections that cross a middlebox: TCP_KEEPIDLE "
+            "120, TCP_KEEPINTVL 30, TCP_KEEPCNT 4 (synfin: keepalive on; keepalive_idle 120s; "
+            "keepalive_interval 30s; keepalive_count 4). Host-wide "
+            "(net.ipv4.tcp_keepalive_time = 120) only if every such application relies on the "
+            "default.");
+    else
+        SET(f, change,
+            "net.ipv4.tcp_keepalive_time = 120, net.ipv4.tcp_keepalive_intvl = 30, "
+            "net.ipv4.tcp_keepalive_probes = 4 "
+            "(a dead peer is noticed within 240 s).");
+    if (rfc_default)
+        SET(f, reason,
+            "RFC 1122 (4.2.3.6) says the keep-alive interval MUST default to no less than two "
+            "hours and that keep-alives are off unless an application asks: the default is "
+            "the standard, hence a note, not a finding. Applications that enable SO_KEEPALIVE "
+            "choose their own idle time with TCP_KEEPIDLE; probes sent more often than the "
+            "shortest idle timeout on the path keep the flow alive and detect dead peers in "
+            "minutes instead of %ld s.",
+            t + intvl * probes);
+    else
+        SET(f, reason,
+            "Probes sent more often than the shortest idle timeout on the path keep the flow "
+            "alive in every middlebox and detect dead peers in minutes instead of %ld s. These "
+            "values apply only to sockets that enable SO_KEEPALIVE, which long-lived "
+            "connections should.",
+            t + intvl * probes);
+}
+
+static void tw_reuse_delay(struct advisor *a)
+{
+    if (!has(a, SC_TW_REUSE_DELAY) || !has(a, SC_TW_REUSE) || val(a, SC_TW_REUSE) == 0)
+        return;
+    long d = val(a, SC_TW_REUSE_DELAY);
+    if (d >= TIME_WAIT_S * 1000L) {
+        struct st_finding *f = add(a, "tw-reuse-delay", 1);
+        if (!f)
+            return;
+        SET(f, title, "tcp_tw_reuse is on but never acts: its delay is the whole TIME_WAIT");
+        SET(f, evidence, "net.ipv4.tcp_tw_reuse = %ld; net.ipv4.tcp_tw_reuse_delay = %ld ms.",
+            val(a, SC_TW_REUSE), d);
+        SET(f, risk,
+            "A TIME_WAIT ends (%d s) before it is old enough to be reused: outgoing "
+            "connections get none of the port reuse tw_reuse was turned on for.",
+            TIME_WAIT_S);
+        SET(f, change, "net.ipv4.tcp_tw_reuse_delay = 1000 (the default).");
+        SET(f, reason,
+            "tw_reuse lets connect() take a 4-tuple whose TIME_WAIT is older than "
+            "tcp_tw_reuse_delay; at %d000 ms or more no TIME_WAIT ever is.",
+            TIME_WAIT_S);
+    } else if (d < 1000) {
+        struct st_finding *f = add(a, "tw-reuse-delay", 0);
+        if (!f)
+            return;
+        SET(f, title, "TIME_WAIT 4-tuples are reused after %ld ms", d);
+        SET(f, evidence, "net.ipv4.tcp_tw_reuse_delay = %ld ms (the default is 1000).", d);
+        SET(f, risk,
+            "Safe only when every peer's TCP timestamp clock ticks at least every %ld ms "
+            "(Linux peers tick every 1 ms; RFC 7323 allows as slow as 1 s): with a slower "
+            "peer, PAWS cannot tell the new connection's segments from the old one's.",
+            d);
+        SET(f, change, "None if the peers are known; otherwise 1000.");
+        SET(f, reason,
+            "Reuse is safe because the new connection's timestamps are above the old one's; "
+            "that holds only once the peer's timestamp clock has ticked since the old "
+            "connection's last segment.");
+    }
 }
 
 static void timestamps(struct advisor *a)
@@ -528,10 +606,10 @@ static void server_closes_first(struct advisor *a)
 }
 
 static const char *const finding_ids[] = {
-    "close-wait", "port-exhaustion", "port-range-narrow", "port-range",
-    "tw-reuse",   "tw-recycle",      "tw-recycle-config", "max-tw-buckets",
-    "timestamps", "fin-timeout",     "syncookies",        "syn-backlog",
-    "somaxconn",  "accept-queue",    "keepalive",         "server-closes-first",
+    "close-wait",          "port-exhaustion",   "port-range-narrow", "port-range",   "tw-reuse",
+    "tw-recycle",          "tw-recycle-config", "max-tw-buckets",    "timestamps",   "fin-timeout",
+    "syncookies",          "syn-backlog",       "somaxconn",         "accept-queue", "keepalive",
+    "server-closes-first", "tw-reuse-delay",
 };
 
 int st_finding_listed(const char *list, const char *id)
@@ -573,6 +651,7 @@ size_t st_advise(const struct st_sysctls *s, const struct st_live *l,
     close_wait(&a);
     port_range(&a);
     tw_reuse(&a);
+    tw_reuse_delay(&a);
     tw_recycle(&a, notes);
     tw_buckets(&a);
     timestamps(&a);

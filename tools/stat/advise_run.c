@@ -28,7 +28,7 @@ static void print_text(const struct st_finding *fs, size_t n, const struct st_li
                attention, attention == 1 ? "" : "s", attention == 1 ? "s" : "", n - attention,
                n - attention == 1 ? "" : "s", total);
     else
-        printf("synfin-stat --advise: nothing needs attention, %zu other finding%s (%" PRIu64
+        printf("synfin-stat --advise: nothing needs attention, %zu note%s (%" PRIu64
                " sockets read)\n",
                n, n == 1 ? "" : "s", total);
     for (int pass = 2; pass >= 0; pass--) { /* attention, then ignored, then notes */

@@ -26,6 +26,7 @@ static const struct {
     [SC_KEEPALIVE_INTVL] = {"net.ipv4.tcp_keepalive_intvl", "net/ipv4/tcp_keepalive_intvl", 0},
     [SC_KEEPALIVE_PROBES] = {"net.ipv4.tcp_keepalive_probes", "net/ipv4/tcp_keepalive_probes", 0},
     [SC_TIMESTAMPS] = {"net.ipv4.tcp_timestamps", "net/ipv4/tcp_timestamps", 0},
+    [SC_TW_REUSE_DELAY] = {"net.ipv4.tcp_tw_reuse_delay", "net/ipv4/tcp_tw_reuse_delay", 0},
 };
 
 const char *st_sysctl_name(enum st_sysctl id)

@@ -19,6 +19,7 @@ enum st_sysctl {
     SC_KEEPALIVE_INTVL,
     SC_KEEPALIVE_PROBES,
     SC_TIMESTAMPS,
+    SC_TW_REUSE_DELAY, /* Linux 6.14+: ms before tw_reuse may take a TIME_WAIT 4-tuple */
     SC_N
 };
 

@@ -454,9 +454,11 @@ static void print_listening(struct app *app)
     for (size_t i = 0; i < lb->nfe; i++) {
         const struct lb_frontend *f = lb->fe[i];
         const struct lb_backend *b = f->backend;
-        printf("synfin: frontend %s listening on %s -> backend %s (%s):", f->conf.name,
-               lb_addr_format(&f->conf.listen, a, sizeof a), b->conf.name,
-               lb_balance_name(b->conf.balance));
+        printf("synfin: frontend %s listening on %s", f->conf.name,
+               lb_addr_format(&f->conf.listen[0], a, sizeof a));
+        for (uint32_t k = 1; k < f->conf.nlisten; k++)
+            printf(" %s", lb_addr_format(&f->conf.listen[k], a, sizeof a));
+        printf(" -> backend %s (%s):", b->conf.name, lb_balance_name(b->conf.balance));
         for (size_t j = 0; j < b->nservers; j++)
             printf(" %s=%s%s", b->servers[j]->name,
                    lb_addr_format(&b->servers[j]->addr, a, sizeof a),
@@ -659,7 +661,9 @@ static void raise_fd_limit(void)
  * transport has, and what happens then. */
 static void check_fd_limit(const struct lb_config *c, const struct lb_transport *tp)
 {
-    uint64_t want = 0, listeners = c->nfrontends + c->nresponds;
+    uint64_t want = 0, listeners = c->nresponds;
+    for (size_t i = 0; i < c->nfrontends; i++)
+        listeners += c->frontends[i].nlisten;
     for (size_t i = 0; i < c->nfrontends; i++)
         want += c->frontends[i].maxconn;
     if (tp->conn_limit == UINT64_MAX || 2 * want + listeners <= tp->conn_limit)
