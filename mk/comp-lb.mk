@@ -59,3 +59,8 @@ $(eval $(call add_unit,test_lb_stack_sessions,tests/lb/test_stack_sessions.c tes
 .PHONY: bench-sessions
 bench-sessions: $(O)/test/test_lb_stack_sessions
 	SESSIONS=$${SESSIONS:-1000000} CMOCKA_MESSAGE_OUTPUT=TAP $(O)/test/test_lb_stack_sessions
+
+# tools/ctl: synfin-ctl, the runtime API from a shell (docs/lb.md, "Runtime API"). It shares
+# synfin-stat's URL and response parsing.
+$(eval $(call add_bin,synfin-ctl,tools/ctl/main.c,$(O)/lib/libsfstat.a))
+$(O)/obj/tools/ctl/%.o: CPPFLAGS += -Itools

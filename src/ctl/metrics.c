@@ -108,6 +108,9 @@ void ctl_render_metrics(struct lb *lb, const struct lb_census *c, uint64_t age_n
         const char *name, *type, *help;
     } sf[] = {
         {"synfin_server_up", "gauge", "1 when the server is usable (checks and ejection)."},
+        {"synfin_server_state", "gauge",
+         "1 for the state the runtime API set (ready, drain, maint), 0 for the others."},
+        {"synfin_server_weight", "gauge", "The weight in force (the runtime API may change it)."},
         {"synfin_server_sessions_active", "gauge", "Sessions assigned to the server."},
         {"synfin_server_sessions_total", "counter", "Sessions sent to the server."},
         {"synfin_server_connect_failures_total", "counter", "Failed connects to the server."},
@@ -127,14 +130,23 @@ void ctl_render_metrics(struct lb *lb, const struct lb_census *c, uint64_t age_n
                                  lb_server_usable(s, now));
                     break;
                 case 1:
+                    for (int k = LB_SRV_READY; k <= LB_SRV_MAINT; k++)
+                        sf_sb_printf(b, "%s{backend=\"%s\",server=\"%s\",state=\"%s\"} %d\n",
+                                     sf[f].name, bn, sn, lb_srv_admin_name(k), s->admin_state == k);
+                    break;
+                case 2:
+                    sf_sb_printf(b, "%s{backend=\"%s\",server=\"%s\"} %u\n", sf[f].name, bn, sn,
+                                 s->weight);
+                    break;
+                case 3:
                     sf_sb_printf(b, "%s{backend=\"%s\",server=\"%s\"} %u\n", sf[f].name, bn, sn,
                                  s->conns);
                     break;
-                case 2:
+                case 4:
                     sf_sb_printf(b, "%s{backend=\"%s\",server=\"%s\"} %llu\n", sf[f].name, bn, sn,
                                  (unsigned long long)s->sessions_total);
                     break;
-                case 3:
+                case 5:
                     sf_sb_printf(b, "%s{backend=\"%s\",server=\"%s\"} %llu\n", sf[f].name, bn, sn,
                                  (unsigned long long)s->connect_failures);
                     break;

@@ -90,14 +90,15 @@ void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
             sf_sb_printf(b, ",\"address\":");
             sf_sb_json_str(b, lb_addr_format(&s->addr, a, sizeof a));
             sf_sb_printf(b,
+                         ",\"state\":\"%s\",\"config_weight\":%u"
                          ",\"weight\":%u,\"maxconn\":%u,\"backup\":%s,\"up\":%s,"
                          "\"checked\":%s,\"ejected\":%s,\"active\":%u,\"total\":%llu,"
                          "\"connect_failures\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu,"
                          "\"last_check\":",
-                         s->weight, s->maxconn, s->backup ? "true" : "false",
-                         lb_server_usable(s, now) ? "true" : "false", s->health ? "true" : "false",
-                         now < s->ejected_until ? "true" : "false", s->conns,
-                         (unsigned long long)s->sessions_total,
+                         lb_srv_admin_name(s->admin_state), s->weight_conf, s->weight, s->maxconn,
+                         s->backup ? "true" : "false", lb_server_usable(s, now) ? "true" : "false",
+                         s->health ? "true" : "false", now < s->ejected_until ? "true" : "false",
+                         s->conns, (unsigned long long)s->sessions_total,
                          (unsigned long long)s->connect_failures, (unsigned long long)s->bytes_in,
                          (unsigned long long)s->bytes_out);
             sf_sb_json_str(b, s->last_check);
@@ -139,9 +140,20 @@ static int report_fill(struct ctl_body *bd, struct sf_strbuf *out, unsigned *bud
     const struct lb_census *c = ctl_census_get(r->ctl, &age);
     if (!c)
         return CTL_BODY_WAIT;
-    if (r->metrics)
+    if (r->metrics) {
         ctl_render_metrics(r->ctl->lb, c, age, out);
-    else
+        if (r->ctl->admin) {
+            uint64_t peer, token;
+            ctl_admin_refused(r->ctl->admin, &peer, &token);
+            sf_sb_printf(out,
+                         "# HELP synfin_admin_refused_total Admin requests refused, by reason: "
+                         "a peer not allowed (403), a missing or wrong token (401).\n"
+                         "# TYPE synfin_admin_refused_total counter\n"
+                         "synfin_admin_refused_total{reason=\"peer\"} %llu\n"
+                         "synfin_admin_refused_total{reason=\"token\"} %llu\n",
+                         (unsigned long long)peer, (unsigned long long)token);
+        }
+    } else
         ctl_render_stats(r->ctl->lb, c, age, out);
     *budget = *budget > 16 ? *budget - 16 : 0; /* formatting, no system call */
     return CTL_BODY_DONE;
@@ -162,6 +174,8 @@ int ctl_handle(void *ctx, const struct ctl_admin_req *r, struct ctl_admin_resp *
             return 405;
         return kill_route(lb, r->path, &resp->body);
     }
+    if (!strcmp(r->path, "/servers") || !strncmp(r->path, "/servers/", 9))
+        return ctl_servers_route(lb, r, resp);
     int metrics = !strcmp(r->path, "/metrics");
     if (!metrics && strcmp(r->path, "/stats") && strcmp(r->path, "/sessions") &&
         strcmp(r->path, "/"))
@@ -170,7 +184,8 @@ int ctl_handle(void *ctx, const struct ctl_admin_req *r, struct ctl_admin_resp *
         return 405;
     if (!strcmp(r->path, "/")) {
         sf_sb_printf(&resp->body, "synfin admin: /metrics /stats /sessions?limit=N&after=ID "
-                                  "POST /sessions/ID/kill\n");
+                                  "/servers POST /sessions/ID/kill "
+                                  "POST /servers/BACKEND/SERVER/(drain|maint|ready|weight/N)\n");
         return 200;
     }
     if (!strcmp(r->path, "/sessions")) {

@@ -200,6 +200,16 @@ void lb_fd_resume(struct lb *lb);
 /* A frontend refused a connection that came from synfin's own server side. */
 void lb_loop_refused(struct lb_frontend *f);
 
+/* server_admin.c: the runtime API's changes to a server (docs/lb.md, "Runtime API"), each
+ * logged with who asked (who: "127.0.0.1:40000"). */
+struct lb_server *lb_server_find(struct lb *lb, const char *backend, const char *server);
+/* Returns the state it had. maint closes the server's sessions and idle connections. */
+int lb_server_set_state(struct lb *lb, struct lb_server *s, int state, const char *who);
+/* Returns the weight it had (0 to 1000; 0 takes no new session). */
+uint32_t lb_server_set_weight(struct lb *lb, struct lb_server *s, uint32_t weight, const char *who);
+/* A reload keeps a server's runtime state; its weight too unless the file changed it. */
+void lb_server_reload_runtime(struct lb *lb, struct lb_server *s, const struct lb_server_conf *sc);
+
 /* aux connections */
 void lb_aux_add(struct lb *lb, struct lb_aux *a, struct lb_conn *c);
 void lb_aux_del(struct lb *lb, struct lb_aux *a);
