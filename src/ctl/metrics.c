@@ -41,6 +41,13 @@ static void room_metrics(struct sf_strbuf *b, struct lb *lb)
     for (size_t i = 0; i < lb->nfe; i++)
         sf_sb_printf(b, "synfin_frontend_loops_total{frontend=\"%s\"} %llu\n", lb->fe[i]->conf.name,
                      (unsigned long long)lb->fe[i]->loops);
+    family(b, "synfin_frontend_proxy_untrusted_total", "counter",
+           "Connections closed at once by a frontend with accept_proxy: their peer is not in "
+           "its trusted ranges (bad or late headers are the close cause bad_proxy).");
+    for (size_t i = 0; i < lb->nfe; i++)
+        if (lb->fe[i]->conf.naccept_proxy)
+            sf_sb_printf(b, "synfin_frontend_proxy_untrusted_total{frontend=\"%s\"} %llu\n",
+                         lb->fe[i]->conf.name, (unsigned long long)lb->fe[i]->proxy_untrusted);
     family(b, "synfin_transport_connections", "gauge",
            "Connections and listeners the transport holds (kernel: descriptors).");
     sf_sb_printf(b, "synfin_transport_connections %llu\n", (unsigned long long)lb->tp->conn_open);

@@ -63,12 +63,13 @@ void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
         sf_sb_json_str(b, f->backend->conf.name);
         sf_sb_printf(b,
                      ",\"active\":%u,\"maxconn\":%u,\"paused\":%s,\"fd_paused\":%s,"
-                     "\"fd_pauses\":%llu,\"loops\":%llu,\"total\":%llu,"
+                     "\"fd_pauses\":%llu,\"loops\":%llu,\"proxy_untrusted\":%llu,\"total\":%llu,"
                      "\"bytes_in\":%llu,\"bytes_out\":%llu,\"close_causes\":",
                      f->active, f->conf.maxconn, f->paused ? "true" : "false",
                      f->fd_paused ? "true" : "false", (unsigned long long)f->fd_pauses,
-                     (unsigned long long)f->loops, (unsigned long long)f->sessions_total,
-                     (unsigned long long)f->bytes_in, (unsigned long long)f->bytes_out);
+                     (unsigned long long)f->loops, (unsigned long long)f->proxy_untrusted,
+                     (unsigned long long)f->sessions_total, (unsigned long long)f->bytes_in,
+                     (unsigned long long)f->bytes_out);
         causes_obj(b, f->causes);
         sf_sb_printf(b, "}");
     }

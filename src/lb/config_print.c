@@ -144,12 +144,14 @@ static void put_backend(FILE *out, const struct lb_config *c, const struct lb_ba
         put_duration(out, IN1, "pool_idle_timeout", b->http.pool_idle_timeout_ms);
         fprintf(out, IN1 "pool_max_requests %u;\n", b->http.pool_max_requests);
     }
+    static const char *const proxies[] = {"off", "v1", "v2"};
+    fprintf(out, IN1 "send_proxy %s;\n", proxies[b->send_proxy % 3]);
     put_profile(out, c, &b->profile, SIDE_SERVER, 0);
     for (size_t i = 0; i < b->nservers; i++) {
         const struct lb_server_conf *s = &b->servers[i];
-        fprintf(out, IN1 "server %s %s weight %u maxconn %u%s;\n", s->name,
+        fprintf(out, IN1 "server %s %s weight %u maxconn %u send_proxy %s%s;\n", s->name,
                 lb_addr_format(&s->addr, a, sizeof a), s->weight, s->maxconn,
-                s->backup ? " backup" : "");
+                proxies[s->send_proxy % 3], s->backup ? " backup" : "");
     }
     fputs("}\n", out);
 }

@@ -39,6 +39,7 @@ enum lb_cause {
     LB_CAUSE_KEEPALIVE_TIMEOUT, /* idle between two requests for keepalive_timeout */
     LB_CAUSE_BAD_REQUEST,       /* a malformed request, answered 400 */
     LB_CAUSE_BAD_RESPONSE,      /* a malformed response, answered 502 */
+    LB_CAUSE_BAD_PROXY,         /* accept_proxy: no valid PROXY header in time */
     LB_CAUSE_N
 };
 const char *lb_cause_name(int c);
@@ -57,6 +58,7 @@ struct lb_frontend {
     int fd_paused;              /* ... because a session's connections cannot be had */
     uint64_t fd_pauses;         /* times it paused so */
     uint64_t loops;             /* connections refused: from synfin's own server side */
+    uint64_t proxy_untrusted;   /* accept_proxy: connections from a peer not trusted */
     uint64_t loop_logged;       /* when the last loop_detected line went out (ns), 0 never */
     struct sf_loop_timer retry; /* accepting again after the kernel said EMFILE anyway */
     /* mode http: final responses by status class (0: none, 1-5: 1xx-5xx), refused

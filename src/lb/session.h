@@ -25,8 +25,9 @@ struct lb_session {
     struct lb_server *srv;
     struct lb_conn *cc, *sc;
     struct lb_side cs, ss;
-    struct lb_pipe up, down; /* client -> server, server -> client */
-    struct lb_addr client;
+    struct lb_pipe up, down;   /* client -> server, server -> client */
+    struct lb_addr client;     /* the client: the peer, or what its PROXY header said */
+    struct lb_addr client_dst; /* where it connected (send_proxy), once have_dst */
     int state;
     int first_fin; /* LB_CAUSE_CLIENT_FIN or LB_CAUSE_SERVER_FIN, once known */
     uint32_t retries;
@@ -34,6 +35,8 @@ struct lb_session {
     unsigned waiting : 1;     /* for room to connect (lb->nwaiting), retried at t_retry */
     unsigned counted : 1;     /* in its backend's sessions_total */
     unsigned looped : 1;      /* the last connect led back into synfin */
+    unsigned proxy_wait : 1;  /* accept_proxy: reading the PROXY header, no server yet */
+    unsigned have_dst : 1;    /* client_dst is known */
     uint64_t t_start, t_queued, t_connect, t_established, last_c, last_s, t_wait, t_retry;
     struct sf_loop_timer timer;
     struct lb_session *prev, *next;   /* lb->sessions */
