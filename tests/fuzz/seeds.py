@@ -172,6 +172,8 @@ ADMIN = {
     "get-metrics": b"\x40GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
     "stats-query": b"\x00GET /stats?pretty=1&x HTTP/1.0\r\n\r\n",
     "bare-lf": b"\x10POST /sessions HTTP/1.1\n\n",
+    "bearer": b"\x40POST /servers/b/s1/drain HTTP/1.1\r\nHost: x\r\n"
+    b"Authorization:  Bearer 0123456789abcdef \r\n\r\n",
 }
 
 PROXY = {
