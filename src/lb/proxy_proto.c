@@ -67,7 +67,9 @@ static int parse_v1(const uint8_t *buf, size_t len, struct lb_proxy_hdr *h, cons
     }
     if (n + 1 >= len)
         return LB_PROXY_MORE;
-    if (cr[1] != '\n') {
+    if (cr[1] != '\n' || memchr(p, '\n', n) || memchr(p, 0, n)) {
+        /* A LF or NUL before the CR is refused however the line goes on, so that a prefix
+         * and the whole line always get the same answer. */
         *why = "a v1 header without CRLF";
         return LB_PROXY_BAD;
     }

@@ -158,6 +158,13 @@ static void refused(void **u)
             fail_msg("accepted (%d): %s", rc, bad_v1[i]);
         assert_true(why[0]);
     }
+    /* a NUL or LF before the CR, even in an UNKNOWN line whose rest is ignored: refused, as
+     * its prefix is (found by the fuzz harness, corpus/proxy/regress-v1-unknown-nul) */
+    static const char unk[] = "PROXY UNKNOWN x\0y\r\n";
+    assert_int_equal(lb_proxy_parse((const uint8_t *)unk, 16, &h, &why), LB_PROXY_BAD);
+    assert_int_equal(lb_proxy_parse((const uint8_t *)unk, sizeof unk - 1, &h, &why), LB_PROXY_BAD);
+    assert_int_equal(lb_proxy_parse((const uint8_t *)"PROXY UNKNOWN \n\r\n", 17, &h, &why),
+                     LB_PROXY_BAD);
     /* oversized: no CRLF within 107 bytes */
     char big[200] = "PROXY TCP6 ";
     memset(big + 11, '1', sizeof big - 11);
