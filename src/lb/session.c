@@ -181,8 +181,21 @@ static int arm(struct lb_session *s)
     return sf_loop_timer_set(s->lb->loop, &s->timer, d);
 }
 
+static void bad_proxy(struct lb_session *s, const char *why)
+{
+    char a[LB_ADDR_STRLEN];
+    lb_logf(s->lb, "event=bad_proxy frontend=%s peer=%s session=%llu error=\"%s\"",
+            s->fe->conf.name, lb_addr_format(&s->client, a, sizeof a), (unsigned long long)s->id,
+            why);
+    end(s, LB_CAUSE_BAD_PROXY, HOW_ABORT, HOW_ABORT);
+}
+
 static void timeout(struct lb_session *s, int cause)
 {
+    if (cause == LB_CAUSE_BAD_PROXY) {
+        bad_proxy(s, "no whole PROXY header within 5 s");
+        return;
+    }
     int c = fprof(s)->reset_on_timeout ? HOW_ABORT : HOW_CLOSE;
     int v = bprof(s)->reset_on_timeout ? HOW_ABORT : HOW_CLOSE;
     end(s, cause, c, v);
@@ -461,11 +474,7 @@ static int proxy_read(struct lb_session *s)
     if (r == LB_PROXY_MORE && !s->up.eof && s->up.len < s->up.cap)
         return -1; /* more to come, within the timer */
     if (r <= 0) {
-        char a[LB_ADDR_STRLEN];
-        lb_logf(s->lb, "event=bad_proxy frontend=%s peer=%s session=%llu error=\"%s\"",
-                s->fe->conf.name, lb_addr_format(&s->client, a, sizeof a),
-                (unsigned long long)s->id, why);
-        end(s, LB_CAUSE_BAD_PROXY, HOW_ABORT, HOW_ABORT);
+        bad_proxy(s, why);
         return -1;
     }
     s->up.off += (uint32_t)r;

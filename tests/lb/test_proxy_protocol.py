@@ -174,7 +174,20 @@ def untrusted_and_bad_headers_are_closed_and_counted():
                 how = "rst"
             assert how == "rst", b
             s.close()
+        # silent: reset once the 5 s for the header are over (LB_PROXY_TIMEOUT_MS)
+        s = client()
+        s.settimeout(10)
+        s.connect(fe_addr(fport))
+        try:
+            how = ended_how(s)
+        except OSError:
+            how = "rst"
+        assert how == "rst", how
+        s.close()
+        bad.append(b"")
         wait_until(lambda: len(lb.log_lines("event=bad_proxy")) == len(bad), what="the lines")
+        assert len(lb.log_lines(" cause=bad_proxy ")) == len(bad)
+        assert len(lb.log_lines("no whole PROXY header within 5 s")) == 1
         assert srv.accepted == 0
         st = admin_json(aport)
         assert st["close_causes"]["bad_proxy"] == len(bad), st["close_causes"]

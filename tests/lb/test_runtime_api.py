@@ -264,6 +264,8 @@ def token_is_required_when_set():
         assert r.returncode == 0 and r.stdout == "b/s1 ready -> drain\n", r
         r = ctl(aport, "servers", token=TOKEN)
         assert r.returncode == 0 and "b/s1" in r.stdout and " drain " in r.stdout, r
+        r = ctl(aport, "-j", "servers", token=TOKEN)
+        assert r.returncode == 0 and json.loads(r.stdout)["servers"][0]["state"] == "drain", r
         st, body = api(aport, "GET", "/metrics", token=TOKEN)
         assert 'synfin_admin_refused_total{reason="token"} 7' in body, body[-400:]
     for b in (b1, b2):
