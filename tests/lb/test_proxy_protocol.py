@@ -149,9 +149,13 @@ def untrusted_and_bad_headers_are_closed_and_counted():
     fport, aport = free_port(), free_port()
     with Synfin(conf(fport, srv.port, fe_extra="accept_proxy from 198.51.100.0/24;", aport=aport)):
         s = client()
-        s.connect(fe_addr(fport))
-        s.sendall(b"PROXY TCP4 203.0.113.7 198.51.100.1 4242 443\r\nx")
-        assert ended_how(s) == "rst"
+        try:  # the reset can beat connect() itself (lbtest.refused_how says why)
+            s.connect(fe_addr(fport))
+            s.sendall(b"PROXY TCP4 203.0.113.7 198.51.100.1 4242 443\r\nx")
+            how = ended_how(s)
+        except (ConnectionResetError, BrokenPipeError):
+            how = "rst"
+        assert how == "rst", how
         s.close()
         assert admin_json(aport)["frontends"][0]["proxy_untrusted"] == 1
         st, body = http_get(aport, "/metrics")
@@ -165,8 +169,8 @@ def untrusted_and_bad_headers_are_closed_and_counted():
     with Synfin(conf(fport, srv.port, fe_extra=trusted, aport=aport)) as lb:
         for b in bad:
             s = client()
-            s.connect(fe_addr(fport))
             try:
+                s.connect(fe_addr(fport))
                 s.sendall(b)
                 s.shutdown(socket.SHUT_WR)
                 how = ended_how(s)
