@@ -599,8 +599,6 @@ static int interpret(struct lb_config *c, struct lb_config_error *e, const struc
         c->frontends[i].backend = j;
         if (lb_conf_http_check(c, e, i, bnames[i]) < 0)
             goto out;
-        if (lb_conf_proxy_check(c, e, i, bnames[i]) < 0)
-            goto out;
         if (resolve_profile(c, e, &fref[i], &c->frontends[i].profile) < 0)
             goto out;
     }

@@ -90,11 +90,6 @@ int lb_conf_proxy_backend(struct lb_config_error *e, const struct node *d,
 int lb_conf_proxy_frontend(struct lb_config_error *e, const struct node *d,
                            struct lb_frontend_conf *f);
 
-/* Frontend fi and its backend (named at backend_ref): PROXY headers are for tcp mode (for
- * now). 0, or -1 with *e. */
-int lb_conf_proxy_check(const struct lb_config *c, struct lb_config_error *e, size_t fi,
-                        const struct arg *backend_ref);
-
 /* The checks across objects, once every directive is read; may add warnings. */
 int lb_conf_check(struct lb_config *c, struct lb_config_error *e);
 

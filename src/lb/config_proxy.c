@@ -48,28 +48,3 @@ int lb_conf_proxy_frontend(struct lb_config_error *e, const struct node *d,
     rest.nargs--;
     return lb_conf_cidr_list(e, &rest, f->accept_proxy, &f->naccept_proxy);
 }
-
-int lb_conf_proxy_check(const struct lb_config *c, struct lb_config_error *e, size_t fi,
-                        const struct arg *backend_ref)
-{
-    const struct lb_frontend_conf *f = &c->frontends[fi];
-    const struct lb_backend_conf *b = &c->backends[f->backend];
-    if (f->mode != LB_MODE_HTTP)
-        return 0;
-    /* An http session reads its client's requests itself and pools server connections
-     * across clients: a header read before, or written once per connection, does not fit
-     * it yet. */
-    if (f->naccept_proxy)
-        return lb_conf_fail_at(e, backend_ref,
-                               "frontend '%s': accept_proxy works in mode tcp only (for now)",
-                               f->name);
-    int any = b->send_proxy != LB_PROXY_NONE;
-    for (size_t i = 0; i < b->nservers; i++)
-        any |= b->servers[i].send_proxy != LB_PROXY_NONE;
-    if (any)
-        return lb_conf_fail_at(e, backend_ref,
-                               "backend '%s' sends PROXY headers, which work in mode tcp only "
-                               "(for now): frontend '%s' is mode http",
-                               b->name, f->name);
-    return 0;
-}

@@ -486,6 +486,13 @@ static int proxy_read(struct lb_session *s)
     }
     s->proxy_wait = 0;
     s->last_c = sf_loop_now(s->lb->loop);
+    if (s->fe->conf.mode == LB_MODE_HTTP) {
+        /* The http session takes over with what followed the header in s->up. */
+        sf_loop_timer_cancel(s->lb->loop, &s->timer);
+        s->cs.rd = 1;
+        lb_http_start(s);
+        return -1;
+    }
     if (connect_next(s, NULL) < 0)
         return -1;
     return 0;
@@ -493,7 +500,7 @@ static int proxy_read(struct lb_session *s)
 
 /* send_proxy: the header goes first on a new server connection, whose send buffer is empty
  * and takes it whole. 0, or -1 if it could not be written. */
-static int proxy_send(struct lb_session *s)
+int lb_session_proxy_send(struct lb_session *s)
 {
     if (!s->have_dst) {
         struct lb_conn_info in;
@@ -585,7 +592,7 @@ static void server_ev(void *ctx, struct lb_conn *c, unsigned ev)
         s->t_established = sf_loop_now(s->lb->loop);
         s->last_c = s->last_s = s->t_established;
         lb_server_connect_ok(s->srv);
-        if (s->srv->send_proxy && proxy_send(s) < 0) {
+        if (s->srv->send_proxy && lb_session_proxy_send(s) < 0) {
             end(s, LB_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
             return;
         }
@@ -640,7 +647,7 @@ void lb_session_start(struct lb_frontend *fe, struct lb_conn *client)
     fe->active++;
     fe->sessions_total++;
     lb_conn_set_handler(client, client_ev, s);
-    if (fe->conf.mode == LB_MODE_HTTP) {
+    if (fe->conf.mode == LB_MODE_HTTP && !fe->conf.naccept_proxy) {
         lb_http_start(s);
         return;
     }

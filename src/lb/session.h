@@ -55,6 +55,9 @@ void lb_session_enqueue(struct lb_session *s);        /* into its backend's queu
 void lb_session_dequeue(struct lb_session *s);        /* out of it */
 void lb_session_release_server(struct lb_session *s); /* s->srv's slot back; queue may move */
 struct lb_source *lb_session_source(struct lb_session *s); /* the next source address */
+/* send_proxy: writes the PROXY header on the new server connection s->sc (the client's
+ * address, or the one its own header carried). 0, or -1 if it could not be written whole. */
+int lb_session_proxy_send(struct lb_session *s);
 /* The end's bookkeeping, once both connections are closed and the session logged: counters,
  * the session list, buffers, references; frees s. */
 void lb_session_finish(struct lb_session *s, int cause);

@@ -584,11 +584,6 @@ static void admin_and_proxy_directives(void **u)
          63, "0 to 32 bits"},
         {OKFE "backend b { send_proxy v3; server s 127.0.0.1:2; }\n", 2, 24, "expected v1, v2"},
         {OKFE "backend b { server s 127.0.0.1:2 send_proxy; }\n", 2, 34, "needs a value"},
-        {"frontend f { listen 127.0.0.1:1; backend b; mode http; accept_proxy from ::1; }\n" OKBE,
-         1, 42, "accept_proxy works in mode tcp only"},
-        {"frontend f { listen 127.0.0.1:1; backend b; mode http; }\n"
-         "backend b { server s 127.0.0.1:2 send_proxy v1; }\n",
-         1, 42, "sends PROXY headers"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct lb_config *x = parse(bad[i].text, &e);

@@ -221,6 +221,82 @@ def listening(host, port):
         return False
 
 
+def nginx_conf(d, nport):
+    return f"""daemon off; master_process off; worker_processes 1;
+pid {d}/nginx.pid; error_log {d}/error.log;
+events {{ worker_connections 64; }}
+http {{
+  client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d};
+  uwsgi_temp_path {d}; scgi_temp_path {d};
+  log_format pp 'pp=$proxy_protocol_addr:$proxy_protocol_port peer=$remote_addr';
+  server {{
+    listen {SERVER_BIND}:{nport} proxy_protocol;
+    access_log {d}/access.log pp;
+    location / {{ return 200 "$proxy_protocol_addr:$proxy_protocol_port\\n"; }}
+  }}
+}}
+"""
+
+
+def keepalive_bodies(s, n):
+    """n responses of a kept-alive connection (nginx's, with Content-Length): their bodies."""
+    buf, out = b"", []
+    while len(out) < n:
+        while b"\r\n\r\n" not in buf:
+            d = s.recv(65536)
+            assert d, (buf, out)
+            buf += d
+        head, _, buf = buf.partition(b"\r\n\r\n")
+        length = int([l.split(b":")[1] for l in head.split(b"\r\n")
+                      if l.lower().startswith(b"content-length:")][0])
+        while len(buf) < length:
+            d = s.recv(65536)
+            assert d
+            buf += d
+        out.append(buf[:length])
+        buf = buf[length:]
+    return out
+
+
+@t.test
+def http_mode_both_ways_with_nginx():
+    """mode http: send_proxy makes server connections private to their client (each client's
+    requests show its own address, never another's); accept_proxy reads the header, then
+    the requests that follow it on the same connection."""
+    if not NGINX:
+        t.skip_test("nginx is not installed (scripts/deps.sh installs it)")
+    d = tempfile.mkdtemp(prefix="synfin-pp-nginx-http-")
+    nport, fport = free_port(), free_port()
+    with open(os.path.join(d, "nginx.conf"), "w") as f:
+        f.write(nginx_conf(d, nport))
+    p = run_peer([NGINX, "-c", f"{d}/nginx.conf", "-p", d, "-e", f"{d}/error.log"], "nginx")
+    req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    try:
+        wait_until(lambda: listening("127.0.0.1", nport), what="nginx to listen")
+        with Synfin(conf(fport, nport, fe_extra="mode http;", be_extra="send_proxy v2;")):
+            for _ in range(3):  # one after the other: a pooled connection would be reused
+                s = client()
+                s.connect(fe_addr(fport))
+                cport = s.getsockname()[1]
+                s.sendall(req + req)
+                assert keepalive_bodies(s, 2) == [f"{CLIENT_HOST}:{cport}\n".encode()] * 2
+                s.close()
+        trusted = f"mode http; accept_proxy from 127.0.0.0/8 {CLIENT_HOST}/32;"
+        with Synfin(conf(fport, nport, fe_extra=trusted, be_extra="send_proxy v1;")) as lb:
+            s = client()
+            s.connect(fe_addr(fport))
+            s.sendall(b"PROXY TCP4 203.0.113.9 198.51.100.1 5151 80\r\n" + req + req)
+            assert keepalive_bodies(s, 2) == [b"203.0.113.9:5151\n"] * 2
+            s.close()
+            wait_until(lambda: len([l for l in lb.log_lines(" request=")
+                                    if "client=203.0.113.9:5151" in l]) == 2,
+                       what="two request lines from the carried client")
+    finally:
+        out = stop_peer(p)
+        shutil.rmtree(d, ignore_errors=True)
+    assert "emerg" not in out, out
+
+
 @t.test
 def nginx_backend_logs_the_client():
     if not NGINX:
