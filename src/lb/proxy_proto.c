@@ -43,33 +43,44 @@ static int v1_addr(int family, const char *s, size_t n, struct lb_addr *a)
     return inet_pton(AF_INET6, t, &a->u.in6.sin6_addr) == 1 ? 0 : -1;
 }
 
+/* An IPv4-mapped IPv6 address is its IPv4 one, as everywhere in synfin (balancing, logs,
+ * access ranges), and as lb_proxy_write would send it on. */
+static void unmap_both(struct lb_proxy_hdr *h)
+{
+    struct lb_addr t;
+    lb_addr_unmap(&t, &h->src);
+    h->src = t;
+    lb_addr_unmap(&t, &h->dst);
+    h->dst = t;
+}
+
 /* "PROXY TCP4 1.2.3.4 5.6.7.8 1111 2222\r\n", single spaces, or "PROXY UNKNOWN...\r\n". */
 static int parse_v1(const uint8_t *buf, size_t len, struct lb_proxy_hdr *h, const char **why)
 {
     const char *p = (const char *)buf;
     size_t lim = len < LB_PROXY_V1_MAX ? len : LB_PROXY_V1_MAX;
     const char *cr = memchr(p, '\r', lim);
+    size_t n = cr ? (size_t)(cr - p) : lim;
+    /* A LF or NUL before the CR is refused however the line goes on, so that a prefix and
+     * the whole line always get the same answer. */
+    if (memchr(p, '\n', n) || memchr(p, 0, n)) {
+        *why = "a v1 header without CRLF";
+        return LB_PROXY_BAD;
+    }
     if (!cr) {
         if (len >= LB_PROXY_V1_MAX) {
             *why = "a v1 header longer than 107 bytes";
             return LB_PROXY_BAD;
         }
-        if (memchr(p, '\n', lim) || memchr(p, 0, lim)) {
-            *why = "a v1 header without CRLF";
-            return LB_PROXY_BAD;
-        }
         return LB_PROXY_MORE;
     }
-    size_t n = (size_t)(cr - p);
     if (n + 2 > LB_PROXY_V1_MAX) {
         *why = "a v1 header longer than 107 bytes";
         return LB_PROXY_BAD;
     }
     if (n + 1 >= len)
         return LB_PROXY_MORE;
-    if (cr[1] != '\n' || memchr(p, '\n', n) || memchr(p, 0, n)) {
-        /* A LF or NUL before the CR is refused however the line goes on, so that a prefix
-         * and the whole line always get the same answer. */
+    if (cr[1] != '\n') {
         *why = "a v1 header without CRLF";
         return LB_PROXY_BAD;
     }
@@ -112,6 +123,7 @@ static int parse_v1(const uint8_t *buf, size_t len, struct lb_proxy_hdr *h, cons
     }
     lb_addr_set_port(&h->src, sport);
     lb_addr_set_port(&h->dst, dport);
+    unmap_both(h);
     return (int)h->len;
 }
 
@@ -173,6 +185,7 @@ static int parse_v2(const uint8_t *buf, size_t len, struct lb_proxy_hdr *h, cons
         *why = "a v2 header with an address family synfin cannot use (AF_UNIX)";
         return LB_PROXY_BAD;
     }
+    unmap_both(h);
     return (int)h->len;
 }
 

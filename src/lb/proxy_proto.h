@@ -33,8 +33,8 @@ enum {
 };
 
 /* Parses buf[0..len), the first bytes of a connection. Returns the header's length (> 0)
- * with *h filled, LB_PROXY_MORE when more bytes are needed (at most LB_PROXY_V2_MAX in all),
- * or LB_PROXY_BAD with a static reason in *why. */
+ * with *h filled (IPv4-mapped IPv6 addresses read as IPv4), LB_PROXY_MORE when more bytes are
+ * needed (at most LB_PROXY_V2_MAX in all), or LB_PROXY_BAD with a static reason in *why. */
 int lb_proxy_parse(const uint8_t *buf, size_t len, struct lb_proxy_hdr *h, const char **why);
 
 /* Writes a header of version (1 or 2) for a connection from src to dst into out (at least

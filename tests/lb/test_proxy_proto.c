@@ -73,6 +73,10 @@ static void v1_ipv6_and_mixed(void **u)
     n = lb_proxy_write(1, &s, &d, b);
     want = "PROXY TCP6 ::ffff:192.0.2.1 ::1 7 443\r\n";
     assert_memory_equal(b, want, strlen(want));
+    /* and read back as IPv4: the mapped address is the IPv4 one */
+    prefixes_then_whole(b, strlen(want), &h);
+    same(&h.src, "192.0.2.1:7");
+    same(&h.dst, "[::1]:443");
     /* the longest v1 header is 107 bytes */
     s = A("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535");
     n = lb_proxy_write(1, &s, &s, b);
@@ -164,6 +168,9 @@ static void refused(void **u)
     assert_int_equal(lb_proxy_parse((const uint8_t *)unk, 16, &h, &why), LB_PROXY_BAD);
     assert_int_equal(lb_proxy_parse((const uint8_t *)unk, sizeof unk - 1, &h, &why), LB_PROXY_BAD);
     assert_int_equal(lb_proxy_parse((const uint8_t *)"PROXY UNKNOWN \n\r\n", 17, &h, &why),
+                     LB_PROXY_BAD);
+    /* ... and before the CR's LF has come (corpus/proxy/regress-v1-nul-before-cr) */
+    assert_int_equal(lb_proxy_parse((const uint8_t *)"PROXY \0::1\n\r", 13, &h, &why),
                      LB_PROXY_BAD);
     /* oversized: no CRLF within 107 bytes */
     char big[200] = "PROXY TCP6 ";
