@@ -34,6 +34,8 @@ TESTS += $(sort $(LB_STACK_WRAPPERS))
 # ss (iproute2) counts TIME_WAIT in the system tests; nc -N is the half-close client; curl
 # asks the `make run` default config what a newcomer would.
 TEST_DEPS += iproute2 netcat-openbsd curl
+# test_proxy_protocol.py: nginx and HAProxy as PROXY protocol peers (it skips without them).
+TEST_DEPS += haproxy nginx
 
 BENCH_LB_DEPS := haproxy nginx libnginx-mod-stream wrk curl iproute2
 
