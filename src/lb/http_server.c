@@ -274,6 +274,8 @@ static int connected(struct lb_session *s)
         s->sc = NULL;
         return lb_http_fail(s, 503, LB_CAUSE_ERROR, LB_PC_ABORTED);
     }
+    /* Even if a reload turns send_proxy off meanwhile, its header named this client. */
+    pc->proxied = s->srv->send_proxy != LB_PROXY_NONE;
     return attach(s, pc, &s->ss);
 }
 
@@ -327,7 +329,7 @@ int lb_http_server_keepalive(const struct lb_session *s)
     const struct lb_pool *p = &s->srv->pool;
     if (p->max_requests && h->pc->requests >= p->max_requests)
         return 0; /* its last: the server closes it (and holds the TIME_WAIT) */
-    if (reuse_of(s) == LB_REUSE_NEVER)
+    if (reuse_of(s) == LB_REUSE_NEVER || h->pc->proxied)
         return h->req_ka && !h->close_after; /* kept for this client's next request only */
     return p->max_idle > 0;
 }
@@ -351,7 +353,7 @@ void lb_http_server_release(struct lb_session *s, int keep, int pc_cause)
     if (pc) {
         h->pc = NULL;
         s->sc = NULL;
-        if (keep && reuse_of(s) == LB_REUSE_NEVER) {
+        if (keep && (reuse_of(s) == LB_REUSE_NEVER || pc->proxied)) {
             keep_own(s, pc);
         } else if (keep) {
             lb_pool_put(pc, &s->ss, sf_loop_now(s->lb->loop));
