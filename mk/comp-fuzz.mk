@@ -8,7 +8,7 @@ SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=al
             -fno-omit-frame-pointer
 endif
 
-FUZZ_HARNESSES := engine timewait config admin drill json h1
+FUZZ_HARNESSES := engine timewait config admin drill json h1 proxy
 FUZZ_PEER := tests/fuzz/peer.c tests/fuzz/peer_ops.c
 # Library paths are spelled out: the http, lb, net, stat and tcp fragments are read after this one.
 FUZZ_SRC_engine := tests/fuzz/fuzz_engine.c $(FUZZ_PEER)
@@ -25,6 +25,8 @@ FUZZ_SRC_drill := tests/fuzz/fuzz_drill.c $(DRILL_PARSE_SRC)
 FUZZ_LIBS_drill :=
 FUZZ_SRC_json := tests/fuzz/fuzz_json.c
 FUZZ_LIBS_json := $(O)/lib/libsfstat.a
+FUZZ_SRC_proxy := tests/fuzz/fuzz_proxy.c
+FUZZ_LIBS_proxy := $(O)/lib/libsflb.a
 FUZZ_SRC_h1 := tests/fuzz/fuzz_h1.c
 FUZZ_LIBS_h1 := $(O)/lib/libsfhttp.a $(O)/lib/libsfutil.a
 

@@ -20,6 +20,7 @@ $(eval $(call add_unit,test_lb_pipe,tests/lb/test_pipe.c,$(LB_LIBS),-lm))
 $(eval $(call add_unit,test_lb_tw_destroy,tests/lb/test_tw_destroy.c,$(LB_LIBS),-lm))
 $(eval $(call add_unit,test_lb_census,tests/lb/test_census.c,$(LB_LIBS),-lm))
 $(eval $(call add_unit,test_lb_epset,tests/lb/test_epset.c,$(LB_LIBS),-lm))
+$(eval $(call add_unit,test_lb_proxy_proto,tests/lb/test_proxy_proto.c,$(LB_LIBS),-lm))
 
 TESTS += $(sort $(wildcard tests/lb/test_*.py))
 # The same suites on synfin's own TCP (lbtest.py, SYNFIN_TRANSPORT=stack): one wrapper each,
@@ -44,6 +45,8 @@ TEST_DEPS += bird2
 TEST_DEPS += chromium
 # promtool checks /metrics (tests/lb/test_metrics.py; skipped without it)
 TEST_DEPS += prometheus
+# test_proxy_protocol.py: nginx and HAProxy as PROXY protocol peers (it skips without them).
+TEST_DEPS += haproxy nginx
 
 BENCH_LB_DEPS := haproxy nginx libnginx-mod-stream wrk curl iproute2
 
@@ -70,3 +73,8 @@ $(eval $(call add_unit,test_lb_stack_sessions,tests/lb/test_stack_sessions.c tes
 .PHONY: bench-sessions
 bench-sessions: $(O)/test/test_lb_stack_sessions
 	SESSIONS=$${SESSIONS:-1000000} CMOCKA_MESSAGE_OUTPUT=TAP $(O)/test/test_lb_stack_sessions
+
+# tools/ctl: synfin-ctl, the runtime API from a shell (docs/lb.md, "Runtime API"). It shares
+# synfin-stat's URL and response parsing.
+$(eval $(call add_bin,synfin-ctl,tools/ctl/main.c,$(O)/lib/libsfstat.a))
+$(O)/obj/tools/ctl/%.o: CPPFLAGS += -Itools

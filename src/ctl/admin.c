@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -36,6 +37,8 @@ struct aconn {
     int waiting;                 /* the body said WAIT: back in the queue on ctl_admin_wake */
     int queued;                  /* in the ready queue */
     struct aconn *rprev, *rnext; /* the ready queue: bodies owed a slice, oldest first */
+    struct lb_addr peer;
+    const char *extra; /* header lines added to the response head */
 };
 
 struct ctl_admin {
@@ -52,6 +55,8 @@ struct ctl_admin {
     /* Armed at "now" while bodies wait for a slice, so that the next epoll_wait does not
      * block: the slices themselves run in the hook, after the events. */
     struct sf_loop_timer nudge;
+    struct ctl_admin_access access;
+    uint64_t refused_peer, refused_token;
 };
 
 const char *ctl_http_reason(int status)
@@ -59,6 +64,8 @@ const char *ctl_http_reason(int status)
     switch (status) {
     case 200: return "OK";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 431: return "Request Header Fields Too Large";
@@ -139,6 +146,8 @@ static void head(struct aconn *c, int status, const char *ctype, const struct sf
                  ctl_http_reason(status), ctype);
     if (whole)
         sf_sb_printf(&c->out, "Content-Length: %zu\r\n", body ? body->len : 0);
+    if (c->extra)
+        sf_sb_printf(&c->out, "%s", c->extra);
     sf_sb_printf(&c->out, "Connection: close\r\n\r\n");
     if (body && body->len)
         sf_sb_append(&c->out, body->p, body->len);
@@ -207,16 +216,82 @@ int ctl_admin_parse_request(char *req, size_t len, struct ctl_admin_req *r, char
     return 0;
 }
 
+int ctl_admin_header(const char *head, size_t len, const char *name, char *out, size_t outlen)
+{
+    size_t nl = strlen(name);
+    const char *end = head + len;
+    const char *p = memchr(head, '\n', len);
+    while (p && p + 1 < end) {
+        const char *line = p + 1;
+        const char *eol = memchr(line, '\n', (size_t)(end - line));
+        if (!eol)
+            eol = end;
+        if ((size_t)(eol - line) > nl && line[nl] == ':' && !strncasecmp(line, name, nl)) {
+            const char *v = line + nl + 1, *ve = eol;
+            while (v < ve && (*v == ' ' || *v == '\t'))
+                v++;
+            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            if ((size_t)(ve - v) >= outlen)
+                return 0;
+            memcpy(out, v, (size_t)(ve - v));
+            out[ve - v] = 0;
+            return 1;
+        }
+        p = eol < end ? eol : NULL;
+    }
+    return 0;
+}
+
+int ctl_admin_token_ok(const char *head, size_t len, const char *token)
+{
+    char v[256];
+    if (!ctl_admin_header(head, len, "authorization", v, sizeof v) || strncasecmp(v, "bearer ", 7))
+        return 0;
+    /* Every byte of the longer one is looked at, whatever differs first. */
+    const char *given = v + 7;
+    size_t gl = strlen(given), tl = strlen(token), n = gl > tl ? gl : tl;
+    unsigned diff = (unsigned)(gl ^ tl);
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned)(unsigned char)(i < gl ? given[i] : 0) ^
+                (unsigned)(unsigned char)(i < tl ? token[i] : 0);
+    return diff == 0;
+}
+
+/* Who may ask: loopback and allowed peers, with the token when there is one. 0, or the
+ * status to answer. */
+static int admitted(struct aconn *c)
+{
+    struct ctl_admin *a = c->a;
+    if (!lb_addr_is_loopback(&c->peer) &&
+        !lb_cidr_match_any(a->access.allow, a->access.nallow, &c->peer)) {
+        a->refused_peer++;
+        return 403;
+    }
+    if (a->access.token[0] && !ctl_admin_token_ok(c->req, c->reqlen, a->access.token)) {
+        a->refused_token++;
+        c->extra = "WWW-Authenticate: Bearer realm=\"synfin\"\r\n";
+        return 401;
+    }
+    return 0;
+}
+
 /* Parses the request line of a complete head and dispatches it. */
 static void handle(struct aconn *c)
 {
-    char path[1024];
+    char path[1024], who[LB_ADDR_STRLEN];
     struct ctl_admin_req r;
-    int status = ctl_admin_parse_request(c->req, c->reqlen, &r, path, sizeof path);
+    int status = admitted(c);
     if (status) {
         respond_error(c, status);
         return;
     }
+    status = ctl_admin_parse_request(c->req, c->reqlen, &r, path, sizeof path);
+    if (status) {
+        respond_error(c, status);
+        return;
+    }
+    r.who = lb_addr_format(&c->peer, who, sizeof who);
     struct ctl_admin_resp resp = {.ctype = "text/plain; charset=utf-8"};
     sf_sb_init(&resp.body);
     status = c->a->fn(c->a->ctx, &r, &resp);
@@ -385,7 +460,9 @@ static void listener_io(struct sf_io *io, uint32_t ev)
     struct ctl_admin *a = CONTAINER(io, struct ctl_admin, io);
     (void)ev;
     for (;;) {
-        int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(io->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == ECONNABORTED || errno == EINTR)
                 continue;
@@ -398,6 +475,7 @@ static void listener_io(struct sf_io *io, uint32_t ev)
         }
         c->io.fd = fd;
         c->io.fn = conn_io;
+        lb_addr_from_sockaddr(&c->peer, (struct sockaddr *)&ss, sl);
         c->a = a;
         c->timer.fn = conn_timeout;
         c->next = a->conns;
@@ -447,6 +525,17 @@ struct ctl_admin *ctl_admin_new(struct sf_loop *loop, const struct lb_addr *addr
     a->nudge.fn = nudged;
     sf_loop_add_hook(loop, &a->hook);
     return a;
+}
+
+void ctl_admin_set_access(struct ctl_admin *a, const struct ctl_admin_access *acc)
+{
+    a->access = *acc;
+}
+
+void ctl_admin_refused(const struct ctl_admin *a, uint64_t *peer, uint64_t *token)
+{
+    *peer = a->refused_peer;
+    *token = a->refused_token;
 }
 
 const struct lb_addr *ctl_admin_addr(const struct ctl_admin *a)

@@ -6,6 +6,7 @@
 
 #include "util/strbuf.h"
 #include "lb/addr.h"
+#include "lb/cidr.h"
 #include "lb/transport.h"
 #include "io/loop.h"
 
@@ -20,7 +21,26 @@ struct ctl_admin_req {
     const char *method;
     const char *path;  /* without the query */
     const char *query; /* after '?', or "" */
+    const char *who;   /* the client's address, for the log lines of changes */
 };
+
+/* Who may use the listener (docs/lb.md, "Runtime API"): loopback peers and those in allow;
+ * with a token, every request carries `Authorization: Bearer TOKEN`. Others are answered 403
+ * (peer) or 401 (token) and counted. */
+struct ctl_admin_access {
+    char token[128]; /* "": none */
+    struct lb_cidr allow[LB_CIDRS_MAX];
+    size_t nallow;
+};
+void ctl_admin_set_access(struct ctl_admin *a, const struct ctl_admin_access *acc);
+/* Requests refused: by peer address, by token. */
+void ctl_admin_refused(const struct ctl_admin *a, uint64_t *peer, uint64_t *token);
+/* Whether the head's Authorization header is `Bearer TOKEN` for this token, compared in
+ * time that does not depend on where they differ. */
+int ctl_admin_token_ok(const char *head, size_t len, const char *token);
+/* The value of the head's first header named name (case-insensitive), without its
+ * surrounding spaces, into out; 1 found, 0 absent or longer than out. */
+int ctl_admin_header(const char *head, size_t len, const char *name, char *out, size_t outlen);
 
 /* A response body made in slices, so that no request holds the event loop for long: the
  * listener calls fill at most once per slice, sharing a budget per loop iteration between

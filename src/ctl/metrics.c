@@ -41,6 +41,13 @@ static void room_metrics(struct sf_strbuf *b, struct lb *lb)
     for (size_t i = 0; i < lb->nfe; i++)
         sf_sb_printf(b, "synfin_frontend_loops_total{frontend=\"%s\"} %llu\n", lb->fe[i]->conf.name,
                      (unsigned long long)lb->fe[i]->loops);
+    family(b, "synfin_frontend_proxy_untrusted_total", "counter",
+           "Connections closed at once by a frontend with accept_proxy: their peer is not in "
+           "its trusted ranges (bad or late headers are the close cause bad_proxy).");
+    for (size_t i = 0; i < lb->nfe; i++)
+        if (lb->fe[i]->conf.naccept_proxy)
+            sf_sb_printf(b, "synfin_frontend_proxy_untrusted_total{frontend=\"%s\"} %llu\n",
+                         lb->fe[i]->conf.name, (unsigned long long)lb->fe[i]->proxy_untrusted);
     family(b, "synfin_transport_connections", "gauge",
            "Connections and listeners the transport holds (kernel: descriptors).");
     sf_sb_printf(b, "synfin_transport_connections %llu\n", (unsigned long long)lb->tp->conn_open);
@@ -108,6 +115,9 @@ void ctl_render_metrics(struct lb *lb, const struct lb_census *c, uint64_t age_n
         const char *name, *type, *help;
     } sf[] = {
         {"synfin_server_up", "gauge", "1 when the server is usable (checks and ejection)."},
+        {"synfin_server_state", "gauge",
+         "1 for the state the runtime API set (ready, drain, maint), 0 for the others."},
+        {"synfin_server_weight", "gauge", "The weight in force (the runtime API may change it)."},
         {"synfin_server_sessions_active", "gauge", "Sessions assigned to the server."},
         {"synfin_server_sessions_total", "counter", "Sessions sent to the server."},
         {"synfin_server_connect_failures_total", "counter", "Failed connects to the server."},
@@ -127,14 +137,23 @@ void ctl_render_metrics(struct lb *lb, const struct lb_census *c, uint64_t age_n
                                  lb_server_usable(s, now));
                     break;
                 case 1:
+                    for (int k = LB_SRV_READY; k <= LB_SRV_MAINT; k++)
+                        sf_sb_printf(b, "%s{backend=\"%s\",server=\"%s\",state=\"%s\"} %d\n",
+                                     sf[f].name, bn, sn, lb_srv_admin_name(k), s->admin_state == k);
+                    break;
+                case 2:
+                    sf_sb_printf(b, "%s{backend=\"%s\",server=\"%s\"} %u\n", sf[f].name, bn, sn,
+                                 s->weight);
+                    break;
+                case 3:
                     sf_sb_printf(b, "%s{backend=\"%s\",server=\"%s\"} %u\n", sf[f].name, bn, sn,
                                  s->conns);
                     break;
-                case 2:
+                case 4:
                     sf_sb_printf(b, "%s{backend=\"%s\",server=\"%s\"} %llu\n", sf[f].name, bn, sn,
                                  (unsigned long long)s->sessions_total);
                     break;
-                case 3:
+                case 5:
                     sf_sb_printf(b, "%s{backend=\"%s\",server=\"%s\"} %llu\n", sf[f].name, bn, sn,
                                  (unsigned long long)s->connect_failures);
                     break;

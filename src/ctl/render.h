@@ -55,6 +55,8 @@ void ctl_render_metrics_process(struct sf_strbuf *b);
 void ctl_render_metrics_histograms(struct lb *lb, struct sf_strbuf *b);
 void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
                       struct sf_strbuf *b);
+/* GET /servers and POST /servers/... (servers.c): returns the status. */
+int ctl_servers_route(struct lb *lb, const struct ctl_admin_req *r, struct ctl_admin_resp *resp);
 /* The body of GET /sessions?QUERY, or 400 with the reason in err. */
 int ctl_sessions_body(struct lb *lb, const char *query, struct ctl_body **out,
                       struct sf_strbuf *err);

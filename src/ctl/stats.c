@@ -73,12 +73,13 @@ void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
         sf_sb_json_str(b, f->backend->conf.name);
         sf_sb_printf(b,
                      ",\"active\":%u,\"maxconn\":%u,\"paused\":%s,\"fd_paused\":%s,"
-                     "\"fd_pauses\":%llu,\"loops\":%llu,\"total\":%llu,"
+                     "\"fd_pauses\":%llu,\"loops\":%llu,\"proxy_untrusted\":%llu,\"total\":%llu,"
                      "\"bytes_in\":%llu,\"bytes_out\":%llu,\"close_causes\":",
                      f->active, f->conf.maxconn, f->paused ? "true" : "false",
                      f->fd_paused ? "true" : "false", (unsigned long long)f->fd_pauses,
-                     (unsigned long long)f->loops, (unsigned long long)f->sessions_total,
-                     (unsigned long long)f->bytes_in, (unsigned long long)f->bytes_out);
+                     (unsigned long long)f->loops, (unsigned long long)f->proxy_untrusted,
+                     (unsigned long long)f->sessions_total, (unsigned long long)f->bytes_in,
+                     (unsigned long long)f->bytes_out);
         causes_obj(b, f->causes);
         sf_sb_printf(b, "}");
     }
@@ -100,14 +101,15 @@ void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
             sf_sb_printf(b, ",\"address\":");
             sf_sb_json_str(b, lb_addr_format(&s->addr, a, sizeof a));
             sf_sb_printf(b,
+                         ",\"state\":\"%s\",\"config_weight\":%u"
                          ",\"weight\":%u,\"maxconn\":%u,\"backup\":%s,\"up\":%s,"
                          "\"checked\":%s,\"ejected\":%s,\"active\":%u,\"total\":%llu,"
                          "\"connect_failures\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu,"
                          "\"last_check\":",
-                         s->weight, s->maxconn, s->backup ? "true" : "false",
-                         lb_server_usable(s, now) ? "true" : "false", s->health ? "true" : "false",
-                         now < s->ejected_until ? "true" : "false", s->conns,
-                         (unsigned long long)s->sessions_total,
+                         lb_srv_admin_name(s->admin_state), s->weight_conf, s->weight, s->maxconn,
+                         s->backup ? "true" : "false", lb_server_usable(s, now) ? "true" : "false",
+                         s->health ? "true" : "false", now < s->ejected_until ? "true" : "false",
+                         s->conns, (unsigned long long)s->sessions_total,
                          (unsigned long long)s->connect_failures, (unsigned long long)s->bytes_in,
                          (unsigned long long)s->bytes_out);
             sf_sb_json_str(b, s->last_check);
@@ -150,9 +152,20 @@ static int report_fill(struct ctl_body *bd, struct sf_strbuf *out, unsigned *bud
     const struct lb_census *c = ctl_census_get(r->ctl, &age);
     if (!c)
         return CTL_BODY_WAIT;
-    if (r->kind == REPORT_METRICS)
+    if (r->kind == REPORT_METRICS) {
         ctl_render_metrics(r->ctl->lb, c, age, out);
-    else if (r->kind == REPORT_STATES)
+        if (r->ctl->admin) {
+            uint64_t peer, token;
+            ctl_admin_refused(r->ctl->admin, &peer, &token);
+            sf_sb_printf(out,
+                         "# HELP synfin_admin_refused_total Admin requests refused, by reason: "
+                         "a peer not allowed (403), a missing or wrong token (401).\n"
+                         "# TYPE synfin_admin_refused_total counter\n"
+                         "synfin_admin_refused_total{reason=\"peer\"} %llu\n"
+                         "synfin_admin_refused_total{reason=\"token\"} %llu\n",
+                         (unsigned long long)peer, (unsigned long long)token);
+        }
+    } else if (r->kind == REPORT_STATES)
         ctl_render_states(r->ctl->lb, c, age, out);
     else
         ctl_render_stats(r->ctl->lb, c, age, out);
@@ -185,6 +198,8 @@ int ctl_handle(void *ctx, const struct ctl_admin_req *r, struct ctl_admin_resp *
     int get = !strcmp(r->method, "GET");
     if (!strncmp(r->path, "/sessions/", 10))
         return session_route(lb, r, resp);
+    if (!strcmp(r->path, "/servers") || !strncmp(r->path, "/servers/", 9))
+        return ctl_servers_route(lb, r, resp);
     int kind = !strcmp(r->path, "/metrics")  ? REPORT_METRICS
                : !strcmp(r->path, "/states") ? REPORT_STATES
                : !strcmp(r->path, "/stats")  ? REPORT_STATS

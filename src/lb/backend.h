@@ -20,10 +20,17 @@ struct lb;
 struct lb_session;
 struct lb_health;
 
+/* What the runtime API set (docs/lb.md, "Runtime API"): ready takes new sessions, drain
+ * takes none and lets its sessions go on, maint takes none and closed its sessions. */
+enum lb_srv_admin { LB_SRV_READY, LB_SRV_DRAIN, LB_SRV_MAINT };
+
 struct lb_server {
     char name[LB_NAME_MAX];
     struct lb_addr addr;
-    uint32_t weight, maxconn;
+    uint32_t weight, maxconn; /* weight: the one in force (the runtime API may change it) */
+    uint32_t weight_conf;     /* the configuration's */
+    int admin_state;          /* enum lb_srv_admin */
+    int send_proxy;           /* enum lb_proxy_version */
     int backup;
     struct lb_backend *backend;
 
@@ -87,6 +94,13 @@ int lb_balance_pick(struct lb_backend *b, const struct lb_addr *client,
 
 /* Usable now: checks say up and no passive ejection in force. */
 int lb_server_usable(const struct lb_server *s, uint64_t now);
+/* Usable and ready (not drained nor in maintenance): may take a new session. */
+int lb_server_takes_new(const struct lb_server *s, uint64_t now);
+const char *lb_srv_admin_name(int state);
+/* "ready", "drain" or "maint", or -1. */
+int lb_srv_admin_parse(const char *s);
+/* "up", "down" (checks), "ejected" (passive), as /servers and /stats say it. */
+const char *lb_server_health(const struct lb_server *s, uint64_t now);
 static inline int lb_server_full(const struct lb_server *s)
 {
     return s->maxconn && s->conns >= s->maxconn;

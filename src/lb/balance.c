@@ -13,18 +13,44 @@ int lb_server_usable(const struct lb_server *s, uint64_t now)
     return s->up && !s->removed && s->weight > 0 && now >= s->ejected_until;
 }
 
+int lb_server_takes_new(const struct lb_server *s, uint64_t now)
+{
+    return s->admin_state == LB_SRV_READY && lb_server_usable(s, now);
+}
+
+const char *lb_srv_admin_name(int state)
+{
+    static const char *const names[] = {"ready", "drain", "maint"};
+    return state >= 0 && state < 3 ? names[state] : "?";
+}
+
+int lb_srv_admin_parse(const char *s)
+{
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(s, lb_srv_admin_name(i)))
+            return i;
+    return -1;
+}
+
+const char *lb_server_health(const struct lb_server *s, uint64_t now)
+{
+    if (!s->up)
+        return "down";
+    return now < s->ejected_until ? "ejected" : "up";
+}
+
 /* The tier in use: usable primaries, or usable backups when no primary is usable. */
 static int tier(const struct lb_backend *b, uint64_t now)
 {
     for (size_t i = 0; i < b->nservers; i++)
-        if (!b->servers[i]->backup && lb_server_usable(b->servers[i], now))
+        if (!b->servers[i]->backup && lb_server_takes_new(b->servers[i], now))
             return 0;
     return 1;
 }
 
 static int eligible(const struct lb_server *s, int backup, uint64_t now)
 {
-    return s->backup == backup && lb_server_usable(s, now);
+    return s->backup == backup && lb_server_takes_new(s, now);
 }
 
 /* nginx's smooth weighted round robin: every pick adds each weight to its server's current

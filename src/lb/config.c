@@ -146,10 +146,11 @@ static int is_prime(uint32_t n)
 
 static int parse_server(struct lb_config_error *e, const struct node *d, struct lb_server_conf *s)
 {
-    if (lb_conf_want_args(e, d, 2, 7) < 0)
+    if (lb_conf_want_args(e, d, 2, 9) < 0)
         return -1;
     memset(s, 0, sizeof *s);
     s->weight = 1;
+    s->send_proxy = -1; /* the backend's, unless given */
     if (lb_conf_arg_name(e, &d->args[0], s->name) < 0 ||
         lb_conf_arg_addr(e, &d->args[1], &s->addr, &s->addr_pos) < 0)
         return -1;
@@ -157,6 +158,11 @@ static int parse_server(struct lb_config_error *e, const struct node *d, struct 
         const struct arg *a = &d->args[j];
         if (!strcmp(a->s, "backup")) {
             s->backup = 1;
+        } else if (!strcmp(a->s, "send_proxy")) {
+            if (j + 1 >= d->nargs)
+                return lb_conf_fail_at(e, a, "'send_proxy' needs a value (v1, v2 or off)");
+            if (lb_conf_proxy_version(e, &d->args[++j], &s->send_proxy) < 0)
+                return -1;
         } else if (!strcmp(a->s, "weight") || !strcmp(a->s, "maxconn")) {
             if (j + 1 >= d->nargs)
                 return lb_conf_fail_at(e, a, "'%s' needs a value", a->s);
@@ -169,7 +175,9 @@ static int parse_server(struct lb_config_error *e, const struct node *d, struct 
             const char *hint = lb_conf_hint("server", a->s, NULL);
             if (hint)
                 return lb_conf_fail_at(e, a, "%s", hint);
-            return lb_conf_fail_at(e, a, "unknown server option '%s' (weight, maxconn, backup)",
+            return lb_conf_fail_at(e, a,
+                                   "unknown server option '%s' (weight, maxconn, backup, "
+                                   "send_proxy)",
                                    a->s);
         }
     }
@@ -204,6 +212,7 @@ static int parse_backend(struct lb_config *c, struct lb_config_error *e, const s
     b->mode = LB_MODE_ANY;
     lb_http_be_defaults(&b->http);
     const struct arg *maglev_arg = NULL, *http_arg = NULL;
+    int send_proxy_seen = 0;
     for (size_t i = 0; i < n->nkids; i++) {
         const struct node *d = &n->kids[i];
         const char *nm = d->name.s;
@@ -212,6 +221,8 @@ static int parse_backend(struct lb_config *c, struct lb_config_error *e, const s
         if (lb_conf_hint("backend", nm, d->nargs ? d->args[0].s : NULL))
             return lb_conf_unknown(e, d, "backend");
         int rc = lb_conf_http_backend(e, d, b, &http_arg);
+        if (rc > 0)
+            rc = lb_conf_proxy_backend(e, d, b, &send_proxy_seen);
         if (rc < 0)
             return -1;
         if (rc == 0)
@@ -283,6 +294,9 @@ static int parse_backend(struct lb_config *c, struct lb_config_error *e, const s
     }
     if (b->nservers == 0)
         return lb_conf_fail_at(e, &n->args[0], "backend '%s' has no server", b->name);
+    for (size_t i = 0; i < b->nservers; i++)
+        if (b->servers[i].send_proxy < 0)
+            b->servers[i].send_proxy = b->send_proxy;
     if (http_arg && b->mode == LB_MODE_TCP)
         return lb_conf_fail_at(e, http_arg,
                                "'%s' pools server connections of http sessions: backend '%s' "
@@ -322,6 +336,8 @@ static int parse_frontend(struct lb_config *c, struct lb_config_error *e, const 
         if (lb_conf_hint("frontend", nm, d->nargs ? d->args[0].s : NULL))
             return lb_conf_unknown(e, d, "frontend");
         int rc = lb_conf_http_frontend(e, d, f, &http_arg);
+        if (rc > 0)
+            rc = lb_conf_proxy_frontend(e, d, f);
         if (rc < 0)
             return -1;
         if (rc == 0)
@@ -553,10 +569,8 @@ static int interpret(struct lb_config *c, struct lb_config_error *e, const struc
             if (parse_respond(c, e, n) < 0)
                 goto out;
         } else if (!strcmp(nm, "admin")) {
-            if (lb_conf_want_args(e, n, 1, 1) < 0 ||
-                lb_conf_arg_addr(e, &n->args[0], &c->admin, &c->admin_pos) < 0)
+            if (lb_conf_admin(c, e, n) < 0)
                 goto out;
-            c->has_admin = 1;
         } else if (!strcmp(nm, "log")) {
             if (lb_conf_want_args(e, n, 1, 1) < 0)
                 goto out;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "lb/addr.h"
+#include "lb/cidr.h"
 #include "lb/config_stack.h"
 #include "lb/transport.h"
 #include "tcp/config.h"
@@ -19,6 +20,8 @@
 #define LB_SOURCES_MAX 16
 #define LB_WARNINGS    8
 #define LB_LISTEN_MAX  8 /* `listen` lines of one frontend */
+/* A bearer token: 16 to 127 visible characters. */
+#define LB_ADMIN_TOKEN_MAX 128
 
 /* Where something was written, for the checks that compare objects after parsing. */
 struct lb_pos {
@@ -71,6 +74,9 @@ struct lb_profile_conf {
     struct lb_profile p;
 };
 
+/* The PROXY protocol header written first on a server connection (docs/config.md). */
+enum lb_proxy_version { LB_PROXY_NONE, LB_PROXY_V1, LB_PROXY_V2 };
+
 struct lb_server_conf {
     char name[LB_NAME_MAX];
     struct lb_addr addr;
@@ -78,6 +84,7 @@ struct lb_server_conf {
     uint32_t weight;
     uint32_t maxconn; /* 0: unlimited */
     int backup;
+    int send_proxy; /* enum lb_proxy_version: its own, or its backend's */
 };
 
 struct lb_check_conf {
@@ -120,6 +127,7 @@ struct lb_backend_conf {
     struct lb_check_conf check;
     struct lb_http_be_conf http;
     struct lb_profile profile;
+    int send_proxy; /* enum lb_proxy_version, for servers that do not say */
     struct lb_server_conf *servers;
     size_t nservers;
 };
@@ -135,6 +143,9 @@ struct lb_frontend_conf {
     uint32_t maxconn;
     size_t backend; /* index in lb_config.backends */
     int mode;       /* enum lb_mode: LB_MODE_TCP or LB_MODE_HTTP */
+    /* accept_proxy: peers whose connections start with a PROXY header (0: none do) */
+    size_t naccept_proxy;
+    struct lb_cidr accept_proxy[LB_CIDRS_MAX];
     struct lb_http_fe_conf http;
     struct lb_profile profile;
 };
@@ -171,6 +182,11 @@ struct lb_config {
     int has_admin;
     struct lb_addr admin;
     struct lb_pos admin_pos;
+    /* The runtime API's access (docs/lb.md): a bearer token (empty: none), and the peers
+     * allowed besides loopback. */
+    char admin_token[LB_ADMIN_TOKEN_MAX];
+    struct lb_cidr admin_allow[LB_CIDRS_MAX];
+    size_t nadmin_allow;
     int log_target;
     char log_path[256];
     struct lb_pos log_pos;

@@ -218,9 +218,9 @@ int lb_conf_check(struct lb_config *c, struct lb_config_error *e)
     if (c->has_admin && !lb_addr_is_loopback(&c->admin)) {
         char a[LB_ADDR_STRLEN];
         warn(c, c->admin_pos,
-             "admin on %s is reachable from other hosts, and it can kill sessions: keep it on "
-             "loopback (once the runtime API exists, a non-loopback admin will require its "
-             "token)",
+             "admin on %s is reachable from other hosts, and it can change servers and kill "
+             "sessions: it answers loopback peers only until 'allow' names others, which "
+             "needs a token",
              lb_addr_format(&c->admin, a, sizeof a));
     }
     return 0;

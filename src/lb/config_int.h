@@ -94,6 +94,19 @@ int lb_conf_http_check(const struct lb_config *c, struct lb_config_error *e, siz
  * *e. lb_conf_announce_check runs once the frontends are read. */
 int lb_conf_announce(struct lb_config *c, struct lb_config_error *e, const struct node *n);
 int lb_conf_announce_check(const struct lb_config *c, struct lb_config_error *e);
+/* A list of address ranges (the directive's arguments): 0, or -1 with *e. */
+int lb_conf_cidr_list(struct lb_config_error *e, const struct node *d, struct lb_cidr *out,
+                      size_t *n);
+/* `admin ADDR;` or `admin ADDR { token ...; allow ...; }` (config_admin.c). */
+int lb_conf_admin(struct lb_config *c, struct lb_config_error *e, const struct node *n);
+
+/* PROXY protocol (config_proxy.c): v1, v2 or off into *out; the directives as the http
+ * ones (0 applied, 1 not one of them, -1 with *e). */
+int lb_conf_proxy_version(struct lb_config_error *e, const struct arg *a, int *out);
+int lb_conf_proxy_backend(struct lb_config_error *e, const struct node *d,
+                          struct lb_backend_conf *b, int *seen);
+int lb_conf_proxy_frontend(struct lb_config_error *e, const struct node *d,
+                           struct lb_frontend_conf *f);
 
 /* The checks across objects, once every directive is read; may add warnings. */
 int lb_conf_check(struct lb_config *c, struct lb_config_error *e);

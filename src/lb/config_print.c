@@ -144,12 +144,14 @@ static void put_backend(FILE *out, const struct lb_config *c, const struct lb_ba
         put_duration(out, IN1, "pool_idle_timeout", b->http.pool_idle_timeout_ms);
         fprintf(out, IN1 "pool_max_requests %u;\n", b->http.pool_max_requests);
     }
+    static const char *const proxies[] = {"off", "v1", "v2"};
+    fprintf(out, IN1 "send_proxy %s;\n", proxies[b->send_proxy % 3]);
     put_profile(out, c, &b->profile, SIDE_SERVER, 0);
     for (size_t i = 0; i < b->nservers; i++) {
         const struct lb_server_conf *s = &b->servers[i];
-        fprintf(out, IN1 "server %s %s weight %u maxconn %u%s;\n", s->name,
+        fprintf(out, IN1 "server %s %s weight %u maxconn %u send_proxy %s%s;\n", s->name,
                 lb_addr_format(&s->addr, a, sizeof a), s->weight, s->maxconn,
-                s->backup ? " backup" : "");
+                proxies[s->send_proxy % 3], s->backup ? " backup" : "");
     }
     fputs("}\n", out);
 }
@@ -164,6 +166,12 @@ static void put_frontend(FILE *out, const struct lb_config *c, const struct lb_f
     if (c->transport.kind != LB_TRANSPORT_STACK)
         put_bool(out, "reuseport", f->reuseport);
     fprintf(out, IN1 "maxconn %u;\n" IN1 "backend %s;\n", f->maxconn, c->backends[f->backend].name);
+    if (f->naccept_proxy) {
+        fputs(IN1 "accept_proxy from", out);
+        for (size_t i = 0; i < f->naccept_proxy; i++)
+            fprintf(out, " %s", lb_cidr_format(&f->accept_proxy[i], a, sizeof a));
+        fputs(";\n", out);
+    }
     int http = f->mode == LB_MODE_HTTP;
     fprintf(out, IN1 "mode %s;\n", http ? "http" : "tcp");
     if (http) {
@@ -180,12 +188,35 @@ static void put_frontend(FILE *out, const struct lb_config *c, const struct lb_f
     fputs("}\n", out);
 }
 
+static void put_admin(FILE *out, const struct lb_config *c)
+{
+    char a[LB_ADDR_STRLEN];
+    fprintf(out, "admin %s", lb_addr_format(&c->admin, a, sizeof a));
+    if (!c->admin_token[0] && !c->nadmin_allow) {
+        fputs(";\n", out);
+        return;
+    }
+    fputs(" {\n", out);
+    if (c->admin_token[0]) {
+        fputs(IN1 "token ", out);
+        put_string(out, c->admin_token);
+        fputs(";\n", out);
+    }
+    if (c->nadmin_allow) {
+        fputs(IN1 "allow", out);
+        for (size_t i = 0; i < c->nadmin_allow; i++)
+            fprintf(out, " %s", lb_cidr_format(&c->admin_allow[i], a, sizeof a));
+        fputs(";\n", out);
+    }
+    fputs("}\n", out);
+}
+
 int lb_config_print(const struct lb_config *c, FILE *out)
 {
     char a[LB_ADDR_STRLEN];
     lb_transport_print(&c->transport, out);
     if (c->has_admin)
-        fprintf(out, "admin %s;\n", lb_addr_format(&c->admin, a, sizeof a));
+        put_admin(out, c);
     static const char *const logs[] = {"stderr", "stdout", "off"};
     fputs("log ", out);
     if (c->log_target == LB_LOG_FILE)

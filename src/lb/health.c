@@ -2,6 +2,7 @@
  * with rise/fall hysteresis, and passive ejection on connect failures. Checks run on the
  * session transport and end with RST, so they leave no TIME_WAIT behind. */
 #include "lb/lb.h"
+#include "lb/proxy_proto.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -18,7 +19,7 @@ struct lb_health {
     struct lb_aux aux;
     struct lb_conn *conn;
     uint64_t started;
-    char req[512];
+    char req[LB_PROXY_HEADER_MAX + 512];
     size_t reqlen, sent;
     char resp[16];
     size_t resplen;
@@ -134,11 +135,16 @@ static void on_timer(struct sf_loop_timer *t)
     if (k->type == LB_CHECK_HTTP) {
         char host[LB_ADDR_STRLEN];
         const char *hh = k->host[0] ? k->host : lb_addr_format(&s->addr, host, sizeof host);
-        int n = snprintf(h->req, sizeof h->req,
+        /* A server behind send_proxy expects the header first: a LOCAL (v2) or UNKNOWN (v1)
+         * one says "a check, no client", as HAProxy's check-send-proxy does. */
+        size_t pre = s->send_proxy ? lb_proxy_write(s->send_proxy == LB_PROXY_V1 ? 1 : 2, NULL,
+                                                    NULL, (uint8_t *)h->req)
+                                   : 0;
+        int n = snprintf(h->req + pre, sizeof h->req - pre,
                          "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: synfin-check\r\n"
                          "Connection: close\r\n\r\n",
                          k->uri, hh);
-        h->reqlen = n > 0 && (size_t)n < sizeof h->req ? (size_t)n : 0;
+        h->reqlen = n > 0 && (size_t)n < sizeof h->req - pre ? pre + (size_t)n : 0;
     }
     struct lb_connect_opts o;
     memset(&o, 0, sizeof o);

@@ -80,11 +80,18 @@ static void own_ev(void *ctx, struct lb_conn *c, unsigned ev)
     h->own = NULL;
 }
 
+/* A server behind send_proxy gets connections private to one client (as http_reuse never):
+ * the header said who the client is, for the connection's whole life. */
+static int reuse_of(const struct lb_session *s)
+{
+    return s->srv && s->srv->send_proxy ? LB_REUSE_NEVER : s->be->conf.http.reuse;
+}
+
 static int take_or_connect(struct lb_session *s)
 {
     struct lb_http *h = s->http;
     struct lb_server *srv = s->srv;
-    int reuse = s->be->conf.http.reuse;
+    int reuse = reuse_of(s);
     if (h->own) {
         struct lb_pconn *own = h->own;
         h->own = NULL;
@@ -260,12 +267,19 @@ static int connected(struct lb_session *s)
     lb_server_connect_ok(s->srv);
     if (!s->t_established)
         s->t_established = now;
+    if (s->srv->send_proxy && lb_session_proxy_send(s) < 0) {
+        lb_conn_abort(s->sc);
+        s->sc = NULL;
+        return lb_http_fail(s, 503, LB_CAUSE_ERROR, LB_PC_ABORTED);
+    }
     struct lb_pconn *pc = lb_pconn_new(s->srv, &s->srv->pool, s->sc, now);
     if (!pc) {
         lb_conn_abort(s->sc);
         s->sc = NULL;
         return lb_http_fail(s, 503, LB_CAUSE_ERROR, LB_PC_ABORTED);
     }
+    /* Even if a reload turns send_proxy off meanwhile, its header named this client. */
+    pc->proxied = s->srv->send_proxy != LB_PROXY_NONE;
     return attach(s, pc, &s->ss);
 }
 
@@ -319,7 +333,7 @@ int lb_http_server_keepalive(const struct lb_session *s)
     const struct lb_pool *p = &s->srv->pool;
     if (p->max_requests && h->pc->requests >= p->max_requests)
         return 0; /* its last: the server closes it (and holds the TIME_WAIT) */
-    if (s->be->conf.http.reuse == LB_REUSE_NEVER)
+    if (reuse_of(s) == LB_REUSE_NEVER || h->pc->proxied)
         return h->req_ka && !h->close_after; /* kept for this client's next request only */
     return p->max_idle > 0;
 }
@@ -343,7 +357,7 @@ void lb_http_server_release(struct lb_session *s, int keep, int pc_cause)
     if (pc) {
         h->pc = NULL;
         s->sc = NULL;
-        if (keep && s->be->conf.http.reuse == LB_REUSE_NEVER) {
+        if (keep && (reuse_of(s) == LB_REUSE_NEVER || pc->proxied)) {
             keep_own(s, pc);
         } else if (keep) {
             lb_pool_put(pc, &s->ss, sf_loop_now(s->lb->loop));

@@ -132,7 +132,8 @@ static struct lb_server *server_new(struct lb *lb, struct lb_backend *b,
     lb_pool_init(&s->pool, lb->loop);
     memcpy(s->name, sc->name, sizeof s->name);
     s->addr = sc->addr;
-    s->weight = sc->weight;
+    s->weight = s->weight_conf = sc->weight;
+    s->send_proxy = sc->send_proxy;
     s->maxconn = sc->maxconn;
     s->backup = sc->backup;
     s->backend = b;
@@ -184,7 +185,8 @@ static int backend_update(struct lb *lb, struct lb_backend *b, const struct lb_b
             continue;
         struct lb_server *o = b->servers[reuse[i]];
         b->servers[reuse[i]] = NULL;
-        o->weight = bc->servers[i].weight;
+        lb_server_reload_runtime(lb, o, &bc->servers[i]);
+        o->send_proxy = bc->servers[i].send_proxy;
         o->maxconn = bc->servers[i].maxconn;
         o->backup = bc->servers[i].backup;
         ns[i] = o;

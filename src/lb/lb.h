@@ -39,6 +39,7 @@ enum lb_cause {
     LB_CAUSE_KEEPALIVE_TIMEOUT, /* idle between two requests for keepalive_timeout */
     LB_CAUSE_BAD_REQUEST,       /* a malformed request, answered 400 */
     LB_CAUSE_BAD_RESPONSE,      /* a malformed response, answered 502 */
+    LB_CAUSE_BAD_PROXY,         /* accept_proxy: no valid PROXY header in time */
     LB_CAUSE_N
 };
 const char *lb_cause_name(int c);
@@ -60,6 +61,7 @@ struct lb_frontend {
     int fd_paused;              /* ... because a session's connections cannot be had */
     uint64_t fd_pauses;         /* times it paused so */
     uint64_t loops;             /* connections refused: from synfin's own server side */
+    uint64_t proxy_untrusted;   /* accept_proxy: connections from a peer not trusted */
     uint64_t loop_logged;       /* when the last loop_detected line went out (ns), 0 never */
     struct sf_loop_timer retry; /* accepting again after the kernel said EMFILE anyway */
     /* mode http: final responses by status class (0: none, 1-5: 1xx-5xx), refused
@@ -219,6 +221,16 @@ void lb_fd_short(struct lb *lb, const char *who);
 void lb_fd_resume(struct lb *lb);
 /* A frontend refused a connection that came from synfin's own server side. */
 void lb_loop_refused(struct lb_frontend *f, uint32_t listen_index);
+
+/* server_admin.c: the runtime API's changes to a server (docs/lb.md, "Runtime API"), each
+ * logged with who asked (who: "127.0.0.1:40000"). */
+struct lb_server *lb_server_find(struct lb *lb, const char *backend, const char *server);
+/* Returns the state it had. maint closes the server's sessions and idle connections. */
+int lb_server_set_state(struct lb *lb, struct lb_server *s, int state, const char *who);
+/* Returns the weight it had (0 to 1000; 0 takes no new session). */
+uint32_t lb_server_set_weight(struct lb *lb, struct lb_server *s, uint32_t weight, const char *who);
+/* A reload keeps a server's runtime state; its weight too unless the file changed it. */
+void lb_server_reload_runtime(struct lb *lb, struct lb_server *s, const struct lb_server_conf *sc);
 
 /* aux connections */
 void lb_aux_add(struct lb *lb, struct lb_aux *a, struct lb_conn *c);

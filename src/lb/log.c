@@ -179,6 +179,7 @@ const char *lb_cause_name(int c)
         "keepalive_timeout",
         "bad_request",
         "bad_response",
+        "bad_proxy",
     };
     return c >= 0 && c < LB_CAUSE_N ? names[c] : "?";
 }

@@ -55,6 +55,7 @@ struct lb_pconn {
     int cause;                    /* closing: the reason it will be closed for */
     unsigned idle : 1;
     unsigned closing : 1;
+    unsigned proxied : 1; /* a PROXY header went first: its client's alone, never pooled */
 };
 
 /* A server's pool; its settings are copied from the backend at every configuration. */

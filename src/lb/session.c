@@ -2,6 +2,7 @@
 #include "lb/session.h"
 #include "lb/http_session.h"
 #include "lb/log.h"
+#include "lb/proxy_proto.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -161,6 +162,10 @@ static uint64_t deadline(const struct lb_session *s, int *cause)
 {
     const uint64_t ms = SF_NSEC_PER_MS;
     uint64_t d;
+    if (s->proxy_wait) {
+        *cause = LB_CAUSE_BAD_PROXY;
+        return s->t_start + LB_PROXY_TIMEOUT_MS * ms;
+    }
     switch (s->state) {
     case LB_S_QUEUED:
         if (s->waiting) {
@@ -207,8 +212,21 @@ static int arm(struct lb_session *s)
     return sf_loop_timer_set(s->lb->loop, &s->timer, d);
 }
 
+static void bad_proxy(struct lb_session *s, const char *why)
+{
+    char a[LB_ADDR_STRLEN];
+    lb_logf(s->lb, "event=bad_proxy frontend=%s peer=%s session=%llu error=\"%s\"",
+            s->fe->conf.name, lb_addr_format(&s->client, a, sizeof a), (unsigned long long)s->id,
+            why);
+    end(s, LB_CAUSE_BAD_PROXY, HOW_ABORT, HOW_ABORT);
+}
+
 static void timeout(struct lb_session *s, int cause)
 {
+    if (cause == LB_CAUSE_BAD_PROXY) {
+        bad_proxy(s, "no whole PROXY header within 5 s");
+        return;
+    }
     int c = fprof(s)->reset_on_timeout ? HOW_ABORT : HOW_CLOSE;
     int v = bprof(s)->reset_on_timeout ? HOW_ABORT : HOW_CLOSE;
     end(s, cause, c, v);
@@ -470,9 +488,71 @@ static int server_fin_first(struct lb_session *s, int *moved)
     return pump_down(s, moved);
 }
 
+/* accept_proxy: the header is read into the up pipe's buffer, which then holds what the
+ * client sent after it. Once whole, the session takes the addresses it carries and
+ * connects. Returns -1 while it waits or if s ended. */
+static int proxy_read(struct lb_session *s)
+{
+    int moved = 0, err = 0;
+    int rc = lb_pipe_pump(&s->up, s->cc, &s->cs, NULL, &s->ss, &s->lb->pool, &moved, &err);
+    if (rc < 0) {
+        end(s, rc == LB_PIPE_NOMEM ? LB_CAUSE_ERROR : LB_CAUSE_CLIENT_RST, HOW_ABORT, HOW_ABORT);
+        return -1;
+    }
+    struct lb_proxy_hdr h;
+    const char *why = "the client closed before its PROXY header was whole";
+    int r = LB_PROXY_MORE;
+    if (s->up.len)
+        r = lb_proxy_parse((const uint8_t *)s->up.buf->data + s->up.off, s->up.len, &h, &why);
+    if (r == LB_PROXY_MORE && !s->up.eof && s->up.len < s->up.cap)
+        return -1; /* more to come, within the timer */
+    if (r <= 0) {
+        bad_proxy(s, why);
+        return -1;
+    }
+    s->up.off += (uint32_t)r;
+    s->up.len -= (uint32_t)r;
+    if (!h.local) {
+        s->client = h.src;
+        s->client_dst = h.dst;
+        s->have_dst = 1;
+    }
+    s->proxy_wait = 0;
+    s->last_c = sf_loop_now(s->lb->loop);
+    if (s->fe->conf.mode == LB_MODE_HTTP) {
+        /* The http session takes over with what followed the header in s->up. */
+        sf_loop_timer_cancel(s->lb->loop, &s->timer);
+        s->cs.rd = 1;
+        lb_http_start(s);
+        return -1;
+    }
+    if (connect_next(s, NULL) < 0)
+        return -1;
+    return 0;
+}
+
+/* send_proxy: the header goes first on a new server connection, whose send buffer is empty
+ * and takes it whole. 0, or -1 if it could not be written. */
+int lb_session_proxy_send(struct lb_session *s)
+{
+    if (!s->have_dst) {
+        struct lb_conn_info in;
+        if (lb_conn_info(s->cc, &in) < 0)
+            return -1;
+        s->client_dst = in.local;
+        s->have_dst = 1;
+    }
+    uint8_t h[LB_PROXY_HEADER_MAX];
+    size_t n =
+        lb_proxy_write(s->srv->send_proxy == LB_PROXY_V1 ? 1 : 2, &s->client, &s->client_dst, h);
+    return lb_conn_write(s->sc, h, n) == (ssize_t)n ? 0 : -1;
+}
+
 static void run(struct lb_session *s)
 {
     struct lb *lb = s->lb;
+    if (s->proxy_wait && proxy_read(s) < 0)
+        return;
     int established = s->state == LB_S_ESTABLISHED;
     int moved = 0, err = 0, rc;
     int was_eof = s->up.eof + s->down.eof;
@@ -546,6 +626,10 @@ static void server_ev(void *ctx, struct lb_conn *c, unsigned ev)
         s->last_c = s->last_s = s->t_established;
         lb_histo_add(&s->be->connect_hist, &lb_histo_connect, s->t_established - s->t_connect);
         lb_server_connect_ok(s->srv);
+        if (s->srv->send_proxy && lb_session_proxy_send(s) < 0) {
+            end(s, LB_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
+            return;
+        }
         /* From the connect deadline to the idle one: re-armed only if that is earlier. */
         if (arm(s) < 0) {
             end(s, LB_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
@@ -558,6 +642,13 @@ static void server_ev(void *ctx, struct lb_conn *c, unsigned ev)
 void lb_session_start(struct lb_frontend *fe, struct lb_conn *client)
 {
     struct lb *lb = fe->lb;
+    if (fe->conf.naccept_proxy &&
+        !lb_cidr_match_any(fe->conf.accept_proxy, fe->conf.naccept_proxy, lb_conn_peer(client))) {
+        /* Only a trusted front load balancer may say who the client is. */
+        lb_conn_abort(client);
+        fe->proxy_untrusted++;
+        return;
+    }
     struct lb_session *s = calloc(1, sizeof *s);
     if (!s) {
         lb_conn_abort(client);
@@ -591,8 +682,18 @@ void lb_session_start(struct lb_frontend *fe, struct lb_conn *client)
     fe->active++;
     fe->sessions_total++;
     lb_conn_set_handler(client, client_ev, s);
-    if (fe->conf.mode == LB_MODE_HTTP) {
+    if (fe->conf.mode == LB_MODE_HTTP && !fe->conf.naccept_proxy) {
         lb_http_start(s);
+        return;
+    }
+    if (fe->conf.naccept_proxy) {
+        s->proxy_wait = 1;
+        if (arm(s) < 0) {
+            end(s, LB_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
+            return;
+        }
+        if (s->cs.rd)
+            run(s);
         return;
     }
     if (connect_next(s, NULL) < 0)

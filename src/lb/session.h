@@ -25,8 +25,9 @@ struct lb_session {
     struct lb_server *srv;
     struct lb_conn *cc, *sc;
     struct lb_side cs, ss;
-    struct lb_pipe up, down; /* client -> server, server -> client */
-    struct lb_addr client;
+    struct lb_pipe up, down;   /* client -> server, server -> client */
+    struct lb_addr client;     /* the client: the peer, or what its PROXY header said */
+    struct lb_addr client_dst; /* where it connected (send_proxy), once have_dst */
     int state;
     int first_fin; /* LB_CAUSE_CLIENT_FIN or LB_CAUSE_SERVER_FIN, once known */
     uint32_t retries;
@@ -34,6 +35,8 @@ struct lb_session {
     unsigned waiting : 1;     /* for room to connect (lb->nwaiting), retried at t_retry */
     unsigned counted : 1;     /* in its backend's sessions_total */
     unsigned looped : 1;      /* the last connect led back into synfin */
+    unsigned proxy_wait : 1;  /* accept_proxy: reading the PROXY header, no server yet */
+    unsigned have_dst : 1;    /* client_dst is known */
     uint64_t t_start, t_queued, t_connect, t_established, last_c, last_s, t_wait, t_retry;
     /* The client's and the (first) server connection's numbers in lb_transport.trace, 0
      * when the transport keeps none: the dashboard's timeline. */
@@ -58,6 +61,9 @@ void lb_session_enqueue(struct lb_session *s);        /* into its backend's queu
 void lb_session_dequeue(struct lb_session *s);        /* out of it */
 void lb_session_release_server(struct lb_session *s); /* s->srv's slot back; queue may move */
 struct lb_source *lb_session_source(struct lb_session *s); /* the next source address */
+/* send_proxy: writes the PROXY header on the new server connection s->sc (the client's
+ * address, or the one its own header carried). 0, or -1 if it could not be written whole. */
+int lb_session_proxy_send(struct lb_session *s);
 /* The end's bookkeeping, once both connections are closed and the session logged: counters,
  * the session list, buffers, references; frees s. */
 void lb_session_finish(struct lb_session *s, int cause);

@@ -2,10 +2,12 @@
  * feeds it: bytes accumulate in an 8 KiB buffer until the head is complete, then the request
  * line is parsed in place.
  *
- * Invariants: an accepted request has a non-empty token method, a path that starts with '/',
- * holds no '?', no space or control byte and fits its buffer, and a query of visible bytes;
- * the request line written back from those parts parses to the same parts. */
+ * Invariants: the Authorization header is read as headers() says; an accepted request has a
+ * non-empty token method, a path that starts with '/', holds no '?', no space or control byte and
+ * fits its buffer, and a query of visible bytes; the request line written back from those parts
+ * parses to the same parts. */
 #include <string.h>
+#include <strings.h>
 
 #include "ctl/admin.h"
 #include "fuzz.h"
@@ -45,6 +47,26 @@ static void round_trip(const struct ctl_admin_req *r, int has_query)
              "written back, '%s %s ? %s' parses differently", r->method, r->path, r->query);
 }
 
+/* The Authorization header, read before the request line is parsed: a value found lies in
+ * the head, has no CR, LF or edge space, and a bearer token equal to it is accepted while one
+ * byte off is not. */
+static void headers(const char *req, size_t len)
+{
+    char v[256];
+    if (!ctl_admin_header(req, len, "authorization", v, sizeof v))
+        return;
+    size_t n = strlen(v);
+    FZ_CHECK(n < sizeof v && !strpbrk(v, "\r\n"), "value '%s'", v);
+    FZ_CHECK(!n || (v[0] != ' ' && v[n - 1] != ' '), "value '%s' keeps its spaces", v);
+    if (n > 7 && !strncasecmp(v, "bearer ", 7) && !memchr(v, 0, n)) {
+        char tok[256];
+        memcpy(tok, v + 7, n - 6);
+        FZ_CHECK(ctl_admin_token_ok(req, len, tok), "its own token '%s' refused", tok);
+        tok[0] ^= 1;
+        FZ_CHECK(!ctl_admin_token_ok(req, len, tok), "a token one bit off accepted");
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static char req[REQ_MAX + 1];
@@ -63,6 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (!complete)
         return 0; /* 431 when full, or 400 at end of stream: nothing is parsed */
+    headers(req, len);
     struct ctl_admin_req r;
     static char path[1024];
     int status = ctl_admin_parse_request(req, len, &r, path, sizeof path);

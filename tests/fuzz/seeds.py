@@ -139,6 +139,9 @@ TW = {
 # ---- text harnesses ----------------------------------------------------------------------------
 
 CONFIG = {
+    "admin-proxy.conf": "admin 0.0.0.0:8081 { token \"0123456789abcdef\"; allow 10.0.0.0/8 ::1; }\n"
+    "frontend f { listen 127.0.0.1:8080; backend b; accept_proxy from 127.0.0.0/8 fd00::/8; }\n"
+    "backend b { send_proxy v2; server s 127.0.0.1:9000 send_proxy v1; server t [::1]:9001; }\n",
     "minimal.conf": "frontend f { listen 127.0.0.1:8080; backend b; }\n"
     "backend b { server s 127.0.0.1:9000; }\n",
     "everything.conf": """# every directive once
@@ -169,6 +172,18 @@ ADMIN = {
     "get-metrics": b"\x40GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
     "stats-query": b"\x00GET /stats?pretty=1&x HTTP/1.0\r\n\r\n",
     "bare-lf": b"\x10POST /sessions HTTP/1.1\n\n",
+    "bearer": b"\x40POST /servers/b/s1/drain HTTP/1.1\r\nHost: x\r\n"
+    b"Authorization:  Bearer 0123456789abcdef \r\n\r\n",
+}
+
+PROXY = {
+    "v1-tcp4": b"PROXY TCP4 192.0.2.10 10.0.0.1 51234 80\r\nGET / HTTP/1.0\r\n\r\n",
+    "v1-tcp6": b"PROXY TCP6 2001:db8::1 ::1 1000 443\r\n",
+    "v1-unknown": b"PROXY UNKNOWN ffff::1 ::2 1 2\r\n",
+    "v2-tcp4": bytes.fromhex("0d0a0d0a000d0a515549540a2111000cc000020a0a000001c8220050") + b"data",
+    "v2-tcp6-tlv": bytes.fromhex("0d0a0d0a000d0a515549540a212100") + bytes([36 + 7])
+    + bytes(range(36)) + bytes.fromhex("05000461626364"),
+    "v2-local": bytes.fromhex("0d0a0d0a000d0a515549540a20000000"),
 }
 
 DRILL = {
@@ -243,3 +258,4 @@ if __name__ == "__main__":
     write("drill", DRILL)
     write("json", JSON)
     write("h1", H1)
+    write("proxy", PROXY)

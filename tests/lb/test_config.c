@@ -864,6 +864,69 @@ static void printed_config_parses_back(void **u)
     lb_config_free(c);
 }
 
+/* The admin block, accept_proxy and send_proxy: values, printed back, errors at positions. */
+static void admin_and_proxy_directives(void **u)
+{
+    (void)u;
+    struct lb_config_error e;
+    const char *text = "log off;\n"
+                       "admin 0.0.0.0:9 { token \"0123456789abcdefXYZ\"; allow 10.0.0.0/8 ::1; }\n"
+                       "frontend f { listen 127.0.0.1:1; backend b;\n"
+                       "  accept_proxy from 127.0.0.0/8 2001:db8::/32 192.0.2.7; }\n"
+                       "backend b { send_proxy v2; server s 127.0.0.1:2;\n"
+                       "  server t 127.0.0.1:3 send_proxy v1 weight 2; server u 127.0.0.1:4 "
+                       "send_proxy off; }\n";
+    struct lb_config *c = parse(text, &e);
+    if (!c)
+        fail_msg("%d:%d: %s", e.line, e.col, e.msg);
+    assert_string_equal(c->admin_token, "0123456789abcdefXYZ");
+    assert_int_equal(c->nadmin_allow, 2);
+    assert_int_equal(c->frontends[0].naccept_proxy, 3);
+    assert_int_equal(c->frontends[0].accept_proxy[2].bits, 32);
+    assert_int_equal(c->backends[0].servers[0].send_proxy, LB_PROXY_V2);
+    assert_int_equal(c->backends[0].servers[1].send_proxy, LB_PROXY_V1);
+    assert_int_equal(c->backends[0].servers[2].send_proxy, LB_PROXY_NONE);
+    assert_int_equal(c->backends[0].servers[1].weight, 2);
+    char *t1 = NULL;
+    size_t n1;
+    FILE *f = open_memstream(&t1, &n1);
+    assert_int_equal(lb_config_print(c, f), 0);
+    fclose(f);
+    assert_non_null(strstr(t1, "    accept_proxy from 127.0.0.0/8 2001:db8::/32 192.0.2.7/32;\n"));
+    assert_non_null(strstr(t1, "    allow 10.0.0.0/8 ::1/128;\n"));
+    assert_non_null(strstr(t1, "server t 127.0.0.1:3 weight 2 maxconn 0 send_proxy v1;"));
+    struct lb_config *c2 = parse(t1, &e);
+    if (!c2)
+        fail_msg("%d:%d: %s\n%s", e.line, e.col, e.msg, t1);
+    free(t1);
+    lb_config_free(c2);
+    lb_config_free(c);
+    static const struct {
+        const char *text;
+        int line, col;
+        const char *msg;
+    } bad[] = {
+        {OKFE OKBE "admin 0.0.0.0:9 {\n allow 10.0.0.0/8; }\n", 4, 2, "give it a 'token' too"},
+        {OKFE OKBE "admin 127.0.0.1:9 { token short; }\n", 3, 27, "16 to 127 characters"},
+        {OKFE OKBE "admin 127.0.0.1:9 { allow 10.1.0.0/8; }\n", 3, 27, "host bits are set"},
+        {OKFE OKBE "admin 127.0.0.1:9 { listen 1; }\n", 3, 21, "unknown directive 'listen'"},
+        {"frontend f { listen 127.0.0.1:1; backend b; accept_proxy 10.0.0.0/8; }\n" OKBE, 1, 58,
+         "accept_proxy takes 'from'"},
+        {"frontend f { listen 127.0.0.1:1; backend b; accept_proxy from 10.0.0.0/33; }\n" OKBE, 1,
+         63, "0 to 32 bits"},
+        {OKFE "backend b { send_proxy v3; server s 127.0.0.1:2; }\n", 2, 24, "expected v1, v2"},
+        {OKFE "backend b { server s 127.0.0.1:2 send_proxy; }\n", 2, 34, "needs a value"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct lb_config *x = parse(bad[i].text, &e);
+        if (x)
+            fail_msg("case %zu accepted: %s", i, bad[i].text);
+        if (e.line != bad[i].line || e.col != bad[i].col || !strstr(e.msg, bad[i].msg))
+            fail_msg("case %zu: got %d:%d: %s; want %d:%d: ...%s...", i, e.line, e.col, e.msg,
+                     bad[i].line, bad[i].col, bad[i].msg);
+    }
+}
+
 static void embedded_default_is_valid(void **u)
 {
     (void)u;
@@ -898,6 +961,7 @@ int main(void)
         cmocka_unit_test(duplicates_name_both),
         cmocka_unit_test(several_listen_lines),
         cmocka_unit_test(foreign_directives_named),
+        cmocka_unit_test(admin_and_proxy_directives),
     };
     return cmocka_run_group_tests_name("lb_config", tests, NULL, NULL);
 }

@@ -484,6 +484,16 @@ static void print_listening(struct app *app)
     fflush(stdout);
 }
 
+static void admin_access(struct ctl_admin *a, const struct lb_config *c)
+{
+    struct ctl_admin_access acc;
+    memset(&acc, 0, sizeof acc);
+    memcpy(acc.token, c->admin_token, sizeof acc.token);
+    memcpy(acc.allow, c->admin_allow, sizeof acc.allow);
+    acc.nallow = c->nadmin_allow;
+    ctl_admin_set_access(a, &acc);
+}
+
 static int open_admin(struct app *app, const struct lb_config *c, struct ctl_admin **out, char *err,
                       size_t errlen)
 {
@@ -491,6 +501,8 @@ static int open_admin(struct app *app, const struct lb_config *c, struct ctl_adm
     if (!c->has_admin)
         return 0;
     *out = ctl_admin_new(app->loop, &c->admin, ctl_handle, &app->ctl, err, errlen);
+    if (*out)
+        admin_access(*out, c);
     return *out ? 0 : -1;
 }
 
@@ -539,6 +551,8 @@ static void reload(struct app *app)
         app->old_admin = app->ctl.admin;
         app->ctl.admin = na;
     }
+    if (app->ctl.admin)
+        admin_access(app->ctl.admin, c); /* a new token or allow list applies at once */
     each_warning(app, c, warning_to_log, lb);
     lb->reloads++;
     lb_logf(lb, "event=reload_ok frontends=%zu backends=%zu sessions=%u", lb->nfe, lb->nbe,
