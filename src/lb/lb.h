@@ -187,6 +187,8 @@ void lb_logf(struct lb *lb, const char *fmt, ...) __attribute__((format(printf, 
 /* Reference counting for objects a reload may remove while sessions still use them. */
 void lb_frontend_put(struct lb_frontend *f);
 void lb_backend_put(struct lb_backend *b);
+/* Takes b out of service: its servers go, queued sessions find none (apply.c). */
+void lb_backend_remove(struct lb *lb, struct lb_backend *b);
 void lb_server_put(struct lb_server *s);
 
 /* frontend.c */
