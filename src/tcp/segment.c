@@ -145,8 +145,9 @@ enum sf_parse_err sf_seg_parse(const uint8_t *pkt, size_t len, struct sf_seg *s)
     s->len = (uint32_t)(tlen - doff);
     if (s->t.rport == 0 || s->t.lport == 0)
         return SEG_MALFORMED;
-    /* SYN with FIN or RST has no meaning in any state; stacks drop it (and scanners use it). */
-    if ((s->flags & TH_SYN) && (s->flags & (TH_FIN | TH_RST)))
+    /* SYN with RST has no meaning in any state; stacks drop it (and scanners use it). SYN with
+     * FIN is left to input_segment(): a closed port answers it with RST. */
+    if ((s->flags & TH_SYN) && (s->flags & TH_RST))
         return SEG_MALFORMED;
     parse_options(th + TCP_HDR, doff - TCP_HDR, !!(s->flags & TH_SYN), &s->opt);
     return SEG_OK;

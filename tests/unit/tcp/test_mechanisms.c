@@ -381,6 +381,43 @@ static void out_of_order_sack(void **unused)
     fx_free(f);
 }
 
+/* RFC 2018 §4: the first block holds the segment that triggered the ACK, then the blocks
+ * reported most recently: after 200:300, 400:500, 600:700 the order is 600 400 200, not
+ * sequence order after the first; a segment joining an older block moves it to the front. */
+static void sack_most_recent_first(void **unused)
+{
+    (void)unused;
+    static const uint8_t blob[100];
+    struct fx *f = fx_new(sack_on);
+    fx_listen(f);
+    struct sf_tcp_opts o = {.has = OPT_MSS | OPT_SACK_OK, .mss = 1000};
+    fx_in(f, TH_SYN, 0, 0, 65535, &o, NULL, 0);
+    fx_out(f, TH_SYN | TH_ACK, 0, 1, 0);
+    fx_in(f, TH_ACK, 1, 1, 65535, NULL, NULL, 0);
+    int err;
+    f->conn = sf_accept(f->listener, &err);
+    /* without timestamps up to 4 blocks; the last segment joins 200:300 and 400:500 */
+    static const uint32_t seqs[] = {200, 400, 600, 800, 300};
+    static const uint32_t want[][4][2] = {
+        {{200, 300}},
+        {{400, 500}, {200, 300}},
+        {{600, 700}, {400, 500}, {200, 300}},
+        {{800, 900}, {600, 700}, {400, 500}, {200, 300}},
+        {{200, 500}, {800, 900}, {600, 700}},
+    };
+    static const unsigned nwant[] = {1, 2, 3, 4, 3};
+    for (unsigned k = 0; k < 5; k++) {
+        fx_in(f, TH_ACK, seqs[k], 1, 65535, NULL, blob, 100);
+        const struct sf_seg *a = fx_out(f, TH_ACK, 1, 1, 0);
+        assert_int_equal(a->opt.nsack, nwant[k]);
+        for (unsigned i = 0; i < nwant[k]; i++) {
+            assert_int_equal(a->opt.sack[i].start - FX_PEER_ISN, want[k][i][0]);
+            assert_int_equal(a->opt.sack[i].end - FX_PEER_ISN, want[k][i][1]);
+        }
+    }
+    fx_free(f);
+}
+
 /* A segment that carries SACK blocks carries that many fewer payload bytes (RFC 9293 §3.7.1):
  * with one block (12 option bytes) a full segment is 1448 bytes, so the packet stays at
  * 1500 and a path of that MTU carries it. */
@@ -698,6 +735,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(syn_retransmission_and_limit),
         cmocka_unit_test(simultaneous_open),
+        cmocka_unit_test(sack_most_recent_first),
         cmocka_unit_test(zero_window_persist),
         cmocka_unit_test(small_window_override),
         cmocka_unit_test(active_open_window_follows_the_peers_isn),
