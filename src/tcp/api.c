@@ -315,6 +315,30 @@ size_t sf_readable(const struct sf_conn *c)
     return c->rcv.buf ? c->rcv.buf->len : 0;
 }
 
+/* What a read returns when no data is waiting: the pending error, end of stream, or why not. */
+static ssize_t recv_nodata(struct sf_conn *c)
+{
+    if (c->err) {
+        int err = c->err;
+        c->err = 0;
+        return -err;
+    }
+    if (c->flags & (F_FIN_RCVD | F_SHUT_RD))
+        return 0; /* end of stream */
+    if (c->state == SF_CLOSED)
+        return used(c) ? 0 : -ENOTCONN;
+    if (c->state == SF_LISTEN)
+        return -ENOTCONN;
+    return -EAGAIN;
+}
+
+ssize_t sf_peek(struct sf_conn *c, void *buf, size_t len)
+{
+    if (c->rcv.buf && c->rcv.buf->len)
+        return rcvbuf_peek(c->rcv.buf, buf, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len);
+    return recv_nodata(c);
+}
+
 ssize_t sf_recv(struct sf_conn *c, void *buf, size_t len)
 {
     struct sf_engine *e = c->e;
@@ -335,18 +359,7 @@ ssize_t sf_recv(struct sf_conn *c, void *buf, size_t len)
         engine_leave(e);
         return n;
     }
-    if (c->err) {
-        int err = c->err;
-        c->err = 0;
-        return -err;
-    }
-    if (c->flags & (F_FIN_RCVD | F_SHUT_RD))
-        return 0; /* end of stream */
-    if (c->state == SF_CLOSED)
-        return used(c) ? 0 : -ENOTCONN;
-    if (c->state == SF_LISTEN)
-        return -ENOTCONN;
-    return -EAGAIN;
+    return recv_nodata(c);
 }
 
 /* Queues our FIN after everything written so far (RFC 9293 CLOSE: "Queue this until all

@@ -100,13 +100,19 @@ uint32_t rcvbuf_store(struct sf_rcvbuf *b, uint32_t off, const uint8_t *p, uint3
     return adv;
 }
 
-uint32_t rcvbuf_read(struct sf_rcvbuf *b, void *out, uint32_t n)
+uint32_t rcvbuf_peek(const struct sf_rcvbuf *b, void *out, uint32_t n)
 {
     if (n > b->len)
         n = b->len;
     uint32_t first = b->cap - b->head < n ? b->cap - b->head : n;
     memcpy(out, b->data + b->head, first);
     memcpy((uint8_t *)out + first, b->data, n - first);
+    return n;
+}
+
+uint32_t rcvbuf_read(struct sf_rcvbuf *b, void *out, uint32_t n)
+{
+    n = rcvbuf_peek(b, out, n);
     b->head = (b->head + n) % b->cap;
     b->len -= n;
     return n;

@@ -52,6 +52,8 @@ struct sf_rcvbuf {
 uint32_t rcvbuf_store(struct sf_rcvbuf *b, uint32_t off, const uint8_t *p, uint32_t n, int *stored);
 /* Copies up to n in-order bytes out. */
 uint32_t rcvbuf_read(struct sf_rcvbuf *b, void *out, uint32_t n);
+/* The same copy, leaving the bytes in the buffer (MSG_PEEK). */
+uint32_t rcvbuf_peek(const struct sf_rcvbuf *b, void *out, uint32_t n);
 static inline uint32_t rcvbuf_space(const struct sf_rcvbuf *b)
 {
     return b->cap - b->len;

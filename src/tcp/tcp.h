@@ -323,6 +323,9 @@ int sf_connect(struct sf_conn *c, const struct sf_endpoint *remote);
 ssize_t sf_send(struct sf_conn *c, const void *buf, size_t len);
 /* Reads in-order data. Returns the count, 0 at end of stream (peer's FIN read), or -EAGAIN. */
 ssize_t sf_recv(struct sf_conn *c, void *buf, size_t len);
+/* sf_recv without taking the data (MSG_PEEK): the same answer, the bytes stay for the next
+ * read and the window does not move. */
+ssize_t sf_peek(struct sf_conn *c, void *buf, size_t len);
 /* Bytes available to sf_recv without blocking. */
 size_t sf_readable(const struct sf_conn *c);
 /* SF_SHUT_WR: queue a FIN after pending data, keep receiving (half-close). In SYN_SENT the
