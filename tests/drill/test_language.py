@@ -137,6 +137,21 @@ def cleanup_command_is_accepted():
 
 
 @t.test
+def gso_joins_back_to_back_segments():
+    text = HANDSHAKE.replace("S 0:0(0) win 65535 <mss 1460", "S 0:0(0) win 65535 <mss 1000") + (
+        "+0 write(4, ..., 2500) = 2500\n"
+        "+0 > P. 1:2501(2500) ack 1\n")
+    path = script("gso.pkt", text)
+    p = drill("--strict_end", path)
+    assert p.returncode == 0, p.stderr
+    p = drill("--strict_end", "--gso=0", path)
+    assert p.returncode == 1 and "actual: > . 1:1001(1000) ack 1" in p.stderr, p.stderr
+    # a line wanting less than the segment still fails: nothing is split
+    p = drill(script("gso-short.pkt", text.replace("1:2501(2500)", "1:501(500)")))
+    assert p.returncode == 1 and "actual: > . 1:1001(1000)" in p.stderr, p.stderr
+
+
+@t.test
 def summary_counts_unsupported():
     good = script("good.pkt", HANDSHAKE)
     skip = script("skip.pkt", "`tc qdisc show`\n" + HANDSHAKE)

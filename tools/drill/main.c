@@ -19,6 +19,7 @@ static void usage(FILE *f)
                "  --tap           print TAP: one ok / not ok line per script\n"
                "  --pcap=FILE     write every packet of every script to FILE\n"
                "  --define=NAME[=VALUE]  NAME is defined for #ifdef sections\n"
+               "  --unsupported_fails  a script needing a missing feature fails\n"
                "  --NAME=VALUE    a script option for every script (the script's own win):\n"
                "                  --tolerance_usecs, --local_ip, --remote_ip, --bind_port,\n"
                "                  --connect_port, --remote_port, --remote_isn, --seed,\n"
@@ -40,7 +41,7 @@ static void print_lines(FILE *f, const char *prefix, const char *text)
 
 int main(int argc, char **argv)
 {
-    int tap = 0;
+    int tap = 0, unsupported_fails = 0;
     const char *pcap_path = NULL;
     struct dr_settings set = {.log = stderr};
     struct dr_option *opts = calloc((size_t)argc, sizeof *opts);
@@ -57,6 +58,8 @@ int main(int argc, char **argv)
             set.verbose = 1;
         } else if (!strcmp(a, "--tap")) {
             tap = 1;
+        } else if (!strcmp(a, "--unsupported_fails")) {
+            unsupported_fails = 1;
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             free(opts);
@@ -115,18 +118,26 @@ int main(int argc, char **argv)
         struct dr_script *s = dr_parse_file_defs(scripts[i], defines, ndefines, &err);
         int rc;
         if (!s) {
-            if (err.pos.line)
-                snprintf(msg, sizeof msg, "%s:%d:%d: %s", scripts[i], err.pos.line, err.pos.col,
-                         err.msg);
+            /* packetdrill syntax for what synfin-drill lacks: unsupported, not failed */
+            int unsup = err.unsupported || (err.call[0] && !dr_call_known(err.call));
+            const char *what = unsup ? "unsupported: " : "";
+            if (err.call[0] && !err.unsupported && unsup)
+                snprintf(msg, sizeof msg, "%s:%d:%d: unsupported: system call %s", scripts[i],
+                         err.pos.line, err.pos.col, err.call);
+            else if (err.pos.line)
+                snprintf(msg, sizeof msg, "%s:%d:%d: %s%s", scripts[i], err.pos.line, err.pos.col,
+                         what, err.msg);
             else
                 snprintf(msg, sizeof msg, "%s: %s", scripts[i], err.msg);
-            rc = -1;
+            rc = unsup ? 1 : -1;
         } else {
             if (set.verbose)
                 fprintf(stderr, "--- %s\n", scripts[i]);
             rc = dr_run(s, &set, msg, sizeof msg);
             dr_script_free(s);
         }
+        if (rc > 0 && unsupported_fails)
+            rc = -1;
         if (rc < 0)
             failed++;
         if (rc > 0)

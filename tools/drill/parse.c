@@ -307,6 +307,8 @@ static int tcp_option(struct parser *p, struct dr_packet *pk)
         o->kind = DR_OPT_TS;
     } else {
         char b[64];
+        /* packetdrill's other options: Fast Open (FO, FOEXP), MD5, MPTCP, ... */
+        p->err->unsupported = t->kind == DR_T_WORD;
         return fail(p, t->pos,
                     "unknown TCP option %s (synfin-drill knows nop, eol, mss, wscale, "
                     "sackOK, sack, TS)",
@@ -347,7 +349,8 @@ static int packet(struct parser *p, struct dr_event *ev)
     ev->kind = DR_EV_PACKET;
     pk->dir = tok(p)->punct;
     p->i++;
-    if (is_punct(tok(p), '(') || is_punct(tok(p), '['))
+    p->err->unsupported = is_punct(tok(p), '(') || is_punct(tok(p), '[');
+    if (p->err->unsupported)
         return fail(p, tok(p)->pos,
                     "IP-level packet attributes (tos, ecn, ttl) are not "
                     "supported");
@@ -587,6 +590,7 @@ static int syscall(struct parser *p, struct dr_event *ev)
                     describe(name, b, sizeof b));
     c->name = copy(p, name->text, name->len);
     c->name_pos = name->pos;
+    snprintf(p->err->call, sizeof p->err->call, "%.*s", (int)name->len, name->text);
     p->i += 2;
     struct dr_expr args = {0};
     if (!c->name || expr_items(p, ')', &args) < 0)
@@ -697,6 +701,8 @@ static int event(struct parser *p, int64_t **prev_abs, int64_t *store)
         p->i++;
     } else if (t->kind == DR_T_ELLIPSIS || t->kind == DR_T_WORD) {
         rc = syscall(p, ev);
+        if (rc == 0)
+            p->err->call[0] = 0;
     } else {
         char b[64];
         rc = fail(p, t->pos, "expected a packet ('<' or '>') or a system call, got %s",

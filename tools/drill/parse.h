@@ -10,6 +10,8 @@
 struct dr_error {
     struct dr_pos pos; /* line 0: not about a place in the file (e.g. it cannot be read) */
     char msg[256];
+    int unsupported; /* packetdrill syntax for a feature synfin-drill lacks (not a typo) */
+    char call[32];   /* the system call being parsed when it failed, "" if none */
 };
 
 /* Parses len bytes of src. NULL with *err filled on a syntax or semantic error or when memory

@@ -24,6 +24,27 @@ static int fail(struct dr_error *err, int line, const char *msg)
     return -1;
 }
 
+/* Follows `command` and %{ code }% across a line: a # inside them is the shell's or Python's
+ * comment, not a directive. */
+static void scan_quotes(const char *p, const char *eol, int *in_cmd, int *in_code)
+{
+    for (; p < eol; p++) {
+        if (*in_code) {
+            if (p[0] == '}' && p + 1 < eol && p[1] == '%')
+                *in_code = 0, p++;
+        } else if (*in_cmd) {
+            if (*p == '`')
+                *in_cmd = 0;
+        } else if (p[0] == '/' && p + 1 < eol && p[1] == '/') {
+            return; /* the rest of the line is a comment */
+        } else if (*p == '`') {
+            *in_cmd = 1;
+        } else if (p[0] == '%' && p + 1 < eol && p[1] == '{') {
+            *in_code = 1, p++;
+        }
+    }
+}
+
 static void blank(char *p, char *end)
 {
     for (; p < end; p++)
@@ -36,7 +57,7 @@ int dr_preprocess(char *src, size_t len, const char *const *defines, size_t ndef
 {
     /* per nesting level: whether its current branch is kept, and whether #else was seen */
     int keep[MAX_NEST + 1], seen_else[MAX_NEST + 1], depth = 0, line = 1;
-    int open_line[MAX_NEST + 1];
+    int open_line[MAX_NEST + 1], in_cmd = 0, in_code = 0;
     keep[0] = 1;
     char *p = src, *end = src + len;
     while (p < end) {
@@ -46,7 +67,7 @@ int dr_preprocess(char *src, size_t len, const char *const *defines, size_t ndef
         char *q = p;
         while (q < eol && (*q == ' ' || *q == '\t'))
             q++;
-        if (q < eol && *q == '#') {
+        if (q < eol && *q == '#' && !in_cmd && !in_code) {
             q++;
             while (q < eol && (*q == ' ' || *q == '\t'))
                 q++;
@@ -85,6 +106,8 @@ int dr_preprocess(char *src, size_t len, const char *const *defines, size_t ndef
             blank(p, eol);
         } else if (!keep[depth]) {
             blank(p, eol);
+        } else {
+            scan_quotes(p, eol, &in_cmd, &in_code);
         }
         p = eol + 1;
         line++;

@@ -78,6 +78,7 @@ struct runner {
     uint32_t remote_isn;
     uint64_t seed;
     int strict_end; /* packets after the last event fail the script (packetdrill: not checked) */
+    int gso;        /* back-to-back segments may match one larger outbound line (Linux TSO) */
     struct sf_tcp_config cfg;
 
     /* the simulated world: the engine on one host, the script on the other */

@@ -145,13 +145,47 @@ static int in_list(const char *list, const char *v)
     return 0;
 }
 
+/* A number, or the shell's $((a*b+c)) of numbers (defaults.sh writes $((256*1024))). */
+static long long shell_number(const char *text, char **end)
+{
+    if (strncmp(text, "$((", 3) != 0)
+        return strtoll(text, end, 0);
+    const char *p = text + 3;
+    long long sum = 0, prod = 1;
+    for (;;) {
+        char *e;
+        long long v = strtoll(p, &e, 0);
+        if (e == p)
+            break;
+        prod *= v;
+        p = e;
+        if (*p == '*') {
+            p++;
+            continue;
+        }
+        sum += prod;
+        prod = 1;
+        if (*p == '+') {
+            p++;
+            continue;
+        }
+        if (!strcmp(p, "))")) {
+            *end = (char *)p + 2;
+            return sum;
+        }
+        break;
+    }
+    *end = (char *)text;
+    return 0;
+}
+
 static int set_one(struct sf_tcp_config *cfg, const char *setting, const char *text,
                    const struct sysctl *s, char *why, size_t n)
 {
     char *end;
     errno = 0;
-    long long v = strtoll(text, &end, 0);
-    if (errno || *end || v < 0)
+    long long v = shell_number(text, &end);
+    if (errno || *end || v < 0 || end == text)
         return say(why, n, "%s: value %s is not a number the engine takes", s->name, text);
     char num[32], err[256];
     snprintf(num, sizeof num, "%llu", (unsigned long long)v * s->mul / s->div);
@@ -209,6 +243,25 @@ static int apply_sysctl(const char *assign, struct sf_tcp_config *cfg, char *why
         }
         if (set_one(cfg, s->setting, field, s, why, n))
             return 1;
+        if (!strcmp(s->setting, "rcvbuf") && nth_field(value, 3, field, sizeof field) == 0) {
+            /* Linux offers the window scale that lets the largest receive buffer be used:
+             * ilog2(max(tcp_rmem[2], rmem_max 212992)) - 15, within 0..14
+             * (tcp_select_initial_window); 6 MiB, the default, gives 7 */
+            char *end;
+            long long max = shell_number(field, &end);
+            if (*end || max <= 0)
+                return say(why, n, "sysctl %s=%s: bad maximum", name, value);
+            if (max < 212992)
+                max = 212992;
+            int lg = 0;
+            while (max >> (lg + 1))
+                lg++;
+            int ws = lg - 15 < 0 ? 0 : lg - 15 > 14 ? 14 : lg - 15;
+            snprintf(field, sizeof field, "%d", ws);
+            struct sysctl one = *s;
+            one.mul = one.div = 1;
+            return set_one(cfg, "wscale", field, &one, why, n);
+        }
         if (!strcmp(s->setting, "port_range_lo")) {
             if (nth_field(value, 2, field, sizeof field) < 0)
                 return say(why, n, "sysctl %s=%s: expected two ports", name, value);
@@ -315,6 +368,11 @@ static int apply_simple(char *cmd, const char *dir, struct sf_tcp_config *cfg, c
             return apply_sysctl(assign, cfg, why, n);
         }
     }
+    /* a plain FIFO without limit: what the simulated link already is (no pacing, no drops) */
+    if (!strcmp(w[0], "tc") && nw == 7 && !strcmp(w[1], "qdisc") &&
+        (!strcmp(w[2], "add") || !strcmp(w[2], "replace")) && !strcmp(w[3], "dev") &&
+        !strcmp(w[5], "root") && (!strcmp(w[6], "pfifo") || !strcmp(w[6], "pfifo_fast")))
+        return 0;
     /* the engine keeps no per-destination metrics: nothing to flush */
     if (!strcmp(w[0], "ip") && nw >= 3 && !strcmp(w[1], "tcp_metrics") && !strcmp(w[2], "flush"))
         return 0;
@@ -379,5 +437,8 @@ int dr_shell_apply(const char *cmd, const char *dir, struct sf_tcp_config *cfg, 
 {
     char buf[4096];
     snprintf(buf, sizeof buf, "%s", cmd);
+    /* a backslash before a newline continues the line */
+    for (char *p = buf; (p = strstr(p, "\\\n")) != NULL;)
+        p[0] = p[1] = ' ';
     return apply_command(buf, dir, cfg, why, whylen, 0);
 }

@@ -828,6 +828,14 @@ static const struct {
     {"poll", do_poll},
 };
 
+int dr_call_known(const char *name)
+{
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
+        if (!strcmp(calls[i].name, name))
+            return 1;
+    return 0;
+}
+
 /* Each call function returns DR_CALL_DONE or DR_CALL_BLOCKED, or fails the script with
  * dr_fail (whose -1 is turned into DR_CALL_FAILED here). */
 int dr_call_attempt(struct runner *r, struct dr_call *call)

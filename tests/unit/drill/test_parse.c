@@ -318,7 +318,8 @@ static void errors(void **state)
     bad("0 > 1:1(0)\n", 1, 5, "expected TCP flags");
     bad("0 > S. W. 1:1(0)\n", 1, 8, "expected start sequence number");
     bad("0 > S.X 1:1(0)\n", 1, 7, "unknown TCP flag 'X'");
-    bad("0 12abc\n", 1, 3, "malformed number");
+    bad("0 12xyz\n", 1, 3, "malformed number");
+    bad("0 12abc\n", 1, 3, "expected a system call name"); /* hex string: a word */
     bad("0 close(3) = 1.2.3\n", 1, 14, "malformed number");
     bad("0 close(3) = 0 $\n", 1, 16, "unexpected character '$'");
     bad("0 close(3 = 0\n", 1, 11, "expected ')' or ','");
