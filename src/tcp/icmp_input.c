@@ -7,6 +7,7 @@
  * An error is believed only if the sequence number it quotes is one we sent and that is not
  * yet acknowledged: otherwise it is stale or forged (RFC 5927 §4.1). */
 #include <errno.h>
+#include <string.h>
 
 #include "net/icmp.h"
 #include "tcp/internal.h"
@@ -41,7 +42,14 @@ int icmp_input(struct sf_engine *e, const uint8_t *pkt, size_t len)
     if (k != SF_ICMP_TCP_ERROR)
         return -EPROTONOSUPPORT; /* echo and the rest: the owner's business */
     e->st.icmp_in++;
-    struct sf_tuple t = {.laddr = m.saddr, .raddr = m.daddr, .lport = m.sport, .rport = m.dport};
+    /* ICMPv4 only (ICMPv6 packet too big and unreachable are not taken yet) */
+    struct sf_tuple t;
+    memset(&t, 0, sizeof t);
+    t.laddr.family = t.raddr.family = SF_AF_INET;
+    memcpy(t.laddr.u.v4, &m.saddr, 4);
+    memcpy(t.raddr.u.v4, &m.daddr, 4);
+    t.lport = m.sport;
+    t.rport = m.dport;
     struct sf_conn *c = table_lookup(e, &t);
     if (!c || !seq_in(m.seq, c->snd.una, c->snd.max)) {
         e->st.icmp_ignored++;

@@ -50,7 +50,7 @@ void input_segment(struct sf_engine *e, struct sf_seg *s)
             tw_input(e, tw, s);
         return;
     }
-    struct sf_conn *l = table_lookup_listener(e, s->t.laddr, s->t.lport);
+    struct sf_conn *l = table_lookup_listener(e, &s->t.laddr, s->t.lport);
     if (l) {
         if (!syn_fin)
             listen_input(l, s);
@@ -68,8 +68,8 @@ void negotiate_syn_options(struct sf_conn *c, const struct sf_seg *s)
     const struct sf_tcp_opts *o = &s->opt;
     int active = c->state == SF_SYN_SENT;
 
-    /* RFC 9293 §3.7.1: without an MSS option, assume 536 (IPv4). */
-    c->snd.peer_mss = (o->has & OPT_MSS) ? o->mss : 536;
+    /* RFC 9293 §3.7.1: without an MSS option, assume 536 (IPv4); 1220 for IPv6. */
+    c->snd.peer_mss = (o->has & OPT_MSS) ? o->mss : default_peer_mss(c);
     /* RFC 7323 §2.2: scaling is in use only if both sides sent the option. On a passive
      * open the peer's SYN decides; on an active one, what we offered does too. */
     if (cfg->window_scaling && (o->has & OPT_WSCALE)) {

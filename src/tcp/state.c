@@ -125,12 +125,11 @@ int state_synchronized(enum sf_state s)
     return s >= SF_ESTABLISHED;
 }
 
-struct sf_endpoint endpoint_v4(uint32_t addr, uint16_t port)
+struct sf_endpoint endpoint_of(const struct sf_addr *addr, uint16_t port)
 {
     struct sf_endpoint ep;
     memset(&ep, 0, sizeof ep);
-    ep.addr.family = SF_AF_INET;
-    memcpy(ep.addr.u.v4, &addr, 4);
+    ep.addr = *addr;
     ep.port = port;
     return ep;
 }
@@ -148,8 +147,8 @@ void report_transition(struct sf_engine *e, uint64_t id, struct sf_conn *c,
     struct sf_transition tr = {
         .id = id,
         .conn = c,
-        .local = endpoint_v4(t->laddr, t->lport),
-        .remote = endpoint_v4(t->raddr, t->rport),
+        .local = endpoint_of(&t->laddr, t->lport),
+        .remote = endpoint_of(&t->raddr, t->rport),
         .from = from,
         .to = to,
         .cause = cause,

@@ -160,8 +160,9 @@ struct sf_engine_params {
     /* The engine's secret: keys the ISN function (RFC 6528), the connection table hash and
      * syncookies. Production owners fill it from getrandom(); tests from a seed. */
     uint8_t key[32];
-    struct sf_addr local_addr; /* source address for connections not bound to one */
-    sf_time_t now;             /* the clock's value at creation */
+    struct sf_addr local_addr;  /* source address for connections not bound to one */
+    struct sf_addr local_addr6; /* the same for IPv6 destinations (family 0: none) */
+    sf_time_t now;              /* the clock's value at creation */
 };
 
 /* Returns NULL when memory runs out or the configuration is invalid. */

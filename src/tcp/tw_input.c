@@ -104,7 +104,7 @@ void tw_input(struct sf_engine *e, uint32_t idx, struct sf_seg *s)
          * the last one seen, or without timestamps its sequence number is beyond the old
          * connection's) and a listener will take it. A SYN-ACK never opens anything. */
         int newer = ts ? seq_gt(s->opt.tsval, w->ts_recent) : seq_gt(s->seq, w->rcv_nxt);
-        struct sf_conn *l = table_lookup_listener(e, s->t.laddr, s->t.lport);
+        struct sf_conn *l = table_lookup_listener(e, &s->t.laddr, s->t.lport);
         if (!(s->flags & TH_ACK) && newer && l) {
             /* A listener with full queues would drop the SYN after the entry had gone, and
              * the peer's retransmission would then get an ordinary ISN, possibly inside the
