@@ -58,9 +58,10 @@ struct sf_endpoint {
 };
 
 struct sf_addr sf_addr_v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d);
-/* Parses dotted IPv4 text. Returns 0 or -EINVAL. */
+/* Parses dotted IPv4 or IPv6 text. Returns 0 or -EINVAL. */
 int sf_addr_parse(const char *text, struct sf_addr *out);
-/* "a.b.c.d" or "a.b.c.d:port" into buf (at least SF_ENDPOINT_STRLEN bytes); returns buf. */
+/* "a.b.c.d" or "a.b.c.d:port" ("[v6]:port") into buf (at least SF_ENDPOINT_STRLEN bytes); returns
+ * buf. */
 #define SF_ENDPOINT_STRLEN 64
 char *sf_addr_str(const struct sf_addr *a, char *buf, size_t len);
 char *sf_endpoint_str(const struct sf_endpoint *ep, char *buf, size_t len);

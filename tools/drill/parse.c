@@ -744,9 +744,16 @@ static int option(struct parser *p)
                         describe(v, b, sizeof b));
         }
         o->value_pos = v->pos;
-        if (!(o->value = copy(p, v->text, v->len)))
-            return -1;
+        /* a value runs on while tokens touch (ipv4-mapped-ipv6, 2001:db8::1) */
+        size_t len = v->len;
         p->i++;
+        while (tok(p)->kind != DR_T_EOF && tok(p)->kind != DR_T_OPTION &&
+               tok(p)->text == v->text + len) {
+            len += tok(p)->len;
+            p->i++;
+        }
+        if (!(o->value = copy(p, v->text, len)))
+            return -1;
     }
     s->nopts++;
     return 0;

@@ -286,11 +286,11 @@ static int apply_option(struct runner *r, const struct dr_option *o, int from_cl
     } else if (!strcmp(o->name, "local_ip") || !strcmp(o->name, "remote_ip")) {
         struct sf_addr a;
         if (!v || sf_addr_parse(v, &a) < 0)
-            return option_error(r, o, from_cli, "expected an IPv4 address");
+            return option_error(r, o, from_cli, "expected an IPv4 or IPv6 address");
         if (o->name[0] == 'l')
-            r->local = a;
+            r->local = a, r->local_set = 1;
         else
-            r->remote = a;
+            r->remote = a, r->remote_set = 1;
     } else if (!strcmp(o->name, "bind_port") || !strcmp(o->name, "connect_port") ||
                !strcmp(o->name, "remote_port")) {
         if (number(v, 65535, &n) < 0 || n == 0)
@@ -318,11 +318,14 @@ static int apply_option(struct runner *r, const struct dr_option *o, int from_cl
             return option_error(r, o, from_cli, "expected 0 or 1");
         r->strict_end = v ? (int)n : 1;
     } else if (!strcmp(o->name, "ip_version")) {
-        if (!v || strcmp(v, "ipv4") != 0) {
-            option_error(r, o, from_cli, "unsupported: only ipv4");
-            r->unsupported = 1;
-            return -1;
-        }
+        if (v && !strcmp(v, "ipv4"))
+            r->ip_version = 4;
+        else if (v && !strcmp(v, "ipv6"))
+            r->ip_version = 6;
+        else if (v && !strcmp(v, "ipv4-mapped-ipv6"))
+            r->ip_version = 46;
+        else
+            return option_error(r, o, from_cli, "expected ipv4, ipv6 or ipv4-mapped-ipv6");
     } else {
         int rc = sf_tcp_config_set(&r->cfg, o->name, v ? v : "1", err, sizeof err);
         if (rc == -ENOENT && from_cli)
@@ -361,6 +364,7 @@ static int configure(struct runner *r)
     r->remote_port = 49152;
     r->seed = 1;
     r->gso = 1;
+    r->ip_version = 4;
     sf_tcp_config_defaults(&r->cfg);
     for (size_t i = 0; i < r->set->nopts; i++)
         if (apply_option(r, &r->set->opts[i], 1) < 0)
@@ -373,6 +377,17 @@ static int configure(struct runner *r)
     for (size_t i = 0; i < r->s->nevents && r->s->events[i].kind == DR_EV_SHELL; i++)
         if (apply_shell(r, &r->s->events[i], &r->cfg) < 0)
             return -1;
+    /* packetdrill's IPv6 addresses: a unique local one for the stack (RFC 4193), the
+     * documentation prefix for the script's side (RFC 3849) */
+    if (r->ip_version == 6) {
+        if (!r->local_set)
+            sf_addr_parse("fd3d:fa7b:d17d::1", &r->local);
+        if (!r->remote_set)
+            sf_addr_parse("2001:db8::1", &r->remote);
+    }
+    if (r->local.family != r->remote.family ||
+        (r->local.family == SF_AF_INET6) != (r->ip_version == 6))
+        return dr_fail(r, NULL, "local_ip and remote_ip must both be of the --ip_version family");
     char err[256];
     if (sf_tcp_config_check(&r->cfg, err, sizeof err) < 0) {
         const struct dr_option *o = r->s->nopts ? &r->s->opts[0] : NULL;
@@ -399,10 +414,16 @@ static int build_world(struct runner *r)
     static const struct sf_sim_host_ops engine_ops = {engine_deliver, engine_advance,
                                                       engine_deadline};
     static const struct sf_sim_host_ops script_ops = {script_deliver, NULL, NULL};
-    r->eh = sf_sim_host_add(r->sim, r->local.u.v4, &engine_ops, r);
-    r->sh = sf_sim_host_add(r->sim, r->remote.u.v4, &script_ops, r);
+    /* with IPv6 the hosts keep IPv4 addresses of their own, unused */
+    int v6 = r->ip_version == 6;
+    static const uint8_t v4_local[4] = {192, 168, 0, 1}, v4_remote[4] = {192, 0, 2, 1};
+    r->eh = sf_sim_host_add(r->sim, v6 ? v4_local : r->local.u.v4, &engine_ops, r);
+    r->sh = sf_sim_host_add(r->sim, v6 ? v4_remote : r->remote.u.v4, &script_ops, r);
     if (!r->eh || !r->sh)
         return dr_fail(r, NULL, "cannot add the hosts to the simulator: %s", strerror(errno));
+    if (v6 && (sf_sim_host_add_addr6(r->sim, r->eh, r->local.u.v6) < 0 ||
+               sf_sim_host_add_addr6(r->sim, r->sh, r->remote.u.v6) < 0))
+        return dr_fail(r, NULL, "cannot give the hosts their IPv6 addresses");
     struct sf_engine_params p;
     memset(&p, 0, sizeof p);
     p.config = &r->cfg;
@@ -414,7 +435,10 @@ static int build_world(struct runner *r)
         x = x * 6364136223846793005ull + 1442695040888963407ull;
         p.key[i] = (uint8_t)(x >> 56);
     }
-    p.local_addr = r->local;
+    if (v6)
+        p.local_addr6 = r->local;
+    else
+        p.local_addr = r->local;
     p.now = 0;
     r->eng = sf_engine_new(&p);
     if (!r->eng)
@@ -632,8 +656,15 @@ static int inject(struct runner *r, const struct dr_event *ev)
             o->b = ts_ecr_live(f, o->b);
     }
     struct dr_ip4 ip;
-    memcpy(ip.src, r->remote.u.v4, 4);
-    memcpy(ip.dst, r->local.u.v4, 4);
+    memset(&ip, 0, sizeof ip);
+    ip.v6 = r->ip_version == 6;
+    if (ip.v6) {
+        memcpy(ip.src6, r->remote.u.v6, 16);
+        memcpy(ip.dst6, r->local.u.v6, 16);
+    } else {
+        memcpy(ip.src, r->remote.u.v4, 4);
+        memcpy(ip.dst, r->local.u.v4, 4);
+    }
     static uint8_t buf[DR_MAX_PACKET];
     size_t len = dr_wire_build(buf, sizeof buf, &ip, r->ip_id++, &p);
     if (!len)

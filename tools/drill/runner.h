@@ -74,6 +74,8 @@ struct runner {
     /* settings: runner options and the engine configuration */
     sf_time_t tolerance;
     struct sf_addr local, remote;
+    int local_set, remote_set;
+    int ip_version; /* 4, 6, or 46: ipv4-mapped-ipv6 (AF_INET6 sockets, IPv4 packets) */
     uint16_t bind_port, connect_port, remote_port;
     uint32_t remote_isn;
     uint64_t seed;

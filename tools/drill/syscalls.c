@@ -331,13 +331,16 @@ static int result(struct dr_call *call, long rc)
 static int do_socket(struct runner *r, struct dr_call *call)
 {
     const struct dr_event *ev = call->ev;
-    long domain = AF_INET, type, proto = IPPROTO_TCP;
+    long domain = r->ip_version == 4 ? AF_INET : AF_INET6, type, proto = IPPROTO_TCP;
     if (nargs(r, ev, 3, 3) < 0)
         return DR_CALL_FAILED;
     if ((!is_ellipsis(ev->call.args[0]) && arg(r, ev, 0, &domain) < 0) ||
         arg(r, ev, 1, &type) < 0 || (!is_ellipsis(ev->call.args[2]) && arg(r, ev, 2, &proto) < 0))
         return DR_CALL_FAILED;
-    if (domain != AF_INET)
+    /* ipv4-mapped-ipv6: AF_INET6 sockets whose traffic is IPv4 (the engine needs no mapping:
+     * the runner gives it the IPv4 addresses) */
+    if (domain != (r->ip_version == 4 ? AF_INET : AF_INET6) &&
+        !(r->ip_version == 46 && domain == AF_INET))
         return result(call, -EAFNOSUPPORT);
     if ((type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != SOCK_STREAM ||
         (proto != IPPROTO_TCP && proto != 0))

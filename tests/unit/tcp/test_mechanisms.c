@@ -418,6 +418,49 @@ static void sack_most_recent_first(void **unused)
     fx_free(f);
 }
 
+/* IPv6 (RFC 8200): a 40-byte header with TCP as next header and the pseudo-header of §8.1
+ * (addresses, 32-bit length, next header) in the TCP checksum. Built and parsed back; a
+ * flipped payload bit fails the checksum, as does claiming the IPv4 family. */
+static void ipv6_segment_roundtrip(void **unused)
+{
+    (void)unused;
+    struct sf_seg_out o;
+    memset(&o, 0, sizeof o);
+    assert_int_equal(sf_addr_parse("2001:db8::1", &o.t.laddr), 0);
+    assert_int_equal(sf_addr_parse("fd3d:fa7b:d17d::1", &o.t.raddr), 0);
+    o.t.lport = 443;
+    o.t.rport = 50000;
+    o.seq = 1000;
+    o.ack = 2000;
+    o.flags = TH_ACK | TH_PSH;
+    o.wnd = 512;
+    o.opt.has = OPT_TS;
+    o.opt.tsval = 7;
+    o.opt.tsecr = 9;
+    uint8_t buf[256];
+    size_t n = sf_seg_build(buf, sizeof buf, &o, "hello", 5, NULL, 0);
+    assert_int_equal(n, 40 + 20 + 12 + 5);
+    assert_int_equal(buf[0] >> 4, 6);
+    assert_int_equal(buf[6], 6);
+    struct sf_seg s;
+    assert_int_equal(sf_seg_parse(buf, n, &s), SEG_OK);
+    assert_int_equal(s.t.laddr.family, SF_AF_INET6); /* seen from the receiver */
+    assert_memory_equal(s.t.raddr.u.v6, o.t.laddr.u.v6, 16);
+    assert_memory_equal(s.t.laddr.u.v6, o.t.raddr.u.v6, 16);
+    assert_int_equal(s.t.rport, 443);
+    assert_int_equal(s.seq, 1000);
+    assert_int_equal(s.len, 5);
+    assert_int_equal(s.opt.tsecr, 9);
+    buf[n - 1] ^= 1;
+    assert_int_equal(sf_seg_parse(buf, n, &s), SEG_BAD_CSUM);
+    buf[n - 1] ^= 1;
+    buf[8] ^= 0x80; /* the source address is in the pseudo-header */
+    assert_int_equal(sf_seg_parse(buf, n, &s), SEG_BAD_CSUM);
+    buf[8] ^= 0x80;
+    buf[4] = 0xff; /* payload length beyond the packet */
+    assert_int_equal(sf_seg_parse(buf, n, &s), SEG_MALFORMED);
+}
+
 /* A segment that carries SACK blocks carries that many fewer payload bytes (RFC 9293 §3.7.1):
  * with one block (12 option bytes) a full segment is 1448 bytes, so the packet stays at
  * 1500 and a path of that MTU carries it. */
@@ -736,6 +779,7 @@ int main(void)
         cmocka_unit_test(syn_retransmission_and_limit),
         cmocka_unit_test(simultaneous_open),
         cmocka_unit_test(sack_most_recent_first),
+        cmocka_unit_test(ipv6_segment_roundtrip),
         cmocka_unit_test(zero_window_persist),
         cmocka_unit_test(small_window_override),
         cmocka_unit_test(active_open_window_follows_the_peers_isn),
