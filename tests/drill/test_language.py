@@ -152,6 +152,20 @@ def gso_joins_back_to_back_segments():
 
 
 @t.test
+def mtu_sets_the_offered_mss_per_family():
+    # packetdrill's run_all.py runs IPv6 with --mtu=1520 so that scripts keep their mss 1460
+    text = HANDSHAKE.replace("ack 1 <mss 1460,nop,wscale 7>", "ack 1 <mss MSS,nop,wscale 7>")
+    for args, mss in ((["--ip_version=ipv6", "--mtu=1520"], 1460), (["--ip_version=ipv6"], 1440),
+                      (["--mtu=1400", "--gateway_ip=192.168.0.1", "--netmask_ip=255.255.0.0"],
+                       1360)):
+        path = script(f"mtu{mss}.pkt", text.replace("MSS", str(mss)))
+        p = drill("--strict_end", *args, path)
+        assert p.returncode == 0, (args, p.stderr)
+    p = drill("-D", "SLOW", "--strict_end", os.path.join(TMP, "ifdef.pkt"))
+    assert p.returncode == 0, p.stderr
+
+
+@t.test
 def summary_counts_unsupported():
     good = script("good.pkt", HANDSHAKE)
     skip = script("skip.pkt", "`tc qdisc show`\n" + HANDSHAKE)

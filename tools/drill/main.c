@@ -18,7 +18,7 @@ static void usage(FILE *f)
                "  --verbose       print every packet, system call and state transition\n"
                "  --tap           print TAP: one ok / not ok line per script\n"
                "  --pcap=FILE     write every packet of every script to FILE\n"
-               "  --define=NAME[=VALUE]  NAME is defined for #ifdef sections\n"
+               "  --define=NAME[=VALUE], -D NAME[=VALUE]  NAME is defined for #ifdef\n"
                "  --unsupported_fails  a script needing a missing feature fails\n"
                "  --NAME=VALUE    a script option for every script (the script's own win):\n"
                "                  --tolerance_usecs, --local_ip, --remote_ip, --bind_port,\n"
@@ -70,6 +70,8 @@ int main(int argc, char **argv)
             pcap_path = a + 7;
         } else if (!strncmp(a, "--define=", 9) && a[9]) {
             defines[ndefines++] = a + 9;
+        } else if (!strcmp(a, "-D") && i + 1 < argc) { /* packetdrill's short form */
+            defines[ndefines++] = argv[++i];
         } else if (!strncmp(a, "--", 2) && a[2]) {
             char *eq = strchr(a, '=');
             struct dr_option *o = &opts[set.nopts++];

@@ -309,6 +309,17 @@ static int apply_option(struct runner *r, const struct dr_option *o, int from_cl
         if (number(v, UINT64_MAX, &n) < 0)
             return option_error(r, o, from_cli, "expected a number");
         r->seed = n;
+    } else if (!strcmp(o->name, "mtu")) {
+        /* the link's MTU sets the MSS the engine offers: the mss setting is for IPv4's 40
+         * bytes of headers (IPv6 takes 20 more) */
+        char mss[16];
+        if (number(v, 65535, &n) < 0 || n < 128)
+            return option_error(r, o, from_cli, "expected an MTU (128-65535)");
+        snprintf(mss, sizeof mss, "%u", (unsigned)n - 40);
+        if (sf_tcp_config_set(&r->cfg, "mss", mss, err, sizeof err) < 0)
+            return option_error(r, o, from_cli, err);
+    } else if (!strcmp(o->name, "gateway_ip") || !strcmp(o->name, "netmask_ip")) {
+        /* packetdrill's TUN routing: the simulated link needs none */
     } else if (!strcmp(o->name, "gso")) {
         if (v && number(v, 1, &n) < 0)
             return option_error(r, o, from_cli, "expected 0 or 1");
