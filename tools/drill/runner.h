@@ -22,6 +22,7 @@ struct dr_fd {
     int shut_wr;          /* shutdown(SHUT_WR or SHUT_RDWR) succeeded */
     uint32_t notsent_low; /* TCP_NOTSENT_LOWAT, 0 when not set (the runner applies it) */
     int eor;              /* the last send had MSG_EOR */
+    int bufs_set;         /* 1: SO_SNDBUF, 2: SO_RCVBUF set by the script (reported doubled) */
 };
 
 /* One 4-tuple as the script sees it: the engine's port and the script's port, the engine's

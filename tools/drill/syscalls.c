@@ -281,6 +281,7 @@ static int fd_new(struct runner *r, struct sf_conn *c, int nonblock)
             r->fds[fd].shut_wr = 0;
             r->fds[fd].notsent_low = 0;
             r->fds[fd].eor = 0;
+            r->fds[fd].bufs_set = 0;
             sf_set_handler(c, no_events, r);
             return fd;
         }
@@ -449,6 +450,12 @@ static const uint8_t *pattern(void)
     return buf;
 }
 
+/* A NULL buffer: Linux's copy fails with EFAULT (packetdrill writes NULL or 0). */
+static int null_buffer(const struct dr_expr *e)
+{
+    return (e->kind == DR_X_WORD && !strcmp(e->text, "NULL")) || (e->kind == DR_X_INT && e->num == 0);
+}
+
 /* Bytes written that the engine has not sent yet. */
 static uint32_t unsent(const struct dr_fd *d)
 {
@@ -467,6 +474,8 @@ static int do_write(struct runner *r, struct dr_call *call)
         return DR_CALL_FAILED;
     if (n < 0)
         return result(call, -EINVAL);
+    if (null_buffer(ev->call.args[1]) && n > 0)
+        return result(call, -EFAULT);
     if (flags & ~(long)(MSG_NOSIGNAL | MSG_DONTWAIT | MSG_EOR))
         return dr_unsupported(r, ev, "send: flags 0x%lx", flags);
     FD_OR_RETURN(d, r, call);
@@ -521,6 +530,8 @@ static int do_read(struct runner *r, struct dr_call *call)
         return DR_CALL_FAILED;
     if (n < 0)
         return result(call, -EINVAL);
+    if (null_buffer(ev->call.args[1]) && n > 0)
+        return result(call, -EFAULT);
     if (flags & ~(long)(MSG_PEEK | MSG_DONTWAIT))
         return dr_unsupported(r, ev, "recv: flags 0x%lx", flags);
     FD_OR_RETURN(d, r, call);
@@ -643,7 +654,12 @@ static int do_setsockopt(struct runner *r, struct dr_call *call)
     } else if (eval(r, ev, v, &value) < 0) {
         return DR_CALL_FAILED;
     }
-    return result(call, sf_setopt(d->c, (enum sf_opt)opt, value));
+    int rc = sf_setopt(d->c, (enum sf_opt)opt, value);
+    if (rc == 0 && opt == SF_OPT_SNDBUF)
+        d->bufs_set |= 1;
+    if (rc == 0 && opt == SF_OPT_RCVBUF)
+        d->bufs_set |= 2;
+    return result(call, rc);
 }
 
 /* tcp_info fields the engine can answer, by their Linux names. */
@@ -735,6 +751,12 @@ static int do_getsockopt(struct runner *r, struct dr_call *call)
         int rc = sf_getopt(d->c, (enum sf_opt)opt, &got);
         if (rc < 0)
             return result(call, rc);
+        /* Linux doubles a buffer size set by setsockopt ("to allow space for bookkeeping
+         * overhead", socket(7)) and reports the doubled value; the engine's buffer holds the
+         * bytes asked for */
+        if ((opt == SF_OPT_SNDBUF && (d->bufs_set & 1)) ||
+            (opt == SF_OPT_RCVBUF && (d->bufs_set & 2)))
+            got *= 2;
         if (opt == SF_OPT_LINGER) {
             const struct dr_expr *on = field(v, "onoff"), *secs = field(v, "linger");
             long a = 0, b = 0;
