@@ -453,7 +453,8 @@ static const uint8_t *pattern(void)
 /* A NULL buffer: Linux's copy fails with EFAULT (packetdrill writes NULL or 0). */
 static int null_buffer(const struct dr_expr *e)
 {
-    return (e->kind == DR_X_WORD && !strcmp(e->text, "NULL")) || (e->kind == DR_X_INT && e->num == 0);
+    return (e->kind == DR_X_WORD && !strcmp(e->text, "NULL")) ||
+           (e->kind == DR_X_INT && e->num == 0);
 }
 
 /* Bytes written that the engine has not sent yet. */
