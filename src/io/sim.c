@@ -28,6 +28,8 @@ struct sf_sim_link {
 struct sf_sim_host {
     uint32_t index;
     uint8_t addr[4];
+    int has_addr6;
+    uint8_t addr6[16]; /* an IPv6 address as well (sf_sim_host_add_addr6) */
     struct sf_sim_host_ops ops;
     void *ctx;
     sf_time_t timer_at; /* time of the timer event queued for it, SF_TIME_NEVER if none */
@@ -277,6 +279,24 @@ struct sf_sim_host *sf_sim_host_add(struct sf_sim *s, const uint8_t addr[4],
     return h;
 }
 
+/* IPv6 addresses are few (a test's hosts): a scan finds them. */
+static struct sf_sim_host *host_find6(const struct sf_sim *s, const uint8_t addr[16])
+{
+    for (size_t i = 0; i < s->nhosts; i++)
+        if (s->hosts[i]->has_addr6 && !memcmp(s->hosts[i]->addr6, addr, 16))
+            return s->hosts[i];
+    return NULL;
+}
+
+int sf_sim_host_add_addr6(struct sf_sim *s, struct sf_sim_host *h, const uint8_t addr[16])
+{
+    if (host_find6(s, addr))
+        return -EEXIST;
+    memcpy(h->addr6, addr, 16);
+    h->has_addr6 = 1;
+    return 0;
+}
+
 const uint8_t *sf_sim_host_addr(const struct sf_sim_host *h)
 {
     return h->addr;
@@ -518,7 +538,7 @@ static void dropped(struct sf_sim *s, enum sf_sim_what what, const struct sf_sim
  * must catch it; the whole packet if the header length makes no sense. */
 static void corrupt(struct sim_pkt *p, uint64_t rng[4])
 {
-    size_t from = (size_t)(p->data[0] & 0x0f) * 4;
+    size_t from = (p->data[0] >> 4) == 6 ? 40 : (size_t)(p->data[0] & 0x0f) * 4;
     if (from < 20 || from >= p->len)
         from = 0;
     uint64_t bit = rng_upto(rng, (uint64_t)(p->len - from) * 8 - 1);
@@ -548,11 +568,12 @@ int sf_sim_send(struct sf_sim *s, struct sf_sim_host *src, const void *pkt, size
     const uint8_t *b = pkt;
     if (len > LARGE_BUF)
         return -EMSGSIZE;
-    if (len < 20 || (b[0] >> 4) != 4) {
+    int v6 = len >= 40 && (b[0] >> 4) == 6;
+    if (!v6 && (len < 20 || (b[0] >> 4) != 4)) {
         s->malformed++;
         return -EINVAL;
     }
-    struct sf_sim_host *dst = host_find(s, b + 16);
+    struct sf_sim_host *dst = v6 ? host_find6(s, b + 24) : host_find(s, b + 16);
     if (!dst) {
         s->unroutable++;
         dropped(s, SF_SIM_UNROUTABLE, src, NULL, pkt, len);

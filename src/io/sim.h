@@ -1,4 +1,5 @@
-/* A deterministic simulated IPv4 network: hosts and links in one process, on a virtual clock.
+/* A deterministic simulated IPv4 (and IPv6) network: hosts and links in one process, on a virtual
+ * clock.
  *
  * A host is an IPv4 address and three callbacks: deliver (a packet arrived), advance (run the
  * timers due now) and next_deadline (when it next needs time). Hosts send with sf_sim_send();
@@ -103,6 +104,9 @@ void sf_sim_free(struct sf_sim *s);
  * address is taken, ENOMEM when memory runs out, EINVAL if ops->deliver is NULL. */
 struct sf_sim_host *sf_sim_host_add(struct sf_sim *s, const uint8_t addr[4],
                                     const struct sf_sim_host_ops *ops, void *ctx);
+/* Gives the host an IPv6 address too: IPv6 packets are routed by it. -EEXIST if another host
+ * has it. */
+int sf_sim_host_add_addr6(struct sf_sim *s, struct sf_sim_host *h, const uint8_t addr[16]);
 const uint8_t *sf_sim_host_addr(const struct sf_sim_host *h);
 void *sf_sim_host_ctx(const struct sf_sim_host *h);
 /* Tells the sim that the host's next deadline may have moved (the owner called into the host
@@ -130,7 +134,7 @@ void sf_sim_set_observer(struct sf_sim *s, sf_sim_observer_fn fn, void *ctx);
 
 sf_time_t sf_sim_now(const struct sf_sim *s);
 
-/* Sends an IPv4 packet from host src at the current time. Returns 0 when the packet was
+/* Sends an IPv4 or IPv6 packet from host src at the current time. Returns 0 when the packet was
  * handed to a link (it may still be lost there), -EHOSTUNREACH when no host has the
  * destination address, -EINVAL when it is not IPv4 or too short, -EMSGSIZE above 65535 bytes,
  * -ENOMEM when no buffer could be allocated. */

@@ -8,11 +8,10 @@
 #include "tcp/seq.h"
 #include "tcp/tw_input.h"
 
-static uint32_t v4(const struct sf_addr *a)
+/* The engine's own address of a family (the source of unbound connections). */
+static const struct sf_addr *own_addr(const struct sf_engine *e, int family)
 {
-    uint32_t x;
-    memcpy(&x, a->u.v4, 4);
-    return x;
+    return family == SF_AF_INET6 ? &e->local_addr6 : &e->local_addr;
 }
 
 struct sf_conn *sf_socket(struct sf_engine *e)
@@ -48,7 +47,7 @@ enum sf_state sf_conn_state(const struct sf_conn *c)
     return (enum sf_state)c->state;
 }
 
-static int port_has_listener(struct sf_engine *e, uint32_t laddr, uint16_t port)
+static int port_has_listener(struct sf_engine *e, const struct sf_addr *laddr, uint16_t port)
 {
     return e->port_refs[port] && table_lookup_listener(e, laddr, port) != NULL;
 }
@@ -87,11 +86,11 @@ int sf_bind(struct sf_conn *c, const struct sf_endpoint *local)
     struct sf_engine *e = c->e;
     if (c->state != SF_CLOSED || (c->flags & F_BOUND) || used(c))
         return -EINVAL;
-    uint32_t laddr;
+    struct sf_addr laddr;
     if (local->addr.family == 0)
-        laddr = v4(&e->local_addr);
-    else if (local->addr.family == SF_AF_INET)
-        laddr = v4(&local->addr);
+        laddr = e->local_addr;
+    else if (local->addr.family == SF_AF_INET || local->addr.family == SF_AF_INET6)
+        laddr = local->addr;
     else
         return -EAFNOSUPPORT;
     uint16_t port = local->port;
@@ -102,7 +101,7 @@ int sf_bind(struct sf_conn *c, const struct sf_endpoint *local)
     } else if (e->port_refs[port]) {
         /* Taken by a listener: always refused. Otherwise (connections or TIME-WAIT entries
          * use it) only SO_REUSEADDR allows it, as with sockets. */
-        if (port_has_listener(e, laddr, port) || !(c->flags & F_REUSEADDR))
+        if (port_has_listener(e, &laddr, port) || !(c->flags & F_REUSEADDR))
             return -EADDRINUSE;
     }
     c->t.laddr = laddr;
@@ -133,14 +132,15 @@ int sf_listen(struct sf_conn *c, int backlog)
         if (rc < 0)
             return rc;
     }
-    if (listener_find(e, c->t.laddr, c->t.lport, 1))
+    if (listener_find(e, &c->t.laddr, c->t.lport, 1))
         return -EADDRINUSE; /* another listener on this address and port */
     c->listen = calloc(1, sizeof *c->listen);
     if (!c->listen)
         return -ENOMEM;
     /* Linux admits backlog + 1 connections to the accept queue; so do we. */
     c->listen->backlog = (uint32_t)backlog + 1;
-    c->t.raddr = 0;
+    memset(&c->t.raddr, 0, sizeof c->t.raddr);
+    c->t.raddr.family = c->t.laddr.family;
     c->t.rport = 0;
     engine_enter(e, e->now);
     listener_insert(e, c);
@@ -208,28 +208,33 @@ int sf_connect(struct sf_conn *c, const struct sf_endpoint *remote)
     }
     if (used(c))
         return -EISCONN;
-    if (remote->addr.family != SF_AF_INET)
+    int fam = remote->addr.family;
+    if (fam != SF_AF_INET && fam != SF_AF_INET6)
         return -EAFNOSUPPORT;
+    if ((c->flags & F_BOUND) && c->t.laddr.family != fam)
+        return -EAFNOSUPPORT; /* no IPv4-mapped addresses on a socket of the other family */
+    if (own_addr(e, fam)->family != fam && !((c->flags & F_BOUND) && !addr_is_any(&c->t.laddr)))
+        return -EADDRNOTAVAIL; /* no address of that family to send from */
     if (remote->port == 0)
         return -EINVAL;
 
     struct sf_tuple t;
     memset(&t, 0, sizeof t);
-    t.raddr = v4(&remote->addr);
+    t.raddr = remote->addr;
     t.rport = remote->port;
     uint32_t tw = 0;
     if (c->flags & F_BOUND) {
-        t.laddr = c->t.laddr ? c->t.laddr : v4(&e->local_addr);
+        t.laddr = addr_is_any(&c->t.laddr) ? *own_addr(e, fam) : c->t.laddr;
         t.lport = c->t.lport;
         if (!tuple_available(c, &t, &tw))
             return -EADDRNOTAVAIL;
     } else {
-        t.laddr = v4(&e->local_addr);
+        t.laddr = *own_addr(e, fam);
         uint32_t lo = e->cfg.port_range_lo, n = e->cfg.port_range_hi - lo + 1;
         uint32_t i;
         for (i = 0; i < n; i++) {
             t.lport = (uint16_t)(lo + (e->next_ephemeral + i) % n);
-            if (!port_has_listener(e, t.laddr, t.lport) && tuple_available(c, &t, &tw))
+            if (!port_has_listener(e, &t.laddr, t.lport) && tuple_available(c, &t, &tw))
                 break;
         }
         if (i == n)
@@ -250,6 +255,7 @@ int sf_connect(struct sf_conn *c, const struct sf_endpoint *remote)
         iss = isn_generate(e, &t);
     }
     c->t = t;
+    conn_fit_family(c);
     c->ts_offset = ts_offset_for(e, &t);
     c->snd.iss = iss;
     c->snd.una = c->snd.nxt = c->snd.max = iss;
@@ -315,6 +321,30 @@ size_t sf_readable(const struct sf_conn *c)
     return c->rcv.buf ? c->rcv.buf->len : 0;
 }
 
+/* What a read returns when no data is waiting: the pending error, end of stream, or why not. */
+static ssize_t recv_nodata(struct sf_conn *c)
+{
+    if (c->err) {
+        int err = c->err;
+        c->err = 0;
+        return -err;
+    }
+    if (c->flags & (F_FIN_RCVD | F_SHUT_RD))
+        return 0; /* end of stream */
+    if (c->state == SF_CLOSED)
+        return used(c) ? 0 : -ENOTCONN;
+    if (c->state == SF_LISTEN)
+        return -ENOTCONN;
+    return -EAGAIN;
+}
+
+ssize_t sf_peek(struct sf_conn *c, void *buf, size_t len)
+{
+    if (c->rcv.buf && c->rcv.buf->len)
+        return rcvbuf_peek(c->rcv.buf, buf, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len);
+    return recv_nodata(c);
+}
+
 ssize_t sf_recv(struct sf_conn *c, void *buf, size_t len)
 {
     struct sf_engine *e = c->e;
@@ -335,18 +365,7 @@ ssize_t sf_recv(struct sf_conn *c, void *buf, size_t len)
         engine_leave(e);
         return n;
     }
-    if (c->err) {
-        int err = c->err;
-        c->err = 0;
-        return -err;
-    }
-    if (c->flags & (F_FIN_RCVD | F_SHUT_RD))
-        return 0; /* end of stream */
-    if (c->state == SF_CLOSED)
-        return used(c) ? 0 : -ENOTCONN;
-    if (c->state == SF_LISTEN)
-        return -ENOTCONN;
-    return -EAGAIN;
+    return recv_nodata(c);
 }
 
 /* Queues our FIN after everything written so far (RFC 9293 CLOSE: "Queue this until all
@@ -649,8 +668,8 @@ void sf_info(const struct sf_conn *c, struct sf_conn_info *o)
     memset(o, 0, sizeof *o);
     o->id = c->id;
     o->state = (enum sf_state)c->state;
-    o->local = endpoint_v4(c->t.laddr, c->t.lport);
-    o->remote = endpoint_v4(c->t.raddr, c->t.rport);
+    o->local = endpoint_of(&c->t.laddr, c->t.lport);
+    o->remote = endpoint_of(&c->t.raddr, c->t.rport);
     o->srtt_us = c->snd.srtt;
     o->rttvar_us = c->snd.rttvar;
     o->rto_us = rto_current(c);

@@ -72,7 +72,7 @@ static int add_range(struct sf_rcvbuf *b, uint32_t lo, uint32_t hi)
         memmove(&b->blk[i + 1], &b->blk[j], (b->nblk - j) * sizeof b->blk[0]);
         b->nblk = (uint8_t)(b->nblk - (j - i - 1));
     }
-    b->recent = (uint8_t)i;
+    b->blk[i].stamp = ++b->clock;
     return 1;
 }
 
@@ -97,17 +97,22 @@ uint32_t rcvbuf_store(struct sf_rcvbuf *b, uint32_t off, const uint8_t *p, uint3
         b->blk[i].lo -= adv;
         b->blk[i].hi -= adv;
     }
-    b->recent = b->recent ? (uint8_t)(b->recent - 1) : 0;
     return adv;
 }
 
-uint32_t rcvbuf_read(struct sf_rcvbuf *b, void *out, uint32_t n)
+uint32_t rcvbuf_peek(const struct sf_rcvbuf *b, void *out, uint32_t n)
 {
     if (n > b->len)
         n = b->len;
     uint32_t first = b->cap - b->head < n ? b->cap - b->head : n;
     memcpy(out, b->data + b->head, first);
     memcpy((uint8_t *)out + first, b->data, n - first);
+    return n;
+}
+
+uint32_t rcvbuf_read(struct sf_rcvbuf *b, void *out, uint32_t n)
+{
+    n = rcvbuf_peek(b, out, n);
     b->head = (b->head + n) % b->cap;
     b->len -= n;
     return n;

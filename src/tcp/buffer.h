@@ -34,12 +34,13 @@ static inline uint32_t sndbuf_free(const struct sf_sndbuf *b)
 
 struct sf_range {
     uint32_t lo, hi; /* offsets beyond the in-order data, [lo, hi) */
+    uint32_t stamp;  /* clock of the last segment it took: SACK order (RFC 2018 §4) */
 };
 
 struct sf_rcvbuf {
     uint32_t cap, head, len; /* len: in-order bytes waiting to be read */
+    uint32_t clock;          /* counts out-of-order segments kept, for sf_range.stamp */
     uint8_t nblk;
-    uint8_t recent; /* index of the range that took the latest segment (RFC 2018 §4) */
     struct sf_range blk[SF_OOO_MAX];
     uint8_t data[];
 };
@@ -51,6 +52,8 @@ struct sf_rcvbuf {
 uint32_t rcvbuf_store(struct sf_rcvbuf *b, uint32_t off, const uint8_t *p, uint32_t n, int *stored);
 /* Copies up to n in-order bytes out. */
 uint32_t rcvbuf_read(struct sf_rcvbuf *b, void *out, uint32_t n);
+/* The same copy, leaving the bytes in the buffer (MSG_PEEK). */
+uint32_t rcvbuf_peek(const struct sf_rcvbuf *b, void *out, uint32_t n);
 static inline uint32_t rcvbuf_space(const struct sf_rcvbuf *b)
 {
     return b->cap - b->len;

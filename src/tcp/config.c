@@ -63,6 +63,9 @@ const struct sf_tcp_setting sf_tcp_settings[] = {
       "default TCP_USER_TIMEOUT: drop after data stays unacknowledged this long; 0 off"),
     S(challenge_ack_limit, 1000, 1, 1u << 30, "per s",
       "RFC 5961 challenge ACKs per second, engine-wide (Linux tcp_challenge_ack_limit)"),
+    S(drop_syn_fin, 0, 0, 1, "bool",
+      "1: a SYN+FIN to a port with no listener is dropped silently, as packet filters do; 0: "
+      "answered with RST (RFC 9293 3.10.7.1)"),
     S(port_range_lo, 32768, 1, 65535, "port", "first ephemeral port (ip_local_port_range)"),
     S(port_range_hi, 60999, 1, 65535, "port", "last ephemeral port (ip_local_port_range)"),
 };

@@ -43,6 +43,7 @@ struct sf_tcp_config {
     uint32_t user_timeout_ms;  /* default TCP_USER_TIMEOUT, 0 off */
     /* protection */
     uint32_t challenge_ack_limit; /* RFC 5961 challenge ACKs per second, engine-wide */
+    uint32_t drop_syn_fin;        /* 1: SYN+FIN to a closed port dropped, not reset */
     /* ports */
     uint32_t port_range_lo, port_range_hi; /* ephemeral ports (ip_local_port_range) */
 };

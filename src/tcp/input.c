@@ -26,8 +26,16 @@ void input_no_conn(struct sf_engine *e, const struct sf_seg *s)
 
 void input_segment(struct sf_engine *e, struct sf_seg *s)
 {
+    /* SYN+FIN opens and closes a sequence space at once: no state gives it a meaning, and
+     * Linux drops it ("if (th->fin) goto discard" in LISTEN); port scanners send it to
+     * fingerprint stacks. Only a closed port answers it, by §3.10.7.1: "An incoming segment
+     * not containing a RST causes a RST to be sent in response" (unless drop_syn_fin asks
+     * for the packet filters' silence). */
+    int syn_fin = (s->flags & (TH_SYN | TH_FIN)) == (TH_SYN | TH_FIN);
     uint32_t hash = tuple_hash(e, &s->t);
     struct sf_conn *c = table_lookup_h(e, &s->t, hash);
+    if (syn_fin && c)
+        return;
     if (c) {
         c->segs_in++;
         if (c->state == SF_SYN_SENT)
@@ -38,14 +46,18 @@ void input_segment(struct sf_engine *e, struct sf_seg *s)
     }
     uint32_t tw = tw_lookup_h(&e->tw, &s->t, hash);
     if (tw) {
-        tw_input(e, tw, s);
+        if (!syn_fin)
+            tw_input(e, tw, s);
         return;
     }
-    struct sf_conn *l = table_lookup_listener(e, s->t.laddr, s->t.lport);
+    struct sf_conn *l = table_lookup_listener(e, &s->t.laddr, s->t.lport);
     if (l) {
-        listen_input(l, s);
+        if (!syn_fin)
+            listen_input(l, s);
         return;
     }
+    if (syn_fin && e->cfg.drop_syn_fin)
+        return;
     input_no_conn(e, s);
 }
 
@@ -56,8 +68,8 @@ void negotiate_syn_options(struct sf_conn *c, const struct sf_seg *s)
     const struct sf_tcp_opts *o = &s->opt;
     int active = c->state == SF_SYN_SENT;
 
-    /* RFC 9293 §3.7.1: without an MSS option, assume 536 (IPv4). */
-    c->snd.peer_mss = (o->has & OPT_MSS) ? o->mss : 536;
+    /* RFC 9293 §3.7.1: without an MSS option, assume 536 (IPv4); 1220 for IPv6. */
+    c->snd.peer_mss = (o->has & OPT_MSS) ? o->mss : default_peer_mss(c);
     /* RFC 7323 §2.2: scaling is in use only if both sides sent the option. On a passive
      * open the peer's SYN decides; on an active one, what we offered does too. */
     if (cfg->window_scaling && (o->has & OPT_WSCALE)) {

@@ -190,7 +190,7 @@ struct sf_engine {
     struct sf_engine_ops ops;
     void *ctx;
     struct sf_sipkey key_table, key_isn, key_cookie, key_ts;
-    struct sf_addr local_addr;
+    struct sf_addr local_addr, local_addr6;
     sf_time_t now;
     sf_time_t epoch; /* creation time: the timestamp clock counts milliseconds from it */
 
@@ -258,10 +258,12 @@ int table_insert(struct sf_engine *e, struct sf_conn *c);
 void table_remove(struct sf_engine *e, struct sf_conn *c);
 struct sf_conn *table_lookup(struct sf_engine *e, const struct sf_tuple *t);
 struct sf_conn *table_lookup_h(struct sf_engine *e, const struct sf_tuple *t, uint32_t hash);
-struct sf_conn *table_lookup_listener(struct sf_engine *e, uint32_t laddr, uint16_t lport);
+struct sf_conn *table_lookup_listener(struct sf_engine *e, const struct sf_addr *laddr,
+                                      uint16_t lport);
 void listener_insert(struct sf_engine *e, struct sf_conn *l);
 void listener_remove(struct sf_engine *e, struct sf_conn *l);
-struct sf_conn *listener_find(struct sf_engine *e, uint32_t laddr, uint16_t lport, int exact);
+struct sf_conn *listener_find(struct sf_engine *e, const struct sf_addr *laddr, uint16_t lport,
+                              int exact);
 
 /* ---- state.c -------------------------------------------------------------------------- */
 /* The one function through which every connection changes state. */
@@ -271,7 +273,7 @@ void report_transition(struct sf_engine *e, uint64_t id, struct sf_conn *c,
                        enum sf_cause cause);
 int state_synchronized(enum sf_state s);
 /* A public endpoint from the engine's IPv4 address and port. */
-struct sf_endpoint endpoint_v4(uint32_t addr, uint16_t port);
+struct sf_endpoint endpoint_of(const struct sf_addr *addr, uint16_t port);
 
 /* ---- input.c (RFC 9293 §3.10.7 SEGMENT ARRIVES) --------------------------------------- */
 void input_segment(struct sf_engine *e, struct sf_seg *s);
@@ -348,5 +350,22 @@ void conn_abort(struct sf_conn *c, int err, enum sf_cause cause, int send_rst);
 void conn_closed(struct sf_conn *c, enum sf_cause cause); /* → CLOSED, destroy */
 void enter_time_wait(struct sf_conn *c, enum sf_cause cause);
 void conn_set_error(struct sf_conn *c, int err);
+
+/* IPv6's header is 20 bytes longer than IPv4's: the MSS that fits the same MTU is 20 less
+ * (the mss setting is written for IPv4), and a peer that sends no MSS option is assumed to
+ * take 1220 (RFC 8200's 1280-byte minimum MTU, less 60), not IPv4's 536 (RFC 9293 §3.7.1). */
+static inline void conn_fit_family(struct sf_conn *c)
+{
+    if (c->t.laddr.family != SF_AF_INET6)
+        return;
+    uint32_t ceiling = ccfg(c)->mss > 108 ? ccfg(c)->mss - 20 : 88;
+    if (c->rcv.mss > ceiling)
+        c->rcv.mss = (uint16_t)ceiling;
+}
+
+static inline uint16_t default_peer_mss(const struct sf_conn *c)
+{
+    return c->t.laddr.family == SF_AF_INET6 ? 1220 : 536;
+}
 
 #endif

@@ -8,7 +8,8 @@
 uint32_t isn_generate(struct sf_engine *e, const struct sf_tuple *t)
 {
     uint32_t m = (uint32_t)(e->now / 4);
-    return m + (uint32_t)sf_siphash(&e->key_isn, t, sizeof *t);
+    uint8_t k[40];
+    return m + (uint32_t)sf_siphash(&e->key_isn, k, tuple_key(t, k));
 }
 
 /* A random-looking offset per 4-tuple for our timestamp clock, so TSval does not reveal the
@@ -16,5 +17,6 @@ uint32_t isn_generate(struct sf_engine *e, const struct sf_tuple *t)
  * connection keeps monotonic timestamps (RFC 6191). */
 uint32_t ts_offset_for(struct sf_engine *e, const struct sf_tuple *t)
 {
-    return (uint32_t)sf_siphash(&e->key_ts, t, sizeof *t);
+    uint8_t k[40];
+    return (uint32_t)sf_siphash(&e->key_ts, k, tuple_key(t, k));
 }

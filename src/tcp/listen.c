@@ -122,6 +122,7 @@ static struct sf_conn *passive_conn(struct sf_conn *l, const struct sf_seg *s, u
     c->user = l->user;
 
     c->t = s->t;
+    conn_fit_family(c);
     c->parent = l;
     c->ts_offset = ts_offset_for(e, &c->t);
     c->snd.iss = iss;
@@ -147,15 +148,11 @@ static struct sf_conn *passive_conn(struct sf_conn *l, const struct sf_seg *s, u
 static uint32_t cookie_mac(struct sf_engine *e, const struct sf_tuple *t, uint32_t peer_isn,
                            uint32_t counter)
 {
-    struct {
-        struct sf_tuple t;
-        uint32_t isn, counter;
-    } in;
-    memset(&in, 0, sizeof in);
-    in.t = *t;
-    in.isn = peer_isn;
-    in.counter = counter;
-    return (uint32_t)sf_siphash(&e->key_cookie, &in, sizeof in);
+    uint8_t in[48];
+    size_t n = tuple_key(t, in);
+    memcpy(in + n, &peer_isn, 4);
+    memcpy(in + n + 4, &counter, 4);
+    return (uint32_t)sf_siphash(&e->key_cookie, in, n + 8);
 }
 
 static uint32_t cookie_counter(const struct sf_engine *e)
@@ -167,7 +164,8 @@ static void send_cookie_synack(struct sf_conn *l, const struct sf_seg *s)
 {
     struct sf_engine *e = l->e;
     const struct sf_tcp_config *cfg = ccfg(l);
-    uint16_t peer_mss = (s->opt.has & OPT_MSS) ? s->opt.mss : 536;
+    uint16_t peer_mss =
+        (s->opt.has & OPT_MSS) ? s->opt.mss : (s->t.laddr.family == SF_AF_INET6 ? 1220 : 536);
     unsigned idx = 0;
     for (unsigned i = 0; i < 8; i++)
         if (cookie_mss[i] <= peer_mss)
@@ -185,7 +183,8 @@ static void send_cookie_synack(struct sf_conn *l, const struct sf_seg *s)
     o.ip_id = e->ip_id++;
     o.wnd = (uint16_t)(l->rcvbuf_size < 65535 ? l->rcvbuf_size : 65535);
     o.opt.has = OPT_MSS;
-    o.opt.mss = l->rcv.mss;
+    /* the listener's MSS is for IPv4: 20 bytes less fit an IPv6 packet of the same size */
+    o.opt.mss = s->t.laddr.family == SF_AF_INET6 && l->rcv.mss > 108 ? l->rcv.mss - 20 : l->rcv.mss;
     if (cfg->timestamps && (s->opt.has & OPT_TS)) {
         uint32_t ts = (uint32_t)((e->now - e->epoch) / 1000u) + ts_offset_for(e, &s->t);
         uint32_t bits =

@@ -103,8 +103,11 @@ static unsigned sack_blocks(const struct sf_conn *c)
     return b->nblk < max ? b->nblk : max;
 }
 
-/* Up to 3 SACK blocks with timestamps (4 without): the block holding the most recent
- * segment first (RFC 2018 §4), then the others in sequence order. */
+/* Up to 3 SACK blocks with timestamps (4 without), most recent first (RFC 2018 §4): "The
+ * first SACK block ... MUST specify the contiguous block of data containing the segment which
+ * triggered this ACK", then "the most recently reported SACK blocks (based on first SACK
+ * blocks in previous SACK options)". A block's stamp is when it was last a first block, so
+ * the blocks in stamp order, newest first, are exactly that list (and never overlap). */
 static void fill_sack(const struct sf_conn *c, struct sf_tcp_opts *o)
 {
     const struct sf_rcvbuf *b = c->rcv.buf;
@@ -113,14 +116,16 @@ static void fill_sack(const struct sf_conn *c, struct sf_tcp_opts *o)
         return;
     o->has |= OPT_SACK;
     o->nsack = 0;
-    unsigned r = b->recent < b->nblk ? b->recent : 0;
-    o->sack[o->nsack].start = c->rcv.nxt + b->blk[r].lo;
-    o->sack[o->nsack++].end = c->rcv.nxt + b->blk[r].hi;
-    for (unsigned i = 0; i < b->nblk && o->nsack < max; i++) {
-        if (i == r)
-            continue;
-        o->sack[o->nsack].start = c->rcv.nxt + b->blk[i].lo;
-        o->sack[o->nsack++].end = c->rcv.nxt + b->blk[i].hi;
+    uint32_t taken = 0; /* bitmap of blk[] already placed (SF_OOO_MAX <= 32) */
+    while (o->nsack < max) {
+        unsigned best = b->nblk;
+        for (unsigned i = 0; i < b->nblk; i++)
+            if (!(taken & (1u << i)) &&
+                (best == b->nblk || (int32_t)(b->blk[i].stamp - b->blk[best].stamp) > 0))
+                best = i;
+        taken |= 1u << best;
+        o->sack[o->nsack].start = c->rcv.nxt + b->blk[best].lo;
+        o->sack[o->nsack++].end = c->rcv.nxt + b->blk[best].hi;
     }
 }
 

@@ -5,6 +5,7 @@
 #include "net/checksum.h"
 
 #define IPV4_HDR        20
+#define IPV6_HDR        40
 #define TCP_HDR         20
 #define IPPROTO_TCP_NUM 6
 
@@ -29,16 +30,25 @@ static void wr32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
-/* The TCP pseudo-header sum (RFC 9293 §3.1): addresses, protocol, TCP length. */
-static uint32_t pseudo_sum(uint32_t saddr, uint32_t daddr, uint32_t tcp_len)
+/* The TCP pseudo-header sum: for IPv4 (RFC 9293 §3.1) addresses, zero, protocol, TCP length;
+ * for IPv6 (RFC 8200 §8.1) addresses, 32-bit upper-layer length, zeros, next header. */
+static uint32_t pseudo_sum(const struct sf_addr *src, const struct sf_addr *dst, uint32_t tcp_len)
 {
-    uint8_t ph[12];
-    memcpy(ph, &saddr, 4);
-    memcpy(ph + 4, &daddr, 4);
+    uint8_t ph[40];
+    if (src->family == SF_AF_INET6) {
+        memcpy(ph, src->u.v6, 16);
+        memcpy(ph + 16, dst->u.v6, 16);
+        wr32(ph + 32, tcp_len);
+        ph[36] = ph[37] = ph[38] = 0;
+        ph[39] = IPPROTO_TCP_NUM;
+        return sf_csum_add(0, ph, 40);
+    }
+    memcpy(ph, src->u.v4, 4);
+    memcpy(ph + 4, dst->u.v4, 4);
     ph[8] = 0;
     ph[9] = IPPROTO_TCP_NUM;
     wr16(ph + 10, (uint16_t)tcp_len);
-    return sf_csum_add(0, ph, sizeof ph);
+    return sf_csum_add(0, ph, 12);
 }
 
 static void parse_options(const uint8_t *p, size_t len, int syn, struct sf_tcp_opts *o)
@@ -101,8 +111,40 @@ static void parse_options(const uint8_t *p, size_t len, int syn, struct sf_tcp_o
     }
 }
 
+/* IPv6 (RFC 8200): a fixed 40-byte header; TCP must be the next header (a packet with
+ * extension headers is not taken, as a fragment would not be either). */
+static enum sf_parse_err parse_v6(const uint8_t *pkt, size_t len, struct sf_seg *s,
+                                  const uint8_t **th, size_t *tlen)
+{
+    if (len < IPV6_HDR)
+        return SEG_MALFORMED;
+    size_t plen = rd16(pkt + 4);
+    if (IPV6_HDR + plen > len)
+        return SEG_MALFORMED;
+    if (pkt[6] == 44) /* Fragment header */
+        return SEG_FRAGMENT;
+    if (pkt[6] != IPPROTO_TCP_NUM)
+        return SEG_NOT_TCP;
+    memset(&s->t, 0, sizeof s->t);
+    s->t.raddr.family = s->t.laddr.family = SF_AF_INET6;
+    memcpy(s->t.raddr.u.v6, pkt + 8, 16);
+    memcpy(s->t.laddr.u.v6, pkt + 24, 16);
+    s->ttl = pkt[7];
+    *th = pkt + IPV6_HDR;
+    *tlen = plen;
+    return SEG_OK;
+}
+
+static enum sf_parse_err parse_tcp(const uint8_t *th, size_t tlen, struct sf_seg *s);
+
 enum sf_parse_err sf_seg_parse(const uint8_t *pkt, size_t len, struct sf_seg *s)
 {
+    if (len >= 1 && (pkt[0] >> 4) == 6) {
+        const uint8_t *th;
+        size_t tlen;
+        enum sf_parse_err rc = parse_v6(pkt, len, s, &th, &tlen);
+        return rc != SEG_OK ? rc : parse_tcp(th, tlen, s);
+    }
     if (len < 1 || (pkt[0] >> 4) != 4)
         return len < 1 ? SEG_MALFORMED : SEG_NOT_TCP;
     if (len < IPV4_HDR)
@@ -119,17 +161,23 @@ enum sf_parse_err sf_seg_parse(const uint8_t *pkt, size_t len, struct sf_seg *s)
     if (frag & 0x3fff) /* MF set or a fragment offset */
         return SEG_FRAGMENT;
 
-    const uint8_t *th = pkt + ihl;
-    size_t tlen = total - ihl;
+    memset(&s->t, 0, sizeof s->t);
+    s->t.raddr.family = s->t.laddr.family = SF_AF_INET;
+    memcpy(s->t.raddr.u.v4, pkt + 12, 4);
+    memcpy(s->t.laddr.u.v4, pkt + 16, 4);
+    s->ttl = pkt[8];
+    return parse_tcp(pkt + ihl, total - ihl, s);
+}
+
+/* The TCP header and payload, once the IP header has given the addresses (s->t). */
+static enum sf_parse_err parse_tcp(const uint8_t *th, size_t tlen, struct sf_seg *s)
+{
     if (tlen < TCP_HDR)
         return SEG_MALFORMED;
     size_t doff = (size_t)(th[12] >> 4) * 4;
     if (doff < TCP_HDR || doff > tlen)
         return SEG_MALFORMED;
-
-    memcpy(&s->t.raddr, pkt + 12, 4);
-    memcpy(&s->t.laddr, pkt + 16, 4);
-    if (sf_csum_fold(sf_csum_add(pseudo_sum(s->t.raddr, s->t.laddr, (uint32_t)tlen), th, tlen)) !=
+    if (sf_csum_fold(sf_csum_add(pseudo_sum(&s->t.raddr, &s->t.laddr, (uint32_t)tlen), th, tlen)) !=
         0)
         return SEG_BAD_CSUM;
 
@@ -140,13 +188,13 @@ enum sf_parse_err sf_seg_parse(const uint8_t *pkt, size_t len, struct sf_seg *s)
     s->flags = th[13];
     s->wnd = rd16(th + 14);
     s->urp = rd16(th + 18);
-    s->ttl = pkt[8];
     s->data = th + doff;
     s->len = (uint32_t)(tlen - doff);
     if (s->t.rport == 0 || s->t.lport == 0)
         return SEG_MALFORMED;
-    /* SYN with FIN or RST has no meaning in any state; stacks drop it (and scanners use it). */
-    if ((s->flags & TH_SYN) && (s->flags & (TH_FIN | TH_RST)))
+    /* SYN with RST has no meaning in any state; stacks drop it (and scanners use it). SYN with
+     * FIN is left to input_segment(): a closed port answers it with RST. */
+    if ((s->flags & TH_SYN) && (s->flags & TH_RST))
         return SEG_MALFORMED;
     parse_options(th + TCP_HDR, doff - TCP_HDR, !!(s->flags & TH_SYN), &s->opt);
     return SEG_OK;
@@ -239,17 +287,31 @@ static size_t write_options(uint8_t *p, const struct sf_tcp_opts *o, int syn)
     return (size_t)(p - start);
 }
 
+static size_t build_tcp(uint8_t *th, size_t tlen, size_t olen, int syn, const struct sf_seg_out *o,
+                        const void *d1, size_t l1, const void *d2, size_t l2);
+
 size_t sf_seg_build(uint8_t *buf, size_t cap, const struct sf_seg_out *o, const void *d1, size_t l1,
                     const void *d2, size_t l2)
 {
     int syn = !!(o->flags & TH_SYN);
     size_t olen = sf_opts_len(&o->opt, syn);
     size_t tlen = TCP_HDR + olen + l1 + l2;
-    size_t total = IPV4_HDR + tlen;
-    if (total > cap || total > 65535 || olen > 40)
+    int v6 = o->t.laddr.family == SF_AF_INET6;
+    size_t iph = v6 ? IPV6_HDR : IPV4_HDR;
+    size_t total = iph + tlen;
+    if (total > cap || tlen > 65535 || (!v6 && total > 65535) || olen > 40)
         return 0;
 
     uint8_t *ip = buf;
+    if (v6) {
+        wr32(ip, 6u << 28); /* version, traffic class 0, flow label 0 */
+        wr16(ip + 4, (uint16_t)tlen);
+        ip[6] = IPPROTO_TCP_NUM;
+        ip[7] = 64;
+        memcpy(ip + 8, o->t.laddr.u.v6, 16);
+        memcpy(ip + 24, o->t.raddr.u.v6, 16);
+        return build_tcp(ip + IPV6_HDR, tlen, olen, syn, o, d1, l1, d2, l2) + IPV6_HDR;
+    }
     ip[0] = 0x45;
     ip[1] = 0;
     wr16(ip + 2, (uint16_t)total);
@@ -258,12 +320,16 @@ size_t sf_seg_build(uint8_t *buf, size_t cap, const struct sf_seg_out *o, const 
     ip[8] = 64;
     ip[9] = IPPROTO_TCP_NUM;
     ip[10] = ip[11] = 0;
-    memcpy(ip + 12, &o->t.laddr, 4);
-    memcpy(ip + 16, &o->t.raddr, 4);
+    memcpy(ip + 12, o->t.laddr.u.v4, 4);
+    memcpy(ip + 16, o->t.raddr.u.v4, 4);
     uint16_t ipc = sf_csum_fold(sf_csum_add(0, ip, IPV4_HDR));
     memcpy(ip + 10, &ipc, 2);
+    return build_tcp(ip + IPV4_HDR, tlen, olen, syn, o, d1, l1, d2, l2) + IPV4_HDR;
+}
 
-    uint8_t *th = buf + IPV4_HDR;
+static size_t build_tcp(uint8_t *th, size_t tlen, size_t olen, int syn, const struct sf_seg_out *o,
+                        const void *d1, size_t l1, const void *d2, size_t l2)
+{
     wr16(th, o->t.lport);
     wr16(th + 2, o->t.rport);
     wr32(th + 4, o->seq);
@@ -279,8 +345,8 @@ size_t sf_seg_build(uint8_t *buf, size_t cap, const struct sf_seg_out *o, const 
         memcpy(payload, d1, l1);
     if (l2)
         memcpy(payload + l1, d2, l2);
-    uint32_t sum = pseudo_sum(o->t.laddr, o->t.raddr, (uint32_t)tlen);
+    uint32_t sum = pseudo_sum(&o->t.laddr, &o->t.raddr, (uint32_t)tlen);
     uint16_t tc = sf_csum_fold(sf_csum_add(sum, th, tlen));
     memcpy(th + 16, &tc, 2);
-    return total;
+    return tlen;
 }

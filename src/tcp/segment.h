@@ -5,6 +5,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#include "tcp/tcp.h"
 
 enum {
     TH_FIN = 0x01,
@@ -41,10 +44,49 @@ struct sf_tcp_opts {
 };
 
 /* The 4-tuple from the engine's side: l = local (the packet's destination on input). */
+/* Addresses carry their family: IPv4 in u.v4 with the other 12 bytes zero, or IPv6. Both
+ * addresses of a tuple have the same family. No padding: tuples compare with memcmp. */
 struct sf_tuple {
-    uint32_t laddr, raddr; /* IPv4, network order */
+    struct sf_addr laddr, raddr;
     uint16_t lport, rport; /* host order */
 };
+
+static inline int tuple_eq(const struct sf_tuple *a, const struct sf_tuple *b)
+{
+    return memcmp(a, b, sizeof *a) == 0;
+}
+
+/* The bytes keyed hashes are taken over (table, TIME-WAIT, ISN, timestamps, cookies): for IPv4
+ * the 12 of addresses and ports, as before IPv6; for IPv6 36 and the family. Returns the
+ * length written to out (at most 40). */
+static inline size_t tuple_key(const struct sf_tuple *t, uint8_t out[40])
+{
+    if (t->laddr.family != SF_AF_INET6) {
+        memcpy(out, t->laddr.u.v4, 4);
+        memcpy(out + 4, t->raddr.u.v4, 4);
+        memcpy(out + 8, &t->lport, 2);
+        memcpy(out + 10, &t->rport, 2);
+        return 12;
+    }
+    memcpy(out, t->laddr.u.v6, 16);
+    memcpy(out + 16, t->raddr.u.v6, 16);
+    memcpy(out + 32, &t->lport, 2);
+    memcpy(out + 34, &t->rport, 2);
+    out[36] = SF_AF_INET6;
+    return 37;
+}
+
+/* An address with nothing in it (INADDR_ANY, ::) of its family. */
+static inline int addr_is_any(const struct sf_addr *a)
+{
+    static const uint8_t zero[16];
+    return memcmp(a->u.v6, zero, a->family == SF_AF_INET6 ? 16 : 4) == 0;
+}
+
+static inline int addr_eq(const struct sf_addr *a, const struct sf_addr *b)
+{
+    return memcmp(a, b, sizeof *a) == 0;
+}
 
 struct sf_seg {
     struct sf_tuple t;

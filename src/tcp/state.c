@@ -30,6 +30,7 @@
  *   TIME_WAIT       RST (rfc1337=0) / SYN reopen   CLOSED         tw_input.c
  *   any synchronized RST / abort() / retries2 / keepalive / user timeout → CLOSED
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -125,12 +126,11 @@ int state_synchronized(enum sf_state s)
     return s >= SF_ESTABLISHED;
 }
 
-struct sf_endpoint endpoint_v4(uint32_t addr, uint16_t port)
+struct sf_endpoint endpoint_of(const struct sf_addr *addr, uint16_t port)
 {
     struct sf_endpoint ep;
     memset(&ep, 0, sizeof ep);
-    ep.addr.family = SF_AF_INET;
-    memcpy(ep.addr.u.v4, &addr, 4);
+    ep.addr = *addr;
     ep.port = port;
     return ep;
 }
@@ -148,8 +148,8 @@ void report_transition(struct sf_engine *e, uint64_t id, struct sf_conn *c,
     struct sf_transition tr = {
         .id = id,
         .conn = c,
-        .local = endpoint_v4(t->laddr, t->lport),
-        .remote = endpoint_v4(t->raddr, t->rport),
+        .local = endpoint_of(&t->laddr, t->lport),
+        .remote = endpoint_of(&t->raddr, t->rport),
         .from = from,
         .to = to,
         .cause = cause,
@@ -197,6 +197,15 @@ int sf_addr_parse(const char *text, struct sf_addr *out)
 {
     unsigned v[4];
     char tail;
+    if (strchr(text, ':')) {
+        struct sf_addr a;
+        memset(&a, 0, sizeof a);
+        if (inet_pton(AF_INET6, text, a.u.v6) != 1)
+            return -EINVAL;
+        a.family = SF_AF_INET6;
+        *out = a;
+        return 0;
+    }
     if (sscanf(text, "%u.%u.%u.%u%c", &v[0], &v[1], &v[2], &v[3], &tail) != 4)
         return -EINVAL;
     for (int i = 0; i < 4; i++)
@@ -210,6 +219,8 @@ char *sf_addr_str(const struct sf_addr *a, char *buf, size_t len)
 {
     if (a->family == SF_AF_INET)
         snprintf(buf, len, "%u.%u.%u.%u", a->u.v4[0], a->u.v4[1], a->u.v4[2], a->u.v4[3]);
+    else if (a->family == SF_AF_INET6 && inet_ntop(AF_INET6, a->u.v6, buf, (socklen_t)len))
+        return buf;
     else
         snprintf(buf, len, "?");
     return buf;
@@ -218,7 +229,10 @@ char *sf_addr_str(const struct sf_addr *a, char *buf, size_t len)
 char *sf_endpoint_str(const struct sf_endpoint *ep, char *buf, size_t len)
 {
     char a[SF_ENDPOINT_STRLEN];
-    snprintf(buf, len, "%s:%u", sf_addr_str(&ep->addr, a, sizeof a), ep->port);
+    if (ep->addr.family == SF_AF_INET6) /* [addr]:port, RFC 3986 */
+        snprintf(buf, len, "[%s]:%u", sf_addr_str(&ep->addr, a, sizeof a), ep->port);
+    else
+        snprintf(buf, len, "%s:%u", sf_addr_str(&ep->addr, a, sizeof a), ep->port);
     return buf;
 }
 

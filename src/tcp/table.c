@@ -22,13 +22,8 @@ void table_free(struct sf_table *t)
 
 uint32_t tuple_hash(const struct sf_engine *e, const struct sf_tuple *t)
 {
-    return (uint32_t)sf_siphash13(&e->key_table, t, sizeof *t);
-}
-
-static int tuple_eq(const struct sf_tuple *a, const struct sf_tuple *b)
-{
-    return a->laddr == b->laddr && a->raddr == b->raddr && a->lport == b->lport &&
-           a->rport == b->rport;
+    uint8_t k[40];
+    return (uint32_t)sf_siphash13(&e->key_table, k, tuple_key(t, k));
 }
 
 /* Doubles the buckets when connections outnumber them. Failure is harmless: chains grow. */
@@ -120,23 +115,25 @@ void listener_remove(struct sf_engine *e, struct sf_conn *l)
     l->flags &= ~(uint32_t)F_LISTENING;
 }
 
-/* The listener for (laddr, lport): one bound to that address, else one bound to any. With
- * exact = 1, only one bound to exactly laddr (0 meaning any). */
-struct sf_conn *listener_find(struct sf_engine *e, uint32_t laddr, uint16_t lport, int exact)
+/* The listener for (laddr, lport): one bound to that address, else one bound to any address
+ * of its family. With exact = 1, only one bound to exactly laddr (any meaning any). */
+struct sf_conn *listener_find(struct sf_engine *e, const struct sf_addr *laddr, uint16_t lport,
+                              int exact)
 {
     struct sf_conn *any = NULL;
     for (struct sf_conn *l = *listener_bucket(e, lport); l; l = l->hnext) {
-        if (l->t.lport != lport)
+        if (l->t.lport != lport || l->t.laddr.family != laddr->family)
             continue;
-        if (l->t.laddr == laddr)
+        if (addr_eq(&l->t.laddr, laddr))
             return l;
-        if (l->t.laddr == 0)
+        if (addr_is_any(&l->t.laddr))
             any = l;
     }
     return exact ? NULL : any;
 }
 
-struct sf_conn *table_lookup_listener(struct sf_engine *e, uint32_t laddr, uint16_t lport)
+struct sf_conn *table_lookup_listener(struct sf_engine *e, const struct sf_addr *laddr,
+                                      uint16_t lport)
 {
     return listener_find(e, laddr, lport, 0);
 }

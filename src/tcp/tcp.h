@@ -58,9 +58,10 @@ struct sf_endpoint {
 };
 
 struct sf_addr sf_addr_v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d);
-/* Parses dotted IPv4 text. Returns 0 or -EINVAL. */
+/* Parses dotted IPv4 or IPv6 text. Returns 0 or -EINVAL. */
 int sf_addr_parse(const char *text, struct sf_addr *out);
-/* "a.b.c.d" or "a.b.c.d:port" into buf (at least SF_ENDPOINT_STRLEN bytes); returns buf. */
+/* "a.b.c.d" or "a.b.c.d:port" ("[v6]:port") into buf (at least SF_ENDPOINT_STRLEN bytes); returns
+ * buf. */
 #define SF_ENDPOINT_STRLEN 64
 char *sf_addr_str(const struct sf_addr *a, char *buf, size_t len);
 char *sf_endpoint_str(const struct sf_endpoint *ep, char *buf, size_t len);
@@ -160,8 +161,9 @@ struct sf_engine_params {
     /* The engine's secret: keys the ISN function (RFC 6528), the connection table hash and
      * syncookies. Production owners fill it from getrandom(); tests from a seed. */
     uint8_t key[32];
-    struct sf_addr local_addr; /* source address for connections not bound to one */
-    sf_time_t now;             /* the clock's value at creation */
+    struct sf_addr local_addr;  /* source address for connections not bound to one */
+    struct sf_addr local_addr6; /* the same for IPv6 destinations (family 0: none) */
+    sf_time_t now;              /* the clock's value at creation */
 };
 
 /* Returns NULL when memory runs out or the configuration is invalid. */
@@ -323,6 +325,9 @@ int sf_connect(struct sf_conn *c, const struct sf_endpoint *remote);
 ssize_t sf_send(struct sf_conn *c, const void *buf, size_t len);
 /* Reads in-order data. Returns the count, 0 at end of stream (peer's FIN read), or -EAGAIN. */
 ssize_t sf_recv(struct sf_conn *c, void *buf, size_t len);
+/* sf_recv without taking the data (MSG_PEEK): the same answer, the bytes stay for the next
+ * read and the window does not move. */
+ssize_t sf_peek(struct sf_conn *c, void *buf, size_t len);
 /* Bytes available to sf_recv without blocking. */
 size_t sf_readable(const struct sf_conn *c);
 /* SF_SHUT_WR: queue a FIN after pending data, keep receiving (half-close). In SYN_SENT the

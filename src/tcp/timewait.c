@@ -6,13 +6,8 @@
 /* The same function as the connection table's (table.c), so one hash serves both lookups. */
 static uint32_t hash_tuple(const struct sf_tw_table *tw, const struct sf_tuple *t)
 {
-    return (uint32_t)sf_siphash13(tw->key, t, sizeof *t);
-}
-
-static int tuple_eq(const struct sf_tuple *a, const struct sf_tuple *b)
-{
-    return a->laddr == b->laddr && a->raddr == b->raddr && a->lport == b->lport &&
-           a->rport == b->rport;
+    uint8_t k[40];
+    return (uint32_t)sf_siphash13(tw->key, k, tuple_key(t, k));
 }
 
 int tw_init(struct sf_tw_table *tw, const struct sf_sipkey *key)

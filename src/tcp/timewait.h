@@ -3,7 +3,7 @@
  * When a connection enters TIME-WAIT its full state (buffers, timers, congestion control) is
  * freed; what remains is what TIME-WAIT needs to do its job (RFC 9293 §3.6.1, RFC 1337, RFC
  * 6191): the 4-tuple, both sides' final sequence numbers, the peer's last timestamp and ours,
- * the window to advertise, and the expiry. 56 bytes.
+ * the window to advertise, and the expiry. 88 bytes (the 4-tuple holds IPv6 addresses).
  *
  * Entries live in chunked arrays and link to one another by 32-bit index, not pointer, which
  * halves the links. Expiry needs no timer per entry: every entry of one duration goes into one
@@ -24,7 +24,7 @@ enum {
 
 struct sf_tw {
     uint64_t id;           /* the connection's serial number (for traces) */
-    struct sf_tuple t;     /* 12 bytes */
+    struct sf_tuple t;     /* 38 bytes: IPv4 or IPv6 */
     uint32_t snd_nxt;      /* our sequence number after our FIN */
     uint32_t rcv_nxt;      /* the peer's sequence number after its FIN */
     uint32_t ts_recent;    /* the peer's last TSval (PAWS, RFC 6191) */

@@ -104,7 +104,7 @@ void tw_input(struct sf_engine *e, uint32_t idx, struct sf_seg *s)
          * the last one seen, or without timestamps its sequence number is beyond the old
          * connection's) and a listener will take it. A SYN-ACK never opens anything. */
         int newer = ts ? seq_gt(s->opt.tsval, w->ts_recent) : seq_gt(s->seq, w->rcv_nxt);
-        struct sf_conn *l = table_lookup_listener(e, s->t.laddr, s->t.lport);
+        struct sf_conn *l = table_lookup_listener(e, &s->t.laddr, s->t.lport);
         if (!(s->flags & TH_ACK) && newer && l) {
             /* A listener with full queues would drop the SYN after the entry had gone, and
              * the peer's retransmission would then get an ordinary ISN, possibly inside the
@@ -154,8 +154,10 @@ void tw_input(struct sf_engine *e, uint32_t idx, struct sf_seg *s)
         w->ts_recent = s->opt.tsval;
 
     /* "The only thing that can arrive in this state is a retransmission of the remote FIN.
-     * Acknowledge it, and restart the 2 MSL timeout." */
-    if ((s->flags & TH_FIN) && s->seq + s->len + 1 == w->rcv_nxt) {
+     * Acknowledge it, and restart the 2 MSL timeout." A retransmission ends at RCV.NXT; a
+     * FIN inside the window is acceptable and reaches the eighth check, whose TIME-WAIT rule
+     * is the same (after the fifth: without ACK it is dropped). */
+    if ((s->flags & TH_FIN) && (s->seq + s->len + 1 == w->rcv_nxt || (ok && (s->flags & TH_ACK)))) {
         e->st.tw_fin_reacked++;
         tw_send_ack(e, w);
         tw_restart(&e->tw, idx, tw_now_ms(e));

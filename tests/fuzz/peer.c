@@ -137,7 +137,9 @@ static void on_output(void *ctx, const void *pkt, size_t len)
     int rc = sf_seg_parse(pkt, len, &g);
     FZ_CHECK(rc == SEG_OK, "the engine emitted a packet that does not parse (%d), %zu bytes", rc,
              len);
-    FZ_CHECK(g.t.laddr == f->paddr && g.t.raddr == f->laddr, "packet to an unknown address");
+    FZ_CHECK(g.t.laddr.family == SF_AF_INET && !memcmp(g.t.laddr.u.v4, &f->paddr, 4) &&
+                 !memcmp(g.t.raddr.u.v4, &f->laddr, 4),
+             "packet to an unknown address");
     if (f->trace)
         trace_seg(f, "engine", &g);
     struct fp_slot *s = fp_slot_for(f, g.t.rport, g.t.lport);
@@ -244,8 +246,9 @@ void fp_send(struct fp *f, int i, uint8_t flags, uint32_t seq, uint32_t ack, uin
         data[k] = fp_peer_byte(first + k);
     struct sf_seg_out o;
     memset(&o, 0, sizeof o);
-    o.t.laddr = f->paddr;
-    o.t.raddr = f->laddr;
+    o.t.laddr.family = o.t.raddr.family = SF_AF_INET;
+    memcpy(o.t.laddr.u.v4, &f->paddr, 4);
+    memcpy(o.t.raddr.u.v4, &f->laddr, 4);
     o.t.lport = s->pport;
     o.t.rport = s->eport;
     o.seq = seq;

@@ -154,6 +154,10 @@ void dr_format_action(struct dr_text *t, const struct dr_event *ev)
 {
     if (ev->kind == DR_EV_PACKET)
         dr_format_packet(t, &ev->pkt);
+    else if (ev->kind == DR_EV_SHELL)
+        dr_text_add(t, "`%s`", ev->text);
+    else if (ev->kind == DR_EV_CODE)
+        dr_text_add(t, "%%{ ... }%%");
     else
         dr_format_call(t, &ev->call);
 }

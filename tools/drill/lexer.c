@@ -150,6 +150,19 @@ static int number(struct lexer *lx)
             dots++;
         i++;
     }
+    if (is_word(peek(lx, i)) && !neg && !dots) {
+        /* a hex string without 0x (packetdrill's Fast Open cookies, "FO 1234abcd"): a word,
+         * for the parser to name what it does not know */
+        size_t k = i;
+        while (is_hex(peek(lx, k)))
+            k++;
+        if (is_word(peek(lx, k)))
+            return fail(lx, pos, "malformed number");
+        if (push(lx, DR_T_WORD, start, k, pos) < 0)
+            return -1;
+        advance(lx, k);
+        return 0;
+    }
     if (is_word(peek(lx, i)))
         return fail(lx, pos, "malformed number");
     enum dr_tok_kind kind = dots == 0 ? DR_T_INT : dots == 1 ? DR_T_FLOAT : DR_T_IPV4;

@@ -1,5 +1,6 @@
 /* synfin-drill: runs packetdrill-syntax scripts against the synfin TCP engine on the simulated
- * network. Exit status 0 when every script passes, 1 when one fails, 2 on a usage error. */
+ * network. Exit status 0 when every script passes or is unsupported (skipped), 1 when one
+ * fails, 2 on a usage error. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +18,12 @@ static void usage(FILE *f)
                "  --verbose       print every packet, system call and state transition\n"
                "  --tap           print TAP: one ok / not ok line per script\n"
                "  --pcap=FILE     write every packet of every script to FILE\n"
+               "  --define=NAME[=VALUE], -D NAME[=VALUE]  NAME is defined for #ifdef\n"
+               "  --unsupported_fails  a script needing a missing feature fails\n"
                "  --NAME=VALUE    a script option for every script (the script's own win):\n"
                "                  --tolerance_usecs, --local_ip, --remote_ip, --bind_port,\n"
-               "                  --connect_port, --remote_port, --remote_isn, --seed, or an\n"
+               "                  --connect_port, --remote_port, --remote_isn, --seed,\n"
+               "                  --strict_end (packets after the last event fail), or an\n"
                "                  engine setting (--time_wait_ms=2000, --syncookies=2, ...)\n"
                "See docs/drill.md.\n");
 }
@@ -37,13 +41,14 @@ static void print_lines(FILE *f, const char *prefix, const char *text)
 
 int main(int argc, char **argv)
 {
-    int tap = 0;
+    int tap = 0, unsupported_fails = 0;
     const char *pcap_path = NULL;
     struct dr_settings set = {.log = stderr};
     struct dr_option *opts = calloc((size_t)argc, sizeof *opts);
     const char **scripts = calloc((size_t)argc, sizeof *scripts);
-    size_t nscripts = 0;
-    if (!opts || !scripts) {
+    const char **defines = calloc((size_t)argc, sizeof *defines);
+    size_t nscripts = 0, ndefines = 0;
+    if (!opts || !scripts || !defines) {
         fprintf(stderr, "synfin-drill: out of memory\n");
         return 2;
     }
@@ -53,13 +58,20 @@ int main(int argc, char **argv)
             set.verbose = 1;
         } else if (!strcmp(a, "--tap")) {
             tap = 1;
+        } else if (!strcmp(a, "--unsupported_fails")) {
+            unsupported_fails = 1;
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             free(opts);
             free(scripts);
+            free(defines);
             return 0;
         } else if (!strncmp(a, "--pcap=", 7)) {
             pcap_path = a + 7;
+        } else if (!strncmp(a, "--define=", 9) && a[9]) {
+            defines[ndefines++] = a + 9;
+        } else if (!strcmp(a, "-D") && i + 1 < argc) { /* packetdrill's short form */
+            defines[ndefines++] = argv[++i];
         } else if (!strncmp(a, "--", 2) && a[2]) {
             char *eq = strchr(a, '=');
             struct dr_option *o = &opts[set.nopts++];
@@ -73,6 +85,7 @@ int main(int argc, char **argv)
             usage(stderr);
             free(opts);
             free(scripts);
+            free(defines);
             return 2;
         } else {
             scripts[nscripts++] = a;
@@ -83,6 +96,7 @@ int main(int argc, char **argv)
         usage(stderr);
         free(opts);
         free(scripts);
+        free(defines);
         return 2;
     }
     struct sf_pcap *pcap = NULL;
@@ -92,38 +106,53 @@ int main(int argc, char **argv)
             fprintf(stderr, "synfin-drill: %s: %s\n", pcap_path, strerror(errno));
             free(opts);
             free(scripts);
+            free(defines);
             return 2;
         }
         set.pcap = pcap;
     }
     if (tap)
         printf("1..%zu\n", nscripts);
-    size_t failed = 0;
+    size_t failed = 0, skipped = 0;
     for (size_t i = 0; i < nscripts; i++) {
         char msg[4096] = "";
         struct dr_error err;
-        struct dr_script *s = dr_parse_file(scripts[i], &err);
+        struct dr_script *s = dr_parse_file_defs(scripts[i], defines, ndefines, &err);
         int rc;
         if (!s) {
-            if (err.pos.line)
-                snprintf(msg, sizeof msg, "%s:%d:%d: %s", scripts[i], err.pos.line, err.pos.col,
-                         err.msg);
+            /* packetdrill syntax for what synfin-drill lacks: unsupported, not failed */
+            int unsup = err.unsupported || (err.call[0] && !dr_call_known(err.call));
+            const char *what = unsup ? "unsupported: " : "";
+            if (err.call[0] && !err.unsupported && unsup)
+                snprintf(msg, sizeof msg, "%s:%d:%d: unsupported: system call %s", scripts[i],
+                         err.pos.line, err.pos.col, err.call);
+            else if (err.pos.line)
+                snprintf(msg, sizeof msg, "%s:%d:%d: %s%s", scripts[i], err.pos.line, err.pos.col,
+                         what, err.msg);
             else
                 snprintf(msg, sizeof msg, "%s: %s", scripts[i], err.msg);
-            rc = -1;
+            rc = unsup ? 1 : -1;
         } else {
             if (set.verbose)
                 fprintf(stderr, "--- %s\n", scripts[i]);
             rc = dr_run(s, &set, msg, sizeof msg);
             dr_script_free(s);
         }
+        if (rc > 0 && unsupported_fails)
+            rc = -1;
         if (rc < 0)
             failed++;
+        if (rc > 0)
+            skipped++;
         if (tap) {
-            printf("%s %zu - %s\n", rc < 0 ? "not ok" : "ok", i + 1, scripts[i]);
+            printf("%s %zu - %s", rc < 0 ? "not ok" : "ok", i + 1, scripts[i]);
+            if (rc > 0) /* TAP's directive: counted as skipped, not failed */
+                printf(" # SKIP %s",
+                       strstr(msg, "unsupported: ") ? strstr(msg, "unsupported: ") : msg);
+            printf("\n");
             if (rc < 0)
                 print_lines(stdout, "# ", msg);
-        } else if (rc < 0) {
+        } else if (rc != 0) {
             print_lines(stderr, "", msg);
         }
         fflush(stdout);
@@ -136,8 +165,10 @@ int main(int argc, char **argv)
         }
     }
     if (!tap && nscripts > 1)
-        printf("%zu scripts, %zu passed, %zu failed\n", nscripts, nscripts - failed, failed);
+        printf("%zu scripts, %zu passed, %zu failed, %zu unsupported\n", nscripts,
+               nscripts - failed - skipped, failed, skipped);
     free(opts);
     free(scripts);
+    free(defines);
     return failed ? 1 : 0;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lexer.h"
+#include "prep.h"
 
 struct parser {
     const struct dr_token *t; /* tokens, ending with DR_T_EOF */
@@ -306,6 +307,8 @@ static int tcp_option(struct parser *p, struct dr_packet *pk)
         o->kind = DR_OPT_TS;
     } else {
         char b[64];
+        /* packetdrill's other options: Fast Open (FO, FOEXP), MD5, MPTCP, ... */
+        p->err->unsupported = t->kind == DR_T_WORD;
         return fail(p, t->pos,
                     "unknown TCP option %s (synfin-drill knows nop, eol, mss, wscale, "
                     "sackOK, sack, TS)",
@@ -346,7 +349,8 @@ static int packet(struct parser *p, struct dr_event *ev)
     ev->kind = DR_EV_PACKET;
     pk->dir = tok(p)->punct;
     p->i++;
-    if (is_punct(tok(p), '(') || is_punct(tok(p), '['))
+    p->err->unsupported = is_punct(tok(p), '(') || is_punct(tok(p), '[');
+    if (p->err->unsupported)
         return fail(p, tok(p)->pos,
                     "IP-level packet attributes (tos, ecn, ttl) are not "
                     "supported");
@@ -586,6 +590,7 @@ static int syscall(struct parser *p, struct dr_event *ev)
                     describe(name, b, sizeof b));
     c->name = copy(p, name->text, name->len);
     c->name_pos = name->pos;
+    snprintf(p->err->call, sizeof p->err->call, "%.*s", (int)name->len, name->text);
     p->i += 2;
     struct dr_expr args = {0};
     if (!c->name || expr_items(p, ')', &args) < 0)
@@ -639,12 +644,6 @@ static struct dr_event *new_event(struct parser *p)
 
 static int unsupported(struct parser *p, const struct dr_token *t)
 {
-    if (t->kind == DR_T_COMMAND)
-        return fail(p, t->pos,
-                    "shell commands are not supported: the engine runs in a "
-                    "simulation; set engine options with --name=value lines");
-    if (t->kind == DR_T_CODE)
-        return fail(p, t->pos, "%%{ python }%% code blocks are not supported");
     if (t->kind == DR_T_OPTION)
         return fail(p, t->pos, "option lines must come before the first event");
     return 0;
@@ -695,8 +694,15 @@ static int event(struct parser *p, int64_t **prev_abs, int64_t *store)
     int rc;
     if (is_punct(t, '<') || is_punct(t, '>')) {
         rc = packet(p, ev);
+    } else if (t->kind == DR_T_COMMAND || t->kind == DR_T_CODE) {
+        ev->kind = t->kind == DR_T_COMMAND ? DR_EV_SHELL : DR_EV_CODE;
+        ev->text = copy(p, t->text, t->len);
+        rc = ev->text ? 0 : -1;
+        p->i++;
     } else if (t->kind == DR_T_ELLIPSIS || t->kind == DR_T_WORD) {
         rc = syscall(p, ev);
+        if (rc == 0)
+            p->err->call[0] = 0;
     } else {
         char b[64];
         rc = fail(p, t->pos, "expected a packet ('<' or '>') or a system call, got %s",
@@ -738,9 +744,16 @@ static int option(struct parser *p)
                         describe(v, b, sizeof b));
         }
         o->value_pos = v->pos;
-        if (!(o->value = copy(p, v->text, v->len)))
-            return -1;
+        /* a value runs on while tokens touch (ipv4-mapped-ipv6, 2001:db8::1) */
+        size_t len = v->len;
         p->i++;
+        while (tok(p)->kind != DR_T_EOF && tok(p)->kind != DR_T_OPTION &&
+               tok(p)->text == v->text + len) {
+            len += tok(p)->len;
+            p->i++;
+        }
+        if (!(o->value = copy(p, v->text, len)))
+            return -1;
     }
     s->nopts++;
     return 0;
@@ -766,8 +779,29 @@ struct dr_script *dr_parse(const char *path, const char *src, size_t len, struct
     while (rc == 0 && tok(&p)->kind == DR_T_OPTION)
         rc = option(&p);
     int64_t last_abs = 0, *prev_abs = NULL;
-    while (rc == 0 && tok(&p)->kind != DR_T_EOF)
+    /* packetdrill's grammar: an untimed `command` before the events (init) runs first, one
+     * after them (cleanup) runs at the end; the init one becomes a shell event at 0, the
+     * cleanup one is dropped (each script starts with a fresh engine: nothing to undo). */
+    if (rc == 0 && tok(&p)->kind == DR_T_COMMAND) {
+        struct dr_event *ev = new_event(&p);
+        if (!ev)
+            rc = -1;
+        else {
+            ev->pos = tok(&p)->pos;
+            ev->time.kind = DR_TIME_ABS;
+            ev->kind = DR_EV_SHELL;
+            ev->text = copy(&p, tok(&p)->text, tok(&p)->len);
+            rc = ev->text ? 0 : -1;
+            p.i++;
+        }
+    }
+    while (rc == 0 && tok(&p)->kind != DR_T_EOF) {
+        if (tok(&p)->kind == DR_T_COMMAND && p.t[p.i + 1].kind == DR_T_EOF && s->nevents) {
+            p.i++;
+            break;
+        }
         rc = event(&p, &prev_abs, &last_abs);
+    }
     if (rc == 0 && s->nevents == 0)
         rc = fail(&p, tok(&p)->pos, "the script has no events");
     dr_tokens_free(&toks);
@@ -779,6 +813,12 @@ struct dr_script *dr_parse(const char *path, const char *src, size_t len, struct
 }
 
 struct dr_script *dr_parse_file(const char *path, struct dr_error *err)
+{
+    return dr_parse_file_defs(path, NULL, 0, err);
+}
+
+struct dr_script *dr_parse_file_defs(const char *path, const char *const *defines, size_t ndefines,
+                                     struct dr_error *err)
 {
     memset(err, 0, sizeof *err);
     FILE *f = fopen(path, "rb");
@@ -812,7 +852,8 @@ struct dr_script *dr_parse_file(const char *path, struct dr_error *err)
         snprintf(err->msg, sizeof err->msg, "read error");
         return NULL;
     }
-    struct dr_script *s = dr_parse(path, buf, len, err);
+    struct dr_script *s =
+        dr_preprocess(buf, len, defines, ndefines, err) < 0 ? NULL : dr_parse(path, buf, len, err);
     free(buf);
     return s;
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "format.h"
+#include "shell.h"
 #include "wire.h"
 
 #define WAIT_FOR_ANY SF_SEC(86400) /* how long "*" waits for a packet */
@@ -39,6 +40,20 @@ int dr_fail(struct runner *r, const struct dr_event *ev, const char *fmt, ...)
     vsnprintf(body, sizeof body, fmt, ap);
     va_end(ap);
     dr_text_add(&t, "%s", body);
+    return -1;
+}
+
+int dr_unsupported(struct runner *r, const struct dr_event *ev, const char *fmt, ...)
+{
+    if (r->failed)
+        return -1;
+    char body[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(body, sizeof body, fmt, ap);
+    va_end(ap);
+    dr_fail(r, ev, "unsupported: %s", body);
+    r->unsupported = 1;
     return -1;
 }
 
@@ -271,11 +286,11 @@ static int apply_option(struct runner *r, const struct dr_option *o, int from_cl
     } else if (!strcmp(o->name, "local_ip") || !strcmp(o->name, "remote_ip")) {
         struct sf_addr a;
         if (!v || sf_addr_parse(v, &a) < 0)
-            return option_error(r, o, from_cli, "expected an IPv4 address");
+            return option_error(r, o, from_cli, "expected an IPv4 or IPv6 address");
         if (o->name[0] == 'l')
-            r->local = a;
+            r->local = a, r->local_set = 1;
         else
-            r->remote = a;
+            r->remote = a, r->remote_set = 1;
     } else if (!strcmp(o->name, "bind_port") || !strcmp(o->name, "connect_port") ||
                !strcmp(o->name, "remote_port")) {
         if (number(v, 65535, &n) < 0 || n == 0)
@@ -294,16 +309,59 @@ static int apply_option(struct runner *r, const struct dr_option *o, int from_cl
         if (number(v, UINT64_MAX, &n) < 0)
             return option_error(r, o, from_cli, "expected a number");
         r->seed = n;
+    } else if (!strcmp(o->name, "mtu")) {
+        /* the link's MTU sets the MSS the engine offers: the mss setting is for IPv4's 40
+         * bytes of headers (IPv6 takes 20 more) */
+        char mss[16];
+        if (number(v, 65535, &n) < 0 || n < 128)
+            return option_error(r, o, from_cli, "expected an MTU (128-65535)");
+        snprintf(mss, sizeof mss, "%u", (unsigned)n - 40);
+        if (sf_tcp_config_set(&r->cfg, "mss", mss, err, sizeof err) < 0)
+            return option_error(r, o, from_cli, err);
+    } else if (!strcmp(o->name, "gateway_ip") || !strcmp(o->name, "netmask_ip")) {
+        /* packetdrill's TUN routing: the simulated link needs none */
+    } else if (!strcmp(o->name, "gso")) {
+        if (v && number(v, 1, &n) < 0)
+            return option_error(r, o, from_cli, "expected 0 or 1");
+        r->gso = v ? (int)n : 1;
+    } else if (!strcmp(o->name, "strict_end")) {
+        if (v && number(v, 1, &n) < 0)
+            return option_error(r, o, from_cli, "expected 0 or 1");
+        r->strict_end = v ? (int)n : 1;
     } else if (!strcmp(o->name, "ip_version")) {
-        if (!v || strcmp(v, "ipv4") != 0)
-            return option_error(r, o, from_cli, "only ipv4 is supported");
+        if (v && !strcmp(v, "ipv4"))
+            r->ip_version = 4;
+        else if (v && !strcmp(v, "ipv6"))
+            r->ip_version = 6;
+        else if (v && !strcmp(v, "ipv4-mapped-ipv6"))
+            r->ip_version = 46;
+        else
+            return option_error(r, o, from_cli, "expected ipv4, ipv6 or ipv4-mapped-ipv6");
     } else {
         int rc = sf_tcp_config_set(&r->cfg, o->name, v ? v : "1", err, sizeof err);
-        if (rc == -ENOENT)
+        if (rc == -ENOENT && from_cli)
             return option_error(r, o, from_cli, "unknown option");
+        if (rc == -ENOENT) { /* packetdrill's (--mtu, --tcp_ts_tick_usecs, ...) or a typo */
+            option_error(r, o, from_cli, "unsupported: unknown option");
+            r->unsupported = 1;
+            return -1;
+        }
         if (rc < 0)
             return option_error(r, o, from_cli, err);
     }
+    return 0;
+}
+
+static int apply_shell(struct runner *r, const struct dr_event *ev, struct sf_tcp_config *cfg)
+{
+    char dir[1024], why[512];
+    const char *slash = strrchr(r->s->path, '/');
+    if (slash)
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - r->s->path), r->s->path);
+    else
+        snprintf(dir, sizeof dir, ".");
+    if (dr_shell_apply(ev->text, dir, cfg, why, sizeof why))
+        return dr_unsupported(r, ev, "%s", why);
     return 0;
 }
 
@@ -316,6 +374,8 @@ static int configure(struct runner *r)
     r->connect_port = 8080;
     r->remote_port = 49152;
     r->seed = 1;
+    r->gso = 1;
+    r->ip_version = 4;
     sf_tcp_config_defaults(&r->cfg);
     for (size_t i = 0; i < r->set->nopts; i++)
         if (apply_option(r, &r->set->opts[i], 1) < 0)
@@ -323,6 +383,22 @@ static int configure(struct runner *r)
     for (size_t i = 0; i < r->s->nopts; i++)
         if (apply_option(r, &r->s->opts[i], 0) < 0)
             return -1;
+    /* Shell lines before the first packet or call set up the engine (the defaults.sh and
+     * sysctl lines scripts start with); later ones may not change it (run_event). */
+    for (size_t i = 0; i < r->s->nevents && r->s->events[i].kind == DR_EV_SHELL; i++)
+        if (apply_shell(r, &r->s->events[i], &r->cfg) < 0)
+            return -1;
+    /* packetdrill's IPv6 addresses: a unique local one for the stack (RFC 4193), the
+     * documentation prefix for the script's side (RFC 3849) */
+    if (r->ip_version == 6) {
+        if (!r->local_set)
+            sf_addr_parse("fd3d:fa7b:d17d::1", &r->local);
+        if (!r->remote_set)
+            sf_addr_parse("2001:db8::1", &r->remote);
+    }
+    if (r->local.family != r->remote.family ||
+        (r->local.family == SF_AF_INET6) != (r->ip_version == 6))
+        return dr_fail(r, NULL, "local_ip and remote_ip must both be of the --ip_version family");
     char err[256];
     if (sf_tcp_config_check(&r->cfg, err, sizeof err) < 0) {
         const struct dr_option *o = r->s->nopts ? &r->s->opts[0] : NULL;
@@ -349,10 +425,16 @@ static int build_world(struct runner *r)
     static const struct sf_sim_host_ops engine_ops = {engine_deliver, engine_advance,
                                                       engine_deadline};
     static const struct sf_sim_host_ops script_ops = {script_deliver, NULL, NULL};
-    r->eh = sf_sim_host_add(r->sim, r->local.u.v4, &engine_ops, r);
-    r->sh = sf_sim_host_add(r->sim, r->remote.u.v4, &script_ops, r);
+    /* with IPv6 the hosts keep IPv4 addresses of their own, unused */
+    int v6 = r->ip_version == 6;
+    static const uint8_t v4_local[4] = {192, 168, 0, 1}, v4_remote[4] = {192, 0, 2, 1};
+    r->eh = sf_sim_host_add(r->sim, v6 ? v4_local : r->local.u.v4, &engine_ops, r);
+    r->sh = sf_sim_host_add(r->sim, v6 ? v4_remote : r->remote.u.v4, &script_ops, r);
     if (!r->eh || !r->sh)
         return dr_fail(r, NULL, "cannot add the hosts to the simulator: %s", strerror(errno));
+    if (v6 && (sf_sim_host_add_addr6(r->sim, r->eh, r->local.u.v6) < 0 ||
+               sf_sim_host_add_addr6(r->sim, r->sh, r->remote.u.v6) < 0))
+        return dr_fail(r, NULL, "cannot give the hosts their IPv6 addresses");
     struct sf_engine_params p;
     memset(&p, 0, sizeof p);
     p.config = &r->cfg;
@@ -364,7 +446,10 @@ static int build_world(struct runner *r)
         x = x * 6364136223846793005ull + 1442695040888963407ull;
         p.key[i] = (uint8_t)(x >> 56);
     }
-    p.local_addr = r->local;
+    if (v6)
+        p.local_addr6 = r->local;
+    else
+        p.local_addr = r->local;
     p.now = 0;
     r->eng = sf_engine_new(&p);
     if (!r->eng)
@@ -582,8 +667,15 @@ static int inject(struct runner *r, const struct dr_event *ev)
             o->b = ts_ecr_live(f, o->b);
     }
     struct dr_ip4 ip;
-    memcpy(ip.src, r->remote.u.v4, 4);
-    memcpy(ip.dst, r->local.u.v4, 4);
+    memset(&ip, 0, sizeof ip);
+    ip.v6 = r->ip_version == 6;
+    if (ip.v6) {
+        memcpy(ip.src6, r->remote.u.v6, 16);
+        memcpy(ip.dst6, r->local.u.v6, 16);
+    } else {
+        memcpy(ip.src, r->remote.u.v4, 4);
+        memcpy(ip.dst, r->local.u.v4, 4);
+    }
     static uint8_t buf[DR_MAX_PACKET];
     size_t len = dr_wire_build(buf, sizeof buf, &ip, r->ip_id++, &p);
     if (!len)
@@ -656,6 +748,35 @@ static int packet_matches(const struct dr_packet *want, const struct dr_packet *
     return 1;
 }
 
+/* Packetdrill on Linux reads the engine's segments off a TUN device with TSO/GSO: data the
+ * stack sends at once arrives as one large segment, and Linux scripts expect it so
+ * (`> P. 1:10001(10000)`). With --gso (the default), when an outbound line wants more data
+ * than the engine's next segment holds, the segments that follow it back to back (same
+ * instant, same 4-tuple, contiguous, same ACK, no SYN or RST) are joined into one, as GSO
+ * would have handed them over; PSH or FIN of the last one is kept. */
+static int gso_merge(struct runner *r, const struct dr_event *ev, struct dr_out *o)
+{
+    struct dr_packet *got = &o->pkt;
+    const struct dr_packet *want = &ev->pkt;
+    /* the rest of this instant's segments: they reach the queue one by one */
+    if (got->len && got->len < want->len && advance_to(r, ev, dr_now(r), COLLECT) < 0)
+        return -1;
+    while (got->len && got->len < want->len && r->out_n) {
+        struct dr_out *n = &r->outq[r->out_head];
+        const struct dr_packet *p = &n->pkt;
+        uint8_t same = DR_SYN | DR_RST | DR_ACK | DR_URG;
+        if (n->bad || n->t != o->t || n->flow != o->flow || p->seq != got->seq + got->len ||
+            !p->len || (got->flags & DR_FIN) || (p->flags & same) != (got->flags & same) ||
+            (got->flags & (DR_SYN | DR_RST)) || p->ack != got->ack)
+            return 0;
+        got->len += p->len;
+        got->flags |= p->flags & (DR_PSH | DR_FIN);
+        r->out_head = (r->out_head + 1) % r->out_cap;
+        r->out_n--;
+    }
+    return 0;
+}
+
 static int expect_packet(struct runner *r, const struct dr_event *ev, sf_time_t start,
                          sf_time_t end)
 {
@@ -677,6 +798,8 @@ static int expect_packet(struct runner *r, const struct dr_event *ev, sf_time_t 
                        packet_text(&ev->pkt, e, sizeof e), o->err, dr_secs(o->t));
     struct dr_packet *got = &o->pkt;
     got->has_ports = ev->pkt.has_ports;
+    if (r->gso && gso_merge(r, ev, o) < 0)
+        return -1;
     char why[64];
     if (!packet_matches(&ev->pkt, got, why, sizeof why))
         return dr_fail(r, ev, "expected: %s / actual: %s at time %.6f (%s differs)",
@@ -731,6 +854,22 @@ static int run_event(struct runner *r, const struct dr_event *ev, const struct d
     sf_time_t start, end;
     event_window(r, ev, prev, *prev_time, &start, &end);
     *prev_time = start;
+    if (ev->kind == DR_EV_CODE)
+        return dr_unsupported(r, ev, "%%{ python }%% blocks are not run");
+    if (ev->kind == DR_EV_SHELL) {
+        if (reach(r, ev, start) < 0)
+            return -1;
+        if (!r->started)
+            return 0; /* applied before the engine was made (configure) */
+        struct sf_tcp_config cfg = r->cfg;
+        if (apply_shell(r, ev, &cfg) < 0)
+            return -1;
+        if (memcmp(&cfg, &r->cfg, sizeof cfg) != 0)
+            return dr_unsupported(r, ev, "`%s`: changes an engine setting after the script started",
+                                  ev->text);
+        return 0;
+    }
+    r->started = 1;
     if (ev->kind == DR_EV_PACKET && ev->pkt.dir == '>')
         return expect_packet(r, ev, start, end);
     if (ev->kind == DR_EV_PACKET)
@@ -742,13 +881,16 @@ static int run_event(struct runner *r, const struct dr_event *ev, const struct d
     return start_call(r, ev, start, end);
 }
 
-/* After the last event: a call still blocking must return, and packets the engine sends
- * within the tolerance must have been expected. */
+/* After the last event: a call still blocking must return. As packetdrill, nothing the engine
+ * sends after that is checked; with strict_end (our corpus), packets sent within the
+ * tolerance, or left unmatched, fail the script. */
 static int finish(struct runner *r)
 {
     const struct dr_event *last = &r->s->events[r->s->nevents - 1];
     if (await_call(r, last) < 0)
         return -1;
+    if (!r->strict_end)
+        return 0;
     if (advance_to(r, NULL, dr_now(r) + r->tolerance, END) < 0)
         return -1;
     return 0;
@@ -777,12 +919,12 @@ int dr_run(const struct dr_script *s, const struct dr_settings *set, char *msg, 
         if (!r->failed)
             finish(r);
     }
-    int failed = r->failed;
+    int failed = r->failed, unsupported = r->unsupported;
     if (r->eng)
         sf_engine_free(r->eng);
     sf_sim_free(r->sim);
     free(r->outq);
     free(r->flows);
     free(r);
-    return failed ? -1 : 0;
+    return unsupported ? 1 : failed ? -1 : 0;
 }

@@ -18,7 +18,12 @@ struct dr_settings {
 };
 
 /* Returns 0 when the script passes; -1 with "FILE:LINE: what was expected / what happened"
- * in msg otherwise. */
+ * in msg when it fails; 1 with "FILE:LINE: unsupported: what" when it needs a feature the
+ * runner or the engine does not have (skipped, not failed). */
 int dr_run(const struct dr_script *s, const struct dr_settings *set, char *msg, size_t msglen);
+
+/* Whether synfin-drill makes this system call (a script failing to parse inside another
+ * call's arguments is unsupported, not wrong). */
+int dr_call_known(const char *name);
 
 #endif

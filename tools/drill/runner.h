@@ -19,7 +19,10 @@
 struct dr_fd {
     struct sf_conn *c; /* NULL: free */
     int nonblock;
-    int shut_wr; /* shutdown(SHUT_WR or SHUT_RDWR) succeeded */
+    int shut_wr;          /* shutdown(SHUT_WR or SHUT_RDWR) succeeded */
+    uint32_t notsent_low; /* TCP_NOTSENT_LOWAT, 0 when not set (the runner applies it) */
+    int eor;              /* the last send had MSG_EOR */
+    int bufs_set;         /* 1: SO_SNDBUF, 2: SO_RCVBUF set by the script (reported doubled) */
 };
 
 /* One 4-tuple as the script sees it: the engine's port and the script's port, the engine's
@@ -67,13 +70,18 @@ struct runner {
     char *msg;
     size_t msglen;
     int failed;
+    int unsupported; /* failed because the script needs what the runner or engine lacks */
 
     /* settings: runner options and the engine configuration */
     sf_time_t tolerance;
     struct sf_addr local, remote;
+    int local_set, remote_set;
+    int ip_version; /* 4, 6, or 46: ipv4-mapped-ipv6 (AF_INET6 sockets, IPv4 packets) */
     uint16_t bind_port, connect_port, remote_port;
     uint32_t remote_isn;
     uint64_t seed;
+    int strict_end; /* packets after the last event fail the script (packetdrill: not checked) */
+    int gso;        /* back-to-back segments may match one larger outbound line (Linux TSO) */
     struct sf_tcp_config cfg;
 
     /* the simulated world: the engine on one host, the script on the other */
@@ -91,6 +99,7 @@ struct runner {
     size_t nflows, flows_cap;
     size_t def_flow; /* the flow of packets that name no ports */
 
+    int started; /* a packet or call has run: shell lines may no longer change the engine */
     int pending; /* a blocking call is in progress in `call` */
     struct dr_call call;
 };
@@ -98,6 +107,10 @@ struct runner {
 /* "FILE:LINE: ..." into r->msg, marks the run failed; returns -1. */
 __attribute__((format(printf, 3, 4))) int dr_fail(struct runner *r, const struct dr_event *ev,
                                                   const char *fmt, ...);
+/* The same for a script that needs a feature the runner or the engine does not have: the
+ * script is reported skipped ("unsupported: ..."), not failed. */
+__attribute__((format(printf, 3, 4))) int
+dr_unsupported(struct runner *r, const struct dr_event *ev, const char *fmt, ...);
 sf_time_t dr_now(const struct runner *r);
 /* Seconds since the script started, for messages. */
 double dr_secs(sf_time_t t);

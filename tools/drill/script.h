@@ -129,7 +129,12 @@ struct dr_syscall {
 
 /* ---- the script ---------------------------------------------------------------------------- */
 
-enum dr_event_kind { DR_EV_PACKET, DR_EV_SYSCALL };
+enum dr_event_kind {
+    DR_EV_PACKET,
+    DR_EV_SYSCALL,
+    DR_EV_SHELL, /* `command`: interpreted, never run (shell.c) */
+    DR_EV_CODE,  /* %{ python }%: reported unsupported when reached */
+};
 
 struct dr_event {
     struct dr_pos pos; /* of the time: the line packetdrill reports */
@@ -137,6 +142,7 @@ struct dr_event {
     enum dr_event_kind kind;
     struct dr_packet pkt;
     struct dr_syscall call;
+    const char *text; /* SHELL: the command between the backquotes */
 };
 
 /* --name=value, or --name alone (value NULL). */

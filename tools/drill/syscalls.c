@@ -46,6 +46,9 @@ enum {
     LX_CLOSING,
 };
 
+/* FreeBSD's TCP_NOOPT (8) is Linux's TCP_WINDOW_CLAMP: a number of the runner's own. */
+#define DR_TCP_NOOPT 0x10008
+
 static const struct sym symbols[] = {
     SYM(AF_INET),
     SYM(PF_INET),
@@ -88,6 +91,11 @@ static const struct sym symbols[] = {
     SYM(POLLNVAL),
     SYM(POLLRDHUP),
     SYM(MSG_NOSIGNAL),
+    SYM(MSG_PEEK),
+    SYM(MSG_DONTWAIT),
+    SYM(MSG_EOR),
+    SYM(TCP_NOTSENT_LOWAT),
+    {"TCP_NOOPT", DR_TCP_NOOPT},
     SYM(INADDR_ANY),
     {"TCP_ESTABLISHED", LX_ESTABLISHED},
     {"TCP_SYN_SENT", LX_SYN_SENT},
@@ -171,8 +179,8 @@ static int eval(struct runner *r, const struct dr_event *ev, const struct dr_exp
         if (lookup(symbols, sizeof symbols / sizeof symbols[0], e->text, out) == 0 ||
             lookup(errnos, sizeof errnos / sizeof errnos[0], e->text, out) == 0)
             return 0;
-        return dr_fail(r, ev, "%s: unknown name '%s' (column %d)", ev->call.name, e->text,
-                       e->pos.col);
+        return dr_unsupported(r, ev, "%s: name '%s' (column %d) is not known", ev->call.name,
+                              e->text, e->pos.col);
     case DR_X_OR:
         if (eval(r, ev, e->lhs, &a) < 0 || eval(r, ev, e->rhs, &b) < 0)
             return -1;
@@ -271,6 +279,9 @@ static int fd_new(struct runner *r, struct sf_conn *c, int nonblock)
             r->fds[fd].c = c;
             r->fds[fd].nonblock = nonblock;
             r->fds[fd].shut_wr = 0;
+            r->fds[fd].notsent_low = 0;
+            r->fds[fd].eor = 0;
+            r->fds[fd].bufs_set = 0;
             sf_set_handler(c, no_events, r);
             return fd;
         }
@@ -321,13 +332,16 @@ static int result(struct dr_call *call, long rc)
 static int do_socket(struct runner *r, struct dr_call *call)
 {
     const struct dr_event *ev = call->ev;
-    long domain = AF_INET, type, proto = IPPROTO_TCP;
+    long domain = r->ip_version == 4 ? AF_INET : AF_INET6, type, proto = IPPROTO_TCP;
     if (nargs(r, ev, 3, 3) < 0)
         return DR_CALL_FAILED;
     if ((!is_ellipsis(ev->call.args[0]) && arg(r, ev, 0, &domain) < 0) ||
         arg(r, ev, 1, &type) < 0 || (!is_ellipsis(ev->call.args[2]) && arg(r, ev, 2, &proto) < 0))
         return DR_CALL_FAILED;
-    if (domain != AF_INET)
+    /* ipv4-mapped-ipv6: AF_INET6 sockets whose traffic is IPv4 (the engine needs no mapping:
+     * the runner gives it the IPv4 addresses) */
+    if (domain != (r->ip_version == 4 ? AF_INET : AF_INET6) &&
+        !(r->ip_version == 46 && domain == AF_INET))
         return result(call, -EAFNOSUPPORT);
     if ((type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != SOCK_STREAM ||
         (proto != IPPROTO_TCP && proto != 0))
@@ -384,6 +398,7 @@ static int do_accept(struct runner *r, struct dr_call *call)
         sf_abort(c);
         return result(call, -EMFILE);
     }
+    r->fds[fd].notsent_low = d->notsent_low; /* Linux clones the listener's setting */
     return result(call, fd);
 }
 
@@ -435,6 +450,21 @@ static const uint8_t *pattern(void)
     return buf;
 }
 
+/* A NULL buffer: Linux's copy fails with EFAULT (packetdrill writes NULL or 0). */
+static int null_buffer(const struct dr_expr *e)
+{
+    return (e->kind == DR_X_WORD && !strcmp(e->text, "NULL")) ||
+           (e->kind == DR_X_INT && e->num == 0);
+}
+
+/* Bytes written that the engine has not sent yet. */
+static uint32_t unsent(const struct dr_fd *d)
+{
+    struct sf_conn_info in;
+    sf_info(d->c, &in);
+    return in.unacked > in.in_flight ? in.unacked - in.in_flight : 0;
+}
+
 static int do_write(struct runner *r, struct dr_call *call)
 {
     const struct dr_event *ev = call->ev;
@@ -445,11 +475,20 @@ static int do_write(struct runner *r, struct dr_call *call)
         return DR_CALL_FAILED;
     if (n < 0)
         return result(call, -EINVAL);
-    if (flags & ~(long)MSG_NOSIGNAL)
-        return dr_fail(r, ev, "send: only the flag MSG_NOSIGNAL is supported");
+    if (null_buffer(ev->call.args[1]) && n > 0)
+        return result(call, -EFAULT);
+    if (flags & ~(long)(MSG_NOSIGNAL | MSG_DONTWAIT | MSG_EOR))
+        return dr_unsupported(r, ev, "send: flags 0x%lx", flags);
     FD_OR_RETURN(d, r, call);
+    int nonblock = d->nonblock || (flags & MSG_DONTWAIT);
     if (connecting(d))
-        return d->nonblock ? result(call, -EAGAIN) : DR_CALL_BLOCKED;
+        return nonblock ? result(call, -EAGAIN) : DR_CALL_BLOCKED;
+    /* MSG_EOR (Linux): later data never joins this record in a segment. The engine keeps no
+     * record boundaries; that only shows when more data comes while this is still queued. */
+    if (d->eor && call->done == 0 && unsent(d) > 0)
+        return dr_unsupported(r, ev,
+                              "MSG_EOR: data written behind an unsent record (the engine keeps "
+                              "no record boundaries)");
     const struct dr_expr *buf = ev->call.args[1];
     while (call->done < (size_t)n) {
         size_t chunk = (size_t)n - call->done;
@@ -461,18 +500,24 @@ static int do_write(struct runner *r, struct dr_call *call)
         } else if (chunk > 65536) {
             chunk = 65536;
         }
-        ssize_t k = sf_send(d->c, data, chunk);
+        /* TCP_NOTSENT_LOWAT: nothing more is taken while that much waits unsent (Linux's
+         * tcp_stream_memory_free, checked before each new buffer, not per byte) */
+        ssize_t k = -EAGAIN;
+        if (!d->notsent_low || unsent(d) < d->notsent_low)
+            k = sf_send(d->c, data, chunk);
         dr_touched(r);
         if (k > 0) {
             call->done += (size_t)k;
             continue;
         }
-        if (k == -EAGAIN && !d->nonblock)
+        if (k == -EAGAIN && !nonblock)
             return DR_CALL_BLOCKED;
         if (call->done)
             break; /* a partial write returns its count; the error comes next time */
         return result(call, k ? k : -EAGAIN);
     }
+    if (call->done)
+        d->eor = (flags & MSG_EOR) != 0;
     return result(call, (long)call->done);
 }
 
@@ -486,14 +531,16 @@ static int do_read(struct runner *r, struct dr_call *call)
         return DR_CALL_FAILED;
     if (n < 0)
         return result(call, -EINVAL);
-    if (flags)
-        return dr_fail(r, ev, "recv: flags are not supported");
+    if (null_buffer(ev->call.args[1]) && n > 0)
+        return result(call, -EFAULT);
+    if (flags & ~(long)(MSG_PEEK | MSG_DONTWAIT))
+        return dr_unsupported(r, ev, "recv: flags 0x%lx", flags);
     FD_OR_RETURN(d, r, call);
     static uint8_t buf[1 << 20];
     size_t want = (size_t)n < sizeof buf ? (size_t)n : sizeof buf;
-    ssize_t k = sf_recv(d->c, buf, want);
+    ssize_t k = (flags & MSG_PEEK) ? sf_peek(d->c, buf, want) : sf_recv(d->c, buf, want);
     dr_touched(r);
-    if (k == -EAGAIN && !d->nonblock)
+    if (k == -EAGAIN && !d->nonblock && !(flags & MSG_DONTWAIT))
         return DR_CALL_BLOCKED;
     return result(call, k);
 }
@@ -544,6 +591,11 @@ static int do_fcntl(struct runner *r, struct dr_call *call)
     return result(call, -EINVAL);
 }
 
+static int is_tcp(long level)
+{
+    return level == SOL_TCP || level == IPPROTO_TCP;
+}
+
 /* (level, name) to the engine's option; -1 if it has none. */
 static int engine_opt(long level, long name)
 {
@@ -579,10 +631,19 @@ static int do_setsockopt(struct runner *r, struct dr_call *call)
     if (nargs(r, ev, 5, 5) < 0 || arg(r, ev, 1, &level) < 0 || arg(r, ev, 2, &name) < 0)
         return DR_CALL_FAILED;
     FD_OR_RETURN(d, r, call);
+    const struct dr_expr *v = ev->call.args[3];
+    if (is_tcp(level) && (name == TCP_NOTSENT_LOWAT || name == DR_TCP_NOOPT)) {
+        if (eval(r, ev, v, &value) < 0)
+            return DR_CALL_FAILED;
+        if (name == DR_TCP_NOOPT)
+            return value ? dr_unsupported(r, ev, "TCP_NOOPT on: the engine always sends MSS")
+                         : result(call, 0);
+        d->notsent_low = value < 0 || value > UINT32_MAX ? 0 : (uint32_t)value;
+        return result(call, 0);
+    }
     int opt = engine_opt(level, name);
     if (opt < 0)
-        return result(call, -ENOPROTOOPT);
-    const struct dr_expr *v = ev->call.args[3];
+        return dr_unsupported(r, ev, "setsockopt: option %ld at level %ld", name, level);
     if (opt == SF_OPT_LINGER) {
         const struct dr_expr *on = field(v, "onoff"), *secs = field(v, "linger");
         long a, b;
@@ -594,7 +655,12 @@ static int do_setsockopt(struct runner *r, struct dr_call *call)
     } else if (eval(r, ev, v, &value) < 0) {
         return DR_CALL_FAILED;
     }
-    return result(call, sf_setopt(d->c, (enum sf_opt)opt, value));
+    int rc = sf_setopt(d->c, (enum sf_opt)opt, value);
+    if (rc == 0 && opt == SF_OPT_SNDBUF)
+        d->bufs_set |= 1;
+    if (rc == 0 && opt == SF_OPT_RCVBUF)
+        d->bufs_set |= 2;
+    return result(call, rc);
 }
 
 /* tcp_info fields the engine can answer, by their Linux names. */
@@ -675,13 +741,23 @@ static int do_getsockopt(struct runner *r, struct dr_call *call)
     long got, want;
     if (level == SOL_SOCKET && name == SO_ERROR) {
         got = sf_take_error(d->c);
+    } else if (is_tcp(level) && name == TCP_NOTSENT_LOWAT) {
+        got = d->notsent_low;
+    } else if (is_tcp(level) && name == DR_TCP_NOOPT) {
+        got = 0;
     } else {
         int opt = engine_opt(level, name);
         if (opt < 0)
-            return result(call, -ENOPROTOOPT);
+            return dr_unsupported(r, ev, "getsockopt: option %ld at level %ld", name, level);
         int rc = sf_getopt(d->c, (enum sf_opt)opt, &got);
         if (rc < 0)
             return result(call, rc);
+        /* Linux doubles a buffer size set by setsockopt ("to allow space for bookkeeping
+         * overhead", socket(7)) and reports the doubled value; the engine's buffer holds the
+         * bytes asked for */
+        if ((opt == SF_OPT_SNDBUF && (d->bufs_set & 1)) ||
+            (opt == SF_OPT_RCVBUF && (d->bufs_set & 2)))
+            got *= 2;
         if (opt == SF_OPT_LINGER) {
             const struct dr_expr *on = field(v, "onoff"), *secs = field(v, "linger");
             long a = 0, b = 0;
@@ -743,6 +819,10 @@ static int do_poll(struct runner *r, struct dr_call *call)
             rev = POLLNVAL;
         else
             rev = poll_bits(sf_poll(r->fds[fd].c)) & ((unsigned)events | POLLERR | POLLHUP);
+        /* TCP_NOTSENT_LOWAT: writable only below that much unsent (Linux tcp_poll) */
+        if (fd >= 0 && fd < DR_MAX_FDS && r->fds[fd].c && r->fds[fd].notsent_low &&
+            unsent(&r->fds[fd]) >= r->fds[fd].notsent_low)
+            rev &= ~(unsigned)POLLOUT;
         call->revents[i] = rev;
         if (rev)
             ready++;
@@ -774,6 +854,14 @@ static const struct {
     {"poll", do_poll},
 };
 
+int dr_call_known(const char *name)
+{
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
+        if (!strcmp(calls[i].name, name))
+            return 1;
+    return 0;
+}
+
 /* Each call function returns DR_CALL_DONE or DR_CALL_BLOCKED, or fails the script with
  * dr_fail (whose -1 is turned into DR_CALL_FAILED here). */
 int dr_call_attempt(struct runner *r, struct dr_call *call)
@@ -788,7 +876,7 @@ int dr_call_attempt(struct runner *r, struct dr_call *call)
             int rc = calls[i].fn(r, call);
             return r->failed ? DR_CALL_FAILED : rc;
         }
-    dr_fail(r, ev, "system call %s is not supported by synfin-drill", ev->call.name);
+    dr_unsupported(r, ev, "system call %s", ev->call.name);
     return DR_CALL_FAILED;
 }
 

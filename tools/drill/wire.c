@@ -31,6 +31,15 @@ static uint32_t get32(const uint8_t *p)
 
 static uint32_t pseudo_sum(const struct dr_ip4 *ip, size_t tcp_len)
 {
+    if (ip->v6) { /* RFC 8200 §8.1 */
+        uint8_t ph6[40];
+        memcpy(ph6, ip->src6, 16);
+        memcpy(ph6 + 16, ip->dst6, 16);
+        put32(ph6 + 32, (uint32_t)tcp_len);
+        ph6[36] = ph6[37] = ph6[38] = 0;
+        ph6[39] = 6;
+        return sf_csum_add(0, ph6, sizeof ph6);
+    }
     uint8_t ph[12];
     memcpy(ph, ip->src, 4);
     memcpy(ph + 4, ip->dst, 4);
@@ -87,6 +96,9 @@ static int encode_options(uint8_t *o, const struct dr_packet *p)
     return (int)n;
 }
 
+static size_t build_tcp(uint8_t *t, const struct dr_ip4 *ip, const struct dr_packet *p,
+                        const uint8_t *opts, int olen, size_t tcp_len);
+
 size_t dr_wire_build(uint8_t *buf, size_t cap, const struct dr_ip4 *ip, uint16_t ip_id,
                      const struct dr_packet *p)
 {
@@ -95,11 +107,21 @@ size_t dr_wire_build(uint8_t *buf, size_t cap, const struct dr_ip4 *ip, uint16_t
     if (olen < 0)
         return 0;
     size_t tcp_len = 20 + (size_t)olen + p->len;
-    size_t total = 20 + tcp_len;
+    size_t iph = ip->v6 ? 40 : 20;
+    size_t total = iph + tcp_len;
     if (total > cap || total > DR_MAX_PACKET)
         return 0;
     uint8_t *h = buf;
-    memset(h, 0, 20);
+    memset(h, 0, iph);
+    if (ip->v6) {
+        h[0] = 0x60;
+        put16(h + 4, (uint32_t)tcp_len);
+        h[6] = 6;
+        h[7] = 64;
+        memcpy(h + 8, ip->src6, 16);
+        memcpy(h + 24, ip->dst6, 16);
+        return build_tcp(buf + iph, ip, p, opts, olen, tcp_len) + iph;
+    }
     h[0] = 0x45;
     put16(h + 2, (uint32_t)total);
     put16(h + 4, ip_id);
@@ -110,7 +132,12 @@ size_t dr_wire_build(uint8_t *buf, size_t cap, const struct dr_ip4 *ip, uint16_t
     memcpy(h + 16, ip->dst, 4);
     uint16_t c = sf_csum_fold(sf_csum_add(0, h, 20));
     memcpy(h + 10, &c, 2);
-    uint8_t *t = buf + 20;
+    return build_tcp(buf + iph, ip, p, opts, olen, tcp_len) + iph;
+}
+
+static size_t build_tcp(uint8_t *t, const struct dr_ip4 *ip, const struct dr_packet *p,
+                        const uint8_t *opts, int olen, size_t tcp_len)
+{
     memset(t, 0, 20);
     put16(t, p->sport);
     put16(t + 2, p->dport);
@@ -124,9 +151,9 @@ size_t dr_wire_build(uint8_t *buf, size_t cap, const struct dr_ip4 *ip, uint16_t
     uint8_t *data = t + 20 + olen;
     for (uint32_t i = 0; i < p->len; i++)
         data[i] = (uint8_t)('a' + (p->seq + i) % 26);
-    c = sf_csum_fold(sf_csum_add(pseudo_sum(ip, tcp_len), t, tcp_len));
+    uint16_t c = sf_csum_fold(sf_csum_add(pseudo_sum(ip, tcp_len), t, tcp_len));
     memcpy(t + 16, &c, 2);
-    return total;
+    return tcp_len;
 }
 
 static int decode_options(const uint8_t *o, size_t n, struct dr_packet *p, char *err, size_t errlen)
@@ -180,14 +207,33 @@ static int decode_options(const uint8_t *o, size_t n, struct dr_packet *p, char 
     return 0;
 }
 
+static int parse_tcp(const uint8_t *t, size_t tcp_len, const struct dr_ip4 *ip, struct dr_packet *p,
+                     char *err, size_t errlen);
+
 int dr_wire_parse(const uint8_t *pkt, size_t len, struct dr_ip4 *ip, struct dr_packet *p, char *err,
                   size_t errlen)
 {
     memset(p, 0, sizeof *p);
+    if (len >= 40 && (pkt[0] >> 4) == 6) {
+        size_t plen = get16(pkt + 4);
+        if (40 + plen > len) {
+            snprintf(err, errlen, "truncated IPv6 packet");
+            return -1;
+        }
+        if (pkt[6] != 6) {
+            snprintf(err, errlen, "not TCP (IPv6 next header %u)", pkt[6]);
+            return -1;
+        }
+        ip->v6 = 1;
+        memcpy(ip->src6, pkt + 8, 16);
+        memcpy(ip->dst6, pkt + 24, 16);
+        return parse_tcp(pkt + 40, plen, ip, p, err, errlen);
+    }
     if (len < 20 || (pkt[0] >> 4) != 4) {
         snprintf(err, errlen, "not an IPv4 packet");
         return -1;
     }
+    ip->v6 = 0;
     size_t ihl = (size_t)(pkt[0] & 0x0f) * 4;
     size_t total = get16(pkt + 2);
     if (ihl < 20 || total < ihl || total > len) {
@@ -205,8 +251,12 @@ int dr_wire_parse(const uint8_t *pkt, size_t len, struct dr_ip4 *ip, struct dr_p
     }
     memcpy(ip->src, pkt + 12, 4);
     memcpy(ip->dst, pkt + 16, 4);
-    const uint8_t *t = pkt + ihl;
-    size_t tcp_len = total - ihl;
+    return parse_tcp(pkt + ihl, total - ihl, ip, p, err, errlen);
+}
+
+static int parse_tcp(const uint8_t *t, size_t tcp_len, const struct dr_ip4 *ip, struct dr_packet *p,
+                     char *err, size_t errlen)
+{
     if (tcp_len < 20) {
         snprintf(err, errlen, "truncated TCP header");
         return -1;

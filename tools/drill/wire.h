@@ -1,5 +1,5 @@
-/* Script packets to IPv4/TCP bytes and back. The script speaks in relative numbers; this file
- * speaks in absolute ones: the runner maps between them (docs/drill.md). */
+/* Script packets to IPv4/TCP or IPv6/TCP bytes and back. The script speaks in relative numbers;
+ * this file speaks in absolute ones: the runner maps between them (docs/drill.md). */
 #ifndef SYNFIN_DRILL_WIRE_H
 #define SYNFIN_DRILL_WIRE_H
 
@@ -10,8 +10,11 @@
 
 #define DR_MAX_PACKET 65535
 
+/* The IP addresses of a packet: IPv4 (src, dst), or IPv6 when v6 is set (src6, dst6). */
 struct dr_ip4 {
     uint8_t src[4], dst[4];
+    int v6;
+    uint8_t src6[16], dst6[16];
 };
 
 /* Builds an IPv4/TCP packet from p (numbers taken as they are), with correct checksums and a

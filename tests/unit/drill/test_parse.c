@@ -306,8 +306,6 @@ static void errors(void **state)
     bad("0 close(3) = 0\n2 close(3) = 0\n1 close(3) = 0\n", 3, 1, "time goes backward");
     bad("1 close(3) = 0\n", 1, 1, "first event should be at time 0");
     bad("0 close(3) = 0\n--mss=100\n", 2, 1, "option lines must come before");
-    bad("`sysctl -w net.ipv4.tcp_sack=0`\n0 close(3) = 0\n", 1, 1, "shell commands");
-    bad("0 close(3) = 0\n+0 %{ print(1) }%\n", 2, 4, "code blocks");
     bad("0 close(3) = 0 /* never closed\n", 1, 16, "unterminated /* comment");
     bad("0 > S 0:0(0) <mss 1,foo>\n", 1, 21, "unknown TCP option 'foo'");
     bad("0 > S 0:0(0) <mss 70000>\n", 1, 19, "mss value 70000 out of range");
@@ -320,7 +318,8 @@ static void errors(void **state)
     bad("0 > 1:1(0)\n", 1, 5, "expected TCP flags");
     bad("0 > S. W. 1:1(0)\n", 1, 8, "expected start sequence number");
     bad("0 > S.X 1:1(0)\n", 1, 7, "unknown TCP flag 'X'");
-    bad("0 12abc\n", 1, 3, "malformed number");
+    bad("0 12xyz\n", 1, 3, "malformed number");
+    bad("0 12abc\n", 1, 3, "expected a system call name"); /* hex string: a word */
     bad("0 close(3) = 1.2.3\n", 1, 14, "malformed number");
     bad("0 close(3) = 0 $\n", 1, 16, "unexpected character '$'");
     bad("0 close(3 = 0\n", 1, 11, "expected ')' or ','");
@@ -367,13 +366,33 @@ static void packetdrill_style(void **state)
     dr_script_free(s);
 }
 
+/* packetdrill's grammar: an untimed init command, timed shell and code events, an untimed
+ * cleanup command (dropped). */
+static void shell_and_code(void **unused)
+{
+    (void)unused;
+    struct dr_script *s = ok("`sysctl -w net.ipv4.tcp_sack=0`\n0 close(3) = 0\n"
+                             "+0 `../common/defaults.sh`\n+0 %{ print(1) }%\n"
+                             "`/tmp/sysctl_restore_${PPID}.sh`\n");
+    assert_int_equal(s->nevents, 4);
+    assert_int_equal(s->events[0].kind, DR_EV_SHELL);
+    assert_string_equal(s->events[0].text, "sysctl -w net.ipv4.tcp_sack=0");
+    assert_int_equal(s->events[0].time.kind, DR_TIME_ABS);
+    assert_int_equal(s->events[1].kind, DR_EV_SYSCALL);
+    assert_int_equal(s->events[2].kind, DR_EV_SHELL);
+    assert_int_equal(s->events[2].pos.line, 3);
+    assert_string_equal(s->events[2].text, "../common/defaults.sh");
+    assert_int_equal(s->events[3].kind, DR_EV_CODE);
+    dr_script_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(options),           cmocka_unit_test(times),
         cmocka_unit_test(packet_fields),     cmocka_unit_test(syscalls),
         cmocka_unit_test(comments),          cmocka_unit_test(errors),
-        cmocka_unit_test(packetdrill_style),
+        cmocka_unit_test(packetdrill_style), cmocka_unit_test(shell_and_code),
     };
     return cmocka_run_group_tests_name("drill_parse", tests, NULL, NULL);
 }

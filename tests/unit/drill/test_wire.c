@@ -11,7 +11,7 @@
 #include "parse.h"
 #include "wire.h"
 
-static const struct dr_ip4 ip = {{192, 0, 2, 1}, {192, 168, 0, 1}};
+static const struct dr_ip4 ip = {{192, 0, 2, 1}, {192, 168, 0, 1}, 0, {0}, {0}};
 
 /* The packet of the first event of a one-line script. */
 static struct dr_packet packet_of(const char *line)

@@ -185,6 +185,35 @@ static void rejects_bad_packets(void **state)
     sf_sim_free(p.sim);
 }
 
+/* IPv6 packets are routed by the destination of their 40-byte header, to the host that was
+ * given that address; an unknown one is unroutable, a second host cannot take it. */
+static void routes_ipv6(void **state)
+{
+    (void)state;
+    struct pair p;
+    pair_init(&p, 1);
+    uint8_t a6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1}, b6[16] = {0xfd, [15] = 2};
+    assert_int_equal(sf_sim_host_add_addr6(p.sim, p.a, a6), 0);
+    assert_int_equal(sf_sim_host_add_addr6(p.sim, p.b, b6), 0);
+    assert_int_equal(sf_sim_host_add_addr6(p.sim, p.a, b6), -EEXIST);
+    uint8_t buf[64];
+    memset(buf, 0, sizeof buf);
+    buf[0] = 0x60;
+    buf[5] = 1; /* payload length */
+    buf[6] = PROTO_TEST;
+    memcpy(buf + 8, a6, 16);
+    memcpy(buf + 24, b6, 16);
+    buf[40] = 0x77;
+    assert_int_equal(sf_sim_send(p.sim, p.a, buf, 41), 0);
+    sf_sim_run_until(p.sim, 1000000);
+    assert_int_equal(p.rb.n, 1);
+    assert_int_equal(p.rb.len[0], 41);
+    buf[39] = 9; /* nobody has it */
+    assert_int_equal(sf_sim_send(p.sim, p.a, buf, 41), -EHOSTUNREACH);
+    assert_int_equal(sf_sim_send(p.sim, p.a, buf, 39), -EINVAL); /* shorter than the header */
+    sf_sim_free(p.sim);
+}
+
 /* Host timers run exactly at their deadline; run_until moves the clock even when idle. */
 static void runs_host_timers_on_time(void **state)
 {
@@ -733,6 +762,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(routes_in_order_with_delay),
         cmocka_unit_test(rejects_bad_packets),
+        cmocka_unit_test(routes_ipv6),
         cmocka_unit_test(runs_host_timers_on_time),
         cmocka_unit_test(stuck_host_does_not_spin),
         cmocka_unit_test(run_until_pred_and_idle),

@@ -102,9 +102,8 @@ void fx_in_abs(struct fx *f, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t
     struct sf_seg_out o;
     memset(&o, 0, sizeof o);
     /* From the peer's side: its local is 192.0.2.1:40000. */
-    struct sf_addr peer = sf_addr_v4(192, 0, 2, 1), me = sf_addr_v4(192, 168, 0, 1);
-    memcpy(&o.t.laddr, peer.u.v4, 4);
-    memcpy(&o.t.raddr, me.u.v4, 4);
+    o.t.laddr = sf_addr_v4(192, 0, 2, 1);
+    o.t.raddr = sf_addr_v4(192, 168, 0, 1);
     o.t.lport = f->peer_port;
     o.t.rport = f->local_port;
     o.seq = seq;

@@ -381,6 +381,86 @@ static void out_of_order_sack(void **unused)
     fx_free(f);
 }
 
+/* RFC 2018 §4: the first block holds the segment that triggered the ACK, then the blocks
+ * reported most recently: after 200:300, 400:500, 600:700 the order is 600 400 200, not
+ * sequence order after the first; a segment joining an older block moves it to the front. */
+static void sack_most_recent_first(void **unused)
+{
+    (void)unused;
+    static const uint8_t blob[100];
+    struct fx *f = fx_new(sack_on);
+    fx_listen(f);
+    struct sf_tcp_opts o = {.has = OPT_MSS | OPT_SACK_OK, .mss = 1000};
+    fx_in(f, TH_SYN, 0, 0, 65535, &o, NULL, 0);
+    fx_out(f, TH_SYN | TH_ACK, 0, 1, 0);
+    fx_in(f, TH_ACK, 1, 1, 65535, NULL, NULL, 0);
+    int err;
+    f->conn = sf_accept(f->listener, &err);
+    /* without timestamps up to 4 blocks; the last segment joins 200:300 and 400:500 */
+    static const uint32_t seqs[] = {200, 400, 600, 800, 300};
+    static const uint32_t want[][4][2] = {
+        {{200, 300}},
+        {{400, 500}, {200, 300}},
+        {{600, 700}, {400, 500}, {200, 300}},
+        {{800, 900}, {600, 700}, {400, 500}, {200, 300}},
+        {{200, 500}, {800, 900}, {600, 700}},
+    };
+    static const unsigned nwant[] = {1, 2, 3, 4, 3};
+    for (unsigned k = 0; k < 5; k++) {
+        fx_in(f, TH_ACK, seqs[k], 1, 65535, NULL, blob, 100);
+        const struct sf_seg *a = fx_out(f, TH_ACK, 1, 1, 0);
+        assert_int_equal(a->opt.nsack, nwant[k]);
+        for (unsigned i = 0; i < nwant[k]; i++) {
+            assert_int_equal(a->opt.sack[i].start - FX_PEER_ISN, want[k][i][0]);
+            assert_int_equal(a->opt.sack[i].end - FX_PEER_ISN, want[k][i][1]);
+        }
+    }
+    fx_free(f);
+}
+
+/* IPv6 (RFC 8200): a 40-byte header with TCP as next header and the pseudo-header of §8.1
+ * (addresses, 32-bit length, next header) in the TCP checksum. Built and parsed back; a
+ * flipped payload bit fails the checksum, as does claiming the IPv4 family. */
+static void ipv6_segment_roundtrip(void **unused)
+{
+    (void)unused;
+    struct sf_seg_out o;
+    memset(&o, 0, sizeof o);
+    assert_int_equal(sf_addr_parse("2001:db8::1", &o.t.laddr), 0);
+    assert_int_equal(sf_addr_parse("fd3d:fa7b:d17d::1", &o.t.raddr), 0);
+    o.t.lport = 443;
+    o.t.rport = 50000;
+    o.seq = 1000;
+    o.ack = 2000;
+    o.flags = TH_ACK | TH_PSH;
+    o.wnd = 512;
+    o.opt.has = OPT_TS;
+    o.opt.tsval = 7;
+    o.opt.tsecr = 9;
+    uint8_t buf[256];
+    size_t n = sf_seg_build(buf, sizeof buf, &o, "hello", 5, NULL, 0);
+    assert_int_equal(n, 40 + 20 + 12 + 5);
+    assert_int_equal(buf[0] >> 4, 6);
+    assert_int_equal(buf[6], 6);
+    struct sf_seg s;
+    assert_int_equal(sf_seg_parse(buf, n, &s), SEG_OK);
+    assert_int_equal(s.t.laddr.family, SF_AF_INET6); /* seen from the receiver */
+    assert_memory_equal(s.t.raddr.u.v6, o.t.laddr.u.v6, 16);
+    assert_memory_equal(s.t.laddr.u.v6, o.t.raddr.u.v6, 16);
+    assert_int_equal(s.t.rport, 443);
+    assert_int_equal(s.seq, 1000);
+    assert_int_equal(s.len, 5);
+    assert_int_equal(s.opt.tsecr, 9);
+    buf[n - 1] ^= 1;
+    assert_int_equal(sf_seg_parse(buf, n, &s), SEG_BAD_CSUM);
+    buf[n - 1] ^= 1;
+    buf[8] ^= 0x80; /* the source address is in the pseudo-header */
+    assert_int_equal(sf_seg_parse(buf, n, &s), SEG_BAD_CSUM);
+    buf[8] ^= 0x80;
+    buf[4] = 0xff; /* payload length beyond the packet */
+    assert_int_equal(sf_seg_parse(buf, n, &s), SEG_MALFORMED);
+}
+
 /* A segment that carries SACK blocks carries that many fewer payload bytes (RFC 9293 §3.7.1):
  * with one block (12 option bytes) a full segment is 1448 bytes, so the packet stays at
  * 1500 and a path of that MTU carries it. */
@@ -698,6 +778,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(syn_retransmission_and_limit),
         cmocka_unit_test(simultaneous_open),
+        cmocka_unit_test(sack_most_recent_first),
+        cmocka_unit_test(ipv6_segment_roundtrip),
         cmocka_unit_test(zero_window_persist),
         cmocka_unit_test(small_window_override),
         cmocka_unit_test(active_open_window_follows_the_peers_isn),

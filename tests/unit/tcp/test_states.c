@@ -193,6 +193,68 @@ static void time_wait_rst(void **state)
     fx_free(f);
 }
 
+/* TIME-WAIT, a FIN inside the window (not a retransmission of the one that got us here):
+ * acceptable, so the eighth check's TIME-WAIT rule holds, "Acknowledge it, and restart the
+ * 2 MSL timeout" (RFC 9293 §3.10.7.4); without ACK the fifth check drops it first. */
+static void time_wait_fin_in_window(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(no_options);
+    fx_passive_open(f);
+    sf_close(f->conn);
+    fx_out(f, TH_ACK | TH_FIN, 1, 1, 0);
+    fx_in(f, TH_ACK | TH_FIN, 1, 2, 65535, NULL, NULL, 0);
+    fx_out(f, TH_ACK, 2, 2, 0);
+    assert_int_equal(fx_last_transition(f)->to, SF_TIME_WAIT);
+    fx_advance(f, 30000);
+    fx_in(f, TH_FIN, 2, 0, 65535, NULL, NULL, 0);
+    fx_none(f);
+    fx_in(f, TH_ACK | TH_FIN, 2, 2, 65535, NULL, NULL, 0);
+    fx_out(f, TH_ACK, 2, 2, 0);
+    fx_none(f);
+    struct sf_engine_stats st;
+    fx_advance(f, 59999);
+    sf_engine_stats(f->e, &st);
+    assert_int_equal(st.tw_live, 1);
+    fx_advance(f, 1);
+    sf_engine_stats(f->e, &st);
+    assert_int_equal(st.tw_live, 0);
+    fx_free(f);
+}
+
+static void drop_syn_fin_on(struct sf_tcp_config *c)
+{
+    no_options(c);
+    c->drop_syn_fin = 1;
+}
+
+/* CLOSED (RFC 9293 §3.10.7.1): "An incoming segment not containing a RST causes a RST to be
+ * sent in response", a SYN+FIN too: <SEQ=0><ACK=SEG.SEQ+SEG.LEN> counting SYN and FIN. A
+ * listener drops it (no state gives it a meaning); drop_syn_fin=1 drops it everywhere. */
+static void closed_syn_fin(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(no_options);
+    fx_in(f, TH_SYN | TH_FIN, 0, 0, 65535, NULL, NULL, 0);
+    fx_out(f, TH_RST | TH_ACK, 0, 2, 0);
+    fx_none(f);
+    fx_in(f, TH_SYN | TH_FIN, 0, 0, 65535, NULL, data1000, 10);
+    fx_out(f, TH_RST | TH_ACK, 0, 12, 0);
+    fx_in(f, TH_SYN | TH_RST, 0, 0, 65535, NULL, NULL, 0);
+    fx_none(f);
+    fx_listen(f);
+    fx_in(f, TH_SYN | TH_FIN, 0, 0, 65535, NULL, NULL, 0);
+    fx_none(f);
+    fx_free(f);
+
+    f = fx_new(drop_syn_fin_on);
+    fx_in(f, TH_SYN | TH_FIN, 0, 0, 65535, NULL, NULL, 0);
+    fx_none(f);
+    fx_in(f, TH_SYN, 0, 0, 65535, NULL, NULL, 0);
+    fx_out(f, TH_RST | TH_ACK, 0, 1, 0);
+    fx_free(f);
+}
+
 /* connect() without the handshake done: the segments only the SYN-ACK lets go. */
 static void connect_only(struct fx *f)
 {
@@ -374,6 +436,8 @@ int main(void)
         cmocka_unit_test(shutdown_in_syn_sent_without_data),
         cmocka_unit_test(syn_received_unacceptable_ack_passive),
         cmocka_unit_test(syn_received_unacceptable_ack_active),
+        cmocka_unit_test(time_wait_fin_in_window),
+        cmocka_unit_test(closed_syn_fin),
     };
     return cmocka_run_group_tests_name("tcp_states", tests, NULL, NULL);
 }

@@ -41,9 +41,8 @@ static struct sf_tuple chosen(unsigned i, int by_xor)
 {
     struct sf_tuple t;
     memset(&t, 0, sizeof t);
-    struct sf_addr l = sf_addr_v4(192, 168, 0, 1), r = sf_addr_v4(192, 0, 2, 1);
-    memcpy(&t.laddr, l.u.v4, 4);
-    memcpy(&t.raddr, r.u.v4, 4);
+    t.laddr = sf_addr_v4(192, 168, 0, 1);
+    t.raddr = sf_addr_v4(192, 0, 2, 1);
     t.lport = (uint16_t)(20000 + i);
     t.rport = by_xor ? (uint16_t)(t.lport ^ 0x5a5a) : (uint16_t)(60000 - i);
     return t;
@@ -51,8 +50,10 @@ static struct sf_tuple chosen(unsigned i, int by_xor)
 
 static uint32_t unkeyed(const struct sf_tuple *t, int by_xor)
 {
-    return by_xor ? t->laddr ^ t->raddr ^ t->lport ^ t->rport
-                  : t->laddr + t->raddr + t->lport + t->rport;
+    uint32_t l, r;
+    memcpy(&l, t->laddr.u.v4, 4);
+    memcpy(&r, t->raddr.u.v4, 4);
+    return by_xor ? l ^ r ^ t->lport ^ t->rport : l + r + t->lport + t->rport;
 }
 
 /* Opens N connections (SYN-SENT) on the chosen 4-tuples. */
@@ -62,8 +63,8 @@ static void connect_chosen(struct sf_engine *e, int by_xor)
         struct sf_tuple t = chosen(i, by_xor);
         struct sf_conn *c = sf_socket(e);
         assert_non_null(c);
-        struct sf_endpoint local = endpoint_v4(t.laddr, t.lport),
-                           remote = endpoint_v4(t.raddr, t.rport);
+        struct sf_endpoint local = endpoint_of(&t.laddr, t.lport),
+                           remote = endpoint_of(&t.raddr, t.rport);
         assert_int_equal(sf_bind(c, &local), 0);
         assert_int_equal(sf_connect(c, &remote), -EINPROGRESS);
     }

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""synfin-drill's handling of the packetdrill language beyond tests/drill/*.pkt: scripts that
+need a feature it lacks are reported unsupported (skipped, named, exit status 0), never
+failed; #ifdef sections follow --define; packetdrill's cleanup command is accepted.
+
+The scripts are written to a temporary directory: they are not part of the corpus, which
+must pass."""
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from tap import Tap, binary  # noqa: E402
+
+DRILL = binary("synfin-drill")
+t = Tap()
+TMP = tempfile.mkdtemp(prefix="drill-lang-")
+
+HANDSHAKE = """0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0 < S 0:0(0) win 65535 <mss 1460,nop,wscale 7>
++0 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>
++.01 < . 1:1(0) ack 1 win 514
++0 accept(3, ..., ...) = 4
+"""
+
+
+def script(name, text):
+    path = os.path.join(TMP, name)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path
+
+
+def drill(*args):
+    return subprocess.run([DRILL, *args], capture_output=True, text=True, timeout=60)
+
+
+def skipped(path, line, what):
+    p = drill("--tap", path)
+    lines = p.stdout.splitlines()
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert lines[0] == "1..1", lines
+    want = f"ok 1 - {path} # SKIP unsupported: "
+    assert lines[1].startswith(want) and what in lines[1], lines
+    p = drill(path)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.startswith(f"{path}:{line}: unsupported: "), p.stderr
+
+
+@t.test
+def unknown_sysctl_is_unsupported():
+    path = script("sysctl.pkt", "`sysctl -q net.ipv4.tcp_no_such_knob=1`\n" + HANDSHAKE)
+    skipped(path, 1, "sysctl net.ipv4.tcp_no_such_knob: no engine setting for it")
+
+
+@t.test
+def fixed_behaviour_sysctl_is_unsupported_only_when_it_differs():
+    path = script("fack.pkt", "0 `sysctl -q net.ipv4.tcp_fack=0`\n+" + HANDSHAKE)
+    assert drill("--strict_end", path).returncode == 0
+    path = script("fack1.pkt", "0 `sysctl -q net.ipv4.tcp_fack=1`\n+" + HANDSHAKE)
+    skipped(path, 1, "net.ipv4.tcp_fack=1: the engine's behaviour is fixed")
+
+
+@t.test
+def other_shell_commands_are_unsupported():
+    path = script("tc.pkt", "`tc qdisc replace dev tun0 root pfifo limit 0`\n" + HANDSHAKE)
+    skipped(path, 1, "`tc qdisc replace dev tun0 root pfifo limit 0`: not a TCP setting")
+    path = script("nstat.pkt", HANDSHAKE + "+0 `nstat | grep TcpExt > /dev/null`\n")
+    skipped(path, 8, "a pipeline")
+
+
+@t.test
+def setting_changed_mid_script_is_unsupported():
+    path = script("late.pkt", HANDSHAKE + "+0 `sysctl -q net.ipv4.tcp_sack=0`\n")
+    skipped(path, 8, "changes an engine setting after the script started")
+
+
+@t.test
+def python_block_is_unsupported():
+    path = script("code.pkt", HANDSHAKE + "+0 %{ assert tcpi_rto == 1000000 }%\n")
+    skipped(path, 8, "%{ python }% blocks are not run")
+
+
+@t.test
+def unknown_call_and_name_are_unsupported():
+    path = script("sendmsg.pkt", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+                  "+0 sendmsg(3, ..., 0) = 0\n")
+    skipped(path, 2, "system call sendmsg")
+    path = script("fastopen.pkt", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+                  "+0 setsockopt(3, SOL_TCP, TCP_FASTOPEN, [1], 4) = 0\n")
+    skipped(path, 2, "name 'TCP_FASTOPEN'")
+
+
+@t.test
+def noopt_on_and_eor_behind_unsent_data_are_unsupported():
+    path = script("noopt.pkt", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+                  "+0 setsockopt(3, IPPROTO_TCP, TCP_NOOPT, [1], 4) = 0\n")
+    skipped(path, 2, "TCP_NOOPT on")
+    path = script("eor.pkt", HANDSHAKE.replace("win 514", "win 1")
+                  + "+0 send(4, ..., 1000, MSG_EOR) = 1000\n"
+                  + "+0 send(4, ..., 10, 0) = 10\n")
+    skipped(path, 9, "MSG_EOR: data written behind an unsent record")
+
+
+@t.test
+def ifdef_sections_follow_define():
+    text = ("#ifdef SLOW\n--delack_ms=200\n#else\n--delack_ms=100\n#endif\n" + HANDSHAKE
+            + "+.01 < P. 1:101(100) ack 1 win 514\n"
+            + "#ifndef SLOW\n+.1 > . 1:1(0) ack 101\n#else\n+.2 > . 1:1(0) ack 101\n#endif\n")
+    path = script("ifdef.pkt", text)
+    assert drill("--strict_end", path).returncode == 0, drill(path).stderr
+    p = drill("--strict_end", "--define=SLOW", path)
+    assert p.returncode == 0, p.stderr
+    p = drill("--strict_end", "--define=SLOW=1", path)
+    assert p.returncode == 0, p.stderr
+    # the lines keep their numbers: the ACK expected at line 17 (else branch) is late
+    bad = script("ifdef-bad.pkt", text.replace("+.2 > .", "+.3 > ."))
+    p = drill("--define=SLOW", bad)
+    assert p.returncode == 1 and p.stderr.startswith(f"{bad}:17: "), p.stderr
+    p = drill(script("noend.pkt", "#ifdef X\n" + HANDSHAKE))
+    assert p.returncode == 1 and "noend.pkt:1:1: #ifdef without #endif" in p.stderr, p.stderr
+
+
+@t.test
+def cleanup_command_is_accepted():
+    path = script("cleanup.pkt", "`../common/nothing_here.sh`\n" + HANDSHAKE
+                  + "`/tmp/sysctl_restore_${PPID}.sh`\n")
+    p = drill(path)
+    # the init command names a script that does not exist: unsupported, at line 1
+    assert p.returncode == 0 and "1: unsupported: `../common/nothing_here.sh`" in p.stderr
+    path = script("cleanup2.pkt", HANDSHAKE + "`/tmp/sysctl_restore_${PPID}.sh`\n")
+    p = drill("--strict_end", path)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+
+
+@t.test
+def gso_joins_back_to_back_segments():
+    text = HANDSHAKE.replace("S 0:0(0) win 65535 <mss 1460", "S 0:0(0) win 65535 <mss 1000") + (
+        "+0 write(4, ..., 2500) = 2500\n"
+        "+0 > P. 1:2501(2500) ack 1\n")
+    path = script("gso.pkt", text)
+    p = drill("--strict_end", path)
+    assert p.returncode == 0, p.stderr
+    p = drill("--strict_end", "--gso=0", path)
+    assert p.returncode == 1 and "actual: > . 1:1001(1000) ack 1" in p.stderr, p.stderr
+    # a line wanting less than the segment still fails: nothing is split
+    p = drill(script("gso-short.pkt", text.replace("1:2501(2500)", "1:501(500)")))
+    assert p.returncode == 1 and "actual: > . 1:1001(1000)" in p.stderr, p.stderr
+
+
+@t.test
+def mtu_sets_the_offered_mss_per_family():
+    # packetdrill's run_all.py runs IPv6 with --mtu=1520 so that scripts keep their mss 1460
+    text = HANDSHAKE.replace("ack 1 <mss 1460,nop,wscale 7>", "ack 1 <mss MSS,nop,wscale 7>")
+    for args, mss in ((["--ip_version=ipv6", "--mtu=1520"], 1460), (["--ip_version=ipv6"], 1440),
+                      (["--mtu=1400", "--gateway_ip=192.168.0.1", "--netmask_ip=255.255.0.0"],
+                       1360)):
+        path = script(f"mtu{mss}.pkt", text.replace("MSS", str(mss)))
+        p = drill("--strict_end", *args, path)
+        assert p.returncode == 0, (args, p.stderr)
+    p = drill("-D", "SLOW", "--strict_end", os.path.join(TMP, "ifdef.pkt"))
+    assert p.returncode == 0, p.stderr
+
+
+@t.test
+def summary_counts_unsupported():
+    good = script("good.pkt", HANDSHAKE)
+    skip = script("skip.pkt", "`tc qdisc show`\n" + HANDSHAKE)
+    bad = script("bad.pkt", HANDSHAKE.replace("ack 1 <mss", "ack 2 <mss"))
+    p = drill(good, skip, bad)
+    assert p.returncode == 1
+    assert p.stdout.strip() == "3 scripts, 1 passed, 1 failed, 1 unsupported", p.stdout
+
+
+t.done()
