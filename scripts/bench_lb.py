@@ -144,6 +144,7 @@ class Loopback:
         self.work = work
         self.bport = self.free_port()
         self.backend = "127.0.0.1"
+        self.procs = []  # killed at close if still running (an error's way out too)
 
     @staticmethod
     def free_port():
@@ -163,8 +164,10 @@ class Loopback:
         return f"127.1.{b}.{r + 1}", self.free_port(), f"127.2.{b}.{r + 1}"
 
     def start(self, role, cmd, cwd):
-        return subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL,
-                                stderr=open(os.path.join(cwd, "stderr"), "a"))
+        p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL,
+                             stderr=open(os.path.join(cwd, "stderr"), "a"))
+        self.procs.append(p)
+        return p
 
     def run(self, role, cmd, timeout):
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout).stdout
@@ -184,7 +187,10 @@ class Loopback:
         return f"everything on 127.0.0.0/8, backend nginx (1 worker) on 127.0.0.1:{self.bport}"
 
     def close(self):
-        pass
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
 
 class Wire:
@@ -299,6 +305,8 @@ def main():
     if why:
         print(f"bench-lb: loopback only, no synfin-stack row and no session capacity: {why}",
               flush=True)
+    # SIGTERM unwinds like SIGINT (the finally below); on the wire benchnet handles both
+    signal.signal(signal.SIGTERM, lambda sig, frame: sys.exit("bench-lb: stopped by SIGTERM"))
     work = tempfile.mkdtemp(prefix="synfin-bench-")
     os.chmod(work, 0o755)
     topo = Wire(work) if not why else Loopback(work)
@@ -382,7 +390,7 @@ backend nginx {{ server n {be}; source {src}; server_close rst; {SYNFIN_EXTRA} }
         with open(os.path.join(d, "synfin.conf"), "w") as f:
             f.write(f"""log off;
 admin 127.0.0.1:{aport};
-{topo.stack_transport(r, f"sflbt{r}")}\
+{topo.stack_transport(r, f"bencht{r}")}\
 frontend bench {{ listen {fe}:{fport}; backlog 4096; maxconn 8000; backend nginx; }}
 backend nginx {{ server n {be}; server_close rst; {SYNFIN_EXTRA} }}
 """)

@@ -107,7 +107,7 @@ def run_one(net, name, work, index):
     if name == "synfin-stack":
         fe = f"{NET}.{80 + index}.2"
         conf = (f"log stderr;\nadmin 127.0.0.1:{aport};\n"
-                f"transport stack {{ tun sflbh{index}; kernel_addr {NET}.{80 + index}.1/24; "
+                f"transport stack {{ tun benchh{index}; kernel_addr {NET}.{80 + index}.1/24; "
                 f"address {fe}; }}\n"
                 f"frontend f {{ listen {fe}:{fport}; maxconn 1000000; backend b; }}\n"
                 f"backend b {{ {srv_lines}}}\n")
@@ -185,7 +185,7 @@ def run_one(net, name, work, index):
         if name == "synfin-stack":
             # packets the kernel could not queue toward synfin (the TUN's queue was full)
             link = json.loads(net.sh("balancer", "ip", "-s", "-j", "link", "show",
-                                     f"sflbh{index}"))[0]["stats64"]
+                                     f"benchh{index}"))[0]["stats64"]
             res["tun_drops"] = link["tx"]["dropped"]
             m = benchnet.in_ns(net.ns("balancer"), bench_lb.http_get, "127.0.0.1", aport,
                                "/metrics")

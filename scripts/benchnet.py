@@ -1,7 +1,7 @@
 """The real wire of `make bench-lb` (root): three network namespaces of this run's own,
 client, balancer and server, joined by veth pairs; the balancer namespace forwards.
 
-    client ns sflbc<pid>        balancer ns sflbb<pid>           server ns sflbs<pid>
+    client ns bench-c-<pid>     balancer ns bench-b-<pid>        server ns bench-s-<pid>
     eth0 10.88.0.2/24 ---veth--- c0 10.88.0.1/24
       (+ 10.88.0.10...: more     s0 10.88.1.1/24 ---veth--------- eth0 10.88.1.2/24
        client sources)           lo: frontends 10.88.(16+b).(r+1)  lo: direct's addresses
@@ -18,10 +18,14 @@ else in the tests (they use 10.77, 10.78, 10.79).
 Everything is removed on exit, also on an exception, SIGINT or SIGTERM: the processes this
 run started in the namespaces are killed first (a namespace with a live process would
 outlive `ip netns del`), then the namespaces, and with them the veth pairs and addresses.
+A run killed outright (SIGKILL) cannot clean up: the next run removes namespaces of this
+prefix whose pid is gone ("bench" is the worktree the benchmark was written in: names that
+no other engineer's tests use).
 """
 import atexit
 import ctypes
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -31,6 +35,7 @@ NET = "10.88"
 CLIENT_ADDR = f"{NET}.0.2"
 SERVER_ADDR = f"{NET}.1.2"
 ROLES = ("client", "balancer", "server")
+PREFIX = "bench-"
 
 
 def skip_reason():
@@ -77,7 +82,7 @@ class Net:
 
     def __init__(self, tag="bench-lb"):
         self.tag = tag
-        self.names = {r: f"sflb{r[0]}{os.getpid()}" for r in ROLES}
+        self.names = {r: f"{PREFIX}{r[0]}-{os.getpid()}" for r in ROLES}
         self.procs = []
         self.made = []
         self.client_sources = []
@@ -120,7 +125,20 @@ class Net:
         for k, v in kv.items():
             self.sh(role, "sysctl", "-q", "-w", f"{k.replace('__', '.')}={v}")
 
+    @staticmethod
+    def _remove_stale():
+        """Namespaces of an earlier run killed outright: its pid (the name's tail) is gone."""
+        try:
+            names = os.listdir("/run/netns")
+        except FileNotFoundError:
+            return
+        for n in names:
+            m = re.fullmatch(re.escape(PREFIX) + r"[cbs]-(\d+)", n)
+            if m and not os.path.exists(f"/proc/{m.group(1)}"):
+                subprocess.run(["ip", "netns", "del", n], capture_output=True)
+
     def _build(self):
+        self._remove_stale()
         c, b, s = (self.names[r] for r in ROLES)
         for n in (c, b, s):
             self.sh(None, "ip", "netns", "add", n)
