@@ -448,7 +448,8 @@ stream {{
     # machine whose cores are shared
     res["us_close"] = (cpu1 - cpu0) * 1e6 / max(res["close"]["total"], 1)
     res["us_ka"] = (cpu2 - cpu1) * 1e6 / max(res["ka"]["total"], 1)
-    res["big"] = wrk(topo, url + "/big", False, BIG_CONNS, os.path.join(work, "big.lua"))
+    with Perf(proc, name, r, "big"):
+        res["big"] = wrk(topo, url + "/big", False, BIG_CONNS, os.path.join(work, "big.lua"))
     res["cpu"], res["rss"] = proc_usage(proc.pid) if proc else (0.0, 0.0)
     if name == "synfin-stack":
         text = topo.admin(aport, "/metrics")
@@ -466,7 +467,7 @@ stream {{
 
 class Perf:
     """With BENCH_PERF=DIR: `perf record -g` of the balancer (synfin-stack and HAProxy, to
-    compare) during one test, to DIR/NAME-rROUND-TEST.data, and its system calls by name
+    compare) during one test (close, keep-alive, the 1 GiB transfer), to DIR/NAME-rROUND-TEST.data, and its system calls by name
     (`perf stat` on the syscall tracepoints) to DIR/NAME-rROUND-TEST.syscalls. Diagnostic:
     the figures of such a run are perturbed by perf itself."""
     NAMES = ("synfin-stack", "haproxy")
