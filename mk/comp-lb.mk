@@ -50,7 +50,7 @@ TEST_DEPS += haproxy nginx
 
 BENCH_LB_DEPS := haproxy nginx libnginx-mod-stream wrk curl iproute2
 
-.PHONY: run run-stack bench-lb bench-admin
+.PHONY: run run-stack bench-lb bench-admin bench-sessions-wire
 run: $(O)/bin/synfin
 	$(O)/bin/synfin
 
@@ -58,6 +58,8 @@ run: $(O)/bin/synfin
 run-stack: $(O)/bin/synfin $(O)/bin/synfin-stat
 	@O=$(O) scripts/run-stack.sh
 
+# As root: client, balancer and server namespaces on veth, the synfin-stack row, then the
+# idle-session capacity (scripts/bench_sessions_wire.py); otherwise loopback, no stack row.
 bench-lb: $(O)/bin/synfin
 	@scripts/deps.sh bench-lb $(BENCH_LB_DEPS)
 	@O=$(O) scripts/bench-lb.sh
@@ -67,6 +69,11 @@ bench-lb: $(O)/bin/synfin
 bench-admin: $(O)/bin/synfin
 	@scripts/deps.sh bench-admin python3
 	@O=$(O) scripts/bench_admin.py
+
+# Only the idle-session capacity on the wire (root).
+bench-sessions-wire: $(O)/bin/synfin
+	@scripts/deps.sh bench-sessions-wire haproxy iproute2
+	@O=$(O) python3 scripts/bench_sessions_wire.py
 
 # The stack transport at scale: idle sessions against a simulated peer in a child process.
 $(eval $(call add_unit,test_lb_stack_sessions,tests/lb/test_stack_sessions.c tests/lb/stack_peer.c,$(LB_LIBS),-lm))
