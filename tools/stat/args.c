@@ -186,6 +186,8 @@ static int lookup(int argc, char **argv, int *i, const char **val, char *err, si
         for (int k = 0; k < O_N; k++)
             if (options[k].shortname == a[1])
                 id = k;
+        if (a[1] == 'v') /* every synfin binary's version flag; -V stays */
+            id = O_VERSION;
     } else {
         return st_errf(err, errlen, "unexpected argument '%s'", a);
     }
@@ -327,7 +329,7 @@ void st_usage(FILE *f)
           "                          anything\n"
           "  -i, --ignore ID,...     with --advise: findings not to count for the exit status\n"
           "  -h, --help              this text\n"
-          "  -V, --version           version\n"
+          "  -v, -V, --version       release and git revision\n"
           "\n"
           "Exit status: 0 fine; 1 --advise found something that needs attention; 2 error.\n",
           f);

@@ -4,6 +4,7 @@
  *   synfin -c FILE               run FILE
  *   synfin -c FILE -t            check FILE: exit 0 if valid, 2 with file:line:col if not
  *   synfin -c FILE -T            the same, then print the effective configuration
+ *   synfin -v | --version        release, git revision and stats schema
  *   synfin --listen A --server B [--server C ...] [--balance ALG] [--admin D] [--NAME VALUE]
  *                                ad-hoc mode; NAME is any profile directive (docs/config.md);
  *                                -t anywhere among the flags checks them and exits
@@ -18,6 +19,7 @@
 #include "lb/lb.h"
 #include "io/loop.h"
 #include "lb/transport.h"
+#include "util/version.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -52,7 +54,7 @@ struct app {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: synfin [-c FILE [-t|-T]]\n"
+    fprintf(f, "usage: synfin [-c FILE [-t|-T]] | -v | --version\n"
                "       synfin --listen ADDR --server ADDR [--server ADDR...] "
                "[--balance roundrobin|leastconn|source|maglev]\n"
                "              [--admin ADDR] [--log stderr|stdout|off|PATH] "
@@ -682,9 +684,10 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(argv[i], "--version")) {
-            printf("synfin (stats schema %d, transport kernel)\n", CTL_STATS_VERSION);
-            return 0;
+        } else if (sf_version_arg(argv[i])) {
+            sf_version_print(stdout, "synfin");
+            printf("stats schema %d; transports kernel, stack\n", CTL_STATS_VERSION);
+            return fflush(stdout) ? 1 : 0;
         } else if (!strncmp(argv[i], "--", 2)) {
             break;
         } else {
