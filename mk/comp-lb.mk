@@ -37,8 +37,9 @@ TEST_DEPS += iproute2 netcat-openbsd curl
 BENCH_LB_DEPS := haproxy nginx libnginx-mod-stream wrk curl iproute2
 
 .PHONY: run run-stack bench-lb bench-admin
+# CONF=path runs that file instead of the embedded conf/synfin.conf.
 run: $(O)/bin/synfin
-	$(O)/bin/synfin
+	$(O)/bin/synfin$(if $(CONF), -c $(CONF))
 
 # The same demo on synfin's own TCP, in a network namespace it makes (root).
 run-stack: $(O)/bin/synfin $(O)/bin/synfin-stat
