@@ -5,7 +5,15 @@ $(eval $(call add_lib,sflb,$(wildcard src/lb/*.c)))
 $(eval $(call add_lib,sfctl,$(wildcard src/ctl/*.c)))
 LB_LIBS := $(LIB_sflb) $(O)/lib/libsfhttp.a $(O)/lib/libsfio.a $(O)/lib/libsftcp.a $(O)/lib/libsfnet.a \
 	$(LIB_sfdiag) $(O)/lib/libsfutil.a
-$(eval $(call add_bin,synfin,$(wildcard tools/synfin/*.c),$(LIB_sfctl) $(LB_LIBS),-lm))
+# libsystemd (sd_notify readiness, tools/synfin/notify.c) is linked into synfin alone;
+# scripts/deps.sh installs its headers where they are missing (as root; otherwise it names
+# the package and the build stops).
+$(eval $(call add_bin,synfin,$(wildcard tools/synfin/*.c),$(LIB_sfctl) $(LB_LIBS),-lm -lsystemd))
+BUILD_DEPS += libsystemd-dev
+.PHONY: deps-libsystemd
+deps-libsystemd:
+	@scripts/deps.sh synfin libsystemd-dev
+$(O)/obj/tools/synfin/notify.o: | deps-libsystemd
 
 # The default config is compiled in (.incbin): rebuild when it changes.
 $(O)/obj/src/lb/conf_embed.o: conf/synfin.conf

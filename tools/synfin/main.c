@@ -21,6 +21,8 @@
 #include "lb/transport.h"
 #include "util/version.h"
 
+#include "notify.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <signal.h>
@@ -521,15 +523,21 @@ static void on_signal(struct sf_io *io, uint32_t ev)
     struct signalfd_siginfo si;
     while (read(io->fd, &si, sizeof si) == (ssize_t)sizeof si) {
         switch (si.ssi_signo) {
-        case SIGHUP: reload(app); break;
+        case SIGHUP:
+            notify_reloading();
+            reload(app);
+            notify_ready("running");
+            break;
         case SIGTERM:
             if (!app->lb->draining) {
+                notify_stopping("draining");
                 lb_drain(app->lb);
                 break;
             }
             /* a second SIGTERM stops now, as SIGINT does (and says so in the log) */
             /* fall through */
         case SIGINT:
+            notify_stopping("stopping");
             lb_logf(app->lb, "event=stop sessions=%u", app->lb->nsessions);
             lb_stop(app->lb);
             sf_loop_stop(app->loop);
@@ -637,6 +645,8 @@ static int run(struct app *app, struct lb_config *c)
     c = NULL;
     print_listening(app);
     lb_logf(app->lb, "event=start pid=%d", (int)getpid());
+    /* Every listener is bound and listening: a client connecting now is accepted. */
+    notify_ready("running");
     if (sf_loop_run(app->loop) < 0)
         fprintf(stderr, "synfin: event loop: %s\n", strerror(errno));
     lb_logf(app->lb, "event=exit sessions_total=%llu", (unsigned long long)app->lb->sessions_total);
