@@ -45,6 +45,8 @@ install: $(O)/bin/synfin $(addprefix $(O)/bin/,$(INSTALL_BINS)) $(MAN_PAGES) dis
 		$(INSTALL) -m 644 conf/synfin.conf $(DESTDIR)$(SYSCONFDIR)/synfin/synfin.conf; \
 	fi
 
+TESTS += tests/pkg/test_install.py
+
 # Everything install put there but the configuration, which is the operator's.
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/synfin $(addprefix $(DESTDIR)$(BINDIR)/,$(INSTALL_BINS)) \
