@@ -27,7 +27,7 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 INSTALL ?= install
 INSTALL_BINS := synfin-stat synfin-drill synfin-serve
 .PHONY: install uninstall
-install: $(O)/bin/synfin $(addprefix $(O)/bin/,$(INSTALL_BINS)) $(MAN_PAGES) dist/synfin.service.in
+install: programs dist/synfin.service.in
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/synfin
 	$(INSTALL) -m 755 $(O)/bin/synfin $(DESTDIR)$(SBINDIR)/synfin
@@ -57,3 +57,15 @@ uninstall:
 # The systemd unit (systemd-analyze verify) and sd_notify readiness on a fake notify socket.
 TESTS += tests/pkg/test_systemd.py
 TEST_DEPS += systemd binutils
+
+# What the Debian package builds (debian/rules): the programs and the man pages.
+.PHONY: programs deb
+programs: $(O)/bin/synfin $(addprefix $(O)/bin/,$(INSTALL_BINS)) $(MAN_PAGES)
+
+# make deb: $(O)/deb/synfin_VERSION-N_ARCH.deb, built in a copy of the tree (scripts/deb.sh).
+DEB_DEPS := $(BUILD_DEPS) debhelper dpkg-dev libsystemd-dev
+deb:
+	@scripts/deps.sh deb $(DEB_DEPS)
+	@O=$(O) scripts/deb.sh
+TESTS += tests/pkg/test_deb.py
+TEST_DEPS += debhelper dpkg-dev libsystemd-dev

@@ -2,18 +2,26 @@
 # Writes the generated version header OUT, and touches it only when its text changes, so a
 # new build re-compiles one file (src/util/version.c) and relinks, never more.
 # usage: version.sh OUT RELEASE [REVISION]
-# The revision: REVISION if given (a build from a tarball, `make deb`), else the checkout's
+#        version.sh --revision          (prints the revision: scripts/deb.sh)
+# The revision: REVISION if given (`make REVISION=...`), else the file REVISION at the top
+# of the tree (what `make deb` leaves in its copy, which is no checkout), else the checkout's
 # `git rev-parse` (with -dirty when the tree differs from it), else "unknown".
 out=$1
 release=$2
 rev=$3
 top=$(cd "$(dirname "$0")/.." && pwd)
-if [ -z "$rev" ]; then
+if [ -z "$rev" ] && [ -f "$top/REVISION" ]; then
+    rev=$(cat "$top/REVISION")
+elif [ -z "$rev" ]; then
     if rev=$(git -C "$top" rev-parse --short=12 HEAD 2>/dev/null); then
         git -C "$top" diff --quiet HEAD -- 2>/dev/null || rev="$rev-dirty"
     else
         rev=unknown
     fi
+fi
+if [ "$out" = --revision ]; then
+    echo "$rev"
+    exit 0
 fi
 case "$release$rev" in *[!A-Za-z0-9.+~_-]*)
     echo "version.sh: release '$release' or revision '$rev' has a character that is not allowed" >&2
