@@ -512,7 +512,7 @@ static int interpret(struct lb_config *c, struct lb_config_error *e, const struc
         lb_conf_fail(e, 0, 0, "out of memory");
         goto out;
     }
-    int have_log = 0, have_drain = 0;
+    int have_log = 0, have_log_format = 0, have_drain = 0;
     for (size_t i = 0; i < ntop; i++) {
         const struct node *n = &top[i];
         const char *nm = n->name.s;
@@ -537,29 +537,19 @@ static int interpret(struct lb_config *c, struct lb_config_error *e, const struc
             }
             c->has_admin = 1;
         } else if (!strcmp(nm, "log")) {
-            if (lb_conf_want_args(e, n, 1, 1) < 0)
-                goto out;
             if (have_log++) {
                 lb_conf_fail_at(e, &n->name, "'log' is given twice");
                 goto out;
             }
-            const char *v = n->args[0].s;
-            if (!strcmp(v, "stderr"))
-                c->log_target = LB_LOG_STDERR;
-            else if (!strcmp(v, "stdout"))
-                c->log_target = LB_LOG_STDOUT;
-            else if (!strcmp(v, "off"))
-                c->log_target = LB_LOG_OFF;
-            else if (v[0] == '/' && strlen(v) < sizeof c->log_path) {
-                c->log_target = LB_LOG_FILE;
-                strcpy(c->log_path, v);
-                c->log_pos.line = n->args[0].line;
-                c->log_pos.col = n->args[0].col;
-            } else {
-                lb_conf_fail_at(e, &n->args[0],
-                                "log takes stderr, stdout, off or an absolute path");
+            if (lb_conf_parse_log(c, e, n) < 0)
+                goto out;
+        } else if (!strcmp(nm, "log_format")) {
+            if (have_log_format++) {
+                lb_conf_fail_at(e, &n->name, "'log_format' is given twice");
                 goto out;
             }
+            if (lb_conf_parse_log_format(c, e, n) < 0)
+                goto out;
         } else if (!strcmp(nm, "drain_timeout")) {
             if (lb_conf_want_args(e, n, 1, 1) < 0 ||
                 lb_conf_arg_duration(e, &n->args[0], 0, &c->drain_timeout_ms) < 0)
