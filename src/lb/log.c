@@ -94,7 +94,8 @@ void lb_log_request(struct lb *lb, const struct lb_session *s)
             s->srv ? s->srv->name : "-", sa, method_name(h->method), h->status,
             (unsigned long long)h->req_bytes, (unsigned long long)h->resp_bytes,
             ms_between(h->t_idle, first), h->t_head ? ms_between(first, h->t_head) : -1.0, queue_ms,
-            connect_ms, response_ms, ms_between(first, now), conn, h->retried, h->keep_client);
+            connect_ms, response_ms, ms_between(first, now), conn, (int)h->retried,
+            (int)h->keep_client);
 }
 
 void lb_logf(struct lb *lb, const char *fmt, ...)
