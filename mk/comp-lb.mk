@@ -24,6 +24,7 @@ $(eval $(call add_unit,test_lb_pipe,tests/lb/test_pipe.c,$(LB_LIBS),-lm))
 $(eval $(call add_unit,test_lb_tw_destroy,tests/lb/test_tw_destroy.c,$(LB_LIBS),-lm))
 $(eval $(call add_unit,test_lb_census,tests/lb/test_census.c,$(LB_LIBS),-lm))
 $(eval $(call add_unit,test_lb_epset,tests/lb/test_epset.c,$(LB_LIBS),-lm))
+$(eval $(call add_unit,test_lb_log_sink,tests/lb/test_log_sink.c,$(LB_LIBS),-lm))
 
 TESTS += $(sort $(wildcard tests/lb/test_*.py))
 # The same suites on synfin's own TCP (lbtest.py, SYNFIN_TRANSPORT=stack): one wrapper each,

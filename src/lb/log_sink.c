@@ -102,6 +102,20 @@ static int is_number(const char *s, size_t n)
     return i == n;
 }
 
+/* Whether the quote at line[i] ends a quoted value: the line ends after it, or the next
+ * word is a key (`[a-z_]+=`). A quote inside a message ("'x' is "odd" here") does not. */
+static int closing_quote(const char *line, size_t len, size_t i)
+{
+    if (i + 1 == len)
+        return 1;
+    if (line[i + 1] != ' ')
+        return 0;
+    size_t k = i + 2;
+    while (k < len && ((line[k] >= 'a' && line[k] <= 'z') || line[k] == '_'))
+        k++;
+    return k > i + 2 && k < len && line[k] == '=';
+}
+
 /* The time stamp ("2026-01-02T03:04:05.000006Z ") a line starts with: its length, or 0. */
 static size_t stamp_len(const char *line, size_t len)
 {
@@ -136,9 +150,9 @@ int lb_log_line_to_json(const char *line, size_t len, int no_time, char *dst, si
         if (i < len && line[i] == '=') {
             i++;
             if (i < len && line[i] == '"') {
-                /* a quoted value runs to the quote that ends the word */
+                /* a quoted value runs to the quote before the next key */
                 size_t v = ++i;
-                while (i < len && !(line[i] == '"' && (i + 1 == len || line[i + 1] == ' ')))
+                while (i < len && !(line[i] == '"' && closing_quote(line, len, i)))
                     i++;
                 val = line + v;
                 vlen = i - v;
