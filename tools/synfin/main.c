@@ -59,7 +59,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: synfin [-c FILE [-t|-T]] | -v | --version\n"
                "       synfin --listen ADDR --server ADDR [--server ADDR...] "
                "[--balance roundrobin|leastconn|source|maglev]\n"
-               "              [--admin ADDR] [--log stderr|stdout|off|PATH] "
+               "              [--admin ADDR] [--log stderr|stdout|off|PATH|syslog] "
                "[--drain_timeout D] [--PROFILE_SETTING VALUE...] [-t]\n"
                "       synfin --transport stack --tun NAME --kernel-addr A.B.C.D/N "
                "--stack-addr A.B.C.D [--stack-addr ...]\n"
