@@ -265,6 +265,7 @@ def libsystemd_is_linked_into_synfin_alone():
         t.skip_test("readelf is not installed (Debian binutils)")
 
     def needed(name):
+        assert os.path.exists(binary(name)), binary(name)
         r = subprocess.run(["readelf", "-d", binary(name)], capture_output=True, text=True)
         return re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", r.stdout)
     assert any(n.startswith("libsystemd.so") for n in needed("synfin")), needed("synfin")
