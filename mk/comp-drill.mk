@@ -7,7 +7,7 @@ DRILL_SRC := $(DRILL_PARSE_SRC) tools/drill/wire.c tools/drill/run.c tools/drill
              tools/drill/main.c
 # Library paths are spelled out: this fragment is read before those of io, net and tcp.
 $(eval $(call add_bin,synfin-drill,$(DRILL_SRC),$(O)/lib/libsftcp.a $(O)/lib/libsfio.a \
-	$(O)/lib/libsfnet.a))
+	$(O)/lib/libsfnet.a $(O)/lib/libsfutil.a))
 
 $(O)/obj/tests/unit/drill/%.o: CPPFLAGS += -Itools/drill
 $(eval $(call add_unit,test_drill_parse,tests/unit/drill/test_parse.c $(DRILL_PARSE_SRC),))

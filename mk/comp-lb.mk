@@ -6,10 +6,18 @@ $(eval $(call add_lib,sfctl,$(wildcard src/ctl/*.c)))
 LB_LIBS := $(LIB_sflb) $(O)/lib/libsfhttp.a $(O)/lib/libsfio.a $(O)/lib/libsftcp.a $(O)/lib/libsfnet.a \
 	$(LIB_sfdiag) $(O)/lib/libsfutil.a
 # The admin's /host reads the host's sockets with synfin-stat's own code (tools/stat).
-$(eval $(call add_bin,synfin,$(wildcard tools/synfin/*.c),$(LIB_sfctl) $(O)/lib/libsfstat.a $(LB_LIBS),-lm))
+# libsystemd (sd_notify readiness, tools/synfin/notify.c) is linked into synfin alone;
+# scripts/deps.sh installs its headers where they are missing (as root; otherwise it names
+# the package and the build stops).
+$(eval $(call add_bin,synfin,$(wildcard tools/synfin/*.c),$(LIB_sfctl) $(O)/lib/libsfstat.a $(LB_LIBS),-lm -lsystemd))
 $(O)/obj/src/ctl/%.o: CPPFLAGS += -Itools
 # The dashboard's files are compiled in (.incbin): rebuild when one changes.
 $(O)/obj/src/ctl/dashboard.o: $(wildcard src/ctl/dashboard/*)
+BUILD_DEPS += libsystemd-dev
+.PHONY: deps-libsystemd
+deps-libsystemd:
+	@scripts/deps.sh synfin libsystemd-dev
+$(O)/obj/tools/synfin/notify.o: | deps-libsystemd
 
 # The default config is compiled in (.incbin): rebuild when it changes.
 $(O)/obj/src/lb/conf_embed.o: conf/synfin.conf
@@ -21,6 +29,7 @@ $(eval $(call add_unit,test_lb_tw_destroy,tests/lb/test_tw_destroy.c,$(LB_LIBS),
 $(eval $(call add_unit,test_lb_census,tests/lb/test_census.c,$(LB_LIBS),-lm))
 $(eval $(call add_unit,test_lb_epset,tests/lb/test_epset.c,$(LB_LIBS),-lm))
 $(eval $(call add_unit,test_lb_proxy_proto,tests/lb/test_proxy_proto.c,$(LB_LIBS),-lm))
+$(eval $(call add_unit,test_lb_log_sink,tests/lb/test_log_sink.c,$(LB_LIBS),-lm))
 
 TESTS += $(sort $(wildcard tests/lb/test_*.py))
 # The same suites on synfin's own TCP (lbtest.py, SYNFIN_TRANSPORT=stack): one wrapper each,
@@ -51,8 +60,9 @@ TEST_DEPS += haproxy nginx
 BENCH_LB_DEPS := haproxy nginx libnginx-mod-stream wrk curl iproute2
 
 .PHONY: run run-stack bench-lb bench-admin bench-sessions-wire
+# CONF=path runs that file instead of the embedded conf/synfin.conf.
 run: $(O)/bin/synfin
-	$(O)/bin/synfin
+	$(O)/bin/synfin$(if $(CONF), -c $(CONF))
 
 # The same demo on synfin's own TCP, in a network namespace it makes (root).
 run-stack: $(O)/bin/synfin $(O)/bin/synfin-stat
@@ -83,5 +93,5 @@ bench-sessions: $(O)/test/test_lb_stack_sessions
 
 # tools/ctl: synfin-ctl, the runtime API from a shell (docs/lb.md, "Runtime API"). It shares
 # synfin-stat's URL and response parsing.
-$(eval $(call add_bin,synfin-ctl,tools/ctl/main.c,$(O)/lib/libsfstat.a))
+$(eval $(call add_bin,synfin-ctl,tools/ctl/main.c,$(O)/lib/libsfstat.a $(O)/lib/libsfutil.a))
 $(O)/obj/tools/ctl/%.o: CPPFLAGS += -Itools

@@ -2,7 +2,7 @@
 # sysctl advisor (issue 5). Its logic is a library so the unit tests link the same code.
 STAT_SRCS := $(filter-out tools/stat/main.c,$(wildcard tools/stat/*.c))
 $(eval $(call add_lib,sfstat,$(STAT_SRCS)))
-$(eval $(call add_bin,synfin-stat,tools/stat/main.c,$(LIB_sfstat) $(LIB_sfdiag)))
+$(eval $(call add_bin,synfin-stat,tools/stat/main.c,$(LIB_sfstat) $(LIB_sfdiag) $(O)/lib/libsfutil.a))
 $(O)/obj/tests/stat/%.o: CPPFLAGS += -Itools
 
 $(eval $(call add_unit,test_stat_args,tests/stat/test_args.c,$(LIB_sfstat) $(LIB_sfdiag)))

@@ -1,5 +1,6 @@
 /* /metrics: Prometheus text exposition. */
 #include "ctl/render.h"
+#include "util/version.h"
 
 static void family(struct sf_strbuf *b, const char *name, const char *type, const char *help)
 {
@@ -65,6 +66,10 @@ void ctl_render_metrics(struct lb *lb, const struct lb_census *c, uint64_t age_n
     family(b, "synfin_info", "gauge", "Build and transport of this synfin.");
     sf_sb_printf(b, "synfin_info{version=\"%d\",transport=\"%s\"} 1\n", CTL_STATS_VERSION,
                  lb->tp->ops->name);
+    /* The release beside the stats schema above (whose label keeps its name for scrapers). */
+    family(b, "synfin_build_info", "gauge", "Release and git revision this synfin was built from.");
+    sf_sb_printf(b, "synfin_build_info{version=\"%s\",revision=\"%s\"} 1\n", sf_release,
+                 sf_revision);
     family(b, "synfin_uptime_seconds", "gauge", "Seconds since start.");
     sf_sb_printf(b, "synfin_uptime_seconds %.3f\n",
                  (double)(sf_loop_now(lb->loop) - lb->started_ns) / 1e9);

@@ -572,25 +572,11 @@ static int interpret(struct lb_config *c, struct lb_config_error *e, const struc
             if (lb_conf_admin(c, e, n) < 0)
                 goto out;
         } else if (!strcmp(nm, "log")) {
-            if (lb_conf_want_args(e, n, 1, 1) < 0)
+            if (lb_conf_parse_log(c, e, n) < 0)
                 goto out;
-            const char *v = n->args[0].s;
-            if (!strcmp(v, "stderr"))
-                c->log_target = LB_LOG_STDERR;
-            else if (!strcmp(v, "stdout"))
-                c->log_target = LB_LOG_STDOUT;
-            else if (!strcmp(v, "off"))
-                c->log_target = LB_LOG_OFF;
-            else if (v[0] == '/' && strlen(v) < sizeof c->log_path) {
-                c->log_target = LB_LOG_FILE;
-                strcpy(c->log_path, v);
-                c->log_pos.line = n->args[0].line;
-                c->log_pos.col = n->args[0].col;
-            } else {
-                lb_conf_fail_at(e, &n->args[0],
-                                "log takes stderr, stdout, off or an absolute path");
+        } else if (!strcmp(nm, "log_format")) {
+            if (lb_conf_parse_log_format(c, e, n) < 0)
                 goto out;
-            }
         } else if (!strcmp(nm, "announce")) {
             if (lb_conf_announce(c, e, n) < 0)
                 goto out;

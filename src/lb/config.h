@@ -167,7 +167,13 @@ struct lb_announce_conf {
     struct lb_pos pos;
 };
 
-enum lb_log_target { LB_LOG_STDERR, LB_LOG_STDOUT, LB_LOG_OFF, LB_LOG_FILE };
+enum lb_log_target { LB_LOG_STDERR, LB_LOG_STDOUT, LB_LOG_OFF, LB_LOG_FILE, LB_LOG_SYSLOG };
+enum lb_log_format { LB_LOG_KV, LB_LOG_JSON };
+/* "daemon", "local0", ... for a syslog facility number; "?" for another. */
+const char *lb_syslog_facility_name(int facility);
+struct lb_config;
+/* `log ...;` and `log_format ...;` as -T prints them (config_print.c). */
+void lb_conf_print_log(const struct lb_config *c, FILE *out);
 
 struct lb_config {
     struct lb_frontend_conf *frontends;
@@ -188,8 +194,13 @@ struct lb_config {
     struct lb_cidr admin_allow[LB_CIDRS_MAX];
     size_t nadmin_allow;
     int log_target;
-    char log_path[256];
+    char log_path[256]; /* a file; with syslog, a unix datagram socket ("/dev/log") */
     struct lb_pos log_pos;
+    int log_format;   /* enum lb_log_format */
+    int log_facility; /* syslog: 0 kern ... 23 local7 */
+    int log_rfc;      /* syslog: 3164 or 5424 */
+    int log_udp;      /* syslog: to log_addr (UDP) rather than to log_path */
+    struct lb_addr log_addr;
     uint64_t drain_timeout_ms;
     struct lb_announce_conf announce;
     /* What is valid but likely not meant: printed by -t and at start, logged on reload. */

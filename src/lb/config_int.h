@@ -53,6 +53,10 @@ int lb_conf_arg_name(struct lb_config_error *e, const struct arg *a, char *out);
 int lb_conf_want_args(struct lb_config_error *e, const struct node *n, size_t min, size_t max);
 int lb_conf_want_block(struct lb_config_error *e, const struct node *n, size_t nargs);
 
+/* `log ...;` and `log_format ...;` (config_log.c): 0, or -1 with *e. */
+int lb_conf_parse_log(struct lb_config *c, struct lb_config_error *e, const struct node *n);
+int lb_conf_parse_log_format(struct lb_config *c, struct lb_config_error *e, const struct node *n);
+
 /* Which side of a session reads a directive: a frontend's profile governs the client
  * connection, a backend's the server connection (docs/config.md, "Profiles"). */
 enum pside { SIDE_BOTH, SIDE_CLIENT, SIDE_SERVER };

@@ -211,19 +211,33 @@ static void put_admin(FILE *out, const struct lb_config *c)
     fputs("}\n", out);
 }
 
+void lb_conf_print_log(const struct lb_config *c, FILE *out)
+{
+    static const char *const logs[] = {"stderr", "stdout", "off"};
+    fputs("log ", out);
+    if (c->log_target == LB_LOG_FILE) {
+        put_string(out, c->log_path);
+    } else if (c->log_target == LB_LOG_SYSLOG) {
+        char a[LB_ADDR_STRLEN];
+        fprintf(out, "syslog %s ", lb_syslog_facility_name(c->log_facility));
+        if (c->log_udp)
+            fputs(lb_addr_format(&c->log_addr, a, sizeof a), out);
+        else
+            put_string(out, c->log_path);
+        fprintf(out, " rfc%d", c->log_rfc);
+    } else {
+        fputs(logs[c->log_target % 3], out);
+    }
+    fprintf(out, ";\nlog_format %s;\n", c->log_format == LB_LOG_JSON ? "json" : "kv");
+}
+
 int lb_config_print(const struct lb_config *c, FILE *out)
 {
     char a[LB_ADDR_STRLEN];
     lb_transport_print(&c->transport, out);
     if (c->has_admin)
         put_admin(out, c);
-    static const char *const logs[] = {"stderr", "stdout", "off"};
-    fputs("log ", out);
-    if (c->log_target == LB_LOG_FILE)
-        put_string(out, c->log_path);
-    else
-        fputs(logs[c->log_target % 3], out);
-    fputs(";\n", out);
+    lb_conf_print_log(c, out);
     put_duration(out, "", "drain_timeout", c->drain_timeout_ms);
     if (c->announce.enabled) {
         fprintf(out, "announce {\n" IN1 "table %u;\n", c->announce.table);

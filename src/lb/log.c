@@ -2,6 +2,7 @@
  * logging costs no system call per session. */
 #include "lb/log.h"
 #include "lb/http_session.h"
+#include "lb/log_sink.h"
 #include "lb/session.h"
 
 #include <errno.h>
@@ -126,16 +127,35 @@ int lb_log_prepare(const struct lb_config *c, struct lb_log_dest *d)
 {
     d->f = NULL;
     d->owned = 0;
+    int no_time = 0;
     switch (c->log_target) {
     case LB_LOG_STDOUT: d->f = stdout; break;
-    case LB_LOG_STDERR: d->f = stderr; break;
+    case LB_LOG_STDERR:
+        d->f = stderr;
+        /* The journal stamps every line itself. */
+        no_time = lb_log_stderr_is_journal();
+        break;
     case LB_LOG_FILE:
         d->f = fopen(c->log_path, "a");
         if (!d->f)
             return -errno;
         d->owned = 1;
         break;
-    default: break;
+    case LB_LOG_SYSLOG: break;
+    default: return 0;
+    }
+    if (c->log_target == LB_LOG_SYSLOG || c->log_format == LB_LOG_JSON || no_time) {
+        FILE *s = lb_log_sink_open(c, d->f, d->owned, no_time);
+        if (!s) {
+            int e = errno;
+            if (d->owned)
+                fclose(d->f);
+            d->f = NULL;
+            d->owned = 0;
+            return -e;
+        }
+        d->f = s;
+        d->owned = 1;
     }
     return 0;
 }

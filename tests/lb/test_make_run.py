@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
 """`make run` end to end: a bare synfin (what the target runs) on the embedded
 conf/synfin.conf answers `curl localhost:8080` from both built-in backends in turn, serves
-/metrics and /stats on 127.0.0.1:8081, says what it listens on, and stops on SIGINT."""
+/metrics and /stats on 127.0.0.1:8081, says what it listens on, and stops on SIGINT. And
+`make run CONF=path` runs that file, on its own ports."""
 import errno
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lbtest import Synfin  # noqa: E402
-from tap import Tap  # noqa: E402
+from tap import Tap, build_dir, free_port, wait_until  # noqa: E402
 
 t = Tap()
 
@@ -98,6 +101,44 @@ def make_run_serves_the_default_config():
     finally:
         lb.stop(timeout=10)
         lb.cleanup()
+
+
+@t.test
+def make_run_takes_another_config():
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    fe, srv = free_port(), free_port()
+    d = tempfile.mkdtemp(prefix="synfin-make-run-")
+    conf = os.path.join(d, "my.conf")
+    with open(conf, "w") as f:
+        f.write(f"log stderr;\nfrontend mine {{ listen 127.0.0.1:{fe}; backend b; }}\n"
+                f"backend b {{ server here 127.0.0.1:{srv}; }}\nrespond 127.0.0.1:{srv} \"mine\\n\";\n")
+    out = os.path.join(d, "out")
+    with open(out, "w") as o:
+        # its own session: SIGINT reaches make and synfin alike, as a terminal's ^C would
+        p = subprocess.Popen(["make", "--no-print-directory", "-C", top, "run", f"CONF={conf}",
+                              f"O={build_dir()}"], stdout=o, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        def text():
+            with open(out) as f:
+                return f.read()
+        wait_until(lambda: "SIGINT stops" in text() or p.poll() is not None, 60,
+                   what="make run to start synfin")
+        assert p.poll() is None, text()
+        assert f"-c {conf}" in text(), text()
+        assert f"synfin: frontend mine listening on 127.0.0.1:{fe} -> backend b (roundrobin): " \
+            f"here=127.0.0.1:{srv}\n" in text(), text()
+        code, body = curl(f"http://127.0.0.1:{fe}/")
+        assert (code, body) == (200, "mine\n"), (code, body)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGINT)
+        try:
+            p.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
 
 
 t.done()

@@ -28,6 +28,7 @@
 
 #include "io/sim.h"
 #include "tcp/tcp.h"
+#include "util/version.h"
 
 #define RUNS 3 /* measured runs per figure; the best one counts */
 
@@ -338,7 +339,8 @@ static void kernel_objsizes(long *tcp, long *tw)
 
 static void usage(const char *argv0)
 {
-    fprintf(stderr, "usage: %s [--lifecycles N] [--tw N] [--engine-only]\n", argv0);
+    fprintf(stderr, "usage: %s [--lifecycles N] [--tw N] [--engine-only] | -v | --version\n",
+            argv0);
     exit(2);
 }
 
@@ -347,6 +349,10 @@ int main(int argc, char **argv)
     long n = 200000, ntw = 1000000;
     int engine_only = 0; /* for profiling: the engine's lifecycles and nothing else */
     for (int i = 1; i < argc; i++) {
+        if (sf_version_arg(argv[i])) {
+            sf_version_print(stdout, "bench_engine");
+            return fflush(stdout) ? 1 : 0;
+        }
         if (strcmp(argv[i], "--engine-only") == 0)
             engine_only = 1;
         else if (i + 1 < argc && strcmp(argv[i], "--lifecycles") == 0)

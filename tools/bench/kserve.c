@@ -5,8 +5,10 @@
  * peer's FIN, with the same SHA-256 code) from one thread and one epoll loop, so what differs
  * is the TCP underneath.
  *
- *   bench-kserve ADDR PORT echo|sink */
+ *   bench-kserve ADDR PORT echo|sink
+ *   bench-kserve -v | --version */
 #include "util/sha256.h"
+#include "util/version.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -78,6 +80,10 @@ static int serve(struct kconn *c)
 int main(int argc, char **argv)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET};
+    if (argc == 2 && sf_version_arg(argv[1])) {
+        sf_version_print(stdout, "bench-kserve");
+        return fflush(stdout) ? 1 : 0;
+    }
     if (argc != 4 || inet_pton(AF_INET, argv[1], &sa.sin_addr) != 1 || !atoi(argv[2]) ||
         (strcmp(argv[3], "echo") && strcmp(argv[3], "sink"))) {
         fprintf(stderr, "usage: bench-kserve ADDR PORT echo|sink\n");

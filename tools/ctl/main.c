@@ -6,6 +6,7 @@
  *
  * Exit codes: 0 done, 1 synfin refused it (no such server, a bad weight, 401/403), 2 a usage
  * error, 3 synfin could not be asked (no connection, no answer, a malformed answer). */
+#include "util/version.h"
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -176,19 +177,15 @@ int main(int argc, char **argv)
         addr = DEFAULT_ADDR;
     if (token && !*token)
         token = NULL;
+    if (argc > 1 && sf_version_arg(argv[1]))
+        return sf_version_print(stdout, "synfin-ctl") < 0 ? EX_USAGE : EX_OK;
     while ((opt = getopt(argc, argv, "+a:t:jhv")) != -1) {
         switch (opt) {
         case 'a': addr = optarg; break;
         case 't': token = *optarg ? optarg : NULL; break;
         case 'j': json = 1; break;
         case 'h': usage(stdout); return EX_OK;
-        case 'v':
-#ifdef SYNFIN_VERSION
-            printf("synfin-ctl %s\n", SYNFIN_VERSION);
-#else
-            printf("synfin-ctl\n");
-#endif
-            return EX_OK;
+        case 'v': return sf_version_print(stdout, "synfin-ctl") < 0 ? EX_USAGE : EX_OK;
         default: usage(stderr); return EX_USAGE;
         }
     }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "io/pcap.h"
+#include "util/version.h"
 
 #include "parse.h"
 #include "run.h"
@@ -16,6 +17,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: synfin-drill [--verbose] [--tap] [--pcap=FILE] [--NAME=VALUE...] "
                "SCRIPT.pkt...\n"
                "  --verbose       print every packet, system call and state transition\n"
+               "  -v, --version   release and git revision\n"
                "  --tap           print TAP: one ok / not ok line per script\n"
                "  --pcap=FILE     write every packet of every script to FILE\n"
                "  --define=NAME[=VALUE], -D NAME[=VALUE]  NAME is defined for #ifdef\n"
@@ -54,7 +56,12 @@ int main(int argc, char **argv)
     }
     for (int i = 1; i < argc; i++) {
         char *a = argv[i];
-        if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
+        if (sf_version_arg(a)) {
+            free(opts);
+            free(scripts);
+            sf_version_print(stdout, "synfin-drill");
+            return fflush(stdout) ? 2 : 0;
+        } else if (!strcmp(a, "--verbose")) {
             set.verbose = 1;
         } else if (!strcmp(a, "--tap")) {
             tap = 1;

@@ -23,6 +23,7 @@
 #include "io/host.h"
 #include "io/loop.h"
 #include "tcp/tcp.h"
+#include "util/version.h"
 
 #define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 #define DRAIN_LIMIT_NS               (5 * SF_NSEC_PER_SEC)
@@ -46,7 +47,8 @@ static void usage(FILE *f)
                "                    [--offload on|off]\n"
 
                "                    [--impair loss=PCT,dup=PCT,reorder=PCT,hold=MS,seed=N]\n"
-               "                    [--SETTING VALUE ...]\n\n"
+               "                    [--SETTING VALUE ...]\n"
+               "       synfin-serve -v | --version\n\n"
                "Engine settings (docs/engine.md), with '-' or '_':\n");
     for (size_t i = 0; i < sf_tcp_settings_count; i++) {
         char name[64];
@@ -79,6 +81,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             exit(0);
+        }
+        if (sf_version_arg(a)) {
+            sf_version_print(stdout, "synfin-serve");
+            exit(fflush(stdout) ? 1 : 0);
         }
         if (strcmp(a, "--trace") == 0) {
             o->trace = 1;

@@ -188,6 +188,8 @@ static int lookup(int argc, char **argv, int *i, const char **val, char *err, si
         for (int k = 0; k < O_N; k++)
             if (options[k].shortname == a[1])
                 id = k;
+        if (a[1] == 'v') /* every synfin binary's version flag; -V stays */
+            id = O_VERSION;
     } else {
         return st_errf(err, errlen, "unexpected argument '%s'", a);
     }
@@ -344,7 +346,7 @@ void st_usage(FILE *f)
           "  -H, --html FILE         write one self-contained HTML report (states, --by-peer\n"
           "                          tables, advice) to FILE, for attaching to a ticket\n"
           "  -h, --help              this text\n"
-          "  -V, --version           version\n"
+          "  -v, -V, --version       release and git revision\n"
           "\n"
           "Exit status: 0 fine; 1 --advise found something that needs attention; 2 error.\n",
           f);

@@ -12,11 +12,8 @@
 #include "from.h"
 #include "html.h"
 #include "report.h"
+#include "util/version.h"
 #include "watch.h"
-
-#ifndef SYNFIN_VERSION
-#define SYNFIN_VERSION "0.1"
-#endif
 
 static int once(const struct st_opts *o, const struct sf_sockdiag_query *q)
 {
@@ -75,7 +72,7 @@ int main(int argc, char **argv)
         return flush_stdout(0);
     }
     if (o.version) {
-        printf("synfin-stat %s\n", SYNFIN_VERSION);
+        sf_version_print(stdout, "synfin-stat");
         return flush_stdout(0);
     }
     if (o.from)

@@ -4,6 +4,7 @@
  *   synfin -c FILE               run FILE
  *   synfin -c FILE -t            check FILE: exit 0 if valid, 2 with file:line:col if not
  *   synfin -c FILE -T            the same, then print the effective configuration
+ *   synfin -v | --version        release, git revision and stats schema
  *   synfin --listen A --server B [--server C ...] [--balance ALG] [--admin D] [--NAME VALUE]
  *                                ad-hoc mode; NAME is any profile directive (docs/config.md);
  *                                -t anywhere among the flags checks them and exits
@@ -20,6 +21,9 @@
 #include "lb/lb.h"
 #include "io/loop.h"
 #include "lb/transport.h"
+#include "util/version.h"
+
+#include "notify.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -107,10 +111,10 @@ static int print_maglev(const struct lb_config *c)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: synfin [-c FILE [-t|-T|--maglev-table]]\n"
+    fprintf(f, "usage: synfin [-c FILE [-t|-T|--maglev-table]] | -v | --version\n"
                "       synfin --listen ADDR --server ADDR [--server ADDR...] "
                "[--balance roundrobin|leastconn|source|maglev]\n"
-               "              [--admin ADDR] [--log stderr|stdout|off|PATH] "
+               "              [--admin ADDR] [--log stderr|stdout|off|PATH|syslog] "
                "[--drain_timeout D] [--PROFILE_SETTING VALUE...] [-t]\n"
                "       synfin --transport stack --tun NAME --kernel-addr A.B.C.D/N "
                "--stack-addr A.B.C.D [--stack-addr ...]\n"
@@ -622,9 +626,14 @@ static void on_signal(struct sf_io *io, uint32_t ev)
     struct signalfd_siginfo si;
     while (read(io->fd, &si, sizeof si) == (ssize_t)sizeof si) {
         switch (si.ssi_signo) {
-        case SIGHUP: reload(app); break;
+        case SIGHUP:
+            notify_reloading();
+            reload(app);
+            notify_ready("running");
+            break;
         case SIGTERM:
             if (!app->lb->draining && !sf_loop_timer_armed(&app->withdraw_wait)) {
+                notify_stopping("draining");
                 begin_drain(app);
                 break;
             }
@@ -632,6 +641,7 @@ static void on_signal(struct sf_io *io, uint32_t ev)
             /* fall through */
         case SIGINT:
             sf_loop_timer_cancel(app->loop, &app->withdraw_wait);
+            notify_stopping("stopping");
             lb_logf(app->lb, "event=stop sessions=%u", app->lb->nsessions);
             lb_stop(app->lb);
             sf_loop_stop(app->loop);
@@ -747,6 +757,8 @@ static int run(struct app *app, struct lb_config *c)
     c = NULL;
     print_listening(app);
     lb_logf(app->lb, "event=start pid=%d", (int)getpid());
+    /* Every listener is bound and listening: a client connecting now is accepted. */
+    notify_ready("running");
     if (sf_loop_run(app->loop) < 0)
         fprintf(stderr, "synfin: event loop: %s\n", strerror(errno));
     lb_logf(app->lb, "event=exit sessions_total=%llu", (unsigned long long)app->lb->sessions_total);
@@ -799,9 +811,10 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(argv[i], "--version")) {
-            printf("synfin (stats schema %d, transport kernel)\n", CTL_STATS_VERSION);
-            return 0;
+        } else if (sf_version_arg(argv[i])) {
+            sf_version_print(stdout, "synfin");
+            printf("stats schema %d; transports kernel, stack\n", CTL_STATS_VERSION);
+            return fflush(stdout) ? 1 : 0;
         } else if (!strncmp(argv[i], "--", 2)) {
             break;
         } else {
