@@ -9,6 +9,12 @@
  * plain IPv4 packet, so the engine, the pcap and tshark see ordinary (large) segments. Fewer
  * packets means fewer reads, fewer ACKs from us and less work in the peer.
  *
+ * IPv6 rides the same device (the version nibble tells the families apart). Its receive
+ * checksums are completed the same way (the partial sum the kernel leaves already holds the
+ * IPv6 pseudo-header); TSO6 is not asked for, so the kernel cuts IPv6 streams into MTU-sized
+ * packets itself, and transmit merging (io/coalesce.h) is IPv4 only, so IPv6 segments leave
+ * one write each: correct everywhere, and the IPv4 path stays the fast one.
+ *
  * Transmit offload goes the other way: sf_tun_write_gso writes a run of segments merged by
  * io/coalesce.h as one GSO packet, which the kernel takes up its stack whole (and cuts into
  * the original segments only if it forwards it). */
@@ -44,14 +50,15 @@ int sf_tun_open(struct sf_tun *t, const char *name, unsigned flags, char *err, s
  * side to configure. Closed by sf_tun_close. */
 void sf_tun_adopt(struct sf_tun *t, int fd, const char *name);
 
-/* Gives the kernel side of the device an IPv4 address with prefix ("10.77.0.1/24") and brings
- * it up; reads the MTU back into t->mtu. Returns 0 or -errno with a message. */
+/* Gives the kernel side of the device an address with prefix, IPv4 ("10.77.0.1/24") or IPv6
+ * ("fd00:77::1/64"), and brings it up; reads the MTU back into t->mtu. Call once per address
+ * (one of each family side by side). Returns 0 or -errno with a message. */
 int sf_tun_configure(struct sf_tun *t, const char *cidr, char *err, size_t errlen);
 
-/* Adds (add=1) or removes a route to addr/prefix (IPv4, network order) through the device,
- * for addresses of ours outside the kernel side's subnet. Returns 0 or -errno with a message;
- * adding a route that exists is -EEXIST. */
-int sf_tun_route(struct sf_tun *t, const uint8_t addr[4], int prefix, int add, char *err,
+/* Adds (add=1) or removes a route to addr/prefix through the device, for addresses of ours
+ * outside the kernel side's subnet. family 4 (addr: 4 bytes, network order) or 6 (16 bytes).
+ * Returns 0 or -errno with a message; adding a route that exists is -EEXIST. */
+int sf_tun_route(struct sf_tun *t, int family, const uint8_t *addr, int prefix, int add, char *err,
                  size_t errlen);
 
 /* One packet (with offload, possibly a TSO packet longer than the MTU, up to 64 KiB: give a
