@@ -49,9 +49,9 @@ int sf_tun_open(struct sf_tun *t, const char *name, unsigned flags, char *err, s
     t->mtu = 1500;
     if (flags & SF_TUN_OFFLOAD) {
         t->vnet = (int)sizeof(struct virtio_net_hdr); /* the kernel's default header size */
-        /* TSO needs checksum offload; ECN and IPv6 TSO we do not take, so the kernel cuts
-         * those packets itself. Refused (an old kernel): plain packets behind the header. */
-        t->offload = ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) == 0;
+        /* TSO needs checksum offload; ECN TSO we do not take, so the kernel cuts those
+         * packets itself. Refused (an old kernel): plain packets behind the header. */
+        t->offload = ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) == 0;
     }
     return 0;
 }
@@ -307,10 +307,12 @@ int sf_tun_write_gso(struct sf_tun *t, const void *pkt, size_t len, uint16_t seg
         return sf_tun_write(t, pkt, len);
     if (!t->offload)
         return -EOPNOTSUPP;
-    size_t ihl = (size_t)(((const uint8_t *)pkt)[0] & 15) * 4;
+    const uint8_t *ip = pkt;
+    int v6 = (ip[0] >> 4) == 6;
+    size_t ihl = v6 ? 40 : (size_t)(ip[0] & 15) * 4;
     struct virtio_net_hdr h = {
         .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
-        .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+        .gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4,
         .hdr_len = hdr_len,
         .gso_size = seg_size,
         .csum_start = (uint16_t)ihl,

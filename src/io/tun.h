@@ -3,17 +3,16 @@
  * packet written here arrives in the kernel as if from a link.
  *
  * Receive offload (SF_TUN_OFFLOAD): with IFF_VNET_HDR and TUNSETOFFLOAD(TUN_F_CSUM |
- * TUN_F_TSO4) the kernel stops cutting its TCP stream into MTU-sized packets and stops
+ * TUN_F_TSO4 | TUN_F_TSO6) the kernel stops cutting its TCP stream into MTU-sized packets and stops
  * computing checksums for us: one read brings up to 64 KiB of one connection (a TSO/GSO
  * packet) with the checksum left partial. sf_tun_read completes the checksum and hands back a
- * plain IPv4 packet, so the engine, the pcap and tshark see ordinary (large) segments. Fewer
+ * plain IP packet, so the engine, the pcap and tshark see ordinary (large) segments. Fewer
  * packets means fewer reads, fewer ACKs from us and less work in the peer.
  *
- * IPv6 rides the same device (the version nibble tells the families apart). Its receive
- * checksums are completed the same way (the partial sum the kernel leaves already holds the
- * IPv6 pseudo-header); TSO6 is not asked for, so the kernel cuts IPv6 streams into MTU-sized
- * packets itself, and transmit merging (io/coalesce.h) is IPv4 only, so IPv6 segments leave
- * one write each: correct everywhere, and the IPv4 path stays the fast one.
+ * IPv6 rides the same device (the version nibble tells the families apart), with the same
+ * offload: TUN_F_TSO6 brings IPv6 TSO packets, whose checksums are completed the same way
+ * (the partial sum the kernel leaves already holds the IPv6 pseudo-header), and merged
+ * IPv6 runs leave as GSO TCPV6 packets.
  *
  * Transmit offload goes the other way: sf_tun_write_gso writes a run of segments merged by
  * io/coalesce.h as one GSO packet, which the kernel takes up its stack whole (and cuts into
