@@ -264,6 +264,40 @@ def capture_judged_by_tshark():
 
 
 @t.test
+def vip_outside_the_subnet_routed_and_listed():
+    """An IPv6 stack address outside the kernel side's /64 gets a host route through the
+    device; a session to it is listed in /sessions with IPv6 endpoints on both sides."""
+    need()
+    hold = threading.Event()
+
+    def held(c):
+        c.recv(100)
+        hold.wait(10)
+
+    srv = Server(held)
+    fport, aport = free_port(), free_port()
+    far = "fd00:7a::5"
+    t_block = (f"transport stack {{ tun {TUN}; kernel_addr {K6}/64; address {V6} {far}; }}\n")
+    with Synfin(f"log stderr;\nadmin 127.0.0.1:{aport};\n" + t_block
+                + f"frontend f {{ listen [{far}]:{fport}; backend b; }}\n"
+                f"backend b {{ server s1 [{K6}]:{srv.port}; }}\n"):
+        route = subprocess.run(["ip", "-6", "route", "show", f"{far}/128"], capture_output=True,
+                               text=True).stdout
+        assert f"dev {TUN}" in route, route
+        with socket.create_connection((far, fport), timeout=5) as c:
+            c.sendall(b"hi")
+            wait_until(lambda: srv.peers, what="the server connection")
+            sess = admin_json(aport, "/sessions")["sessions"]
+            assert len(sess) == 1, sess
+            assert sess[0]["client"]["local"] == f"[{far}]:{fport}", sess
+            assert sess[0]["client_addr"] == f"[{K6}]:{c.getsockname()[1]}", sess
+            assert sess[0]["server_conn"]["peer"] == f"[{K6}]:{srv.port}", sess
+            hold.set()
+    assert srv.peers == [V6], srv.peers
+    srv.close()
+
+
+@t.test
 def config_checks_at_synfin_t():
     """synfin -t names file:line:column and exits 2 for what the stack cannot do; accepts IPv6
     where the stack owns it (no root needed)."""
