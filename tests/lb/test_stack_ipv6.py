@@ -8,7 +8,9 @@ its TUN device, in a network namespace this test makes and enters:
 curl over IPv6 to an IPv6 VIP with an IPv6 server behind, nc -N half-close with SHA-256 both
 ways, IPv4 and IPv6 in one configuration (each family's VIP to the other family's server, an
 IPv6 source address of the stack's own), /stats and /metrics counting them, the ad-hoc flags
-in IPv6, ping6 answered, the capture judged by tshark, and the config checks at synfin -t.
+in IPv6, ping6 answered, the capture judged by tshark, a VIP outside the kernel's /64 routed
+and listed in /sessions, a responder on the stack's own IPv6 address as a server (the host
+glue's loopback), and the config checks at synfin -t.
 
 Needs root; skips with one line otherwise (CI is root)."""
 import hashlib
@@ -295,6 +297,24 @@ def vip_outside_the_subnet_routed_and_listed():
             hold.set()
     assert srv.peers == [V6], srv.peers
     srv.close()
+
+
+@t.test
+def server_on_the_stacks_own_ipv6_address():
+    """A responder of synfin's own on an IPv6 address of the stack, as a backend's server: its
+    packets go from the engine back to the engine without the device (the host glue's
+    loopback, which tells IPv6 destinations apart as IPv4 ones)."""
+    need()
+    fport, aport, rport = free_port(), free_port(), free_port()
+    with Synfin(conf(f"frontend f6 {{ listen [{V6}]:{fport}; backend b6; }}\n"
+                     f"backend b6 {{ server r [{S6}]:{rport}; }}\n"
+                     f'respond [{S6}]:{rport} "hi from a responder\\n";\n', aport)) as lb:
+        r = subprocess.run(["curl", "-sS", "-m", "5", f"http://[{V6}]:{fport}/"],
+                           capture_output=True, text=True, timeout=10)
+        assert r.stdout == "hi from a responder\n", r
+        wait_until(lambda: lb.sessions_logged(), what="the session's log line")
+        rec = lb.sessions_logged()[0]
+        assert rec["server_addr"] == f"[{S6}]:{rport}" and rec["cause"] == "server_fin", rec
 
 
 @t.test
