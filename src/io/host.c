@@ -185,7 +185,8 @@ static void to_engine(struct sf_host *h, uint8_t *pkt, size_t len)
     }
 }
 
-/* Whether the packet (IPv4 or IPv6, by its version nibble) goes to one of our addresses. */
+/* Whether the packet (IPv4 or IPv6, by its version nibble) goes to one of our addresses.
+ * SF_AF_INET and SF_AF_INET6 are the IP version numbers, so the nibble is the family. */
 static int ours(const struct sf_host *h, const uint8_t *pkt, size_t len)
 {
     int v = len ? pkt[0] >> 4 : 0;
