@@ -4,7 +4,7 @@ $(eval $(call add_bin,synfin-serve,$(wildcard tools/serve/*.c),$(O)/lib/libsfio.
 	$(O)/lib/libsftcp.a $(O)/lib/libsfnet.a $(O)/lib/libsfutil.a))
 
 # Interop with Linux peers (root, namespaces; skipped with a reason otherwise).
-TESTS += tests/interop/test_interop.py
+TESTS += tests/interop/test_interop.py tests/interop/test_serve_ipv6.py
 TEST_DEPS += curl apache2-utils wrk netcat-openbsd iproute2 tshark iputils-ping
 
 # make bench-tun: synfin-serve against nginx and bench-kserve on Linux's TCP, same run (root).

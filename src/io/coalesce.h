@@ -8,7 +8,8 @@
  * device's segmentation gives back each segment as the engine made it, headers and all.
  *
  * A segment may join the batch when it continues it: same IP header (but for length, ID and
- * checksum, the ID one more than the last), same TCP header (but for sequence number,
+ * checksum, the ID one more than the last; IPv6: but for the payload length, with TCP right
+ * after the fixed header), same TCP header (but for sequence number,
  * checksum and PSH), sequence number where the last one ended, only ACK (and PSH) set, and a
  * payload of the batch's segment size; a shorter one, or one with PSH, is the last. Anything
  * else (SYN, FIN, RST, a pure ACK, another connection) ends the batch. */
@@ -18,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SF_COALESCE_MAX 65535 /* an IPv4 packet's total length field */
+#define SF_COALESCE_MAX 65535 /* an IPv4 packet's total length field (IPv6 kept as short) */
 
 struct sf_coalesce {
     uint8_t pkt[SF_COALESCE_MAX];
@@ -26,7 +27,8 @@ struct sf_coalesce {
     uint16_t seg_size; /* payload of each segment but the last (the GSO size) */
     uint16_t hdr_len;  /* IP + TCP header */
     uint16_t nseg;
-    uint16_t next_id;
+    uint16_t next_id; /* IPv4 */
+    int v6;           /* the batch is IPv6 (the device's GSO type TCPV6) */
     uint32_t next_seq;
     int last; /* a short segment or PSH came: nothing more may join */
 };
@@ -37,11 +39,11 @@ struct sf_coalesce {
 int sf_coalesce_add(struct sf_coalesce *c, const uint8_t *pkt, size_t len);
 
 /* The batch as one packet, ready to write; empties the batch. With one segment it is that
- * segment unchanged (*seg_size = 0: write it plainly). With more, the IP length and checksum
- * cover the whole, PSH is set if the last segment had it, and the TCP checksum is left
- * partial (the pseudo-header sum over the whole length) for the device to finish per
- * segment; *seg_size and *hdr_len describe the cut. Returns the length, 0 when empty. The
- * pointer stays valid until the next add. */
+ * segment unchanged (*seg_size = 0: write it plainly). With more, the IP length (and IPv4's
+ * header checksum) cover the whole, PSH is set if the last segment had it, and the TCP checksum is
+ * left partial (the pseudo-header sum over the whole length) for the device to finish per segment;
+ * *seg_size and *hdr_len describe the cut. Returns the length, 0 when empty. The pointer stays
+ * valid until the next add. */
 size_t sf_coalesce_take(struct sf_coalesce *c, const uint8_t **pkt, uint16_t *seg_size,
                         uint16_t *hdr_len);
 

@@ -13,6 +13,7 @@
 #include "io/impair.h"
 #include "io/pcap.h"
 #include "net/icmp.h"
+#include "net/icmp6.h"
 
 #define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
@@ -34,8 +35,8 @@ struct sf_host {
     struct sf_hook wake, after;
     int more; /* the device had more than one batch waiting */
     int gone; /* the device's other end went away: nothing more to read */
-    struct looped *loop_head, *loop_tail; /* to our own addresses, after this engine call */
-    uint32_t addrs[SF_HOST_MAX_ADDRS];    /* ours, network order */
+    struct looped *loop_head, *loop_tail;    /* to our own addresses, after this engine call */
+    struct sf_addr addrs[SF_HOST_MAX_ADDRS]; /* ours, IPv4 and IPv6 */
     unsigned naddrs;
     uint8_t routed[SF_HOST_MAX_ADDRS]; /* a route we added for addrs[i] */
     struct sf_pcap *pcap;
@@ -120,7 +121,7 @@ static void deliver(void *ctx, enum sf_impair_dir dir, const uint8_t *pkt, size_
     }
 }
 
-static int ours(const struct sf_host *h, uint32_t dst);
+static int ours(const struct sf_host *h, const uint8_t *pkt, size_t len);
 
 /* The engine cannot take a packet while it is sending one: keep it for after the call. */
 static void loop_back(struct sf_host *h, const void *pkt, size_t len)
@@ -146,13 +147,9 @@ static void output(void *ctx, const void *pkt, size_t len)
 {
     struct sf_host *h = ctx;
     capture(h, pkt, len);
-    uint32_t dst;
-    if (len >= 20) {
-        memcpy(&dst, (const uint8_t *)pkt + 16, 4);
-        if (ours(h, dst)) {
-            loop_back(h, pkt, len);
-            return;
-        }
+    if (ours(h, pkt, len)) {
+        loop_back(h, pkt, len);
+        return;
     }
     if (h->impaired)
         sf_impair_packet(&h->impair, SF_TO_KERNEL, pkt, len, now_us(h), deliver, h);
@@ -179,7 +176,8 @@ static void to_engine(struct sf_host *h, uint8_t *pkt, size_t len)
 {
     capture(h, pkt, len);
     if (sf_engine_input(h->e, pkt, len, now_us(h)) == -EPROTONOSUPPORT) {
-        size_t n = sf_icmp_echo_reply(pkt, len);
+        size_t n =
+            (pkt[0] >> 4) == 6 ? sf_icmp6_echo_reply(pkt, len) : sf_icmp_echo_reply(pkt, len);
         if (n) {
             h->st.pings++;
             output(h, pkt, n);
@@ -187,24 +185,27 @@ static void to_engine(struct sf_host *h, uint8_t *pkt, size_t len)
     }
 }
 
-static int ours(const struct sf_host *h, uint32_t dst)
+/* Whether the packet (IPv4 or IPv6, by its version nibble) goes to one of our addresses.
+ * SF_AF_INET and SF_AF_INET6 are the IP version numbers, so the nibble is the family. */
+static int ours(const struct sf_host *h, const uint8_t *pkt, size_t len)
 {
+    int v = len ? pkt[0] >> 4 : 0;
+    if (!((v == 4 && len >= 20) || (v == 6 && len >= 40)))
+        return 0;
+    const uint8_t *dst = pkt + (v == 4 ? 16 : 24);
     for (unsigned i = 0; i < h->naddrs; i++)
-        if (h->addrs[i] == dst)
+        if (h->addrs[i].family == v && memcmp(h->addrs[i].u.v6, dst, v == 4 ? 4 : 16) == 0)
             return 1;
     return 0;
 }
 
-/* A packet from the kernel side: TCP (or ICMP about TCP) to the engine, pings answered. */
+/* A packet from the kernel side: TCP (or ICMP about TCP) to the engine, pings answered.
+ * The kernel also sends what any IPv6 link gets (router solicitations, MLD reports to
+ * multicast groups): not to an address of ours, so counted and dropped. A TUN has no link
+ * layer, so there is no neighbour discovery to answer. */
 static void packet_in(struct sf_host *h, uint8_t *pkt, size_t len)
 {
-    uint32_t dst;
-    if (len < 20 || (pkt[0] >> 4) != 4) {
-        h->st.not_ours++;
-        return;
-    }
-    memcpy(&dst, pkt + 16, 4);
-    if (!ours(h, dst)) {
+    if (!ours(h, pkt, len)) {
         h->st.not_ours++; /* for another host on the device's subnet: nobody is there */
         return;
     }
@@ -305,34 +306,92 @@ static void after_batch(struct sf_hook *k)
         sf_loop_timer_set(h->loop, &h->deadline, when);
 }
 
-/* Addresses outside the kernel side's subnet need a route through the device. */
-static int add_routes(struct sf_host *h, const struct sf_host_config *c, char *err, size_t errlen)
+/* The kernel side's addresses: "A/N" or several joined by commas (one IPv4, one IPv6). */
+struct kernel_net {
+    struct sf_addr net;
+    int prefix;
+};
+
+static unsigned kernel_nets(const char *cidrs, struct kernel_net *out, unsigned cap)
 {
-    uint32_t net = 0, mask = 0;
-    if (c->kernel_cidr) {
+    unsigned n = 0;
+    for (const char *p = cidrs; p && *p && n < cap;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
         char a[64];
-        const char *slash = strchr(c->kernel_cidr, '/');
-        size_t n = slash ? (size_t)(slash - c->kernel_cidr) : strlen(c->kernel_cidr);
-        int prefix = slash ? atoi(slash + 1) : 32;
-        struct in_addr in;
-        if (n < sizeof a) {
-            memcpy(a, c->kernel_cidr, n);
-            a[n] = 0;
-            if (inet_pton(AF_INET, a, &in) == 1) {
-                mask = htonl(prefix >= 32 ? 0xffffffffu : ~(0xffffffffu >> prefix));
-                net = in.s_addr & mask;
+        const char *slash = memchr(p, '/', len);
+        size_t alen = slash ? (size_t)(slash - p) : len;
+        if (alen < sizeof a) {
+            memcpy(a, p, alen);
+            a[alen] = 0;
+            if (sf_addr_parse(a, &out[n].net) == 0) {
+                int max = out[n].net.family == SF_AF_INET ? 32 : 128;
+                out[n].prefix = slash ? atoi(slash + 1) : max;
+                if (out[n].prefix > 0 && out[n].prefix <= max)
+                    n++;
             }
         }
+        p = comma ? comma + 1 : NULL;
     }
+    return n;
+}
+
+static int in_net(const struct sf_addr *a, const struct kernel_net *k)
+{
+    if (a->family != k->net.family)
+        return 0;
+    for (int bit = 0; bit < k->prefix; bit++) {
+        unsigned m = 0x80u >> (bit & 7);
+        if ((a->u.v6[bit / 8] & m) != (k->net.u.v6[bit / 8] & m))
+            return 0;
+    }
+    return 1;
+}
+
+static int route_to(struct sf_host *h, unsigned i, int add, char *err, size_t errlen)
+{
+    const struct sf_addr *a = &h->addrs[i];
+    return sf_tun_route(&h->tun, a->family, a->u.v6, a->family == SF_AF_INET ? 32 : 128, add, err,
+                        errlen);
+}
+
+/* Addresses outside the kernel side's subnets need a route through the device. */
+static int add_routes(struct sf_host *h, const struct sf_host_config *c, char *err, size_t errlen)
+{
+    struct kernel_net k[4];
+    unsigned nk = kernel_nets(c->kernel_cidr, k, 4);
     for (unsigned i = 0; i < h->naddrs; i++) {
-        if (mask && (h->addrs[i] & mask) == net)
+        int on_link = 0;
+        for (unsigned j = 0; j < nk; j++)
+            on_link |= in_net(&h->addrs[i], &k[j]);
+        if (on_link)
             continue;
-        int rc = sf_tun_route(&h->tun, (const uint8_t *)&h->addrs[i], 32, 1, err, errlen);
+        int rc = route_to(h, i, 1, err, errlen);
         if (rc == -EEXIST)
             continue; /* someone routes it already: not ours to remove */
         if (rc < 0)
             return -1;
         h->routed[i] = 1;
+    }
+    return 0;
+}
+
+/* Each address of a comma-separated list on the kernel side. */
+static int configure(struct sf_host *h, const char *cidrs, char *err, size_t errlen)
+{
+    char one[64];
+    for (const char *p = cidrs; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len >= sizeof one) {
+            snprintf(err, errlen, "tun: '%.*s' is not ADDRESS/PREFIX", (int)len, p);
+            return -1;
+        }
+        memcpy(one, p, len);
+        one[len] = 0;
+        if (sf_tun_configure(&h->tun, one, err, errlen) < 0)
+            return -1;
+        p = comma ? comma + 1 : NULL;
     }
     return 0;
 }
@@ -344,7 +403,7 @@ static int open_device(struct sf_host *h, const struct sf_host_config *c, char *
     } else {
         if (sf_tun_open(&h->tun, c->tun, c->offload ? SF_TUN_OFFLOAD : 0, err, errlen) < 0)
             return -1;
-        if (c->kernel_cidr && sf_tun_configure(&h->tun, c->kernel_cidr, err, errlen) < 0)
+        if (c->kernel_cidr && configure(h, c->kernel_cidr, err, errlen) < 0)
             return -1;
         if (add_routes(h, c, err, errlen) < 0)
             return -1;
@@ -362,7 +421,8 @@ static int open_device(struct sf_host *h, const struct sf_host_config *c, char *
 static int make_engine(struct sf_host *h, const struct sf_host_config *c, char *err, size_t errlen)
 {
     h->tcp = c->tcp;
-    /* Segments must fit the device: the MSS follows its MTU. */
+    /* Segments must fit the device: the MSS follows its MTU (for IPv4's 20-byte header; the
+     * engine takes 20 more off for IPv6's 40). */
     if (h->tcp.mss > (uint32_t)h->tun.mtu - 40)
         h->tcp.mss = (uint32_t)h->tun.mtu - 40;
     struct sf_engine_params p;
@@ -375,7 +435,13 @@ static int make_engine(struct sf_host *h, const struct sf_host_config *c, char *
         snprintf(err, errlen, "getrandom: %s", strerror(errno));
         return -1;
     }
-    p.local_addr = c->addrs[0];
+    /* The first address of each family is the source of unbound connections of that family. */
+    for (unsigned i = c->naddrs; i-- > 0;) {
+        if (c->addrs[i].family == SF_AF_INET6)
+            p.local_addr6 = c->addrs[i];
+        else
+            p.local_addr = c->addrs[i];
+    }
     p.now = h->start = now_us(h);
     h->e = sf_engine_new(&p);
     if (!h->e) {
@@ -400,11 +466,11 @@ struct sf_host *sf_host_new(struct sf_loop *loop, const struct sf_host_config *c
     h->loop = loop;
     h->tun.fd = -1;
     for (unsigned i = 0; i < c->naddrs; i++) {
-        if (c->addrs[i].family != SF_AF_INET) {
-            snprintf(err, errlen, "the stack's addresses are IPv4 for now");
+        if (c->addrs[i].family != SF_AF_INET && c->addrs[i].family != SF_AF_INET6) {
+            snprintf(err, errlen, "the stack's addresses are IPv4 or IPv6");
             goto fail;
         }
-        memcpy(&h->addrs[i], c->addrs[i].u.v4, 4);
+        h->addrs[i] = c->addrs[i];
     }
     h->naddrs = c->naddrs;
     h->trace = c->trace;
@@ -452,7 +518,7 @@ int sf_host_free(struct sf_host *h)
         char err[160];
         for (unsigned i = 0; i < h->naddrs; i++)
             if (h->routed[i] && !h->tun.created)
-                sf_tun_route(&h->tun, (const uint8_t *)&h->addrs[i], 32, 0, err, sizeof err);
+                route_to(h, i, 0, err, sizeof err);
         if (h->io.fn)
             sf_loop_del(h->loop, &h->io);
         sf_tun_close(&h->tun); /* a device we created takes its routes with it */

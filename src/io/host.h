@@ -37,11 +37,13 @@ typedef void (*sf_host_batch_fn)(void *ctx, int begin);
 struct sf_host_config {
     const char *tun; /* device name: created if missing, attached to if it exists */
     int fd;          /* >= 0: use this packet descriptor (sf_tun_adopt) as the device instead */
-    const char *kernel_cidr; /* the kernel side's address/prefix ("10.79.0.1/24"), or NULL
-                              * to leave an attached device's addressing as it is */
-    /* The addresses synfin's TCP owns (VIPs, sources toward servers); the first is the
-     * engine's default local address. Those outside the kernel side's subnet get a route
-     * through the device, removed again when the host is freed. */
+    /* The kernel side's address/prefix ("10.79.0.1/24", "fd00:79::1/64", or both joined by
+     * a comma), or NULL to leave an attached device's addressing as it is. */
+    const char *kernel_cidr;
+    /* The addresses synfin's TCP owns (VIPs, sources toward servers), IPv4 and IPv6; the
+     * first of each family is the engine's default local address for that family. Those
+     * outside the kernel side's subnets get a route through the device, removed again when
+     * the host is freed. Packets are told apart by their version nibble. */
     struct sf_addr addrs[SF_HOST_MAX_ADDRS];
     unsigned naddrs;
     struct sf_tcp_config tcp;            /* the engine's settings; the MSS is capped by the MTU */

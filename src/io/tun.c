@@ -49,9 +49,9 @@ int sf_tun_open(struct sf_tun *t, const char *name, unsigned flags, char *err, s
     t->mtu = 1500;
     if (flags & SF_TUN_OFFLOAD) {
         t->vnet = (int)sizeof(struct virtio_net_hdr); /* the kernel's default header size */
-        /* TSO needs checksum offload; ECN and IPv6 TSO we do not take, so the kernel cuts
-         * those packets itself. Refused (an old kernel): plain packets behind the header. */
-        t->offload = ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) == 0;
+        /* TSO needs checksum offload; ECN TSO we do not take, so the kernel cuts those
+         * packets itself. Refused (an old kernel): plain packets behind the header. */
+        t->offload = ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) == 0;
     }
     return 0;
 }
@@ -74,62 +74,142 @@ static int ifioctl(int s, unsigned long req, struct ifreq *ifr, const char *what
     return -e;
 }
 
-int sf_tun_configure(struct sf_tun *t, const char *cidr, char *err, size_t errlen)
+/* One "ADDRESS/PREFIX" (IPv4 or IPv6; no prefix: a host address). */
+static int parse_cidr(const char *cidr, int *family, uint8_t addr[16], int *prefix, char *err,
+                      size_t errlen)
 {
-    char addr[64];
+    char text[64];
     const char *slash = strchr(cidr, '/');
     size_t alen = slash ? (size_t)(slash - cidr) : strlen(cidr);
-    char *end = NULL;
-    long prefix = slash ? strtol(slash + 1, &end, 10) : 32;
-    struct in_addr in;
-    if (alen >= sizeof addr || (slash && (*end || prefix < 1 || prefix > 32))) {
+    if (alen >= sizeof text) {
         snprintf(err, errlen, "tun: '%s' is not ADDRESS/PREFIX", cidr);
         return -EINVAL;
     }
-    memcpy(addr, cidr, alen);
-    addr[alen] = 0;
-    if (inet_pton(AF_INET, addr, &in) != 1) {
-        snprintf(err, errlen, "tun: '%s' is not an IPv4 address", addr);
+    memcpy(text, cidr, alen);
+    text[alen] = 0;
+    if (inet_pton(AF_INET, text, addr) == 1)
+        *family = AF_INET;
+    else if (inet_pton(AF_INET6, text, addr) == 1)
+        *family = AF_INET6;
+    else {
+        snprintf(err, errlen, "tun: '%s' is not an IPv4 or IPv6 address", text);
         return -EINVAL;
     }
-    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int max = *family == AF_INET ? 32 : 128;
+    char *end = NULL;
+    long p = slash ? strtol(slash + 1, &end, 10) : max;
+    if (slash && (!slash[1] || *end || p < 1 || p > max)) {
+        snprintf(err, errlen, "tun: '%s' is not ADDRESS/PREFIX (prefix 1 to %d)", cidr, max);
+        return -EINVAL;
+    }
+    *prefix = (int)p;
+    return 0;
+}
+
+static int dgram_socket(int family, char *err, size_t errlen)
+{
+    int s = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s < 0) {
         int e = errno;
-        snprintf(err, errlen, "tun: socket: %s", strerror(e));
+        snprintf(err, errlen, "tun: %s socket: %s%s", family == AF_INET6 ? "IPv6" : "IPv4",
+                 strerror(e), e == EAFNOSUPPORT ? " (IPv6 disabled in this kernel)" : "");
         return -e;
     }
+    return s;
+}
+
+static int set_addr4(int s, struct ifreq *ifr, const uint8_t addr[16], int prefix, char *err,
+                     size_t errlen)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    memcpy(&sa.sin_addr, addr, 4);
+    memcpy(&ifr->ifr_addr, &sa, sizeof sa);
+    int rc = ifioctl(s, SIOCSIFADDR, ifr, "setting the address of", err, errlen);
+    if (rc == 0) {
+        sa.sin_addr.s_addr = htonl(prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix));
+        memcpy(&ifr->ifr_netmask, &sa, sizeof sa);
+        rc = ifioctl(s, SIOCSIFNETMASK, ifr, "setting the netmask of", err, errlen);
+    }
+    return rc;
+}
+
+/* The kernel's struct in6_ifreq (linux/ipv6.h, whose header clashes with netinet/in.h): what
+ * SIOCSIFADDR takes on an AF_INET6 socket. */
+struct sf_in6_ifreq {
+    struct in6_addr addr;
+    uint32_t prefixlen;
+    int ifindex;
+};
+
+/* An IPv6 address on the device. The device is layer 3 with IFF_NOARP, so the kernel skips
+ * duplicate address detection and the address is usable at once (no neighbour discovery on
+ * a TUN: nothing to resolve). */
+static int set_addr6(const struct sf_tun *t, const uint8_t addr[16], int prefix, char *err,
+                     size_t errlen)
+{
+    int s = dgram_socket(AF_INET6, err, errlen);
+    if (s < 0)
+        return s;
+    struct sf_in6_ifreq r;
+    memset(&r, 0, sizeof r);
+    memcpy(&r.addr, addr, 16);
+    r.prefixlen = (uint32_t)prefix;
+    r.ifindex = (int)if_nametoindex(t->name);
+    int rc = 0;
+    if (ioctl(s, SIOCSIFADDR, &r) < 0 && errno != EEXIST) {
+        rc = -errno;
+        snprintf(err, errlen, "tun: setting the IPv6 address of %s: %s%s", t->name, strerror(-rc),
+                 rc == -EACCES ? " (IPv6 disabled on the device: net.ipv6.conf.*.disable_ipv6)"
+                               : "");
+    }
+    close(s);
+    return rc;
+}
+
+int sf_tun_configure(struct sf_tun *t, const char *cidr, char *err, size_t errlen)
+{
+    int family, prefix;
+    uint8_t addr[16];
+    int rc = parse_cidr(cidr, &family, addr, &prefix, err, errlen);
+    if (rc < 0)
+        return rc;
+    int s = dgram_socket(AF_INET, err, errlen);
+    if (s < 0)
+        return s;
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
     memcpy(ifr.ifr_name, t->name, strlen(t->name));
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr = in};
-    memcpy(&ifr.ifr_addr, &sa, sizeof sa);
-    int rc = ifioctl(s, SIOCSIFADDR, &ifr, "setting the address of", err, errlen);
-    if (rc == 0) {
-        sa.sin_addr.s_addr = htonl(prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix));
-        memcpy(&ifr.ifr_netmask, &sa, sizeof sa);
-        rc = ifioctl(s, SIOCSIFNETMASK, &ifr, "setting the netmask of", err, errlen);
-    }
+    if (family == AF_INET)
+        rc = set_addr4(s, &ifr, addr, prefix, err, errlen);
     if (rc == 0)
         rc = ifioctl(s, SIOCGIFFLAGS, &ifr, "reading the flags of", err, errlen);
     if (rc == 0) {
         ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
         rc = ifioctl(s, SIOCSIFFLAGS, &ifr, "bringing up", err, errlen);
     }
+    /* IPv6 after the device is up: the kernel's IPv6 side of a device exists once it is. */
+    if (rc == 0 && family == AF_INET6)
+        rc = set_addr6(t, addr, prefix, err, errlen);
     if (rc == 0 && ifioctl(s, SIOCGIFMTU, &ifr, "reading the MTU of", err, errlen) == 0)
         t->mtu = ifr.ifr_mtu;
     close(s);
     return rc;
 }
 
-int sf_tun_route(struct sf_tun *t, const uint8_t addr[4], int prefix, int add, char *err,
-                 size_t errlen)
+static int route6(struct sf_tun *t, int s, const uint8_t addr[16], int prefix, int add)
 {
-    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0) {
-        int e = errno;
-        snprintf(err, errlen, "tun: socket: %s", strerror(e));
-        return -e;
-    }
+    struct in6_rtmsg rt;
+    memset(&rt, 0, sizeof rt);
+    memcpy(&rt.rtmsg_dst, addr, 16);
+    rt.rtmsg_dst_len = (uint16_t)prefix;
+    rt.rtmsg_metric = 1;
+    rt.rtmsg_flags = RTF_UP | (prefix >= 128 ? RTF_HOST : 0);
+    rt.rtmsg_ifindex = (int)if_nametoindex(t->name);
+    return ioctl(s, add ? SIOCADDRT : SIOCDELRT, &rt) < 0 ? -errno : 0;
+}
+
+static int route4(struct sf_tun *t, int s, const uint8_t addr[4], int prefix, int add)
+{
     struct rtentry rt;
     memset(&rt, 0, sizeof rt);
     struct sockaddr_in dst = {.sin_family = AF_INET};
@@ -140,10 +220,20 @@ int sf_tun_route(struct sf_tun *t, const uint8_t addr[4], int prefix, int add, c
     memcpy(&rt.rt_genmask, &mask, sizeof mask);
     rt.rt_flags = RTF_UP | (prefix >= 32 ? RTF_HOST : 0);
     rt.rt_dev = t->name;
-    int rc = ioctl(s, add ? SIOCADDRT : SIOCDELRT, &rt) < 0 ? -errno : 0;
+    return ioctl(s, add ? SIOCADDRT : SIOCDELRT, &rt) < 0 ? -errno : 0;
+}
+
+int sf_tun_route(struct sf_tun *t, int family, const uint8_t *addr, int prefix, int add, char *err,
+                 size_t errlen)
+{
+    int af = family == 6 ? AF_INET6 : AF_INET;
+    int s = dgram_socket(af, err, errlen);
+    if (s < 0)
+        return s;
+    int rc = af == AF_INET6 ? route6(t, s, addr, prefix, add) : route4(t, s, addr, prefix, add);
     if (rc < 0) {
-        char a[INET_ADDRSTRLEN];
-        inet_ntop(AF_INET, addr, a, sizeof a);
+        char a[INET6_ADDRSTRLEN];
+        inet_ntop(af, addr, a, sizeof a);
         snprintf(err, errlen, "tun: %s the route to %s/%d through %s: %s%s",
                  add ? "adding" : "removing", a, prefix, t->name, strerror(-rc),
                  rc == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
@@ -217,10 +307,12 @@ int sf_tun_write_gso(struct sf_tun *t, const void *pkt, size_t len, uint16_t seg
         return sf_tun_write(t, pkt, len);
     if (!t->offload)
         return -EOPNOTSUPP;
-    size_t ihl = (size_t)(((const uint8_t *)pkt)[0] & 15) * 4;
+    const uint8_t *ip = pkt;
+    int v6 = (ip[0] >> 4) == 6;
+    size_t ihl = v6 ? 40 : (size_t)(ip[0] & 15) * 4;
     struct virtio_net_hdr h = {
         .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
-        .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+        .gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4,
         .hdr_len = hdr_len,
         .gso_size = seg_size,
         .csum_start = (uint16_t)ihl,

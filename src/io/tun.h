@@ -3,11 +3,16 @@
  * packet written here arrives in the kernel as if from a link.
  *
  * Receive offload (SF_TUN_OFFLOAD): with IFF_VNET_HDR and TUNSETOFFLOAD(TUN_F_CSUM |
- * TUN_F_TSO4) the kernel stops cutting its TCP stream into MTU-sized packets and stops
+ * TUN_F_TSO4 | TUN_F_TSO6) the kernel stops cutting its TCP stream into MTU-sized packets and stops
  * computing checksums for us: one read brings up to 64 KiB of one connection (a TSO/GSO
  * packet) with the checksum left partial. sf_tun_read completes the checksum and hands back a
- * plain IPv4 packet, so the engine, the pcap and tshark see ordinary (large) segments. Fewer
+ * plain IP packet, so the engine, the pcap and tshark see ordinary (large) segments. Fewer
  * packets means fewer reads, fewer ACKs from us and less work in the peer.
+ *
+ * IPv6 rides the same device (the version nibble tells the families apart), with the same
+ * offload: TUN_F_TSO6 brings IPv6 TSO packets, whose checksums are completed the same way
+ * (the partial sum the kernel leaves already holds the IPv6 pseudo-header), and merged
+ * IPv6 runs leave as GSO TCPV6 packets.
  *
  * Transmit offload goes the other way: sf_tun_write_gso writes a run of segments merged by
  * io/coalesce.h as one GSO packet, which the kernel takes up its stack whole (and cuts into
@@ -44,14 +49,15 @@ int sf_tun_open(struct sf_tun *t, const char *name, unsigned flags, char *err, s
  * side to configure. Closed by sf_tun_close. */
 void sf_tun_adopt(struct sf_tun *t, int fd, const char *name);
 
-/* Gives the kernel side of the device an IPv4 address with prefix ("10.77.0.1/24") and brings
- * it up; reads the MTU back into t->mtu. Returns 0 or -errno with a message. */
+/* Gives the kernel side of the device an address with prefix, IPv4 ("10.77.0.1/24") or IPv6
+ * ("fd00:77::1/64"), and brings it up; reads the MTU back into t->mtu. Call once per address
+ * (one of each family side by side). Returns 0 or -errno with a message. */
 int sf_tun_configure(struct sf_tun *t, const char *cidr, char *err, size_t errlen);
 
-/* Adds (add=1) or removes a route to addr/prefix (IPv4, network order) through the device,
- * for addresses of ours outside the kernel side's subnet. Returns 0 or -errno with a message;
- * adding a route that exists is -EEXIST. */
-int sf_tun_route(struct sf_tun *t, const uint8_t addr[4], int prefix, int add, char *err,
+/* Adds (add=1) or removes a route to addr/prefix through the device, for addresses of ours
+ * outside the kernel side's subnet. family 4 (addr: 4 bytes, network order) or 6 (16 bytes).
+ * Returns 0 or -errno with a message; adding a route that exists is -EEXIST. */
+int sf_tun_route(struct sf_tun *t, int family, const uint8_t *addr, int prefix, int add, char *err,
                  size_t errlen);
 
 /* One packet (with offload, possibly a TSO packet longer than the MTU, up to 64 KiB: give a

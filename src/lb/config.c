@@ -462,8 +462,9 @@ static int parse_transport(struct lb_config *c, struct lb_config_error *e, const
     return 0;
 }
 
-/* On the stack, every address synfin listens on or connects from is one the stack owns, and
- * every server is an IPv4 address the engine can reach. */
+/* On the stack, every address synfin listens on or connects from is one the stack owns (IPv4
+ * or IPv6), and every server can be reached from an address of its own family: the backend's
+ * sources when it has some (all of the server's family), else the stack's own. */
 static int check_stack_addresses(struct lb_config *c, struct lb_config_error *e,
                                  const struct node *top, size_t ntop)
 {
@@ -487,11 +488,6 @@ static int check_stack_addresses(struct lb_config *c, struct lb_config_error *e,
             if (!fe || strcmp(d->name.s, "listen"))
                 continue;
             const struct lb_addr *a = &c->frontends[fi].listen[li++];
-            if (a->u.sa.sa_family != AF_INET)
-                return lb_conf_fail_at(e, &d->args[0],
-                                       "'%s': synfin's own TCP (transport stack) is IPv4 only; "
-                                       "listen on IPv6 with transport kernel",
-                                       d->args[0].s);
             if (!lb_transport_owns(&c->transport, a))
                 return lb_conf_fail_at(
                     e, &d->args[0], "'%s' is not an address of the stack (transport stack address)",
@@ -504,12 +500,25 @@ static int check_stack_addresses(struct lb_config *c, struct lb_config_error *e,
                     return lb_conf_fail_at(e, &n->args[0],
                                            "backend '%s': its source addresses must be the stack's",
                                            c->backends[bi].name);
-            for (size_t s = 0; s < c->backends[bi].nservers; s++)
-                if (c->backends[bi].servers[s].addr.u.sa.sa_family != AF_INET)
-                    return lb_conf_fail_at(
-                        e, &n->args[0],
-                        "backend '%s': the stack reaches IPv4 servers only (for now)",
-                        c->backends[bi].name);
+            for (size_t s = 0; s < c->backends[bi].nservers; s++) {
+                const struct lb_server_conf *sv = &c->backends[bi].servers[s];
+                int fam = sv->addr.u.sa.sa_family, ok = p->nsources > 0;
+                for (uint32_t k = 0; k < p->nsources; k++)
+                    ok &= p->sources[k].addr.u.sa.sa_family == fam;
+                if (!ok && p->nsources)
+                    return lb_conf_fail_at(e, &n->args[0],
+                                           "backend '%s': server '%s' is %s, and so must be every "
+                                           "source address",
+                                           c->backends[bi].name, sv->name,
+                                           fam == AF_INET6 ? "IPv6" : "IPv4");
+                if (!p->nsources && !lb_transport_owns_family(&c->transport, fam))
+                    return lb_conf_fail_at(e, &n->args[0],
+                                           "backend '%s': server '%s' is %s and the stack has no "
+                                           "%s address to connect from (transport stack address)",
+                                           c->backends[bi].name, sv->name,
+                                           fam == AF_INET6 ? "IPv6" : "IPv4",
+                                           fam == AF_INET6 ? "IPv6" : "IPv4");
+            }
         }
         fi += fe;
         bi += be;

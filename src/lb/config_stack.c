@@ -65,8 +65,8 @@ static int transport_address(struct lb_transport_conf *t, char *const *args, siz
             snprintf(why, whylen, "'%s': %s", args[i], w);
             return -1;
         }
-        if (a.u.sa.sa_family != AF_INET || lb_addr_port(&a) != 0) {
-            snprintf(why, whylen, "'%s': the stack's addresses are IPv4 addresses, no port",
+        if (lb_addr_port(&a) != 0) {
+            snprintf(why, whylen, "'%s': the stack's addresses are IPv4 or IPv6 addresses, no port",
                      args[i]);
             return -1;
         }
@@ -80,6 +80,50 @@ static int transport_address(struct lb_transport_conf *t, char *const *args, siz
     return 0;
 }
 
+/* `kernel_addr A/N [B/M];` (or one word "A/N,B/M", as --kernel-addr gives it): at most one
+ * address of each family, kept joined by a comma, as the host glue takes them. */
+static int kernel_addrs(struct lb_transport_conf *t, char *const *args, size_t nargs, int *bad,
+                        char *why, size_t whylen)
+{
+    int seen[2] = {0, 0};
+    t->kernel_addr[0] = 0;
+    for (size_t i = 0; i < nargs; i++) {
+        *bad = (int)i;
+        for (const char *p = args[i]; p;) {
+            const char *comma = strchr(p, ',');
+            size_t len = comma ? (size_t)(comma - p) : strlen(p);
+            char one[64], *slash;
+            struct lb_addr a;
+            const char *w;
+            if (len >= sizeof one || len == 0)
+                return snprintf(why, whylen, "'%s' is not ADDRESS/PREFIX", args[i]), -1;
+            memcpy(one, p, len);
+            one[len] = 0;
+            slash = strchr(one, '/');
+            if (slash)
+                *slash++ = 0;
+            if (lb_addr_parse(&a, one, 0, &w) < 0 || lb_addr_port(&a) != 0 || one[0] == '[')
+                return snprintf(why, whylen, "'%s' is not ADDRESS/PREFIX", args[i]), -1;
+            int v6 = a.u.sa.sa_family == AF_INET6, max = v6 ? 128 : 32;
+            char *end;
+            long pre = slash ? strtol(slash, &end, 10) : max;
+            if (slash && (!*slash || *end || pre < 1 || pre > max))
+                return snprintf(why, whylen, "'%s': the prefix is 1 to %d", args[i], max), -1;
+            if (seen[v6]++)
+                return snprintf(why, whylen, "'%s': one %s address for the kernel side", args[i],
+                                v6 ? "IPv6" : "IPv4"),
+                       -1;
+            size_t have = strlen(t->kernel_addr);
+            if (have + len + 2 > sizeof t->kernel_addr)
+                return snprintf(why, whylen, "kernel_addr is too long"), -1;
+            snprintf(t->kernel_addr + have, sizeof t->kernel_addr - have, "%s%.*s", have ? "," : "",
+                     (int)len, p);
+            p = comma ? comma + 1 : NULL;
+        }
+    }
+    return 0;
+}
+
 int lb_transport_directive(struct lb_transport_conf *t, const char *name, char *const *args,
                            size_t nargs, int *bad, char *why, size_t whylen)
 {
@@ -87,6 +131,10 @@ int lb_transport_directive(struct lb_transport_conf *t, const char *name, char *
     if (!strcmp(name, "address"))
         return nargs ? transport_address(t, args, nargs, bad, why, whylen)
                      : (snprintf(why, whylen, "'address' needs at least one address"), -1);
+    if (!strcmp(name, "kernel_addr"))
+        return nargs && nargs <= 2
+                   ? kernel_addrs(t, args, nargs, bad, why, whylen)
+                   : (snprintf(why, whylen, "'kernel_addr' takes 1 or 2 ADDRESS/PREFIX"), -1);
     static const char *const one[] = {"tun",   "kernel_addr", "offload",      "pcap",
                                       "trace", "impair",      "max_time_wait"};
     size_t k;
@@ -104,7 +152,7 @@ int lb_transport_directive(struct lb_transport_conf *t, const char *name, char *
     *bad = 0;
     switch (k) {
     case 0: return copy_word(t->tun, sizeof t->tun, v, "device name", why, whylen);
-    case 1: return copy_word(t->kernel_addr, sizeof t->kernel_addr, v, "kernel_addr", why, whylen);
+    case 1: return -1; /* kernel_addrs, above */
     case 2:
     case 4:
         if (on_off(v, k == 2 ? &t->offload : &t->trace) < 0) {
@@ -141,7 +189,9 @@ int lb_transport_finish(const struct lb_transport_conf *t, char *why, size_t why
         return -1;
     }
     if (t->naddrs == 0) {
-        snprintf(why, whylen, "transport stack needs 'address A.B.C.D;' (what synfin's TCP owns)");
+        snprintf(
+            why, whylen,
+            "transport stack needs 'address A.B.C.D;' or an IPv6 one (what synfin's TCP owns)");
         return -1;
     }
     return 0;
@@ -151,6 +201,14 @@ int lb_transport_owns(const struct lb_transport_conf *t, const struct lb_addr *a
 {
     for (uint32_t i = 0; i < t->naddrs; i++)
         if (lb_addr_same_host(&t->addrs[i], addr))
+            return 1;
+    return 0;
+}
+
+int lb_transport_owns_family(const struct lb_transport_conf *t, int family)
+{
+    for (uint32_t i = 0; i < t->naddrs; i++)
+        if (t->addrs[i].u.sa.sa_family == family)
             return 1;
     return 0;
 }

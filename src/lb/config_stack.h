@@ -20,7 +20,9 @@ enum lb_transport_kind { LB_TRANSPORT_KERNEL, LB_TRANSPORT_STACK };
 struct lb_transport_conf {
     int kind; /* enum lb_transport_kind */
     char tun[16];
-    char kernel_addr[64]; /* "10.79.0.1/24", or "" to attach to a configured device */
+    /* "10.79.0.1/24", "fd00:79::1/64", one of each joined by a comma, or "" to attach to a
+     * configured device */
+    char kernel_addr[128];
     struct lb_addr addrs[LB_STACK_ADDRS]; /* the addresses synfin's TCP owns (port 0) */
     uint32_t naddrs;
     int offload;
@@ -44,6 +46,8 @@ int lb_transport_directive(struct lb_transport_conf *t, const char *name, char *
 int lb_transport_finish(const struct lb_transport_conf *t, char *why, size_t whylen);
 /* The stack owns addr's host (a listen address or a source): 1 or 0. */
 int lb_transport_owns(const struct lb_transport_conf *t, const struct lb_addr *addr);
+/* Whether the stack owns an address of the family (AF_INET, AF_INET6). */
+int lb_transport_owns_family(const struct lb_transport_conf *t, int family);
 
 /* A stack-only profile directive `name value;`: applied to tcp, its bit set in *set. 0, 1 if
  * the name is not one, or -1 with a message in why. */

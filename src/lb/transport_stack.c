@@ -44,6 +44,12 @@ static struct sf_endpoint to_endpoint(const struct lb_addr *a)
 {
     struct sf_endpoint ep;
     memset(&ep, 0, sizeof ep);
+    if (a->u.sa.sa_family == AF_INET6) {
+        ep.addr.family = SF_AF_INET6;
+        memcpy(ep.addr.u.v6, &a->u.in6.sin6_addr, 16);
+        ep.port = ntohs(a->u.in6.sin6_port);
+        return ep;
+    }
     ep.addr.family = SF_AF_INET;
     memcpy(ep.addr.u.v4, &a->u.in4.sin_addr, 4);
     ep.port = ntohs(a->u.in4.sin_port);
@@ -54,6 +60,13 @@ static struct lb_addr from_endpoint(const struct sf_endpoint *ep)
 {
     struct lb_addr a;
     memset(&a, 0, sizeof a);
+    if (ep->addr.family == SF_AF_INET6) {
+        a.u.in6.sin6_family = AF_INET6;
+        memcpy(&a.u.in6.sin6_addr, ep->addr.u.v6, 16);
+        a.u.in6.sin6_port = htons(ep->port);
+        a.len = sizeof a.u.in6;
+        return a;
+    }
     a.u.in4.sin_family = AF_INET;
     memcpy(&a.u.in4.sin_addr, ep->addr.u.v4, 4);
     a.u.in4.sin_port = htons(ep->port);
@@ -467,7 +480,7 @@ static int s_listen(struct lb_transport *t, const struct lb_listen_opts *o, lb_l
                     void *ctx, struct lb_listener **out)
 {
     struct stransport *tp = (struct stransport *)t;
-    if (o->addr.u.sa.sa_family != AF_INET)
+    if (o->addr.u.sa.sa_family != AF_INET && o->addr.u.sa.sa_family != AF_INET6)
         return -EAFNOSUPPORT;
     struct slistener *l = calloc(1, sizeof *l);
     if (!l)

@@ -14,6 +14,8 @@ enum {
     SF_ICMP6_DEST_UNREACH = 1,
     SF_ICMP6_PACKET_TOO_BIG = 2,
     SF_ICMP6_TIME_EXCEEDED = 3,
+    SF_ICMP6_ECHO_REQUEST = 128,
+    SF_ICMP6_ECHO_REPLY = 129,
 };
 enum {
     SF_ICMP6_ADMIN_PROHIBITED = 1,
@@ -30,8 +32,13 @@ struct sf_icmp6_tcp {
 };
 
 /* Parses an IPv6 packet carrying ICMPv6 (checksum with its pseudo-header checked): an error
- * quoting a TCP segment fills *out (SF_ICMP_TCP_ERROR); anything else is SF_ICMP_OTHER or
- * SF_ICMP_MALFORMED. */
+ * quoting a TCP segment fills *out (SF_ICMP_TCP_ERROR), an echo request is SF_ICMP_IS_ECHO;
+ * anything else is SF_ICMP_OTHER or SF_ICMP_MALFORMED. */
 enum sf_icmp_kind sf_icmp6_parse(const uint8_t *pkt, size_t len, struct sf_icmp6_tcp *out);
+
+/* Turns an echo request (a whole IPv6 packet, ICMPv6 right after the fixed header) into its
+ * reply in place: addresses swapped, type 129, hop limit 64, checksum redone. Returns the
+ * length, or 0 if the packet is not an echo request. */
+size_t sf_icmp6_echo_reply(uint8_t *pkt, size_t len);
 
 #endif

@@ -67,12 +67,13 @@ class Namespace:
 class Serve:
     """synfin-serve in the namespace. Its stdout (the --trace lines) is kept in self.out."""
 
-    def __init__(self, ns, mode, *extra, pcap=None, port=80, tun=TUN):
+    def __init__(self, ns, mode, *extra, pcap=None, port=80, tun=TUN, kernel=f"{KERNEL}/24",
+                 addr=ADDR):
         self.ns = ns
         self.tun = tun
         self.killed = False  # by stop(), after SIGINT went unanswered
-        argv = [binary("synfin-serve"), "--tun", tun, "--kernel-addr", f"{KERNEL}/24",
-                "--addr", ADDR, "--port", str(port), "--mode", mode, "--trace",
+        argv = [binary("synfin-serve"), "--tun", tun, "--kernel-addr", kernel,
+                "--addr", addr, "--port", str(port), "--mode", mode, "--trace",
                 "--max-seconds", "600"] + list(extra)
         if pcap:
             argv += ["--pcap", pcap]
@@ -85,7 +86,7 @@ class Serve:
         if self.p.poll() is not None:
             raise AssertionError("synfin-serve did not start: " + self.text())
         # The device is up once the line is printed; the kernel needs a moment for its route.
-        wait_until(lambda: ns.run(["ip", "route", "get", ADDR], check=False).returncode == 0,
+        wait_until(lambda: ns.run(["ip", "route", "get", addr], check=False).returncode == 0,
                    timeout=5, what="the route to synfin")
 
     def text(self):

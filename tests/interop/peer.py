@@ -26,7 +26,7 @@ import struct
 import sys
 import time
 
-ADDR = "10.77.0.2"
+ADDR = os.environ.get("SYNFIN_PEER_ADDR", "10.77.0.2")  # synfin-serve's (IPv6 tests: theirs)
 
 
 def echo(total, port):

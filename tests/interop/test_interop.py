@@ -61,7 +61,7 @@ def conn_of(trans, port):
 def bad_arguments_exit_2():
     # Checked before any device is touched: no root needed.
     base = [binary("synfin-serve"), "--tun", "sfx0", "--kernel-addr", "10.77.0.1/24"]
-    for extra, why in ((["--addr", "zz"], "not an IPv4 address"),
+    for extra, why in ((["--addr", "zz"], "not an IPv4 or IPv6 address"),
                        (["--addr", ADDR, "--mode", "ftp"], "not echo, discard"),
                        (["--addr", ADDR, "--offload", "maybe"], "not on or off"),
                        (["--addr", ADDR, "--time-wait-ms", "x"], "--time-wait-ms"),

@@ -646,7 +646,7 @@ static void duplicates_name_both(void **u)
 }
 
 /* Several listen lines: every one kept, in order, IPv4 and IPv6 side by side; printed back
- * as written. On the stack (IPv4 only) an IPv6 one is an error saying so. */
+ * as written. On the stack an IPv6 one the stack does not own is an error saying so. */
 static void several_listen_lines(void **u)
 {
     (void)u;
@@ -680,8 +680,8 @@ static void several_listen_lines(void **u)
                       &e));
     assert_int_equal(e.line, 2);
     assert_int_equal(e.col, 40);
-    assert_string_equal(e.msg, "'[::1]:1': synfin's own TCP (transport stack) is IPv4 only; "
-                               "listen on IPv6 with transport kernel");
+    assert_string_equal(e.msg,
+                        "'[::1]:1' is not an address of the stack (transport stack address)");
 }
 
 /* HAProxy's and nginx's words name synfin's equivalent (docs/haproxy.md). */
@@ -762,6 +762,74 @@ static void ipv6_source_range(void **u)
     assert_string_equal(lb_addr_host(&p->sources[1].addr, host, sizeof host), "::1");
     assert_int_equal(p->sources[1].port_lo, 0);
     lb_config_free(c);
+}
+
+/* The stack owns IPv4 and IPv6 addresses side by side: an IPv6 VIP, IPv6 servers reached from
+ * its own IPv6 address or an IPv6 source of its own, the kernel side one address of each
+ * family (printed back joined, which parses again). What it cannot do is an error at the
+ * place: an address it does not own, a server whose family no source or stack address has. */
+static void stack_ipv4_and_ipv6(void **u)
+{
+    (void)u;
+    struct lb_config_error e;
+    struct lb_config *c =
+        parse("transport stack { tun sfv6; kernel_addr 10.9.0.1/24 fd00:9::1/64;\n"
+              "  address 10.9.0.2 fd00:9::2 fd00:9::3; }\n"
+              "frontend f6 { listen [fd00:9::2]:80; listen 10.9.0.2:80; backend b6; }\n"
+              "backend b6 { server s [fd00:9::1]:8080; source fd00:9::3; }\n"
+              "frontend f4 { listen 10.9.0.2:81; backend b4; }\n"
+              "backend b4 { server s 10.9.0.1:8080; server t [fd00:9::1]:8081; }\n",
+              &e);
+    if (!c)
+        fail_msg("%d:%d: %s", e.line, e.col, e.msg);
+    assert_string_equal(c->transport.kernel_addr, "10.9.0.1/24,fd00:9::1/64");
+    assert_int_equal(c->transport.naddrs, 3);
+    char *t = NULL;
+    size_t n;
+    FILE *o = open_memstream(&t, &n);
+    assert_int_equal(lb_config_print(c, o), 0);
+    fclose(o);
+    assert_non_null(strstr(t, "    kernel_addr 10.9.0.1/24,fd00:9::1/64;\n"
+                              "    address 10.9.0.2 fd00:9::2 fd00:9::3;\n"));
+    struct lb_config *again = parse(t, &e);
+    if (!again)
+        fail_msg("printed config: %d:%d: %s\n%s", e.line, e.col, e.msg, t);
+    assert_string_equal(again->transport.kernel_addr, c->transport.kernel_addr);
+    lb_config_free(again);
+    free(t);
+    lb_config_free(c);
+
+    static const struct {
+        const char *conf;
+        int line, col;
+        const char *msg;
+    } bad[] = {
+        {"transport stack { tun sfv6; address 10.9.0.2 fd00:9::2; }\n"
+         "frontend f { listen [fd00:9::5]:80; backend b; }\nbackend b { server s 10.9.0.1:1; }\n",
+         2, 21, "'[fd00:9::5]:80' is not an address of the stack (transport stack address)"},
+        {"transport stack { tun sfv6; address 10.9.0.2 fd00:9::2; }\n"
+         "frontend f { listen 10.9.0.2:80; backend b; }\n"
+         "backend b { server s [fd00:9::1]:1; source 10.9.0.2; }\n",
+         3, 9, "backend 'b': server 's' is IPv6, and so must be every source address"},
+        {"transport stack { tun sfv6; address 10.9.0.2; }\n"
+         "frontend f { listen 10.9.0.2:80; backend b; }\n"
+         "backend b { server s [fd00:9::1]:1; }\n",
+         3, 9,
+         "backend 'b': server 's' is IPv6 and the stack has no IPv6 address to connect from "
+         "(transport stack address)"},
+        {"transport stack { tun sfv6; address fd00:9::2; kernel_addr fd00:9::1/129; }\n", 1, 60,
+         "'fd00:9::1/129': the prefix is 1 to 128"},
+        {"transport stack { tun sfv6; address fd00:9::2; kernel_addr fd00:9::1/64 fd00:8::1/64; "
+         "}\n",
+         1, 73, "'fd00:8::1/64': one IPv6 address for the kernel side"},
+        {"transport stack { tun sfv6; address [fd00:9::2]:80; }\n", 1, 37,
+         "'[fd00:9::2]:80': the stack's addresses are IPv4 or IPv6 addresses, no port"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_null(parse(bad[i].conf, &e));
+        if (e.line != bad[i].line || e.col != bad[i].col || strcmp(e.msg, bad[i].msg))
+            fail_msg("case %zu: got %d:%d: %s", i, e.line, e.col, e.msg);
+    }
 }
 
 /* What the printer writes parses back to what it printed (synfin -T; the config fuzz harness
@@ -960,6 +1028,7 @@ int main(void)
         cmocka_unit_test(http_settings),
         cmocka_unit_test(duplicates_name_both),
         cmocka_unit_test(several_listen_lines),
+        cmocka_unit_test(stack_ipv4_and_ipv6),
         cmocka_unit_test(foreign_directives_named),
         cmocka_unit_test(admin_and_proxy_directives),
     };

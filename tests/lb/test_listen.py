@@ -73,7 +73,7 @@ def two_ipv4_listen_lines_serve_on_both():
         assert f"listening on {h}:{p1} {h}:{p2} -> backend b" in lb.stdout(), lb.stdout()
 
 
-@kernel_only(t, "synfin's own TCP is IPv4 only: an IPv6 listen is a config error there")
+@kernel_only(t, "[::1] is the kernel's loopback; IPv6 on the stack: tests/lb/test_stack_ipv6.py")
 def ipv4_and_ipv6_on_one_frontend():
     if not ipv6_loopback():
         t.skip_test("no IPv6 loopback (::1) on this host")
@@ -160,7 +160,7 @@ def duplicate_directive_names_both_positions():
 
 
 @t.test
-def ipv6_listen_on_the_stack_is_a_clear_error():
+def ipv6_listen_the_stack_does_not_own_is_a_clear_error():
     fd, path = tempfile.mkstemp(prefix="synfin-conf-", suffix=".conf")
     with os.fdopen(fd, "w") as f:
         f.write("transport stack { tun sfops3t; address 10.77.0.2; }\n"
@@ -170,8 +170,8 @@ def ipv6_listen_on_the_stack_is_a_clear_error():
         r = subprocess.run([binary("synfin"), "-t", "-c", path], capture_output=True, text=True,
                            timeout=20)
         assert r.returncode == 2, r
-        assert (f"{path}:2:42: '[::1]:80': synfin's own TCP (transport stack) is IPv4 only"
-                in r.stderr), r.stderr
+        assert (f"{path}:2:42: '[::1]:80' is not an address of the stack (transport stack "
+                "address)" in r.stderr), r.stderr
     finally:
         os.unlink(path)
 

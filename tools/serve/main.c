@@ -1,6 +1,7 @@
 /* synfin-serve: a server on synfin's own TCP, reached by real Linux peers through a TUN device.
  *
  *   synfin-serve --tun NAME --kernel-addr 10.77.0.1/24 --addr 10.77.0.2 [--port 80]
+ *   synfin-serve --tun NAME --kernel-addr fd00:77::1/64 --addr fd00:77::2 ...  (IPv6)
  *                [--mode echo|discard|sink|http] [--http-body TEXT] [--backlog N]
  *                [--pcap FILE] [--trace] [--max-seconds S]
  *                [--<engine setting> VALUE ...]   (any setting of docs/engine.md, by name)
@@ -41,15 +42,17 @@ struct serve {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: synfin-serve --tun NAME --kernel-addr A.B.C.D/N --addr A.B.C.D [--port P]\n"
-               "                    [--mode echo|discard|sink|http] [--http-body TEXT]\n"
-               "                    [--backlog N] [--pcap FILE] [--trace] [--max-seconds S]\n"
-               "                    [--offload on|off]\n"
+    fprintf(f,
+            "usage: synfin-serve --tun NAME --kernel-addr ADDR/N --addr ADDR [--port P]\n"
+            "                    (ADDR: IPv4 or IPv6; --kernel-addr A/N,B/M: one of each family)\n"
+            "                    [--mode echo|discard|sink|http] [--http-body TEXT]\n"
+            "                    [--backlog N] [--pcap FILE] [--trace] [--max-seconds S]\n"
+            "                    [--offload on|off]\n"
 
-               "                    [--impair loss=PCT,dup=PCT,reorder=PCT,hold=MS,seed=N]\n"
-               "                    [--SETTING VALUE ...]\n"
-               "       synfin-serve -v | --version\n\n"
-               "Engine settings (docs/engine.md), with '-' or '_':\n");
+            "                    [--impair loss=PCT,dup=PCT,reorder=PCT,hold=MS,seed=N]\n"
+            "                    [--SETTING VALUE ...]\n"
+            "       synfin-serve -v | --version\n\n"
+            "Engine settings (docs/engine.md), with '-' or '_':\n");
     for (size_t i = 0; i < sf_tcp_settings_count; i++) {
         char name[64];
         snprintf(name, sizeof name, "%s", sf_tcp_settings[i].name);
@@ -160,8 +163,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
         return -1;
     }
     struct sf_addr a;
-    if (sf_addr_parse(o->addr, &a) < 0 || a.family != SF_AF_INET) {
-        fprintf(stderr, "synfin-serve: --addr: '%s' is not an IPv4 address\n", o->addr);
+    if (sf_addr_parse(o->addr, &a) < 0) {
+        fprintf(stderr, "synfin-serve: --addr: '%s' is not an IPv4 or IPv6 address\n", o->addr);
         return -1;
     }
 
@@ -181,7 +184,7 @@ static int setup(struct serve *s, const struct opts *o)
     hc.tun = o->tun;
     hc.kernel_cidr = o->kernel_addr;
     if (sf_addr_parse(o->addr, &hc.addrs[0]) < 0) {
-        fprintf(stderr, "synfin-serve: --addr: '%s' is not an IPv4 address\n", o->addr);
+        fprintf(stderr, "synfin-serve: --addr: '%s' is not an IPv4 or IPv6 address\n", o->addr);
         return -1;
     }
     hc.naddrs = 1;
@@ -199,10 +202,14 @@ static int setup(struct serve *s, const struct opts *o)
     s->app.body_len = strlen(o->body);
     static const char *const modes[] = {"echo", "discard", "sink", "http"};
     const struct sf_tun *tun = sf_host_tun(s->host);
-    printf("synfin-serve: %s on %s:%d over %s (%s, kernel side %s, mtu %d, mss %u, "
+    char where[SF_ENDPOINT_STRLEN];
+    struct sf_endpoint at = {.addr = hc.addrs[0], .port = (uint16_t)o->port};
+    sf_endpoint_str(&at, where, sizeof where);
+    printf("synfin-serve: %s on %s over %s (%s, kernel side %s, mtu %d, mss %u, "
            "offload %s)%s\n",
-           modes[o->mode], o->addr, o->port, tun->name, tun->created ? "created" : "attached",
-           o->kernel_addr, tun->mtu, sf_host_tcp_config(s->host)->mss,
+           modes[o->mode], where, tun->name, tun->created ? "created" : "attached", o->kernel_addr,
+           tun->mtu,
+           sf_host_tcp_config(s->host)->mss - (hc.addrs[0].family == SF_AF_INET6 ? 20u : 0u),
            tun->offload    ? "on"
            : o->no_offload ? "off"
                            : "refused by the kernel",
@@ -216,7 +223,7 @@ static int setup(struct serve *s, const struct opts *o)
     if (rc == 0)
         rc = sf_listen(l, o->backlog);
     if (rc < 0) {
-        fprintf(stderr, "synfin-serve: listen on %s:%d: %s\n", o->addr, o->port, strerror(-rc));
+        fprintf(stderr, "synfin-serve: listen on %s: %s\n", where, strerror(-rc));
         return -1;
     }
     sf_set_handler(l, app_on_listener, &s->app);

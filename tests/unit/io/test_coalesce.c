@@ -252,12 +252,101 @@ static void bounded_by_ip_length(void **unused)
     assert_batch(52 + 1448, 0);
 }
 
+/* IPv6 (RFC 8200: no ID, a payload length, the pseudo-header of §8.1) with the same TCP. */
+static uint32_t pseudo6(const uint8_t *ip, size_t tcp_len)
+{
+    return sum16(ip + 8, 32, 0) + 6 + (uint32_t)tcp_len;
+}
+
+static void checksum6(uint8_t *b, size_t len)
+{
+    b[56] = b[57] = 0;
+    uint16_t tc = (uint16_t)~fold(sum16(b + 40, len - 40, pseudo6(b, len - 40)));
+    b[56] = (uint8_t)(tc >> 8);
+    b[57] = (uint8_t)tc;
+}
+
+static size_t seg6(uint8_t *b, uint32_t seq, uint8_t flags, size_t payload)
+{
+    uint8_t v4[2048];
+    size_t n = seg(v4, 0, seq, flags, payload, 42); /* its TCP header and payload */
+    size_t len = 40 + (n - 20);
+    memset(b, 0, 40);
+    b[0] = 0x60;
+    b[4] = (uint8_t)((len - 40) >> 8);
+    b[5] = (uint8_t)(len - 40);
+    b[6] = 6;
+    b[7] = 64;
+    b[8] = 0xfd, b[23] = 2;  /* fd00::2 */
+    b[24] = 0xfd, b[39] = 1; /* fd00::1 */
+    memcpy(b + 40, v4 + 20, n - 20);
+    checksum6(b, len);
+    return len;
+}
+
+/* A run of IPv6 segments merges as IPv4's does (GSO TCPV6): the payload length covers the
+ * whole, the partial checksum completes to the whole packet's, cutting gives back each
+ * original; an IPv4 segment never joins an IPv6 batch. */
+static void ipv6_merge_and_cut_back(void **unused)
+{
+    (void)unused;
+    static uint8_t orig[5][2048];
+    size_t olen[5];
+    uint32_t seq = 7000;
+    for (unsigned i = 0; i < 5; i++) {
+        size_t pay = i < 4 ? 1428 : 100;
+        olen[i] = seg6(orig[i], seq, ACK | (i == 4 ? PSH : 0), pay);
+        seq += (uint32_t)pay;
+        assert_int_equal(sf_coalesce_add(&co, orig[i], olen[i]), 1);
+    }
+    const uint8_t *m;
+    uint16_t seg_size, hdr_len;
+    size_t mlen = sf_coalesce_take(&co, &m, &seg_size, &hdr_len);
+    assert_int_equal(mlen, 72 + 4 * 1428 + 100);
+    assert_int_equal(seg_size, 1428);
+    assert_int_equal(hdr_len, 72);
+    assert_int_equal(m[4] << 8 | m[5], mlen - 40);
+    assert_true(m[53] & PSH);
+    static uint8_t whole[SF_COALESCE_MAX];
+    memcpy(whole, m, mlen);
+    uint16_t done = (uint16_t)~fold(sum16(whole + 40, mlen - 40, 0));
+    whole[56] = (uint8_t)(done >> 8);
+    whole[57] = (uint8_t)done;
+    assert_int_equal(fold(sum16(whole + 40, mlen - 40, pseudo6(whole, mlen - 40))), 0xffff);
+    static uint8_t back[2048];
+    for (unsigned i = 0; i < 5; i++) {
+        size_t off = hdr_len + (size_t)i * seg_size;
+        size_t n = mlen - off < seg_size ? mlen - off : seg_size;
+        memcpy(back, m, hdr_len);
+        memcpy(back + hdr_len, m + off, n);
+        back[4] = (uint8_t)((hdr_len + n - 40) >> 8);
+        back[5] = (uint8_t)(hdr_len + n - 40);
+        uint32_t sq = 7000 + i * (uint32_t)seg_size;
+        back[44] = (uint8_t)(sq >> 24), back[45] = (uint8_t)(sq >> 16);
+        back[46] = (uint8_t)(sq >> 8), back[47] = (uint8_t)sq;
+        if (i < 4)
+            back[53] &= (uint8_t)~PSH;
+        checksum6(back, hdr_len + n);
+        assert_int_equal(hdr_len + n, olen[i]);
+        assert_memory_equal(back, orig[i], olen[i]);
+    }
+    /* families do not mix; a malformed payload length is never taken */
+    static uint8_t a[2048], b4[2048];
+    size_t la = seg6(a, 0, ACK, 1000), l4 = seg(b4, 1, 1000, ACK, 1000, 42);
+    assert_int_equal(sf_coalesce_add(&co, a, la), 1);
+    assert_int_equal(sf_coalesce_add(&co, b4, l4), 0);
+    assert_batch(la, 0);
+    a[5] ^= 1;
+    assert_int_equal(sf_coalesce_add(&co, a, la), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(merge_and_cut_back),
         cmocka_unit_test(what_ends_a_batch),
         cmocka_unit_test(bounded_by_ip_length),
+        cmocka_unit_test(ipv6_merge_and_cut_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -285,6 +285,66 @@ static void icmpv6_unreachable_and_packet_too_big(void **unused)
     sf_engine_free(e);
 }
 
+/* An ICMPv6 echo request to the engine is the owner's (the host glue answers it): the reply
+ * has the addresses swapped, type 129, the request's identifier, sequence and data, and a
+ * checksum over the IPv6 pseudo-header that verifies; a reply is not answered again. */
+static void icmpv6_echo_reply(void **unused)
+{
+    (void)unused;
+    uint8_t pkt[40 + 12];
+    memset(pkt, 0, sizeof pkt);
+    pkt[0] = 0x60;
+    pkt[5] = 12; /* payload length */
+    pkt[6] = 58; /* ICMPv6 */
+    pkt[7] = 1;  /* hop limit */
+    struct sf_addr a, b;
+    sf_addr_parse("fd00:77::1", &a);
+    sf_addr_parse("fd00:77::2", &b);
+    memcpy(pkt + 8, a.u.v6, 16);
+    memcpy(pkt + 24, b.u.v6, 16);
+    uint8_t *icmp = pkt + 40;
+    icmp[0] = SF_ICMP6_ECHO_REQUEST;
+    icmp[4] = 0x12, icmp[5] = 0x34, icmp[7] = 7; /* identifier 0x1234, sequence 7 */
+    memcpy(icmp + 8, "ping", 4);
+    uint8_t ph[40] = {0};
+    memcpy(ph, pkt + 8, 32);
+    ph[35] = 12;
+    ph[39] = 58;
+    uint16_t c = sf_csum_fold(sf_csum_add(sf_csum_add(0, ph, 40), icmp, 12));
+    memcpy(icmp + 2, &c, 2);
+    struct sf_icmp6_tcp m;
+    assert_int_equal(sf_icmp6_parse(pkt, sizeof pkt, &m), SF_ICMP_IS_ECHO);
+
+    struct sf_tcp_config cfg;
+    sf_tcp_config_defaults(&cfg);
+    struct sf_engine_params p;
+    memset(&p, 0, sizeof p);
+    p.config = &cfg;
+    p.ops.output = v6_out;
+    struct v6cap cap = {0};
+    p.ctx = &cap;
+    p.local_addr6 = b;
+    struct sf_engine *e = sf_engine_new(&p);
+    assert_non_null(e);
+    assert_int_equal(sf_engine_input(e, pkt, sizeof pkt, 0), -EPROTONOSUPPORT);
+    assert_int_equal(cap.n, 0);
+    sf_engine_free(e);
+
+    assert_int_equal(sf_icmp6_echo_reply(pkt, sizeof pkt), sizeof pkt);
+    assert_memory_equal(pkt + 8, b.u.v6, 16);
+    assert_memory_equal(pkt + 24, a.u.v6, 16);
+    assert_int_equal(pkt[7], 64);
+    assert_int_equal(icmp[0], SF_ICMP6_ECHO_REPLY);
+    assert_int_equal(icmp[4] << 8 | icmp[5], 0x1234);
+    assert_int_equal(icmp[7], 7);
+    assert_memory_equal(icmp + 8, "ping", 4);
+    assert_int_equal(sf_icmp6_parse(pkt, sizeof pkt, &m), SF_ICMP_OTHER); /* valid: a reply */
+    assert_int_equal(sf_icmp6_echo_reply(pkt, sizeof pkt), 0);
+    icmp[9] ^= 1; /* a corrupted request is not answered either */
+    icmp[0] = SF_ICMP6_ECHO_REQUEST;
+    assert_int_equal(sf_icmp6_echo_reply(pkt, sizeof pkt), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -293,6 +353,7 @@ int main(void)
         cmocka_unit_test(port_unreachable_refuses_connect),
         cmocka_unit_test(echo_is_the_owners),
         cmocka_unit_test(icmpv6_unreachable_and_packet_too_big),
+        cmocka_unit_test(icmpv6_echo_reply),
     };
     return cmocka_run_group_tests_name("tcp_icmp", tests, NULL, NULL);
 }
