@@ -68,6 +68,9 @@ struct lb_frontend {
      * requests by framing error */
     uint64_t http_status[LB_HTTP_CLASSES];
     uint64_t http_errors[HTTP_E_COUNT];
+    /* With threads: the count of sessions on every thread that maxconn holds (shared.h);
+     * a slot is taken before each accept. NULL: one thread. */
+    struct lb_shared_fe *sh;
     uint32_t refs;
     int removed;
 };
@@ -154,9 +157,33 @@ struct lb {
     uint64_t fd_short_since;
 
     uint64_t started_ns, reloads, reload_failures;
+
+    /* Threads (shared.h, docs/architecture.md "Threads"): NULL with one. Thread 0 runs the
+     * health checks and the runtime API and publishes server state; the others apply it
+     * (lb_thread_sync) after each batch and every LB_SYNC_MS. */
+    struct lb_shared *shared;
+    uint32_t thread;
+    uint64_t shared_gen;       /* lb_shared.gen last applied here */
+    struct sf_loop_timer sync; /* the periodic sync and the retry of shared limits */
+    uint64_t stat_ns;          /* when this thread's figures were last stored */
 };
 
+/* How often a thread looks again at what other threads changed while it had no event: a
+ * state published by thread 0, a slot of a shared maxconn freed. */
+#define LB_SYNC_MS 2
+
 struct lb *lb_new(struct sf_loop *loop, struct lb_transport *tp);
+/* Makes lb thread `thread` of a process whose threads share sh (before lb_apply). */
+void lb_set_thread(struct lb *lb, struct lb_shared *sh, uint32_t thread);
+/* Thread 0 changed a server's state (health, runtime API): the others will apply it. */
+void lb_server_publish(struct lb *lb, struct lb_server *s);
+/* thread.c, called by lb.c: after each batch, and after a configuration was applied. */
+void lb_thread_after_batch(struct lb *lb);
+void lb_thread_applied(struct lb *lb);
+/* server_admin.c: a state taken (maint closes the server's sessions), without a log line:
+ * the runtime API's own call logs; another thread applying it does not repeat it. */
+void lb_server_apply_state(struct lb *lb, struct lb_server *s, int state);
+void lb_server_apply_weight(struct lb *lb, struct lb_server *s, uint32_t weight);
 /* Applies a checked config: the first time, or a reload that keeps every live session.
  * Opening a listener can still fail (address in use): then nothing changes and -1 is
  * returned with the reason in err. */
@@ -188,6 +215,17 @@ void lb_logf(struct lb *lb, const char *fmt, ...) __attribute__((format(printf, 
 void lb_frontend_put(struct lb_frontend *f);
 void lb_backend_put(struct lb_backend *b);
 void lb_server_put(struct lb_server *s);
+
+/* A frontend's live and accepted sessions on every thread (this one's alone with one). */
+static inline uint32_t lb_frontend_active_all(const struct lb_frontend *f)
+{
+    return f->sh ? lb_shared_load(&f->sh->active) : f->active;
+}
+static inline uint64_t lb_frontend_sessions_all(const struct lb_frontend *f)
+{
+    return f->sh ? atomic_load_explicit(&f->sh->sessions_total, memory_order_relaxed)
+                 : f->sessions_total;
+}
 
 /* frontend.c */
 /* l becomes f's listener for conf.listen[i]. */

@@ -1,0 +1,141 @@
+/* One balancer thread among several (shared.h; docs/architecture.md, "Threads"): applying
+ * the server state thread 0 published, retrying what waits on a limit that counts every
+ * thread, and storing this thread's figures for the admin listener. */
+#include "lb/lb.h"
+#include "lb/session.h"
+
+#include <time.h>
+
+#define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+/* How often an idle thread looks when nothing of its own waits on a shared limit. */
+#define SYNC_IDLE_MS 50
+
+void lb_server_publish(struct lb *lb, struct lb_server *s)
+{
+    (void)lb;
+    if (!s->sh)
+        return;
+    atomic_store(&s->sh->up, s->up);
+    atomic_store(&s->sh->admin_state, s->admin_state);
+    atomic_store(&s->sh->weight, s->weight);
+    atomic_fetch_add(&lb->shared->gen, 1);
+}
+
+/* What thread 0 changed, applied to this thread's copy of each server. */
+static void sync_servers(struct lb *lb)
+{
+    for (size_t i = 0; i < lb->nbe; i++) {
+        struct lb_backend *b = lb->be[i];
+        for (size_t j = 0; j < b->nservers; j++) {
+            struct lb_server *s = b->servers[j];
+            if (!s->sh)
+                continue;
+            int up = atomic_load(&s->sh->up);
+            if (up != s->up) {
+                s->up = up;
+                b->health_gen++;
+                if (!up)
+                    lb_pool_purge(&s->pool, LB_PC_SERVER_GONE);
+                else if (b->queued) {
+                    b->kick = 1;
+                    lb->kick_queues = 1;
+                }
+            }
+            int st = atomic_load(&s->sh->admin_state);
+            if (st != s->admin_state)
+                lb_server_apply_state(lb, s, st);
+            uint32_t wg = atomic_load(&s->sh->weight_gen);
+            if (wg != s->sh_weight_gen) {
+                s->sh_weight_gen = wg;
+                lb_server_apply_weight(lb, s, atomic_load(&s->sh->weight));
+            }
+        }
+    }
+}
+
+/* Something here waits for a slot another thread may free: a frontend at its maxconn, a
+ * backend queue. Its own sessions ending kick it as before; another thread's do not. */
+static int waits_on_shared(const struct lb *lb)
+{
+    if (lb->draining || lb->stopping)
+        return 0;
+    for (size_t i = 0; i < lb->nfe; i++)
+        if (lb->fe[i]->paused && lb->fe[i]->sh)
+            return 1;
+    for (size_t i = 0; i < lb->nbe; i++)
+        if (lb->be[i]->queued)
+            return 1;
+    return 0;
+}
+
+static void store_stat(struct lb *lb, int with_cpu)
+{
+    struct lb_thread_stat *t = &lb->shared->stat[lb->thread];
+    atomic_store_explicit(&t->sessions_total, lb->sessions_total, memory_order_relaxed);
+    atomic_store_explicit(&t->sessions, lb->nsessions, memory_order_relaxed);
+    atomic_fetch_add_explicit(&t->batches, 1, memory_order_relaxed);
+    if (with_cpu) {
+        struct timespec ts;
+        if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+            atomic_store_explicit(&t->cpu_ns,
+                                  (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
+                                  memory_order_relaxed);
+    }
+}
+
+static void arm(struct lb *lb)
+{
+    uint64_t ms = waits_on_shared(lb) ? LB_SYNC_MS : SYNC_IDLE_MS;
+    uint64_t when = sf_loop_now(lb->loop) + ms * SF_NSEC_PER_MS;
+    if (!sf_loop_timer_armed(&lb->sync) || lb->sync.when > when)
+        sf_loop_timer_set(lb->loop, &lb->sync, when);
+}
+
+static void on_sync(struct sf_loop_timer *t)
+{
+    struct lb *lb = CONTAINER(t, struct lb, sync);
+    if (waits_on_shared(lb)) {
+        lb->kick_accept = 1;
+        for (size_t i = 0; i < lb->nbe; i++)
+            if (lb->be[i]->queued) {
+                lb->be[i]->kick = 1;
+                lb->kick_queues = 1;
+            }
+    }
+    store_stat(lb, 1);
+    /* after_batch follows this timer: it syncs and arms again */
+}
+
+void lb_set_thread(struct lb *lb, struct lb_shared *sh, uint32_t thread)
+{
+    lb->shared = sh;
+    lb->thread = thread;
+    lb->sync.fn = on_sync;
+    /* Session ids stay unique in the process: the thread in the top bits. */
+    lb->next_id = (uint64_t)thread << 48;
+}
+
+void lb_thread_after_batch(struct lb *lb)
+{
+    uint64_t gen = atomic_load(&lb->shared->gen);
+    if (lb->thread != 0 && gen != lb->shared_gen) {
+        lb->shared_gen = gen;
+        sync_servers(lb);
+        /* The queues it kicked move at the next batch: the timer below comes at once. */
+    }
+    store_stat(lb, 0);
+    arm(lb);
+}
+
+void lb_thread_applied(struct lb *lb)
+{
+    if (lb->thread == 0) {
+        /* A reload may have changed a weight here: the others take what thread 0 has. */
+        for (size_t i = 0; i < lb->nbe; i++)
+            for (size_t j = 0; j < lb->be[i]->nservers; j++)
+                lb_server_publish(lb, lb->be[i]->servers[j]);
+    } else {
+        lb->shared_gen = 0; /* look again after this batch */
+    }
+}
