@@ -57,6 +57,36 @@ def rst(s):
     s.close()
 
 
+def tagged(c, b):
+    """Reads the client's tag (its port, sent first) and keeps it in b.ends while the
+    connection lasts; ends at the client's FIN. A test knows which clients have a server."""
+    tag = c.recv(16).decode()
+    with b.lock:
+        b.ends.append(tag)
+    recv_all(c)
+    with b.lock:
+        b.ends.remove(tag)
+
+
+def tagged_clients(fport, n):
+    socks = []
+    for _ in range(n):
+        s = connect(fport)
+        s.sendall(str(s.getsockname()[1]).encode())
+        socks.append(s)
+    return socks
+
+
+def close_one_served(socks, be):
+    """Closes a client that has a server connection (not one waiting in a backlog or a
+    queue, whose end frees no slot)."""
+    with be.lock:
+        served = set(be.ends)
+    s = [x for x in socks if str(x.getsockname()[1]) in served][0]
+    socks.remove(s)
+    s.close()
+
+
 def fresh_connections(fport, n):
     """n connections that each get a new source port (the reuseport hash takes the
     4-tuple): returns the replies."""
@@ -194,10 +224,10 @@ def half_close_and_rst_on_both_threads():
 
 @t.test
 def frontend_maxconn_in_total():
-    be = Backend(hold)
+    be = Backend(tagged)
     fport, aport = free_port(), free_port()
     with Synfin(cfg(fport, [be.port], aport, fe="maxconn 3;")) as lb:
-        socks = [connect(fport) for _ in range(10)]
+        socks = tagged_clients(fport, 10)
         wait_until(lambda: be.accepted == 3, what="three sessions")
         st = admin_json(aport)
         assert st["frontends"][0]["active"] == 3, st["frontends"]
@@ -209,9 +239,8 @@ def frontend_maxconn_in_total():
         # one ends: exactly one more comes in, whichever thread's backlog it waits in
         for _ in range(7):
             before = be.accepted
-            ended = [s for s in socks if s.fileno() >= 0][0]
-            ended.close()
-            socks.remove(ended)
+            wait_until(lambda: len(be.ends) == 3, what="three tags")
+            close_one_served(socks, be)
             wait_until(lambda: be.accepted == before + 1, what="the next session")
             assert admin_json(aport)["frontends"][0]["active"] <= 3
         for s in socks:
@@ -223,20 +252,20 @@ def frontend_maxconn_in_total():
 
 @t.test
 def server_maxconn_in_total():
-    be = Backend(hold)
+    be = Backend(tagged)
     fport, aport = free_port(), free_port()
     c = cfg(fport, [be.port], aport, be="queue_timeout 20s;").replace(
         f"127.0.0.1:{be.port};", f"127.0.0.1:{be.port} maxconn 2;")
     with Synfin(c) as lb:
-        socks = [connect(fport) for _ in range(8)]
+        socks = tagged_clients(fport, 8)
         wait_until(lambda: be.accepted == 2, what="two server connections")
         for _ in range(20):
             st = admin_json(aport)
             srv = st["backends"][0]["servers"][0]
             assert be.accepted == 2 and srv["active"] == 2, (be.accepted, srv)
         for k in range(6):
-            s = socks.pop(0)
-            s.close()
+            wait_until(lambda: len(be.ends) == 2, what="two tags")
+            close_one_served(socks, be)
             wait_until(lambda: be.accepted == 3 + k, what="a queued session to go")
             assert admin_json(aport)["backends"][0]["servers"][0]["active"] <= 2
         for s in socks:
@@ -275,9 +304,8 @@ def health_and_runtime_api_on_every_thread():
         wait_until(lambda: be.accepted == 16, what="sixteen sessions")
         per = [x["active"] for x in admin_json(aport)["threads"]]
         assert min(per) > 0, per
-        with socket.create_connection(("127.0.0.1", aport)) as a:
-            a.sendall(b"POST /servers/b/s1/maint HTTP/1.0\r\nContent-Length: 0\r\n\r\n")
-            assert recv_all(a).startswith(b"HTTP/1.0 200") or True
+        status, body = http_get(aport, "/servers/b/s1/maint", host="127.0.0.1", method="POST")
+        assert status == 200, (status, body)
         # thread 1 applies thread 0's maint within its sync interval: every session closes
         wait_until(lambda: len(lb.sessions_logged()) == 16, what="every session closed")
         assert {r["cause"] for r in lb.sessions_logged()} == {"admin_kill"}
