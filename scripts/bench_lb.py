@@ -35,7 +35,16 @@ BUILD = os.environ.get("O", "build")
 SYNFIN = os.path.join(ROOT, BUILD, "bin", "synfin")
 NGINX_STREAM_MOD = "/usr/lib/nginx/modules/ngx_stream_module.so"
 BALANCERS = ["direct", "synfin", "haproxy", "nginx"]
+# BENCH_THREADS="2" (or "2 4"): synfin with `threads N` and HAProxy with `nbthread N` too,
+# in the same interleaved rounds (docs/architecture.md, "Threads").
+for _n in os.environ.get("BENCH_THREADS", "").split():
+    if int(_n) > 1:
+        BALANCERS += [f"synfin-t{_n}", f"haproxy-t{_n}"]
 IDX = {b: i for i, b in enumerate(BALANCERS)}
+
+
+def threads_of(name):
+    return int(name.split("-t")[1]) if "-t" in name else 1
 
 
 def free_port():
@@ -170,18 +179,18 @@ def run_one(name, r, work, bport):
     proc = None
     if name == "direct":
         fe, fport = f"127.3.0.{r + 1}", bport
-    elif name == "synfin":
+    elif name.startswith("synfin"):
         with open(os.path.join(d, "synfin.conf"), "w") as f:
-            f.write(f"""log off;
+            f.write(f"""log off; threads {threads_of(name)};
 frontend bench {{ listen {fe}:{fport}; backlog 4096; maxconn 8000; backend nginx; }}
 backend nginx {{ server n 127.0.0.1:{bport}; source {src}; server_close rst; {SYNFIN_EXTRA} }}
 """)
         proc = start([SYNFIN, "-c", os.path.join(d, "synfin.conf")], d)
-    elif name == "haproxy":
+    elif name.startswith("haproxy"):
         with open(os.path.join(d, "haproxy.cfg"), "w") as f:
             f.write(f"""global
     maxconn 8000
-    nbthread 1
+    nbthread {threads_of(name)}
 defaults
     mode tcp
     timeout connect 5s
@@ -265,7 +274,11 @@ def render(results, bport):
         close, ka, big = med(runs, "close", "rps"), med(runs, "ka", "rps"), med(runs, "big", "mbps")
         label = {"direct": "direct (no balancer)", "synfin": "synfin (server_close rst)",
                  "haproxy": "HAProxy 2.6 tcp (nolinger)",
-                 "nginx": "nginx 1.22 stream"}[name]
+                 "nginx": "nginx 1.22 stream"}.get(name)
+        if not label:
+            n = threads_of(name)
+            label = (f"synfin, {n} threads" if name.startswith("synfin")
+                     else f"HAProxy 2.6 tcp, nbthread {n}")
         lines.append(
             f"| {label} | {close:.0f} | {ratio(close, 'close')} | {ka:.0f} | {ratio(ka, 'ka')} | "
             f"{med(runs, 'ka', 'p50'):.2f} | {med(runs, 'ka', 'p99'):.2f} | {big:.0f} | "

@@ -33,6 +33,7 @@ struct worker {
     int cmd;
     const struct lb_config *conf; /* CMD_RELOAD: read until reload_done */
     int reload_done, reload_rc;
+    int exited; /* its loop has ended (a drain finished): no order is read any more */
 };
 
 struct workers {
@@ -86,6 +87,10 @@ static void *worker_main(void *arg)
     struct worker *k = arg;
     if (sf_loop_run(k->loop) < 0)
         fprintf(stderr, "synfin: thread %u: event loop: %s\n", k->index, strerror(errno));
+    pthread_mutex_lock(&k->mu);
+    k->exited = 1; /* a reload waiting for this thread waits no more */
+    pthread_cond_broadcast(&k->cv);
+    pthread_mutex_unlock(&k->mu);
     return NULL;
 }
 
@@ -193,9 +198,10 @@ int workers_reload(struct workers *w, const struct lb_config *c)
         if (!k->running)
             continue;
         pthread_mutex_lock(&k->mu);
-        while (!k->reload_done)
+        while (!k->reload_done && !k->exited)
             pthread_cond_wait(&k->cv, &k->mu);
-        failed += k->reload_rc < 0;
+        failed += k->reload_done && k->reload_rc < 0;
+        k->conf = NULL; /* an exited thread must not read it later */
         pthread_mutex_unlock(&k->mu);
     }
     return failed;
