@@ -171,6 +171,8 @@ struct lb {
 /* How often a thread looks again at what other threads changed while it had no event: a
  * state published by thread 0, a slot of a shared maxconn freed. */
 #define LB_SYNC_MS 2
+/* A session id's thread: id >> LB_THREAD_ID_SHIFT (thread.c). */
+#define LB_THREAD_ID_SHIFT 40
 
 struct lb *lb_new(struct sf_loop *loop, struct lb_transport *tp);
 /* Makes lb thread `thread` of a process whose threads share sh (before lb_apply). */

@@ -13,7 +13,6 @@
 
 void lb_server_publish(struct lb *lb, struct lb_server *s)
 {
-    (void)lb;
     if (!s->sh)
         return;
     atomic_store(&s->sh->up, s->up);
@@ -112,8 +111,10 @@ void lb_set_thread(struct lb *lb, struct lb_shared *sh, uint32_t thread)
     lb->shared = sh;
     lb->thread = thread;
     lb->sync.fn = on_sync;
-    /* Session ids stay unique in the process: the thread in the top bits. */
-    lb->next_id = (uint64_t)thread << 48;
+    /* Session ids stay unique in the process: the thread above bit 40 (2^40 sessions per
+     * thread; with at most 256 threads an id stays below 2^53, exact as a JSON number in
+     * the dashboard's JavaScript). */
+    lb->next_id = (uint64_t)thread << LB_THREAD_ID_SHIFT;
 }
 
 void lb_thread_after_batch(struct lb *lb)
