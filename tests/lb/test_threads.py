@@ -3,7 +3,8 @@
 and the thread in each session id's top bits), 10,000 sessions without a failure, half-close
 and RST relayed on both threads, frontend and server maxconn held in total across threads,
 a server marked down by thread 0's checks skipped by the other thread, the runtime API's
-maint closing sessions on every thread, reload and drain on both threads, and the config
+maint closing sessions on every thread, reload and drain on both threads, reloads under
+load with no failed request, and the config
 errors (the stack transport with threads, a bad count)."""
 import os
 import re
@@ -365,6 +366,52 @@ def reload_and_drain_on_both_threads():
         lb.stop()
         lb.cleanup()
     a.close()
+    b2.close()
+
+
+@t.test
+def reloads_under_load_fail_no_request():
+    b1, b2 = Backend(named("one"), backlog=1024), Backend(named("two"), backlog=1024)
+    fport, aport = free_port(), free_port()
+    conf1 = cfg(fport, [b1.port], aport)
+    conf2 = cfg(fport, [b1.port, b2.port], aport)
+    stop = threading.Event()
+    done, failures = [0], []
+
+    def client():
+        while not stop.is_set():
+            try:
+                with connect(fport) as s:
+                    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                    data = recv_all(s)
+                if not (data.endswith(b"one") or data.endswith(b"two")):
+                    failures.append(data)
+                done[0] += 1
+            except OSError as e:
+                failures.append(e)
+
+    with Synfin(conf1) as lb:
+        ts = [threading.Thread(target=client) for _ in range(3)]
+        for x in ts:
+            x.start()
+        try:
+            for k in range(6):
+                lb.rewrite(conf2 if k % 2 == 0 else conf1)
+                lb.send(signal.SIGHUP)
+                lb.wait_log("event=reload_ok", k + 1)
+                n = done[0]
+                wait_until(lambda: done[0] >= n + 50, what="requests after the reload")
+        finally:
+            stop.set()
+            for x in ts:
+                x.join()
+        assert not failures, (len(failures), failures[:3])
+        assert not lb.log_lines("reload_rejected"), lb.log_lines("reload_rejected")
+        assert all("threads_failed" not in x for x in lb.log_lines("event=reload_ok"))
+        wait_until(lambda: len(lb.sessions_logged()) == done[0], what="every session logged")
+        assert {thread_of(r) for r in lb.sessions_logged()} == {0, 1}
+        assert {r["server"] for r in lb.sessions_logged()} == {"s1", "s2"}
+    b1.close()
     b2.close()
 
 
