@@ -752,8 +752,6 @@ static int run(struct app *app, struct lb_config *c)
             fprintf(stderr, "synfin: cannot start: out of memory\n");
             goto out;
         }
-        if (app->tp->conn_limit != UINT64_MAX)
-            app->tp->conn_limit /= app->threads; /* one descriptor table for every thread */
     }
     app->lb = app->tp ? lb_new(app->loop, app->tp) : NULL;
     if (app->lb && app->shared)
@@ -765,7 +763,9 @@ static int run(struct app *app, struct lb_config *c)
         goto out;
     }
     if (c->transport.kind != LB_TRANSPORT_STACK)
-        check_fd_limit(c, app->tp);
+        check_fd_limit(c, app->tp); /* the process's descriptors against maxconn in total */
+    if (app->threads > 1 && app->tp->conn_limit != UINT64_MAX)
+        app->tp->conn_limit /= app->threads; /* one descriptor table for every thread */
     ctl_init(&app->ctl, app->lb);
     the_app = app;
     app->lb->on_idle = on_idle;
