@@ -37,6 +37,7 @@ static void release_slot(struct lb_session *s)
         return;
     s->srv = NULL;
     lb_server_slot_release(srv);
+    s->lb->released |= srv->sh != NULL;
     srv->bytes_in += h->req_bytes;
     srv->bytes_out += h->resp_bytes;
     if (s->be->queued) {

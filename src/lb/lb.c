@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
@@ -721,6 +722,8 @@ void lb_free(struct lb *lb)
     lb_stop(lb);
     sf_loop_timer_cancel(lb->loop, &lb->drain_timer);
     sf_loop_timer_cancel(lb->loop, &lb->sync);
+    if (lb->shared && lb->wake.fd >= 0)
+        close(lb->wake.fd); /* closing removes it from the loop */
     for (size_t i = 0; i < lb->nbe; i++)
         for (size_t j = 0; j < lb->be[i]->nservers; j++)
             lb_health_stop(lb, lb->be[i]->servers[j]);

@@ -160,23 +160,27 @@ struct lb {
 
     /* Threads (shared.h, docs/architecture.md "Threads"): NULL with one. Thread 0 runs the
      * health checks and the runtime API and publishes server state; the others apply it
-     * (lb_thread_sync) after each batch and every LB_SYNC_MS. */
+     * after a batch (woken through `wake`; every LB_SYNC_MS anyway). */
     struct lb_shared *shared;
     uint32_t thread;
     uint64_t shared_gen;       /* lb_shared.gen last applied here */
     struct sf_loop_timer sync; /* the periodic sync and the retry of shared limits */
-    uint64_t stat_ns;          /* when this thread's figures were last stored */
+    struct sf_io wake;         /* another thread freed a slot this one waits for */
+    int waiting;               /* as published in lb_thread_stat.waiting */
+    int released;              /* a shared slot was given back in this batch */
 };
 
 /* How often a thread looks again at what other threads changed while it had no event: a
- * state published by thread 0, a slot of a shared maxconn freed. */
-#define LB_SYNC_MS 2
+ * state published by thread 0, and (a fallback; the wake eventfd is the way) a slot of a
+ * shared maxconn freed. */
+#define LB_SYNC_MS 50
 /* A session id's thread: id >> LB_THREAD_ID_SHIFT (thread.c). */
 #define LB_THREAD_ID_SHIFT 40
 
 struct lb *lb_new(struct sf_loop *loop, struct lb_transport *tp);
-/* Makes lb thread `thread` of a process whose threads share sh (before lb_apply). */
-void lb_set_thread(struct lb *lb, struct lb_shared *sh, uint32_t thread);
+/* Makes lb thread `thread` of a process whose threads share sh (before lb_apply, before
+ * any thread runs). Returns 0, or -1 with errno (its wake eventfd). */
+int lb_set_thread(struct lb *lb, struct lb_shared *sh, uint32_t thread);
 /* Thread 0 changed a server's state (health, runtime API): the others will apply it. */
 void lb_server_publish(struct lb *lb, struct lb_server *s);
 /* thread.c, called by lb.c: after each batch, and after a configuration was applied. */

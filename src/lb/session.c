@@ -58,6 +58,7 @@ void lb_session_release_server(struct lb_session *s)
         return;
     s->srv = NULL;
     lb_server_slot_release(srv);
+    s->lb->released |= srv->sh != NULL;
     srv->bytes_in += s->up.bytes;
     srv->bytes_out += s->down.bytes;
     if (s->be->queued) {
@@ -107,8 +108,10 @@ void lb_session_finish(struct lb_session *s, int cause)
     if (s->waiting)
         leave_wait(s);
     fe->active--;
-    if (fe->sh)
+    if (fe->sh) {
         lb_shared_release(&fe->sh->active);
+        lb->released = 1;
+    }
     fe->causes[cause]++;
     fe->bytes_in += s->up.bytes;
     fe->bytes_out += s->down.bytes;

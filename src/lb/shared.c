@@ -19,6 +19,8 @@ struct lb_shared *lb_shared_new(uint32_t nthreads)
         return NULL;
     }
     sh->nthreads = nthreads;
+    for (uint32_t i = 0; i < nthreads; i++)
+        sh->stat[i].wake_fd = -1; /* until its thread is made (lb_set_thread) */
     return sh;
 }
 

@@ -49,12 +49,17 @@ struct lb_thread_stat {
     _Atomic uint32_t sessions;
     _Atomic uint64_t cpu_ns; /* the thread's CPU time (CLOCK_THREAD_CPUTIME_ID) */
     _Atomic uint64_t batches;
+    /* Waiting for a slot of a shared limit (a frontend at maxconn, a backend queue): a
+     * thread that frees one writes wake_fd (an eventfd in the waiter's loop). */
+    _Atomic int waiting;
+    int wake_fd; /* set before any thread runs */
 };
 
 struct lb_shared {
     pthread_mutex_t mu; /* the lists, taken when a reload makes or drops an object */
     uint32_t nthreads;
-    _Atomic uint64_t gen; /* bumped after each change of a server's state */
+    _Atomic uint64_t gen;   /* bumped after each change of a server's state */
+    _Atomic uint64_t order; /* orders a waiter's flag against a freed slot (thread.c) */
     struct lb_shared_srv *srv;
     struct lb_shared_fe *fe;
     struct lb_thread_stat *stat; /* nthreads */

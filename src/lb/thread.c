@@ -4,12 +4,13 @@
 #include "lb/lb.h"
 #include "lb/session.h"
 
+#include <errno.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 
 #define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
-
-/* How often an idle thread looks when nothing of its own waits on a shared limit. */
-#define SYNC_IDLE_MS 50
 
 void lb_server_publish(struct lb *lb, struct lb_server *s)
 {
@@ -19,6 +20,13 @@ void lb_server_publish(struct lb *lb, struct lb_server *s)
     atomic_store(&s->sh->admin_state, s->admin_state);
     atomic_store(&s->sh->weight, s->weight);
     atomic_fetch_add(&lb->shared->gen, 1);
+    /* The others apply it after their next batch: one comes now (a rare event). */
+    uint64_t one = 1;
+    for (uint32_t i = 0; i < lb->shared->nthreads; i++)
+        if (i != lb->thread && lb->shared->stat[i].wake_fd >= 0 &&
+            write(lb->shared->stat[i].wake_fd, &one, sizeof one) < 0) {
+            /* the counter is full: a wake is pending already */
+        }
 }
 
 /* What thread 0 changed, applied to this thread's copy of each server. */
@@ -83,17 +91,15 @@ static void store_stat(struct lb *lb, int with_cpu)
     }
 }
 
-static void arm(struct lb *lb)
+static void arm(struct lb *lb, uint64_t ms)
 {
-    uint64_t ms = waits_on_shared(lb) ? LB_SYNC_MS : SYNC_IDLE_MS;
     uint64_t when = sf_loop_now(lb->loop) + ms * SF_NSEC_PER_MS;
     if (!sf_loop_timer_armed(&lb->sync) || lb->sync.when > when)
         sf_loop_timer_set(lb->loop, &lb->sync, when);
 }
 
-static void on_sync(struct sf_loop_timer *t)
+static void kick_waiters(struct lb *lb)
 {
-    struct lb *lb = CONTAINER(t, struct lb, sync);
     if (waits_on_shared(lb)) {
         lb->kick_accept = 1;
         for (size_t i = 0; i < lb->nbe; i++)
@@ -102,12 +108,70 @@ static void on_sync(struct sf_loop_timer *t)
                 lb->kick_queues = 1;
             }
     }
+}
+
+static void on_sync(struct sf_loop_timer *t)
+{
+    struct lb *lb = CONTAINER(t, struct lb, sync);
+    kick_waiters(lb);
     store_stat(lb, 1);
     /* after_batch follows this timer: it syncs and arms again */
 }
 
-void lb_set_thread(struct lb *lb, struct lb_shared *sh, uint32_t thread)
+static void on_wake(struct sf_io *io, uint32_t events)
 {
+    struct lb *lb = CONTAINER(io, struct lb, wake);
+    uint64_t v;
+    (void)events;
+    while (read(io->fd, &v, sizeof v) == (ssize_t)sizeof v) {
+    }
+    kick_waiters(lb); /* after_batch runs the accepts and queues */
+}
+
+/* Whether this thread waits on a shared limit, published; and, if it gave back a slot in
+ * this batch, a wake for each thread that waits. Both sides then do a read-modify-write on
+ * lb_shared.order, which orders them (a fence ThreadSanitizer understands): either the
+ * freeing thread sees the flag, or the waiter (which tries once more right after setting
+ * it) sees the freed slot. */
+static void wake_exchange(struct lb *lb)
+{
+    struct lb_shared *sh = lb->shared;
+    int w = waits_on_shared(lb);
+    if (w != lb->waiting) {
+        lb->waiting = w;
+        atomic_store_explicit(&sh->stat[lb->thread].waiting, w, memory_order_relaxed);
+        if (w) {
+            atomic_fetch_add(&sh->order, 1);
+            arm(lb, 0); /* the one more try */
+        }
+    }
+    if (!lb->released)
+        return;
+    lb->released = 0;
+    atomic_fetch_add(&sh->order, 1);
+    uint64_t one = 1;
+    for (uint32_t i = 0; i < sh->nthreads; i++)
+        if (i != lb->thread && sh->stat[i].wake_fd >= 0 &&
+            atomic_load_explicit(&sh->stat[i].waiting, memory_order_relaxed) &&
+            write(sh->stat[i].wake_fd, &one, sizeof one) < 0) {
+            /* the counter is full: a wake is pending already */
+        }
+}
+
+int lb_set_thread(struct lb *lb, struct lb_shared *sh, uint32_t thread)
+{
+    lb->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    lb->wake.fn = on_wake;
+    if (lb->wake.fd < 0)
+        return -1;
+    if (sf_loop_add(lb->loop, &lb->wake, EPOLLIN) < 0) {
+        int e = errno;
+        close(lb->wake.fd);
+        lb->wake.fd = -1;
+        errno = e;
+        return -1;
+    }
+    sh->stat[thread].wake_fd = lb->wake.fd;
     lb->shared = sh;
     lb->thread = thread;
     lb->sync.fn = on_sync;
@@ -115,6 +179,7 @@ void lb_set_thread(struct lb *lb, struct lb_shared *sh, uint32_t thread)
      * thread; with at most 256 threads an id stays below 2^53, exact as a JSON number in
      * the dashboard's JavaScript). */
     lb->next_id = (uint64_t)thread << LB_THREAD_ID_SHIFT;
+    return 0;
 }
 
 void lb_thread_after_batch(struct lb *lb)
@@ -126,7 +191,8 @@ void lb_thread_after_batch(struct lb *lb)
         /* The queues it kicked move at the next batch: the timer below comes at once. */
     }
     store_stat(lb, 0);
-    arm(lb);
+    wake_exchange(lb);
+    arm(lb, LB_SYNC_MS);
 }
 
 void lb_thread_applied(struct lb *lb)

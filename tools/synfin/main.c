@@ -754,8 +754,10 @@ static int run(struct app *app, struct lb_config *c)
         }
     }
     app->lb = app->tp ? lb_new(app->loop, app->tp) : NULL;
-    if (app->lb && app->shared)
-        lb_set_thread(app->lb, app->shared, 0);
+    if (app->lb && app->shared && lb_set_thread(app->lb, app->shared, 0) < 0) {
+        fprintf(stderr, "synfin: cannot start: %s\n", strerror(errno));
+        goto out;
+    }
     app->sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     app->sig.fn = on_signal;
     if (!app->lb || app->sig.fd < 0 || sf_loop_add(app->loop, &app->sig, EPOLLIN) < 0) {

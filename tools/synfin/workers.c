@@ -141,7 +141,10 @@ static int worker_init(struct worker *k, struct lb_shared *sh, uint32_t n,
         snprintf(err, errlen, "thread %u: cannot start: %s", k->index, strerror(errno));
         return -1;
     }
-    lb_set_thread(k->lb, sh, k->index);
+    if (lb_set_thread(k->lb, sh, k->index) < 0) {
+        snprintf(err, errlen, "thread %u: cannot start: %s", k->index, strerror(errno));
+        return -1;
+    }
     k->lb->on_idle = on_idle;
     char why[400];
     if (lb_apply(k->lb, c, why, sizeof why) < 0) {
