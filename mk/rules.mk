@@ -1,9 +1,15 @@
 # Flags, the object pattern rule, and the macros component fragments call.
 
 SAN ?= 0
+TSAN ?= 0
 ifeq ($(SAN),1)
 O ?= build-san
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT ?= -O1
+else ifeq ($(TSAN),1)
+# ThreadSanitizer for the threaded daemon (`threads N`): its own tree, as ASan cannot share one.
+O ?= build-tsan
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 OPT ?= -O1
 else
 O ?= build

@@ -54,6 +54,20 @@ LABELS = {"direct": "direct (no balancer)",
           "synfin-stack": "synfin-stack, own TCP over TUN (server_close rst)",
           "haproxy": "HAProxy 2.6 tcp, 1 thread (nolinger)",
           "nginx": "nginx 1.22 stream, 1 worker"}
+# BENCH_THREADS="2" (or "2 4"): synfin with `threads N` and HAProxy with `nbthread N` too, in
+# the same interleaved rounds (docs/architecture.md, "Threads"; kernel sockets only).
+THREADS = [int(n) for n in os.environ.get("BENCH_THREADS", "").split() if int(n) > 1]
+for _n in THREADS:
+    LABELS[f"synfin-t{_n}"] = f"synfin kernel sockets, {_n} threads (server_close rst)"
+    LABELS[f"haproxy-t{_n}"] = f"HAProxy 2.6 tcp, {_n} threads (nolinger)"
+
+
+def with_threads(balancers):
+    return balancers + [f"{b}-t{n}" for n in THREADS for b in ("synfin", "haproxy")]
+
+
+def threads_of(name):
+    return int(name.split("-t")[1]) if "-t" in name else 1
 
 # wrk's large transfer: each connection fetches one body, then sends half a request (no
 # response, no load) while the others finish; the last one to finish stops wrk (SIGINT ends
@@ -138,7 +152,7 @@ def parse_wrk(out):
 class Loopback:
     """Everything on 127.0.0.0/8 in the caller's namespace (no root needed)."""
     wire = False
-    balancers = ["direct", "synfin", "haproxy", "nginx"]
+    balancers = with_threads(["direct", "synfin", "haproxy", "nginx"])
 
     def __init__(self, work):
         self.work = work
@@ -196,7 +210,7 @@ class Loopback:
 class Wire:
     """Client, balancer and server namespaces joined by veth (scripts/benchnet.py)."""
     wire = True
-    balancers = ["direct", "synfin", "synfin-stack", "haproxy", "nginx"]
+    balancers = with_threads(["direct", "synfin", "synfin-stack", "haproxy", "nginx"])
 
     def __init__(self, work):
         self.work = work
@@ -378,9 +392,10 @@ def run_one(topo, name, r, work):
     os.chmod(d, 0o755)
     be = f"{topo.backend}:{topo.bport}"
     proc, aport = None, None
-    if name == "synfin":
+    if name == "synfin" or name.startswith("synfin-t"):
         with open(os.path.join(d, "synfin.conf"), "w") as f:
             f.write(f"""log off;
+threads {threads_of(name)};
 frontend bench {{ listen {fe}:{fport}; backlog 4096; maxconn 8000; backend nginx; }}
 backend nginx {{ server n {be}; source {src}; server_close rst; {SYNFIN_EXTRA} }}
 """)
@@ -395,11 +410,11 @@ frontend bench {{ listen {fe}:{fport}; backlog 4096; maxconn 8000; backend nginx
 backend nginx {{ server n {be}; server_close rst; {SYNFIN_EXTRA} }}
 """)
         proc = topo.start("balancer", [SYNFIN, "-c", os.path.join(d, "synfin.conf")], d)
-    elif name == "haproxy":
+    elif name == "haproxy" or name.startswith("haproxy-t"):
         with open(os.path.join(d, "haproxy.cfg"), "w") as f:
             f.write(f"""global
     maxconn 8000
-    nbthread 1
+    nbthread {threads_of(name)}
 defaults
     mode tcp
     timeout connect 5s

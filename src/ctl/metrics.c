@@ -81,11 +81,11 @@ void ctl_render_metrics(struct lb *lb, const struct lb_census *c, uint64_t age_n
     family(b, "synfin_sessions_active", "gauge", "Live sessions, by frontend.");
     for (size_t i = 0; i < lb->nfe; i++)
         sf_sb_printf(b, "synfin_sessions_active{frontend=\"%s\"} %u\n", lb->fe[i]->conf.name,
-                     lb->fe[i]->active);
+                     lb_frontend_active_all(lb->fe[i]));
     family(b, "synfin_sessions_total", "counter", "Sessions accepted, by frontend.");
     for (size_t i = 0; i < lb->nfe; i++)
         sf_sb_printf(b, "synfin_sessions_total{frontend=\"%s\"} %llu\n", lb->fe[i]->conf.name,
-                     (unsigned long long)lb->fe[i]->sessions_total);
+                     (unsigned long long)lb_frontend_sessions_all(lb->fe[i]));
     family(b, "synfin_frontend_bytes_total", "counter",
            "Bytes relayed by finished sessions: in = client to server, out = server to client.");
     for (size_t i = 0; i < lb->nfe; i++) {
@@ -152,11 +152,11 @@ void ctl_render_metrics(struct lb *lb, const struct lb_census *c, uint64_t age_n
                     break;
                 case 3:
                     sf_sb_printf(b, "%s{backend=\"%s\",server=\"%s\"} %u\n", sf[f].name, bn, sn,
-                                 s->conns);
+                                 lb_server_load(s));
                     break;
                 case 4:
                     sf_sb_printf(b, "%s{backend=\"%s\",server=\"%s\"} %llu\n", sf[f].name, bn, sn,
-                                 (unsigned long long)s->sessions_total);
+                                 (unsigned long long)lb_server_sessions_all(s));
                     break;
                 case 5:
                     sf_sb_printf(b, "%s{backend=\"%s\",server=\"%s\"} %llu\n", sf[f].name, bn, sn,
@@ -205,4 +205,5 @@ void ctl_render_metrics(struct lb *lb, const struct lb_census *c, uint64_t age_n
     ctl_render_metrics_http(lb, b);
     lb_transport_metrics(lb->tp, b);
     ctl_render_metrics_process(b);
+    ctl_render_metrics_threads(lb, b);
 }

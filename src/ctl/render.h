@@ -51,6 +51,13 @@ void ctl_render_metrics(struct lb *lb, const struct lb_census *c, uint64_t age_n
 void ctl_render_metrics_http(struct lb *lb, struct sf_strbuf *b);
 /* process_* as Prometheus client libraries name them, from /proc/self (metrics_process.c). */
 void ctl_render_metrics_process(struct sf_strbuf *b);
+/* With threads: each thread's sessions and CPU time (metrics_threads.c); nothing with one. */
+void ctl_render_metrics_threads(struct lb *lb, struct sf_strbuf *b);
+/* Live and accepted sessions of the process: every thread's. */
+uint32_t ctl_sessions_active(const struct lb *lb);
+uint64_t ctl_sessions_total(const struct lb *lb);
+/* With threads: ,"threads":[{...}] for /stats; nothing with one. */
+void ctl_render_stats_threads(struct lb *lb, struct sf_strbuf *b);
 /* The backends' connect time and session duration histograms (metrics_histo.c). */
 void ctl_render_metrics_histograms(struct lb *lb, struct sf_strbuf *b);
 void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,

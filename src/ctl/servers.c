@@ -30,8 +30,8 @@ static void list(struct lb *lb, struct sf_strbuf *b)
                          ",\"state\":\"%s\",\"health\":\"%s\",\"weight\":%u,"
                          "\"config_weight\":%u,\"backup\":%s,\"active\":%u,\"total\":%llu}",
                          lb_srv_admin_name(s->admin_state), lb_server_health(s, now), s->weight,
-                         s->weight_conf, s->backup ? "true" : "false", s->conns,
-                         (unsigned long long)s->sessions_total);
+                         s->weight_conf, s->backup ? "true" : "false", lb_server_load(s),
+                         (unsigned long long)lb_server_sessions_all(s));
         }
     }
     sf_sb_printf(b, "]}\n");
@@ -59,8 +59,9 @@ static void table(struct lb *lb, struct sf_strbuf *b)
             snprintf(name, sizeof name, "%s/%s", lb->be[i]->conf.name, s->name);
             sf_sb_printf(b, "%-*s  %-*s  %-5s  %-7s  %6u  %6u  %10llu%s\n", wn, name, wa,
                          lb_addr_format(&s->addr, a, sizeof a), lb_srv_admin_name(s->admin_state),
-                         lb_server_health(s, now), s->weight, s->conns,
-                         (unsigned long long)s->sessions_total, s->backup ? "  backup" : "");
+                         lb_server_health(s, now), s->weight, lb_server_load(s),
+                         (unsigned long long)lb_server_sessions_all(s),
+                         s->backup ? "  backup" : "");
         }
 }
 

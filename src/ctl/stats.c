@@ -41,8 +41,9 @@ void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
     sf_sb_printf(b, "}");
     sf_sb_printf(b, ",\"sock_diag\":%s,\"census_age_s\":%.3f", c->diag_error ? "false" : "true",
                  (double)age_ns / 1e9);
-    sf_sb_printf(b, ",\"sessions\":{\"active\":%u,\"total\":%llu}", lb->nsessions,
-                 (unsigned long long)lb->sessions_total);
+    sf_sb_printf(b, ",\"sessions\":{\"active\":%u,\"total\":%llu}", ctl_sessions_active(lb),
+                 (unsigned long long)ctl_sessions_total(lb));
+    ctl_render_stats_threads(lb, b);
     sf_sb_printf(
         b, ",\"connections\":{\"open\":%llu,\"limit\":", (unsigned long long)lb->tp->conn_open);
     if (lb->tp->conn_limit == UINT64_MAX)
@@ -75,11 +76,11 @@ void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
                      ",\"active\":%u,\"maxconn\":%u,\"paused\":%s,\"fd_paused\":%s,"
                      "\"fd_pauses\":%llu,\"loops\":%llu,\"proxy_untrusted\":%llu,\"total\":%llu,"
                      "\"bytes_in\":%llu,\"bytes_out\":%llu,\"close_causes\":",
-                     f->active, f->conf.maxconn, f->paused ? "true" : "false",
+                     lb_frontend_active_all(f), f->conf.maxconn, f->paused ? "true" : "false",
                      f->fd_paused ? "true" : "false", (unsigned long long)f->fd_pauses,
                      (unsigned long long)f->loops, (unsigned long long)f->proxy_untrusted,
-                     (unsigned long long)f->sessions_total, (unsigned long long)f->bytes_in,
-                     (unsigned long long)f->bytes_out);
+                     (unsigned long long)lb_frontend_sessions_all(f),
+                     (unsigned long long)f->bytes_in, (unsigned long long)f->bytes_out);
         causes_obj(b, f->causes);
         sf_sb_printf(b, "}");
     }
@@ -109,7 +110,7 @@ void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
                          lb_srv_admin_name(s->admin_state), s->weight_conf, s->weight, s->maxconn,
                          s->backup ? "true" : "false", lb_server_usable(s, now) ? "true" : "false",
                          s->health ? "true" : "false", now < s->ejected_until ? "true" : "false",
-                         s->conns, (unsigned long long)s->sessions_total,
+                         lb_server_load(s), (unsigned long long)lb_server_sessions_all(s),
                          (unsigned long long)s->connect_failures, (unsigned long long)s->bytes_in,
                          (unsigned long long)s->bytes_out);
             sf_sb_json_str(b, s->last_check);

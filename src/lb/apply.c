@@ -33,6 +33,7 @@ static struct lb_listener *take_listener(struct lb *lb, const struct lb_addr *a)
 }
 
 static struct lb_server *server_new(struct lb *lb, struct lb_backend *b,
+                                    const struct lb_backend_conf *bc,
                                     const struct lb_server_conf *sc)
 {
     struct lb_server *s = calloc(1, sizeof *s);
@@ -48,6 +49,18 @@ static struct lb_server *server_new(struct lb *lb, struct lb_backend *b,
     s->backend = b;
     s->up = 1; /* up until checks say otherwise, as HAProxy starts */
     s->refs = 1;
+    if (lb->shared) {
+        /* Another thread may have made it already: its state is the process's. */
+        s->sh = lb_shared_srv_get(lb->shared, bc->name, sc->name, &sc->addr, sc->weight);
+        if (!s->sh) {
+            free(s);
+            return NULL;
+        }
+        s->up = atomic_load(&s->sh->up);
+        s->admin_state = atomic_load(&s->sh->admin_state);
+        s->weight = atomic_load(&s->sh->weight);
+        s->sh_weight_gen = atomic_load(&s->sh->weight_gen);
+    }
     return s;
 }
 
@@ -80,7 +93,7 @@ static int backend_update(struct lb *lb, struct lb_backend *b, const struct lb_b
             if (!strcmp(o->name, sc->name) && lb_addr_equal(&o->addr, &sc->addr))
                 reuse[i] = (int)j;
         }
-        if (reuse[i] < 0 && !(ns[i] = server_new(lb, b, sc))) {
+        if (reuse[i] < 0 && !(ns[i] = server_new(lb, b, bc, sc))) {
             for (size_t k = 0; k < i; k++)
                 if (reuse[k] < 0)
                     lb_server_put(ns[k]);
@@ -180,13 +193,14 @@ static int open_listener(struct lb *lb, const struct lb_listen_opts *o, struct l
     return 0;
 }
 
-static void frontend_listen_opts(const struct lb_frontend_conf *fc, uint32_t k,
+static void frontend_listen_opts(const struct lb *lb, const struct lb_frontend_conf *fc, uint32_t k,
                                  struct lb_listen_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->addr = fc->listen[k];
     o->backlog = fc->backlog;
-    o->reuseport = fc->reuseport;
+    /* With threads every thread listens on the address itself (docs/architecture.md). */
+    o->reuseport = fc->reuseport || lb->shared;
     o->defer_accept_s = fc->profile.defer_accept ? 1 : 0;
     lb_profile_sockopts(&fc->profile, &o->sock);
 }
@@ -213,7 +227,7 @@ static int plan_listeners(struct lb *lb, const struct lb_config *c, struct plan 
     for (size_t i = 0; i < c->nfrontends; i++) {
         for (uint32_t k = 0; k < c->frontends[i].nlisten; k++) {
             struct lb_listen_opts o;
-            frontend_listen_opts(&c->frontends[i], k, &o);
+            frontend_listen_opts(lb, &c->frontends[i], k, &o);
             if (address_held(lb, &o.addr))
                 continue;
             char what[LB_NAME_MAX + 16];
@@ -230,6 +244,7 @@ static int plan_listeners(struct lb *lb, const struct lb_config *c, struct plan 
         o.addr = c->responds[i].listen;
         o.backlog = 511;
         o.sock.nodelay = 1;
+        o.reuseport = lb->shared != NULL;
         if (address_held(lb, &o.addr))
             continue;
         if (open_listener(lb, &o, &p->rl[i], err, errlen, "respond") < 0)
@@ -375,6 +390,8 @@ static void commit_listeners(struct lb *lb, const struct lb_config *c, struct pl
         lb_frontend_close(f);
         f->conf = c->frontends[i];
         f->backend = p->be[c->frontends[i].backend];
+        if (lb->shared && !f->sh)
+            f->sh = lb_shared_fe_get(lb->shared, f->conf.name); /* NULL: counted here alone */
         f->next_listener = 0;
         for (uint32_t k = 0; k < f->conf.nlisten; k++) {
             size_t at = i * LB_LISTEN_MAX + k;
@@ -499,6 +516,8 @@ int lb_apply(struct lb *lb, const struct lb_config *c, char *err, size_t errlen)
     lb->kick_accept = 1;
     for (size_t i = 0; i < lb->nfe; i++)
         lb->fe[i]->paused = 1; /* accept whatever waits, after this batch */
+    if (lb->shared)
+        lb_thread_applied(lb);
     plan_free(&p);
     return 0;
 }

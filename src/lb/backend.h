@@ -11,6 +11,7 @@
 #include "lb/histo.h"
 #include "io/loop.h"
 #include "lb/pool.h"
+#include "lb/shared.h"
 
 /* Final responses of http sessions by status class: 0 for none (the exchange failed before
  * one), then 1xx to 5xx. */
@@ -44,7 +45,11 @@ struct lb_server {
     char last_check[64]; /* why the last check failed or passed, for /stats */
 
     int64_t swrr_current; /* smooth weighted round robin state */
-    uint32_t conns;       /* sessions assigned (connecting or established) */
+    uint32_t conns;       /* sessions assigned (connecting or established) on this thread */
+    /* With threads: the record every thread's copy of this server shares (shared.h): the
+     * count maxconn and leastconn look at, the state thread 0 publishes. NULL: one thread. */
+    struct lb_shared_srv *sh;
+    uint32_t sh_weight_gen; /* sh->weight_gen last applied here */
 
     uint64_t sessions_total, bytes_in, bytes_out, connect_failures;
     struct lb_pool pool; /* idle connections of http sessions (pool.h) */
@@ -87,8 +92,10 @@ struct lb_backend {
 enum lb_pick { LB_PICK_OK, LB_PICK_NONE, LB_PICK_FULL };
 
 /* Chooses a server for a session from `client`. avoid (a server that just failed) is passed
- * over when another one is usable. Returns LB_PICK_OK and *out, LB_PICK_FULL when every
- * usable server is at maxconn (queue the session), LB_PICK_NONE when none is usable. */
+ * over when another one is usable. With threads, a server chosen has its shared slot taken
+ * (the caller counts it in conns and gives it back with lb_server_slot_release); losing
+ * the last slot to another thread reads as LB_PICK_FULL. Returns LB_PICK_OK and *out, LB_PICK_FULL
+ * when every usable server is at maxconn (queue the session), LB_PICK_NONE when none is usable. */
 int lb_balance_pick(struct lb_backend *b, const struct lb_addr *client,
                     const struct lb_server *avoid, uint64_t now, struct lb_server **out);
 
@@ -101,9 +108,27 @@ const char *lb_srv_admin_name(int state);
 int lb_srv_admin_parse(const char *s);
 /* "up", "down" (checks), "ejected" (passive), as /servers and /stats say it. */
 const char *lb_server_health(const struct lb_server *s, uint64_t now);
+/* Sessions on s across every thread (this thread's alone with one). */
+static inline uint32_t lb_server_load(const struct lb_server *s)
+{
+    return s->sh ? lb_shared_load(&s->sh->conns) : s->conns;
+}
 static inline int lb_server_full(const struct lb_server *s)
 {
-    return s->maxconn && s->conns >= s->maxconn;
+    return s->maxconn && lb_server_load(s) >= s->maxconn;
+}
+/* Sessions sent to s by every thread (this thread's alone with one). */
+static inline uint64_t lb_server_sessions_all(const struct lb_server *s)
+{
+    return s->sh ? atomic_load_explicit(&s->sh->sessions_total, memory_order_relaxed)
+                 : s->sessions_total;
+}
+/* The slot a pick took (lb_balance_pick) given back. */
+static inline void lb_server_slot_release(struct lb_server *s)
+{
+    s->conns--;
+    if (s->sh)
+        lb_shared_release(&s->sh->conns);
 }
 
 #endif

@@ -84,7 +84,8 @@ static struct lb_server *pick_leastconn(struct lb_backend *b, int backup,
         struct lb_server *s = b->servers[(b->lc_cursor + k) % n];
         if (!eligible(s, backup, now) || lb_server_full(s) || (skip_avoid && s == avoid))
             continue;
-        if (!best || (uint64_t)s->conns * best->weight < (uint64_t)best->conns * s->weight)
+        if (!best ||
+            (uint64_t)lb_server_load(s) * best->weight < (uint64_t)lb_server_load(best) * s->weight)
             best = s;
     }
     b->lc_cursor++;
@@ -220,6 +221,9 @@ int lb_balance_pick(struct lb_backend *b, const struct lb_addr *client,
         default: s = pick_swrr(b, backup, avoid, now, skip_avoid); break;
         }
         if (s) {
+            /* Another thread may have taken the last slot since the count was read. */
+            if (s->sh && !lb_shared_claim(&s->sh->conns, s->maxconn))
+                return LB_PICK_FULL;
             *out = s;
             return LB_PICK_OK;
         }

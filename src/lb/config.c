@@ -7,6 +7,7 @@
 #include "lb/config_int.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -526,12 +527,39 @@ static int check_stack_addresses(struct lb_config *c, struct lb_config_error *e,
     return 0;
 }
 
+/* `threads N|auto`. The stack transport runs one engine on one TUN queue: with more threads
+ * its return traffic would need steering to the owning queue (docs/architecture.md), which
+ * is not built yet, so it is refused here rather than run wrong. */
+static int parse_threads(struct lb_config *c, struct lb_config_error *e, const struct node *n)
+{
+    if (lb_conf_want_args(e, n, 1, 1) < 0)
+        return -1;
+    const struct arg *a = &n->args[0];
+    if (!strcmp(a->s, "auto")) {
+        cpu_set_t set;
+        int ncpu = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+        c->threads = ncpu > 0 ? (uint32_t)(ncpu < LB_THREADS_MAX ? ncpu : LB_THREADS_MAX) : 1;
+    } else if (lb_conf_arg_count(e, a, 1, LB_THREADS_MAX, &c->threads) < 0) {
+        return -1;
+    }
+    c->threads_pos.line = a->line;
+    c->threads_pos.col = a->col;
+    if (c->threads > 1 && c->transport.kind == LB_TRANSPORT_STACK)
+        return lb_conf_fail_at(e, a,
+                               "threads %u with transport stack: the stack transport runs on "
+                               "one thread for now (one TUN queue, no steering of return "
+                               "traffic to the owning thread); use threads 1 or transport kernel",
+                               c->threads);
+    return 0;
+}
+
 static int interpret(struct lb_config *c, struct lb_config_error *e, const struct node *top,
                      size_t ntop)
 {
     size_t nf = 0, nb = 0;
     c->log_target = LB_LOG_STDERR;
     c->drain_timeout_ms = 30000; /* Kubernetes terminationGracePeriodSeconds 30 s */
+    c->threads = 1;
     lb_transport_defaults(&c->transport);
     /* The transport first: it says which profile directives are allowed. */
     int have_transport = 0;
@@ -592,6 +620,9 @@ static int interpret(struct lb_config *c, struct lb_config_error *e, const struc
         } else if (!strcmp(nm, "drain_timeout")) {
             if (lb_conf_want_args(e, n, 1, 1) < 0 ||
                 lb_conf_arg_duration(e, &n->args[0], 0, &c->drain_timeout_ms) < 0)
+                goto out;
+        } else if (!strcmp(nm, "threads")) {
+            if (parse_threads(c, e, n) < 0)
                 goto out;
         } else {
             lb_conf_unknown(e, n, NULL);

@@ -19,7 +19,8 @@
 #define LB_NAME_MAX    64
 #define LB_SOURCES_MAX 16
 #define LB_WARNINGS    8
-#define LB_LISTEN_MAX  8 /* `listen` lines of one frontend */
+#define LB_LISTEN_MAX  8   /* `listen` lines of one frontend */
+#define LB_THREADS_MAX 256 /* `threads`: event-loop threads of one process */
 /* A bearer token: 16 to 127 visible characters. */
 #define LB_ADMIN_TOKEN_MAX 128
 
@@ -202,6 +203,10 @@ struct lb_config {
     int log_udp;      /* syslog: to log_addr (UDP) rather than to log_path */
     struct lb_addr log_addr;
     uint64_t drain_timeout_ms;
+    /* Event-loop threads (docs/architecture.md, "Threads"): 1 runs as before; `auto` is
+     * resolved when the file is read, to the CPUs the process may use. */
+    uint32_t threads;
+    struct lb_pos threads_pos;
     struct lb_announce_conf announce;
     /* What is valid but likely not meant: printed by -t and at start, logged on reload. */
     struct lb_config_warning {

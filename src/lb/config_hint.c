@@ -51,6 +51,7 @@ static const struct hint hints[] = {
     {"top", "defaults", NULL, "HAProxy", "'profile NAME { ... }', named by 'profile NAME'"},
     {"top", "global", NULL, "HAProxy", "top-level directives: log, admin, drain_timeout"},
     {"top", "maxconn", NULL, "HAProxy", "'maxconn N' in each frontend"},
+    {"top", "nbthread", NULL, "HAProxy", "'threads N' (or 'threads auto') at the top level"},
     {"frontend", "log", NULL, "HAProxy", "'log' at the top level (one log for all)"},
     {"backend", "log", NULL, "HAProxy", "'log' at the top level (one log for all)"},
     {"backend", "maxconn", NULL, "HAProxy", "'maxconn N' on each server line, or in the frontend"},
@@ -65,6 +66,7 @@ static const struct hint hints[] = {
     {"check", "inter", NULL, "HAProxy", "'interval DURATION'"},
     /* nginx */
     {"top", "stream", NULL, "nginx", "'frontend' and 'backend' blocks at the top level"},
+    {"top", "worker_processes", NULL, "nginx", "'threads N' (or 'threads auto'): one process"},
     {"top", "http", NULL, "nginx", "'frontend' blocks with 'mode http'"},
     {"top", "upstream", NULL, "nginx", "'backend NAME { server NAME ADDR:PORT; }'"},
     {"top", "server", NULL, "nginx", "'frontend NAME { listen ADDR:PORT; backend NAME; }'"},

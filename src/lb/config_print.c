@@ -239,6 +239,8 @@ int lb_config_print(const struct lb_config *c, FILE *out)
         put_admin(out, c);
     lb_conf_print_log(c, out);
     put_duration(out, "", "drain_timeout", c->drain_timeout_ms);
+    if (c->threads != 1)
+        fprintf(out, "threads %u;\n", c->threads);
     if (c->announce.enabled) {
         fprintf(out, "announce {\n" IN1 "table %u;\n", c->announce.table);
         put_duration(out, IN1, "withdraw_delay", c->announce.withdraw_delay_ms);

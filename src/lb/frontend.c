@@ -58,8 +58,13 @@ static int accept_from(struct lb_frontend *f, uint32_t i)
             pause_for_room(f);
             return 1;
         }
+        /* With threads maxconn counts every thread's sessions: a slot first, exactly. */
+        if (f->sh && !lb_shared_claim(&f->sh->active, f->conf.maxconn))
+            break;
         struct lb_conn *c;
         int rc = lb_accept(f->listener[i], LB_ACCEPT_REFUSE_OWN, NULL, NULL, &c);
+        if (rc < 0 && f->sh)
+            lb_shared_release(&f->sh->active);
         if (rc == -EAGAIN)
             return 0;
         if (rc == -ECONNABORTED || rc == -EINTR || rc == -EPROTO)

@@ -30,6 +30,7 @@ static void set_up(struct lb *lb, struct lb_server *s, int up, const char *why)
     if (s->up == up)
         return;
     s->up = up;
+    lb_server_publish(lb, s);
     s->backend->health_gen++;
     if (!up)
         lb_pool_purge(&s->pool, LB_PC_SERVER_GONE); /* no request will take them */
@@ -166,7 +167,8 @@ static void on_timer(struct sf_loop_timer *t)
 
 void lb_health_start(struct lb *lb, struct lb_server *s)
 {
-    if (s->health || s->backend->conf.check.type == LB_CHECK_NONE)
+    /* With threads the checks run once, on thread 0, which publishes each verdict. */
+    if (s->health || s->backend->conf.check.type == LB_CHECK_NONE || lb->thread != 0)
         return;
     struct lb_health *h = calloc(1, sizeof *h);
     if (!h) {

@@ -36,7 +36,8 @@ static void release_slot(struct lb_session *s)
     if (!srv)
         return;
     s->srv = NULL;
-    srv->conns--;
+    lb_server_slot_release(srv);
+    s->lb->released |= srv->sh != NULL;
     srv->bytes_in += h->req_bytes;
     srv->bytes_out += h->resp_bytes;
     if (s->be->queued) {
@@ -142,6 +143,8 @@ int lb_http_server_start(struct lb_session *s, struct lb_server *chosen)
     srv->refs++;
     srv->conns++;
     srv->sessions_total++;
+    if (srv->sh)
+        atomic_fetch_add_explicit(&srv->sh->sessions_total, 1, memory_order_relaxed);
     if (!s->retries)
         b->sessions_total++;
     return take_or_connect(s);

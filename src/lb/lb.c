@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
@@ -36,6 +37,8 @@ static void after_batch(struct sf_hook *h)
     }
     if (lb->fd_short)
         lb_fd_resume(lb);
+    if (lb->shared)
+        lb_thread_after_batch(lb);
     if (lb->log)
         fflush(lb->log);
 }
@@ -79,14 +82,17 @@ void lb_frontend_put(struct lb_frontend *f)
 {
     if (--f->refs == 0) {
         sf_loop_timer_cancel(f->lb->loop, &f->retry);
+        lb_shared_fe_put(f->sh);
         free(f);
     }
 }
 
 void lb_server_put(struct lb_server *s)
 {
-    if (--s->refs == 0)
+    if (--s->refs == 0) {
+        lb_shared_srv_put(s->sh);
         free(s);
+    }
 }
 
 void lb_backend_put(struct lb_backend *b)
@@ -237,6 +243,9 @@ void lb_free(struct lb *lb)
     lb->draining = 0; /* no on_idle callbacks while tearing down */
     lb_stop(lb);
     sf_loop_timer_cancel(lb->loop, &lb->drain_timer);
+    sf_loop_timer_cancel(lb->loop, &lb->sync);
+    if (lb->shared && lb->wake.fd >= 0)
+        close(lb->wake.fd); /* closing removes it from the loop */
     for (size_t i = 0; i < lb->nbe; i++)
         for (size_t j = 0; j < lb->be[i]->nservers; j++)
             lb_health_stop(lb, lb->be[i]->servers[j]);

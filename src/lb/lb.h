@@ -68,6 +68,9 @@ struct lb_frontend {
      * requests by framing error */
     uint64_t http_status[LB_HTTP_CLASSES];
     uint64_t http_errors[HTTP_E_COUNT];
+    /* With threads: the count of sessions on every thread that maxconn holds (shared.h);
+     * a slot is taken before each accept. NULL: one thread. */
+    struct lb_shared_fe *sh;
     uint32_t refs;
     int removed;
 };
@@ -154,9 +157,39 @@ struct lb {
     uint64_t fd_short_since;
 
     uint64_t started_ns, reloads, reload_failures;
+
+    /* Threads (shared.h, docs/architecture.md "Threads"): NULL with one. Thread 0 runs the
+     * health checks and the runtime API and publishes server state; the others apply it
+     * after a batch (woken through `wake`; every LB_SYNC_MS anyway). */
+    struct lb_shared *shared;
+    uint32_t thread;
+    uint64_t shared_gen;       /* lb_shared.gen last applied here */
+    struct sf_loop_timer sync; /* the periodic sync and the retry of shared limits */
+    struct sf_io wake;         /* another thread freed a slot this one waits for */
+    int waiting;               /* as published in lb_thread_stat.waiting */
+    int released;              /* a shared slot was given back in this batch */
 };
 
+/* How often a thread looks again at what other threads changed while it had no event: a
+ * state published by thread 0, and (a fallback; the wake eventfd is the way) a slot of a
+ * shared maxconn freed. */
+#define LB_SYNC_MS 50
+/* A session id's thread: id >> LB_THREAD_ID_SHIFT (thread.c). */
+#define LB_THREAD_ID_SHIFT 40
+
 struct lb *lb_new(struct sf_loop *loop, struct lb_transport *tp);
+/* Makes lb thread `thread` of a process whose threads share sh (before lb_apply, before
+ * any thread runs). Returns 0, or -1 with errno (its wake eventfd). */
+int lb_set_thread(struct lb *lb, struct lb_shared *sh, uint32_t thread);
+/* Thread 0 changed a server's state (health, runtime API): the others will apply it. */
+void lb_server_publish(struct lb *lb, struct lb_server *s);
+/* thread.c, called by lb.c: after each batch, and after a configuration was applied. */
+void lb_thread_after_batch(struct lb *lb);
+void lb_thread_applied(struct lb *lb);
+/* server_admin.c: a state taken (maint closes the server's sessions), without a log line:
+ * the runtime API's own call logs; another thread applying it does not repeat it. */
+void lb_server_apply_state(struct lb *lb, struct lb_server *s, int state);
+void lb_server_apply_weight(struct lb *lb, struct lb_server *s, uint32_t weight);
 /* Applies a checked config: the first time, or a reload that keeps every live session.
  * Opening a listener can still fail (address in use): then nothing changes and -1 is
  * returned with the reason in err. */
@@ -190,6 +223,17 @@ void lb_backend_put(struct lb_backend *b);
 /* Takes b out of service: its servers go, queued sessions find none (apply.c). */
 void lb_backend_remove(struct lb *lb, struct lb_backend *b);
 void lb_server_put(struct lb_server *s);
+
+/* A frontend's live and accepted sessions on every thread (this one's alone with one). */
+static inline uint32_t lb_frontend_active_all(const struct lb_frontend *f)
+{
+    return f->sh ? lb_shared_load(&f->sh->active) : f->active;
+}
+static inline uint64_t lb_frontend_sessions_all(const struct lb_frontend *f)
+{
+    return f->sh ? atomic_load_explicit(&f->sh->sessions_total, memory_order_relaxed)
+                 : f->sessions_total;
+}
 
 /* frontend.c */
 /* l becomes f's listener for conf.listen[i]. */

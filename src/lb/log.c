@@ -41,6 +41,8 @@ void lb_log_session(struct lb *lb, const struct lb_session *s, int cause, int cl
     double queue_ms =
         s->t_queued ? ms_between(s->t_queued, s->t_connect ? s->t_connect : now) : 0.0;
     double connect_ms = s->t_established ? ms_between(s->t_connect, s->t_established) : -1.0;
+    /* One line in several calls: with threads the stream is shared, the line stays whole. */
+    flockfile(lb->log);
     fprintf(lb->log,
             "%s session=%llu frontend=%s client=%s backend=%s server=%s server_addr=%s "
             "cause=%s bytes_up=%llu bytes_down=%llu queue_ms=%.3f connect_ms=%.3f "
@@ -52,6 +54,7 @@ void lb_log_session(struct lb *lb, const struct lb_session *s, int cause, int cl
     if (s->http)
         fprintf(lb->log, " mode=http requests=%u", s->http->nreq);
     fputc('\n', lb->log);
+    funlockfile(lb->log);
 }
 
 static const char *method_name(int m)
@@ -104,12 +107,14 @@ void lb_logf(struct lb *lb, const char *fmt, ...)
         return;
     char ts[40];
     stamp(lb, ts, sizeof ts);
+    flockfile(lb->log); /* one whole line, whichever thread writes beside it */
     fprintf(lb->log, "%s ", ts);
     va_list ap;
     va_start(ap, fmt);
     vfprintf(lb->log, fmt, ap);
     va_end(ap);
     fputc('\n', lb->log);
+    funlockfile(lb->log);
 }
 
 void lb_log_close(struct lb *lb)

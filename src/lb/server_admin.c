@@ -32,9 +32,16 @@ static void changed(struct lb *lb, struct lb_server *s)
 int lb_server_set_state(struct lb *lb, struct lb_server *s, int state, const char *who)
 {
     int old = s->admin_state;
-    s->admin_state = state;
     lb_logf(lb, "event=server_admin backend=%s server=%s what=state old=%s new=%s by=%s",
             s->backend->conf.name, s->name, lb_srv_admin_name(old), lb_srv_admin_name(state), who);
+    lb_server_apply_state(lb, s, state);
+    lb_server_publish(lb, s);
+    return old;
+}
+
+void lb_server_apply_state(struct lb *lb, struct lb_server *s, int state)
+{
+    s->admin_state = state;
     changed(lb, s);
     if (state == LB_SRV_MAINT) {
         /* Out now: idle pooled connections close, and so do the sessions it serves. */
@@ -46,20 +53,27 @@ int lb_server_set_state(struct lb *lb, struct lb_server *s, int state, const cha
                 lb_session_kill(x, LB_CAUSE_ADMIN_KILL);
         }
     }
-    return old;
 }
 
 uint32_t lb_server_set_weight(struct lb *lb, struct lb_server *s, uint32_t weight, const char *who)
 {
     uint32_t old = s->weight;
+    lb_logf(lb, "event=server_admin backend=%s server=%s what=weight old=%u new=%u by=%s",
+            s->backend->conf.name, s->name, old, weight, who);
+    lb_server_apply_weight(lb, s, weight);
+    if (s->sh)
+        atomic_fetch_add(&s->sh->weight_gen, 1);
+    lb_server_publish(lb, s);
+    return old;
+}
+
+void lb_server_apply_weight(struct lb *lb, struct lb_server *s, uint32_t weight)
+{
     s->weight = weight;
     /* The smooth round robin starts over with the new weights. */
     for (size_t i = 0; i < s->backend->nservers; i++)
         s->backend->servers[i]->swrr_current = 0;
-    lb_logf(lb, "event=server_admin backend=%s server=%s what=weight old=%u new=%u by=%s",
-            s->backend->conf.name, s->name, old, weight, who);
     changed(lb, s);
-    return old;
 }
 
 void lb_server_reload_runtime(struct lb *lb, struct lb_server *s, const struct lb_server_conf *sc)

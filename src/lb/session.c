@@ -57,7 +57,8 @@ void lb_session_release_server(struct lb_session *s)
     if (!srv)
         return;
     s->srv = NULL;
-    srv->conns--;
+    lb_server_slot_release(srv);
+    s->lb->released |= srv->sh != NULL;
     srv->bytes_in += s->up.bytes;
     srv->bytes_out += s->down.bytes;
     if (s->be->queued) {
@@ -107,6 +108,10 @@ void lb_session_finish(struct lb_session *s, int cause)
     if (s->waiting)
         leave_wait(s);
     fe->active--;
+    if (fe->sh) {
+        lb_shared_release(&fe->sh->active);
+        lb->released = 1;
+    }
     fe->causes[cause]++;
     fe->bytes_in += s->up.bytes;
     fe->bytes_out += s->down.bytes;
@@ -421,6 +426,8 @@ static int connect_next(struct lb_session *s, struct lb_server *chosen)
         return -1;
     }
     srv->sessions_total++;
+    if (srv->sh)
+        atomic_fetch_add_explicit(&srv->sh->sessions_total, 1, memory_order_relaxed);
     if (!s->counted) {
         s->counted = 1;
         b->sessions_total++;
@@ -647,6 +654,8 @@ void lb_session_start(struct lb_frontend *fe, struct lb_conn *client)
         /* Only a trusted front load balancer may say who the client is. */
         lb_conn_abort(client);
         fe->proxy_untrusted++;
+        if (fe->sh)
+            lb_shared_release(&fe->sh->active);
         return;
     }
     struct lb_session *s = calloc(1, sizeof *s);
@@ -654,6 +663,8 @@ void lb_session_start(struct lb_frontend *fe, struct lb_conn *client)
         lb_conn_abort(client);
         fe->causes[LB_CAUSE_ERROR]++;
         lb->causes[LB_CAUSE_ERROR]++;
+        if (fe->sh)
+            lb_shared_release(&fe->sh->active);
         return;
     }
     uint64_t now = sf_loop_now(lb->loop);
@@ -681,6 +692,8 @@ void lb_session_start(struct lb_frontend *fe, struct lb_conn *client)
     lb->sessions_total++;
     fe->active++;
     fe->sessions_total++;
+    if (fe->sh)
+        atomic_fetch_add_explicit(&fe->sh->sessions_total, 1, memory_order_relaxed);
     lb_conn_set_handler(client, client_ev, s);
     if (fe->conf.mode == LB_MODE_HTTP && !fe->conf.naccept_proxy) {
         lb_http_start(s);

@@ -243,7 +243,7 @@ def bad_log_lines_name_their_position():
             ("log syslog rfc5424 rfc3164;", "1:20: log syslog: a second format 'rfc3164'"),
             ("log syslog 127.0.0.1:0;", "1:12: '127.0.0.1:0': port 0"),
             ("log_format xml;", "1:12: log_format takes kv or json, not 'xml'"),
-            ("log_format json;\nlog_format kv;", "2:1: 'log_format' is given twice"),
+            ("log_format json;\nlog_format kv;", "2:1: duplicate 'log_format'"),
             ("log sys;", "1:5: log takes stderr, stdout, off, an absolute path or syslog"),
         ]
         for i, (line, want) in enumerate(cases):

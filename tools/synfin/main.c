@@ -20,10 +20,12 @@
 #include "lb/maglev.h"
 #include "lb/lb.h"
 #include "io/loop.h"
+#include "lb/shared.h"
 #include "lb/transport.h"
 #include "util/version.h"
 
 #include "notify.h"
+#include "workers.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -56,6 +58,9 @@ struct app {
     struct lb_announce *ann;            /* announce { }: the routes the routing daemon learns */
     struct lb_announce_conf aconf;      /* what it was made from: a reload keeps it */
     struct sf_loop_timer withdraw_wait; /* SIGTERM: routes withdrawn, listeners still open */
+    uint32_t threads;                   /* `threads`: a reload keeps it */
+    struct lb_shared *shared;           /* with threads > 1 */
+    struct workers *workers;            /* threads 1 to threads-1 */
     int exit_code;
 };
 
@@ -115,7 +120,7 @@ static void usage(FILE *f)
                "       synfin --listen ADDR --server ADDR [--server ADDR...] "
                "[--balance roundrobin|leastconn|source|maglev]\n"
                "              [--admin ADDR] [--log stderr|stdout|off|PATH|syslog] "
-               "[--drain_timeout D] [--PROFILE_SETTING VALUE...] [-t]\n"
+               "[--drain_timeout D] [--threads N|auto] [--PROFILE_SETTING VALUE...] [-t]\n"
                "       synfin --transport stack --tun NAME --kernel-addr A.B.C.D/N[,IPV6/N] "
                "--stack-addr ADDR [--stack-addr ...]\n"
                "              [--pcap FILE] [--trace on] [--impair SPEC] [--offload on|off] "
@@ -273,7 +278,7 @@ static int adhoc_transport(struct text *t, char **argv, const char *kind, const 
 static int adhoc_build(int argc, char **argv, int start, struct text *t, int *check)
 {
     const char *listen = NULL, *admin = NULL, *balance = "roundrobin", *log = NULL;
-    const char *drain = NULL, *transport = NULL;
+    const char *drain = NULL, *transport = NULL, *threads = NULL;
     char **servers = calloc((size_t)argc, sizeof *servers);
     int *prof = calloc((size_t)argc, sizeof *prof); /* argv index of each profile flag */
     int *tf = calloc((size_t)argc, sizeof *tf);     /* ... and of each transport flag */
@@ -323,6 +328,8 @@ static int adhoc_build(int argc, char **argv, int start, struct text *t, int *ch
             drain = v;
         else if (!strcmp(name, "transport"))
             transport = v;
+        else if (!strcmp(name, "threads"))
+            threads = v;
         else if (transport_word(name))
             tf[nt++] = i - 1;
         else if (http_flag_block(name))
@@ -345,6 +352,8 @@ static int adhoc_build(int argc, char **argv, int start, struct text *t, int *ch
         ok |= text_line(t, "--log", "log %s;", log);
     if (drain)
         ok |= text_line(t, "--drain_timeout", "drain_timeout %s;", drain);
+    if (threads)
+        ok |= text_line(t, "--threads", "threads %s;", threads);
     ok |= text_line(t, NULL, "profile adhoc {");
     for (size_t k = 0; k < np; k++) {
         char name[64];
@@ -484,6 +493,9 @@ static void print_listening(struct app *app)
             printf(" %s", lb_addr_host(&t->addrs[i], a, sizeof a));
         printf("%s%s\n", t->pcap[0] ? ", capturing to " : "", t->pcap);
     }
+    if (app->threads > 1)
+        printf("synfin: %u threads, each with its own loop and listening sockets (SO_REUSEPORT)\n",
+               app->threads);
     printf("synfin: transport %s, pid %d; SIGHUP reloads, SIGTERM drains, SIGINT stops\n",
            app->tp->ops->name, (int)getpid());
     fflush(stdout);
@@ -529,6 +541,15 @@ static void reload(struct app *app)
         lb_config_free(c);
         return;
     }
+    if (c->threads != app->threads) {
+        lb->reload_failures++;
+        lb_logf(lb,
+                "event=reload_rejected error=\"threads changed (%u to %u): restart synfin to "
+                "apply it\"",
+                app->threads, c->threads);
+        lb_config_free(c);
+        return;
+    }
     if (!lb_transport_same(&app->tconf, &c->transport)) {
         lb->reload_failures++;
         lb_logf(lb, "event=reload_rejected error=\"the transport changed: restart synfin to "
@@ -552,6 +573,9 @@ static void reload(struct app *app)
         lb_config_free(c);
         return;
     }
+    /* Every other thread applies the same one; one that cannot logs why, with its number
+     * (thread 0's check and apply passed, so only its own listening sockets can fail). */
+    int wfail = workers_reload(app->workers, c);
     if (admin_changed) {
         app->old_admin = app->ctl.admin;
         app->ctl.admin = na;
@@ -560,8 +584,8 @@ static void reload(struct app *app)
         admin_access(app->ctl.admin, c); /* a new token or allow list applies at once */
     each_warning(app, c, warning_to_log, lb);
     lb->reloads++;
-    lb_logf(lb, "event=reload_ok frontends=%zu backends=%zu sessions=%u", lb->nfe, lb->nbe,
-            lb->nsessions);
+    lb_logf(lb, "event=reload_ok frontends=%zu backends=%zu sessions=%u threads=%u%s", lb->nfe,
+            lb->nbe, lb->nsessions, app->threads, wfail ? " threads_failed=yes" : "");
     lb_config_free(c);
 }
 
@@ -601,6 +625,7 @@ static void on_withdrawn(struct sf_loop_timer *t)
 {
     struct app *app = CONTAINER(t, struct app, withdraw_wait);
     lb_drain(app->lb);
+    workers_drain(app->workers);
 }
 
 /* SIGTERM. Behind a router, new flows keep coming until the router has heard the
@@ -610,6 +635,7 @@ static void begin_drain(struct app *app)
     if (!app->ann || app->aconf.withdraw_delay_ms == 0) {
         lb_announce_withdraw(app->ann);
         lb_drain(app->lb);
+        workers_drain(app->workers);
         return;
     }
     lb_announce_withdraw(app->ann);
@@ -645,6 +671,7 @@ static void on_signal(struct sf_io *io, uint32_t ev)
             notify_stopping("stopping");
             lb_logf(app->lb, "event=stop sessions=%u", app->lb->nsessions);
             lb_stop(app->lb);
+            workers_stop(app->workers);
             sf_loop_stop(app->loop);
             break;
         default: break;
@@ -729,7 +756,19 @@ static int run(struct app *app, struct lb_config *c)
     } else {
         app->tp = lb_transport_kernel_new(app->loop, FDS_OUTSIDE);
     }
+    app->threads = c->threads;
+    if (app->threads > 1) {
+        app->shared = lb_shared_new(app->threads);
+        if (!app->shared) {
+            fprintf(stderr, "synfin: cannot start: out of memory\n");
+            goto out;
+        }
+    }
     app->lb = app->tp ? lb_new(app->loop, app->tp) : NULL;
+    if (app->lb && app->shared && lb_set_thread(app->lb, app->shared, 0) < 0) {
+        fprintf(stderr, "synfin: cannot start: %s\n", strerror(errno));
+        goto out;
+    }
     app->sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     app->sig.fn = on_signal;
     if (!app->lb || app->sig.fd < 0 || sf_loop_add(app->loop, &app->sig, EPOLLIN) < 0) {
@@ -737,7 +776,9 @@ static int run(struct app *app, struct lb_config *c)
         goto out;
     }
     if (c->transport.kind != LB_TRANSPORT_STACK)
-        check_fd_limit(c, app->tp);
+        check_fd_limit(c, app->tp); /* the process's descriptors against maxconn in total */
+    if (app->threads > 1 && app->tp->conn_limit != UINT64_MAX)
+        app->tp->conn_limit /= app->threads; /* one descriptor table for every thread */
     ctl_init(&app->ctl, app->lb);
     the_app = app;
     app->lb->on_idle = on_idle;
@@ -745,6 +786,11 @@ static int run(struct app *app, struct lb_config *c)
     sf_loop_add_hook(app->loop, &app->hook);
     if (lb_apply(app->lb, c, err, sizeof err) < 0 ||
         open_admin(app, c, &app->ctl.admin, err, sizeof err) < 0) {
+        fprintf(stderr, "synfin: %s\n", err);
+        goto out;
+    }
+    if (app->threads > 1 && !(app->workers = workers_start(app->shared, app->threads, c,
+                                                           FDS_OUTSIDE, err, sizeof err))) {
         fprintf(stderr, "synfin: %s\n", err);
         goto out;
     }
@@ -771,6 +817,11 @@ out:
     ctl_admin_free(app->ctl.admin);
     ctl_fini(&app->ctl);
     lb_announce_free(app->ann); /* before the frontends go: it reads them */
+    /* A drain ends on each thread by itself (its drain_timeout bounds it); anything else
+     * stops them now. */
+    if (app->workers && (!app->lb || !app->lb->draining))
+        workers_stop(app->workers);
+    workers_free(app->workers);
     if (app->loop)
         sf_loop_timer_cancel(app->loop, &app->withdraw_wait);
     if (app->lb)
@@ -781,6 +832,7 @@ out:
         sf_loop_timer_cancel(app->loop, &app->settle);
     lb_transport_free(app->tp);
     sf_loop_free(app->loop);
+    lb_shared_free(app->shared); /* after every thread's objects let go of theirs */
     return rc;
 }
 

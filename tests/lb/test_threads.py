@@ -1,0 +1,418 @@
+#!/usr/bin/env python3
+"""`threads 2` on the kernel transport: sessions land on both threads (per-thread counters,
+and the thread in each session id's top bits), 10,000 sessions without a failure, half-close
+and RST relayed on both threads, frontend and server maxconn held in total across threads,
+a server marked down by thread 0's checks skipped by the other thread, the runtime API's
+maint closing sessions on every thread, reload and drain on both threads, reloads under
+load with no failed request, and the config
+errors (the stack transport with threads, a bad count)."""
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lbtest import (STACK, Backend, Synfin, admin_json, connect, echo, hold, hold_open,  # noqa: E402
+                    http_get, named, recv_all)
+from tap import Tap, binary, free_port, wait_until  # noqa: E402
+
+t = Tap()
+
+if STACK:
+    # The stack transport refuses threads > 1 (config error, tested below on kernel runs).
+    print("ok 1 - test_threads.py on the stack transport # SKIP the stack transport runs "
+          "one thread (docs/architecture.md, \"Threads\")")
+    print("1..1")
+    sys.exit(0)
+
+
+def cfg(fport, servers, aport, fe="", be="", threads=2, extra=""):
+    srv = " ".join(f"server s{i + 1} 127.0.0.1:{p};" for i, p in enumerate(servers))
+    return (f"log stderr;\nthreads {threads};\nadmin 127.0.0.1:{aport};\n{extra}\n"
+            f"frontend f {{ listen 127.0.0.1:{fport}; backend b; {fe} }}\n"
+            f"backend b {{ {srv} {be} }}\n")
+
+
+def thread_of(rec):
+    return int(rec["session"]) >> 40  # LB_THREAD_ID_SHIFT
+
+
+def metric(aport, name):
+    """{labels: value} of one family in /metrics."""
+    status, body = http_get(aport, "/metrics", host="127.0.0.1")
+    assert status == 200, status
+    out = {}
+    for line in body.decode().splitlines():
+        m = re.match(rf"^{name}(\{{[^}}]*\}})? (\S+)$", line)
+        if m:
+            out[m.group(1) or ""] = float(m.group(2))
+    return out
+
+
+def rst(s):
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+
+
+def tagged(c, b):
+    """Reads the client's tag (its port, sent first) and keeps it in b.ends while the
+    connection lasts; ends at the client's FIN. A test knows which clients have a server."""
+    tag = c.recv(16).decode()
+    with b.lock:
+        b.ends.append(tag)
+    recv_all(c)
+    with b.lock:
+        b.ends.remove(tag)
+
+
+def tagged_clients(fport, n):
+    socks = []
+    for _ in range(n):
+        s = connect(fport)
+        s.sendall(str(s.getsockname()[1]).encode())
+        socks.append(s)
+    return socks
+
+
+def close_one_served(socks, be):
+    """Closes a client that has a server connection (not one waiting in a backlog or a
+    queue, whose end frees no slot)."""
+    with be.lock:
+        served = set(be.ends)
+    s = [x for x in socks if str(x.getsockname()[1]) in served][0]
+    socks.remove(s)
+    s.close()
+
+
+def fresh_connections(fport, n):
+    """n connections that each get a new source port (the reuseport hash takes the
+    4-tuple): returns the replies."""
+    out = []
+    for _ in range(n):
+        with connect(fport) as s:
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            out.append(recv_all(s))
+    return out
+
+
+@t.test
+def config_words():
+    d = os.path.dirname(os.path.abspath(__file__))
+    path = os.path.join(d, "..", "..", "build", "threads-test.conf")
+    bad = [
+        ("threads 0;\nfrontend f { listen 127.0.0.1:1; backend b; }\nbackend b { server s "
+         "127.0.0.1:2; }\n", ":1:9:"),
+        ("threads 2;\nthreads 2;\nfrontend f { listen 127.0.0.1:1; backend b; }\nbackend b "
+         "{ server s 127.0.0.1:2; }\n", ":2:1:"),
+        ("transport stack { tun syn0; address 10.9.0.1; }\nthreads 2;\nfrontend f { listen "
+         "10.9.0.1:1; backend b; }\nbackend b { server s 127.0.0.1:2; }\n", ":2:9:"),
+    ]
+    for text, where in bad:
+        with open(path, "w") as f:
+            f.write(text)
+        r = subprocess.run([binary("synfin"), "-c", path, "-t"], capture_output=True, text=True)
+        assert r.returncode == 2 and where in r.stderr, (text, r.returncode, r.stderr)
+    assert "stack transport runs on one thread" in r.stderr, r.stderr
+    with open(path, "w") as f:
+        f.write("threads auto;\nfrontend f { listen 127.0.0.1:1; backend b; }\n"
+                "backend b { server s 127.0.0.1:2; }\n")
+    r = subprocess.run([binary("synfin"), "-c", path, "-T"], capture_output=True, text=True)
+    ncpu = len(os.sched_getaffinity(0))
+    want = f"threads {ncpu};" if ncpu > 1 else None
+    assert r.returncode == 0, r.stderr
+    assert (want in r.stdout) if want else ("threads" not in r.stdout), r.stdout
+    os.unlink(path)
+    r = subprocess.run([binary("synfin"), "--listen", "127.0.0.1:1", "--server", "127.0.0.1:2",
+                        "--threads", "2", "-t"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([binary("synfin"), "--listen", "127.0.0.1:1", "--server", "127.0.0.1:2",
+                        "--threads", "x", "-t"], capture_output=True, text=True)
+    assert r.returncode == 2 and "--threads" in r.stderr, r.stderr
+
+
+@t.test
+def ten_thousand_sessions_on_both_threads():
+    be = Backend(named("a"), backlog=1024)
+    fport, aport = free_port(), free_port()
+    n, workers = 10000, 4
+    failures = []
+    with Synfin(cfg(fport, [be.port], aport)) as lb:
+        assert "2 threads" in lb.stdout(), lb.stdout()
+
+        def client(k):
+            for _ in range(n // workers):
+                try:
+                    with connect(fport) as s:
+                        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                        data = recv_all(s)
+                    if not data.endswith(b"\r\n\r\na"):
+                        failures.append(data)
+                except OSError as e:
+                    failures.append(e)
+
+        ts = [threading.Thread(target=client, args=(k,)) for k in range(workers)]
+        for x in ts:
+            x.start()
+        for x in ts:
+            x.join()
+        assert not failures, (len(failures), failures[:3])
+        wait_until(lambda: len(lb.sessions_logged()) == n, 30, what="every session logged")
+        recs = lb.sessions_logged()
+        per = [0, 0]
+        for r in recs:
+            per[thread_of(r)] += 1
+            assert r["cause"] in ("server_fin", "client_fin"), r
+        # SO_REUSEPORT hashes the 4-tuple: with 10,000 source ports neither thread is starved
+        print(f"# sessions per thread: {per}")
+        assert min(per) > n // 10, per
+        assert len({r["session"] for r in recs}) == n
+        wait_until(lambda: sum(metric(aport, "synfin_thread_sessions_total").values()) == n,
+                   what="per-thread counters to add up")
+        m = metric(aport, "synfin_thread_sessions_total")
+        assert m == {'{thread="0"}': per[0], '{thread="1"}': per[1]}, (m, per)
+        st = admin_json(aport)
+        assert st["sessions"]["total"] == n, st["sessions"]
+        assert [x["total"] for x in st["threads"]] == per, st["threads"]
+        assert st["frontends"][0]["total"] == n
+        assert st["backends"][0]["servers"][0]["total"] == n
+        assert metric(aport, "synfin_sessions_total") == {'{frontend="f"}': n}
+        assert metric(aport, "synfin_threads") == {"": 2}
+    be.close()
+
+
+@t.test
+def half_close_and_rst_on_both_threads():
+    be = Backend(echo)
+    fport, aport = free_port(), free_port()
+    with Synfin(cfg(fport, [be.port], aport)) as lb:
+        for i in range(40):
+            with connect(fport) as s:
+                msg = b"half-close %d" % i
+                s.sendall(msg)
+                s.shutdown(socket.SHUT_WR)
+                assert recv_all(s) == msg
+        wait_until(lambda: len(lb.sessions_logged()) == 40, what="sessions logged")
+        assert {thread_of(r) for r in lb.sessions_logged()} == {0, 1}
+        for r in lb.sessions_logged():
+            assert r["cause"] == "client_fin" and r["bytes_up"] == r["bytes_down"], r
+    be.close()
+
+    def reset_after_hello(c, b):
+        c.recv(100)
+        rst(c)
+
+    be = Backend(reset_after_hello)
+    with Synfin(cfg(fport, [be.port], aport)) as lb:
+        for _ in range(40):
+            s = connect(fport)
+            s.sendall(b"hello")
+            try:
+                data = s.recv(100)
+                raise AssertionError(f"expected a reset, got {data!r}")
+            except ConnectionResetError:
+                pass
+            s.close()
+        wait_until(lambda: len(lb.sessions_logged()) == 40, what="sessions logged")
+        recs = lb.sessions_logged()
+        assert {thread_of(r) for r in recs} == {0, 1}
+        for r in recs:
+            assert r["cause"] == "server_rst" and r["client_close"] == "rst", r
+    be.close()
+
+
+@t.test
+def frontend_maxconn_in_total():
+    be = Backend(tagged)
+    fport, aport = free_port(), free_port()
+    with Synfin(cfg(fport, [be.port], aport, fe="maxconn 3;")) as lb:
+        socks = tagged_clients(fport, 10)
+        wait_until(lambda: be.accepted == 3, what="three sessions")
+        st = admin_json(aport)
+        assert st["frontends"][0]["active"] == 3, st["frontends"]
+        per = [x["active"] for x in st["threads"]]
+        assert sum(per) == 3, per
+        # the others wait in the kernel's backlogs: nobody passes the limit while they do
+        for _ in range(20):
+            assert be.accepted == 3 and admin_json(aport)["frontends"][0]["active"] == 3
+        # one ends: exactly one more comes in, whichever thread's backlog it waits in
+        for _ in range(7):
+            before = be.accepted
+            wait_until(lambda: len(be.ends) == 3, what="three tags")
+            close_one_served(socks, be)
+            wait_until(lambda: be.accepted == before + 1, what="the next session")
+            assert admin_json(aport)["frontends"][0]["active"] <= 3
+        for s in socks:
+            s.close()
+        wait_until(lambda: len(lb.sessions_logged()) == 10, what="every session logged")
+        assert {thread_of(r) for r in lb.sessions_logged()} == {0, 1}
+    be.close()
+
+
+@t.test
+def server_maxconn_in_total():
+    be = Backend(tagged)
+    fport, aport = free_port(), free_port()
+    c = cfg(fport, [be.port], aport, be="queue_timeout 20s;").replace(
+        f"127.0.0.1:{be.port};", f"127.0.0.1:{be.port} maxconn 2;")
+    with Synfin(c) as lb:
+        socks = tagged_clients(fport, 8)
+        wait_until(lambda: be.accepted == 2, what="two server connections")
+        for _ in range(20):
+            st = admin_json(aport)
+            srv = st["backends"][0]["servers"][0]
+            assert be.accepted == 2 and srv["active"] == 2, (be.accepted, srv)
+        for k in range(6):
+            wait_until(lambda: len(be.ends) == 2, what="two tags")
+            close_one_served(socks, be)
+            wait_until(lambda: be.accepted == 3 + k, what="a queued session to go")
+            assert admin_json(aport)["backends"][0]["servers"][0]["active"] <= 2
+        for s in socks:
+            s.close()
+        wait_until(lambda: len(lb.sessions_logged()) == 8, what="every session logged")
+        recs = lb.sessions_logged()
+        assert {thread_of(r) for r in recs} == {0, 1}, recs
+        assert all(r["server"] == "s1" for r in recs), recs
+    be.close()
+
+
+@t.test
+def health_and_runtime_api_on_every_thread():
+    live = Backend(named("live"), backlog=256)
+    dead_port = free_port()  # nothing listens: checks fail
+    fport, aport = free_port(), free_port()
+    check = "check { type tcp; interval 100ms; timeout 100ms; rise 1; fall 1; }"
+    with Synfin(cfg(fport, [dead_port, live.port], aport, be=check)) as lb:
+        lb.wait_log("event=server_down")
+        assert len(lb.log_lines("event=server_down")) == 1  # checked once, by thread 0
+        wait_until(lambda: not admin_json(aport)["backends"][0]["servers"][0]["up"],
+                   what="s1 down in /stats")
+        # a connect to s1 would fail and be retried on s2: the log says which was tried
+        before = len(lb.sessions_logged())
+        fresh_connections(fport, 40)
+        wait_until(lambda: len(lb.sessions_logged()) == before + 40, what="sessions logged")
+        recs = lb.sessions_logged()[before:]
+        assert {thread_of(r) for r in recs} == {0, 1}
+        assert all(r["server"] == "s2" and r["cause"] != "connect_fail" for r in recs), recs
+        assert not lb.log_lines("event=connect_error"), lb.log()
+    live.close()
+
+    be = Backend(hold_open)
+    with Synfin(cfg(fport, [be.port], aport)) as lb:
+        socks = [connect(fport) for _ in range(16)]
+        wait_until(lambda: be.accepted == 16, what="sixteen sessions")
+        per = [x["active"] for x in admin_json(aport)["threads"]]
+        assert min(per) > 0, per
+        status, body = http_get(aport, "/servers/b/s1/maint", host="127.0.0.1", method="POST")
+        assert status == 200, (status, body)
+        # thread 1 applies thread 0's maint within its sync interval: every session closes
+        wait_until(lambda: len(lb.sessions_logged()) == 16, what="every session closed")
+        assert {r["cause"] for r in lb.sessions_logged()} == {"admin_kill"}
+        assert {thread_of(r) for r in lb.sessions_logged()} == {0, 1}
+        assert len(lb.log_lines("event=server_admin")) == 1
+        for s in socks:
+            s.close()
+    be.close()
+
+
+@t.test
+def reload_and_drain_on_both_threads():
+    a, b2 = Backend(hold), Backend(named("new"), backlog=256)
+    fport, aport = free_port(), free_port()
+    lb = Synfin(cfg(fport, [a.port], aport, extra="drain_timeout 20s;"))
+    try:
+        socks = [connect(fport) for _ in range(16)]
+        for s in socks:
+            s.sendall(b"x")
+        wait_until(lambda: a.accepted == 16, what="sixteen sessions")
+        per = [x["active"] for x in admin_json(aport)["threads"]]
+        assert min(per) > 0 and sum(per) == 16, per
+        # the backend's server changes: both threads take the new one, the old sessions stay
+        lb.rewrite(cfg(fport, [b2.port], aport, extra="drain_timeout 20s;").replace(
+            "server s1", "server s9"))
+        lb.send(signal.SIGHUP)
+        lb.wait_log("event=reload_ok")
+        assert "threads_failed" not in lb.log_lines("event=reload_ok")[0]
+        replies = fresh_connections(fport, 40)
+        assert all(r.endswith(b"\r\n\r\nnew") for r in replies), replies[:3]
+        wait_until(lambda: len(lb.sessions_logged()) >= 40, what="sessions logged")
+        recs = lb.sessions_logged()
+        assert len(recs) == 40, len(recs)
+        assert {thread_of(r) for r in recs} == {0, 1}, [r["session"] for r in recs]
+        assert all(r["server"] == "s9" for r in recs)
+        assert admin_json(aport)["sessions"]["active"] == 16
+        # drain: both threads stop accepting, the held sessions go on to their end
+        lb.send(signal.SIGTERM)
+        wait_until(lambda: len(lb.log_lines("event=drain")) == 2, what="both threads draining")
+        for _ in range(10):
+            try:
+                c = socket.create_connection(("127.0.0.1", fport), timeout=2)
+                c.close()
+                raise AssertionError("a draining synfin accepted a connection")
+            except ConnectionRefusedError:
+                pass
+        assert lb.p.poll() is None
+        for s in socks:
+            s.shutdown(socket.SHUT_WR)
+            s.close()
+        assert lb.p.wait(15) == 0, lb.log()[-2000:]
+        recs = lb.sessions_logged()
+        assert len(recs) == 56, len(recs)
+        assert not [r for r in recs if r["cause"] == "drain"], recs
+    finally:
+        lb.stop()
+        lb.cleanup()
+    a.close()
+    b2.close()
+
+
+@t.test
+def reloads_under_load_fail_no_request():
+    b1, b2 = Backend(named("one"), backlog=1024), Backend(named("two"), backlog=1024)
+    fport, aport = free_port(), free_port()
+    conf1 = cfg(fport, [b1.port], aport)
+    conf2 = cfg(fport, [b1.port, b2.port], aport)
+    stop = threading.Event()
+    done, failures = [0], []
+
+    def client():
+        while not stop.is_set():
+            try:
+                with connect(fport) as s:
+                    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                    data = recv_all(s)
+                if not (data.endswith(b"one") or data.endswith(b"two")):
+                    failures.append(data)
+                done[0] += 1
+            except OSError as e:
+                failures.append(e)
+
+    with Synfin(conf1) as lb:
+        ts = [threading.Thread(target=client) for _ in range(3)]
+        for x in ts:
+            x.start()
+        try:
+            for k in range(6):
+                lb.rewrite(conf2 if k % 2 == 0 else conf1)
+                lb.send(signal.SIGHUP)
+                lb.wait_log("event=reload_ok", k + 1)
+                n = done[0]
+                wait_until(lambda: done[0] >= n + 50, what="requests after the reload")
+        finally:
+            stop.set()
+            for x in ts:
+                x.join()
+        assert not failures, (len(failures), failures[:3])
+        assert not lb.log_lines("reload_rejected"), lb.log_lines("reload_rejected")
+        assert all("threads_failed" not in x for x in lb.log_lines("event=reload_ok"))
+        wait_until(lambda: len(lb.sessions_logged()) == done[0], what="every session logged")
+        assert {thread_of(r) for r in lb.sessions_logged()} == {0, 1}
+        assert {r["server"] for r in lb.sessions_logged()} == {"s1", "s2"}
+    b1.close()
+    b2.close()
+
+
+t.done()
