@@ -27,7 +27,8 @@
 struct sf_tun {
     int fd;
     char name[16];
-    int created; /* 1: we created the device (it disappears when we close it) */
+    int created;         /* 1: we created the device (it disappears when we close it) */
+    int txqueuelen_want; /* the transmit queue set on a device we create (0: left) */
     int mtu;
     int vnet;                /* bytes of virtio_net_hdr before each packet (0: offload off) */
     int offload;             /* 1: the kernel may send TSO packets with partial checksums */
@@ -37,6 +38,9 @@ struct sf_tun {
 };
 
 enum { SF_TUN_OFFLOAD = 1 };
+
+/* The transmit queue (packets from the kernel to us) of a device synfin creates. */
+#define SF_TUN_TXQUEUELEN 4096
 
 /* Opens the TUN device `name`, creating it if it does not exist, or attaching to it if it
  * does (a persistent device made with `ip tuntap add`). Non-blocking. flags: SF_TUN_OFFLOAD

@@ -8,6 +8,7 @@ verdict on the stack's capture (no bad checksum, no ACK of a segment it never sa
 
 Needs root; skips with one line otherwise (CI is root)."""
 import hashlib
+import json
 import http.server
 import os
 import re
@@ -153,6 +154,11 @@ def curl_and_ab_close_and_keepalive():
                 assert re.search(r"Keep-Alive requests:\s+2000\b", r.stdout), r.stdout
         st = admin_json(aport)
         assert st["transport"] == "stack" and st["sessions"]["total"] >= 2001, st["sessions"]
+        # the device synfin made has a long queue toward it (SF_TUN_TXQUEUELEN): a burst
+        # waits there instead of being dropped and retransmitted
+        link = subprocess.run(["ip", "-j", "link", "show", "sflt0"], capture_output=True,
+                              text=True, check=True).stdout
+        assert json.loads(link)[0]["txqlen"] == 4096, link
     srv.shutdown()
 
 
