@@ -31,8 +31,9 @@ $(O)/test/stack/%.py@stack: tests/lb/%.py mk/comp-lb.mk
 all: $(LB_STACK_WRAPPERS)
 TESTS += $(sort $(LB_STACK_WRAPPERS))
 # ss (iproute2) counts TIME_WAIT in the system tests; nc -N is the half-close client; curl
-# asks the `make run` default config what a newcomer would.
-TEST_DEPS += iproute2 netcat-openbsd curl
+# asks the `make run` default config what a newcomer would; nginx, ab (apache2-utils) and wrk
+# are test_http.py's server and clients.
+TEST_DEPS += iproute2 netcat-openbsd curl nginx apache2-utils wrk
 
 BENCH_LB_DEPS := haproxy nginx libnginx-mod-stream wrk curl iproute2
 

@@ -88,12 +88,13 @@ void lb_log_request(struct lb *lb, const struct lb_session *s)
             "%s request=%llu.%u frontend=%s client=%s backend=%s server=%s server_addr=%s "
             "method=%s status=%d bytes_up=%llu bytes_down=%llu idle_ms=%.3f request_ms=%.3f "
             "queue_ms=%.3f connect_ms=%.3f response_ms=%.3f total_ms=%.3f server_conn=%s "
-            "retried=%d keepalive=%d\n",
+            "retried=%u keepalive=%u\n",
             ts, (unsigned long long)s->id, h->nreq, s->fe->conf.name, ca, s->be->conf.name,
             s->srv ? s->srv->name : "-", sa, method_name(h->method), h->status,
             (unsigned long long)h->req_bytes, (unsigned long long)h->resp_bytes,
             ms_between(h->t_idle, first), h->t_head ? ms_between(first, h->t_head) : -1.0, queue_ms,
-            connect_ms, response_ms, ms_between(first, now), conn, h->retried, h->keep_client);
+            connect_ms, response_ms, ms_between(first, now), conn, (unsigned)h->retried,
+            (unsigned)h->keep_client);
 }
 
 void lb_logf(struct lb *lb, const char *fmt, ...)
