@@ -37,7 +37,7 @@ TEST_DEPS += iproute2 netcat-openbsd curl nginx apache2-utils wrk
 
 BENCH_LB_DEPS := haproxy nginx libnginx-mod-stream wrk curl iproute2
 
-.PHONY: run run-stack bench-lb bench-admin
+.PHONY: run run-stack bench-lb bench-admin bench-http
 run: $(O)/bin/synfin
 	$(O)/bin/synfin
 
@@ -48,6 +48,12 @@ run-stack: $(O)/bin/synfin $(O)/bin/synfin-stat
 bench-lb: $(O)/bin/synfin
 	@scripts/deps.sh bench-lb $(BENCH_LB_DEPS)
 	@O=$(O) scripts/bench-lb.sh
+
+# mode http against HAProxy mode http and nginx proxy_pass with upstream keepalive
+# (scripts/bench_http.py; docs/http.md has the table and its reading).
+bench-http: $(O)/bin/synfin
+	@scripts/deps.sh bench-http haproxy nginx wrk iproute2
+	@O=$(O) scripts/bench_http.py
 
 # What admin scrapes cost proxied requests (scripts/bench_admin.py; BENCH_BASELINE=PATH adds
 # the rows of another synfin binary).

@@ -1044,7 +1044,8 @@ def nginx_closing_idle_pooled_connections_costs_no_request():
                   f"{closed:.0f} closed by nginx, {retried} requests retried", flush=True)
             assert statuses == {"200"}, statuses
             assert closed >= 3 * 8 - 3, closed  # three bursts of 8 at least, nearly
-            assert len(ng.log()) == sent + retried, (len(ng.log()), sent, retried)
+            # a retried request had gone to a connection nginx had closed: it served it once
+            assert len(ng.log()) == sent, (len(ng.log()), sent, retried)
     finally:
         ng.close()
 
