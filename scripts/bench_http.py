@@ -6,9 +6,13 @@ nginx `proxy_pass` to an `upstream` with `keepalive`, in front of the same nginx
 always` (what pooling is for: Connection: close clients share the server connections) and
 with `http_reuse safe` (HAProxy's rule, the like-for-like row). Each balancer has one worker
 thread and adds X-Forwarded-For; client keep-alive is not capped by a request count on any
-of them (synfin `keepalive_requests 0`, nginx `keepalive_requests` 10^9, HAProxy has none),
-server-side pools are each one's default (synfin pool_max_idle 32 and pool_max_requests
-1000, nginx `keepalive 32` and its keepalive_requests 1000, HAProxy unbounded).
+of them (synfin `keepalive_requests 0`, nginx `keepalive_requests` 10^9, HAProxy has none).
+Idle server connections kept: as many as there are clients (BENCH_CONNS) for synfin
+(`pool_max_idle`) and nginx (`keepalive`), unbounded in HAProxy; with fewer than the
+clients' concurrency each burst of answers closes the surplus and the next opens it again
+(with the defaults, 32 for 64 clients: about 350 server connections per 1,000 keep-alive
+requests for both synfin and nginx). synfin closes server connections with `server_close
+rst`, as HAProxy does the idle ones it kills (no TIME_WAIT on the balancer's side).
 
 Every balancer run starts a fresh process on loopback addresses of its own, so TIME_WAIT is
 attributed exactly (client side: wrk's sockets; balancer frontend; balancer backend side:
