@@ -47,8 +47,9 @@ $(O)/test/stack/%.py@stack: tests/lb/%.py mk/comp-lb.mk
 all: $(LB_STACK_WRAPPERS)
 TESTS += $(sort $(LB_STACK_WRAPPERS))
 # ss (iproute2) counts TIME_WAIT in the system tests; nc -N is the half-close client; curl
-# asks the `make run` default config what a newcomer would.
-TEST_DEPS += iproute2 netcat-openbsd curl
+# asks the `make run` default config what a newcomer would; nginx, ab (apache2-utils) and wrk
+# are test_http.py's server and clients.
+TEST_DEPS += iproute2 netcat-openbsd curl nginx apache2-utils wrk
 # BIRD speaks BGP between the scale-out test's router and nodes.
 TEST_DEPS += bird2
 # The dashboard's browser test (tests/lb/test_dashboard.py) drives Debian's Chromium.
@@ -60,7 +61,7 @@ TEST_DEPS += haproxy nginx
 
 BENCH_LB_DEPS := haproxy nginx libnginx-mod-stream wrk curl iproute2
 
-.PHONY: run run-stack bench-lb bench-admin bench-sessions-wire
+.PHONY: run run-stack bench-lb bench-admin bench-sessions-wire bench-http
 # CONF=path runs that file instead of the embedded conf/synfin.conf.
 run: $(O)/bin/synfin
 	$(O)/bin/synfin$(if $(CONF), -c $(CONF))
@@ -74,6 +75,12 @@ run-stack: $(O)/bin/synfin $(O)/bin/synfin-stat
 bench-lb: $(O)/bin/synfin
 	@scripts/deps.sh bench-lb $(BENCH_LB_DEPS)
 	@O=$(O) scripts/bench-lb.sh
+
+# mode http against HAProxy mode http and nginx proxy_pass with upstream keepalive
+# (scripts/bench_http.py; docs/http.md has the table and its reading).
+bench-http: $(O)/bin/synfin
+	@scripts/deps.sh bench-http haproxy nginx wrk iproute2
+	@O=$(O) scripts/bench_http.py
 
 # What admin scrapes cost proxied requests (scripts/bench_admin.py; BENCH_BASELINE=PATH adds
 # the rows of another synfin binary).

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""synfin's `mode http` with real clients and servers: curl, ab, wrk, Python's http.client
-and raw sockets against a Python origin (origin() below: it counts its connections, its
-requests and every byte it receives) and nginx. Framing (chunked both ways, HEAD, 204,
-304, 100-continue, pipelining, HTTP/1.0 keep-alive), keep-alive limits, request smuggling
-refused before any server sees a byte, a WebSocket upgrade relayed both ways, reuse of
-server connections (10,000 Connection: close requests over a handful of connections, no
-TIME_WAIT on either end of them), the retry rule, a server closing idle pooled connections,
-the close order toward the client, reload and drain, the log and /metrics."""
+"""synfin's `mode http` with real clients and servers: curl, ab (close and -k), wrk, Python's
+http.client and raw sockets against a Python origin (origin() below: it counts its
+connections, its requests and every byte it receives) and nginx (Nginx below: its access log
+names each request's connection). Framing (chunked both ways, HEAD, 204, 304, 100-continue,
+pipelining, HTTP/1.0 keep-alive), keep-alive limits, request smuggling refused before any
+server sees a byte, a WebSocket upgrade relayed both ways, reuse of server connections
+(10,000 Connection: close requests from ab to nginx over a handful of connections, no
+TIME_WAIT on either end of them; one connection per request with http_reuse never), the
+retry rule, servers closing idle pooled connections (nginx's keepalive_timeout shorter than
+synfin's pool_idle_timeout costs no request), the close order toward the client, reload
+and drain, the log and /metrics. Both transports (test_http.py@stack)."""
 import base64
 import hashlib
 import http.client
@@ -849,6 +852,265 @@ def max_header_size_setting():
                 assert read_response(Reader(c))[0] == want, setting
     be.close()
     assert o.requests == 1
+
+
+# ---- real clients, nginx as a server, reuse at volume ----
+
+
+def tool_or_skip(*tools):
+    for tool in tools:
+        if not shutil.which(tool):
+            t.skip_test(f"{tool} is not installed (scripts/deps.sh installs it)")
+
+
+class Nginx:
+    """nginx (the Debian package) as an origin: one worker, in a directory of its own, on
+    SERVER_BIND:port. Its access log names each request's connection serial ($connection), so
+    the connections that carried requests are counted on the server's side. / answers a short
+    text, /file.bin a static file of `size` known bytes."""
+
+    def __init__(self, keepalive_timeout="75s", keepalive_requests=1000000, size=100000):
+        if not NGINX:
+            t.skip_test("nginx is not installed (scripts/deps.sh installs it)")
+        self.dir = tempfile.mkdtemp(prefix="synfin-nginx-")
+        self.port = free_port()
+        self.body = pattern(size)
+        with open(os.path.join(self.dir, "file.bin"), "wb") as f:
+            f.write(self.body)
+        d = self.dir
+        temps = "".join(f"{k}_temp_path {d}/{k};\n"
+                        for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        with open(os.path.join(d, "nginx.conf"), "w") as f:
+            f.write(f"""daemon off; master_process off; worker_processes 1;
+pid {d}/nginx.pid; error_log {d}/error.log;
+events {{ worker_connections 4096; }}
+http {{
+    log_format conns '$connection $connection_requests $status $request_method';
+    access_log {d}/access.log conns;
+    {temps}
+    keepalive_timeout {keepalive_timeout}; keepalive_requests {keepalive_requests};
+    server {{
+        listen {SERVER_BIND}:{self.port} backlog=4096;
+        location = / {{ return 200 "hello from nginx\\n"; }}
+        location = /file.bin {{ root {d}; }}
+    }}
+}}
+""")
+        self.p = subprocess.Popen([NGINX, "-c", os.path.join(d, "nginx.conf"), "-p", d],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # ss, not a probe connection: a probe would leave a TIME_WAIT toward the port
+        wait_until(lambda: self.p.poll() is not None or
+                   ss_count(f"state listening sport = :{self.port}"), what="nginx to listen")
+        assert self.p.poll() is None, self.error_log()
+
+    def error_log(self):
+        with open(os.path.join(self.dir, "error.log")) as f:
+            return f.read()
+
+    def log(self):
+        """[(connection serial, its nth request, status)] of the requests logged."""
+        with open(os.path.join(self.dir, "access.log")) as f:
+            return [tuple(int(x) for x in ln.split()[:3]) for ln in f if ln.strip()]
+
+    def connections(self):
+        return len({c for c, _, _ in self.log()})
+
+    def close(self):
+        self.p.terminate()
+        self.p.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def ab(url, n, c, keepalive=False, close=False):
+    """ApacheBench: (complete, failed, non-2xx, keep-alive requests). It sends HTTP/1.0;
+    close adds Connection: close, keepalive (-k) Connection: Keep-Alive."""
+    argv = ["ab", "-q", "-n", str(n), "-c", str(c), "-s", "10"]
+    argv += (["-k"] if keepalive else []) + (["-H", "Connection: close"] if close else [])
+    r = subprocess.run(argv + [url], capture_output=True, text=True, timeout=50)
+    assert r.returncode == 0, (argv, r.stdout[-2000:], r.stderr[-2000:])
+
+    def field(name):
+        m = re.search(rf"^{name}:\s+(\d+)", r.stdout, re.M)
+        return int(m.group(1)) if m else 0
+    return (field("Complete requests"), field("Failed requests"), field("Non-2xx responses"),
+            field("Keep-Alive requests"))
+
+
+def wrk(url, conns, seconds=1, close=False):
+    """wrk for `seconds`: (requests answered, socket errors text, non-2xx)."""
+    argv = ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s"] + (["-H", "Connection: close"]
+                                                           if close else [])
+    r = subprocess.run(argv + [url], capture_output=True, text=True, timeout=seconds + 30)
+    assert r.returncode == 0, (argv, r.stdout, r.stderr)
+    total = int(re.search(r"(\d+) requests in", r.stdout).group(1))
+    errs = re.search(r"Socket errors: (.*)", r.stdout)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", r.stdout)
+    return total, errs.group(1) if errs else "", int(non2xx.group(1)) if non2xx else 0
+
+
+def tw_toward(port, aport):
+    """TIME_WAIT entries of connections to a server on port: (the server's, synfin's). On the
+    stack synfin's own are its engine's, which its census counts (every one of them is toward
+    this one server in these tests)."""
+    server = ss_count(f"state time-wait sport = :{port}")
+    if STACK:
+        return server, int(metric(aport, 'synfin_time_wait_sockets{side="backend"}'))
+    return server, ss_count(f"state time-wait dport = :{port}")
+
+
+REUSE_REQUESTS = 10000
+REUSE_CONCURRENCY = 8
+POOL_MAX_IDLE = 8
+
+
+@t.test
+def reuse_10000_close_requests_over_a_handful_of_connections():
+    """ab sends 10,000 Connection: close requests, 8 at a time, through http_reuse always
+    (pool_max_idle 8, no per-connection request limit) to nginx: nginx's log shows them over
+    at most pool_max_idle + 8 connections, all 2xx, and neither nginx nor synfin's
+    server-side ports hold a TIME_WAIT (the connections are still open, idle in the pool).
+    With http_reuse never the same run costs one server connection per request."""
+    tool_or_skip("ab")
+    for reuse in ("always", "never"):
+        ng = Nginx()
+        fport, aport = free_port(), free_port()
+        be = f"http_reuse {reuse}; pool_max_idle {POOL_MAX_IDLE}; pool_max_requests 0;"
+        try:
+            with Synfin(http_conf(fport, [ng.port], be=be, aport=aport)):
+                t0 = time.monotonic()
+                done, failed, non2xx, _ = ab(f"http://{fe_host(fport)}:{fport}/", REUSE_REQUESTS,
+                                             REUSE_CONCURRENCY, close=True)
+                took = time.monotonic() - t0
+                assert (done, failed, non2xx) == (REUSE_REQUESTS, 0, 0), (done, failed, non2xx)
+                log = ng.log()
+                assert len(log) == REUSE_REQUESTS and {s for _, _, s in log} == {200}, len(log)
+                conns = ng.connections()
+                opened = metric(aport, 'synfin_server_conns_opened_total{backend="b",server="s0"}')
+                print(f"# http_reuse {reuse}: {REUSE_REQUESTS} requests over {conns} server "
+                      f"connections in {took:.1f}s", flush=True)
+                assert opened == conns, (opened, conns)
+                if reuse == "always":
+                    assert conns <= POOL_MAX_IDLE + REUSE_CONCURRENCY, conns
+                    assert tw_toward(ng.port, aport) == (0, 0), tw_toward(ng.port, aport)
+                    idle = metric(aport, 'synfin_server_conns_idle{backend="b",server="s0"}')
+                    assert idle == conns == ss_count(f"state established sport = :{ng.port}")
+                else:
+                    assert conns == REUSE_REQUESTS, conns
+        finally:
+            ng.close()
+
+
+@t.test
+def nginx_closing_idle_pooled_connections_costs_no_request():
+    """nginx's keepalive_timeout (300ms) is far shorter than synfin's pool_idle_timeout (60s):
+    nginx closes the pooled connections it finds idle. Bursts of Connection: close requests
+    (ab) each find the previous burst's connections closed by nginx; a trickle of 2 clients
+    keeps 2 connections busy while the 6 others of a burst expire under it; a client that
+    sends a request every 300ms +- 30ms hits nginx's timer as it fires. No request fails and
+    none is answered other than 2xx; synfin counts the closes as the server's."""
+    tool_or_skip("ab")
+    ng = Nginx(keepalive_timeout="300ms")
+    fport, aport = free_port(), free_port()
+    be = "http_reuse always; pool_max_idle 8; pool_idle_timeout 60s; pool_max_requests 0;"
+    sample = 'synfin_server_conns_closed_total{backend="b",server="s0",cause="%s"}'
+    opened = 'synfin_server_conns_opened_total{backend="b",server="s0"}'
+    try:
+        with Synfin(http_conf(fport, [ng.port], be=be, aport=aport)) as lb:
+            url = f"http://{fe_host(fport)}:{fport}/"  # known once synfin runs
+            sent = 0
+            for burst in range(3):
+                assert ab(url, 1000, 8, close=True)[:3] == (1000, 0, 0), burst
+                sent += 1000
+                # every connection of it is closed by nginx, and synfin has noticed
+                wait_until(lambda: metric(aport, sample % "server_close") +
+                           metric(aport, sample % "server_rst") == metric(aport, opened),
+                           what="nginx to close the idle pooled connections")
+            assert ab(url, 500, 8, close=True)[:3] == (500, 0, 0)
+            assert ab(url, 3000, 2, close=True)[:3] == (3000, 0, 0)
+            sent += 3500
+            hc = http.client.HTTPConnection(*fe_addr(fport), timeout=5)
+            for i in range(12):
+                hc.request("GET", "/")
+                resp = hc.getresponse()
+                assert (resp.status, resp.read()) == (200, b"hello from nginx\n"), i
+                sent += 1
+                time.sleep(0.27 + 0.005 * i)  # the traffic's shape: nginx's timer fires now
+            hc.close()
+            wait_until(lambda: len(requests_logged(lb)) == sent, what="every request logged")
+            statuses = {r["status"] for r in requests_logged(lb)}
+            closed = metric(aport, sample % "server_close") + metric(aport, sample % "server_rst")
+            retried = sum(r["retried"] == "1" for r in requests_logged(lb))
+            print(f"# {sent} requests, {metric(aport, opened):.0f} server connections opened, "
+                  f"{closed:.0f} closed by nginx, {retried} requests retried", flush=True)
+            assert statuses == {"200"}, statuses
+            assert closed >= 3 * 8 - 3, closed  # three bursts of 8 at least, nearly
+            # a retried request had gone to a connection nginx had closed: it served it once
+            assert len(ng.log()) == sent, (len(ng.log()), sent, retried)
+    finally:
+        ng.close()
+
+
+def client_battery(fport, path, want):
+    """curl (two URLs on one connection), ab with Connection: close and with -k, wrk
+    keep-alive and Connection: close, and http.client; each checks every answer is a 2xx of
+    the right length (ab counts a length that differs as a failure). Returns (requests
+    counted exactly, requests wrk counted, wrk's connections: what it may have had in
+    flight at its end)."""
+    base = f"http://{fe_host(fport)}:{fport}"
+    r = subprocess.run(["curl", "-sv", base + path, base + path], capture_output=True,
+                       timeout=10)
+    assert r.stdout == want * 2, r.stdout[:200]
+    assert b"Re-using existing connection" in r.stderr, r.stderr
+    exact = 2
+    done, failed, non2xx, _ = ab(base + path, 2000, 8, close=True)
+    assert (done, failed, non2xx) == (2000, 0, 0), ("ab close", done, failed, non2xx)
+    done, failed, non2xx, ka = ab(base + path, 2000, 8, keepalive=True)
+    assert (done, failed, non2xx, ka) == (2000, 0, 0, 2000), ("ab -k", done, failed, non2xx, ka)
+    exact += 4000
+    counted = 0
+    for close in (False, True):
+        total, errs, non2xx = wrk(base + path, 8, close=close)
+        assert total > 100 and errs == "" and non2xx == 0, (close, total, errs, non2xx)
+        counted += total
+    hc = http.client.HTTPConnection(*fe_addr(fport), timeout=5)
+    for method in ("GET", "HEAD", "GET"):
+        hc.request(method, path)
+        resp = hc.getresponse()
+        got = resp.read()
+        assert resp.status == 200 and got == (b"" if method == "HEAD" else want), method
+        assert int(resp.getheader("Content-Length")) == len(want), method
+    hc.close()
+    exact += 3
+    return exact, counted, 16
+
+
+# ab -k counts the answers that kept the connection: every one, with no keepalive_requests cap
+UNLIMITED = "keepalive_requests 0;"
+
+
+@t.test
+def real_clients_against_nginx_and_python_servers():
+    """curl, ab (close and -k), wrk (keep-alive and close) and http.client through synfin to
+    nginx (a 100 KB static file, SHA-256 known) and to the Python origin: every answer whole
+    and 2xx, and the server saw exactly the requests the clients sent (wrk's last in-flight
+    requests aside)."""
+    tool_or_skip("ab", "wrk", "curl")
+    ng = Nginx()
+    try:
+        fport = free_port()
+        with Synfin(http_conf(fport, [ng.port], fe=UNLIMITED, be="http_reuse always;")):
+            exact, counted, slack = client_battery(fport, "/file.bin", ng.body)
+        n = len(ng.log())
+        assert exact + counted <= n <= exact + counted + slack, (n, exact, counted)
+        assert {s for _, _, s in ng.log()} == {200}
+    finally:
+        ng.close()
+    o, be = origin_backend()
+    fport = free_port()
+    with Synfin(http_conf(fport, [be.port], fe=UNLIMITED, be="http_reuse always;")):
+        exact, counted, slack = client_battery(fport, "/n/python-origin", b"python-origin")
+    be.close()
+    assert exact + counted <= o.requests <= exact + counted + slack, (o.requests, exact, counted)
 
 
 t.done()
