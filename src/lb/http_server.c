@@ -150,29 +150,11 @@ int lb_http_server_start(struct lb_session *s, struct lb_server *chosen)
     return take_or_connect(s);
 }
 
-/* The connect interval: short enough that a client barely notices, long enough that a
- * session waiting for a descriptor costs nothing while it waits (as session.c does). */
+/* Waiting for a descriptor, as session.c does; the http session's timer is armed by its
+ * caller. */
 static int wait_for_room(struct lb_session *s, int err)
 {
-    struct lb *lb = s->lb;
-    uint64_t now = sf_loop_now(lb->loop);
-    if (!s->waiting) {
-        s->waiting = 1;
-        s->t_wait = now;
-        if (!s->t_queued)
-            s->t_queued = now;
-        lb->npending++;
-        lb->nwaiting++;
-        char who[LB_NAME_MAX + 16];
-        snprintf(who, sizeof who, "backend=%s", s->be->conf.name);
-        if (err == EMFILE || err == ENFILE)
-            lb_fd_short(lb, who);
-        else
-            lb_logf(lb, "event=connect_error %s error=\"%s\" session=%llu", who, strerror(err),
-                    (unsigned long long)s->id);
-    }
-    s->state = LB_S_QUEUED;
-    s->t_retry = now + ROOM_RETRY_NS;
+    lb_session_wait_room(s, err);
     return 0;
 }
 
@@ -289,14 +271,7 @@ static int connected(struct lb_session *s)
 static void server_ev(void *ctx, struct lb_conn *c, unsigned ev)
 {
     struct lb_session *s = ctx;
-    if (ev & LB_EV_READ)
-        s->ss.rd = 1;
-    if (ev & LB_EV_WRITE)
-        s->ss.wr = 1;
-    if (ev & LB_EV_HUP)
-        s->ss.hup = 1;
-    if (ev & LB_EV_ERROR)
-        s->ss.err = 1;
+    lb_side_note(&s->ss, ev);
     if (s->state == LB_S_CONNECTING) {
         int r = lb_conn_connect_result(c);
         if (r == -EINPROGRESS)

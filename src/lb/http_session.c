@@ -488,14 +488,7 @@ static void client_ev(void *ctx, struct lb_conn *c, unsigned ev)
 {
     struct lb_session *s = ctx;
     (void)c;
-    if (ev & LB_EV_READ)
-        s->cs.rd = 1;
-    if (ev & LB_EV_WRITE)
-        s->cs.wr = 1;
-    if (ev & LB_EV_HUP)
-        s->cs.hup = 1;
-    if (ev & LB_EV_ERROR)
-        s->cs.err = 1;
+    lb_side_note(&s->cs, ev);
     lb_http_run(s);
 }
 

@@ -316,9 +316,7 @@ static int connect_failed(struct lb_session *s, int err)
  * session waiting for a descriptor costs nothing while it waits. */
 #define ROOM_RETRY_NS (50 * SF_NSEC_PER_MS)
 
-/* The connect ran short of synfin's own resources: wait, holding the client connection
- * (and whatever it sends, within the buffer bound), and retry on the timer. */
-static int wait_for_room(struct lb_session *s, int err)
+void lb_session_wait_room(struct lb_session *s, int err)
 {
     struct lb *lb = s->lb;
     uint64_t now = sf_loop_now(lb->loop);
@@ -339,6 +337,13 @@ static int wait_for_room(struct lb_session *s, int err)
     }
     s->state = LB_S_QUEUED;
     s->t_retry = now + ROOM_RETRY_NS;
+}
+
+/* The connect ran short of synfin's own resources: wait, holding the client connection
+ * (and whatever it sends, within the buffer bound), and retry on the timer. */
+static int wait_for_room(struct lb_session *s, int err)
+{
+    lb_session_wait_room(s, err);
     if (arm(s) < 0) {
         end(s, LB_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
         return -1;
@@ -598,28 +603,14 @@ static void client_ev(void *ctx, struct lb_conn *c, unsigned ev)
 {
     struct lb_session *s = ctx;
     (void)c;
-    if (ev & LB_EV_READ)
-        s->cs.rd = 1;
-    if (ev & LB_EV_WRITE)
-        s->cs.wr = 1;
-    if (ev & LB_EV_HUP)
-        s->cs.hup = 1;
-    if (ev & LB_EV_ERROR)
-        s->cs.err = 1;
+    lb_side_note(&s->cs, ev);
     run(s);
 }
 
 static void server_ev(void *ctx, struct lb_conn *c, unsigned ev)
 {
     struct lb_session *s = ctx;
-    if (ev & LB_EV_READ)
-        s->ss.rd = 1;
-    if (ev & LB_EV_WRITE)
-        s->ss.wr = 1;
-    if (ev & LB_EV_HUP)
-        s->ss.hup = 1;
-    if (ev & LB_EV_ERROR)
-        s->ss.err = 1;
+    lb_side_note(&s->ss, ev);
     if (s->state == LB_S_CONNECTING) {
         int r = lb_conn_connect_result(c);
         if (r == -EINPROGRESS)

@@ -13,6 +13,19 @@
 
 enum lb_session_state { LB_S_QUEUED, LB_S_CONNECTING, LB_S_ESTABLISHED };
 
+/* A transport event's edges (transport.h: LB_EV_*) noted on the side they came from. */
+static inline void lb_side_note(struct lb_side *sd, unsigned ev)
+{
+    if (ev & LB_EV_READ)
+        sd->rd = 1;
+    if (ev & LB_EV_WRITE)
+        sd->wr = 1;
+    if (ev & LB_EV_HUP)
+        sd->hup = 1;
+    if (ev & LB_EV_ERROR)
+        sd->err = 1;
+}
+
 struct lb_http;
 
 struct lb_session {
@@ -60,6 +73,9 @@ void lb_backend_run_queue(struct lb *lb, struct lb_backend *b);
 void lb_session_enqueue(struct lb_session *s);        /* into its backend's queue (state queued) */
 void lb_session_dequeue(struct lb_session *s);        /* out of it */
 void lb_session_release_server(struct lb_session *s); /* s->srv's slot back; queue may move */
+/* A connect ran short of synfin's own resources (err: its errno): s waits in state queued,
+ * counted and logged once, for a retry at s->t_retry. The caller arms its timer. */
+void lb_session_wait_room(struct lb_session *s, int err);
 struct lb_source *lb_session_source(struct lb_session *s); /* the next source address */
 /* send_proxy: writes the PROXY header on the new server connection s->sc (the client's
  * address, or the one its own header carried). 0, or -1 if it could not be written whole. */
