@@ -430,6 +430,7 @@ struct sf_engine *sf_engine_new(const struct sf_engine_params *p)
     e->key_isn = key_from(p->key + 16);
     e->key_cookie = derive(&e->key_isn, "synfin syncookie");
     e->key_ts = derive(&e->key_table, "synfin timestamps");
+    e->key_tfo = derive(&e->key_isn, "synfin fastopen");
     e->next_id = 1;
     e->next_ephemeral = (uint32_t)sf_siphash(&e->key_table, "ports", 5);
     sf_wheel_init(&e->wheel, p->now / 1000u);
