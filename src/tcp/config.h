@@ -47,6 +47,11 @@ struct sf_tcp_config {
     /* TCP Fast Open (RFC 7413), Linux's tcp_fastopen bits: SF_TFO_* */
     uint32_t fastopen;
     uint32_t fastopen_max_pending; /* Fast Open connections before their 3WHS, engine-wide */
+    /* The engine's Fast Open key, engine-wide; set by name as "fastopen_key" with Linux's
+     * text "a-b-c-d" (four 32-bit hex words, each stored little-endian). Not in the table of
+     * numbers: fastopen_key_set 0 means the key is derived from the engine's secret. */
+    uint32_t fastopen_key[4];
+    uint32_t fastopen_key_set;
     /* ports */
     uint32_t port_range_lo, port_range_hi; /* ephemeral ports (ip_local_port_range) */
 };

@@ -642,9 +642,23 @@ static int reach(struct runner *r, const struct dr_event *ev, sf_time_t start)
     return advance_to(r, ev, start, QUIET) < 0 ? -1 : 0;
 }
 
+/* A named Fast Open cookie (packetdrill's TFO_COOKIE) is the one the engine's key gives the
+ * script's address, as run_all.py's -D TFO_COOKIE is the one Linux's key gives its own. */
+static void fo_resolve(const struct runner *r, struct dr_packet *p)
+{
+    for (size_t i = 0; i < p->nopts; i++) {
+        struct dr_tcp_opt *o = &p->opts[i];
+        if ((o->kind == DR_OPT_FO || o->kind == DR_OPT_FOEXP) && o->fo_named) {
+            sf_fastopen_cookie(r->eng, &r->remote, &r->local, o->fo);
+            o->fo_named = 0;
+        }
+    }
+}
+
 static int inject(struct runner *r, const struct dr_event *ev)
 {
     struct dr_packet p = ev->pkt;
+    fo_resolve(r, &p);
     struct dr_flow *f;
     if (p.has_ports)
         f = flow_get(r, p.dport, p.sport);
@@ -735,6 +749,8 @@ static int packet_matches(const struct dr_packet *want, const struct dr_packet *
             same = a->a == b->a;
         if (same && a->kind == DR_OPT_TS)
             same = a->b == b->b; /* the engine's TS val is its own clock: not compared */
+        if (same && (a->kind == DR_OPT_FO || a->kind == DR_OPT_FOEXP))
+            same = a->a == b->a && memcmp(a->fo, b->fo, a->a) == 0;
         if (same && a->kind == DR_OPT_SACK) {
             same = a->nsack == b->nsack;
             for (unsigned k = 0; same && k < a->nsack; k++)
@@ -801,9 +817,12 @@ static int expect_packet(struct runner *r, const struct dr_event *ev, sf_time_t 
     if (r->gso && gso_merge(r, ev, o) < 0)
         return -1;
     char why[64];
-    if (!packet_matches(&ev->pkt, got, why, sizeof why))
+    static struct dr_packet want; /* large: not on the stack */
+    want = ev->pkt;
+    fo_resolve(r, &want);
+    if (!packet_matches(&want, got, why, sizeof why))
         return dr_fail(r, ev, "expected: %s / actual: %s at time %.6f (%s differs)",
-                       packet_text(&ev->pkt, e, sizeof e), packet_text(got, a, sizeof a),
+                       packet_text(&want, e, sizeof e), packet_text(got, a, sizeof a),
                        dr_secs(o->t), why);
     if (ev->time.kind != DR_TIME_ANY &&
         (o->t + r->tolerance < start || o->t > end + r->tolerance)) {
