@@ -48,11 +48,11 @@ enum dr_opt_kind {
     DR_OPT_MSS,    /* a = MSS */
     DR_OPT_WSCALE, /* a = shift */
     DR_OPT_SACKOK,
-    DR_OPT_SACK, /* blocks */
-    DR_OPT_TS,   /* a = val, b = ecr */
+    DR_OPT_SACK,  /* blocks */
+    DR_OPT_TS,    /* a = val, b = ecr */
     DR_OPT_FO,    /* Fast Open, kind 34: a = cookie length (0: a request), fo = the cookie */
     DR_OPT_FOEXP, /* Fast Open, experimental kind 254 with ExID 0xF989: the same */
-    DR_OPT_OTHER /* only in decoded packets: a = kind, b = length */
+    DR_OPT_OTHER  /* only in decoded packets: a = kind, b = length */
 };
 
 #define DR_MAX_SACK 4
