@@ -510,6 +510,13 @@ static size_t unescape(const char *s, size_t n, char *buf)
             case 't': c = '\t'; break;
             case 'r': c = '\r'; break;
             case '0': c = '\0'; break;
+            case 'x': { /* \xHH, as C: binary keys (TCP_FASTOPEN_KEY) are written so */
+                int v = 0, k = 0;
+                while (k < 2 && i + 1 < n && hex_digit(s[i + 1]) >= 0)
+                    v = v * 16 + hex_digit(s[++i]), k++;
+                c = k ? (char)v : 'x';
+                break;
+            }
             default: break;
             }
         }

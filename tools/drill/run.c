@@ -749,7 +749,10 @@ static int packet_matches(const struct dr_packet *want, const struct dr_packet *
         snprintf(why, len, "TCP flags");
         return 0;
     }
-    if (want->seq != got->seq || want->len != got->len) {
+    /* the seq of the engine's SYN is its ISN, which the script cannot know: packetdrill takes
+     * whatever the line writes (`> S. 1234:1234(0)`) as the script's name for it */
+    uint32_t want_seq = (want->flags & DR_SYN) ? got->seq : want->seq;
+    if (want_seq != got->seq || want->len != got->len) {
         snprintf(why, len, want->len != got->len ? "payload length" : "sequence number");
         return 0;
     }

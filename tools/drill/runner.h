@@ -23,6 +23,7 @@ struct dr_fd {
     uint32_t notsent_low; /* TCP_NOTSENT_LOWAT, 0 when not set (the runner applies it) */
     int eor;              /* the last send had MSG_EOR */
     int bufs_set;         /* 1: SO_SNDBUF, 2: SO_RCVBUF set by the script (reported doubled) */
+    int accepted;         /* from accept: in SYN-RECEIVED only as a Fast Open child */
 };
 
 /* One 4-tuple as the script sees it: the engine's port and the script's port, the engine's

@@ -404,6 +404,7 @@ static int do_accept(struct runner *r, struct dr_call *call)
         return result(call, -EMFILE);
     }
     r->fds[fd].notsent_low = d->notsent_low; /* Linux clones the listener's setting */
+    r->fds[fd].accepted = 1;
     return result(call, fd);
 }
 
@@ -441,7 +442,9 @@ static int do_connect(struct runner *r, struct dr_call *call)
 static int connecting(const struct dr_fd *d)
 {
     enum sf_state s = sf_conn_state(d->c);
-    return (s == SF_SYN_SENT || s == SF_SYN_RECEIVED) && !d->shut_wr &&
+    /* a Fast Open child (accepted in SYN-RECEIVED) reads and writes before the handshake
+     * completes, as Linux's */
+    return (s == SF_SYN_SENT || (s == SF_SYN_RECEIVED && !d->accepted)) && !d->shut_wr &&
            !(sf_poll(d->c) & SF_POLLERR);
 }
 
