@@ -698,8 +698,9 @@ void input_synchronized(struct sf_conn *c, struct sf_seg *s)
         case SF_SYN_RECEIVED:
             /* "If this connection was initiated with a passive OPEN, then return this
              * connection to the LISTEN state": the listener simply forgets it. Active: the
-             * connection was refused. */
-            conn_abort(c, ECONNREFUSED, SF_CAUSE_RST, 0);
+             * connection was refused. A Fast Open child is the application's already (it
+             * may have read and written): reset, as Linux reports it. */
+            conn_abort(c, (c->flags & F_TFO) ? ECONNRESET : ECONNREFUSED, SF_CAUSE_RST, 0);
             break;
         case SF_ESTABLISHED:
         case SF_FIN_WAIT_1:

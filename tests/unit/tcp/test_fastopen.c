@@ -184,6 +184,28 @@ static void valid_cookie_data_before_handshake(void **unused)
     fx_free(f);
 }
 
+static void reset_before_handshake(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(server);
+    listen_tfo(f, 4);
+    uint8_t ck[8];
+    peer_cookie(f, ck);
+    struct sf_tcp_opts o = syn_opts(1, 0, ck, 8);
+    fx_in(f, TH_SYN, 0, 0, 65535, &o, "0123456789", 10);
+    fx_out(f, TH_SYN | TH_ACK, 0, 11, 0);
+    int err;
+    f->conn = sf_accept(f->listener, &err);
+    assert_non_null(f->conn);
+    fx_in(f, TH_RST | TH_ACK, 11, 1, 0, NULL, NULL, 0);
+    /* the data already taken stays readable; then the reset, not a refusal */
+    char buf[16];
+    assert_int_equal(sf_recv(f->conn, buf, sizeof buf), 10);
+    assert_int_equal(sf_take_error(f->conn), ECONNRESET);
+    assert_int_equal(stats(f).tfo_pending, 0);
+    fx_free(f);
+}
+
 static void bad_cookie_data_dropped(void **unused)
 {
     (void)unused;
@@ -318,6 +340,7 @@ int main(void)
         cmocka_unit_test(cookie_is_linuxs),
         cmocka_unit_test(cookie_request_answered),
         cmocka_unit_test(valid_cookie_data_before_handshake),
+        cmocka_unit_test(reset_before_handshake),
         cmocka_unit_test(bad_cookie_data_dropped),
         cmocka_unit_test(listener_queue_limit),
         cmocka_unit_test(engine_limit_and_off),
