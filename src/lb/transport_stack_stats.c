@@ -118,6 +118,17 @@ void lb_stack_metrics(struct lb_transport *t, struct sf_strbuf *b)
                  (unsigned long long)st.syncookies_ok);
     sf_sb_printf(b, "synfin_stack_syncookies_total{result=\"rejected\"} %llu\n",
                  (unsigned long long)st.syncookies_failed);
+    family(b, "synfin_stack_fastopen_total", "counter",
+           "TCP Fast Open (RFC 7413) SYNs, by result: cookie sent, data accepted, bad cookie "
+           "refused, limit reached.");
+    sf_sb_printf(b, "synfin_stack_fastopen_total{result=\"cookie_sent\"} %llu\n",
+                 (unsigned long long)st.tfo_cookies_sent);
+    sf_sb_printf(b, "synfin_stack_fastopen_total{result=\"accepted\"} %llu\n",
+                 (unsigned long long)st.tfo_accepted);
+    sf_sb_printf(b, "synfin_stack_fastopen_total{result=\"refused\"} %llu\n",
+                 (unsigned long long)st.tfo_refused);
+    sf_sb_printf(b, "synfin_stack_fastopen_total{result=\"overflow\"} %llu\n",
+                 (unsigned long long)st.tfo_overflow);
     counter(b, "synfin_stack_resets_sent_total", "RST segments sent, all causes.", st.rst_out);
     family(b, "synfin_stack_resets_sent_by_cause_total", "counter",
            "Connections ended with an RST sent, by cause.");

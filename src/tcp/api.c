@@ -601,6 +601,11 @@ int sf_setopt(struct sf_conn *c, enum sf_opt opt, long v)
             return -EINVAL;
         c->time_wait_ms = (uint32_t)v;
         return 0;
+    case SF_OPT_FASTOPEN: /* before or after listen, as TCP_FASTOPEN */
+        if (v < 0 || v > INT32_MAX || (c->state != SF_CLOSED && c->state != SF_LISTEN))
+            return -EINVAL;
+        c->tfo_qlen = (uint32_t)v;
+        return 0;
     default: return -EOPNOTSUPP;
     }
 }
@@ -622,6 +627,7 @@ int sf_getopt(const struct sf_conn *c, enum sf_opt opt, long *v)
     case SF_OPT_RCVBUF: *v = c->rcvbuf_size; return 0;
     case SF_OPT_SNDBUF: *v = c->sndbuf_size; return 0;
     case SF_OPT_TIME_WAIT_MS: *v = c->time_wait_ms; return 0;
+    case SF_OPT_FASTOPEN: *v = c->tfo_qlen; return 0;
     case SF_OPT_CORK: *v = !!(c->flags & F_CORK); return 0;
     default: return -EOPNOTSUPP;
     }

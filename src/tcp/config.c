@@ -66,6 +66,13 @@ const struct sf_tcp_setting sf_tcp_settings[] = {
     S(drop_syn_fin, 0, 0, 1, "bool",
       "1: a SYN+FIN to a port with no listener is dropped silently, as packet filters do; 0: "
       "answered with RST (RFC 9293 3.10.7.1)"),
+    S(fastopen, 0, 0, 0xffffff, "bits",
+      "TCP Fast Open (RFC 7413), Linux tcp_fastopen bits: 1 client, 2 server, 4 client without "
+      "cookie, 0x200 server without cookie, 0x400 every listener, others ignored; 0 off "
+      "(Linux's default is 1)"),
+    S(fastopen_max_pending, 1024, 0, 1u << 24, "connections",
+      "Fast Open connections whose handshake has not completed, engine-wide (RFC 7413 5.1): "
+      "beyond it a SYN with data is a plain SYN"),
     S(port_range_lo, 32768, 1, 65535, "port", "first ephemeral port (ip_local_port_range)"),
     S(port_range_hi, 60999, 1, 65535, "port", "last ephemeral port (ip_local_port_range)"),
 };
@@ -134,6 +141,31 @@ static int parse_value(const char *text, uint32_t *out)
     return 0;
 }
 
+/* Linux's net.ipv4.tcp_fastopen_key text: "a1a1a1a1-b2b2b2b2-c3c3c3c3-d4d4d4d4". */
+static int fastopen_key(struct sf_tcp_config *c, const char *value, char *err, size_t errlen)
+{
+    uint32_t w[4];
+    const char *p = value;
+    for (int i = 0; i < 4; i++) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(p, &end, 16);
+        if (errno || end == p || end - p > 8 || v > UINT32_MAX || *p == '-' || *p == '+' ||
+            *end != (i < 3 ? '-' : 0)) {
+            snprintf(err, errlen,
+                     "fastopen_key: '%s' is not four hex words a-b-c-d (as Linux's "
+                     "tcp_fastopen_key)",
+                     value);
+            return -EINVAL;
+        }
+        w[i] = (uint32_t)v;
+        p = end + 1;
+    }
+    memcpy(c->fastopen_key, w, sizeof w);
+    c->fastopen_key_set = 1;
+    return 0;
+}
+
 int sf_tcp_config_set(struct sf_tcp_config *c, const char *name, const char *value, char *err,
                       size_t errlen)
 {
@@ -145,6 +177,8 @@ int sf_tcp_config_set(struct sf_tcp_config *c, const char *name, const char *val
     }
     for (size_t i = 0; i <= n; i++)
         norm[i] = name[i] == '-' ? '_' : name[i];
+    if (!strcmp(norm, "fastopen_key"))
+        return fastopen_key(c, value, err, errlen);
     for (size_t i = 0; i < sf_tcp_settings_count; i++) {
         const struct sf_tcp_setting *s = &sf_tcp_settings[i];
         if (strcmp(s->name, norm) != 0)

@@ -430,6 +430,13 @@ struct sf_engine *sf_engine_new(const struct sf_engine_params *p)
     e->key_isn = key_from(p->key + 16);
     e->key_cookie = derive(&e->key_isn, "synfin syncookie");
     e->key_ts = derive(&e->key_table, "synfin timestamps");
+    e->key_tfo = derive(&e->key_isn, "synfin fastopen");
+    if (cfg.fastopen_key_set) {
+        uint8_t k[16];
+        for (int i = 0; i < 16; i++) /* each word little-endian, as Linux stores it */
+            k[i] = (uint8_t)(cfg.fastopen_key[i / 4] >> (8 * (i % 4)));
+        sf_engine_set_fastopen_key(e, k);
+    }
     e->next_id = 1;
     e->next_ephemeral = (uint32_t)sf_siphash(&e->key_table, "ports", 5);
     sf_wheel_init(&e->wheel, p->now / 1000u);

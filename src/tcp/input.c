@@ -367,7 +367,7 @@ static int ack_step(struct sf_conn *c, const struct sf_seg *s)
             send_rst_for(e, s);
             return 0;
         }
-        if ((c->flags & F_PASSIVE) && c->parent && !listen_accept_room(c)) {
+        if ((c->flags & F_PASSIVE) && !(c->flags & F_TFO) && c->parent && !listen_accept_room(c)) {
             /* Accept queue full: ignore the ACK, as Linux does without abort_on_overflow;
              * the SYN-ACK retransmission will draw another one later. */
             e->st.listen_overflows++;
@@ -375,8 +375,8 @@ static int ack_step(struct sf_conn *c, const struct sf_seg *s)
         }
         take_window(c, s, 0);
         set_state(c, SF_ESTABLISHED, (c->flags & F_COOKIE) ? SF_CAUSE_COOKIE_ACK : SF_CAUSE_ACK);
-        if (c->flags & F_PASSIVE)
-            listen_established(c);
+        if ((c->flags & F_PASSIVE) && !(c->flags & F_TFO))
+            listen_established(c); /* a Fast Open child is on the accept queue already */
         else
             conn_event(c, SF_EV_CONNECTED | SF_EV_WRITABLE);
     }
@@ -698,8 +698,9 @@ void input_synchronized(struct sf_conn *c, struct sf_seg *s)
         case SF_SYN_RECEIVED:
             /* "If this connection was initiated with a passive OPEN, then return this
              * connection to the LISTEN state": the listener simply forgets it. Active: the
-             * connection was refused. */
-            conn_abort(c, ECONNREFUSED, SF_CAUSE_RST, 0);
+             * connection was refused. A Fast Open child is the application's already (it
+             * may have read and written): reset, as Linux reports it. */
+            conn_abort(c, (c->flags & F_TFO) ? ECONNRESET : ECONNREFUSED, SF_CAUSE_RST, 0);
             break;
         case SF_ESTABLISHED:
         case SF_FIN_WAIT_1:

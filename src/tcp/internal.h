@@ -91,16 +91,20 @@ enum {
     F_NODELAY = 1u << 13,
     F_KEEPALIVE = 1u << 14,
     F_REUSEADDR = 1u << 15,
-    F_IN_SYNQ = 1u << 16,    /* embryonic, on the listener's SYN queue */
-    F_IN_ACCEPTQ = 1u << 17, /* established, on the listener's accept queue */
-    F_WANT_WRITE = 1u << 18, /* a send found the buffer full: report WRITABLE */
-    F_DEAD = 1u << 19,       /* freed at the end of the current engine call */
-    F_TW_HANDOFF = 1u << 20, /* went to TIME-WAIT: the table entry carries on */
-    F_COOKIE = 1u << 21,     /* created from a syncookie */
-    F_OWNED = 1u << 22,      /* the owner holds a handle (from sf_socket or sf_accept) */
-    F_LISTENING = 1u << 23,  /* in the listener table */
-    F_CORK = 1u << 24,       /* TCP_CORK: hold short segments until uncorked or FIN */
-    F_WITHDRAWN = 1u << 25,  /* part of the offered window was withdrawn: rcv.withdrawn */
+    F_IN_SYNQ = 1u << 16,     /* embryonic, on the listener's SYN queue */
+    F_IN_ACCEPTQ = 1u << 17,  /* established, on the listener's accept queue */
+    F_WANT_WRITE = 1u << 18,  /* a send found the buffer full: report WRITABLE */
+    F_DEAD = 1u << 19,        /* freed at the end of the current engine call */
+    F_TW_HANDOFF = 1u << 20,  /* went to TIME-WAIT: the table entry carries on */
+    F_COOKIE = 1u << 21,      /* created from a syncookie */
+    F_OWNED = 1u << 22,       /* the owner holds a handle (from sf_socket or sf_accept) */
+    F_LISTENING = 1u << 23,   /* in the listener table */
+    F_CORK = 1u << 24,        /* TCP_CORK: hold short segments until uncorked or FIN */
+    F_WITHDRAWN = 1u << 25,   /* part of the offered window was withdrawn: rcv.withdrawn */
+    F_TFO = 1u << 26,         /* Fast Open server child: accepted and sending before the 3WHS */
+    F_TFO_PENDING = 1u << 27, /* counted in st.tfo_pending (until it leaves SYN-RECEIVED) */
+    F_TFO_LQ = 1u << 28,      /* counted in its listener's tfo_pending (until then, or accept) */
+    F_TFO_KEY = 1u << 29,     /* a listener with its own Fast Open key (tfo_key) */
 };
 
 struct sf_listen; /* the queues of a listener */
@@ -150,6 +154,11 @@ struct sf_conn {
     uint32_t rcvbuf_size, sndbuf_size;
     int32_t linger;     /* -1 off */
     uint32_t ts_offset; /* our timestamp clock's per-connection offset (RFC 7323 §5.4) */
+    /* Fast Open: a listener's queue length and key; the cookie a SYN-ACK carries */
+    uint32_t tfo_qlen;
+    struct sf_sipkey tfo_key;
+    uint8_t tfo_out_len, tfo_out_exp;
+    uint8_t tfo_out[8];
 
     /* accounting */
     sf_time_t created, established, last_rx;
@@ -163,6 +172,7 @@ struct sf_listen {
     struct sf_conn *acceptq_head, *acceptq_tail;
     uint32_t acceptq_len;
     uint32_t backlog;
+    uint32_t tfo_pending; /* Fast Open children of this listener before their 3WHS */
 };
 
 /* ---- the engine ------------------------------------------------------------------------ */
@@ -190,6 +200,7 @@ struct sf_engine {
     struct sf_engine_ops ops;
     void *ctx;
     struct sf_sipkey key_table, key_isn, key_cookie, key_ts;
+    struct sf_sipkey key_tfo; /* Fast Open cookies (fastopen.c) */
     struct sf_addr local_addr, local_addr6;
     sf_time_t now;
     sf_time_t epoch; /* creation time: the timestamp clock counts milliseconds from it */
@@ -294,6 +305,13 @@ void listen_syn(struct sf_conn *l, struct sf_seg *s, uint32_t isn);
 /* Whether listen_syn would keep state for a SYN with a given ISN (no cookie then): the
  * accept queue and the SYN queue have room. If not, the drop is counted. */
 int listen_syn_room(struct sf_conn *l);
+
+/* ---- fastopen.c: TCP Fast Open, server side (RFC 7413) ------------------------------ */
+/* What a SYN to listener l asks of Fast Open: fills the cookie c's SYN-ACK carries and
+ * returns 1 when its data is to be accepted (c becomes a Fast Open child). */
+int fastopen_syn(struct sf_conn *l, struct sf_conn *c, const struct sf_seg *s);
+/* c leaves SYN-RECEIVED, or its listener: the pending counts drop. */
+void fastopen_settle(struct sf_conn *c, int leaving_listener);
 
 /* ---- output.c ------------------------------------------------------------------------- */
 void tcp_output(struct sf_conn *c);

@@ -53,6 +53,7 @@ void listen_unlink(struct sf_conn *c)
     struct sf_conn *l = c->parent;
     if (!l || !(c->flags & (F_IN_SYNQ | F_IN_ACCEPTQ)))
         return;
+    fastopen_settle(c, 1);
     struct sf_listen *q = l->listen;
     if (c->flags & F_IN_SYNQ) {
         if (c->qprev)
@@ -262,6 +263,31 @@ static int cookie_ack(struct sf_conn *l, struct sf_seg *s)
     return 1;
 }
 
+/* RFC 7413 §4.2.2: the data of a SYN with a valid cookie is the application's at once, and
+ * the connection with it: the child goes on the accept queue in SYN-RECEIVED, as in Linux,
+ * and may send before the handshake completes (output.c). */
+static void fastopen_accept(struct sf_conn *l, struct sf_conn *c, const struct sf_seg *s)
+{
+    uint32_t n = s->len;
+    if (n && conn_ensure_rcvbuf(c) == 0) {
+        struct sf_rcvbuf *b = c->rcv.buf;
+        if (n > rcvbuf_space(b))
+            n = rcvbuf_space(b); /* the rest is not acknowledged: the client sends it again */
+        int stored;
+        rcvbuf_store(b, 0, s->data, n, &stored);
+        c->rcv.nxt += n;
+        c->bytes_received += n;
+        c->rcv.seen_mss = n < c->rcv.mss ? n : c->rcv.mss;
+    }
+    /* from the SYN queue to the accept queue: still pending for the listener's count */
+    c->flags &= ~(uint32_t)F_TFO_LQ;
+    listen_unlink(c);
+    c->flags |= F_TFO_LQ;
+    c->parent = l;
+    acceptq_add(l, c);
+    conn_event(l, SF_EV_ACCEPT);
+}
+
 int listen_syn_room(struct sf_conn *l)
 {
     struct sf_engine *e = l->e;
@@ -300,6 +326,7 @@ void listen_syn(struct sf_conn *l, struct sf_seg *s, uint32_t isn)
     struct sf_conn *c = passive_conn(l, s, isn ? isn : isn_generate(e, &s->t));
     if (!c)
         return;
+    int tfo = fastopen_syn(l, c, s);
     synq_add(l, c);
     negotiate_syn_options(c, s);
     c->snd.wnd = s->wnd; /* the window in a SYN is not scaled */
@@ -312,7 +339,9 @@ void listen_syn(struct sf_conn *l, struct sf_seg *s, uint32_t isn)
      * sample (as Linux takes), instead of keeping the initial 1 s RTO until data flows. */
     c->snd.rtt_seq = c->snd.iss + 1;
     c->snd.rtt_start = e->now ? e->now : 1;
-    tcp_output(c); /* the SYN-ACK */
+    if (tfo)
+        fastopen_accept(l, c, s);
+    tcp_output(c); /* the SYN-ACK, acknowledging the data of a Fast Open SYN */
 }
 
 /* §3.10.7.2 LISTEN */

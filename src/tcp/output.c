@@ -184,6 +184,12 @@ void fill_syn_options(struct sf_conn *c, struct sf_tcp_opts *o)
         o->tsval = ts_now(c);
         o->tsecr = synack ? c->rcv.ts_recent : 0;
     }
+    if (synack && c->tfo_out_len) { /* RFC 7413: a cookie asked for, or a bad one replaced */
+        o->has |= OPT_FO;
+        o->fo_exp = c->tfo_out_exp;
+        o->fo_len = c->tfo_out_len;
+        memcpy(o->fo_cookie, c->tfo_out, c->tfo_out_len);
+    }
 }
 
 void send_syn(struct sf_conn *c)
@@ -371,7 +377,10 @@ static void output(struct sf_conn *c, int override)
         if (st != SF_FIN_WAIT_1)
             return;
     }
-    if (syn_unacked) {
+    /* RFC 7413 §4.2.2: a Fast Open server "MAY send data ... before the handshake completes"
+     * (once its SYN-ACK is out), as Linux does. */
+    int tfo_early = (c->flags & F_TFO) && st == SF_SYN_RECEIVED && s->nxt != s->iss;
+    if (syn_unacked && !tfo_early) {
         /* Our SYN is not acknowledged yet: nothing but ACKs may go, and the FIN of a CLOSE in
          * SYN-RECEIVED: "If no SENDs have been issued and there is no pending data to send,
          * then form a FIN segment and send it" (RFC 9293 §3.10.4). */

@@ -105,6 +105,23 @@ static void parse_options(const uint8_t *p, size_t len, int syn, struct sf_tcp_o
                 o->tsecr = rd32(v + 4);
             }
             break;
+        case 34:  /* RFC 7413 §4.1.1 */
+        case 254: /* the experimental form before kind 34 (RFC 6994 ExID 0xF989), as Linux */
+            if (syn) {
+                size_t base = kind == 34 ? 2 : 4;
+                if (kind == 254 && (olen < 4 || rd16(v) != 0xF989))
+                    break;
+                size_t clen = olen - base;
+                /* a cookie of another length is no cookie: treated as invalid, not a request */
+                if (clen > SF_FO_COOKIE_MAX || (clen && (clen < 4 || clen % 2)))
+                    clen = SF_FO_COOKIE_MAX + 1;
+                o->has |= OPT_FO;
+                o->fo_exp = kind == 254;
+                o->fo_len = (uint8_t)(clen > SF_FO_COOKIE_MAX ? 0xff : clen);
+                if (clen <= SF_FO_COOKIE_MAX)
+                    memcpy(o->fo_cookie, p + i + base, clen);
+            }
+            break;
         default: break; /* unknown options are skipped by their length */
         }
         i += olen;
@@ -212,6 +229,8 @@ size_t sf_opts_len(const struct sf_tcp_opts *o, int syn)
             n += 4; /* nop,nop,sackOK */
         if (o->has & OPT_WSCALE)
             n += 4; /* nop,wscale */
+        if (o->has & OPT_FO)
+            n += ((o->fo_exp ? 4u : 2u) + o->fo_len + 3u) & ~3u; /* padded with nops */
         return n;
     }
     if (o->has & OPT_TS)
@@ -264,6 +283,18 @@ static size_t write_options(uint8_t *p, const struct sf_tcp_opts *o, int syn)
             p[2] = 3;
             p[3] = o->wscale;
             p += 4;
+        }
+        if (o->has & OPT_FO) {
+            /* Linux's layout: the option, its cookie, then nop,nop if it ends mid-word */
+            size_t len = (o->fo_exp ? 4u : 2u) + o->fo_len;
+            p[0] = o->fo_exp ? 254 : 34;
+            p[1] = (uint8_t)len;
+            if (o->fo_exp)
+                wr16(p + 2, 0xF989);
+            memcpy(p + len - o->fo_len, o->fo_cookie, o->fo_len);
+            for (; len % 4; len++)
+                p[len] = 1;
+            p += len;
         }
         return (size_t)(p - start);
     }

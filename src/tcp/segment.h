@@ -26,7 +26,10 @@ enum {
     OPT_SACK_OK = 1u << 2,
     OPT_TS = 1u << 3,
     OPT_SACK = 1u << 4,
+    OPT_FO = 1u << 5, /* TCP Fast Open (RFC 7413): kind 34, or 254 with magic 0xF989 */
 };
+
+#define SF_FO_COOKIE_MAX 16 /* RFC 7413 §4.1.1: 4 to 16 bytes, even; 0 is a cookie request */
 
 #define SF_MAX_SACK_BLOCKS 4
 
@@ -41,6 +44,9 @@ struct sf_tcp_opts {
     uint16_t mss;
     uint32_t tsval, tsecr;
     struct sf_sack_block sack[SF_MAX_SACK_BLOCKS];
+    uint8_t fo_exp; /* OPT_FO came as the experimental kind 254 (answered the same way) */
+    uint8_t fo_len; /* cookie bytes; 0: a request */
+    uint8_t fo_cookie[SF_FO_COOKIE_MAX];
 };
 
 /* The 4-tuple from the engine's side: l = local (the packet's destination on input). */

@@ -170,6 +170,8 @@ void set_state(struct sf_conn *c, enum sf_state to, enum sf_cause cause)
         e->st.states[to]++;
     c->state = (uint8_t)to;
     c->last_cause = (uint8_t)cause;
+    if (from == SF_SYN_RECEIVED && (c->flags & (F_TFO_PENDING | F_TFO_LQ)))
+        fastopen_settle(c, 0);
     if (to == SF_CLOSED || to == SF_TIME_WAIT)
         c->close_cause = (uint8_t)cause;
     if (to == SF_ESTABLISHED && !c->established) {

@@ -216,6 +216,10 @@ struct sf_engine_stats {
     uint64_t active_opens, passive_opens, attempt_fails, estab_resets;
     uint64_t listen_overflows, syn_backlog_drops, alloc_fails;
     uint64_t syncookies_sent, syncookies_ok, syncookies_failed;
+    /* TCP Fast Open (RFC 7413), server: cookies sent in SYN-ACKs, SYN data accepted (valid
+     * cookie, or none needed), refused (bad cookie: data dropped), not tried because a limit
+     * (listener queue or fastopen_max_pending) was reached */
+    uint64_t tfo_cookies_sent, tfo_accepted, tfo_refused, tfo_overflow;
     /* RFC 5961 and PAWS */
     uint64_t challenge_acks, challenge_acks_limited, paws_drops, out_of_window;
     /* TIME-WAIT */
@@ -232,7 +236,8 @@ struct sf_engine_stats {
     uint64_t icmp_in, icmp_ignored, pmtu_updates;
     /* live objects: all go back to zero once everything is closed and expired */
     uint64_t conns_live, tw_live, bufs_live, bytes_buffered;
-    uint64_t tw_memory; /* bytes held by the TIME-WAIT table (entries, index, buckets) */
+    uint64_t tfo_pending; /* Fast Open connections before the end of their handshake */
+    uint64_t tw_memory;   /* bytes held by the TIME-WAIT table (entries, index, buckets) */
 
     uint64_t states[SF_STATE_COUNT]; /* connections per state; TIME_WAIT counts entries */
 };
@@ -272,6 +277,8 @@ enum sf_opt {
     SF_OPT_CORK,         /* 0/1 (TCP_CORK): only full segments go until uncorked; a FIN queued
                           * meanwhile rides on the last data. No 200 ms ceiling as in Linux:
                           * the owner uncorks (or closes) when its reply is complete. */
+    SF_OPT_FASTOPEN,     /* listener: Fast Open queue length (TCP_FASTOPEN), 0 off; needs the
+                          * server bit of the fastopen setting */
     SF_OPT_COUNT
 };
 
@@ -347,6 +354,20 @@ int sf_close(struct sf_conn *c);
 void sf_abort(struct sf_conn *c);
 
 int sf_setopt(struct sf_conn *c, enum sf_opt opt, long value);
+
+/* Fast Open cookies (RFC 7413 §4.1.2): 8 bytes, SipHash-2-4 keyed by a 128-bit key over the
+ * client's address then the server's (4 + 4 or 16 + 16 bytes), the hash's bytes in
+ * little-endian order: Linux's function, so that a key gives the cookies Linux gives. The
+ * key's bytes are those of TCP_FASTOPEN_KEY (for the sysctl's "a-b-c-d" text: a, b, c, d
+ * as 32-bit little-endian words). Without one the engine derives a key from its secret. */
+/* The engine-wide key (net.ipv4.tcp_fastopen_key). */
+void sf_engine_set_fastopen_key(struct sf_engine *e, const uint8_t key[16]);
+/* A listener's own key (TCP_FASTOPEN_KEY), before or after listen. 0 or -EINVAL. */
+int sf_set_fastopen_key(struct sf_conn *c, const uint8_t key[16]);
+/* The cookie for a client: what the engine's key would put in a SYN-ACK. */
+void sf_fastopen_cookie(const struct sf_engine *e, const struct sf_addr *client,
+                        const struct sf_addr *server, uint8_t out[8]);
+
 int sf_getopt(const struct sf_conn *c, enum sf_opt opt, long *value);
 
 /* SO_ERROR: the pending error as a positive errno (ECONNRESET, ETIMEDOUT, ECONNREFUSED,

@@ -89,9 +89,16 @@ def unknown_call_and_name_are_unsupported():
     path = script("sendmsg.pkt", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
                   "+0 sendmsg(3, ..., 0) = 0\n")
     skipped(path, 2, "system call sendmsg")
+    path = script("md5.pkt", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+                  "+0 setsockopt(3, SOL_TCP, TCP_MD5SIG, [1], 4) = 0\n")
+    skipped(path, 2, "name 'TCP_MD5SIG'")
+    # client-side Fast Open is named as what is missing
     path = script("fastopen.pkt", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
-                  "+0 setsockopt(3, SOL_TCP, TCP_FASTOPEN, [1], 4) = 0\n")
-    skipped(path, 2, "name 'TCP_FASTOPEN'")
+                  "+0 setsockopt(3, SOL_TCP, TCP_FASTOPEN_CONNECT, [1], 4) = 0\n")
+    skipped(path, 2, "client-side TCP Fast Open (TCP_FASTOPEN_CONNECT)")
+    path = script("sendto.pkt", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+                  "+0 sendto(3, ..., 1000, MSG_FASTOPEN, ..., ...) = 1000\n")
+    skipped(path, 2, "client-side TCP Fast Open (sendto with MSG_FASTOPEN)")
 
 
 @t.test

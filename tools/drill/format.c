@@ -69,6 +69,16 @@ void dr_format_options(struct dr_text *t, const struct dr_packet *p)
                 dr_text_add(t, " %u:%u", o->sack[k][0], o->sack[k][1]);
             break;
         case DR_OPT_TS: dr_text_add(t, "TS val %u ecr %u", o->a, o->b); break;
+        case DR_OPT_FO:
+        case DR_OPT_FOEXP:
+            dr_text_add(t, o->kind == DR_OPT_FO ? "FO" : "FOEXP");
+            if (o->fo_named)
+                dr_text_add(t, " TFO_COOKIE");
+            else if (o->a)
+                dr_text_add(t, " ");
+            for (unsigned k = 0; !o->fo_named && k < o->a; k++)
+                dr_text_add(t, "%02x", o->fo[k]);
+            break;
         case DR_OPT_OTHER: dr_text_add(t, "kind %u len %u", o->a, o->b); break;
         }
     }

@@ -251,6 +251,38 @@ static int flags(struct parser *p, uint8_t *out)
     return 0;
 }
 
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* After FO/FOEXP: nothing (a cookie request), a hex string (`FO 00abaaabe8e954c2`: 4 to 16
+ * bytes, as packetdrill takes it) or a name (packetdrill's TFO_COOKIE). */
+static int fo_cookie(struct parser *p, struct dr_tcp_opt *o)
+{
+    const struct dr_token *t = tok(p);
+    if (t->kind != DR_T_WORD && t->kind != DR_T_INT)
+        return 0;
+    int hex = t->len % 2 == 0 && t->len >= 8 && t->len <= 32;
+    for (size_t k = 0; hex && k < t->len; k++)
+        hex = hex_digit(t->text[k]) >= 0;
+    if (!hex && t->kind == DR_T_INT)
+        return fail(p, t->pos, "a Fast Open cookie is 8 to 32 hex digits, an even number");
+    p->i++;
+    if (!hex) {
+        o->fo_named = 1;
+        o->a = 8;
+        return 0;
+    }
+    o->a = (uint32_t)(t->len / 2);
+    for (size_t k = 0; k < o->a; k++)
+        o->fo[k] = (uint8_t)(hex_digit(t->text[2 * k]) << 4 | hex_digit(t->text[2 * k + 1]));
+    return 0;
+}
+
 static int tcp_option(struct parser *p, struct dr_packet *pk)
 {
     const struct dr_token *t = tok(p);
@@ -305,13 +337,18 @@ static int tcp_option(struct parser *p, struct dr_packet *pk)
         if (u32(p, "TS ecr", &o->b) < 0)
             return -1;
         o->kind = DR_OPT_TS;
+    } else if (is_word(t, "FO") || is_word(t, "FOEXP")) {
+        p->i++;
+        o->kind = is_word(t, "FO") ? DR_OPT_FO : DR_OPT_FOEXP;
+        if (fo_cookie(p, o) < 0)
+            return -1;
     } else {
         char b[64];
-        /* packetdrill's other options: Fast Open (FO, FOEXP), MD5, MPTCP, ... */
+        /* packetdrill's other options: MD5, MPTCP, ... */
         p->err->unsupported = t->kind == DR_T_WORD;
         return fail(p, t->pos,
                     "unknown TCP option %s (synfin-drill knows nop, eol, mss, wscale, "
-                    "sackOK, sack, TS)",
+                    "sackOK, sack, TS, FO, FOEXP)",
                     describe(t, b, sizeof b));
     }
     pk->nopts++;
@@ -473,6 +510,13 @@ static size_t unescape(const char *s, size_t n, char *buf)
             case 't': c = '\t'; break;
             case 'r': c = '\r'; break;
             case '0': c = '\0'; break;
+            case 'x': { /* \xHH, as C: binary keys (TCP_FASTOPEN_KEY) are written so */
+                int v = 0, k = 0;
+                while (k < 2 && i + 1 < n && hex_digit(s[i + 1]) >= 0)
+                    v = v * 16 + hex_digit(s[++i]), k++;
+                c = k ? (char)v : 'x';
+                break;
+            }
             default: break;
             }
         }

@@ -117,6 +117,7 @@ static struct dr_flow *flow_get(struct runner *r, uint16_t lport, uint16_t rport
     memset(f, 0, sizeof *f);
     f->lport = lport;
     f->rport = rport;
+    f->remote_isn = r->remote_isn;
     return f;
 }
 
@@ -172,6 +173,20 @@ static void engine_transition(void *ctx, const struct sf_transition *t)
     vlog(r, "%.6f   %s > %s %s -> %s (%s)\n", dr_secs(t->when),
          sf_endpoint_str(&t->local, l, sizeof l), sf_endpoint_str(&t->remote, rem, sizeof rem),
          sf_state_name(t->from), sf_state_name(t->to), sf_cause_name(t->cause));
+    if (!t->remote.port) { /* a listener */
+        uint8_t bit = (uint8_t)(1u << (t->local.port % 8));
+        if (t->to == SF_LISTEN)
+            r->listening[t->local.port / 8] |= bit;
+        else
+            r->listening[t->local.port / 8] &= (uint8_t)~bit;
+        return;
+    }
+    /* which 4-tuples have a connection: a SYN to one without starts a new one (inject) */
+    for (size_t i = 0; i < r->nflows; i++) {
+        struct dr_flow *f = &r->flows[i];
+        if (f->lport == t->local.port && f->rport == t->remote.port)
+            f->state = (int)t->to;
+    }
 }
 
 static void engine_deliver(void *ctx, const void *pkt, size_t len, sf_time_t now)
@@ -234,12 +249,15 @@ static void script_deliver(void *ctx, const void *pkt, size_t len, sf_time_t now
         }
         o->flow = (size_t)(f - r->flows);
         p->seq -= f->engine_isn;
+        /* packetdrill: the ack of a SYN-ACK is as on the wire (less --remote_isn), later ones
+         * count from the script's SYN */
+        uint32_t rbase = (p->flags & DR_SYN) ? r->remote_isn : f->remote_isn;
         if (p->has_ack)
-            p->ack -= r->remote_isn;
+            p->ack -= rbase;
         for (size_t i = 0; i < p->nopts; i++)
             for (unsigned k = 0; p->opts[i].kind == DR_OPT_SACK && k < p->opts[i].nsack; k++) {
-                p->opts[i].sack[k][0] -= r->remote_isn;
-                p->opts[i].sack[k][1] -= r->remote_isn;
+                p->opts[i].sack[k][0] -= rbase;
+                p->opts[i].sack[k][1] -= rbase;
             }
         p->has_ports = 1;
         char b[1024];
@@ -642,9 +660,23 @@ static int reach(struct runner *r, const struct dr_event *ev, sf_time_t start)
     return advance_to(r, ev, start, QUIET) < 0 ? -1 : 0;
 }
 
+/* A named Fast Open cookie (packetdrill's TFO_COOKIE) is the one the engine's key gives the
+ * script's address, as run_all.py's -D TFO_COOKIE is the one Linux's key gives its own. */
+static void fo_resolve(const struct runner *r, struct dr_packet *p)
+{
+    for (size_t i = 0; i < p->nopts; i++) {
+        struct dr_tcp_opt *o = &p->opts[i];
+        if ((o->kind == DR_OPT_FO || o->kind == DR_OPT_FOEXP) && o->fo_named) {
+            sf_fastopen_cookie(r->eng, &r->remote, &r->local, o->fo);
+            o->fo_named = 0;
+        }
+    }
+}
+
 static int inject(struct runner *r, const struct dr_event *ev)
 {
     struct dr_packet p = ev->pkt;
+    fo_resolve(r, &p);
     struct dr_flow *f;
     if (p.has_ports)
         f = flow_get(r, p.dport, p.sport);
@@ -655,7 +687,18 @@ static int inject(struct runner *r, const struct dr_event *ev)
     p.sport = f->rport;
     p.dport = f->lport;
     uint32_t ack_base = f->isn_known ? f->engine_isn : 0;
-    p.seq += r->remote_isn;
+    /* packetdrill: a SYN's seq is as written (plus --remote_isn) and becomes the flow's ISN;
+     * later segments count from it */
+    if (p.flags & DR_SYN) {
+        p.seq += r->remote_isn;
+        /* as packetdrill, which makes a new socket for a SYN to a listener */
+        int none = (f->state == SF_CLOSED || f->state == SF_TIME_WAIT) &&
+                   (r->listening[f->lport / 8] & (1u << (f->lport % 8)));
+        if (!(p.flags & DR_ACK) ? none : f->state == SF_SYN_SENT)
+            f->remote_isn = p.seq; /* a new connection (packetdrill: a new socket) */
+    } else {
+        p.seq += f->remote_isn;
+    }
     p.ack += ack_base;
     for (size_t i = 0; i < p.nopts; i++) {
         struct dr_tcp_opt *o = &p.opts[i];
@@ -706,7 +749,10 @@ static int packet_matches(const struct dr_packet *want, const struct dr_packet *
         snprintf(why, len, "TCP flags");
         return 0;
     }
-    if (want->seq != got->seq || want->len != got->len) {
+    /* the seq of the engine's SYN is its ISN, which the script cannot know: packetdrill takes
+     * whatever the line writes (`> S. 1234:1234(0)`) as the script's name for it */
+    uint32_t want_seq = (want->flags & DR_SYN) ? got->seq : want->seq;
+    if (want_seq != got->seq || want->len != got->len) {
         snprintf(why, len, want->len != got->len ? "payload length" : "sequence number");
         return 0;
     }
@@ -735,6 +781,8 @@ static int packet_matches(const struct dr_packet *want, const struct dr_packet *
             same = a->a == b->a;
         if (same && a->kind == DR_OPT_TS)
             same = a->b == b->b; /* the engine's TS val is its own clock: not compared */
+        if (same && (a->kind == DR_OPT_FO || a->kind == DR_OPT_FOEXP))
+            same = a->a == b->a && memcmp(a->fo, b->fo, a->a) == 0;
         if (same && a->kind == DR_OPT_SACK) {
             same = a->nsack == b->nsack;
             for (unsigned k = 0; same && k < a->nsack; k++)
@@ -801,9 +849,12 @@ static int expect_packet(struct runner *r, const struct dr_event *ev, sf_time_t 
     if (r->gso && gso_merge(r, ev, o) < 0)
         return -1;
     char why[64];
-    if (!packet_matches(&ev->pkt, got, why, sizeof why))
+    static struct dr_packet want; /* large: not on the stack */
+    want = ev->pkt;
+    fo_resolve(r, &want);
+    if (!packet_matches(&want, got, why, sizeof why))
         return dr_fail(r, ev, "expected: %s / actual: %s at time %.6f (%s differs)",
-                       packet_text(&ev->pkt, e, sizeof e), packet_text(got, a, sizeof a),
+                       packet_text(&want, e, sizeof e), packet_text(got, a, sizeof a),
                        dr_secs(o->t), why);
     if (ev->time.kind != DR_TIME_ANY &&
         (o->t + r->tolerance < start || o->t > end + r->tolerance)) {

@@ -23,6 +23,7 @@ struct dr_fd {
     uint32_t notsent_low; /* TCP_NOTSENT_LOWAT, 0 when not set (the runner applies it) */
     int eor;              /* the last send had MSG_EOR */
     int bufs_set;         /* 1: SO_SNDBUF, 2: SO_RCVBUF set by the script (reported doubled) */
+    int accepted;         /* from accept: in SYN-RECEIVED only as a Fast Open child */
 };
 
 /* One 4-tuple as the script sees it: the engine's port and the script's port, the engine's
@@ -32,6 +33,8 @@ struct dr_flow {
     uint16_t lport, rport;
     int isn_known;
     uint32_t engine_isn;
+    uint32_t remote_isn; /* the script's: its latest inbound SYN's (else --remote_isn) */
+    int state;           /* the state of the engine's connection on it (enum sf_state) */
     int ts_known;
     uint32_t first_script_ts, first_actual_ts;
     uint32_t ts_script[DR_TS_MAP], ts_actual[DR_TS_MAP];
@@ -78,6 +81,7 @@ struct runner {
     int local_set, remote_set;
     int ip_version; /* 4, 6, or 46: ipv4-mapped-ipv6 (AF_INET6 sockets, IPv4 packets) */
     uint16_t bind_port, connect_port, remote_port;
+    uint8_t listening[65536 / 8]; /* ports with a listener, from the engine's transitions */
     uint32_t remote_isn;
     uint64_t seed;
     int strict_end; /* packets after the last event fail the script (packetdrill: not checked) */

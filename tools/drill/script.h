@@ -48,9 +48,11 @@ enum dr_opt_kind {
     DR_OPT_MSS,    /* a = MSS */
     DR_OPT_WSCALE, /* a = shift */
     DR_OPT_SACKOK,
-    DR_OPT_SACK, /* blocks */
-    DR_OPT_TS,   /* a = val, b = ecr */
-    DR_OPT_OTHER /* only in decoded packets: a = kind, b = length */
+    DR_OPT_SACK,  /* blocks */
+    DR_OPT_TS,    /* a = val, b = ecr */
+    DR_OPT_FO,    /* Fast Open, kind 34: a = cookie length (0: a request), fo = the cookie */
+    DR_OPT_FOEXP, /* Fast Open, experimental kind 254 with ExID 0xF989: the same */
+    DR_OPT_OTHER  /* only in decoded packets: a = kind, b = length */
 };
 
 #define DR_MAX_SACK 4
@@ -61,6 +63,11 @@ struct dr_tcp_opt {
     uint32_t a, b;
     uint8_t nsack;
     uint32_t sack[DR_MAX_SACK][2];
+    /* FO/FOEXP: 1 when the script names its cookie (packetdrill's TFO_COOKIE, a -D of its
+     * run_all.py): the cookie the engine's key gives the script's addresses, filled in at
+     * run time */
+    uint8_t fo_named;
+    uint8_t fo[16];
 };
 
 enum dr_opts_mode {

@@ -67,8 +67,8 @@ static const struct sysctl linux_sysctls[] = {
     {"tcp_slow_start_after_idle", APPROX, NULL, NULL, 0, 0, 0, NULL},
     {"tcp_min_tso_segs", APPROX, NULL, NULL, 0, 0, 0, NULL},
     {"tcp_ecn_option", APPROX, NULL, NULL, 0, 0, 0, NULL},
-    {"tcp_fastopen", APPROX, NULL, NULL, 0, 0, 0, NULL}, /* a script that uses TFO is refused */
-    {"tcp_fastopen_key", APPROX, NULL, NULL, 0, 0, 0, NULL},
+    {"tcp_fastopen", SET, "fastopen", NULL, 0, 1, 1, NULL},
+    {"tcp_fastopen_key", SET, "fastopen_key", NULL, 0, 1, 1, NULL}, /* the engine's key */
     {"tcp_autocorking", APPROX, NULL, NULL, 0, 0, 0, NULL},
     {"tcp_moderate_rcvbuf", APPROX, NULL, NULL, 0, 0, 0, NULL},
 };
@@ -235,6 +235,12 @@ static int apply_sysctl(const char *assign, struct sf_tcp_config *cfg, char *why
             return in_list(s->match, value)
                        ? 0
                        : say(why, n, "sysctl %s=%s: the engine's behaviour is fixed", name, value);
+        if (!strcmp(s->setting, "fastopen_key")) { /* text, not a number */
+            char err[256];
+            return sf_tcp_config_set(cfg, s->setting, value, err, sizeof err) < 0
+                       ? say(why, n, "sysctl %s: %s", name, err)
+                       : 0;
+        }
         char field[64];
         if (!s->field) {
             snprintf(field, sizeof field, "%s", value);

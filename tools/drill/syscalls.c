@@ -95,6 +95,11 @@ static const struct sym symbols[] = {
     SYM(MSG_DONTWAIT),
     SYM(MSG_EOR),
     SYM(TCP_NOTSENT_LOWAT),
+    SYM(TCP_FASTOPEN),
+    SYM(TCP_FASTOPEN_KEY),
+    SYM(TCP_FASTOPEN_CONNECT),
+    SYM(TCP_FASTOPEN_NO_COOKIE),
+    SYM(MSG_FASTOPEN),
     {"TCP_NOOPT", DR_TCP_NOOPT},
     SYM(INADDR_ANY),
     {"TCP_ESTABLISHED", LX_ESTABLISHED},
@@ -399,6 +404,7 @@ static int do_accept(struct runner *r, struct dr_call *call)
         return result(call, -EMFILE);
     }
     r->fds[fd].notsent_low = d->notsent_low; /* Linux clones the listener's setting */
+    r->fds[fd].accepted = 1;
     return result(call, fd);
 }
 
@@ -436,7 +442,9 @@ static int do_connect(struct runner *r, struct dr_call *call)
 static int connecting(const struct dr_fd *d)
 {
     enum sf_state s = sf_conn_state(d->c);
-    return (s == SF_SYN_SENT || s == SF_SYN_RECEIVED) && !d->shut_wr &&
+    /* a Fast Open child (accepted in SYN-RECEIVED) reads and writes before the handshake
+     * completes, as Linux's */
+    return (s == SF_SYN_SENT || (s == SF_SYN_RECEIVED && !d->accepted)) && !d->shut_wr &&
            !(sf_poll(d->c) & SF_POLLERR);
 }
 
@@ -465,6 +473,19 @@ static uint32_t unsent(const struct dr_fd *d)
     return in.unacked > in.in_flight ? in.unacked - in.in_flight : 0;
 }
 
+/* sendto on a TCP socket: the address matters only with MSG_FASTOPEN, a connect that sends
+ * its data in the SYN (client-side Fast Open, which the engine does not do yet). */
+static int do_sendto(struct runner *r, struct dr_call *call)
+{
+    const struct dr_event *ev = call->ev;
+    long flags;
+    if (nargs(r, ev, 6, 6) < 0 || arg(r, ev, 3, &flags) < 0)
+        return DR_CALL_FAILED;
+    if (flags & MSG_FASTOPEN)
+        return dr_unsupported(r, ev, "client-side TCP Fast Open (sendto with MSG_FASTOPEN)");
+    return dr_unsupported(r, ev, "sendto: only as a connect with MSG_FASTOPEN");
+}
+
 static int do_write(struct runner *r, struct dr_call *call)
 {
     const struct dr_event *ev = call->ev;
@@ -477,6 +498,8 @@ static int do_write(struct runner *r, struct dr_call *call)
         return result(call, -EINVAL);
     if (null_buffer(ev->call.args[1]) && n > 0)
         return result(call, -EFAULT);
+    if (flags & MSG_FASTOPEN)
+        return dr_unsupported(r, ev, "client-side TCP Fast Open (MSG_FASTOPEN)");
     if (flags & ~(long)(MSG_NOSIGNAL | MSG_DONTWAIT | MSG_EOR))
         return dr_unsupported(r, ev, "send: flags 0x%lx", flags);
     FD_OR_RETURN(d, r, call);
@@ -615,6 +638,7 @@ static int engine_opt(long level, long name)
         {IPPROTO_TCP, TCP_KEEPCNT, SF_OPT_KEEPCNT},
         {IPPROTO_TCP, TCP_USER_TIMEOUT, SF_OPT_USER_TIMEOUT},
         {IPPROTO_TCP, TCP_MAXSEG, SF_OPT_MAXSEG},
+        {IPPROTO_TCP, TCP_FASTOPEN, SF_OPT_FASTOPEN},
     };
     if (level == SOL_TCP)
         level = IPPROTO_TCP;
@@ -641,6 +665,21 @@ static int do_setsockopt(struct runner *r, struct dr_call *call)
         d->notsent_low = value < 0 || value > UINT32_MAX ? 0 : (uint32_t)value;
         return result(call, 0);
     }
+    if (is_tcp(level) && name == TCP_FASTOPEN_KEY) {
+        /* 16 bytes, as Linux: the listener's own cookie key */
+        long len;
+        if (eval(r, ev, ev->call.args[4], &len) < 0)
+            return DR_CALL_FAILED;
+        if (len != 16)
+            return result(call, -EINVAL);
+        if (v->kind != DR_X_STRING || strlen(v->text) != 16)
+            return dr_unsupported(r, ev, "TCP_FASTOPEN_KEY: only a 16-byte string without NULs");
+        return result(call, sf_set_fastopen_key(d->c, (const uint8_t *)v->text));
+    }
+    if (is_tcp(level) && (name == TCP_FASTOPEN_CONNECT || name == TCP_FASTOPEN_NO_COOKIE))
+        return dr_unsupported(r, ev, "client-side TCP Fast Open (%s)",
+                              name == TCP_FASTOPEN_CONNECT ? "TCP_FASTOPEN_CONNECT"
+                                                           : "TCP_FASTOPEN_NO_COOKIE");
     int opt = engine_opt(level, name);
     if (opt < 0)
         return dr_unsupported(r, ev, "setsockopt: option %ld at level %ld", name, level);
@@ -844,6 +883,7 @@ static const struct {
     {"connect", do_connect},
     {"write", do_write},
     {"send", do_write},
+    {"sendto", do_sendto},
     {"read", do_read},
     {"recv", do_read},
     {"shutdown", do_shutdown},

@@ -82,6 +82,17 @@ static int encode_options(uint8_t *o, const struct dr_packet *p)
             put32(q + 2, x->a);
             put32(q + 6, x->b);
             break;
+        case DR_OPT_FO:
+        case DR_OPT_FOEXP: {
+            size_t base = x->kind == DR_OPT_FO ? 2 : 4;
+            need = base + x->a;
+            q[0] = x->kind == DR_OPT_FO ? 34 : 254;
+            q[1] = (uint8_t)need;
+            if (base == 4)
+                put16(q + 2, 0xF989);
+            memcpy(q + base, x->fo, x->a);
+            break;
+        }
         case DR_OPT_OTHER: return -1;
         }
         n += need;
@@ -198,6 +209,12 @@ static int decode_options(const uint8_t *o, size_t n, struct dr_packet *p, char 
             }
         } else if (kind == 8 && len == 10) {
             x->kind = DR_OPT_TS, x->a = get32(v), x->b = get32(v + 4);
+        } else if (kind == 34 && len - 2 <= 16) {
+            x->kind = DR_OPT_FO, x->a = len - 2u;
+            memcpy(x->fo, v, x->a);
+        } else if (kind == 254 && len >= 4 && len - 4 <= 16 && get16(v) == 0xF989) {
+            x->kind = DR_OPT_FOEXP, x->a = len - 4u;
+            memcpy(x->fo, v + 2, x->a);
         } else {
             x->kind = DR_OPT_OTHER, x->a = kind, x->b = len;
         }
