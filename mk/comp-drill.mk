@@ -3,6 +3,7 @@
 DRILL_PARSE_SRC := tools/drill/arena.c tools/drill/lexer.c tools/drill/parse.c tools/drill/prep.c \
                    tools/drill/format.c
 DRILL_SRC := $(DRILL_PARSE_SRC) tools/drill/wire.c tools/drill/run.c tools/drill/syscalls.c \
+             tools/drill/sockopt.c \
              tools/drill/shell.c \
              tools/drill/main.c
 # Library paths are spelled out: this fragment is read before those of io, net and tcp.

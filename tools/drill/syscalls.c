@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "calls.h"
 #include "format.h"
 
 /* ---- names scripts use ---------------------------------------------------------------------- */
@@ -45,9 +46,6 @@ enum {
     LX_LISTEN,
     LX_CLOSING,
 };
-
-/* FreeBSD's TCP_NOOPT (8) is Linux's TCP_WINDOW_CLAMP: a number of the runner's own. */
-#define DR_TCP_NOOPT 0x10008
 
 static const struct sym symbols[] = {
     SYM(AF_INET),
@@ -126,7 +124,7 @@ static const struct sym errnos[] = {
     SYM(ESHUTDOWN),     SYM(EWOULDBLOCK),
 };
 
-static int lookup(const struct sym *t, size_t n, const char *name, long *out)
+static int dc_lookup(const struct sym *t, size_t n, const char *name, long *out)
 {
     for (size_t i = 0; i < n; i++)
         if (!strcmp(t[i].name, name)) {
@@ -136,7 +134,7 @@ static int lookup(const struct sym *t, size_t n, const char *name, long *out)
     return -1;
 }
 
-static const char *errno_name(int e)
+const char *dc_errno_name(int e)
 {
     for (size_t i = 0; i < sizeof errnos / sizeof errnos[0]; i++)
         if (errnos[i].value == e)
@@ -146,7 +144,7 @@ static const char *errno_name(int e)
     return buf;
 }
 
-static int linux_state(enum sf_state s)
+int dc_linux_state(enum sf_state s)
 {
     static const int map[SF_STATE_COUNT] = {
         [SF_CLOSED] = LX_CLOSE,
@@ -166,7 +164,7 @@ static int linux_state(enum sf_state s)
 
 /* ---- arguments ------------------------------------------------------------------------------ */
 
-static const char *call_text(const struct dr_event *ev, char *buf, size_t len)
+const char *dc_call_text(const struct dr_event *ev, char *buf, size_t len)
 {
     struct dr_text t;
     dr_text_init(&t, buf, len);
@@ -175,29 +173,29 @@ static const char *call_text(const struct dr_event *ev, char *buf, size_t len)
 }
 
 /* An integer argument: a number, a name, a|b, htons(n), inet_addr("a.b.c.d"), [n]. */
-static int eval(struct runner *r, const struct dr_event *ev, const struct dr_expr *e, long *out)
+int dc_eval(struct runner *r, const struct dr_event *ev, const struct dr_expr *e, long *out)
 {
     long a, b;
     switch (e->kind) {
     case DR_X_INT: *out = (long)e->num; return 0;
     case DR_X_WORD:
-        if (lookup(symbols, sizeof symbols / sizeof symbols[0], e->text, out) == 0 ||
-            lookup(errnos, sizeof errnos / sizeof errnos[0], e->text, out) == 0)
+        if (dc_lookup(symbols, sizeof symbols / sizeof symbols[0], e->text, out) == 0 ||
+            dc_lookup(errnos, sizeof errnos / sizeof errnos[0], e->text, out) == 0)
             return 0;
         return dr_unsupported(r, ev, "%s: name '%s' (column %d) is not known", ev->call.name,
                               e->text, e->pos.col);
     case DR_X_OR:
-        if (eval(r, ev, e->lhs, &a) < 0 || eval(r, ev, e->rhs, &b) < 0)
+        if (dc_eval(r, ev, e->lhs, &a) < 0 || dc_eval(r, ev, e->rhs, &b) < 0)
             return -1;
         *out = a | b;
         return 0;
     case DR_X_LIST:
         if (e->n == 1)
-            return eval(r, ev, e->items[0], out);
+            return dc_eval(r, ev, e->items[0], out);
         break;
     case DR_X_CALL:
         if (!strcmp(e->text, "htons") && e->n == 1)
-            return eval(r, ev, e->items[0], out);
+            return dc_eval(r, ev, e->items[0], out);
         if (!strcmp(e->text, "inet_addr") && e->n == 1 && e->items[0]->kind == DR_X_STRING) {
             struct sf_addr addr;
             if (sf_addr_parse(e->items[0]->text, &addr) < 0)
@@ -212,7 +210,7 @@ static int eval(struct runner *r, const struct dr_event *ev, const struct dr_exp
     return dr_fail(r, ev, "%s: expected a number at column %d", ev->call.name, e->pos.col);
 }
 
-static int nargs(struct runner *r, const struct dr_event *ev, size_t lo, size_t hi)
+int dc_nargs(struct runner *r, const struct dr_event *ev, size_t lo, size_t hi)
 {
     size_t n = ev->call.nargs;
     if (n >= lo && n <= hi)
@@ -222,18 +220,18 @@ static int nargs(struct runner *r, const struct dr_event *ev, size_t lo, size_t 
     return dr_fail(r, ev, "%s: expected %zu to %zu arguments, got %zu", ev->call.name, lo, hi, n);
 }
 
-static int arg(struct runner *r, const struct dr_event *ev, size_t i, long *out)
+int dc_arg(struct runner *r, const struct dr_event *ev, size_t i, long *out)
 {
-    return eval(r, ev, ev->call.args[i], out);
+    return dc_eval(r, ev, ev->call.args[i], out);
 }
 
-static int is_ellipsis(const struct dr_expr *e)
+int dc_is_ellipsis(const struct dr_expr *e)
 {
     return e->kind == DR_X_ELLIPSIS;
 }
 
 /* A field of a {name=value, ...} structure, or NULL. */
-static const struct dr_expr *field(const struct dr_expr *e, const char *name)
+const struct dr_expr *dc_field(const struct dr_expr *e, const char *name)
 {
     if (e->kind != DR_X_STRUCT)
         return NULL;
@@ -250,21 +248,21 @@ static int sockaddr(struct runner *r, const struct dr_event *ev, const struct dr
 {
     out->addr = *addr;
     out->port = port;
-    if (is_ellipsis(e))
+    if (dc_is_ellipsis(e))
         return 0;
-    const struct dr_expr *p = field(e, "sin_port"), *a = field(e, "sin_addr");
+    const struct dr_expr *p = dc_field(e, "sin_port"), *a = dc_field(e, "sin_addr");
     long v;
     if (!p || !a)
         return dr_fail(r, ev,
                        "%s: expected ... or {sa_family=AF_INET, sin_port=htons(N), "
                        "sin_addr=inet_addr(\"A.B.C.D\")}",
                        ev->call.name);
-    if (eval(r, ev, p, &v) < 0)
+    if (dc_eval(r, ev, p, &v) < 0)
         return -1;
     if (v < 0 || v > 65535)
         return dr_fail(r, ev, "%s: port %ld out of range", ev->call.name, v);
     out->port = (uint16_t)v;
-    if (eval(r, ev, a, &v) < 0)
+    if (dc_eval(r, ev, a, &v) < 0)
         return -1;
     out->addr = sf_addr_v4((uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v);
     return 0;
@@ -294,11 +292,11 @@ static int fd_new(struct runner *r, struct sf_conn *c, int nonblock)
 }
 
 /* The descriptor in argument 0; NULL after setting EBADF as the call's result. */
-static struct dr_fd *fd_arg(struct runner *r, struct dr_call *call, int *failed)
+struct dr_fd *dc_fd_arg(struct runner *r, struct dr_call *call, int *failed)
 {
     long fd;
     *failed = 0;
-    if (arg(r, call->ev, 0, &fd) < 0) {
+    if (dc_arg(r, call->ev, 0, &fd) < 0) {
         *failed = 1;
         return NULL;
     }
@@ -311,7 +309,7 @@ static struct dr_fd *fd_arg(struct runner *r, struct dr_call *call, int *failed)
 }
 
 /* The engine's negative errno as the call's result. */
-static int result(struct dr_call *call, long rc)
+int dc_result(struct dr_call *call, long rc)
 {
     if (rc < 0) {
         call->ret = -1;
@@ -323,14 +321,6 @@ static int result(struct dr_call *call, long rc)
     return DR_CALL_DONE;
 }
 
-#define FD_OR_RETURN(d, r, call)                                                                   \
-    int failed_;                                                                                   \
-    struct dr_fd *d = fd_arg(r, call, &failed_);                                                   \
-    if (failed_)                                                                                   \
-        return DR_CALL_FAILED;                                                                     \
-    if (!d)                                                                                        \
-    return DR_CALL_DONE
-
 /* ---- the calls --------------------------------------------------------------------------------
  */
 
@@ -338,56 +328,57 @@ static int do_socket(struct runner *r, struct dr_call *call)
 {
     const struct dr_event *ev = call->ev;
     long domain = r->ip_version == 4 ? AF_INET : AF_INET6, type, proto = IPPROTO_TCP;
-    if (nargs(r, ev, 3, 3) < 0)
+    if (dc_nargs(r, ev, 3, 3) < 0)
         return DR_CALL_FAILED;
-    if ((!is_ellipsis(ev->call.args[0]) && arg(r, ev, 0, &domain) < 0) ||
-        arg(r, ev, 1, &type) < 0 || (!is_ellipsis(ev->call.args[2]) && arg(r, ev, 2, &proto) < 0))
+    if ((!dc_is_ellipsis(ev->call.args[0]) && dc_arg(r, ev, 0, &domain) < 0) ||
+        dc_arg(r, ev, 1, &type) < 0 ||
+        (!dc_is_ellipsis(ev->call.args[2]) && dc_arg(r, ev, 2, &proto) < 0))
         return DR_CALL_FAILED;
     /* ipv4-mapped-ipv6: AF_INET6 sockets whose traffic is IPv4 (the engine needs no mapping:
      * the runner gives it the IPv4 addresses) */
     if (domain != (r->ip_version == 4 ? AF_INET : AF_INET6) &&
         !(r->ip_version == 46 && domain == AF_INET))
-        return result(call, -EAFNOSUPPORT);
+        return dc_result(call, -EAFNOSUPPORT);
     if ((type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != SOCK_STREAM ||
         (proto != IPPROTO_TCP && proto != 0))
-        return result(call, -EPROTONOSUPPORT);
+        return dc_result(call, -EPROTONOSUPPORT);
     struct sf_conn *c = sf_socket(r->eng);
     if (!c)
-        return result(call, -ENOMEM);
+        return dc_result(call, -ENOMEM);
     int fd = fd_new(r, c, (type & SOCK_NONBLOCK) != 0);
     if (fd < 0) {
         sf_abort(c);
-        return result(call, -EMFILE);
+        return dc_result(call, -EMFILE);
     }
-    return result(call, fd);
+    return dc_result(call, fd);
 }
 
 static int do_bind(struct runner *r, struct dr_call *call)
 {
-    if (nargs(r, call->ev, 3, 3) < 0)
+    if (dc_nargs(r, call->ev, 3, 3) < 0)
         return DR_CALL_FAILED;
     FD_OR_RETURN(d, r, call);
     struct sf_endpoint ep;
     if (sockaddr(r, call->ev, call->ev->call.args[1], &r->local, r->bind_port, &ep) < 0)
         return DR_CALL_FAILED;
-    return result(call, sf_bind(d->c, &ep));
+    return dc_result(call, sf_bind(d->c, &ep));
 }
 
 static int do_listen(struct runner *r, struct dr_call *call)
 {
     long backlog;
-    if (nargs(r, call->ev, 2, 2) < 0 || arg(r, call->ev, 1, &backlog) < 0)
+    if (dc_nargs(r, call->ev, 2, 2) < 0 || dc_arg(r, call->ev, 1, &backlog) < 0)
         return DR_CALL_FAILED;
     FD_OR_RETURN(d, r, call);
-    return result(call, sf_listen(d->c, (int)backlog));
+    return dc_result(call, sf_listen(d->c, (int)backlog));
 }
 
 static int do_accept(struct runner *r, struct dr_call *call)
 {
-    if (nargs(r, call->ev, 3, 4) < 0)
+    if (dc_nargs(r, call->ev, 3, 4) < 0)
         return DR_CALL_FAILED;
     long flags = 0;
-    if (call->ev->call.nargs == 4 && arg(r, call->ev, 3, &flags) < 0)
+    if (call->ev->call.nargs == 4 && dc_arg(r, call->ev, 3, &flags) < 0)
         return DR_CALL_FAILED;
     FD_OR_RETURN(d, r, call);
     int err = 0;
@@ -396,21 +387,21 @@ static int do_accept(struct runner *r, struct dr_call *call)
     if (!c) {
         if (err == -EAGAIN && !d->nonblock)
             return DR_CALL_BLOCKED;
-        return result(call, err ? err : -EAGAIN);
+        return dc_result(call, err ? err : -EAGAIN);
     }
     int fd = fd_new(r, c, (flags & SOCK_NONBLOCK) != 0);
     if (fd < 0) {
         sf_abort(c);
-        return result(call, -EMFILE);
+        return dc_result(call, -EMFILE);
     }
     r->fds[fd].notsent_low = d->notsent_low; /* Linux clones the listener's setting */
     r->fds[fd].accepted = 1;
-    return result(call, fd);
+    return dc_result(call, fd);
 }
 
 static int do_connect(struct runner *r, struct dr_call *call)
 {
-    if (nargs(r, call->ev, 3, 3) < 0)
+    if (dc_nargs(r, call->ev, 3, 3) < 0)
         return DR_CALL_FAILED;
     FD_OR_RETURN(d, r, call);
     if (call->attempts++ == 0) {
@@ -420,17 +411,17 @@ static int do_connect(struct runner *r, struct dr_call *call)
         int rc = sf_connect(d->c, &ep);
         dr_touched(r);
         if (rc != -EINPROGRESS || d->nonblock)
-            return result(call, rc);
+            return dc_result(call, rc);
     }
     /* a blocking connect returns once the handshake is over, or with its error */
     if (sf_poll(d->c) & SF_POLLERR)
-        return result(call, -sf_take_error(d->c));
+        return dc_result(call, -sf_take_error(d->c));
     enum sf_state s = sf_conn_state(d->c);
     if (s == SF_SYN_SENT || s == SF_SYN_RECEIVED)
         return DR_CALL_BLOCKED;
     if (s == SF_CLOSED)
-        return result(call, -ECONNABORTED);
-    return result(call, 0);
+        return dc_result(call, -ECONNABORTED);
+    return dc_result(call, 0);
 }
 
 /* The handshake is still under way, nothing has failed and writes are not shut down. The
@@ -479,7 +470,7 @@ static int do_sendto(struct runner *r, struct dr_call *call)
 {
     const struct dr_event *ev = call->ev;
     long flags;
-    if (nargs(r, ev, 6, 6) < 0 || arg(r, ev, 3, &flags) < 0)
+    if (dc_nargs(r, ev, 6, 6) < 0 || dc_arg(r, ev, 3, &flags) < 0)
         return DR_CALL_FAILED;
     if (flags & MSG_FASTOPEN)
         return dr_unsupported(r, ev, "client-side TCP Fast Open (sendto with MSG_FASTOPEN)");
@@ -491,13 +482,13 @@ static int do_write(struct runner *r, struct dr_call *call)
     const struct dr_event *ev = call->ev;
     int is_send = !strcmp(ev->call.name, "send");
     long n, flags = 0;
-    if (nargs(r, ev, is_send ? 4 : 3, is_send ? 4 : 3) < 0 || arg(r, ev, 2, &n) < 0 ||
-        (is_send && arg(r, ev, 3, &flags) < 0))
+    if (dc_nargs(r, ev, is_send ? 4 : 3, is_send ? 4 : 3) < 0 || dc_arg(r, ev, 2, &n) < 0 ||
+        (is_send && dc_arg(r, ev, 3, &flags) < 0))
         return DR_CALL_FAILED;
     if (n < 0)
-        return result(call, -EINVAL);
+        return dc_result(call, -EINVAL);
     if (null_buffer(ev->call.args[1]) && n > 0)
-        return result(call, -EFAULT);
+        return dc_result(call, -EFAULT);
     if (flags & MSG_FASTOPEN)
         return dr_unsupported(r, ev, "client-side TCP Fast Open (MSG_FASTOPEN)");
     if (flags & ~(long)(MSG_NOSIGNAL | MSG_DONTWAIT | MSG_EOR))
@@ -505,7 +496,7 @@ static int do_write(struct runner *r, struct dr_call *call)
     FD_OR_RETURN(d, r, call);
     int nonblock = d->nonblock || (flags & MSG_DONTWAIT);
     if (connecting(d))
-        return nonblock ? result(call, -EAGAIN) : DR_CALL_BLOCKED;
+        return nonblock ? dc_result(call, -EAGAIN) : DR_CALL_BLOCKED;
     /* MSG_EOR (Linux): later data never joins this record in a segment. The engine keeps no
      * record boundaries; that only shows when more data comes while this is still queued. */
     if (d->eor && call->done == 0 && unsent(d) > 0)
@@ -537,11 +528,11 @@ static int do_write(struct runner *r, struct dr_call *call)
             return DR_CALL_BLOCKED;
         if (call->done)
             break; /* a partial write returns its count; the error comes next time */
-        return result(call, k ? k : -EAGAIN);
+        return dc_result(call, k ? k : -EAGAIN);
     }
     if (call->done)
         d->eor = (flags & MSG_EOR) != 0;
-    return result(call, (long)call->done);
+    return dc_result(call, (long)call->done);
 }
 
 static int do_read(struct runner *r, struct dr_call *call)
@@ -549,13 +540,13 @@ static int do_read(struct runner *r, struct dr_call *call)
     const struct dr_event *ev = call->ev;
     int is_recv = !strcmp(ev->call.name, "recv");
     long n, flags = 0;
-    if (nargs(r, ev, is_recv ? 4 : 3, is_recv ? 4 : 3) < 0 || arg(r, ev, 2, &n) < 0 ||
-        (is_recv && arg(r, ev, 3, &flags) < 0))
+    if (dc_nargs(r, ev, is_recv ? 4 : 3, is_recv ? 4 : 3) < 0 || dc_arg(r, ev, 2, &n) < 0 ||
+        (is_recv && dc_arg(r, ev, 3, &flags) < 0))
         return DR_CALL_FAILED;
     if (n < 0)
-        return result(call, -EINVAL);
+        return dc_result(call, -EINVAL);
     if (null_buffer(ev->call.args[1]) && n > 0)
-        return result(call, -EFAULT);
+        return dc_result(call, -EFAULT);
     if (flags & ~(long)(MSG_PEEK | MSG_DONTWAIT))
         return dr_unsupported(r, ev, "recv: flags 0x%lx", flags);
     FD_OR_RETURN(d, r, call);
@@ -565,13 +556,13 @@ static int do_read(struct runner *r, struct dr_call *call)
     dr_touched(r);
     if (k == -EAGAIN && !d->nonblock && !(flags & MSG_DONTWAIT))
         return DR_CALL_BLOCKED;
-    return result(call, k);
+    return dc_result(call, k);
 }
 
 static int do_shutdown(struct runner *r, struct dr_call *call)
 {
     long how;
-    if (nargs(r, call->ev, 2, 2) < 0 || arg(r, call->ev, 1, &how) < 0)
+    if (dc_nargs(r, call->ev, 2, 2) < 0 || dc_arg(r, call->ev, 1, &how) < 0)
         return DR_CALL_FAILED;
     FD_OR_RETURN(d, r, call);
     int sf_how = how == SHUT_RD     ? SF_SHUT_RD
@@ -579,249 +570,39 @@ static int do_shutdown(struct runner *r, struct dr_call *call)
                  : how == SHUT_RDWR ? SF_SHUT_RDWR
                                     : -1;
     if (sf_how < 0)
-        return result(call, -EINVAL);
+        return dc_result(call, -EINVAL);
     int rc = sf_shutdown(d->c, sf_how);
     dr_touched(r);
     if (rc == 0 && (sf_how & SF_SHUT_WR))
         d->shut_wr = 1;
-    return result(call, rc);
+    return dc_result(call, rc);
 }
 
 static int do_close(struct runner *r, struct dr_call *call)
 {
-    if (nargs(r, call->ev, 1, 1) < 0)
+    if (dc_nargs(r, call->ev, 1, 1) < 0)
         return DR_CALL_FAILED;
     FD_OR_RETURN(d, r, call);
     int rc = sf_close(d->c);
     dr_touched(r);
     d->c = NULL; /* the descriptor is gone whatever close says, as in POSIX */
-    return result(call, rc);
+    return dc_result(call, rc);
 }
 
 static int do_fcntl(struct runner *r, struct dr_call *call)
 {
     long cmd, flags = 0;
-    if (nargs(r, call->ev, 2, 3) < 0 || arg(r, call->ev, 1, &cmd) < 0 ||
-        (call->ev->call.nargs == 3 && arg(r, call->ev, 2, &flags) < 0))
+    if (dc_nargs(r, call->ev, 2, 3) < 0 || dc_arg(r, call->ev, 1, &cmd) < 0 ||
+        (call->ev->call.nargs == 3 && dc_arg(r, call->ev, 2, &flags) < 0))
         return DR_CALL_FAILED;
     FD_OR_RETURN(d, r, call);
     if (cmd == F_GETFL)
-        return result(call, O_RDWR | (d->nonblock ? O_NONBLOCK : 0));
+        return dc_result(call, O_RDWR | (d->nonblock ? O_NONBLOCK : 0));
     if (cmd == F_SETFL) {
         d->nonblock = (flags & O_NONBLOCK) != 0;
-        return result(call, 0);
+        return dc_result(call, 0);
     }
-    return result(call, -EINVAL);
-}
-
-static int is_tcp(long level)
-{
-    return level == SOL_TCP || level == IPPROTO_TCP;
-}
-
-/* (level, name) to the engine's option; -1 if it has none. */
-static int engine_opt(long level, long name)
-{
-    static const struct {
-        long level, name;
-        enum sf_opt opt;
-    } map[] = {
-        {SOL_SOCKET, SO_REUSEADDR, SF_OPT_REUSEADDR},
-        {SOL_SOCKET, SO_KEEPALIVE, SF_OPT_KEEPALIVE},
-        {SOL_SOCKET, SO_LINGER, SF_OPT_LINGER},
-        {SOL_SOCKET, SO_RCVBUF, SF_OPT_RCVBUF},
-        {SOL_SOCKET, SO_SNDBUF, SF_OPT_SNDBUF},
-        {IPPROTO_TCP, TCP_NODELAY, SF_OPT_NODELAY},
-        {IPPROTO_TCP, TCP_CORK, SF_OPT_CORK},
-        {IPPROTO_TCP, TCP_KEEPIDLE, SF_OPT_KEEPIDLE},
-        {IPPROTO_TCP, TCP_KEEPINTVL, SF_OPT_KEEPINTVL},
-        {IPPROTO_TCP, TCP_KEEPCNT, SF_OPT_KEEPCNT},
-        {IPPROTO_TCP, TCP_USER_TIMEOUT, SF_OPT_USER_TIMEOUT},
-        {IPPROTO_TCP, TCP_MAXSEG, SF_OPT_MAXSEG},
-        {IPPROTO_TCP, TCP_FASTOPEN, SF_OPT_FASTOPEN},
-    };
-    if (level == SOL_TCP)
-        level = IPPROTO_TCP;
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (map[i].level == level && map[i].name == name)
-            return (int)map[i].opt;
-    return -1;
-}
-
-static int do_setsockopt(struct runner *r, struct dr_call *call)
-{
-    const struct dr_event *ev = call->ev;
-    long level, name, value;
-    if (nargs(r, ev, 5, 5) < 0 || arg(r, ev, 1, &level) < 0 || arg(r, ev, 2, &name) < 0)
-        return DR_CALL_FAILED;
-    FD_OR_RETURN(d, r, call);
-    const struct dr_expr *v = ev->call.args[3];
-    if (is_tcp(level) && (name == TCP_NOTSENT_LOWAT || name == DR_TCP_NOOPT)) {
-        if (eval(r, ev, v, &value) < 0)
-            return DR_CALL_FAILED;
-        if (name == DR_TCP_NOOPT)
-            return value ? dr_unsupported(r, ev, "TCP_NOOPT on: the engine always sends MSS")
-                         : result(call, 0);
-        d->notsent_low = value < 0 || value > UINT32_MAX ? 0 : (uint32_t)value;
-        return result(call, 0);
-    }
-    if (is_tcp(level) && name == TCP_FASTOPEN_KEY) {
-        /* 16 bytes, as Linux: the listener's own cookie key */
-        long len;
-        if (eval(r, ev, ev->call.args[4], &len) < 0)
-            return DR_CALL_FAILED;
-        if (len != 16)
-            return result(call, -EINVAL);
-        if (v->kind != DR_X_STRING || strlen(v->text) != 16)
-            return dr_unsupported(r, ev, "TCP_FASTOPEN_KEY: only a 16-byte string without NULs");
-        return result(call, sf_set_fastopen_key(d->c, (const uint8_t *)v->text));
-    }
-    if (is_tcp(level) && (name == TCP_FASTOPEN_CONNECT || name == TCP_FASTOPEN_NO_COOKIE))
-        return dr_unsupported(r, ev, "client-side TCP Fast Open (%s)",
-                              name == TCP_FASTOPEN_CONNECT ? "TCP_FASTOPEN_CONNECT"
-                                                           : "TCP_FASTOPEN_NO_COOKIE");
-    int opt = engine_opt(level, name);
-    if (opt < 0)
-        return dr_unsupported(r, ev, "setsockopt: option %ld at level %ld", name, level);
-    if (opt == SF_OPT_LINGER) {
-        const struct dr_expr *on = field(v, "onoff"), *secs = field(v, "linger");
-        long a, b;
-        if (!on || !secs)
-            return dr_fail(r, ev, "setsockopt SO_LINGER: expected {onoff=N, linger=N}");
-        if (eval(r, ev, on, &a) < 0 || eval(r, ev, secs, &b) < 0)
-            return DR_CALL_FAILED;
-        value = a ? b : -1;
-    } else if (eval(r, ev, v, &value) < 0) {
-        return DR_CALL_FAILED;
-    }
-    int rc = sf_setopt(d->c, (enum sf_opt)opt, value);
-    if (rc == 0 && opt == SF_OPT_SNDBUF)
-        d->bufs_set |= 1;
-    if (rc == 0 && opt == SF_OPT_RCVBUF)
-        d->bufs_set |= 2;
-    return result(call, rc);
-}
-
-/* tcp_info fields the engine can answer, by their Linux names. */
-static int tcp_info_field(const struct sf_conn_info *in, const char *name, long *out)
-{
-    uint32_t mss = in->snd_mss ? in->snd_mss : 1;
-    const struct {
-        const char *name;
-        long value;
-    } f[] = {
-        {"tcpi_state", linux_state(in->state)},
-        {"tcpi_snd_mss", in->snd_mss},
-        {"tcpi_rcv_mss", in->rcv_mss},
-        {"tcpi_snd_wscale", in->snd_wscale},
-        {"tcpi_rcv_wscale", in->rcv_wscale},
-        {"tcpi_rto", in->rto_us},
-        {"tcpi_rtt", in->srtt_us},
-        {"tcpi_rttvar", in->rttvar_us},
-        {"tcpi_snd_cwnd", (long)(in->cwnd / mss)},
-        {"tcpi_snd_ssthresh", (long)(in->ssthresh / mss)},
-        {"tcpi_backoff", in->rto_backoffs},
-        {"tcpi_total_retrans", (long)in->retrans_segs},
-        {"tcpi_bytes_acked", (long)in->bytes_acked},
-        {"tcpi_bytes_received", (long)in->bytes_received},
-        {"tcpi_segs_out", (long)in->segs_out},
-        {"tcpi_segs_in", (long)in->segs_in},
-        {"tcpi_options", (in->ts_ok ? 1 : 0) | (in->sack_ok ? 2 : 0) | (in->wscale_ok ? 4 : 0)},
-    };
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
-        if (!strcmp(f[i].name, name)) {
-            *out = f[i].value;
-            return 0;
-        }
-    return -1;
-}
-
-static int check_tcp_info(struct runner *r, const struct dr_event *ev, const struct dr_expr *v,
-                          const struct sf_conn *c)
-{
-    if (is_ellipsis(v))
-        return 0;
-    if (v->kind != DR_X_STRUCT)
-        return dr_fail(r, ev, "getsockopt TCP_INFO: expected {tcpi_state=..., ...}");
-    struct sf_conn_info in;
-    sf_info(c, &in);
-    for (size_t i = 0; i < v->n; i++) {
-        const struct dr_expr *it = v->items[i];
-        if (is_ellipsis(it))
-            continue;
-        if (it->kind != DR_X_ASSIGN)
-            return dr_fail(r, ev, "getsockopt TCP_INFO: expected name=value at column %d",
-                           it->pos.col);
-        long want, got;
-        if (tcp_info_field(&in, it->text, &got) < 0)
-            return dr_fail(r, ev, "getsockopt TCP_INFO: field %s is not supported", it->text);
-        if (eval(r, ev, it->rhs, &want) < 0)
-            return -1;
-        if (want != got)
-            return dr_fail(r, ev,
-                           "getsockopt TCP_INFO: expected: %s=%ld / actual: %s=%ld "
-                           "(engine state %s) at time %.6f",
-                           it->text, want, it->text, got, sf_state_name(in.state),
-                           dr_secs(dr_now(r)));
-    }
-    return 0;
-}
-
-static int do_getsockopt(struct runner *r, struct dr_call *call)
-{
-    const struct dr_event *ev = call->ev;
-    long level, name;
-    if (nargs(r, ev, 5, 5) < 0 || arg(r, ev, 1, &level) < 0 || arg(r, ev, 2, &name) < 0)
-        return DR_CALL_FAILED;
-    FD_OR_RETURN(d, r, call);
-    const struct dr_expr *v = ev->call.args[3];
-    if ((level == SOL_TCP || level == IPPROTO_TCP) && name == TCP_INFO)
-        return check_tcp_info(r, ev, v, d->c) < 0 ? DR_CALL_FAILED : result(call, 0);
-    long got, want;
-    if (level == SOL_SOCKET && name == SO_ERROR) {
-        got = sf_take_error(d->c);
-    } else if (is_tcp(level) && name == TCP_NOTSENT_LOWAT) {
-        got = d->notsent_low;
-    } else if (is_tcp(level) && name == DR_TCP_NOOPT) {
-        got = 0;
-    } else {
-        int opt = engine_opt(level, name);
-        if (opt < 0)
-            return dr_unsupported(r, ev, "getsockopt: option %ld at level %ld", name, level);
-        int rc = sf_getopt(d->c, (enum sf_opt)opt, &got);
-        if (rc < 0)
-            return result(call, rc);
-        /* Linux doubles a buffer size set by setsockopt ("to allow space for bookkeeping
-         * overhead", socket(7)) and reports the doubled value; the engine's buffer holds the
-         * bytes asked for */
-        if ((opt == SF_OPT_SNDBUF && (d->bufs_set & 1)) ||
-            (opt == SF_OPT_RCVBUF && (d->bufs_set & 2)))
-            got *= 2;
-        if (opt == SF_OPT_LINGER) {
-            const struct dr_expr *on = field(v, "onoff"), *secs = field(v, "linger");
-            long a = 0, b = 0;
-            if (on && (eval(r, ev, on, &a) < 0 || (secs && eval(r, ev, secs, &b) < 0)))
-                return DR_CALL_FAILED;
-            if (on && (a != (got >= 0) || (a && secs && b != got)))
-                return dr_fail(r, ev,
-                               "getsockopt SO_LINGER: expected {onoff=%ld, linger=%ld} / "
-                               "actual {onoff=%d, linger=%ld}",
-                               a, b, got >= 0, got >= 0 ? got : 0);
-            return result(call, 0);
-        }
-    }
-    if (!is_ellipsis(v)) {
-        if (eval(r, ev, v, &want) < 0)
-            return DR_CALL_FAILED;
-        if (want != got) {
-            char b[512];
-            return dr_fail(r, ev, "%s: expected: [%ld] / actual: [%ld]%s%s at time %.6f",
-                           call_text(ev, b, sizeof b), want, got,
-                           name == SO_ERROR && got ? " " : "",
-                           name == SO_ERROR && got ? errno_name((int)got) : "", dr_secs(dr_now(r)));
-        }
-    }
-    return result(call, 0);
+    return dc_result(call, -EINVAL);
 }
 
 static unsigned poll_bits(unsigned sf)
@@ -835,7 +616,7 @@ static int do_poll(struct runner *r, struct dr_call *call)
 {
     const struct dr_event *ev = call->ev;
     long n, timeout;
-    if (nargs(r, ev, 3, 3) < 0 || arg(r, ev, 1, &n) < 0 || arg(r, ev, 2, &timeout) < 0)
+    if (dc_nargs(r, ev, 3, 3) < 0 || dc_arg(r, ev, 1, &n) < 0 || dc_arg(r, ev, 2, &timeout) < 0)
         return DR_CALL_FAILED;
     const struct dr_expr *list = ev->call.args[0];
     if (list->kind != DR_X_LIST || (long)list->n != n || list->n > DR_MAX_POLL)
@@ -846,12 +627,12 @@ static int do_poll(struct runner *r, struct dr_call *call)
     long ready = 0;
     call->npoll = list->n;
     for (size_t i = 0; i < list->n; i++) {
-        const struct dr_expr *fe = field(list->items[i], "fd"),
-                             *ee = field(list->items[i], "events");
+        const struct dr_expr *fe = dc_field(list->items[i], "fd"),
+                             *ee = dc_field(list->items[i], "events");
         long fd, events;
         if (!fe || !ee)
             return dr_fail(r, ev, "poll: entry %zu needs fd= and events=", i + 1);
-        if (eval(r, ev, fe, &fd) < 0 || eval(r, ev, ee, &events) < 0)
+        if (dc_eval(r, ev, fe, &fd) < 0 || dc_eval(r, ev, ee, &events) < 0)
             return DR_CALL_FAILED;
         unsigned rev;
         if (fd < 0 || fd >= DR_MAX_FDS || !r->fds[fd].c)
@@ -868,7 +649,7 @@ static int do_poll(struct runner *r, struct dr_call *call)
     }
     if (!ready && dr_now(r) < call->wake)
         return DR_CALL_BLOCKED;
-    return result(call, ready);
+    return dc_result(call, ready);
 }
 
 static const struct {
@@ -889,8 +670,8 @@ static const struct {
     {"shutdown", do_shutdown},
     {"close", do_close},
     {"fcntl", do_fcntl},
-    {"setsockopt", do_setsockopt},
-    {"getsockopt", do_getsockopt},
+    {"setsockopt", dc_setsockopt},
+    {"getsockopt", dc_getsockopt},
     {"poll", do_poll},
 };
 
@@ -927,11 +708,11 @@ static int check_poll(struct runner *r, const struct dr_call *call)
     const struct dr_event *ev = call->ev;
     const struct dr_expr *list = ev->call.args[0];
     for (size_t i = 0; i < call->npoll && i < list->n; i++) {
-        const struct dr_expr *re = field(list->items[i], "revents");
+        const struct dr_expr *re = dc_field(list->items[i], "revents");
         long want;
-        if (!re || is_ellipsis(re))
+        if (!re || dc_is_ellipsis(re))
             continue;
-        if (eval(r, ev, re, &want) < 0)
+        if (dc_eval(r, ev, re, &want) < 0)
             return -1;
         if ((unsigned long)want != call->revents[i])
             return dr_fail(r, ev,
@@ -948,7 +729,7 @@ int dr_call_check(struct runner *r, const struct dr_call *call)
     const struct dr_syscall *sc = &ev->call;
     char b[1024], got[96];
     if (call->ret < 0)
-        snprintf(got, sizeof got, "-1 %s (%s)", errno_name(call->err), strerror(call->err));
+        snprintf(got, sizeof got, "-1 %s (%s)", dc_errno_name(call->err), strerror(call->err));
     else
         snprintf(got, sizeof got, "%ld", call->ret);
     if (r->set->verbose && r->set->log) {
@@ -957,17 +738,17 @@ int dr_call_check(struct runner *r, const struct dr_call *call)
         dr_format_call_args(&t, sc);
         fprintf(r->set->log, "%.6f %s = %s\n", dr_secs(dr_now(r)), b, got);
     }
-    if (!is_ellipsis(sc->result)) {
+    if (!dc_is_ellipsis(sc->result)) {
         long want;
-        if (eval(r, ev, sc->result, &want) < 0)
+        if (dc_eval(r, ev, sc->result, &want) < 0)
             return -1;
         long want_err = 0;
         if (want == -1 && sc->err &&
-            lookup(errnos, sizeof errnos / sizeof errnos[0], sc->err, &want_err) < 0)
+            dc_lookup(errnos, sizeof errnos / sizeof errnos[0], sc->err, &want_err) < 0)
             return dr_fail(r, ev, "%s: unknown errno name %s", sc->name, sc->err);
         if (want != call->ret || (want == -1 && sc->err && want_err != call->err))
             return dr_fail(r, ev, "%s: expected: = %ld%s%s / actual: = %s at time %.6f",
-                           call_text(ev, b, sizeof b), want, want == -1 && sc->err ? " " : "",
+                           dc_call_text(ev, b, sizeof b), want, want == -1 && sc->err ? " " : "",
                            want == -1 && sc->err ? sc->err : "", got, dr_secs(dr_now(r)));
     }
     if (!strcmp(sc->name, "poll") && call->ret >= 0 && check_poll(r, call) < 0)
