@@ -33,6 +33,7 @@ What one transport's run does:
 import argparse
 import collections
 import ctypes
+import datetime
 import json
 import os
 import random
@@ -81,6 +82,17 @@ BAD_EVENTS = {"reload_rejected", "accept_error", "connect_error", "fd_exhausted"
               "loop_detected", "check_error"}
 
 KIB, MIB = 1024, 1024 * 1024
+# After the flood, its half-open entries fill the SYN backlog until they time out (SYN-ACK
+# sent 1 + synack_retries 2 times: 1 + 2 + 4 s), and cookies go on being sent meanwhile.
+COOKIE_TAIL_S = 10.0
+FLOOD_PROBES = 4       # clients that connect during the flood
+FD_SLACK = 32          # descriptors beyond the clients': health checks, admin requests
+GROWTH_KIB = 4096      # RSS less the buffer pool: last third of the run over the first
+PICK_EPS_S = 0.005     # log timestamps vs durations: microseconds, and two clocks
+DRAIN_SESSIONS = 6     # live at SIGTERM
+DRAIN_BYTES = 1 * 1024 * 1024
+DRAIN_SLOW_US = 20000  # the client reads 16 KiB every 20 ms: about 1.3 s for 1 MiB
+DRAIN_TIMEOUT_S = 5    # the configuration's drain_timeout
 
 
 def log_uniform(rng, lo, hi):
@@ -103,7 +115,15 @@ FIELD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
 
 
 def parse_line(line):
-    return {k: v.strip('"') for k, v in FIELD.findall(line)}
+    """The fields of a log line; "_ts": its timestamp (seconds, synfin's wall clock)."""
+    d = {k: v.strip('"') for k, v in FIELD.findall(line)}
+    stamp = line.split(" ", 1)[0]
+    try:
+        d["_ts"] = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+    except ValueError:
+        pass
+    return d
 
 
 # ---------------------------------------------------------------------------------------
@@ -212,8 +232,15 @@ class Soak:
         self.events = collections.Counter()
         self.server_events = collections.Counter()  # (event, server)
         self.log_lines = 0
-        self.samples = []            # (t, fds, rss_kib)
+        self.samples = []            # (t, fds, rss_kib, phase, pool free KiB)
+        self.health_log = []         # server_down / server_up lines, in order
+        self.drain_log = []          # drain / exit lines
+        self.drain_result = None
+        self.sigterm_sent = False
+        self.counts = None
+        self.growth_kib = None
         self.flood_result = None
+        self.flood_span = None       # (start, end) of the SYN flood
         self.synfin = None
         self.results = {}
         self.phase = "setup"
@@ -279,7 +306,7 @@ class Soak:
         w1 = (1, 3)[variant % 2]
         ka = "keepalive on; keepalive_idle 5s; keepalive_interval 1s; keepalive_count 5;"
         lines = [f"log {self.dir}/synfin.log;", f"admin 127.0.0.1:{self.admin_port};",
-                 "drain_timeout 5s;"]
+                 f"drain_timeout {DRAIN_TIMEOUT_S}s;"]
         cl = f"idle_timeout 60s; client_fin_timeout 60s; {ka}"
         sv = f"connect_timeout 3s; idle_timeout 60s; server_fin_timeout 60s; {ka}"
         if self.stack:
@@ -401,6 +428,10 @@ class Soak:
             self.events[ev] += 1
             if "server" in d:
                 self.server_events[(ev, d["server"])] += 1
+            if ev in ("server_down", "server_up"):
+                self.health_log.append(d)
+            if ev in ("drain", "exit"):
+                self.drain_log.append(d)
         if ev in BAD_EVENTS:
             self.fail(f"event {ev} in synfin's log: {line}")
 
@@ -427,7 +458,10 @@ class Soak:
         fe = P.FE_FIN if probe else rng.randrange(2)  # the flood is at fe_fin
         big = 1 if self.stack else 4  # the stack's wire is impaired: smaller transfers
         up = down = rst_at = slow = 0
-        if kind in (P.SFIN, P.CFIN, P.BOTH):
+        if probe:
+            # One segment with the header (see cookie_reset): a flood probe must complete.
+            up, down = log_uniform(rng, 16, 1 * KIB), log_uniform(rng, 16, 32 * KIB)
+        elif kind in (P.SFIN, P.CFIN, P.BOTH):
             up, down = log_uniform(rng, 16, 4 * KIB), log_uniform(rng, 16, 32 * KIB)
         elif kind == P.HALF_C:
             up, down = log_uniform(rng, 64 * KIB, big * MIB), log_uniform(rng, 16, big * MIB)
@@ -510,10 +544,14 @@ class Soak:
             c = self.connect(s)
             res["phase"] = "header"
             c.settimeout(self.stall)
-            c.sendall(P.header(s.token, k, s.fe, s.up, s.down, s.rst_at, s.slow_us))
+            hdr = P.header(s.token, k, s.fe, s.up, s.down, s.rst_at, s.slow_us)
+            if s.probe:  # header and request in one segment
+                c.sendall(hdr + gen.take(s.up))
+            else:
+                c.sendall(hdr)
             if k in (P.SFIN, P.SLOW_C):
                 res["phase"] = "request"
-                P.send_all(c, gen, s.up, self.stall)
+                P.send_all(c, gen, s.up - gen.n, self.stall)
                 res["phase"] = "answer"
                 res["end"] = P.recv_some(c, chk, None, self.stall,
                                          pace=s.slow_us / 1e6 if k == P.SLOW_C else 0,
@@ -653,7 +691,12 @@ class Soak:
     def sampler(self):
         while not self.stop_sampling.wait(1.0):
             try:
-                self.samples.append((now(), self.fd_count(), self.rss_kib(), self.phase))
+                fds, rss = self.fd_count(), self.rss_kib()
+                try:
+                    pool = self.metrics().get("synfin_buffers_free_bytes", 0) / 1024
+                except OSError:
+                    pool = None
+                self.samples.append((now(), fds, rss, self.phase, pool))
             except FileNotFoundError:
                 return
 
@@ -729,10 +772,12 @@ class Soak:
                 self.run_client(s)
 
         self.flooding.set()
-        threads = [threading.Thread(target=prober, daemon=True) for _ in range(4)]
+        threads = [threading.Thread(target=prober, daemon=True) for _ in range(FLOOD_PROBES)]
         for t in threads:
             t.start()
+        t0 = now()
         sent, took = self.flood(count, 5.0)
+        self.flood_span = (t0, now())
         done.set()
         for t in threads:
             t.join(self.stall * 2)
@@ -800,7 +845,8 @@ class Soak:
 
     def baseline(self):
         m = self.quiet("baseline")
-        self.base = {"fds": self.steady_fds(), "rss_kib": self.rss_kib(), "metrics": m}
+        self.base = {"fds": self.steady_fds(), "rss_kib": self.rss_kib(), "metrics": m,
+                     "t": now()}
         self.note(f"baseline: {self.base['fds']} descriptors, RSS {self.base['rss_kib']} KiB, "
                   f"pool {int(m.get('synfin_buffers_free_bytes', 0)) // 1024} KiB free")
 
@@ -810,7 +856,9 @@ class Soak:
         """Whether a kill of the killable server fell inside s's life and s was on it (or
         lost every connect attempt while it was down)."""
         L = s.log or {}
-        t0, t1 = s.t_start or 0, s.t_end or now()
+        # Until synfin ended the session, not only the client: a client that has sent all
+        # and read to EOF is done while synfin still relays its upload to the server.
+        t0, t1 = s.t_start or 0, max(s.t_end or now(), s.t_log or now())
         for tk, tr in self.kills:
             if L.get("server") == KILLABLE and t0 <= tk <= t1:
                 return True
@@ -825,6 +873,9 @@ class Soak:
             return f"client ended with {c.get('end')} in {c.get('phase')}: {c.get('error')}"
         if L is None:
             return "no log line"
+        if self.cookie_reset(s, c, L, R):
+            s.verdict = "cookie_reset"
+            return None
         why = self.judge_normal(s, c, L, R)
         if why is None:
             return None
@@ -846,6 +897,27 @@ class Soak:
         if c["end"] not in ("eof", "reset", "rst_self", "count"):
             return f"(server killed) client ended with {c['end']}"
         return None
+
+    def cookie_reset(self, s, c, L, R):
+        """Whether s is a client the flooded listener reset, as syncookies must. Under the
+        flood, fe_fin answers SYNs with cookies, and a cookie is checked against the client's
+        ISN, taken as SEG.SEQ - 1 of the first ACK-bearing segment that arrives. When the
+        impaired wire puts a later data segment ahead of the handshake's ACK, the check fails
+        and the listener answers RST <SEQ=SEG.ACK> (RFC 9293 3.10.7.2; Linux's
+        cookie_v4_check does the same), which resets the client before any byte came back.
+        The ACK arriving after it makes the connection; the client's kernel resets that one
+        (cause client_rst). Nothing was delivered, and no byte may be wrong."""
+        if not (self.stack and s.fe == P.FE_FIN and self.flood_span and s.t_start):
+            return False
+        f0, f1 = self.flood_span
+        if not f0 <= s.t_start <= f1 + COOKIE_TAIL_S:
+            return False
+        if c.get("end") != "reset" or c.get("down_n") or c.get("down_bad") is not None:
+            return False
+        if L.get("cause") != "client_rst" or L.get("bytes_down") != "0":
+            return False
+        return R is None or (R.get("end") == "reset" and R.get("up_bad") is None and
+                             R.get("up_n", 0) + P.HDR_LEN <= int(L.get("bytes_up", 0)))
 
     def judge_normal(self, s, c, L, R):
         k = s.kind
@@ -1014,6 +1086,15 @@ class Soak:
             self.fail(f"{s.describe()}: {s.why}\n    client: {s.client}\n    log: {s.log}\n"
                       f"    server: {s.report}")
         self.end_checks()
+        self.check_counts(self.end["metrics"])
+        self.check_bounds()
+        self.check_health()
+        with self.lock:
+            orphans = list(self.orphan_reports)
+        if orphans:
+            self.fail(f"{len(orphans)} server reports for sessions the driver never started, "
+                      f"first: {orphans[0]}")
+        self.drain_phase()
 
     def end_checks(self):
         self.phase = "end checks"
@@ -1049,6 +1130,214 @@ class Soak:
         self.end = {"fds": fds[-1] if fds else None, "rss_kib": rss, "metrics": m,
                     "pool_growth_kib": pool_growth}
 
+    def check_counts(self, m):
+        """Every session since the baseline counted the same at the client (the driver),
+        in synfin's /metrics, in its log and at the servers: per frontend, per close cause,
+        bytes each way, and per server."""
+        base = self.base["metrics"]
+
+        def delta(key):
+            return int(m.get(key, 0) - base.get(key, 0))
+
+        def labelled(prefix):  # {labels: delta} of one metric family
+            out = {}
+            for k in set(m) | set(base):
+                if k.startswith(prefix + "{"):
+                    out[k[len(prefix) + 1:-1]] = delta(k)
+            return out
+
+        after = [s for s in self.sessions if s.t_start and s.t_start >= self.base["t"]]
+        logged = [s for s in after if s.log]
+        counts = {"client": len(after), "log": len(logged), "metrics": 0, "servers": 0,
+                  "no_report": 0}
+        for i, fe in enumerate(("fe_fin", "fe_rst")):
+            mine = [s for s in logged if s.fe == i]
+            n_client = sum(1 for s in after if s.fe == i)
+            n_metric = delta(f'synfin_sessions_total{{frontend="{fe}"}}')
+            counts["metrics"] += n_metric
+            if not n_client == len(mine) == n_metric:
+                self.fail(f"sessions on {fe}: {n_client} started by the clients, {len(mine)} "
+                          f"in synfin's log, {n_metric} in /metrics synfin_sessions_total")
+            want = collections.Counter(s.log["cause"] for s in mine)
+            got = {k.split('cause="')[1].rstrip('"'): v
+                   for k, v in labelled("synfin_sessions_closed_total").items()
+                   if f'frontend="{fe}"' in k and v}
+            if dict(want) != got:
+                self.fail(f"close causes on {fe}: the log says {dict(sorted(want.items()))}, "
+                          f"/metrics synfin_sessions_closed_total {dict(sorted(got.items()))}")
+            for d, field in (("in", "bytes_up"), ("out", "bytes_down")):
+                n_log = sum(int(s.log[field]) for s in mine)
+                n_met = delta(f'synfin_frontend_bytes_total{{frontend="{fe}",direction="{d}"}}')
+                if n_log != n_met:
+                    self.fail(f"{fe} bytes {d}: {n_log} in the log, {n_met} in /metrics")
+        # A server counts every attempt given to it: the log names only the last server of
+        # a session whose connect was retried, so a failed attempt counts at its server
+        # (connect_failures) besides.
+        per_server = labelled("synfin_server_sessions_total")
+        failures = labelled("synfin_server_connect_failures_total")
+        n_fail = sum(failures.values())
+        n_retries = sum(int(s.log.get("retries", 0)) for s in logged)
+        n_final = sum(1 for s in logged if s.log.get("cause") == "connect_fail")
+        if n_fail != n_retries + n_final:
+            self.fail(f"/metrics counts {n_fail} failed connects to servers, the log "
+                      f"{n_retries} retries and {n_final} sessions ended by connect_fail")
+        for n in SERVERS:
+            on = [s for s in logged if s.log.get("server") == n]
+            final = sum(1 for s in on if s.log.get("cause") == "connect_fail")
+            n_met = sum(v for k, v in per_server.items() if f'server="{n}"' in k) - \
+                sum(v for k, v in failures.items() if f'server="{n}"' in k) + final
+            reported = [s for s in on if s.report and s.report.get("server") == n]
+            missing = [s for s in on if s not in reported]
+            counts["servers"] += len(reported)
+            counts["no_report"] += len(missing)
+            excused = [s for s in missing if s.verdict in ("killed", "cookie_reset")]
+            if len(on) != n_met:
+                self.fail(f"sessions on server {n}: {len(on)} in synfin's log, {n_met} in "
+                          "/metrics (synfin_server_sessions_total less the failed connects)")
+            if len(excused) != len(missing):
+                self.fail(f"server {n} reported {len(reported)} of the {len(on)} sessions "
+                          f"synfin's log gives it, and only {len(excused)} of the others "
+                          "were on a killed server")
+        self.counts = counts
+        self.note(f"sessions since the baseline: {counts['client']} at the clients, "
+                  f"{counts['log']} in synfin's log, {counts['metrics']} in /metrics, "
+                  f"{counts['servers']} reported by the servers (+{counts['no_report']} "
+                  "ended by a kill of their server or a cookie reset)")
+
+    def check_bounds(self):
+        """Descriptors and memory during the run (the end is end_checks'): descriptors
+        within what the clients can hold open, and no growth of the memory that is not the
+        buffer pool's between the first and last third of the run (a leak shows there)."""
+        run = [x for x in self.samples if x[3] == "run" and x[4] is not None]
+        if len(run) < 6:
+            self.fail(f"only {len(run)} samples of descriptors and memory during the run")
+            return
+        # Each client has a session at a time: two descriptors each on the kernel transport
+        # (none on the stack), and the health checks and admin requests their own.
+        bound = self.base["fds"] + 2 * (self.workers + FLOOD_PROBES) + FD_SLACK
+        worst = max(run, key=lambda x: x[1])
+        if worst[1] > bound:
+            self.fail(f"{worst[1]} descriptors during the run, bound {bound} (baseline "
+                      f"{self.base['fds']} + 2 per client + {FD_SLACK})")
+        third = len(run) // 3
+        first = max(x[2] - x[4] for x in run[:third])
+        last = max(x[2] - x[4] for x in run[-third:])
+        self.growth_kib = int(last - first)
+        if self.growth_kib > GROWTH_KIB:
+            self.fail(f"memory grew during the run: RSS less the buffer pool peaked at "
+                      f"{first:.0f} KiB in the first third, {last:.0f} KiB in the last "
+                      f"(bound {GROWTH_KIB} KiB)")
+
+    def check_health(self):
+        """The health faults had the outcome they must: s1 and s2 never went down, no
+        session was given to the flapping server while its check had it down, and at the
+        end every server but the flapping one is up (the killed one back after restart)."""
+        for n in SERVERS:
+            if n not in (KILLABLE, FLAPPY) and self.server_events[("server_down", n)]:
+                self.fail(f"server {n} went down {self.server_events[('server_down', n)]} "
+                          "times; nothing was done to it")
+        down = {}  # backend -> time s4 went down
+        spans = collections.defaultdict(list)
+        for d in self.health_log:
+            if d.get("server") != FLAPPY or "_ts" not in d:
+                continue
+            if d["event"] == "server_down":
+                down[d["backend"]] = d["_ts"]
+            elif d["backend"] in down:
+                spans[d["backend"]].append((down.pop(d["backend"]), d["_ts"]))
+        for b, t in down.items():
+            spans[b].append((t, float("inf")))
+        for s in self.sessions:
+            L = s.log
+            if not L or L.get("server") != FLAPPY or L.get("retries") != "0" or "_ts" not in L:
+                continue
+            picked = L["_ts"] - float(L["duration_ms"]) / 1000 + float(L["queue_ms"]) / 1000
+            for t0, t1 in spans[L["backend"]]:
+                if t0 + PICK_EPS_S < picked < t1 - PICK_EPS_S:
+                    self.fail(f"{s.describe()} went to {FLAPPY} at {picked:.3f}, while "
+                              f"{L['backend']} had it down ({t0:.3f} to {t1:.3f})")
+        key = 'synfin_server_up{backend="%s",server="%s"}'
+        want = [key % (b, n) for b in ("b_fin", "b_rst") for n in SERVERS if n != FLAPPY]
+        try:
+            self.wait(lambda: all(self.metrics().get(k) == 1 for k in want), 15,
+                      "every server but the flapping one to be up")
+        except Fail as e:
+            m = self.metrics()
+            self.fail(f"{e}: {[(k, m.get(k)) for k in want if m.get(k) != 1]}")
+
+    def drain_phase(self):
+        """SIGTERM with sessions in flight: the listeners close at once (a new connection
+        is refused), the live sessions finish with every byte (no cause `drain`), synfin
+        logs event=drain with their number and exits 0 (docs/lb.md, Signals)."""
+        self.phase = "drain (SIGTERM)"
+        self.stop_sampling.set()
+        rng = self.rand()
+        sess = []
+        for i in range(DRAIN_SESSIONS):
+            s = self.new_session(rng, kind=P.SLOW_C)
+            s.up, s.down, s.slow_us = 512, DRAIN_BYTES, DRAIN_SLOW_US
+            s.fe = i % 2
+            sess.append(s)
+        threads = [threading.Thread(target=self._drain_client, args=(s,), daemon=True)
+                   for s in sess]
+        for t in threads:
+            t.start()
+        # Until every one is live, with bytes moving: then SIGTERM.
+        act = 'synfin_sessions_active{frontend="%s"}'
+        self.wait(lambda: sum(self.metrics().get(act % f, 0) for f in ("fe_fin", "fe_rst"))
+                  == DRAIN_SESSIONS, 20, "the drain sessions to be live")
+        t0 = now()
+        self.sigterm_sent = True
+        self.synfin.send_signal(signal.SIGTERM)
+        self.wait(lambda: self.events["drain"], 10, "event=drain in the log")
+        refused = None
+        for _ in range(50):
+            try:
+                with socket.create_connection((self.fe_host, self.fe_ports[0]), timeout=10):
+                    pass
+                time.sleep(0.02)  # the listener may not be closed yet
+            except ConnectionRefusedError:
+                refused = True
+                break
+            except OSError as e:
+                refused = f"{type(e).__name__}: {e}"
+                break
+        if refused is not True:
+            self.fail(f"a connection after SIGTERM was not refused ({refused or 'accepted'})")
+        try:
+            rc = self.synfin.wait(DRAIN_TIMEOUT_S + 15)
+        except subprocess.TimeoutExpired:
+            raise Fail(f"synfin did not exit within {DRAIN_TIMEOUT_S + 15} s of SIGTERM "
+                       f"with {DRAIN_SESSIONS} sessions to drain") from None
+        took = now() - t0
+        if rc != 0:
+            self.fail(f"synfin exited {rc} after draining")
+        for t in threads:
+            t.join(self.stall * 2)
+        pending = self.settle_sessions(True)
+        for s in pending:
+            self.fail(f"(drain) {s.describe()}: never judged")
+        bad = [s for s in sess if s.verdict != "complete"]
+        if bad:
+            self.fail(f"(drain) {len(bad)} of {DRAIN_SESSIONS} sessions live at SIGTERM did "
+                      f"not complete: {[(s.token, s.verdict, s.why) for s in bad[:3]]}")
+        drained = [d for d in self.drain_log if d.get("event") == "drain"]
+        n_live = int(drained[0].get("sessions", -1)) if drained else None
+        if n_live != DRAIN_SESSIONS:
+            self.fail(f"event=drain says sessions={n_live}, {DRAIN_SESSIONS} were live")
+        self.drain_result = {"sessions": DRAIN_SESSIONS, "complete": DRAIN_SESSIONS - len(bad),
+                             "refused": refused is True, "exit": rc, "seconds": round(took, 2)}
+        self.note(f"drain: {DRAIN_SESSIONS} sessions live at SIGTERM, "
+                  f"{DRAIN_SESSIONS - len(bad)} completed, new connection refused: "
+                  f"{refused is True}, exit {rc} after {took:.1f} s")
+
+    def _drain_client(self, s):
+        try:
+            self.run_client(s)
+        except Exception as e:  # noqa: BLE001
+            self.fail(f"(drain) client of {s.describe()} raised {type(e).__name__}: {e}")
+            s.client = s.client or {"end": "driver_error", "error": str(e)}
+
     def fd_listing(self):
         out = collections.Counter()
         for fd in os.listdir(f"/proc/{self.pid}/fd"):
@@ -1076,7 +1365,7 @@ class Soak:
                 self.fail("synfin did not exit within 20 s of SIGTERM")
                 self.synfin.kill()
                 self.synfin.wait()
-        elif self.synfin:
+        elif self.synfin and not self.sigterm_sent:
             self.fail(f"synfin had exited with {self.synfin.returncode}")
         if getattr(self, "log_done", None):
             self.log_done.set()
@@ -1112,6 +1401,14 @@ class Soak:
             if bad:
                 self.fail(f"SYN flood: {len(bad)} of {len(probes)} probe sessions did not "
                           f"complete: {[(s.token, s.verdict, s.why) for s in bad[:5]]}")
+            resets = sum(1 for s in self.sessions if s.verdict == "cookie_reset")
+            rejected = int(self.end["metrics"].get(
+                'synfin_stack_syncookies_total{result="rejected"}', 0)) if getattr(
+                self, "end", None) else 0
+            flood["cookie_resets"] = resets
+            if resets > rejected:
+                self.fail(f"SYN flood: {resets} clients taken as reset by a failed cookie "
+                          f"check, but synfin rejected only {rejected} cookies")
             if flood["cookies_validated"] < 1:
                 self.fail(f"SYN flood: no syncookie validated ({flood})")
             # Every flood SYN that reached the listener found its SYN backlog full: a cookie
@@ -1149,6 +1446,7 @@ class Soak:
             "fds_max": max((x[1] for x in samples), default=None),
             "rss_max_kib": max((x[2] for x in samples), default=None),
             "flood": flood or None, "failures": self.failures, "dir": self.dir,
+            "counts": self.counts, "growth_kib": self.growth_kib, "drain": self.drain_result,
         }
         if self.stack and getattr(self, "end", None):
             m = self.end["metrics"]
@@ -1174,14 +1472,17 @@ def summary(r):
     out = [f"== soak on {r['transport']}: {r['seconds']:.0f} s, seed {r['seed']}, "
            f"{r['workers']} clients: {'PASS' if not r['failures'] else 'FAIL'}"]
     tot = collections.Counter()
-    out.append(f"   {'kind':<22}{'started':>9}{'complete':>10}{'reset':>8}{'killed':>8}"
-               f"{'failed':>8}")
+    cols = ("started", "complete", "reset", "killed", "cookie_reset", "FAILED")
+    out.append(f"   {'kind':<22}" + "".join(f"{c.lower():>13}" for c in cols))
     for k, v in r["kinds"].items():
         tot.update(v)
-        out.append(f"   {k:<22}{v.get('started', 0):>9}{v.get('complete', 0):>10}"
-                   f"{v.get('reset', 0):>8}{v.get('killed', 0):>8}{v.get('FAILED', 0):>8}")
-    out.append(f"   {'all':<22}{tot['started']:>9}{tot['complete']:>10}{tot['reset']:>8}"
-               f"{tot['killed']:>8}{tot['FAILED']:>8}")
+        out.append(f"   {k:<22}" + "".join(f"{v.get(c, 0):>13}" for c in cols))
+    out.append(f"   {'all':<22}" + "".join(f"{tot[c]:>13}" for c in cols))
+    if r.get("counts"):
+        c = r["counts"]
+        out.append(f"   sessions since the baseline: clients {c['client']}, synfin log "
+                   f"{c['log']}, /metrics {c['metrics']}, server reports {c['servers']} "
+                   f"(+{c['no_report']} ended by a kill of their server or a cookie reset)")
     out.append(f"   bytes verified at both ends: {r['bytes_verified'] / 1e9:.2f} GB")
     out.append("   causes: " + ", ".join(f"{k} {v}" for k, v in sorted(r["causes"].items())))
     out.append("   connect retries: " + ", ".join(f"{k}: {v}" for k, v in r["retries"].items()))
@@ -1192,7 +1493,14 @@ def summary(r):
     b, e = r.get("baseline") or {}, r.get("end") or {}
     out.append(f"   descriptors: baseline {b.get('fds')}, max {r['fds_max']}, end {e.get('fds')}"
                f"; RSS KiB: baseline {b.get('rss_kib')}, max {r['rss_max_kib']}, end "
-               f"{e.get('rss_kib')} (buffer pool grew {e.get('pool_growth_kib', 0):.0f} KiB)")
+               f"{e.get('rss_kib')} (buffer pool grew {e.get('pool_growth_kib', 0):.0f} KiB; "
+               f"RSS less the pool, last third of the run over the first: "
+               f"{r.get('growth_kib') if r.get('growth_kib') is not None else '?'} KiB)")
+    if r.get("drain"):
+        d = r["drain"]
+        out.append(f"   drain (SIGTERM): {d['sessions']} live sessions, {d['complete']} "
+                   f"completed, new connection refused {d['refused']}, exit {d['exit']} "
+                   f"after {d['seconds']} s")
     if r.get("stack"):
         s = r["stack"]
         out.append("   stack: " + ", ".join(
@@ -1247,10 +1555,10 @@ def run_children(transports, seconds, seed, workers, keep, stream=True):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seconds", type=float, default=float(os.environ.get("SOAK_SECONDS", 600)))
-    ap.add_argument("--transport", default=os.environ.get("SOAK_TRANSPORT", "both"),
+    ap.add_argument("--seconds", type=float, default=float(os.environ.get("SOAK_SECONDS") or 600))
+    ap.add_argument("--transport", default=os.environ.get("SOAK_TRANSPORT") or "both",
                     choices=("kernel", "stack", "both"))
-    ap.add_argument("--seed", type=int, default=int(os.environ.get("SOAK_SEED", 0)) or
+    ap.add_argument("--seed", type=int, default=int(os.environ.get("SOAK_SEED") or 0) or
                     random.SystemRandom().randrange(1, 1 << 20))
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--keep", action="store_true", help="keep the run's files")
@@ -1282,8 +1590,12 @@ def main():
         r = results[tp]
         print(summary(r) if "kinds" in r else f"== soak on {tp}: FAIL {r['failures']}")
     failed = [tp for tp in todo if results[tp]["failures"]]
-    print(f"soak: {'FAIL (' + ', '.join(failed) + ')' if failed else 'PASS'}")
-    sys.exit(1 if failed else 0)
+    if failed:
+        tp = failed[0]
+        first = results[tp]["failures"][0].splitlines()[0]
+        print(f"soak: FAIL ({', '.join(failed)}; SOAK_SEED={a.seed}): {tp}: {first}")
+        sys.exit(1)
+    print(f"soak: PASS ({', '.join(todo)}, SOAK_SEED={a.seed})")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import struct
 import time
 
 MAGIC = b"SYNSOAK1"
-HDR = struct.Struct("!8sQBBBBIQQQ20x")  # magic token kind fe flags pad slow_us up down rst_at
+HDR = struct.Struct("!8sQBBBBIQQQ16x")  # magic token kind fe flags pad slow_us up down rst_at
 HDR_LEN = HDR.size
 assert HDR_LEN == 64
 
