@@ -2,7 +2,7 @@
 # transports, every byte checked at both ends, every session counted at the clients, in
 # /metrics, in the log and at the servers, descriptors and memory sampled (tests/soak/).
 # `make test` runs a short one (tests/soak/test_soak.py: SOAK_TEST_SECONDS per transport,
-# default 25); `make soak` a long one: SOAK_SECONDS of traffic split between the transports
+# default 20); `make soak` a long one: SOAK_SECONDS of traffic split between the transports
 # (default 600), SOAK_TRANSPORT=kernel|stack|both, SOAK_SEED=N to replay a run's seed.
 # Heavy (both cores): on the shared machine, `flock /tmp/synfin-heavy.lock make soak`.
 TESTS += tests/soak/test_soak.py

@@ -28,7 +28,13 @@ What one transport's run does:
   5. every session judged (see judge()): completed with every byte verified at both ends
      and the expected cause in synfin's log line (matched by the client's address and port),
      or ended by a reset the driver asked for with the cause naming who, or, on a server the
-     driver killed, ended by that kill without one wrong byte.
+     driver killed, ended by that kill without one wrong byte (or, on the flooded stack
+     listener, reset by a failed cookie check: cookie_reset());
+  6. counts: sessions, causes and bytes the same at the clients, in the log, in /metrics
+     and at the servers (check_counts); descriptors and memory bounded during the run
+     (check_bounds); the health faults' outcomes (check_health);
+  7. SIGTERM with sessions live: they complete, new connections are refused, exit 0
+     (drain_phase).
 """
 import argparse
 import collections

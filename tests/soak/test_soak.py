@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The soak, short (make test): each transport for SOAK_TEST_SECONDS (default 25) of mixed
+"""The soak, short (make test): each transport for SOAK_TEST_SECONDS (default 20) of mixed
 traffic and faults, judged as `make soak` judges a long run (tests/soak/soak.py). Prints the
 run's summary as TAP comments; a failure's first line is the reason."""
 import os
@@ -12,7 +12,7 @@ sys.path.insert(0, HERE)
 from tap import Tap  # noqa: E402
 import soak  # noqa: E402
 
-SECONDS = float(os.environ.get("SOAK_TEST_SECONDS", 25))
+SECONDS = float(os.environ.get("SOAK_TEST_SECONDS", 20))
 SEED = int(os.environ.get("SOAK_SEED") or 0) or random.SystemRandom().randrange(1, 1 << 20)
 
 t = Tap()
