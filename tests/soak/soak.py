@@ -54,6 +54,7 @@ import tempfile
 import threading
 import time
 import traceback
+import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -91,14 +92,18 @@ KIB, MIB = 1024, 1024 * 1024
 # After the flood, its half-open entries fill the SYN backlog until they time out (SYN-ACK
 # sent 1 + synack_retries 2 times: 1 + 2 + 4 s), and cookies go on being sent meanwhile.
 COOKIE_TAIL_S = 10.0
+MSS_MAX = 1460         # the largest segment a ghost can carry
 FLOOD_PROBES = 4       # clients that connect during the flood
+# Kinds a session killer picks from: long enough to be found live, no reset of their own.
+ADMIN_KILL_KINDS = {P.STREAM, P.SLOW_C, P.SLOW_S, P.HALF_C, P.HALF_S}
 FD_SLACK = 32          # descriptors beyond the clients': health checks, admin requests
 GROWTH_KIB = 4096      # RSS less the buffer pool: last third of the run over the first
 PICK_EPS_S = 0.005     # log timestamps vs durations: microseconds, and two clocks
 DRAIN_SESSIONS = 6     # live at SIGTERM
-DRAIN_BYTES = 1 * 1024 * 1024
-DRAIN_SLOW_US = 20000  # the client reads 16 KiB every 20 ms: about 1.3 s for 1 MiB
-DRAIN_TIMEOUT_S = 5    # the configuration's drain_timeout
+DRAIN_BYTES = 512 * 1024
+DRAIN_SLOW_US = 20000  # the client reads 16 KiB every 20 ms: at least 0.64 s for 512 KiB
+DRAIN_TIMEOUT_S = 15   # the configuration's drain_timeout: ample (a loss on the stack's
+                       # wire to a reader whose window was shut costs persist backoff)
 
 
 def log_uniform(rng, lo, hi):
@@ -139,7 +144,7 @@ def parse_line(line):
 class Sess:
     __slots__ = ("token", "kind", "fe", "up", "down", "rst_at", "slow_us", "addr", "probe",
                  "t_start", "t_end", "client", "log", "report", "t_log", "verdict", "why",
-                 "warm")
+                 "warm", "admin_kill", "extra", "ghosts")
 
     def __init__(self, token, kind, fe, up, down, rst_at, slow_us, probe=False, warm=False):
         self.token, self.kind, self.fe = token, kind, fe
@@ -147,6 +152,9 @@ class Sess:
         self.addr = None
         self.probe = probe
         self.warm = warm
+        self.admin_kill = None  # "asked" while the POST is out, then its HTTP status
+        self.extra = []         # server reports beyond the first (a ghost's, see cookie_ghost)
+        self.ghosts = []        # log lines of ghosts of this session
         self.t_start = self.t_end = self.t_log = None
         self.client = self.log = self.report = None
         self.verdict = self.why = None
@@ -226,6 +234,7 @@ class Soak:
         self.sessions = []           # every one started
         self.by_addr = {}            # "ip:port" -> Sess waiting for its log line
         self.by_token = {}           # token -> Sess
+        self.last_addr = {}          # "ip:port" -> the last Sess that used it
         self.orphan_reports = []     # server reports for no known session (yet)
         self.pool = collections.deque()
         self.port_busy = 0
@@ -243,10 +252,12 @@ class Soak:
         self.drain_log = []          # drain / exit lines
         self.drain_result = None
         self.sigterm_sent = False
+        self.admin_kills = collections.Counter()  # HTTP status of each POST .../kill
         self.counts = None
         self.growth_kib = None
         self.flood_result = None
         self.flood_span = None       # (start, end) of the SYN flood
+        self.flood_t0 = None
         self.synfin = None
         self.results = {}
         self.phase = "setup"
@@ -419,6 +430,10 @@ class Soak:
         if "session" in d:
             with self.lock:
                 s = self.by_addr.pop(d.get("client"), None)
+                prev = self.last_addr.get(d.get("client"))
+                if s is None and prev is not None and self.cookie_ghost(prev, d):
+                    prev.ghosts.append(d)
+                    return
                 if s is None:
                     self.failures.append(f"a session log line that matches no session the "
                                          f"driver started: {line}")
@@ -452,8 +467,8 @@ class Soak:
                 self.orphan_reports.append(rep)
                 return
             if s.report is not None:
-                self.failures.append(f"two server reports for {s.describe()}: {s.report} "
-                                     f"and {rep}")
+                s.extra.append(rep)  # judged with the ghosts (resolve_reports)
+                return
             s.report = rep
 
     # -- clients -----------------------------------------------------------------------
@@ -522,6 +537,7 @@ class Soak:
                     self.pool.append((ip, port))
                     continue
                 self.by_addr[key] = s
+                self.last_addr[key] = s
             s.addr = key
             c.settimeout(30 if self.stack else 10)
             s.t_start = now()
@@ -681,6 +697,43 @@ class Soak:
                           f"balance {b['balance']} and s1 weight {w.get('s1')}, the "
                           f"configuration says {want_bal} and {want_w}")
 
+    def session_killer(self, lo, hi):
+        """Every lo-hi seconds, POST /sessions/ID/kill for a live session of a long kind,
+        picked from GET /sessions and matched to its client by address."""
+        rng = self.rand()
+        while not self.stop_chaos.wait(rng.uniform(lo, hi)):
+            try:
+                live = json.loads(self.admin("/sessions?limit=1000"))["sessions"]
+            except (OSError, ValueError, KeyError) as e:
+                self.fail(f"GET /sessions: {type(e).__name__}: {e}")
+                continue
+            cands = []
+            with self.lock:
+                for x in live:
+                    s = self.by_addr.get(x.get("client_addr"))
+                    if s and s.kind in ADMIN_KILL_KINDS and s.admin_kill is None and \
+                            x.get("state") == "established":
+                        cands.append((x["id"], s))
+            if not cands:
+                continue
+            sid, s = rng.choice(cands)
+            s.admin_kill = "asked"
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{self.admin_port}/sessions/{sid}/kill", method="POST")
+            try:
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    code = r.status
+            except urllib.error.HTTPError as e:
+                code = e.code
+            except OSError as e:
+                self.fail(f"POST /sessions/{sid}/kill: {type(e).__name__}: {e}")
+                code = None
+            if code not in (200, 404):
+                self.fail(f"POST /sessions/{sid}/kill answered {code}")
+            s.admin_kill = code
+            with self.lock:
+                self.admin_kills[code] += 1
+
     def killer(self, lo, hi):
         rng = self.rand()
         srv = self.servers[KILLABLE]
@@ -781,7 +834,7 @@ class Soak:
         threads = [threading.Thread(target=prober, daemon=True) for _ in range(FLOOD_PROBES)]
         for t in threads:
             t.start()
-        t0 = now()
+        t0 = self.flood_t0 = now()
         sent, took = self.flood(count, 5.0)
         self.flood_span = (t0, now())
         done.set()
@@ -849,10 +902,26 @@ class Soak:
             time.sleep(0.05)
         return min(vals)
 
+    def steady_keys(self):
+        keys = ["synfin_transport_connections"]
+        if self.stack:
+            keys += ["synfin_stack_connection_bytes", "synfin_stack_time_wait_entries"]
+        return keys
+
+    def steady_metrics(self):
+        """The least of a few samples of steady_keys(): without transients, as steady_fds."""
+        out = {}
+        for _ in range(10):
+            m = self.metrics()
+            for k in self.steady_keys():
+                out[k] = min(out.get(k, float("inf")), m.get(k, 0))
+            time.sleep(0.05)
+        return out
+
     def baseline(self):
         m = self.quiet("baseline")
         self.base = {"fds": self.steady_fds(), "rss_kib": self.rss_kib(), "metrics": m,
-                     "t": now()}
+                     "steady": self.steady_metrics(), "t": now()}
         self.note(f"baseline: {self.base['fds']} descriptors, RSS {self.base['rss_kib']} KiB, "
                   f"pool {int(m.get('synfin_buffers_free_bytes', 0)) // 1024} KiB free")
 
@@ -879,9 +948,15 @@ class Soak:
             return f"client ended with {c.get('end')} in {c.get('phase')}: {c.get('error')}"
         if L is None:
             return "no log line"
+        why = self.resolve_reports(s)
+        if why:
+            return why
+        R = s.report
         if self.cookie_reset(s, c, L, R):
             s.verdict = "cookie_reset"
             return None
+        if L.get("cause") == "admin_kill" or s.admin_kill == 200:
+            return self.judge_admin_kill(s, c, L, R)
         why = self.judge_normal(s, c, L, R)
         if why is None:
             return None
@@ -924,6 +999,77 @@ class Soak:
             return False
         return R is None or (R.get("end") == "reset" and R.get("up_bad") is None and
                              R.get("up_n", 0) + P.HDR_LEN <= int(L.get("bytes_up", 0)))
+
+    def cookie_ghost(self, prev, d):
+        """Whether log line d, for a client address whose session (prev) has ended, is that
+        session's ghost: a connection the flooded listener made from a duplicate of prev's
+        first segment that arrived after prev's connection was gone. A cookie connection
+        is made from any ACK whose cookie checks out, and one that ended by a reset leaves
+        no TIME-WAIT to catch the duplicate (Linux's syncookies behave the same). The ghost
+        carries that one segment to a server, and the client's kernel resets it."""
+        if not (self.stack and self.flood_t0 and prev.log):
+            return False
+        end = self.flood_span[1] if self.flood_span else float("inf")
+        if not self.flood_t0 <= now() <= end + COOKIE_TAIL_S + 5:
+            return False
+        if d.get("frontend") != "fe_fin" or prev.fe != P.FE_FIN:
+            return False
+        if prev.log.get("cause") not in ("client_rst", "server_rst", "admin_kill"):
+            return False
+        return (d.get("cause") == "client_rst" and d.get("bytes_down") == "0" and
+                int(d.get("bytes_up", 1 << 30)) <= P.HDR_LEN + MSS_MAX)
+
+    def resolve_reports(self, s):
+        """With ghosts, a token has more than one server report: the session's is the one
+        from the server its log line names (the larger, if a ghost went there too); every
+        other must be a ghost's, reset before a wrong byte. None, or why not."""
+        if not s.extra:
+            return None
+        if not s.ghosts:
+            return f"{1 + len(s.extra)} server reports and no ghost: {[s.report] + s.extra}"
+        reps = [s.report] + s.extra
+        mine = [r for r in reps if r.get("server") == (s.log or {}).get("server")]
+        real = max(mine, key=lambda r: r.get("up_n", 0) + r.get("down_n", 0)) if mine else None
+        others = [r for r in reps if r is not real]
+        if len(others) > len(s.ghosts):
+            return f"{len(others)} extra server reports for {len(s.ghosts)} ghosts: {others}"
+        for r in others:
+            if r.get("end") != "reset" or r.get("up_bad") is not None or r.get("up_beyond"):
+                return f"a ghost's server report is not a clean reset: {r}"
+            if r.get("server") not in [g.get("server") for g in s.ghosts]:
+                return f"a ghost's server report from {r.get('server')}, no ghost went there"
+        s.report, s.extra = real, others
+        return None
+
+    def judge_admin_kill(self, s, c, L, R):
+        """A session the admin API killed: the kill answered 200 exactly when the cause is
+        admin_kill; RST both ways, so each end saw a reset or had already finished; no wrong
+        byte, and the log's bytes within what each end sent and received."""
+        if L.get("cause") != "admin_kill" or s.admin_kill != 200:
+            return (f"POST .../kill answered {s.admin_kill}, the session ended with cause "
+                    f"{L.get('cause')}: a kill answers 200 exactly when it ends the session")
+        if c.get("down_bad") is not None or c.get("down_beyond"):
+            return f"(admin kill) byte {c.get('down_bad')} from the server is wrong at the client"
+        done_c = c.get("end") == "eof" and c.get("down_n") == s.down
+        if c.get("end") != "reset" and not done_c:
+            return f"(admin kill) the client ended {c.get('end')}, not reset"
+        if R is None:
+            if self.exposed(s):
+                s.verdict = "admin_kill"
+                return None
+            return "(admin kill) no report from the server"
+        if R.get("up_bad") is not None or R.get("up_beyond"):
+            return f"(admin kill) byte {R.get('up_bad')} from the client is wrong at the server"
+        if R.get("end") not in ("reset", "eof", "closed"):
+            return f"(admin kill) the server ended {R.get('end')} ({R.get('error')})"
+        b_up, b_down = int(L["bytes_up"]), int(L["bytes_down"])
+        if not R["up_n"] + P.HDR_LEN <= b_up <= c["up_n"] + P.HDR_LEN:
+            return (f"(admin kill) bytes_up {b_up} outside [{R['up_n'] + P.HDR_LEN}, "
+                    f"{c['up_n'] + P.HDR_LEN}] (server got, client sent)")
+        if not c["down_n"] <= b_down <= R["down_n"]:
+            return f"(admin kill) bytes_down {b_down} outside [{c['down_n']}, {R['down_n']}]"
+        s.verdict = "admin_kill"
+        return None
 
     def judge_normal(self, s, c, L, R):
         k = s.kind
@@ -998,7 +1144,8 @@ class Soak:
                 if s.client is None:
                     pending.append(s)
                     continue
-                ready = s.log is not None and (s.report is not None or
+                ready = s.log is not None and s.admin_kill != "asked" and (
+                    s.report is not None or
                                                now() - (s.t_log or now()) > 10 or
                                                self.exposed(s))
                 if not ready and not final:
@@ -1068,7 +1215,8 @@ class Soak:
         self.phase = "run"
         self.stop_chaos.clear()
         chaos = [threading.Thread(target=self.reloader, args=(3.0,), daemon=True),
-                 threading.Thread(target=self.killer, args=(5.0, 9.0), daemon=True)]
+                 threading.Thread(target=self.killer, args=(5.0, 9.0), daemon=True),
+                 threading.Thread(target=self.session_killer, args=(1.0, 3.0), daemon=True)]
         for t in chaos:
             t.start()
         th = threading.Thread(target=self.traffic, args=(self.seconds,), daemon=True)
@@ -1126,13 +1274,17 @@ class Soak:
         if rss > allowed:
             self.fail(f"RSS {rss} KiB after the run, baseline {base['rss_kib']} KiB + pool "
                       f"growth {pool_growth:.0f} KiB + {slack} KiB allowed: {allowed:.0f} KiB")
-        checks = ["synfin_transport_connections"]
-        if self.stack:
-            checks += ["synfin_stack_connection_bytes", "synfin_stack_time_wait_entries"]
-        for k in checks:
-            if m.get(k) != base["metrics"].get(k):
-                self.fail(f"{k} is {m.get(k)} after the run, {base['metrics'].get(k)} at the "
-                          "baseline")
+        # Connections and their memory: back to the baseline's, polled (a health check's
+        # connection, request in its buffer, is there now and then, as its descriptor).
+        for k in self.steady_keys():
+            seen = []
+            try:
+                self.wait(lambda: seen.append(self.metrics().get(k)) or
+                          seen[-1] == base["steady"][k], 15, f"{k} back to the baseline",
+                          interval=0.1)
+            except Fail:
+                self.fail(f"{k} is {min(seen)} at best in 15 s after the run, "
+                          f"{base['steady'][k]} at the baseline")
         self.end = {"fds": fds[-1] if fds else None, "rss_kib": rss, "metrics": m,
                     "pool_growth_kib": pool_growth}
 
@@ -1154,17 +1306,21 @@ class Soak:
 
         after = [s for s in self.sessions if s.t_start and s.t_start >= self.base["t"]]
         logged = [s for s in after if s.log]
+        ghosts = [(g, s) for s in after for g in s.ghosts]
         counts = {"client": len(after), "log": len(logged), "metrics": 0, "servers": 0,
-                  "no_report": 0}
+                  "no_report": 0, "ghosts": len(ghosts)}
         for i, fe in enumerate(("fe_fin", "fe_rst")):
             mine = [s for s in logged if s.fe == i]
             n_client = sum(1 for s in after if s.fe == i)
             n_metric = delta(f'synfin_sessions_total{{frontend="{fe}"}}')
-            counts["metrics"] += n_metric
-            if not n_client == len(mine) == n_metric:
+            lines = [s.log for s in mine] + [g for g, s in ghosts if g["frontend"] == fe]
+            n_ghosts = len(lines) - len(mine)
+            counts["metrics"] += n_metric - n_ghosts
+            if not n_client == len(mine) == n_metric - n_ghosts:
                 self.fail(f"sessions on {fe}: {n_client} started by the clients, {len(mine)} "
-                          f"in synfin's log, {n_metric} in /metrics synfin_sessions_total")
-            want = collections.Counter(s.log["cause"] for s in mine)
+                          f"in synfin's log, {n_metric} in /metrics synfin_sessions_total "
+                          f"({n_ghosts} of them ghosts)")
+            want = collections.Counter(x["cause"] for x in lines)
             got = {k.split('cause="')[1].rstrip('"'): v
                    for k, v in labelled("synfin_sessions_closed_total").items()
                    if f'frontend="{fe}"' in k and v}
@@ -1172,7 +1328,7 @@ class Soak:
                 self.fail(f"close causes on {fe}: the log says {dict(sorted(want.items()))}, "
                           f"/metrics synfin_sessions_closed_total {dict(sorted(got.items()))}")
             for d, field in (("in", "bytes_up"), ("out", "bytes_down")):
-                n_log = sum(int(s.log[field]) for s in mine)
+                n_log = sum(int(x[field]) for x in lines)
                 n_met = delta(f'synfin_frontend_bytes_total{{frontend="{fe}",direction="{d}"}}')
                 if n_log != n_met:
                     self.fail(f"{fe} bytes {d}: {n_log} in the log, {n_met} in /metrics")
@@ -1182,23 +1338,28 @@ class Soak:
         per_server = labelled("synfin_server_sessions_total")
         failures = labelled("synfin_server_connect_failures_total")
         n_fail = sum(failures.values())
-        n_retries = sum(int(s.log.get("retries", 0)) for s in logged)
-        n_final = sum(1 for s in logged if s.log.get("cause") == "connect_fail")
+        all_lines = [s.log for s in logged] + [g for g, _ in ghosts]
+        n_retries = sum(int(x.get("retries", 0)) for x in all_lines)
+        n_final = sum(1 for x in all_lines if x.get("cause") == "connect_fail")
         if n_fail != n_retries + n_final:
             self.fail(f"/metrics counts {n_fail} failed connects to servers, the log "
                       f"{n_retries} retries and {n_final} sessions ended by connect_fail")
         for n in SERVERS:
             on = [s for s in logged if s.log.get("server") == n]
-            final = sum(1 for s in on if s.log.get("cause") == "connect_fail")
+            on_ghosts = [g for g, _ in ghosts if g.get("server") == n]
+            final = sum(1 for x in [s.log for s in on] + on_ghosts
+                        if x.get("cause") == "connect_fail")
             n_met = sum(v for k, v in per_server.items() if f'server="{n}"' in k) - \
                 sum(v for k, v in failures.items() if f'server="{n}"' in k) + final
             reported = [s for s in on if s.report and s.report.get("server") == n]
             missing = [s for s in on if s not in reported]
             counts["servers"] += len(reported)
             counts["no_report"] += len(missing)
-            excused = [s for s in missing if s.verdict in ("killed", "cookie_reset")]
-            if len(on) != n_met:
-                self.fail(f"sessions on server {n}: {len(on)} in synfin's log, {n_met} in "
+            excused = [s for s in missing if s.verdict in ("killed", "cookie_reset") or
+                       s.verdict == "admin_kill" and self.exposed(s)]
+            if len(on) + len(on_ghosts) != n_met:
+                self.fail(f"sessions on server {n}: {len(on)} in synfin's log and "
+                          f"{len(on_ghosts)} ghosts, {n_met} in "
                           "/metrics (synfin_server_sessions_total less the failed connects)")
             if len(excused) != len(missing):
                 self.fail(f"server {n} reported {len(reported)} of the {len(on)} sessions "
@@ -1208,7 +1369,8 @@ class Soak:
         self.note(f"sessions since the baseline: {counts['client']} at the clients, "
                   f"{counts['log']} in synfin's log, {counts['metrics']} in /metrics, "
                   f"{counts['servers']} reported by the servers (+{counts['no_report']} "
-                  "ended by a kill of their server or a cookie reset)")
+                  "ended by a kill of their server or a cookie reset); "
+                  f"{counts['ghosts']} cookie ghosts")
 
     def check_bounds(self):
         """Descriptors and memory during the run (the end is end_checks'): descriptors
@@ -1392,9 +1554,10 @@ class Soak:
             if s.log:
                 causes[s.log.get("cause")] += 1
                 retries[int(s.log.get("retries", 0))] += 1
-            if s.verdict in ("complete", "reset", "killed") and s.client and s.report:
+            if s.verdict in ("complete", "reset", "killed", "admin_kill") and s.client and \
+                    s.report:
                 verified += s.client.get("down_n", 0) + s.report.get("up_n", 0)
-            elif s.verdict in ("reset", "killed") and s.client:
+            elif s.verdict in ("reset", "killed", "admin_kill") and s.client:
                 verified += s.client.get("down_n", 0)
         probes = [s for s in self.sessions if s.probe]
         flood = dict(self.flood_result or {})
@@ -1437,6 +1600,9 @@ class Soak:
                 self.fail("no server was killed")
             if self.reloads_sent < 2:
                 self.fail(f"only {self.reloads_sent} reloads")
+            if not self.admin_kills.get(200):
+                self.fail(f"no session was killed through the admin API "
+                          f"({dict(self.admin_kills)})")
         samples = [x for x in self.samples if x[3] in ("run", "drain", "end checks")]
         res = {
             "transport": self.transport, "seconds": self.seconds, "seed": self.seed,
@@ -1453,6 +1619,7 @@ class Soak:
             "rss_max_kib": max((x[2] for x in samples), default=None),
             "flood": flood or None, "failures": self.failures, "dir": self.dir,
             "counts": self.counts, "growth_kib": self.growth_kib, "drain": self.drain_result,
+            "admin_kills": {str(k): v for k, v in self.admin_kills.items()},
         }
         if self.stack and getattr(self, "end", None):
             m = self.end["metrics"]
@@ -1478,7 +1645,7 @@ def summary(r):
     out = [f"== soak on {r['transport']}: {r['seconds']:.0f} s, seed {r['seed']}, "
            f"{r['workers']} clients: {'PASS' if not r['failures'] else 'FAIL'}"]
     tot = collections.Counter()
-    cols = ("started", "complete", "reset", "killed", "cookie_reset", "FAILED")
+    cols = ("started", "complete", "reset", "killed", "admin_kill", "cookie_reset", "FAILED")
     out.append(f"   {'kind':<22}" + "".join(f"{c.lower():>13}" for c in cols))
     for k, v in r["kinds"].items():
         tot.update(v)
@@ -1488,7 +1655,8 @@ def summary(r):
         c = r["counts"]
         out.append(f"   sessions since the baseline: clients {c['client']}, synfin log "
                    f"{c['log']}, /metrics {c['metrics']}, server reports {c['servers']} "
-                   f"(+{c['no_report']} ended by a kill of their server or a cookie reset)")
+                   f"(+{c['no_report']} ended by a kill of their server or a cookie reset); "
+                   f"{c.get('ghosts', 0)} cookie ghosts")
     out.append(f"   bytes verified at both ends: {r['bytes_verified'] / 1e9:.2f} GB")
     out.append("   causes: " + ", ".join(f"{k} {v}" for k, v in sorted(r["causes"].items())))
     out.append("   connect retries: " + ", ".join(f"{k}: {v}" for k, v in r["retries"].items()))
@@ -1502,6 +1670,10 @@ def summary(r):
                f"{e.get('rss_kib')} (buffer pool grew {e.get('pool_growth_kib', 0):.0f} KiB; "
                f"RSS less the pool, last third of the run over the first: "
                f"{r.get('growth_kib') if r.get('growth_kib') is not None else '?'} KiB)")
+    if r.get("admin_kills") is not None:
+        k = r["admin_kills"]
+        out.append(f"   admin kills: {sum(k.values())} asked, {k.get('200', 0)} ended a session "
+                   f"(cause admin_kill), {k.get('404', 0)} found it gone")
     if r.get("drain"):
         d = r["drain"]
         out.append(f"   drain (SIGTERM): {d['sessions']} live sessions, {d['complete']} "
