@@ -118,6 +118,20 @@ class Fail(Exception):
     pass
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent():
+    """In a child before exec: SIGKILL when the thread that started it ends (the main
+    thread: the process), so that a soak killed (a suite timeout, ^C) leaves no synfin or
+    transport's run behind."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def on_sigterm(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")  # the run's finally tears down
+
+
 # ---------------------------------------------------------------------------------------
 # synfin's log
 
@@ -180,6 +194,8 @@ class Server:
                self.soak.server_bind, str(self.port), "--flap", str(self.flap),
                "--stall", str(self.soak.stall)]
         err = open(os.path.join(self.soak.dir, f"{self.name}.stderr"), "a")
+        # Not die_with_parent: a server restarted by the killer thread would die with it
+        # (PDEATHSIG follows the thread); the server watches its parent itself.
         self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err,
                                   stdin=subprocess.DEVNULL, text=True, bufsize=1)
         err.close()
@@ -365,6 +381,7 @@ class Soak:
             binary = os.path.join(ROOT, os.environ.get("SYNFIN_BUILD", "build"), "bin",
                                   "synfin")
             self.synfin = subprocess.Popen([binary, "-c", os.path.join(self.dir, "synfin.conf")],
+                                           preexec_fn=die_with_parent,
                                            stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         self.wait(lambda: "SIGINT stops" in open(self.out_path).read() or
                   self.synfin.poll() is not None, 15, "synfin to start")
@@ -1718,7 +1735,8 @@ def run_children(transports, seconds, seed, workers, keep, stream=True):
             cmd += ["--workers", str(workers)]
         if keep:
             cmd.append("--keep")
-        p = subprocess.run(cmd, stdout=None if stream else subprocess.PIPE,
+        p = subprocess.run(cmd, preexec_fn=die_with_parent,
+                           stdout=None if stream else subprocess.PIPE,
                            stderr=None if stream else subprocess.STDOUT, text=True)
         try:
             with open(path) as f:
@@ -1732,6 +1750,14 @@ def run_children(transports, seconds, seed, workers, keep, stream=True):
 
 
 def main():
+    try:
+        _main()
+    except KeyboardInterrupt as e:  # SIGINT, or SIGTERM (on_sigterm): torn down by now
+        print(f"soak: interrupted ({e or 'SIGINT'})", file=sys.stderr)
+        sys.exit(130)
+
+
+def _main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=float(os.environ.get("SOAK_SECONDS") or 600))
     ap.add_argument("--transport", default=os.environ.get("SOAK_TRANSPORT") or "both",
@@ -1743,6 +1769,7 @@ def main():
     ap.add_argument("--one", choices=("kernel", "stack"), help=argparse.SUPPRESS)
     ap.add_argument("--result", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    signal.signal(signal.SIGTERM, on_sigterm)
     if a.one:
         soak = Soak(a.one, a.seconds, a.seed, a.workers, a.keep)
         res = soak.run()

@@ -147,6 +147,13 @@ def handle(c, name, flap, stall):
             pass
 
 
+def orphan_watch(parent):
+    """Exits once the driver is gone (killed without its teardown)."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("name")
@@ -160,6 +167,7 @@ def main():
     ls.bind((a.host, a.port))
     ls.listen(1024)
     emit({"ready": a.port, "pid": os.getpid()})
+    threading.Thread(target=orphan_watch, args=(os.getppid(),), daemon=True).start()
     while True:
         c, _ = ls.accept()
         threading.Thread(target=handle, args=(c, a.name, a.flap, a.stall), daemon=True).start()
