@@ -93,6 +93,7 @@ KIB, MIB = 1024, 1024 * 1024
 # sent 1 + synack_retries 2 times: 1 + 2 + 4 s), and cookies go on being sent meanwhile.
 COOKIE_TAIL_S = 10.0
 MSS_MAX = 1460         # the largest segment a ghost can carry
+KILL_EPS_S = 0.05      # after a killed server's wait() returns, its kernel's resets
 FLOOD_PROBES = 4       # clients that connect during the flood
 # Kinds a session killer picks from: long enough to be found live, no reset of their own.
 ADMIN_KILL_KINDS = {P.STREAM, P.SLOW_C, P.SLOW_S, P.HALF_C, P.HALF_S}
@@ -257,7 +258,7 @@ class Soak:
         self.stop_traffic = threading.Event()
         self.stop_chaos = threading.Event()
         self.flooding = threading.Event()
-        self.kills = []              # (t_kill, t_ready)
+        self.kills = []              # [t_kill, t_dead, t_ready] (t_ready inf while down)
         self.reloads_sent = 0
         self.variant = 0
         self.events = collections.Counter()
@@ -757,12 +758,14 @@ class Soak:
         while not self.stop_chaos.wait(rng.uniform(lo, hi)):
             if self.flooding.is_set():
                 continue
-            t_kill = now()
+            kill = [now(), float("inf"), float("inf")]
+            self.kills.append(kill)
             srv.kill()
+            kill[1] = now()
             dead = rng.uniform(0.5, 2.0)
             self.stop_chaos.wait(dead)  # down for a while even when stopping
             srv.start()
-            self.kills.append((t_kill, now()))
+            kill[2] = now()
 
     def sampler(self):
         while not self.stop_sampling.wait(1.0):
@@ -951,8 +954,11 @@ class Soak:
         # Until synfin ended the session, not only the client: a client that has sent all
         # and read to EOF is done while synfin still relays its upload to the server.
         t0, t1 = s.t_start or 0, max(s.t_end or now(), s.t_log or now())
-        for tk, tr in self.kills:
-            if L.get("server") == KILLABLE and t0 <= tk <= t1:
+        for tk, td, tr in self.kills:
+            # Until the process is gone, its listener still completes handshakes: those
+            # connections are reset when it closes, so a session that started between the
+            # signal and the death is exposed too.
+            if L.get("server") == KILLABLE and t0 <= td + KILL_EPS_S and tk <= t1:
                 return True
             if L.get("cause") == "connect_fail" and tk <= t1 and tr >= t0:
                 return True
