@@ -94,6 +94,11 @@ KIB, MIB = 1024, 1024 * 1024
 COOKIE_TAIL_S = 10.0
 MSS_MAX = 1460         # the largest segment a ghost can carry
 KILL_EPS_S = 0.05      # after a killed server's wait() returns, its kernel's resets
+KILL_AFTER_LOG_S = 3.0  # a session's last segments still on their way to its server
+# How long a server's report may come after synfin's log line: a reset synfin sent that the
+# impaired wire lost is found by the server's keepalive (4 s idle, 5 probes 1 s apart) or,
+# at worst, its stall timeout (30 s).
+REPORT_WAIT_S = 40.0
 FLOOD_PROBES = 4       # clients that connect during the flood
 # Kinds a session killer picks from: long enough to be found live, no reset of their own.
 ADMIN_KILL_KINDS = {P.STREAM, P.SLOW_C, P.SLOW_S, P.HALF_C, P.HALF_S}
@@ -953,7 +958,10 @@ class Soak:
         L = s.log or {}
         # Until synfin ended the session, not only the client: a client that has sent all
         # and read to EOF is done while synfin still relays its upload to the server.
-        t0, t1 = s.t_start or 0, max(s.t_end or now(), s.t_log or now())
+        # And a little after: synfin's log line comes when it has passed the last bytes and
+        # FIN on, which may still be on their way to the server (a loss on the stack's wire).
+        t0 = s.t_start or 0
+        t1 = max(s.t_end or now(), s.t_log or now()) + KILL_AFTER_LOG_S
         for tk, td, tr in self.kills:
             # Until the process is gone, its listener still completes handshakes: those
             # connections are reset when it closes, so a session that started between the
@@ -1011,10 +1019,10 @@ class Soak:
         cookie_v4_check does the same), which resets the client before any byte came back.
         The ACK arriving after it makes the connection; the client's kernel resets that one
         (cause client_rst). Nothing was delivered, and no byte may be wrong."""
-        if not (self.stack and s.fe == P.FE_FIN and self.flood_span and s.t_start):
+        if not (self.stack and s.fe == P.FE_FIN and self.flood_t0 and s.t_start):
             return False
-        f0, f1 = self.flood_span
-        if not f0 <= s.t_start <= f1 + COOKIE_TAIL_S:
+        f1 = self.flood_span[1] if self.flood_span else float("inf")  # judged mid-flood
+        if not self.flood_t0 <= s.t_start <= f1 + COOKIE_TAIL_S:
             return False
         if c.get("end") != "reset" or c.get("down_n") or c.get("down_bad") is not None:
             return False
@@ -1158,7 +1166,7 @@ class Soak:
             return self._settle(final)
 
     def _settle(self, final):
-        deadline = now() + (45 if final else 0)
+        deadline = now() + (REPORT_WAIT_S + 20 if final else 0)
         while True:
             pending = []
             with self.lock:
@@ -1169,7 +1177,7 @@ class Soak:
                     continue
                 ready = s.log is not None and s.admin_kill != "asked" and (
                     s.report is not None or
-                                               now() - (s.t_log or now()) > 10 or
+                                               now() - (s.t_log or now()) > REPORT_WAIT_S or
                                                self.exposed(s))
                 if not ready and not final:
                     continue
