@@ -760,9 +760,13 @@ class Soak:
     def killer(self, lo, hi):
         rng = self.rand()
         srv = self.servers[KILLABLE]
-        while not self.stop_chaos.wait(rng.uniform(lo, hi)):
-            if self.flooding.is_set():
-                continue
+        first = True
+        while not self.stop_chaos.wait(rng.uniform(1.0, 3.0) if first else rng.uniform(lo, hi)):
+            first = False
+            while self.flooding.is_set() and not self.stop_chaos.wait(0.2):
+                pass  # not during the flood: its probes must all complete
+            if self.stop_chaos.is_set():
+                break
             kill = [now(), float("inf"), float("inf")]
             self.kills.append(kill)
             srv.kill()
@@ -1022,7 +1026,7 @@ class Soak:
         if not (self.stack and s.fe == P.FE_FIN and self.flood_t0 and s.t_start):
             return False
         f1 = self.flood_span[1] if self.flood_span else float("inf")  # judged mid-flood
-        if not self.flood_t0 <= s.t_start <= f1 + COOKIE_TAIL_S:
+        if not self.flood_t0 - 1.0 <= s.t_start <= f1 + COOKIE_TAIL_S:
             return False
         if c.get("end") != "reset" or c.get("down_n") or c.get("down_bad") is not None:
             return False
