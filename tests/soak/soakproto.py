@@ -126,8 +126,11 @@ class Stall(Exception):
 
 
 def is_reset(e):
+    """Whether e says the peer reset the connection. ENOTCONN too: a shutdown() after the
+    reset arrived (between the last send and the FIN) finds the socket no longer connected."""
     return isinstance(e, (ConnectionResetError, BrokenPipeError)) or \
-        getattr(e, "errno", None) in (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED)
+        getattr(e, "errno", None) in (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED,
+                                      errno.ENOTCONN)
 
 
 def keepalive(s, idle=4, intvl=1, cnt=5):
