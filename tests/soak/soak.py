@@ -1089,7 +1089,8 @@ class Soak:
         if c.get("end") != "reset" and not done_c:
             return f"(admin kill) the client ended {c.get('end')}, not reset"
         if R is None:
-            if self.exposed(s):
+            # A server reports a session once it has its header: none without one.
+            if self.exposed(s) or int(L["bytes_up"]) < P.HDR_LEN:
                 s.verdict = "admin_kill"
                 return None
             return "(admin kill) no report from the server"
@@ -1391,7 +1392,8 @@ class Soak:
             counts["servers"] += len(reported)
             counts["no_report"] += len(missing)
             excused = [s for s in missing if s.verdict in ("killed", "cookie_reset") or
-                       s.verdict == "admin_kill" and self.exposed(s)]
+                       s.verdict == "admin_kill" and (
+                           self.exposed(s) or int(s.log["bytes_up"]) < P.HDR_LEN)]
             if len(on) + len(on_ghosts) != n_met:
                 self.fail(f"sessions on server {n}: {len(on)} in synfin's log and "
                           f"{len(on_ghosts)} ghosts, {n_met} in "
