@@ -89,6 +89,7 @@ BAD_EVENTS = {"reload_rejected", "accept_error", "connect_error", "fd_exhausted"
               "loop_detected", "check_error"}
 
 KIB, MIB = 1024, 1024 * 1024
+CONNECT_FAILED = ("connect_fail", "connect_timeout")  # causes of a last connect that failed
 # After the flood, its half-open entries fill the SYN backlog until they time out (SYN-ACK
 # sent 1 + synack_retries 2 times: 1 + 2 + 4 s), and cookies go on being sent meanwhile.
 COOKIE_TAIL_S = 10.0
@@ -1376,15 +1377,16 @@ class Soak:
         n_fail = sum(failures.values())
         all_lines = [s.log for s in logged] + [g for g, _ in ghosts]
         n_retries = sum(int(x.get("retries", 0)) for x in all_lines)
-        n_final = sum(1 for x in all_lines if x.get("cause") == "connect_fail")
+        n_final = sum(1 for x in all_lines if x.get("cause") in CONNECT_FAILED)
         if n_fail != n_retries + n_final:
             self.fail(f"/metrics counts {n_fail} failed connects to servers, the log "
-                      f"{n_retries} retries and {n_final} sessions ended by connect_fail")
+                      f"{n_retries} retries and {n_final} sessions ended by connect_fail "
+                      "or connect_timeout")
         for n in SERVERS:
             on = [s for s in logged if s.log.get("server") == n]
             on_ghosts = [g for g, _ in ghosts if g.get("server") == n]
             final = sum(1 for x in [s.log for s in on] + on_ghosts
-                        if x.get("cause") == "connect_fail")
+                        if x.get("cause") in CONNECT_FAILED)
             n_met = sum(v for k, v in per_server.items() if f'server="{n}"' in k) - \
                 sum(v for k, v in failures.items() if f'server="{n}"' in k) + final
             reported = [s for s in on if s.report and s.report.get("server") == n]
