@@ -203,6 +203,9 @@ void ctl_render_metrics(struct lb *lb, const struct lb_census *c, uint64_t age_n
     sf_sb_printf(b, "synfin_buffers_in_use %zu\n", lb->pool.in_use);
     ctl_render_metrics_histograms(lb, b);
     ctl_render_metrics_http(lb, b);
+    family(b, "synfin_buffers_free_bytes", "gauge",
+           "Pipe buffer memory kept on the free lists for reuse (at most 64 MiB).");
+    sf_sb_printf(b, "synfin_buffers_free_bytes %zu\n", lb->pool.free_bytes);
     lb_transport_metrics(lb->tp, b);
     ctl_render_metrics_process(b);
     ctl_render_metrics_threads(lb, b);

@@ -238,6 +238,7 @@ static void timeout(struct lb_session *s, int cause)
 }
 
 static void room_retry(struct lb_session *s);
+static int connect_failed(struct lb_session *s, int err);
 
 static void on_timer(struct sf_loop_timer *t)
 {
@@ -249,7 +250,11 @@ static void on_timer(struct sf_loop_timer *t)
     int cause;
     uint64_t d = deadline(s, &cause);
     if (d <= sf_loop_now(s->lb->loop)) {
-        timeout(s, cause);
+        /* A connect timeout is a failed attempt like a refusal: `retries` covers both. */
+        if (cause == LB_CAUSE_CONNECT_TIMEOUT)
+            connect_failed(s, 0);
+        else
+            timeout(s, cause);
         return;
     }
     if (sf_loop_timer_set(s->lb->loop, t, d) < 0)

@@ -14,7 +14,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lbtest import (CAP_NET_ADMIN, CAP_SETPCAP, SERVER_BIND, STACK, Backend,  # noqa: E402
                     Synfin,
-                    admin_json, connect, drop_capability, ended_how, has_capability, hold,
+                    admin_json, connect, drop_capability, echo, ended_how, has_capability, hold,
                     hold_open, head_or_eof, http_get, kernel_destroys_time_wait, kernel_only,
                     listen_queue, named, recv_all, ss_count)
 import stacknet  # noqa: E402
@@ -157,6 +157,44 @@ def connect_timeout():
     for c in fillers:
         c.close()
     full.close()
+
+
+@t.test
+def connect_timeout_retries_another_server():
+    # docs/config.md: retries cover a connect timeout as they cover a refusal. Server a
+    # drops SYNs (full accept queue), b answers: every session ends on b, those that tried
+    # a first with retries=1, none with cause connect_timeout.
+    full = socket.socket()
+    full.bind((SERVER_BIND, 0))
+    full.listen(0)
+    port = full.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        c = socket.socket()
+        c.setblocking(False)
+        c.connect_ex(("127.0.0.1", port))
+        fillers.append(c)
+    wait_until(lambda: listen_queue(port) >= 1, what="the accept queue to fill")
+    be = Backend(echo)
+    fport = free_port()
+    conf = (f"log stderr;\nfrontend f {{ listen 127.0.0.1:{fport}; backend b; }}\n"
+            f"backend b {{ server a 127.0.0.1:{port}; server b 127.0.0.1:{be.port}; "
+            "balance roundrobin; connect_timeout 200ms; retries 1; }\n")
+    with Synfin(conf) as lb:
+        for i in range(2):
+            s = connect(fport)
+            s.sendall(b"ping%d" % i)
+            s.shutdown(socket.SHUT_WR)
+            assert recv_all(s) == b"ping%d" % i
+            s.close()
+        wait_until(lambda: len(lb.sessions_logged()) == 2, what="two session lines")
+        recs = lb.sessions_logged()
+        assert all(r["server"] == "b" for r in recs), recs
+        assert sorted(r["retries"] for r in recs) == ["0", "1"], recs
+    for c in fillers:
+        c.close()
+    full.close()
+    be.close()
 
 
 @t.test
