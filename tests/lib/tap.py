@@ -89,8 +89,10 @@ def wait_until(pred, timeout=10.0, interval=0.01, what="condition"):
         time.sleep(interval)
 
 
-def free_port(host="127.0.0.1"):
-    """A TCP port the kernel just handed out on host (bind to 0); free again on return."""
+def free_port(host="0.0.0.0"):
+    """A TCP port the kernel just handed out on host (bind to 0); free again on return. The
+    wildcard by default: a port free on every address, since a test may listen (or expect
+    nobody to listen) on 127.0.0.1 as well as on the stack tests' 10.79.0.1."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]

@@ -59,6 +59,7 @@ int main(int argc, char **argv)
         if (sf_version_arg(a)) {
             free(opts);
             free(scripts);
+            free(defines);
             sf_version_print(stdout, "synfin-drill");
             return fflush(stdout) ? 2 : 0;
         } else if (!strcmp(a, "--verbose")) {
