@@ -58,7 +58,8 @@ static int by_time(const void *a, const void *b)
 
 void ctl_tl_render(struct ctl_timeline *tl, struct sf_strbuf *b)
 {
-    qsort(tl->ev, tl->n, sizeof tl->ev[0], by_time);
+    if (tl->n > 1) /* an empty timeline may have no array */
+        qsort(tl->ev, tl->n, sizeof tl->ev[0], by_time);
     sf_sb_printf(b, ",\"timeline\":[");
     for (size_t i = 0; i < tl->n; i++) {
         const struct ctl_tl_event *e = &tl->ev[i];

@@ -225,7 +225,8 @@ int st_collect_begin(struct st_collect *c)
     int rc = sf_sockdiag_dump(&lq, mark_listener, c);
     if (rc)
         return rc;
-    qsort(c->peers->listen, c->peers->nlisten, sizeof *c->peers->listen, by_port);
+    if (c->peers->nlisten > 1) /* none at all leaves the array unallocated (NULL) */
+        qsort(c->peers->listen, c->peers->nlisten, sizeof *c->peers->listen, by_port);
     return 0;
 }
 
