@@ -50,13 +50,14 @@ static int route_set(struct lb_announce *a, const struct lb_addr *host, int add,
     return 0;
 }
 
-/* Listener i of f is open and its backend has a usable server. */
+/* Listener i of f is open and its backend has a server that takes new sessions (up by its
+ * checks and not drained or in maintenance through the runtime API). */
 static int frontend_ready(const struct lb_frontend *f, uint32_t i, uint64_t now)
 {
     if (!f->listener[i] || !f->backend)
         return 0;
-    for (size_t i = 0; i < f->backend->nservers; i++)
-        if (lb_server_usable(f->backend->servers[i], now))
+    for (size_t k = 0; k < f->backend->nservers; k++)
+        if (lb_server_takes_new(f->backend->servers[k], now))
             return 1;
     return 0;
 }

@@ -465,4 +465,18 @@ def a_fourth_node_joins_and_no_established_session_moves():
     h.wait(timeout=5)
 
 
+@t.test
+def a_node_whose_servers_are_all_in_maintenance_withdraws():
+    def admin_post(k, path):
+        nsx(f"n{k}", "curl", "-sf", "-X", "POST", f"http://127.0.0.1:8404{path}")
+
+    wait_until(lambda: 3 in group_nodes(), timeout=10, what="node 3 in the group")
+    for name, _ in SERVERS:
+        admin_post(3, f"/servers/app/{name}/maint")
+    wait_until(lambda: 3 not in bird_nodes(300), timeout=5, what="node 3 withdrawn")
+    assert "reason=not_ready" in synfin_log(3)
+    admin_post(3, "/servers/app/s1/ready")
+    wait_until(lambda: 3 in bird_nodes(300), timeout=10, what="node 3 announced again")
+
+
 t.done()
