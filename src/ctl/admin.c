@@ -234,6 +234,10 @@ int ctl_admin_header(const char *head, size_t len, const char *name, char *out, 
                 ve--;
             if ((size_t)(ve - v) >= outlen)
                 return 0;
+            /* A control byte (NUL, CR ...) makes it no field value at all (RFC 9110 5.5). */
+            for (const char *c = v; c < ve; c++)
+                if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
+                    return 0;
             memcpy(out, v, (size_t)(ve - v));
             out[ve - v] = 0;
             return 1;
