@@ -28,25 +28,6 @@ static void leave_wait(struct lb_session *s)
     s->lb->nwaiting--;
 }
 
-/* The server slot of this request back, with the bytes it moved; the queue may move. */
-static void release_slot(struct lb_session *s)
-{
-    struct lb_server *srv = s->srv;
-    struct lb_http *h = s->http;
-    if (!srv)
-        return;
-    s->srv = NULL;
-    lb_server_slot_release(srv);
-    s->lb->released |= srv->sh != NULL;
-    srv->bytes_in += h->req_bytes;
-    srv->bytes_out += h->resp_bytes;
-    if (s->be->queued) {
-        s->be->kick = 1;
-        s->lb->kick_queues = 1;
-    }
-    lb_server_put(srv);
-}
-
 /* The connection in hand carries the request from now on. */
 static int attach(struct lb_session *s, struct lb_pconn *pc, const struct lb_side *side)
 {
@@ -177,28 +158,9 @@ int lb_http_server_room_retry(struct lb_session *s)
 /* A connect failed (err: errno, 0 for the timeout): the next server while retries last. */
 static int connect_failed(struct lb_session *s, int err)
 {
-    struct lb_server *srv = s->srv;
-    if (s->sc) {
-        lb_conn_abort(s->sc);
-        s->sc = NULL;
-    }
-    memset(&s->ss, 0, sizeof s->ss);
-    if (srv) {
-        srv->connect_failures++;
-        lb_server_connect_failed(s->lb, srv);
-        s->failed = srv;
-        release_slot(s);
-    }
-    s->looped = err == ELOOP;
-    if (s->retries < s->be->conf.retries) {
-        s->retries++;
+    if (lb_session_connect_failed(s, err))
         return lb_http_server_start(s, NULL);
-    }
-    return lb_http_fail(s, 503,
-                        s->looped ? LB_CAUSE_LOOP
-                        : err     ? LB_CAUSE_CONNECT_FAIL
-                                  : LB_CAUSE_CONNECT_TIMEOUT,
-                        LB_PC_ABORTED);
+    return lb_http_fail(s, 503, lb_session_connect_cause(s, err), LB_PC_ABORTED);
 }
 
 int lb_http_server_connect_timeout(struct lb_session *s)
@@ -235,7 +197,7 @@ static int connect_server(struct lb_session *s)
     }
     s->sc = NULL;
     if (local_shortage(-rc)) { /* ours: not the server's fault, nor a retry */
-        release_slot(s);
+        lb_session_release_server(s);
         return wait_for_room(s, -rc);
     }
     if (rc == -EADDRNOTAVAIL) {
@@ -354,6 +316,6 @@ void lb_http_server_release(struct lb_session *s, int keep, int pc_cause)
         lb_session_dequeue(s);
     if (s->waiting)
         leave_wait(s);
-    release_slot(s);
+    lb_session_release_server(s);
     s->state = LB_S_ESTABLISHED;
 }

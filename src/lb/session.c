@@ -59,8 +59,9 @@ void lb_session_release_server(struct lb_session *s)
     s->srv = NULL;
     lb_server_slot_release(srv);
     s->lb->released |= srv->sh != NULL;
-    srv->bytes_in += s->up.bytes;
-    srv->bytes_out += s->down.bytes;
+    /* http: the pipes are per connection, the request's bytes are the server's */
+    srv->bytes_in += s->http ? s->http->req_bytes : s->up.bytes;
+    srv->bytes_out += s->http ? s->http->resp_bytes : s->down.bytes;
     if (s->be->queued) {
         s->be->kick = 1;
         s->lb->kick_queues = 1;
@@ -288,9 +289,7 @@ struct lb_source *lb_session_source(struct lb_session *s)
 
 static int connect_next(struct lb_session *s, struct lb_server *chosen);
 
-/* A connect failed (err is errno, or 0 for the connect timeout). Retries on another server
- * while the budget lasts: nothing has reached the client yet. Returns -1 if s ended. */
-static int connect_failed(struct lb_session *s, int err)
+int lb_session_connect_failed(struct lb_session *s, int err)
 {
     struct lb_server *srv = s->srv;
     if (s->sc) {
@@ -307,13 +306,23 @@ static int connect_failed(struct lb_session *s, int err)
     s->looped = err == ELOOP;
     if (s->retries < s->be->conf.retries) {
         s->retries++;
-        return connect_next(s, NULL);
+        return 1;
     }
-    end(s,
-        s->looped ? LB_CAUSE_LOOP
-        : err     ? LB_CAUSE_CONNECT_FAIL
-                  : LB_CAUSE_CONNECT_TIMEOUT,
-        HOW_ABORT, HOW_ABORT);
+    return 0;
+}
+
+int lb_session_connect_cause(const struct lb_session *s, int err)
+{
+    return s->looped ? LB_CAUSE_LOOP : err ? LB_CAUSE_CONNECT_FAIL : LB_CAUSE_CONNECT_TIMEOUT;
+}
+
+/* A connect failed (err is errno, or 0 for the connect timeout). Retries on another server
+ * while the budget lasts: nothing has reached the client yet. Returns -1 if s ended. */
+static int connect_failed(struct lb_session *s, int err)
+{
+    if (lb_session_connect_failed(s, err))
+        return connect_next(s, NULL);
+    end(s, lb_session_connect_cause(s, err), HOW_ABORT, HOW_ABORT);
     return -1;
 }
 

@@ -73,6 +73,11 @@ void lb_backend_run_queue(struct lb *lb, struct lb_backend *b);
 void lb_session_enqueue(struct lb_session *s);        /* into its backend's queue (state queued) */
 void lb_session_dequeue(struct lb_session *s);        /* out of it */
 void lb_session_release_server(struct lb_session *s); /* s->srv's slot back; queue may move */
+/* A connect failed (err: errno, 0 for the timeout): the server connection goes, its server
+ * counts the failure and gets its slot back. 1 when a retry is within the backend's budget
+ * (counted in s->retries), 0 when the session ends with lb_session_connect_cause's cause. */
+int lb_session_connect_failed(struct lb_session *s, int err);
+int lb_session_connect_cause(const struct lb_session *s, int err);
 /* A connect ran short of synfin's own resources (err: its errno): s waits in state queued,
  * counted and logged once, for a retry at s->t_retry. The caller arms its timer. */
 void lb_session_wait_room(struct lb_session *s, int err);
