@@ -75,6 +75,20 @@ size_t st_advise_collected(const struct st_collect *c, struct st_sysctls *s, str
 struct st_json;
 void st_json_findings(struct st_json *j, const struct st_finding *fs, size_t n);
 
+/* A collection pass with peers and its advice, as --advise and --html make them. */
+struct st_advised {
+    struct st_collect *c;
+    struct st_finding *fs;
+    size_t n;
+    struct st_sysctls s;
+    struct st_live l;
+};
+/* Collects (q) and advises into a: 0, or 2 with the reason printed (a is freed either way
+ * by st_advised_free). */
+int st_advise_gather(const struct st_opts *o, const struct sf_sockdiag_query *q,
+                     struct st_advised *a);
+void st_advised_free(struct st_advised *a);
+
 /* --advise: read, advise, print. Returns 0 (nothing needs attention), 1, or 2 (error). */
 int st_advise_run(const struct st_opts *o, const struct sf_sockdiag_query *q);
 

@@ -121,42 +121,55 @@ static void print_json(const struct st_opts *o, const struct st_sysctls *s,
     st_json_end(&j, '}');
 }
 
-int st_advise_run(const struct st_opts *o, const struct sf_sockdiag_query *q)
+int st_advise_gather(const struct st_opts *o, const struct sf_sockdiag_query *q,
+                     struct st_advised *a)
 {
-    struct st_collect *c = calloc(1, sizeof *c);
-    struct st_finding *fs = calloc(ST_MAX_FINDINGS, sizeof *fs);
-    int status = 2;
-    if (!c || !fs || !(c->peers = st_peers_new(ST_PEER_CAPACITY))) {
+    memset(a, 0, sizeof *a);
+    a->c = calloc(1, sizeof *a->c);
+    a->fs = calloc(ST_MAX_FINDINGS, sizeof *a->fs);
+    if (!a->c || !a->fs || !(a->c->peers = st_peers_new(ST_PEER_CAPACITY))) {
         fprintf(stderr, "synfin-stat: out of memory\n");
-        goto out;
+        return 2;
     }
-    int rc = st_collect(q, c);
+    int rc = st_collect(q, a->c);
     if (rc) {
         st_report_dump_error(rc, o->netns);
-        goto out;
+        return 2;
     }
-    struct st_sysctls s;
-    struct st_live l;
-    size_t n = st_advise_collected(c, &s, &l, fs, ST_MAX_FINDINGS);
-    if (!s.present[SC_FIN_TIMEOUT] && !s.present[SC_SOMAXCONN]) {
+    a->n = st_advise_collected(a->c, &a->s, &a->l, a->fs, ST_MAX_FINDINGS);
+    return 0;
+}
+
+void st_advised_free(struct st_advised *a)
+{
+    if (a->c)
+        st_peers_free(a->c->peers);
+    free(a->c);
+    free(a->fs);
+}
+
+int st_advise_run(const struct st_opts *o, const struct sf_sockdiag_query *q)
+{
+    struct st_advised a;
+    int status = 2;
+    if (st_advise_gather(o, q, &a))
+        goto out;
+    if (!a.s.present[SC_FIN_TIMEOUT] && !a.s.present[SC_SOMAXCONN]) {
         fprintf(stderr, "synfin-stat: cannot read the TCP sysctls under /proc/sys/net (is "
                         "/proc mounted?)\n");
         goto out;
     }
-    for (size_t i = 0; i < n; i++)
-        fs[i].ignored = o->ignore && st_finding_listed(o->ignore, fs[i].id);
+    for (size_t i = 0; i < a.n; i++)
+        a.fs[i].ignored = o->ignore && st_finding_listed(o->ignore, a.fs[i].id);
     if (o->json)
-        print_json(o, &s, fs, n, &l);
+        print_json(o, &a.s, a.fs, a.n, &a.l);
     else
-        print_text(fs, n, &l);
+        print_text(a.fs, a.n, &a.l);
     status = 0;
-    for (size_t i = 0; i < n; i++)
-        if (fs[i].attention && !fs[i].ignored)
+    for (size_t i = 0; i < a.n; i++)
+        if (a.fs[i].attention && !a.fs[i].ignored)
             status = 1;
 out:
-    if (c)
-        st_peers_free(c->peers);
-    free(c);
-    free(fs);
+    st_advised_free(&a);
     return status;
 }

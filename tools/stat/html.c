@@ -166,36 +166,22 @@ void st_html_write(FILE *f, const struct st_opts *o, const struct st_collect *c,
 
 int st_html_run(const struct st_opts *o, const struct sf_sockdiag_query *q)
 {
-    struct st_collect *c = calloc(1, sizeof *c);
-    struct st_finding *fs = calloc(ST_MAX_FINDINGS, sizeof *fs);
+    struct st_advised a;
     int status = 2;
-    if (!c || !fs || !(c->peers = st_peers_new(ST_PEER_CAPACITY))) {
-        fprintf(stderr, "synfin-stat: out of memory\n");
+    if (st_advise_gather(o, q, &a))
         goto out;
-    }
-    int rc = st_collect(q, c);
-    if (rc) {
-        st_report_dump_error(rc, o->netns);
-        goto out;
-    }
-    struct st_sysctls s;
-    struct st_live l;
-    size_t n = st_advise_collected(c, &s, &l, fs, ST_MAX_FINDINGS);
     FILE *f = fopen(o->html, "w");
     if (!f) {
         fprintf(stderr, "synfin-stat: --html: cannot write %s: %s\n", o->html, strerror(errno));
         goto out;
     }
-    st_html_write(f, o, c, &s, fs, n);
+    st_html_write(f, o, a.c, &a.s, a.fs, a.n);
     if (ferror(f) | fclose(f)) {
         fprintf(stderr, "synfin-stat: --html: writing %s failed: %s\n", o->html, strerror(errno));
         goto out;
     }
     status = 0;
 out:
-    if (c)
-        st_peers_free(c->peers);
-    free(c);
-    free(fs);
+    st_advised_free(&a);
     return status;
 }
