@@ -1,8 +1,10 @@
 # tools/drill: synfin-drill runs packetdrill-syntax scripts against the engine on the
 # simulated network (docs/drill.md).
 DRILL_PARSE_SRC := tools/drill/arena.c tools/drill/lexer.c tools/drill/parse.c tools/drill/prep.c \
+                   tools/drill/parse_packet.c tools/drill/parse_expr.c \
                    tools/drill/format.c
-DRILL_SRC := $(DRILL_PARSE_SRC) tools/drill/wire.c tools/drill/run.c tools/drill/syscalls.c \
+DRILL_SRC := $(DRILL_PARSE_SRC) tools/drill/wire.c tools/drill/run.c tools/drill/world.c \
+             tools/drill/packets.c tools/drill/syscalls.c \
              tools/drill/sockopt.c \
              tools/drill/shell.c \
              tools/drill/main.c

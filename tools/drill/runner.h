@@ -1,4 +1,5 @@
-/* The state of one script run, shared by the event loop (run.c) and the system calls
+/* The state of one script run, shared by the event loop (run.c), the world and flows
+ * (world.c), the packet lines (packets.c) and the system calls
  * (syscalls.c). Not a public interface: see run.h. */
 #ifndef SYNFIN_DRILL_RUNNER_H
 #define SYNFIN_DRILL_RUNNER_H
@@ -120,6 +121,44 @@ sf_time_t dr_now(const struct runner *r);
 double dr_secs(sf_time_t t);
 /* The sim must ask the engine for its deadline again (after a call into the engine). */
 void dr_touched(struct runner *r);
+
+/* Verbose output (--verbose), and packets and events in script syntax for messages. */
+__attribute__((format(printf, 2, 3))) void dr_log(struct runner *r, const char *fmt, ...);
+const char *dr_packet_text(const struct dr_packet *p, char *buf, size_t len);
+const char *dr_action_text(const struct dr_event *ev, char *buf, size_t len);
+
+/* Waiting (run.c): how packets the engine sends meanwhile are judged. */
+enum dr_wait_mode {
+    QUIET,   /* until an inbound packet or a call: packets wait for the outbound lines after
+                it, but one the script leaves waiting beyond the tolerance was not expected */
+    END,     /* after the last event: any packet is unexpected */
+    WANT,    /* stop at the first packet */
+    COLLECT, /* packets wait for the next outbound line, however long */
+};
+/* Runs the sim until target. Returns 1 when a packet arrived (WANT), 0 at target, -1 when
+ * the script failed (an unexpected packet, a blocking call that returned wrong or late). */
+int dr_advance_to(struct runner *r, const struct dr_event *ev, sf_time_t target,
+                  enum dr_wait_mode mode);
+/* Waits for the blocking call in progress to return (by its deadline at the latest). */
+int dr_await_call(struct runner *r, const struct dr_event *ev);
+/* Moves to an inbound packet's or a call's time; it may not be late beyond tolerance. */
+int dr_reach(struct runner *r, const struct dr_event *ev, sf_time_t start);
+
+/* world.c: the settings, the simulated world, the flows. */
+int dr_configure(struct runner *r);
+int dr_build_world(struct runner *r);
+/* A shell line's TCP settings into cfg; an unknown command makes the script unsupported. */
+int dr_apply_shell(struct runner *r, const struct dr_event *ev, struct sf_tcp_config *cfg);
+/* The flow of a 4-tuple (made on first use); NULL when memory runs out. */
+struct dr_flow *dr_flow_get(struct runner *r, uint16_t lport, uint16_t rport);
+/* The engine's TS val that the script's TS val stands for: the one it was seen as on an
+ * outbound line, else by the offset of the first one seen (as packetdrill does). */
+uint32_t dr_ts_ecr_live(const struct dr_flow *f, uint32_t script_ecr);
+void dr_ts_learn(struct dr_flow *f, uint32_t script_val, uint32_t actual_val);
+
+/* packets.c: an inbound line sent, an outbound line matched within [start, end]. */
+int dr_inject(struct runner *r, const struct dr_event *ev);
+int dr_expect_packet(struct runner *r, const struct dr_event *ev, sf_time_t start, sf_time_t end);
 
 /* syscalls.c: makes the call of ev (DR_CALL_DONE with call->ret/err, DR_CALL_BLOCKED, or
  * DR_CALL_FAILED for a script error); dr_call_check compares a finished call with the
