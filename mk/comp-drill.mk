@@ -4,7 +4,7 @@ DRILL_PARSE_SRC := tools/drill/arena.c tools/drill/lexer.c tools/drill/parse.c t
                    tools/drill/parse_packet.c tools/drill/parse_expr.c \
                    tools/drill/format.c
 DRILL_SRC := $(DRILL_PARSE_SRC) tools/drill/wire.c tools/drill/run.c tools/drill/world.c \
-             tools/drill/packets.c tools/drill/syscalls.c \
+             tools/drill/packets.c tools/drill/syscalls.c tools/drill/tcpinfo.c tools/drill/code.c \
              tools/drill/sockopt.c \
              tools/drill/shell.c \
              tools/drill/main.c

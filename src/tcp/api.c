@@ -706,6 +706,9 @@ void sf_info(const struct sf_conn *c, struct sf_conn_info *o)
     o->retrans_segs = c->retrans_segs;
     o->rto_backoffs = c->snd.backoff;
     o->dupacks_fast_retransmits = c->snd.fast_retransmits;
+    o->in_recovery = c->snd.in_recovery;
+    o->dupacks = c->snd.dupacks;
+    o->zwnd_probes = c->snd.probes;
     o->first_fin = (enum sf_closer)c->first_fin;
     o->close_cause = (enum sf_cause)c->close_cause;
     o->last_cause = (enum sf_cause)c->last_cause;

@@ -397,6 +397,9 @@ struct sf_conn_info {
     uint64_t segs_out, segs_in, retrans_segs;
     uint32_t rto_backoffs; /* consecutive timeouts now */
     uint32_t dupacks_fast_retransmits;
+    uint8_t in_recovery;            /* in fast recovery (RFC 6582) */
+    uint8_t dupacks;                /* duplicate ACKs counted towards fast retransmit */
+    uint32_t zwnd_probes;           /* unanswered zero-window probes */
     enum sf_closer first_fin;       /* who sent the first FIN */
     enum sf_cause close_cause;      /* the cause of the transition that ended it */
     enum sf_cause last_cause;       /* the cause of its latest transition */

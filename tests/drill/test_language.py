@@ -79,9 +79,10 @@ def setting_changed_mid_script_is_unsupported():
 
 
 @t.test
-def python_block_is_unsupported():
-    path = script("code.pkt", HANDSHAKE + "+0 %{ assert tcpi_rto == 1000000 }%\n")
-    skipped(path, 8, "%{ python }% blocks are not run")
+def python_block_with_a_value_the_engine_lacks_is_unsupported():
+    path = script("code.pkt", HANDSHAKE + "+0 %{ assert tcpi_rto == 1000000 }%\n"
+                  "+0 %{ assert tcpi_lost == 0 }%\n")
+    skipped(path, 9, "%{ python }% block: tcpi_lost (no engine value)")
 
 
 @t.test

@@ -45,6 +45,8 @@ int dr_inject(struct runner *r, const struct dr_event *ev)
                    (r->listening[f->lport / 8] & (1u << (f->lport % 8)));
         if (!(p.flags & DR_ACK) ? none : f->state == SF_SYN_SENT)
             f->remote_isn = p.seq; /* a new connection (packetdrill: a new socket) */
+        if (!(p.flags & DR_ACK) && none)
+            r->code_fd = -1; /* packetdrill's socket under test: the child, until accept */
     } else {
         p.seq += f->remote_isn;
     }

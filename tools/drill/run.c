@@ -115,8 +115,10 @@ static void retry_call(struct runner *r)
     if (rc == DR_CALL_BLOCKED)
         return;
     r->pending = 0;
-    if (rc == DR_CALL_DONE)
+    if (rc == DR_CALL_DONE) {
+        dr_code_note_call(r, &r->call);
         dr_call_check(r, &r->call);
+    }
 }
 
 static int wait_pred(void *ctx)
@@ -287,6 +289,7 @@ static int start_call(struct runner *r, const struct dr_event *ev, sf_time_t sta
             return dr_await_call(r, ev);
         return 0;
     }
+    dr_code_note_call(r, &r->call);
     return dr_call_check(r, &r->call);
 }
 
@@ -297,7 +300,7 @@ static int run_event(struct runner *r, const struct dr_event *ev, const struct d
     event_window(r, ev, prev, *prev_time, &start, &end);
     *prev_time = start;
     if (ev->kind == DR_EV_CODE)
-        return dr_unsupported(r, ev, "%%{ python }%% blocks are not run");
+        return dr_reach(r, ev, start) < 0 ? -1 : dr_code_event(r, ev);
     if (ev->kind == DR_EV_SHELL) {
         if (dr_reach(r, ev, start) < 0)
             return -1;
@@ -325,17 +328,15 @@ static int run_event(struct runner *r, const struct dr_event *ev, const struct d
 
 /* After the last event: a call still blocking must return. As packetdrill, nothing the engine
  * sends after that is checked; with strict_end (our corpus), packets sent within the
- * tolerance, or left unmatched, fail the script. */
+ * tolerance, or left unmatched, fail the script. Then the %{ python }% blocks run. */
 static int finish(struct runner *r)
 {
     const struct dr_event *last = &r->s->events[r->s->nevents - 1];
     if (dr_await_call(r, last) < 0)
         return -1;
-    if (!r->strict_end)
-        return 0;
-    if (dr_advance_to(r, NULL, dr_now(r) + r->tolerance, END) < 0)
+    if (r->strict_end && dr_advance_to(r, NULL, dr_now(r) + r->tolerance, END) < 0)
         return -1;
-    return 0;
+    return dr_code_run(r);
 }
 
 int dr_run(const struct dr_script *s, const struct dr_settings *set, char *msg, size_t msglen)
@@ -349,6 +350,7 @@ int dr_run(const struct dr_script *s, const struct dr_settings *set, char *msg, 
     r->set = set;
     r->msg = msg;
     r->msglen = msglen;
+    r->code_fd = -1;
     msg[0] = 0;
     if (dr_configure(r) == 0 && dr_build_world(r) == 0) {
         const struct dr_event *prev = NULL;
@@ -362,6 +364,7 @@ int dr_run(const struct dr_script *s, const struct dr_settings *set, char *msg, 
             finish(r);
     }
     int failed = r->failed, unsupported = r->unsupported;
+    dr_code_free(r);
     if (r->eng)
         sf_engine_free(r->eng);
     sf_sim_free(r->sim);

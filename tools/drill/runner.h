@@ -107,6 +107,9 @@ struct runner {
     int started; /* a packet or call has run: shell lines may no longer change the engine */
     int pending; /* a blocking call is in progress in `call` */
     struct dr_call call;
+
+    int code_fd;          /* packetdrill's socket under test: the latest socket() or accept() */
+    struct dr_code *code; /* the %{ python }% blocks met so far (code.c) */
 };
 
 /* "FILE:LINE: ..." into r->msg, marks the run failed; returns -1. */
@@ -159,6 +162,13 @@ void dr_ts_learn(struct dr_flow *f, uint32_t script_val, uint32_t actual_val);
 /* packets.c: an inbound line sent, an outbound line matched within [start, end]. */
 int dr_inject(struct runner *r, const struct dr_event *ev);
 int dr_expect_packet(struct runner *r, const struct dr_event *ev, sf_time_t start, sf_time_t end);
+
+/* code.c: %{ python }% blocks. A block's tcp_info is captured at its time (dr_code_event);
+ * after the last event they run in python3 (dr_code_run). */
+void dr_code_note_call(struct runner *r, const struct dr_call *call);
+int dr_code_event(struct runner *r, const struct dr_event *ev);
+int dr_code_run(struct runner *r);
+void dr_code_free(struct runner *r);
 
 /* syscalls.c: makes the call of ev (DR_CALL_DONE with call->ret/err, DR_CALL_BLOCKED, or
  * DR_CALL_FAILED for a script error); dr_call_check compares a finished call with the

@@ -1,6 +1,7 @@
 /* synfin-drill's setsockopt and getsockopt: the socket options scripts set, mapped to the
  * engine's (sf_setopt), and TCP_INFO read back with the fields packetdrill scripts check. */
 #include "calls.h"
+#include "tcpinfo.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -98,40 +99,6 @@ int dc_setsockopt(struct runner *r, struct dr_call *call)
     return dc_result(call, rc);
 }
 
-/* tcp_info fields the engine can answer, by their Linux names. */
-static int tcp_info_field(const struct sf_conn_info *in, const char *name, long *out)
-{
-    uint32_t mss = in->snd_mss ? in->snd_mss : 1;
-    const struct {
-        const char *name;
-        long value;
-    } f[] = {
-        {"tcpi_state", dc_linux_state(in->state)},
-        {"tcpi_snd_mss", in->snd_mss},
-        {"tcpi_rcv_mss", in->rcv_mss},
-        {"tcpi_snd_wscale", in->snd_wscale},
-        {"tcpi_rcv_wscale", in->rcv_wscale},
-        {"tcpi_rto", in->rto_us},
-        {"tcpi_rtt", in->srtt_us},
-        {"tcpi_rttvar", in->rttvar_us},
-        {"tcpi_snd_cwnd", (long)(in->cwnd / mss)},
-        {"tcpi_snd_ssthresh", (long)(in->ssthresh / mss)},
-        {"tcpi_backoff", in->rto_backoffs},
-        {"tcpi_total_retrans", (long)in->retrans_segs},
-        {"tcpi_bytes_acked", (long)in->bytes_acked},
-        {"tcpi_bytes_received", (long)in->bytes_received},
-        {"tcpi_segs_out", (long)in->segs_out},
-        {"tcpi_segs_in", (long)in->segs_in},
-        {"tcpi_options", (in->ts_ok ? 1 : 0) | (in->sack_ok ? 2 : 0) | (in->wscale_ok ? 4 : 0)},
-    };
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
-        if (!strcmp(f[i].name, name)) {
-            *out = f[i].value;
-            return 0;
-        }
-    return -1;
-}
-
 static int check_tcp_info(struct runner *r, const struct dr_event *ev, const struct dr_expr *v,
                           const struct sf_conn *c)
 {
@@ -149,8 +116,11 @@ static int check_tcp_info(struct runner *r, const struct dr_event *ev, const str
             return dr_fail(r, ev, "getsockopt TCP_INFO: expected name=value at column %d",
                            it->pos.col);
         long want, got;
-        if (tcp_info_field(&in, it->text, &got) < 0)
-            return dr_fail(r, ev, "getsockopt TCP_INFO: field %s is not supported", it->text);
+        int known = dc_tcpi_field(&in, it->text, &got);
+        if (known == DC_TCPI_UNKNOWN)
+            return dr_unsupported(r, ev, "getsockopt TCP_INFO: %s (no engine value)", it->text);
+        if (known < 0)
+            return dr_fail(r, ev, "getsockopt TCP_INFO: no field %s", it->text);
         if (dc_eval(r, ev, it->rhs, &want) < 0)
             return -1;
         if (want != got)
