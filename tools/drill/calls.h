@@ -43,4 +43,16 @@ const char *dc_call_text(const struct dr_event *ev, char *buf, size_t len);
 int dc_setsockopt(struct runner *r, struct dr_call *call);
 int dc_getsockopt(struct runner *r, struct dr_call *call);
 
+/* IP-level socket options (sockopt_ip.c): the engine's fixed TOS and TTL. */
+int dc_is_ip_level(long level);
+int dc_ip_setsockopt(struct runner *r, struct dr_call *call, long level, long opt);
+int dc_ip_getsockopt(struct runner *r, struct dr_call *call, long level, long opt);
+/* Names beyond syscalls.c's: IP options (sockopt_ip.c), msghdr flags (msg.c). 0 or -1. */
+int dc_ip_symbol(const char *name, long *out);
+int dc_msg_symbol(const char *name, long *out);
+
+/* recvmsg and sendmsg (msg.c). */
+int dc_recvmsg(struct runner *r, struct dr_call *call);
+int dc_sendmsg(struct runner *r, struct dr_call *call);
+
 #endif

@@ -85,9 +85,39 @@ void dr_format_options(struct dr_text *t, const struct dr_packet *p)
     dr_text_add(t, ">");
 }
 
+/* "(tos 0x0, ttl 64)", "[ect0]": what the line gives, or all a decoded packet has. */
+static void ip_attributes(struct dr_text *t, const struct dr_packet *p)
+{
+    static const char *const ecn[] = {"no_ecn", "ect1", "ect0", "ce"};
+    if (p->tos_check == DR_TOS_NONE && !p->ttl && !p->flowlabel)
+        return;
+    const char *sep = "(";
+    if (p->tos_check == DR_TOS_ECN)
+        dr_text_add(t, "%s%s", sep, ecn[p->tos & 3]), sep = ", ";
+    if (p->tos_check == DR_TOS_ECT01)
+        dr_text_add(t, "%sect01", sep), sep = ", ";
+    if (p->tos_check == DR_TOS_BYTE)
+        dr_text_add(t, "%stos 0x%x", sep, p->tos), sep = ", ";
+    if (p->flowlabel)
+        dr_text_add(t, "%sflowlabel 0x%x", sep, p->flowlabel), sep = ", ";
+    if (p->ttl)
+        dr_text_add(t, "%sttl %u", sep, p->ttl);
+    dr_text_add(t, ") ");
+}
+
 void dr_format_packet(struct dr_text *t, const struct dr_packet *p)
 {
     dr_text_add(t, "%c ", p->dir);
+    ip_attributes(t, p);
+    if (p->icmp) {
+        dr_text_add(t, "icmp %s", p->icmp_type ? p->icmp_type : "?");
+        if (p->icmp_code)
+            dr_text_add(t, " %s", p->icmp_code);
+        if (p->icmp_mtu >= 0)
+            dr_text_add(t, " mtu %lld", (long long)p->icmp_mtu);
+        dr_text_add(t, " [%u:%u(%u)]", p->seq, p->seq + p->len, p->len);
+        return;
+    }
     if (p->has_ports)
         dr_text_add(t, "%u>%u ", p->sport, p->dport);
     dr_format_flags(t, p->flags);
@@ -134,7 +164,11 @@ void dr_format_expr(struct dr_text *t, const struct dr_expr *e)
         dr_format_expr(t, e->rhs);
         break;
     case DR_X_ASSIGN:
-        dr_text_add(t, "%s=", e->text);
+        if (e->lhs) /* msg_iov(1)=[...] */
+            dr_format_expr(t, e->lhs);
+        else
+            dr_text_add(t, "%s", e->text);
+        dr_text_add(t, "=");
         dr_format_expr(t, e->rhs);
         break;
     }

@@ -22,6 +22,93 @@ static void fo_resolve(const struct runner *r, struct dr_packet *p)
     }
 }
 
+/* The IP header of a packet from the script: its addresses, and the attributes the line
+ * sets ("(tos 0x10)", "[ect0]": the ECN bits in a TOS of 0, as packetdrill). */
+static void script_ip(const struct runner *r, const struct dr_packet *p, struct dr_ip4 *ip)
+{
+    memset(ip, 0, sizeof *ip);
+    ip->v6 = r->ip_version == 6;
+    if (ip->v6) {
+        memcpy(ip->src6, r->remote.u.v6, 16);
+        memcpy(ip->dst6, r->local.u.v6, 16);
+    } else {
+        memcpy(ip->src, r->remote.u.v4, 4);
+        memcpy(ip->dst, r->local.u.v4, 4);
+    }
+    ip->tos = p->tos_check == DR_TOS_NONE ? 0 : p->tos;
+    ip->ttl = p->ttl;
+    ip->flowlabel = p->flowlabel;
+}
+
+static int send_built(struct runner *r, const struct dr_event *ev, const struct dr_flow *f,
+                      const uint8_t *buf, size_t len);
+
+/* An ICMP error from the script's address about a segment the engine sent on flow f: the
+ * quoted seq counts from the engine's ISN, as on an outbound line (packetdrill). */
+static int inject_icmp(struct runner *r, const struct dr_event *ev, const struct dr_flow *f)
+{
+    const struct dr_packet *p = &ev->pkt;
+    int v6 = r->ip_version == 6, type, code;
+    int rc = dr_icmp_lookup(v6, p->icmp_type, p->icmp_code, &type, &code);
+    if (rc < 0)
+        return dr_fail(r, ev, "bad %s %s %s", v6 ? "ICMPv6" : "ICMP", rc == -1 ? "type" : "code",
+                       rc == -1 ? p->icmp_type : p->icmp_code);
+    if ((!v6 && (type == 0 || type == 8)) || (v6 && (type == 128 || type == 129)))
+        return dr_unsupported(r, ev, "ICMP echo: only errors about TCP segments");
+    struct dr_packet quoted = *p;
+    quoted.sport = f->lport;
+    quoted.dport = f->rport;
+    quoted.seq = p->seq + (f->isn_known ? f->engine_isn : 0);
+    struct dr_ip4 ip;
+    script_ip(r, p, &ip);
+    static uint8_t buf[256];
+    uint32_t mtu = p->icmp_mtu >= 0 ? (uint32_t)p->icmp_mtu : 0;
+    size_t len = dr_wire_build_icmp(buf, sizeof buf, &ip, r->ip_id++, type, code, mtu, &quoted);
+    if (!len)
+        return dr_fail(r, ev, "the ICMP packet does not fit");
+    return send_built(r, ev, f, buf, len);
+}
+
+/* Outbound IP attributes the line gives, compared with what the engine sent. */
+static int ip_matches(const struct dr_packet *want, const struct dr_packet *got, char *why,
+                      size_t len)
+{
+    unsigned ecn = got->tos & 3;
+    int ok = 1;
+    if (want->tos_check == DR_TOS_ECN)
+        ok = ecn == want->tos;
+    else if (want->tos_check == DR_TOS_ECT01)
+        ok = ecn == 1 || ecn == 2;
+    else if (want->tos_check == DR_TOS_BYTE)
+        ok = got->tos == want->tos;
+    if (!ok) {
+        snprintf(why, len, want->tos_check == DR_TOS_BYTE ? "tos" : "ip_ecn");
+        return 0;
+    }
+    if (want->ttl && want->ttl != got->ttl) {
+        snprintf(why, len, "ttl");
+        return 0;
+    }
+    if (want->flowlabel && want->flowlabel != got->flowlabel) {
+        snprintf(why, len, "flowlabel");
+        return 0;
+    }
+    return 1;
+}
+
+/* In messages the actual packet shows the IP attributes the line asks about, no others. */
+static void ip_shown(const struct dr_packet *want, struct dr_packet *got)
+{
+    if (want->tos_check == DR_TOS_NONE)
+        got->tos_check = DR_TOS_NONE;
+    else if (want->tos_check != DR_TOS_BYTE)
+        got->tos_check = DR_TOS_ECN, got->tos &= 3;
+    if (!want->ttl)
+        got->ttl = 0;
+    if (!want->flowlabel)
+        got->flowlabel = 0;
+}
+
 int dr_inject(struct runner *r, const struct dr_event *ev)
 {
     struct dr_packet p = ev->pkt;
@@ -35,6 +122,8 @@ int dr_inject(struct runner *r, const struct dr_event *ev)
         return dr_fail(r, ev, "out of memory");
     p.sport = f->rport;
     p.dport = f->lport;
+    if (p.icmp)
+        return inject_icmp(r, ev, f);
     uint32_t ack_base = f->isn_known ? f->engine_isn : 0;
     /* packetdrill: a SYN's seq is as written (plus --remote_isn) and becomes the flow's ISN;
      * later segments count from it */
@@ -61,22 +150,20 @@ int dr_inject(struct runner *r, const struct dr_event *ev)
             o->b = dr_ts_ecr_live(f, o->b);
     }
     struct dr_ip4 ip;
-    memset(&ip, 0, sizeof ip);
-    ip.v6 = r->ip_version == 6;
-    if (ip.v6) {
-        memcpy(ip.src6, r->remote.u.v6, 16);
-        memcpy(ip.dst6, r->local.u.v6, 16);
-    } else {
-        memcpy(ip.src, r->remote.u.v4, 4);
-        memcpy(ip.dst, r->local.u.v4, 4);
-    }
+    script_ip(r, &p, &ip);
     static uint8_t buf[DR_MAX_PACKET];
     size_t len = dr_wire_build(buf, sizeof buf, &ip, r->ip_id++, &p);
     if (!len)
         return dr_fail(r, ev, "the packet does not fit (TCP options over 40 bytes?)");
+    return send_built(r, ev, f, buf, len);
+}
+
+static int send_built(struct runner *r, const struct dr_event *ev, const struct dr_flow *f,
+                      const uint8_t *buf, size_t len)
+{
     char b[1024];
     struct dr_packet shown = ev->pkt;
-    shown.has_ports = 1;
+    shown.has_ports = !shown.icmp;
     shown.sport = f->rport;
     shown.dport = f->lport;
     dr_log(r, "%.6f %s\n", dr_secs(dr_now(r)), dr_packet_text(&shown, b, sizeof b));
@@ -92,6 +179,12 @@ int dr_inject(struct runner *r, const struct dr_event *ev)
 static int packet_matches(const struct dr_packet *want, const struct dr_packet *got, char *why,
                           size_t len)
 {
+    if (want->icmp) {
+        snprintf(why, len, "protocol (the engine sends no ICMP)");
+        return 0;
+    }
+    if (!ip_matches(want, got, why, len))
+        return 0;
     if (want->has_ports && (want->sport != got->sport || want->dport != got->dport)) {
         snprintf(why, len, "ports");
         return 0;
@@ -202,7 +295,9 @@ int dr_expect_packet(struct runner *r, const struct dr_event *ev, sf_time_t star
     static struct dr_packet want; /* large: not on the stack */
     want = ev->pkt;
     fo_resolve(r, &want);
-    if (!packet_matches(&want, got, why, sizeof why))
+    int same = packet_matches(&want, got, why, sizeof why);
+    ip_shown(&want, got);
+    if (!same)
         return dr_fail(r, ev, "expected: %s / actual: %s at time %.6f (%s differs)",
                        dr_packet_text(&want, e, sizeof e), dr_packet_text(got, a, sizeof a),
                        dr_secs(o->t), why);

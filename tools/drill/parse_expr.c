@@ -123,7 +123,16 @@ static struct dr_expr *expr_primary(struct parser *p)
             e = new_expr(p, DR_X_CALL, t->pos);
             if (!e || !(e->text = dp_copy(p, t->text, t->len)) || expr_items(p, ')', e) < 0)
                 return NULL;
-            return e;
+            if (!is_punct(tok(p), '='))
+                return e;
+            /* msghdr's "msg_name(...)=..." and "msg_iov(1)=[...]": a field with an argument */
+            p->i++;
+            struct dr_expr *a = new_expr(p, DR_X_ASSIGN, t->pos);
+            if (!a || !(a->rhs = expr_or(p)))
+                return NULL;
+            a->text = e->text;
+            a->lhs = e;
+            return a;
         }
         if (is_punct(tok(p), '=')) {
             p->i++;

@@ -176,17 +176,143 @@ static int tcp_options(struct parser *p, struct dr_packet *pk)
     }
 }
 
+/* A hex number token in [0, max] (packetdrill wants 0x for tos and flowlabel). */
+static int hex_value(struct parser *p, int64_t max, const char *what, int64_t *out)
+{
+    const struct dr_token *t = tok(p);
+    if (t->kind != DR_T_INT || t->len < 3 || t->text[0] != '0' || (t->text[1] | 0x20) != 'x')
+        return dp_fail(p, t->pos, "expected %s as a hex number (0x...)", what);
+    return dp_integer(p, 0, max, what, out);
+}
+
+/* One of packetdrill's ip_info items. */
+static int ip_item(struct parser *p, struct dr_packet *pk)
+{
+    static const char *const ecn[] = {"no_ecn", "ect1", "ect0", "ce"};
+    const struct dr_token *t = tok(p);
+    int64_t v;
+    for (int k = 0; k < 4; k++)
+        if (is_word(t, ecn[k])) {
+            pk->tos_check = DR_TOS_ECN, pk->tos = (uint8_t)k;
+            p->i++;
+            return 0;
+        }
+    if (is_word(t, "ect01")) {
+        if (pk->dir == '<')
+            return dp_fail(p, t->pos, "[ect01] can only be used with outbound packets");
+        pk->tos_check = DR_TOS_ECT01;
+        p->i++;
+        return 0;
+    }
+    if (is_word(t, "tos")) {
+        p->i++;
+        if (hex_value(p, 255, "tos", &v) < 0)
+            return -1;
+        pk->tos_check = DR_TOS_BYTE, pk->tos = (uint8_t)v;
+        return 0;
+    }
+    if (is_word(t, "flowlabel")) {
+        p->i++;
+        if (hex_value(p, 0xfffff, "flowlabel", &v) < 0)
+            return -1;
+        pk->flowlabel = (uint32_t)v;
+        return 0;
+    }
+    if (is_word(t, "ttl")) {
+        p->i++;
+        if (dp_integer(p, 1, 255, "ttl", &v) < 0)
+            return -1;
+        pk->ttl = (uint8_t)v;
+        return 0;
+    }
+    char b[64];
+    return dp_fail(p, t->pos,
+                   "expected an IP attribute (no_ecn, ect0, ect1, ce, ect01, tos 0x.., "
+                   "flowlabel 0x.., ttl N), got %s",
+                   dp_describe(t, b, sizeof b));
+}
+
+/* packetdrill's ip_info, between ( ) or [ ]: items separated by commas. */
+static int ip_info(struct parser *p, struct dr_packet *pk)
+{
+    char close = tok(p)->punct == '(' ? ')' : ']';
+    p->i++;
+    for (;;) {
+        if (ip_item(p, pk) < 0)
+            return -1;
+        if (!is_punct(tok(p), ','))
+            return dp_expect_punct(p, close, "after the IP attributes");
+        p->i++;
+    }
+}
+
+/* "icmp TYPE [CODE] [mtu N] [[seq:end(len)]]" after the direction. */
+static int icmp_packet(struct parser *p, struct dr_packet *pk)
+{
+    p->i++; /* icmp */
+    const struct dr_token *t = tok(p);
+    int64_t v;
+    pk->icmp = 1;
+    pk->icmp_mtu = -1;
+    if (t->kind != DR_T_WORD)
+        return dp_fail(p, t->pos, "expected an ICMP type (unreachable, packet_too_big, ...)");
+    if (!(pk->icmp_type = dp_copy(p, t->text, t->len)))
+        return -1;
+    p->i++;
+    t = tok(p);
+    if (t->kind == DR_T_WORD && !is_word(t, "mtu") && !is_word(t, "id")) {
+        if (!(pk->icmp_code = dp_copy(p, t->text, t->len)))
+            return -1;
+        p->i++;
+    }
+    if (is_word(tok(p), "mtu")) {
+        p->i++;
+        if (dp_integer(p, 0, 65535, "ICMP mtu", &v) < 0)
+            return -1;
+        pk->icmp_mtu = v;
+    }
+    if (is_word(tok(p), "id")) {
+        p->err->unsupported = 1;
+        return dp_fail(p, tok(p)->pos, "ICMP echo (id): only errors about TCP segments");
+    }
+    if (!is_punct(tok(p), '['))
+        return 0;
+    p->i++;
+    if (tok(p)->kind == DR_T_WORD) { /* [udp (N)], [raw (N)] */
+        p->err->unsupported = 1;
+        return dp_fail(p, tok(p)->pos, "ICMP quoting a non-TCP packet");
+    }
+    const struct dr_token *seq_tok = tok(p);
+    uint32_t end;
+    if (dp_u32(p, "start sequence number", &pk->seq) < 0 ||
+        dp_expect_punct(p, ':', "in seq:end(len)") < 0 ||
+        dp_u32(p, "end sequence number", &end) < 0 ||
+        dp_expect_punct(p, '(', "in seq:end(len)") < 0 ||
+        dp_integer(p, 0, 65535, "payload length", &v) < 0 ||
+        dp_expect_punct(p, ')', "in seq:end(len)") < 0)
+        return -1;
+    pk->len = (uint32_t)v;
+    if ((uint32_t)(pk->seq + pk->len) != end)
+        return dp_fail(p, seq_tok->pos, "inconsistent TCP sequence numbers and payload size");
+    return dp_expect_punct(p, ']', "after the quoted segment");
+}
+
 int dp_packet(struct parser *p, struct dr_event *ev)
 {
     struct dr_packet *pk = &ev->pkt;
     ev->kind = DR_EV_PACKET;
     pk->dir = tok(p)->punct;
     p->i++;
-    p->err->unsupported = is_punct(tok(p), '(') || is_punct(tok(p), '[');
-    if (p->err->unsupported)
-        return dp_fail(p, tok(p)->pos,
-                       "IP-level packet attributes (tos, ecn, ttl) are not "
-                       "supported");
+    if ((is_punct(tok(p), '(') || is_punct(tok(p), '[')) && ip_info(p, pk) < 0)
+        return -1;
+    if (is_word(tok(p), "icmp"))
+        return icmp_packet(p, pk);
+    if (is_word(tok(p), "udp") || is_word(tok(p), "gre") || is_word(tok(p), "mpls") ||
+        is_word(tok(p), "ipv4") || is_word(tok(p), "ipv6")) {
+        p->err->unsupported = 1;
+        return dp_fail(p, tok(p)->pos, "%.*s packets: synfin-drill speaks TCP and ICMP",
+                       (int)tok(p)->len, tok(p)->text);
+    }
     if (tok(p)->kind == DR_T_INT && is_punct(ahead(p, 1), '>')) {
         int64_t a, b;
         if (dp_integer(p, 0, 65535, "source port", &a) < 0)

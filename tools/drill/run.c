@@ -146,7 +146,10 @@ static int unexpected(struct runner *r, const struct dr_event *next)
 {
     const struct dr_out *o = &r->outq[r->out_head];
     char a[1024], b[1024];
-    const char *actual = o->bad ? o->err : dr_packet_text(&o->pkt, a, sizeof a);
+    static struct dr_packet shown; /* large: not on the stack */
+    shown = o->pkt;
+    shown.tos_check = DR_TOS_NONE, shown.ttl = 0, shown.flowlabel = 0; /* the line asks none */
+    const char *actual = o->bad ? o->err : dr_packet_text(&shown, a, sizeof a);
     if (next)
         return dr_fail(r, next,
                        "expected: no packet before this event (%s) / actual: %s at time %.6f",

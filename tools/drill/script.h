@@ -93,6 +93,25 @@ struct dr_packet {
     size_t nopts;
     struct dr_tcp_opt opts[DR_MAX_OPTS];
     struct dr_pos opts_pos;
+    /* IP attributes, packetdrill's "(tos 0x10, flowlabel 0x1)", "[ect0]", "(ttl 3)": inbound
+     * they are set, outbound checked when given. A decoded packet has them all (DR_TOS_BYTE). */
+    uint8_t tos_check;  /* enum dr_tos_check */
+    uint8_t tos;        /* the whole byte (DR_TOS_BYTE) or the ECN bits (DR_TOS_ECN) */
+    uint8_t ttl;        /* TTL or hop limit, 0: not given */
+    uint32_t flowlabel; /* IPv6, 0: not given */
+    /* ICMP: "icmp unreachable frag_needed mtu 1200 [1:1001(1000)]": the type and code by
+     * packetdrill's names (resolved for the IP version when the script runs), the MTU (-1:
+     * none), and the quoted TCP segment of ours in seq and len (relative, as outbound) */
+    int icmp;
+    const char *icmp_type, *icmp_code;
+    int64_t icmp_mtu;
+};
+
+enum dr_tos_check {
+    DR_TOS_NONE,
+    DR_TOS_ECN,   /* no_ecn, ect0, ect1, ce */
+    DR_TOS_ECT01, /* ect0 or ect1 (outbound) */
+    DR_TOS_BYTE,  /* tos 0xNN */
 };
 
 /* ---- system calls ------------------------------------------------------------------------- */
@@ -105,7 +124,7 @@ enum dr_expr_kind {
     DR_X_LIST,     /* [a, b] */
     DR_X_STRUCT,   /* {a, b} or {name=value, ...} */
     DR_X_OR,       /* a | b */
-    DR_X_ASSIGN,   /* name = value (inside {} and []) */
+    DR_X_ASSIGN,   /* name = value (inside {} and []); name(args) = value: lhs the CALL */
     DR_X_CALL,     /* htons(8080), inet_addr("1.2.3.4") */
 };
 
@@ -115,7 +134,7 @@ struct dr_expr {
     int64_t num;            /* INT */
     const char *text;       /* WORD, STRING, CALL: the name; ASSIGN: the name */
     int string_ellipsis;    /* "text"... */
-    struct dr_expr *lhs;    /* OR */
+    struct dr_expr *lhs;    /* OR; ASSIGN to name(args) (msghdr's msg_iov(1)=...) */
     struct dr_expr *rhs;    /* OR, ASSIGN */
     struct dr_expr **items; /* LIST, STRUCT, CALL arguments */
     size_t n;

@@ -51,6 +51,8 @@ int dc_setsockopt(struct runner *r, struct dr_call *call)
     long level, name, value;
     if (dc_nargs(r, ev, 5, 5) < 0 || dc_arg(r, ev, 1, &level) < 0 || dc_arg(r, ev, 2, &name) < 0)
         return DR_CALL_FAILED;
+    if (dc_is_ip_level(level))
+        return dc_ip_setsockopt(r, call, level, name);
     FD_OR_RETURN(d, r, call);
     const struct dr_expr *v = ev->call.args[3];
     if (is_tcp(level) && (name == TCP_NOTSENT_LOWAT || name == DR_TCP_NOOPT)) {
@@ -139,6 +141,8 @@ int dc_getsockopt(struct runner *r, struct dr_call *call)
     long level, name;
     if (dc_nargs(r, ev, 5, 5) < 0 || dc_arg(r, ev, 1, &level) < 0 || dc_arg(r, ev, 2, &name) < 0)
         return DR_CALL_FAILED;
+    if (dc_is_ip_level(level))
+        return dc_ip_getsockopt(r, call, level, name);
     FD_OR_RETURN(d, r, call);
     const struct dr_expr *v = ev->call.args[3];
     if ((level == SOL_TCP || level == IPPROTO_TCP) && name == TCP_INFO)

@@ -180,7 +180,8 @@ int dc_eval(struct runner *r, const struct dr_event *ev, const struct dr_expr *e
     case DR_X_INT: *out = (long)e->num; return 0;
     case DR_X_WORD:
         if (dc_lookup(symbols, sizeof symbols / sizeof symbols[0], e->text, out) == 0 ||
-            dc_lookup(errnos, sizeof errnos / sizeof errnos[0], e->text, out) == 0)
+            dc_lookup(errnos, sizeof errnos / sizeof errnos[0], e->text, out) == 0 ||
+            dc_ip_symbol(e->text, out) == 0 || dc_msg_symbol(e->text, out) == 0)
             return 0;
         return dr_unsupported(r, ev, "%s: name '%s' (column %d) is not known", ev->call.name,
                               e->text, e->pos.col);
@@ -673,6 +674,8 @@ static const struct {
     {"setsockopt", dc_setsockopt},
     {"getsockopt", dc_getsockopt},
     {"poll", do_poll},
+    {"sendmsg", dc_sendmsg},
+    {"recvmsg", dc_recvmsg},
 };
 
 int dr_call_known(const char *name)

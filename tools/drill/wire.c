@@ -125,19 +125,20 @@ size_t dr_wire_build(uint8_t *buf, size_t cap, const struct dr_ip4 *ip, uint16_t
     uint8_t *h = buf;
     memset(h, 0, iph);
     if (ip->v6) {
-        h[0] = 0x60;
+        put32(h, 6u << 28 | (uint32_t)ip->tos << 20 | (ip->flowlabel & 0xfffff));
         put16(h + 4, (uint32_t)tcp_len);
         h[6] = 6;
-        h[7] = 64;
+        h[7] = ip->ttl ? ip->ttl : 64;
         memcpy(h + 8, ip->src6, 16);
         memcpy(h + 24, ip->dst6, 16);
         return build_tcp(buf + iph, ip, p, opts, olen, tcp_len) + iph;
     }
     h[0] = 0x45;
+    h[1] = ip->tos;
     put16(h + 2, (uint32_t)total);
     put16(h + 4, ip_id);
     h[6] = 0x40; /* DF */
-    h[8] = 64;
+    h[8] = ip->ttl ? ip->ttl : 64;
     h[9] = 6;
     memcpy(h + 12, ip->src, 4);
     memcpy(h + 16, ip->dst, 4);
@@ -231,6 +232,7 @@ int dr_wire_parse(const uint8_t *pkt, size_t len, struct dr_ip4 *ip, struct dr_p
                   size_t errlen)
 {
     memset(p, 0, sizeof *p);
+    memset(ip, 0, sizeof *ip);
     if (len >= 40 && (pkt[0] >> 4) == 6) {
         size_t plen = get16(pkt + 4);
         if (40 + plen > len) {
@@ -238,10 +240,15 @@ int dr_wire_parse(const uint8_t *pkt, size_t len, struct dr_ip4 *ip, struct dr_p
             return -1;
         }
         if (pkt[6] != 6) {
-            snprintf(err, errlen, "not TCP (IPv6 next header %u)", pkt[6]);
+            snprintf(err, errlen, "not TCP (IPv6 next header %u%s)", pkt[6],
+                     pkt[6] == 58 ? ", ICMPv6" : "");
             return -1;
         }
         ip->v6 = 1;
+        p->tos_check = DR_TOS_BYTE;
+        p->tos = (uint8_t)(get16(pkt) >> 4);
+        p->flowlabel = get32(pkt) & 0xfffff;
+        p->ttl = pkt[7];
         memcpy(ip->src6, pkt + 8, 16);
         memcpy(ip->dst6, pkt + 24, 16);
         return parse_tcp(pkt + 40, plen, ip, p, err, errlen);
@@ -263,9 +270,12 @@ int dr_wire_parse(const uint8_t *pkt, size_t len, struct dr_ip4 *ip, struct dr_p
         return -1;
     }
     if (pkt[9] != 6) {
-        snprintf(err, errlen, "not TCP (IP protocol %u)", pkt[9]);
+        snprintf(err, errlen, "not TCP (IP protocol %u%s)", pkt[9], pkt[9] == 1 ? ", ICMP" : "");
         return -1;
     }
+    p->tos_check = DR_TOS_BYTE;
+    p->tos = pkt[1];
+    p->ttl = pkt[8];
     memcpy(ip->src, pkt + 12, 4);
     memcpy(ip->dst, pkt + 16, 4);
     return parse_tcp(pkt + ihl, total - ihl, ip, p, err, errlen);

@@ -331,7 +331,11 @@ static void errors(void **state)
     bad("-1 close(3) = 0\n", 1, 1, "negative time");
     bad("// nothing\n", 2, 1, "no events");
     bad("--mss=\n", 2, 1, "expected a value after --mss=");
-    bad("0 > [ect0] S 0:0(0)\n", 1, 5, "not supported");
+    bad("0 > [ect2] S 0:0(0)\n", 1, 6, "expected an IP attribute");
+    bad("0 < [ect01] S 0:0(0) win 1\n", 1, 6, "only be used with outbound");
+    bad("0 < (tos 16) S 0:0(0) win 1\n", 1, 10, "tos as a hex number");
+    bad("0 < udp (10)\n", 1, 5, "synfin-drill speaks TCP and ICMP");
+    bad("0 < icmp unreachable [1:2(3)]\n", 1, 23, "inconsistent TCP sequence numbers");
     bad("0 close(0x) = 0\n", 1, 9, "malformed hex number");
     bad("0 close(99999999999999999999) = 0\n", 1, 9, "out of range");
 }

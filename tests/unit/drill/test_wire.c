@@ -11,7 +11,7 @@
 #include "parse.h"
 #include "wire.h"
 
-static const struct dr_ip4 ip = {{192, 0, 2, 1}, {192, 168, 0, 1}, 0, {0}, {0}};
+static const struct dr_ip4 ip = {.src = {192, 0, 2, 1}, .dst = {192, 168, 0, 1}};
 
 /* The packet of the first event of a one-line script. */
 static struct dr_packet packet_of(const char *line)
@@ -48,11 +48,15 @@ static void round_trip(void **state)
         "< 9>9 F. 1:1(0) ack 1 win 0",
         "< 9>9 R 5:5(0) win 0",
         "< 9>9 FSRP.UEW 1:2(1) ack 3 win 4 urg 5", /* as printed */
+        "< (tos 0x12, ttl 3) 9>9 . 1:1(0) ack 1 win 1",
     };
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
         struct dr_packet want = packet_of(lines[i]);
         uint8_t buf[2048];
-        size_t n = dr_wire_build(buf, sizeof buf, &ip, 7, &want);
+        struct dr_ip4 bip = ip;
+        bip.tos = want.tos;
+        bip.ttl = want.ttl;
+        size_t n = dr_wire_build(buf, sizeof buf, &bip, 7, &want);
         assert_true(n >= 40);
         struct dr_packet got;
         struct dr_ip4 gip;
@@ -62,6 +66,10 @@ static void round_trip(void **state)
         got.dir = '<';
         got.has_ports = 1;
         got.has_ack = want.has_ack;
+        assert_int_equal(got.tos_check, DR_TOS_BYTE);
+        assert_int_equal(got.ttl, want.ttl ? want.ttl : 64);
+        got.tos_check = want.tos_check;
+        got.ttl = want.ttl;
         assert_string_equal(text(&got), lines[i]);
         assert_int_equal(n, 40 + (n - 40 - got.len) + got.len);
     }
