@@ -88,7 +88,7 @@ void dr_format_options(struct dr_text *t, const struct dr_packet *p)
 /* "(tos 0x0, ttl 64)", "[ect0]": what the line gives, or all a decoded packet has. */
 static void ip_attributes(struct dr_text *t, const struct dr_packet *p)
 {
-    static const char *const ecn[] = {"no_ecn", "ect1", "ect0", "ce"};
+    static const char *const ecn[] = {"noecn", "ect1", "ect0", "ce"};
     if (p->tos_check == DR_TOS_NONE && !p->ttl && !p->flowlabel)
         return;
     const char *sep = "(";

@@ -188,7 +188,7 @@ static int hex_value(struct parser *p, int64_t max, const char *what, int64_t *o
 /* One of packetdrill's ip_info items. */
 static int ip_item(struct parser *p, struct dr_packet *pk)
 {
-    static const char *const ecn[] = {"no_ecn", "ect1", "ect0", "ce"};
+    static const char *const ecn[] = {"noecn", "ect1", "ect0", "ce"};
     const struct dr_token *t = tok(p);
     int64_t v;
     for (int k = 0; k < 4; k++)
@@ -227,7 +227,7 @@ static int ip_item(struct parser *p, struct dr_packet *pk)
     }
     char b[64];
     return dp_fail(p, t->pos,
-                   "expected an IP attribute (no_ecn, ect0, ect1, ce, ect01, tos 0x.., "
+                   "expected an IP attribute (noecn, ect0, ect1, ce, ect01, tos 0x.., "
                    "flowlabel 0x.., ttl N), got %s",
                    dp_describe(t, b, sizeof b));
 }
