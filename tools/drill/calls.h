@@ -47,9 +47,11 @@ int dc_getsockopt(struct runner *r, struct dr_call *call);
 int dc_is_ip_level(long level);
 int dc_ip_setsockopt(struct runner *r, struct dr_call *call, long level, long opt);
 int dc_ip_getsockopt(struct runner *r, struct dr_call *call, long level, long opt);
-/* Names beyond syscalls.c's: IP options (sockopt_ip.c), msghdr flags (msg.c). 0 or -1. */
+/* Names beyond syscalls.c's: IP options (sockopt_ip.c), msghdr flags (msg.c), tcp_info's
+ * constants (tcpinfo.c); dc_more_symbol looks in all three. 0 or -1. */
 int dc_ip_symbol(const char *name, long *out);
 int dc_msg_symbol(const char *name, long *out);
+int dc_more_symbol(const char *name, long *out);
 
 /* recvmsg and sendmsg (msg.c). */
 int dc_recvmsg(struct runner *r, struct dr_call *call);

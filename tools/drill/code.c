@@ -54,7 +54,7 @@ __attribute__((format(printf, 2, 3))) static int add(struct dr_code *c, const ch
 /* The first name in text that packetdrill would define but the engine cannot give. */
 static int unknown_name(const char *text, char *name, size_t len)
 {
-    struct sf_conn_info none;
+    struct dc_tcpi_in none;
     memset(&none, 0, sizeof none);
     for (const char *p = text; *p;) {
         if (!(*p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))) {
@@ -107,8 +107,8 @@ int dr_code_event(struct runner *r, const struct dr_event *ev)
         free(src);
         return dr_fail(r, ev, "no socket to use for code (packetdrill: a socket() or accept())");
     }
-    struct sf_conn_info in;
-    sf_info(r->fds[r->code_fd].c, &in);
+    struct dc_tcpi_in in;
+    dc_tcpi_read(r, r->fds[r->code_fd].c, &in);
     struct dc_tcpi_const v[DC_TCPI_MAX];
     size_t n = dc_tcpi_values(&in, v, DC_TCPI_MAX);
     int rc = add(c, "(%d, {", ev->pos.line);

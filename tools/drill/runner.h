@@ -36,6 +36,7 @@ struct dr_flow {
     uint32_t engine_isn;
     uint32_t remote_isn; /* the script's: its latest inbound SYN's (else --remote_isn) */
     int state;           /* the state of the engine's connection on it (enum sf_state) */
+    int syn_data_acked;  /* the engine's SYN-ACK acknowledged data in the SYN (Fast Open) */
     int ts_known;
     uint32_t first_script_ts, first_actual_ts;
     uint32_t ts_script[DR_TS_MAP], ts_actual[DR_TS_MAP];

@@ -108,8 +108,8 @@ static int check_tcp_info(struct runner *r, const struct dr_event *ev, const str
         return 0;
     if (v->kind != DR_X_STRUCT)
         return dr_fail(r, ev, "getsockopt TCP_INFO: expected {tcpi_state=..., ...}");
-    struct sf_conn_info in;
-    sf_info(c, &in);
+    struct dc_tcpi_in in;
+    dc_tcpi_read(r, c, &in);
     for (size_t i = 0; i < v->n; i++) {
         const struct dr_expr *it = v->items[i];
         if (dc_is_ellipsis(it))
@@ -129,7 +129,7 @@ static int check_tcp_info(struct runner *r, const struct dr_event *ev, const str
             return dr_fail(r, ev,
                            "getsockopt TCP_INFO: expected: %s=%ld / actual: %s=%ld "
                            "(engine state %s) at time %.6f",
-                           it->text, want, it->text, got, sf_state_name(in.state),
+                           it->text, want, it->text, got, sf_state_name(in.info.state),
                            dr_secs(dr_now(r)));
     }
     return 0;

@@ -181,7 +181,7 @@ int dc_eval(struct runner *r, const struct dr_event *ev, const struct dr_expr *e
     case DR_X_WORD:
         if (dc_lookup(symbols, sizeof symbols / sizeof symbols[0], e->text, out) == 0 ||
             dc_lookup(errnos, sizeof errnos / sizeof errnos[0], e->text, out) == 0 ||
-            dc_ip_symbol(e->text, out) == 0 || dc_msg_symbol(e->text, out) == 0)
+            dc_more_symbol(e->text, out) == 0)
             return 0;
         return dr_unsupported(r, ev, "%s: name '%s' (column %d) is not known", ev->call.name,
                               e->text, e->pos.col);

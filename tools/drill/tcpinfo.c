@@ -16,23 +16,33 @@ enum { LX_CA_OPEN, LX_CA_DISORDER, LX_CA_CWR, LX_CA_RECOVERY, LX_CA_LOSS };
 #define SF_SSTHRESH_INFINITE (1u << 30) /* the engine's "arbitrarily high" (RFC 5681 §3.1) */
 
 /* Linux's TCPI_OPT_* bits the engine can state: it has no ECN (bit 8, 16: always clear),
- * microsecond timestamps (64: clear). TCPI_OPT_SYN_DATA (32) and TCPI_OPT_TFO_CHILD (128) are
- * not in the engine's connection info: unknown. */
+ * microsecond timestamps (64: clear); TCPI_OPT_SYN_DATA (32) from the wire. TCPI_OPT_TFO_CHILD
+ * (128) is not in the engine's connection info: unknown. */
 static const struct dc_tcpi_const constants[] = {
-    {"TCP_ESTABLISHED", 1},   {"TCP_SYN_SENT", 2},        {"TCP_SYN_RECV", 3},
-    {"TCP_FIN_WAIT1", 4},     {"TCP_FIN_WAIT2", 5},       {"TCP_TIME_WAIT", 6},
-    {"TCP_CLOSE", 7},         {"TCP_CLOSE_WAIT", 8},      {"TCP_LAST_ACK", 9},
-    {"TCP_LISTEN", 10},       {"TCP_CLOSING", 11},        {"TCP_CA_Open", 0},
-    {"TCP_CA_Disorder", 1},   {"TCP_CA_CWR", 2},          {"TCP_CA_Recovery", 3},
-    {"TCP_CA_Loss", 4},       {"TCPI_OPT_TIMESTAMPS", 1}, {"TCPI_OPT_SACK", 2},
-    {"TCPI_OPT_WSCALE", 4},   {"TCPI_OPT_ECN", 8},        {"TCPI_OPT_ECN_SEEN", 16},
-    {"TCPI_OPT_USEC_TS", 64},
+    {"TCP_ESTABLISHED", 1},    {"TCP_SYN_SENT", 2},        {"TCP_SYN_RECV", 3},
+    {"TCP_FIN_WAIT1", 4},      {"TCP_FIN_WAIT2", 5},       {"TCP_TIME_WAIT", 6},
+    {"TCP_CLOSE", 7},          {"TCP_CLOSE_WAIT", 8},      {"TCP_LAST_ACK", 9},
+    {"TCP_LISTEN", 10},        {"TCP_CLOSING", 11},        {"TCP_CA_Open", 0},
+    {"TCP_CA_Disorder", 1},    {"TCP_CA_CWR", 2},          {"TCP_CA_Recovery", 3},
+    {"TCP_CA_Loss", 4},        {"TCPI_OPT_TIMESTAMPS", 1}, {"TCPI_OPT_SACK", 2},
+    {"TCPI_OPT_WSCALE", 4},    {"TCPI_OPT_ECN", 8},        {"TCPI_OPT_ECN_SEEN", 16},
+    {"TCPI_OPT_SYN_DATA", 32}, {"TCPI_OPT_USEC_TS", 64},
 };
 
 /* Names packetdrill gives a block (from TCP_INFO, TCP_CC_INFO, SO_MEMINFO) that the engine
  * has no value for: a block using one is not run (dc_tcpi_field returns DC_TCPI_UNKNOWN). */
 static const char *const unknown_prefixes[] = {"tcpi_",   "bbr_",       "dctcp_",      "tcpv_",
                                                "tcp_rtt", "tcp_minrtt", "SK_MEMINFO_", "TCPI_OPT_"};
+
+int dc_more_symbol(const char *name, long *out)
+{
+    for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++)
+        if (!strcmp(constants[i].name, name)) {
+            *out = constants[i].value;
+            return 0;
+        }
+    return dc_ip_symbol(name, out) == 0 || dc_msg_symbol(name, out) == 0 ? 0 : -1;
+}
 
 size_t dc_tcpi_constants(const struct dc_tcpi_const **out)
 {
@@ -53,8 +63,18 @@ static long ca_state(const struct sf_conn_info *in)
     return in->dupacks ? LX_CA_DISORDER : LX_CA_OPEN;
 }
 
-size_t dc_tcpi_values(const struct sf_conn_info *in, struct dc_tcpi_const *out, size_t cap)
+void dc_tcpi_read(struct runner *r, const struct sf_conn *c, struct dc_tcpi_in *out)
 {
+    sf_info(c, &out->info);
+    out->syn_data = 0;
+    for (size_t i = 0; i < r->nflows; i++)
+        if (r->flows[i].lport == out->info.local.port && r->flows[i].rport == out->info.remote.port)
+            out->syn_data = r->flows[i].syn_data_acked;
+}
+
+size_t dc_tcpi_values(const struct dc_tcpi_in *tin, struct dc_tcpi_const *out, size_t cap)
+{
+    const struct sf_conn_info *in = &tin->info;
     uint32_t mss = in->snd_mss ? in->snd_mss : 1;
     long ssthresh =
         in->ssthresh >= SF_SSTHRESH_INFINITE ? LX_INFINITE_SSTHRESH : (long)(in->ssthresh / mss);
@@ -66,7 +86,8 @@ size_t dc_tcpi_values(const struct sf_conn_info *in, struct dc_tcpi_const *out, 
         {"tcpi_retransmits", in->rto_backoffs},
         {"tcpi_probes", in->zwnd_probes},
         {"tcpi_backoff", in->rto_backoffs},
-        {"tcpi_options", (in->ts_ok ? 1 : 0) | (in->sack_ok ? 2 : 0) | (in->wscale_ok ? 4 : 0)},
+        {"tcpi_options", (in->ts_ok ? 1 : 0) | (in->sack_ok ? 2 : 0) | (in->wscale_ok ? 4 : 0) |
+                             (tin->syn_data ? 32 : 0)},
         {"tcpi_snd_wscale", in->snd_wscale},
         {"tcpi_rcv_wscale", in->rcv_wscale},
         {"tcpi_rto", in->rto_us},
@@ -97,7 +118,7 @@ size_t dc_tcpi_values(const struct sf_conn_info *in, struct dc_tcpi_const *out, 
     return n;
 }
 
-int dc_tcpi_field(const struct sf_conn_info *in, const char *name, long *out)
+int dc_tcpi_field(const struct dc_tcpi_in *in, const char *name, long *out)
 {
     struct dc_tcpi_const v[DC_TCPI_MAX];
     size_t n = dc_tcpi_values(in, v, DC_TCPI_MAX);

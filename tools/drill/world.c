@@ -158,6 +158,9 @@ static void script_deliver(void *ctx, const void *pkt, size_t len, sf_time_t now
             f->engine_isn = p->seq;
             if (!(p->flags & DR_ACK))
                 r->def_flow = (size_t)(f - r->flows);
+            /* a SYN-ACK that acknowledges more than the SYN took its data (Fast Open): what
+             * Linux reports as TCPI_OPT_SYN_DATA */
+            f->syn_data_acked = (p->flags & DR_ACK) && p->ack - f->remote_isn > 1;
         }
         o->flow = (size_t)(f - r->flows);
         p->seq -= f->engine_isn;
@@ -254,6 +257,17 @@ static int apply_option(struct runner *r, const struct dr_option *o, int from_cl
         if (v && number(v, 1, &n) < 0)
             return option_error(r, o, from_cli, "expected 0 or 1");
         r->gso = v ? (int)n : 1;
+    } else if (!strcmp(o->name, "strict_segments")) {
+        /* packetdrill's: each segment the stack sends matches a line of its own, never
+         * several joined into one (what --gso=0 says) */
+        if (v)
+            return option_error(r, o, from_cli, "takes no value");
+        r->gso = 0;
+    } else if (!strcmp(o->name, "tcp_ts_tick_usecs")) {
+        /* packetdrill checks the rate of the stack's TS val with it; synfin-drill never
+         * compares the engine's TS val (its clock is its own): accepted, nothing to check */
+        if (number(v, 1000000, &n) < 0)
+            return option_error(r, o, from_cli, "expected microseconds (0-1000000)");
     } else if (!strcmp(o->name, "strict_end")) {
         if (v && number(v, 1, &n) < 0)
             return option_error(r, o, from_cli, "expected 0 or 1");
