@@ -136,6 +136,16 @@ def ifdef_sections_follow_define():
     bad = script("ifdef-bad.pkt", text.replace("+.2 > .", "+.3 > ."))
     p = drill("--define=SLOW", bad)
     assert p.returncode == 1 and p.stderr.startswith(f"{bad}:17: "), p.stderr
+    # a defined value stands for the word, as packetdrill's lexer reads it: a number, a
+    # word, a "string"
+    path = script("defval.pkt", HANDSHAKE.replace("accept(3, ..., ...) = 4", "accept(3, ..., ...) = FD")
+                  + "+0 write(FD, ..., 3) = 3\n+0 > P. 1:4(3) ack 1\n")
+    p = drill("--define=FD=4", "--strict_end", path)
+    assert p.returncode == 0, p.stderr
+    p = drill("-D", "FD=0x5", path)
+    assert p.returncode == 1 and "= 5 / actual: = 4" in p.stderr, p.stderr
+    p = drill("--define=FD", path)  # no value: the word stays a word
+    assert p.returncode == 0 and "name 'FD'" in p.stderr, p.stderr
     p = drill(script("noend.pkt", "#ifdef X\n" + HANDSHAKE))
     assert p.returncode == 1 and "noend.pkt:1:1: #ifdef without #endif" in p.stderr, p.stderr
 

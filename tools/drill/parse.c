@@ -315,7 +315,52 @@ static int option(struct parser *p)
     return 0;
 }
 
+/* packetdrill's --define=NAME=VALUE in the script: a word NAME reads as VALUE, a string when
+ * VALUE is quoted ("..."), a shell command when back-quoted, a number when it is one (strtol,
+ * any base), else a word. The token keeps its place for messages. */
+static void substitute(struct dr_tokens *toks, const char *const *defines, size_t ndefines)
+{
+    for (size_t i = 0; i < toks->n; i++) {
+        struct dr_token *t = &toks->v[i];
+        for (size_t k = 0; t->kind == DR_T_WORD && k < ndefines; k++) {
+            const char *eq = strchr(defines[k], '=');
+            if (!eq || (size_t)(eq - defines[k]) != t->len || memcmp(defines[k], t->text, t->len))
+                continue;
+            const char *v = eq + 1;
+            size_t n = strlen(v);
+            char *end;
+            errno = 0;
+            long long num = strtoll(v, &end, 0);
+            if (n >= 2 && (v[0] == '"' || v[0] == '`') && v[n - 1] == v[0]) {
+                t->kind = v[0] == '"' ? DR_T_STRING : DR_T_COMMAND;
+                t->text = v + 1;
+                t->len = n - 2;
+            } else if (n && !*end && !errno) {
+                t->kind = DR_T_INT;
+                t->num = num;
+                t->text = v;
+                t->len = n;
+            } else {
+                t->text = v;
+                t->len = n;
+            }
+            break;
+        }
+    }
+}
+
+static struct dr_script *parse_defs(const char *path, const char *src, size_t len,
+                                    const char *const *defines, size_t ndefines,
+                                    struct dr_error *err);
+
 struct dr_script *dr_parse(const char *path, const char *src, size_t len, struct dr_error *err)
+{
+    return parse_defs(path, src, len, NULL, 0, err);
+}
+
+static struct dr_script *parse_defs(const char *path, const char *src, size_t len,
+                                    const char *const *defines, size_t ndefines,
+                                    struct dr_error *err)
 {
     memset(err, 0, sizeof *err);
     struct dr_script *s = calloc(1, sizeof *s);
@@ -330,6 +375,7 @@ struct dr_script *dr_parse(const char *path, const char *src, size_t len, struct
         dr_script_free(s);
         return NULL;
     }
+    substitute(&toks, defines, ndefines);
     struct parser p = {.t = toks.v, .s = s, .err = err};
     int rc = 0;
     while (rc == 0 && tok(&p)->kind == DR_T_OPTION)
@@ -408,8 +454,9 @@ struct dr_script *dr_parse_file_defs(const char *path, const char *const *define
         snprintf(err->msg, sizeof err->msg, "read error");
         return NULL;
     }
-    struct dr_script *s =
-        dr_preprocess(buf, len, defines, ndefines, err) < 0 ? NULL : dr_parse(path, buf, len, err);
+    struct dr_script *s = dr_preprocess(buf, len, defines, ndefines, err) < 0
+                              ? NULL
+                              : parse_defs(path, buf, len, defines, ndefines, err);
     free(buf);
     return s;
 }

@@ -19,7 +19,9 @@ struct dr_error {
 struct dr_script *dr_parse(const char *path, const char *src, size_t len, struct dr_error *err);
 /* Reads and parses a file. */
 struct dr_script *dr_parse_file(const char *path, struct dr_error *err);
-/* The same, with #ifdef sections decided by the names in defines ("NAME" or "NAME=VALUE"). */
+/* The same, with #ifdef sections decided by the names in defines ("NAME" or "NAME=VALUE"),
+ * and each word NAME of a "NAME=VALUE" read as VALUE (packetdrill's --define). The define
+ * strings must outlive the script. */
 struct dr_script *dr_parse_file_defs(const char *path, const char *const *defines, size_t ndefines,
                                      struct dr_error *err);
 void dr_script_free(struct dr_script *s);
