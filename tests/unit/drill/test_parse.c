@@ -335,6 +335,7 @@ static void errors(void **state)
     bad("0 < [ect01] S 0:0(0) win 1\n", 1, 6, "only be used with outbound");
     bad("0 < (tos 16) S 0:0(0) win 1\n", 1, 10, "tos as a hex number");
     bad("0 < udp (10)\n", 1, 5, "synfin-drill speaks TCP and ICMP");
+    bad("0 < S 0:0(0) win 1 <FO 123>\n", 1, 24, "odd number of digits");
     bad("0 < icmp unreachable [1:2(3)]\n", 1, 23, "inconsistent TCP sequence numbers");
     bad("0 close(0x) = 0\n", 1, 9, "malformed hex number");
     bad("0 close(99999999999999999999) = 0\n", 1, 9, "out of range");
