@@ -164,6 +164,11 @@ struct sf_engine_params {
     struct sf_addr local_addr;  /* source address for connections not bound to one */
     struct sf_addr local_addr6; /* the same for IPv6 destinations (family 0: none) */
     sf_time_t now;              /* the clock's value at creation */
+    /* Port steering (the stack transport with threads: one engine per TUN queue, the queue
+     * chosen by (source port + destination port) % port_steer_n, io/steer.h). A connect
+     * that picks an ephemeral port takes one with (local port + remote port) % port_steer_n
+     * == port_steer_index, so the peer's answers reach this engine's queue. 0 or 1: any. */
+    uint32_t port_steer_n, port_steer_index;
 };
 
 /* Returns NULL when memory runs out or the configuration is invalid. */
