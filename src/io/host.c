@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
@@ -12,6 +13,7 @@
 #include "io/coalesce.h"
 #include "io/impair.h"
 #include "io/pcap.h"
+#include "io/steer.h"
 #include "net/icmp.h"
 #include "net/icmp6.h"
 
@@ -396,12 +398,31 @@ static int configure(struct sf_host *h, const char *cidrs, char *err, size_t err
     return 0;
 }
 
+/* Before the device is up: from the first packet on, the program picks the queue. */
+static int steer(struct sf_host *h, unsigned queues, char *err, size_t errlen)
+{
+    int prog = sf_steer_load(queues, err, errlen);
+    if (prog < 0)
+        return -1;
+    int rc = sf_tun_steer(&h->tun, prog, err, errlen);
+    close(prog); /* the device holds its own reference */
+    return rc;
+}
+
 static int open_device(struct sf_host *h, const struct sf_host_config *c, char *err, size_t errlen)
 {
+    unsigned flags = (c->offload ? SF_TUN_OFFLOAD : 0) | (c->queues > 1 ? SF_TUN_MULTI_QUEUE : 0);
     if (c->fd >= 0) {
         sf_tun_adopt(&h->tun, c->fd, c->tun ? c->tun : "fd");
+    } else if (c->queues > 1 && c->queue > 0) {
+        /* Another queue of the device queue 0 made and addressed. */
+        if (sf_tun_open(&h->tun, c->tun, flags, err, errlen) < 0 ||
+            sf_tun_read_mtu(&h->tun, err, errlen) < 0)
+            return -1;
     } else {
-        if (sf_tun_open(&h->tun, c->tun, c->offload ? SF_TUN_OFFLOAD : 0, err, errlen) < 0)
+        if (sf_tun_open(&h->tun, c->tun, flags, err, errlen) < 0)
+            return -1;
+        if (c->queues > 1 && steer(h, c->queues, err, errlen) < 0)
             return -1;
         if (c->kernel_cidr && configure(h, c->kernel_cidr, err, errlen) < 0)
             return -1;
@@ -443,6 +464,10 @@ static int make_engine(struct sf_host *h, const struct sf_host_config *c, char *
             p.local_addr = c->addrs[i];
     }
     p.now = h->start = now_us(h);
+    if (c->queues > 1) {
+        p.port_steer_n = c->queues;
+        p.port_steer_index = c->queue;
+    }
     h->e = sf_engine_new(&p);
     if (!h->e) {
         snprintf(err, errlen, "cannot create the TCP engine (out of memory, or settings)");
@@ -485,9 +510,16 @@ struct sf_host *sf_host_new(struct sf_loop *loop, const struct sf_host_config *c
         }
         h->impaired = 1;
     }
-    if (c->pcap && !(h->pcap = sf_pcap_open(c->pcap))) {
-        snprintf(err, errlen, "pcap %s: %s", c->pcap, strerror(errno));
-        goto fail;
+    if (c->pcap) {
+        char path[4096];
+        if (c->queues > 1 && c->queue > 0) /* one file per queue: each thread writes its own */
+            snprintf(path, sizeof path, "%s.%u", c->pcap, c->queue);
+        else
+            snprintf(path, sizeof path, "%s", c->pcap);
+        if (!(h->pcap = sf_pcap_open(path))) {
+            snprintf(err, errlen, "pcap %s: %s", path, strerror(errno));
+            goto fail;
+        }
     }
     if (open_device(h, c, err, errlen) < 0 || make_engine(h, c, err, errlen) < 0)
         goto fail;

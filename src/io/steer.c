@@ -1,6 +1,7 @@
 /* The steering rule; see steer.h. The BPF program is assembled here from instructions, with
  * symbolic labels resolved when it is built, so that no compiler for BPF is needed. */
 #include "io/steer.h"
+#include "tcp/tcp.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -21,7 +22,7 @@ static unsigned ports_at(const uint8_t *pkt, size_t len, size_t off, unsigned n)
 {
     if (off + 4 > len)
         return 0;
-    return (be16(pkt + off) + be16(pkt + off + 2)) % n;
+    return sf_steer_ports(be16(pkt + off), be16(pkt + off + 2), n);
 }
 
 static int icmp4_error(unsigned type)
@@ -111,6 +112,7 @@ static void resolve(struct asm_prog *p)
 }
 
 #define ALU(op, dst, imm)     emit(p, BPF_ALU64 | (op) | BPF_K, (dst), 0, 0, (imm))
+#define ALU32(op, dst, imm)   emit(p, BPF_ALU | (op) | BPF_K, (dst), 0, 0, (imm))
 #define MOVR(dst, src)        emit(p, BPF_ALU64 | BPF_MOV | BPF_X, (dst), (src), 0, 0)
 #define ADDR(dst, src)        emit(p, BPF_ALU64 | BPF_ADD | BPF_X, (dst), (src), 0, 0)
 #define LDABS(size, off)      emit(p, BPF_LD | BPF_ABS | (size), 0, 0, 0, (off))
@@ -174,7 +176,9 @@ static void assemble(struct asm_prog *p, unsigned n)
     MOVR(BPF_REG_8, BPF_REG_0);
     LDIND(BPF_H, BPF_REG_7, 2);
     ADDR(BPF_REG_0, BPF_REG_8);
-    ALU(BPF_MOD, BPF_REG_0, (int32_t)n);
+    ALU32(BPF_MUL, BPF_REG_0, (int32_t)0x9e3779b1u); /* sf_steer_ports, modulo 2^32 */
+    ALU32(BPF_RSH, BPF_REG_0, 16);
+    ALU32(BPF_MOD, BPF_REG_0, (int32_t)n);
     emit(p, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
 
     label(p, L_ZERO);

@@ -1,8 +1,9 @@
 /* Steering a multi-queue TUN device: which queue (which thread's engine) a packet the kernel
  * sends into the device is read from.
  *
- * The rule: a TCP packet goes to queue (source port + destination port) % n. It is symmetric,
- * so a flow's two directions agree, and each engine makes it hold for its own server
+ * The rule: a TCP packet goes to queue sf_steer_ports(source port, destination port, n)
+ * (tcp/tcp.h: the sum of the ports, mixed, modulo n). It is symmetric, so a flow's two
+ * directions agree, and each engine makes it hold for its own server
  * connections by choosing their local port (sf_engine_params.port_steer_*): the server's
  * answers come back to the queue of the engine that opened the connection. A client's flow
  * lands on whatever queue the rule gives, and that queue's engine owns it.

@@ -748,7 +748,10 @@ static int run(struct app *app, struct lb_config *c)
         goto out;
     }
     if (c->transport.kind == LB_TRANSPORT_STACK) {
-        app->tp = lb_transport_stack_new(app->loop, &c->transport, err, sizeof err);
+        /* With threads, queue 0 of a multi-queue device (it creates it); the workers
+         * attach theirs in workers_start. */
+        app->tp =
+            lb_transport_stack_new_queue(app->loop, &c->transport, 0, c->threads, err, sizeof err);
         if (!app->tp) {
             fprintf(stderr, "synfin: transport stack: %s\n", err);
             goto out;

@@ -84,8 +84,13 @@ struct pkt {
     const char *what;
     uint8_t b[160];
     size_t len;
-    unsigned want; /* for n = 2 */
+    int sport, dport; /* the ports that choose its queue; -1: queue 0 */
 };
+
+static unsigned want(const struct pkt *p, unsigned n)
+{
+    return p->sport < 0 ? 0 : sf_steer_ports((uint32_t)p->sport, (uint32_t)p->dport, n);
+}
 
 /* The cases, each with the queue it must get among 2 (and 3, computed as the rule says). */
 static size_t cases(struct pkt *p)
@@ -93,49 +98,53 @@ static size_t cases(struct pkt *p)
     size_t n = 0;
     memset(p, 0, 32 * sizeof *p);
     p[n].what = "tcp4 1000+80";
-    p[n].len = tcp4(p[n].b, 5, 1000, 80), p[n].want = 0, n++;
+    p[n].len = tcp4(p[n].b, 5, 1000, 80), p[n].sport = 1000, p[n].dport = 80, n++;
     p[n].what = "tcp4 1001+80";
-    p[n].len = tcp4(p[n].b, 5, 1001, 80), p[n].want = 1, n++;
+    p[n].len = tcp4(p[n].b, 5, 1001, 80), p[n].sport = 1001, p[n].dport = 80, n++;
     p[n].what = "tcp4 with options (ihl 7) 40001+8080";
-    p[n].len = tcp4(p[n].b, 7, 40001, 8080), p[n].want = 1, n++;
+    p[n].len = tcp4(p[n].b, 7, 40001, 8080), p[n].sport = 40001, p[n].dport = 8080, n++;
     p[n].what = "tcp4 reverse 80+1001";
-    p[n].len = tcp4(p[n].b, 5, 80, 1001), p[n].want = 1, n++;
+    p[n].len = tcp4(p[n].b, 5, 80, 1001), p[n].sport = 80, p[n].dport = 1001, n++;
     p[n].what = "tcp4 ports summing past 65535";
-    p[n].len = tcp4(p[n].b, 5, 65535, 65534), p[n].want = 1, n++;
+    p[n].len = tcp4(p[n].b, 5, 65535, 65534), p[n].sport = 65535, p[n].dport = 65534, n++;
     p[n].what = "tcp4 first fragment (MF)";
-    p[n].len = tcp4(p[n].b, 5, 1001, 80), p[n].b[6] = 0x20, p[n].want = 0, n++;
+    p[n].len = tcp4(p[n].b, 5, 1001, 80), p[n].b[6] = 0x20, p[n].sport = -1, p[n].dport = 0, n++;
     p[n].what = "tcp4 later fragment";
-    p[n].len = tcp4(p[n].b, 5, 1001, 80), p[n].b[6] = 0, p[n].b[7] = 3, p[n].want = 0, n++;
+    p[n].len = tcp4(p[n].b, 5, 1001, 80), p[n].b[6] = 0, p[n].b[7] = 3, p[n].sport = -1,
+    p[n].dport = 0, n++;
     p[n].what = "tcp4 truncated before the ports";
-    p[n].len = tcp4(p[n].b, 5, 1001, 80) - 18, p[n].want = 0, n++;
+    p[n].len = tcp4(p[n].b, 5, 1001, 80) - 18, p[n].sport = -1, p[n].dport = 0, n++;
     p[n].what = "udp4";
-    p[n].len = ip4(p[n].b, 17, 5, 0) + 8, ports(p[n].b + 20, 1001, 80), p[n].want = 0, n++;
+    p[n].len = ip4(p[n].b, 17, 5, 0) + 8, ports(p[n].b + 20, 1001, 80), p[n].sport = -1,
+    p[n].dport = 0, n++;
     p[n].what = "icmp4 unreachable about 33333->80";
-    p[n].len = icmp4(p[n].b, 3, 33333, 80), p[n].want = 1, n++;
+    p[n].len = icmp4(p[n].b, 3, 33333, 80), p[n].sport = 33333, p[n].dport = 80, n++;
     p[n].what = "icmp4 time exceeded about 33334->80";
-    p[n].len = icmp4(p[n].b, 11, 33334, 80), p[n].want = 0, n++;
+    p[n].len = icmp4(p[n].b, 11, 33334, 80), p[n].sport = 33334, p[n].dport = 80, n++;
     p[n].what = "icmp4 echo request";
-    p[n].len = icmp4(p[n].b, 8, 33333, 80), p[n].want = 0, n++;
+    p[n].len = icmp4(p[n].b, 8, 33333, 80), p[n].sport = -1, p[n].dport = 0, n++;
     p[n].what = "icmp4 error about udp";
-    p[n].len = icmp4(p[n].b, 3, 33333, 80), p[n].b[20 + 8 + 9] = 17, p[n].want = 0, n++;
+    p[n].len = icmp4(p[n].b, 3, 33333, 80), p[n].b[20 + 8 + 9] = 17, p[n].sport = -1,
+    p[n].dport = 0, n++;
     p[n].what = "icmp4 error quoting too little";
-    p[n].len = icmp4(p[n].b, 3, 33333, 80) - 10, p[n].want = 0, n++;
+    p[n].len = icmp4(p[n].b, 3, 33333, 80) - 10, p[n].sport = -1, p[n].dport = 0, n++;
     p[n].what = "tcp6 1001+80";
-    p[n].len = tcp6(p[n].b, 1001, 80), p[n].want = 1, n++;
+    p[n].len = tcp6(p[n].b, 1001, 80), p[n].sport = 1001, p[n].dport = 80, n++;
     p[n].what = "tcp6 50000+443";
-    p[n].len = tcp6(p[n].b, 50000, 443), p[n].want = 1, n++;
+    p[n].len = tcp6(p[n].b, 50000, 443), p[n].sport = 50000, p[n].dport = 443, n++;
     p[n].what = "tcp6 50001+443";
-    p[n].len = tcp6(p[n].b, 50001, 443), p[n].want = 0, n++;
+    p[n].len = tcp6(p[n].b, 50001, 443), p[n].sport = 50001, p[n].dport = 443, n++;
     p[n].what = "tcp6 behind an extension header";
-    p[n].len = tcp6(p[n].b, 1001, 80), p[n].b[6] = 0, p[n].want = 0, n++;
+    p[n].len = tcp6(p[n].b, 1001, 80), p[n].b[6] = 0, p[n].sport = -1, p[n].dport = 0, n++;
     p[n].what = "icmp6 packet too big about 40001->80";
-    p[n].len = icmp6(p[n].b, 2, 40001, 80), p[n].want = 1, n++;
+    p[n].len = icmp6(p[n].b, 2, 40001, 80), p[n].sport = 40001, p[n].dport = 80, n++;
     p[n].what = "icmp6 echo request";
-    p[n].len = icmp6(p[n].b, 128, 40001, 80), p[n].want = 0, n++;
+    p[n].len = icmp6(p[n].b, 128, 40001, 80), p[n].sport = -1, p[n].dport = 0, n++;
     p[n].what = "icmp6 truncated";
-    p[n].len = 60, icmp6(p[n].b, 1, 40001, 80), p[n].want = 0, n++;
+    p[n].len = 60, icmp6(p[n].b, 1, 40001, 80), p[n].sport = -1, p[n].dport = 0, n++;
     p[n].what = "not IP";
-    memset(p[n].b, 0, sizeof p[n].b), p[n].b[0] = 0x25, p[n].len = 40, p[n].want = 0, n++;
+    memset(p[n].b, 0, sizeof p[n].b), p[n].b[0] = 0x25, p[n].len = 40, p[n].sport = -1,
+                                      p[n].dport = 0, n++;
     return n;
 }
 
@@ -145,15 +154,32 @@ static void rule_in_c(void **state)
     struct pkt p[32];
     size_t n = cases(p);
     for (size_t i = 0; i < n; i++) {
-        unsigned got = sf_steer_queue(p[i].b, p[i].len, 2);
-        if (got != p[i].want)
-            fail_msg("%s: queue %u, want %u", p[i].what, got, p[i].want);
-        assert_int_equal(sf_steer_queue(p[i].b, p[i].len, 1), 0);
+        for (unsigned q = 1; q <= 7; q++) {
+            unsigned got = sf_steer_queue(p[i].b, p[i].len, q);
+            if (got != want(&p[i], q))
+                fail_msg("%s, %u queues: queue %u, want %u", p[i].what, q, got, want(&p[i], q));
+        }
     }
-    /* Three queues: 1000+80 = 1080 = 0 mod 3, 1001+80 = 1 mod 3. */
-    assert_int_equal(sf_steer_queue(p[0].b, p[0].len, 3), 0);
-    assert_int_equal(sf_steer_queue(p[1].b, p[1].len, 3), 1);
-    assert_int_equal(sf_steer_queue(p[2].b, p[2].len, 3), (40001 + 8080) % 3);
+}
+
+/* The mix itself, by values worked out apart (Python: ((a + b) * 0x9e3779b1 % 2**32 >> 16) %
+ * n), and its point: successive even client ports to one port spread over both queues. */
+static void rule_values(void **state)
+{
+    (void)state;
+    assert_int_equal(sf_steer_ports(1000, 80, 2), 1);
+    assert_int_equal(sf_steer_ports(1001, 80, 2), 0);
+    assert_int_equal(sf_steer_ports(80, 1001, 2), 0);
+    assert_int_equal(sf_steer_ports(40001, 8080, 3), 1);
+    assert_int_equal(sf_steer_ports(65535, 65534, 7), 3);
+    assert_int_equal(sf_steer_ports(50000, 443, 2), 1);
+    assert_int_equal(sf_steer_ports(50002, 443, 2), 0);
+    assert_int_equal(sf_steer_ports(1234, 80, 1), 0);
+    unsigned per[2] = {0, 0};
+    for (unsigned port = 32768; port < 61000; port += 2)
+        per[sf_steer_ports(port, 38347, 2)]++;
+    assert_int_equal(per[0], 7059);
+    assert_int_equal(per[1], 7057);
 }
 
 /* The kernel runs the program on every case and agrees with the C rule, for 2, 3 and 7. */
@@ -182,10 +208,9 @@ static void program_agrees(void **state)
             fail_msg("%s", err);
         for (size_t i = 0; i < n; i++) {
             int got = sf_steer_run(fd, p[i].b, p[i].len);
-            unsigned want = sf_steer_queue(p[i].b, p[i].len, qs[q]);
-            if (got != (int)want)
-                fail_msg("%s, %u queues: program says %d, the rule %u", p[i].what, qs[q], got,
-                         want);
+            unsigned w = sf_steer_queue(p[i].b, p[i].len, qs[q]);
+            if (got != (int)w || w != want(&p[i], qs[q]))
+                fail_msg("%s, %u queues: program says %d, the rule %u", p[i].what, qs[q], got, w);
         }
         close(fd);
     }
@@ -225,9 +250,9 @@ static void engine_ports(void **state)
                 assert_true(rc == 0 || rc == -EINPROGRESS);
                 struct sf_conn_info in;
                 sf_info(c, &in);
-                if ((in.local.port + r.port) % n != k)
+                if (sf_steer_ports(in.local.port, r.port, n) != k)
                     fail_msg("n=%u k=%u: port %u to %u maps to queue %u", n, k, in.local.port,
-                             r.port, (in.local.port + r.port) % n);
+                             r.port, sf_steer_ports(in.local.port, r.port, n));
             }
             sf_engine_free(e);
         }
@@ -238,6 +263,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rule_in_c),
+        cmocka_unit_test(rule_values),
         cmocka_unit_test(program_agrees),
         cmocka_unit_test(engine_ports),
     };
