@@ -18,7 +18,7 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lbtest import (STACK, Backend, Synfin, admin_json, connect, echo, hold, hold_open,  # noqa: E402
+from lbtest import (FE, STACK, Backend, Synfin, admin_json, connect, echo, hold, hold_open,  # noqa: E402
                     http_get, named, recv_all)
 from tap import Tap, binary, free_port, wait_until  # noqa: E402
 
@@ -256,6 +256,33 @@ def bytes_intact_on_both_threads():
         recs = lb.sessions_logged()
         assert {thread_of(r) for r in recs} == {0, 1}, [r["session"] for r in recs]
         assert all(int(r["bytes_up"]) == size and int(r["bytes_down"]) == size for r in recs)
+    be.close()
+
+
+def peer_port(c, b):
+    """Answers with the port the connection came from (synfin's source port)."""
+    c.sendall(str(c.getpeername()[1]).encode())
+    c.shutdown(socket.SHUT_WR)
+    recv_all(c)
+
+
+@t.test
+def source_ports_on_both_threads():
+    """Connections from a `source` address, alone and with a port range: on the stack each
+    thread takes only the ports whose answers the steering rule brings back to its own
+    queue, so every session still completes, on both threads, within the range. (The range
+    lies within Linux's ip_local_port_range: the kernel transport's IP_LOCAL_PORT_RANGE is
+    narrowed by it.)"""
+    be = Backend(peer_port, backlog=256)
+    fport, aport = free_port(), free_port()
+    for src, lo, hi in ((FE, 1, 65535), (f"{FE}:40000-40199", 40000, 40199)):
+        with Synfin(cfg(fport, [be.port], aport, be=f"source {src};")) as lb:
+            ports = [int(r) for r in fresh_connections(fport, 60)]
+            assert all(lo <= p <= hi for p in ports), ports
+            wait_until(lambda: len(lb.sessions_logged()) == 60, what="every session logged")
+            recs = lb.sessions_logged()
+            assert {thread_of(r) for r in recs} == {0, 1}, [r["session"] for r in recs]
+            assert all(r["cause"] in ("server_fin", "client_fin") for r in recs), recs
     be.close()
 
 
