@@ -493,7 +493,11 @@ static void print_listening(struct app *app)
             printf(" %s", lb_addr_host(&t->addrs[i], a, sizeof a));
         printf("%s%s\n", t->pcap[0] ? ", capturing to " : "", t->pcap);
     }
-    if (app->threads > 1)
+    if (app->threads > 1 && app->tconf.kind == LB_TRANSPORT_STACK)
+        printf("synfin: %u threads, each with its own loop and engine on a queue of %s "
+               "(steered by ports)\n",
+               app->threads, app->tconf.tun);
+    else if (app->threads > 1)
         printf("synfin: %u threads, each with its own loop and listening sockets (SO_REUSEPORT)\n",
                app->threads);
     printf("synfin: transport %s, pid %d; SIGHUP reloads, SIGTERM drains, SIGINT stops\n",
