@@ -41,6 +41,8 @@ struct sf_host {
     struct sf_addr addrs[SF_HOST_MAX_ADDRS]; /* ours, IPv4 and IPv6 */
     unsigned naddrs;
     uint8_t routed[SF_HOST_MAX_ADDRS]; /* a route we added for addrs[i] */
+    struct sf_tun *spare;              /* queue 0: queues 1..nspare-1 until taken (fd -1) */
+    unsigned nspare;
     struct sf_pcap *pcap;
     int impaired;
     struct sf_impair impair;
@@ -398,9 +400,21 @@ static int configure(struct sf_host *h, const char *cidrs, char *err, size_t err
     return 0;
 }
 
-/* Before the device is up: from the first packet on, the program picks the queue. */
-static int steer(struct sf_host *h, unsigned queues, char *err, size_t errlen)
+/* Queue 0 of a multi-queue device: every other queue attached (the kernel numbers them in
+ * that order) and the steering program on, all before the device is up, so that from its
+ * first packet on the program picks among all the queues. */
+static int open_queues(struct sf_host *h, unsigned queues, unsigned flags, char *err, size_t errlen)
 {
+    if (!(h->spare = calloc(queues, sizeof *h->spare))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    h->nspare = queues;
+    for (unsigned k = 0; k < queues; k++)
+        h->spare[k].fd = -1;
+    for (unsigned k = 1; k < queues; k++)
+        if (sf_tun_open(&h->spare[k], h->tun.name, flags, err, errlen) < 0)
+            return -1;
     int prog = sf_steer_load(queues, err, errlen);
     if (prog < 0)
         return -1;
@@ -409,20 +423,33 @@ static int steer(struct sf_host *h, unsigned queues, char *err, size_t errlen)
     return rc;
 }
 
+int sf_host_take_queue(struct sf_host *h, unsigned k, struct sf_tun *out)
+{
+    if (!h || k == 0 || k >= h->nspare || h->spare[k].fd < 0)
+        return -ENOENT;
+    *out = h->spare[k];
+    h->spare[k].fd = -1;
+    return 0;
+}
+
 static int open_device(struct sf_host *h, const struct sf_host_config *c, char *err, size_t errlen)
 {
     unsigned flags = (c->offload ? SF_TUN_OFFLOAD : 0) | (c->queues > 1 ? SF_TUN_MULTI_QUEUE : 0);
     if (c->fd >= 0) {
         sf_tun_adopt(&h->tun, c->fd, c->tun ? c->tun : "fd");
     } else if (c->queues > 1 && c->queue > 0) {
-        /* Another queue of the device queue 0 made and addressed. */
-        if (sf_tun_open(&h->tun, c->tun, flags, err, errlen) < 0 ||
-            sf_tun_read_mtu(&h->tun, err, errlen) < 0)
+        /* A queue queue 0 opened for us, of the device it addressed. */
+        if (sf_host_take_queue(c->from, c->queue, &h->tun) < 0) {
+            snprintf(err, errlen, "tun: %s has no queue %u waiting", c->tun ? c->tun : "?",
+                     c->queue);
+            return -1;
+        }
+        if (sf_tun_read_mtu(&h->tun, err, errlen) < 0)
             return -1;
     } else {
         if (sf_tun_open(&h->tun, c->tun, flags, err, errlen) < 0)
             return -1;
-        if (c->queues > 1 && steer(h, c->queues, err, errlen) < 0)
+        if (c->queues > 1 && open_queues(h, c->queues, flags, err, errlen) < 0)
             return -1;
         if (c->kernel_cidr && configure(h, c->kernel_cidr, err, errlen) < 0)
             return -1;
@@ -555,6 +582,9 @@ int sf_host_free(struct sf_host *h)
             sf_loop_del(h->loop, &h->io);
         sf_tun_close(&h->tun); /* a device we created takes its routes with it */
     }
+    for (unsigned k = 0; k < h->nspare; k++)
+        sf_tun_close(&h->spare[k]); /* queues nobody took */
+    free(h->spare);
     while (h->loop_head) {
         struct looped *l = h->loop_head;
         h->loop_head = l->next;

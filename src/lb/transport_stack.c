@@ -659,12 +659,13 @@ static const struct lb_transport_ops stack_ops = {
 struct lb_transport *lb_transport_stack_new(struct sf_loop *loop, const struct lb_transport_conf *c,
                                             char *err, size_t errlen)
 {
-    return lb_transport_stack_new_queue(loop, c, 0, 1, err, errlen);
+    return lb_transport_stack_new_queue(loop, c, 0, 1, NULL, err, errlen);
 }
 
 struct lb_transport *lb_transport_stack_new_queue(struct sf_loop *loop,
                                                   const struct lb_transport_conf *c, unsigned queue,
-                                                  unsigned queues, char *err, size_t errlen)
+                                                  unsigned queues, struct lb_transport *first,
+                                                  char *err, size_t errlen)
 {
     struct stransport *tp = calloc(1, sizeof *tp);
     if (!tp || !(tp->tw_port = calloc(65536, sizeof *tp->tw_port)) ||
@@ -692,6 +693,7 @@ struct lb_transport *lb_transport_stack_new_queue(struct sf_loop *loop,
     hc.tun = c->tun;
     hc.queue = queue;
     hc.queues = queues;
+    hc.from = first && first->ops == &stack_ops ? ((struct stransport *)first)->host : NULL;
     tp->queue = queue;
     tp->queues = queues > 1 ? queues : 1;
     hc.kernel_cidr = c->kernel_addr[0] ? c->kernel_addr : NULL;

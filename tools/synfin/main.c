@@ -752,10 +752,10 @@ static int run(struct app *app, struct lb_config *c)
         goto out;
     }
     if (c->transport.kind == LB_TRANSPORT_STACK) {
-        /* With threads, queue 0 of a multi-queue device (it creates it); the workers
-         * attach theirs in workers_start. */
-        app->tp =
-            lb_transport_stack_new_queue(app->loop, &c->transport, 0, c->threads, err, sizeof err);
+        /* With threads, queue 0 of a multi-queue device: it opens every queue; each worker
+         * takes its own in workers_start. */
+        app->tp = lb_transport_stack_new_queue(app->loop, &c->transport, 0, c->threads, NULL, err,
+                                               sizeof err);
         if (!app->tp) {
             fprintf(stderr, "synfin: transport stack: %s\n", err);
             goto out;
@@ -796,7 +796,7 @@ static int run(struct app *app, struct lb_config *c)
         fprintf(stderr, "synfin: %s\n", err);
         goto out;
     }
-    if (app->threads > 1 && !(app->workers = workers_start(app->shared, app->threads, c,
+    if (app->threads > 1 && !(app->workers = workers_start(app->shared, app->threads, c, app->tp,
                                                            FDS_OUTSIDE, err, sizeof err))) {
         fprintf(stderr, "synfin: %s\n", err);
         goto out;

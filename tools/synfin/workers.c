@@ -157,17 +157,18 @@ static void worker_fini(struct worker *k)
 }
 
 static int worker_init(struct worker *k, struct lb_shared *sh, uint32_t n,
-                       const struct lb_config *c, unsigned fds_outside, char *err, size_t errlen)
+                       const struct lb_config *c, struct lb_transport *tp0, unsigned fds_outside,
+                       char *err, size_t errlen)
 {
     pthread_mutex_init(&k->mu, NULL);
     pthread_cond_init(&k->cv, NULL);
     k->ev.fd = -1;
     k->loop = sf_loop_new();
     if (k->loop && c->transport.kind == LB_TRANSPORT_STACK) {
-        /* Queue k->index of the device thread 0 made: made here, in thread order, so that
-         * the queue's number (its order of attachment) is the thread's. */
+        /* Queue k->index of the device, which thread 0 opened with all its queues. */
         char why[400];
-        k->tp = lb_transport_stack_new_queue(k->loop, &c->transport, k->index, n, why, sizeof why);
+        k->tp =
+            lb_transport_stack_new_queue(k->loop, &c->transport, k->index, n, tp0, why, sizeof why);
         if (!k->tp) {
             snprintf(err, errlen, "thread %u: transport stack: %s", k->index, why);
             return -1;
@@ -198,7 +199,8 @@ static int worker_init(struct worker *k, struct lb_shared *sh, uint32_t n,
 }
 
 struct workers *workers_start(struct lb_shared *sh, uint32_t n, const struct lb_config *c,
-                              unsigned fds_outside, char *err, size_t errlen)
+                              struct lb_transport *tp0, unsigned fds_outside, char *err,
+                              size_t errlen)
 {
     struct workers *w = calloc(1, sizeof *w);
     if (!w || !(w->w = calloc(n, sizeof *w->w))) {
@@ -210,7 +212,7 @@ struct workers *workers_start(struct lb_shared *sh, uint32_t n, const struct lb_
     for (uint32_t i = 0; i < w->n; i++) {
         struct worker *k = &w->w[i];
         k->index = i + 1;
-        if (worker_init(k, sh, n, c, fds_outside, err, errlen) < 0) {
+        if (worker_init(k, sh, n, c, tp0, fds_outside, err, errlen) < 0) {
             w->n = i + 1;
             workers_stop(w);
             workers_free(w);
