@@ -12,3 +12,6 @@ TEST_DEPS += tshark
 $(eval $(call add_unit,test_io_sim_tcp,tests/unit/io/test_sim_tcp.c,$(LIB_sfio) \
 	$(O)/lib/libsftcp.a $(O)/lib/libsfnet.a))
 $(eval $(call add_unit,test_io_loop,tests/unit/io/test_loop.c,$(LIB_sfio)))
+# The TUN steering rule: in C, as the kernel runs its BPF program, and the engine's port choice.
+$(eval $(call add_unit,test_io_steer,tests/unit/io/test_steer.c,$(LIB_sfio) \
+	$(O)/lib/libsftcp.a $(O)/lib/libsfnet.a))

@@ -36,10 +36,8 @@ TESTS += $(sort $(wildcard tests/lb/test_*.py))
 # named SUITE@stack. test_stack.py and test_stack_ipv6.py are the stack's own;
 # test_make_run.py runs the default;
 # test_fd_limit.py is about descriptors, which the stack needs none of; test_scaleout.py
-# makes its own nodes (kernel transport) behind a BIRD router; test_threads.py: the stack
-# runs one thread.
-LB_STACK_SUITES := $(filter-out tests/lb/test_stack.py tests/lb/test_stack_ipv6.py tests/lb/test_make_run.py tests/lb/test_fd_limit.py tests/lb/test_scaleout.py \
-	tests/lb/test_threads.py,\
+# makes its own nodes (kernel transport) behind a BIRD router.
+LB_STACK_SUITES := $(filter-out tests/lb/test_stack.py tests/lb/test_stack_ipv6.py tests/lb/test_make_run.py tests/lb/test_fd_limit.py tests/lb/test_scaleout.py,\
 	$(wildcard tests/lb/test_*.py))
 LB_STACK_WRAPPERS := $(patsubst tests/lb/%.py,$(O)/test/stack/%.py@stack,$(LB_STACK_SUITES))
 $(O)/test/stack/%.py@stack: tests/lb/%.py mk/comp-lb.mk

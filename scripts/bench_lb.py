@@ -55,15 +55,19 @@ LABELS = {"direct": "direct (no balancer)",
           "haproxy": "HAProxy 2.6 tcp, 1 thread (nolinger)",
           "nginx": "nginx 1.22 stream, 1 worker"}
 # BENCH_THREADS="2" (or "2 4"): synfin with `threads N` and HAProxy with `nbthread N` too, in
-# the same interleaved rounds (docs/architecture.md, "Threads"; kernel sockets only).
+# the same interleaved rounds (docs/architecture.md, "Threads"), on kernel sockets and, where
+# the stack runs (the wire), on synfin's own TCP (a TUN queue per thread).
 THREADS = [int(n) for n in os.environ.get("BENCH_THREADS", "").split() if int(n) > 1]
 for _n in THREADS:
     LABELS[f"synfin-t{_n}"] = f"synfin kernel sockets, {_n} threads (server_close rst)"
+    # its TIME_WAIT and engine counters are thread 0's (/stats and /metrics, for now)
+    LABELS[f"synfin-stack-t{_n}"] = f"synfin-stack, {_n} threads (server_close rst)"
     LABELS[f"haproxy-t{_n}"] = f"HAProxy 2.6 tcp, {_n} threads (nolinger)"
 
 
 def with_threads(balancers):
-    return balancers + [f"{b}-t{n}" for n in THREADS for b in ("synfin", "haproxy")]
+    return balancers + [f"{b}-t{n}" for n in THREADS
+                        for b in ("synfin", "synfin-stack", "haproxy") if b in balancers]
 
 
 def threads_of(name):
@@ -221,7 +225,7 @@ class Wire:
         for r in range(ROUNDS):
             self.net.add_addr("server", f"{benchnet.NET}.48.{r + 1}/32")
             for b, name in enumerate(self.balancers):
-                if name not in ("direct", "synfin-stack"):
+                if name != "direct" and not name.startswith("synfin-stack"):
                     self.net.add_addr("balancer", f"{benchnet.NET}.{16 + b}.{r + 1}/32")
                     self.net.add_addr("balancer", f"{benchnet.NET}.{32 + b}.{r + 1}/32")
 
@@ -236,7 +240,7 @@ class Wire:
         b = self.balancers.index(name)
         if name == "direct":
             return f"{benchnet.NET}.48.{r + 1}", self.bport, None
-        if name == "synfin-stack":
+        if name.startswith("synfin-stack"):
             vip = self.stack_vip(r)
             return vip, self.free_port(), vip
         return (f"{benchnet.NET}.{16 + b}.{r + 1}", self.free_port(),
@@ -400,10 +404,11 @@ frontend bench {{ listen {fe}:{fport}; backlog 4096; maxconn 8000; backend nginx
 backend nginx {{ server n {be}; source {src}; server_close rst; {SYNFIN_EXTRA} }}
 """)
         proc = topo.start("balancer", [SYNFIN, "-c", os.path.join(d, "synfin.conf")], d)
-    elif name == "synfin-stack":
+    elif name.startswith("synfin-stack"):
         aport = topo.free_port()
         with open(os.path.join(d, "synfin.conf"), "w") as f:
             f.write(f"""log off;
+threads {threads_of(name)};
 admin 127.0.0.1:{aport};
 {topo.stack_transport(r, f"bencht{r}")}\
 frontend bench {{ listen {fe}:{fport}; backlog 4096; maxconn 8000; backend nginx; }}
@@ -466,7 +471,7 @@ stream {{
     with Perf(proc, name, r, "big"):
         res["big"] = wrk(topo, url + "/big", False, BIG_CONNS, os.path.join(work, "big.lua"))
     res["cpu"], res["rss"] = proc_usage(proc.pid) if proc else (0.0, 0.0)
-    if name == "synfin-stack":
+    if name.startswith("synfin-stack"):
         text = topo.admin(aport, "/metrics")
         if os.environ.get("BENCH_PERF"):
             with open(os.path.join(os.environ["BENCH_PERF"], f"{name}-r{r + 1}.metrics"),
@@ -537,7 +542,7 @@ def tw_counts(topo, name, fe, fport, src, aport):
     if name == "direct":
         res.update(front=0, back=0, backend=topo.tw(back_ns, f"src {fe}:{fport}"))
         return res
-    if name == "synfin-stack":
+    if name.startswith("synfin-stack"):
         import json
         st = json.loads(topo.admin(aport, "/stats"))["time_wait"]  # the engine's own table
         res.update(front=st["frontend"], back=st["backend"])
@@ -594,6 +599,18 @@ def render(topo, results):
             if x[t]["errors"].strip()]
     lines.append("")
     lines.append("wrk errors: " + ("; ".join(errs) if errs else "none"))
+    for n in THREADS:  # scaling: N threads against 1, same run
+        parts = []
+        for b in ("synfin", "synfin-stack", "haproxy"):
+            one, many = results.get(b), results.get(f"{b}-t{n}")
+            if not one or not many:
+                continue
+            parts.append(
+                f"{b} close {med(many, 'close', 'rps') / med(one, 'close', 'rps'):.2f}x, "
+                f"keep-alive {med(many, 'ka', 'rps') / med(one, 'ka', 'rps'):.2f}x, CPU/req "
+                f"close {med(many, 'us_close') / med(one, 'us_close'):.2f}x")
+        lines.append("")
+        lines.append(f"{n} threads against 1: " + "; ".join(parts) + ".")
     if "synfin-stack" in results:
         s = results["synfin-stack"]
         lines.append("")

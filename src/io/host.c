@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
@@ -12,6 +13,7 @@
 #include "io/coalesce.h"
 #include "io/impair.h"
 #include "io/pcap.h"
+#include "io/steer.h"
 #include "net/icmp.h"
 #include "net/icmp6.h"
 
@@ -39,6 +41,8 @@ struct sf_host {
     struct sf_addr addrs[SF_HOST_MAX_ADDRS]; /* ours, IPv4 and IPv6 */
     unsigned naddrs;
     uint8_t routed[SF_HOST_MAX_ADDRS]; /* a route we added for addrs[i] */
+    struct sf_tun *spare;              /* queue 0: queues 1..nspare-1 until taken (fd -1) */
+    unsigned nspare;
     struct sf_pcap *pcap;
     int impaired;
     struct sf_impair impair;
@@ -396,12 +400,56 @@ static int configure(struct sf_host *h, const char *cidrs, char *err, size_t err
     return 0;
 }
 
+/* Queue 0 of a multi-queue device: every other queue attached (the kernel numbers them in
+ * that order) and the steering program on, all before the device is up, so that from its
+ * first packet on the program picks among all the queues. */
+static int open_queues(struct sf_host *h, unsigned queues, unsigned flags, char *err, size_t errlen)
+{
+    if (!(h->spare = calloc(queues, sizeof *h->spare))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    h->nspare = queues;
+    for (unsigned k = 0; k < queues; k++)
+        h->spare[k].fd = -1;
+    for (unsigned k = 1; k < queues; k++)
+        if (sf_tun_open(&h->spare[k], h->tun.name, flags, err, errlen) < 0)
+            return -1;
+    int prog = sf_steer_load(queues, err, errlen);
+    if (prog < 0)
+        return -1;
+    int rc = sf_tun_steer(&h->tun, prog, err, errlen);
+    close(prog); /* the device holds its own reference */
+    return rc;
+}
+
+int sf_host_take_queue(struct sf_host *h, unsigned k, struct sf_tun *out)
+{
+    if (!h || k == 0 || k >= h->nspare || h->spare[k].fd < 0)
+        return -ENOENT;
+    *out = h->spare[k];
+    h->spare[k].fd = -1;
+    return 0;
+}
+
 static int open_device(struct sf_host *h, const struct sf_host_config *c, char *err, size_t errlen)
 {
+    unsigned flags = (c->offload ? SF_TUN_OFFLOAD : 0) | (c->queues > 1 ? SF_TUN_MULTI_QUEUE : 0);
     if (c->fd >= 0) {
         sf_tun_adopt(&h->tun, c->fd, c->tun ? c->tun : "fd");
+    } else if (c->queues > 1 && c->queue > 0) {
+        /* A queue queue 0 opened for us, of the device it addressed. */
+        if (sf_host_take_queue(c->from, c->queue, &h->tun) < 0) {
+            snprintf(err, errlen, "tun: %s has no queue %u waiting", c->tun ? c->tun : "?",
+                     c->queue);
+            return -1;
+        }
+        if (sf_tun_read_mtu(&h->tun, err, errlen) < 0)
+            return -1;
     } else {
-        if (sf_tun_open(&h->tun, c->tun, c->offload ? SF_TUN_OFFLOAD : 0, err, errlen) < 0)
+        if (sf_tun_open(&h->tun, c->tun, flags, err, errlen) < 0)
+            return -1;
+        if (c->queues > 1 && open_queues(h, c->queues, flags, err, errlen) < 0)
             return -1;
         if (c->kernel_cidr && configure(h, c->kernel_cidr, err, errlen) < 0)
             return -1;
@@ -443,6 +491,10 @@ static int make_engine(struct sf_host *h, const struct sf_host_config *c, char *
             p.local_addr = c->addrs[i];
     }
     p.now = h->start = now_us(h);
+    if (c->queues > 1) {
+        p.port_steer_n = c->queues;
+        p.port_steer_index = c->queue;
+    }
     h->e = sf_engine_new(&p);
     if (!h->e) {
         snprintf(err, errlen, "cannot create the TCP engine (out of memory, or settings)");
@@ -485,9 +537,16 @@ struct sf_host *sf_host_new(struct sf_loop *loop, const struct sf_host_config *c
         }
         h->impaired = 1;
     }
-    if (c->pcap && !(h->pcap = sf_pcap_open(c->pcap))) {
-        snprintf(err, errlen, "pcap %s: %s", c->pcap, strerror(errno));
-        goto fail;
+    if (c->pcap) {
+        char path[4096];
+        if (c->queues > 1 && c->queue > 0) /* one file per queue: each thread writes its own */
+            snprintf(path, sizeof path, "%s.%u", c->pcap, c->queue);
+        else
+            snprintf(path, sizeof path, "%s", c->pcap);
+        if (!(h->pcap = sf_pcap_open(path))) {
+            snprintf(err, errlen, "pcap %s: %s", path, strerror(errno));
+            goto fail;
+        }
     }
     if (open_device(h, c, err, errlen) < 0 || make_engine(h, c, err, errlen) < 0)
         goto fail;
@@ -523,6 +582,9 @@ int sf_host_free(struct sf_host *h)
             sf_loop_del(h->loop, &h->io);
         sf_tun_close(&h->tun); /* a device we created takes its routes with it */
     }
+    for (unsigned k = 0; k < h->nspare; k++)
+        sf_tun_close(&h->spare[k]); /* queues nobody took */
+    free(h->spare);
     while (h->loop_head) {
         struct looped *l = h->loop_head;
         h->loop_head = l->next;

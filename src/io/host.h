@@ -36,7 +36,16 @@ typedef void (*sf_host_batch_fn)(void *ctx, int begin);
 
 struct sf_host_config {
     const char *tun; /* device name: created if missing, attached to if it exists */
-    int fd;          /* >= 0: use this packet descriptor (sf_tun_adopt) as the device instead */
+    /* queues > 1: one queue of a multi-queue device (tun.h), one engine per queue. Queue 0
+     * opens the device and all its queues, attaches the steering program for `queues` queues
+     * (io/steer.h), and only then configures it (kernel_cidr, routes) and brings it up, so
+     * that no packet is ever steered among fewer queues; queues 1 to queues-1 come with
+     * `from`, queue 0's host, and take their descriptor from it (sf_host_take_queue), leaving
+     * the addressing to queue 0. Each engine picks the ports of its connects so that the
+     * answers come back to its own queue. */
+    unsigned queue, queues;
+    struct sf_host *from;
+    int fd; /* >= 0: use this packet descriptor (sf_tun_adopt) as the device instead */
     /* The kernel side's address/prefix ("10.79.0.1/24", "fd00:79::1/64", or both joined by
      * a comma), or NULL to leave an attached device's addressing as it is. */
     const char *kernel_cidr;
@@ -46,11 +55,11 @@ struct sf_host_config {
      * the host is freed. Packets are told apart by their version nibble. */
     struct sf_addr addrs[SF_HOST_MAX_ADDRS];
     unsigned naddrs;
-    struct sf_tcp_config tcp;            /* the engine's settings; the MSS is capped by the MTU */
-    int offload;                         /* ask for receive offload (and merge transmitted runs) */
-    const char *pcap;                    /* capture both directions to this file, or NULL */
-    const char *impair;                  /* "loss=P,dup=P,reorder=P,hold=MS,seed=N", or NULL */
-    FILE *trace;                         /* one line per transition, or NULL */
+    struct sf_tcp_config tcp; /* the engine's settings; the MSS is capped by the MTU */
+    int offload;              /* ask for receive offload (and merge transmitted runs) */
+    const char *pcap;   /* capture both directions to this file (queue k > 0: "FILE.k"), or NULL */
+    const char *impair; /* "loss=P,dup=P,reorder=P,hold=MS,seed=N", or NULL */
+    FILE *trace;        /* one line per transition, or NULL */
     sf_host_transition_fn on_transition; /* optional: every transition */
     /* Optional: around each batch read from the device, so that an owner can hold the
      * events of the batch until every packet of it is in (as a kernel has taken a whole
@@ -77,6 +86,10 @@ struct sf_host *sf_host_new(struct sf_loop *loop, const struct sf_host_config *c
  * added, closes the device (one it created goes away) and the capture. Returns -1 if the
  * capture could not be completed, else 0. */
 int sf_host_free(struct sf_host *h);
+
+/* Moves queue k (1 to queues-1) of queue 0's device out of h into out (for a host made with
+ * `from`): 0, or -ENOENT if h has no such queue (taken already, or not multi-queue). */
+int sf_host_take_queue(struct sf_host *h, unsigned k, struct sf_tun *out);
 
 struct sf_engine *sf_host_engine(struct sf_host *h);
 const struct sf_tun *sf_host_tun(const struct sf_host *h);

@@ -36,12 +36,18 @@ int sf_tun_open(struct sf_tun *t, const char *name, unsigned flags, char *err, s
     }
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (flags & SF_TUN_OFFLOAD ? IFF_VNET_HDR : 0);
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (flags & SF_TUN_OFFLOAD ? IFF_VNET_HDR : 0) |
+                    (flags & SF_TUN_MULTI_QUEUE ? IFF_MULTI_QUEUE : 0);
     memcpy(ifr.ifr_name, name, strlen(name));
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
         int e = errno;
+        const char *hint = e == EPERM ? " (needs CAP_NET_ADMIN)" : "";
+        if (e == EINVAL && !t->created)
+            hint = flags & SF_TUN_MULTI_QUEUE
+                       ? " (threads need a multi-queue device: ip tuntap add ... multi_queue)"
+                       : " (a multi-queue device: threads > 1 attach to it)";
         snprintf(err, errlen, "tun: %s %s: %s%s", t->created ? "creating" : "attaching to", name,
-                 strerror(e), e == EPERM ? " (needs CAP_NET_ADMIN)" : "");
+                 strerror(e), hint);
         close(fd);
         return -e;
     }
@@ -330,6 +336,30 @@ int sf_tun_write_gso(struct sf_tun *t, const void *pkt, size_t len, uint16_t seg
     };
     t->gso_written++;
     return write_with(t, &h, pkt, len);
+}
+
+int sf_tun_steer(struct sf_tun *t, int prog_fd, char *err, size_t errlen)
+{
+    if (ioctl(t->fd, TUNSETSTEERINGEBPF, &prog_fd) == 0)
+        return 0;
+    int e = errno;
+    snprintf(err, errlen, "tun: attaching the steering program to %s: %s", t->name, strerror(e));
+    return -e;
+}
+
+int sf_tun_read_mtu(struct sf_tun *t, char *err, size_t errlen)
+{
+    int s = dgram_socket(AF_INET, err, errlen);
+    if (s < 0)
+        return s;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, t->name, strlen(t->name));
+    int rc = ifioctl(s, SIOCGIFMTU, &ifr, "reading the MTU of", err, errlen);
+    if (rc == 0)
+        t->mtu = ifr.ifr_mtu;
+    close(s);
+    return rc;
 }
 
 void sf_tun_close(struct sf_tun *t)

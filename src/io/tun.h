@@ -37,7 +37,11 @@ struct sf_tun {
     uint64_t gso_written;    /* merged packets written (sf_tun_write_gso) */
 };
 
-enum { SF_TUN_OFFLOAD = 1 };
+/* SF_TUN_MULTI_QUEUE: the device has several queues (IFF_MULTI_QUEUE), one per descriptor;
+ * opening the name again attaches one more queue, numbered in the order of attachment (the
+ * first is 0). Which queue a packet from the kernel goes to is the steering program's choice
+ * (sf_tun_steer). Every queue of a device must be opened with the same flags. */
+enum { SF_TUN_OFFLOAD = 1, SF_TUN_MULTI_QUEUE = 2 };
 
 /* The transmit queue (packets from the kernel to us) of a device synfin creates. */
 #define SF_TUN_TXQUEUELEN 4096
@@ -79,6 +83,15 @@ int sf_tun_write(struct sf_tun *t, const void *pkt, size_t len);
  * (t->offload): -EOPNOTSUPP otherwise. Errors as sf_tun_write. */
 int sf_tun_write_gso(struct sf_tun *t, const void *pkt, size_t len, uint16_t seg_size,
                      uint16_t hdr_len);
+
+/* Attaches the steering program prog_fd (io/steer.h) to the device through this queue
+ * (TUNSETSTEERINGEBPF); the device keeps it while it exists, whichever queue closes. 0 or
+ * -errno with a message. */
+int sf_tun_steer(struct sf_tun *t, int prog_fd, char *err, size_t errlen);
+
+/* Reads the device's MTU into t->mtu (a queue attached to a device configured by another).
+ * 0 or -errno with a message. */
+int sf_tun_read_mtu(struct sf_tun *t, char *err, size_t errlen);
 
 /* Closes the descriptor. A device we created goes away with it; one we attached to stays. */
 void sf_tun_close(struct sf_tun *t);

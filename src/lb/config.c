@@ -527,9 +527,8 @@ static int check_stack_addresses(struct lb_config *c, struct lb_config_error *e,
     return 0;
 }
 
-/* `threads N|auto`. The stack transport runs one engine on one TUN queue: with more threads
- * its return traffic would need steering to the owning queue (docs/architecture.md), which
- * is not built yet, so it is refused here rather than run wrong. */
+/* `threads N|auto`. On either transport: the stack gives each thread a queue of a
+ * multi-queue TUN (docs/architecture.md, "The stack transport with threads"). */
 static int parse_threads(struct lb_config *c, struct lb_config_error *e, const struct node *n)
 {
     if (lb_conf_want_args(e, n, 1, 1) < 0)
@@ -544,12 +543,6 @@ static int parse_threads(struct lb_config *c, struct lb_config_error *e, const s
     }
     c->threads_pos.line = a->line;
     c->threads_pos.col = a->col;
-    if (c->threads > 1 && c->transport.kind == LB_TRANSPORT_STACK)
-        return lb_conf_fail_at(e, a,
-                               "threads %u with transport stack: the stack transport runs on "
-                               "one thread for now (one TUN queue, no steering of return "
-                               "traffic to the owning thread); use threads 1 or transport kernel",
-                               c->threads);
     return 0;
 }
 

@@ -233,6 +233,15 @@ struct lb_transport *lb_transport_kernel_new(struct sf_loop *loop, unsigned rese
 struct lb_transport_conf;
 struct lb_transport *lb_transport_stack_new(struct sf_loop *loop, const struct lb_transport_conf *c,
                                             char *err, size_t errlen);
+/* The same for one thread of `queues` (docs/architecture.md, "The stack transport with
+ * threads"): queue `queue` of a multi-queue TUN, an engine of its own whose connections
+ * toward servers take ports that bring their answers back to this queue. Queue 0 (first
+ * NULL) creates the device with all its queues and addresses it; each other queue is taken
+ * from first, queue 0's transport (on the thread that made it, before the threads run). */
+struct lb_transport *lb_transport_stack_new_queue(struct sf_loop *loop,
+                                                  const struct lb_transport_conf *c, unsigned queue,
+                                                  unsigned queues, struct lb_transport *first,
+                                                  char *err, size_t errlen);
 
 static inline int lb_listen(struct lb_transport *t, const struct lb_listen_opts *o,
                             lb_listener_fn fn, void *ctx, struct lb_listener **out)

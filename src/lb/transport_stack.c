@@ -307,12 +307,23 @@ static int s_connect(struct lb_transport *t, const struct lb_connect_opts *o, lb
     struct sf_conn *c = NULL;
     int rc;
     tp->in_call++;
-    if (o->src && o->src->port_lo) {
+    if (o->src && (o->src->port_lo || tp->queues > 1)) {
+        /* A source's range, or with threads the engine's ephemeral range (a port bound
+         * before the connect could not be chosen for the destination): the ports whose flow
+         * the steering rule maps to this thread's queue (io/steer.h), so 1 in `queues`. */
         struct lb_source *src = o->src;
-        uint32_t n = (uint32_t)(src->port_hi - src->port_lo) + 1;
+        const struct sf_tcp_config *eng = sf_host_tcp_config(tp->host);
+        uint32_t lo = src->port_lo ? src->port_lo : eng->port_range_lo;
+        uint32_t hi = src->port_lo ? src->port_hi : eng->port_range_hi;
+        uint32_t n = hi - lo + 1, dport = lb_addr_port(&o->dst), tried = 0;
         rc = -EADDRNOTAVAIL;
-        for (uint32_t i = 0; i < n && i < PORT_TRIES && rc == -EADDRNOTAVAIL; i++)
-            rc = try_connect(tp, o, (uint16_t)(src->port_lo + (src->next++ % n)), &c);
+        for (uint32_t i = 0; i < n && tried < PORT_TRIES && rc == -EADDRNOTAVAIL; i++) {
+            uint32_t port = lo + (src->next++ % n);
+            if (sf_steer_ports(port, dport, tp->queues) != tp->queue)
+                continue;
+            tried++;
+            rc = try_connect(tp, o, (uint16_t)port, &c);
+        }
     } else {
         rc = try_connect(tp, o, 0, &c);
     }
@@ -648,6 +659,14 @@ static const struct lb_transport_ops stack_ops = {
 struct lb_transport *lb_transport_stack_new(struct sf_loop *loop, const struct lb_transport_conf *c,
                                             char *err, size_t errlen)
 {
+    return lb_transport_stack_new_queue(loop, c, 0, 1, NULL, err, errlen);
+}
+
+struct lb_transport *lb_transport_stack_new_queue(struct sf_loop *loop,
+                                                  const struct lb_transport_conf *c, unsigned queue,
+                                                  unsigned queues, struct lb_transport *first,
+                                                  char *err, size_t errlen)
+{
     struct stransport *tp = calloc(1, sizeof *tp);
     if (!tp || !(tp->tw_port = calloc(65536, sizeof *tp->tw_port)) ||
         !(tp->arrows = calloc(LB_ARROWS_LEN, sizeof *tp->arrows)) ||
@@ -672,6 +691,11 @@ struct lb_transport *lb_transport_stack_new(struct sf_loop *loop, const struct l
     memset(&hc, 0, sizeof hc);
     hc.fd = c->device_fd;
     hc.tun = c->tun;
+    hc.queue = queue;
+    hc.queues = queues;
+    hc.from = first && first->ops == &stack_ops ? ((struct stransport *)first)->host : NULL;
+    tp->queue = queue;
+    tp->queues = queues > 1 ? queues : 1;
     hc.kernel_cidr = c->kernel_addr[0] ? c->kernel_addr : NULL;
     for (uint32_t i = 0; i < c->naddrs && i < SF_HOST_MAX_ADDRS; i++) {
         struct sf_endpoint ep = to_endpoint(&c->addrs[i]);

@@ -30,6 +30,7 @@ struct stransport {
     struct sprofile *profiles;
     struct sready *ready_head, *ready_tail; /* events waiting, in the order they arose */
     struct sf_loop_timer deliver;
+    unsigned queue, queues; /* this transport's TUN queue of how many (threads: io/steer.h) */
     int in_call; /* one of our operations, or a batch of packets, is running: events wait */
     /* TIME_WAIT entries by local port, for the census's side split (frontend, respond). */
     uint32_t *tw_port;

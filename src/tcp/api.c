@@ -234,6 +234,8 @@ int sf_connect(struct sf_conn *c, const struct sf_endpoint *remote)
         uint32_t i;
         for (i = 0; i < n; i++) {
             t.lport = (uint16_t)(lo + (e->next_ephemeral + i) % n);
+            if (sf_steer_ports(t.lport, t.rport, e->steer_n) != e->steer_index)
+                continue; /* the answers would reach another engine's queue */
             if (!port_has_listener(e, &t.laddr, t.lport) && tuple_available(c, &t, &tw))
                 break;
         }

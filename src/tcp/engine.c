@@ -439,6 +439,8 @@ struct sf_engine *sf_engine_new(const struct sf_engine_params *p)
     }
     e->next_id = 1;
     e->next_ephemeral = (uint32_t)sf_siphash(&e->key_table, "ports", 5);
+    e->steer_n = p->port_steer_n > 1 ? p->port_steer_n : 1;
+    e->steer_index = p->port_steer_index % e->steer_n;
     sf_wheel_init(&e->wheel, p->now / 1000u);
     e->txcap = TXCAP;
     e->txbuf = malloc(TXCAP);

@@ -218,6 +218,7 @@ struct sf_engine {
     uint64_t buf_cached; /* bytes in the free lists of bufclass */
     uint32_t *port_refs; /* local port → connections, listeners and TIME-WAIT entries */
     uint32_t next_ephemeral;
+    uint32_t steer_n, steer_index; /* sf_engine_params.port_steer_*: steer_n 1 when off */
     uint16_t ip_id;
     uint64_t next_id;
 

@@ -164,7 +164,22 @@ struct sf_engine_params {
     struct sf_addr local_addr;  /* source address for connections not bound to one */
     struct sf_addr local_addr6; /* the same for IPv6 destinations (family 0: none) */
     sf_time_t now;              /* the clock's value at creation */
+    /* Port steering (the stack transport with threads: one engine per TUN queue, the queue
+     * chosen by sf_steer_ports of the packet's ports, io/steer.h). A connect that picks an
+     * ephemeral port takes one with sf_steer_ports(local, remote, port_steer_n) ==
+     * port_steer_index, so the peer's answers reach this engine's queue. 0 or 1: any. */
+    uint32_t port_steer_n, port_steer_index;
 };
+
+/* The queue of a flow among n by its ports: symmetric (the sum), then mixed (Fibonacci
+ * hashing: the sum times 2^32/phi, its top 16 bits), because a plain sum modulo n is a poor
+ * spread: Linux gives connect() even ports by preference, so the sums of one machine's
+ * clients to one port all have the same parity. The BPF program of io/steer.c computes the
+ * same in 32-bit arithmetic. */
+static inline uint32_t sf_steer_ports(uint32_t a, uint32_t b, uint32_t n)
+{
+    return n > 1 ? (((a + b) * 0x9e3779b1u) >> 16) % n : 0;
+}
 
 /* Returns NULL when memory runs out or the configuration is invalid. */
 struct sf_engine *sf_engine_new(const struct sf_engine_params *p);

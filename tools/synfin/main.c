@@ -493,7 +493,11 @@ static void print_listening(struct app *app)
             printf(" %s", lb_addr_host(&t->addrs[i], a, sizeof a));
         printf("%s%s\n", t->pcap[0] ? ", capturing to " : "", t->pcap);
     }
-    if (app->threads > 1)
+    if (app->threads > 1 && app->tconf.kind == LB_TRANSPORT_STACK)
+        printf("synfin: %u threads, each with its own loop and engine on a queue of %s "
+               "(steered by ports)\n",
+               app->threads, app->tconf.tun);
+    else if (app->threads > 1)
         printf("synfin: %u threads, each with its own loop and listening sockets (SO_REUSEPORT)\n",
                app->threads);
     printf("synfin: transport %s, pid %d; SIGHUP reloads, SIGTERM drains, SIGINT stops\n",
@@ -748,7 +752,10 @@ static int run(struct app *app, struct lb_config *c)
         goto out;
     }
     if (c->transport.kind == LB_TRANSPORT_STACK) {
-        app->tp = lb_transport_stack_new(app->loop, &c->transport, err, sizeof err);
+        /* With threads, queue 0 of a multi-queue device: it opens every queue; each worker
+         * takes its own in workers_start. */
+        app->tp = lb_transport_stack_new_queue(app->loop, &c->transport, 0, c->threads, NULL, err,
+                                               sizeof err);
         if (!app->tp) {
             fprintf(stderr, "synfin: transport stack: %s\n", err);
             goto out;
@@ -789,7 +796,7 @@ static int run(struct app *app, struct lb_config *c)
         fprintf(stderr, "synfin: %s\n", err);
         goto out;
     }
-    if (app->threads > 1 && !(app->workers = workers_start(app->shared, app->threads, c,
+    if (app->threads > 1 && !(app->workers = workers_start(app->shared, app->threads, c, app->tp,
                                                            FDS_OUTSIDE, err, sizeof err))) {
         fprintf(stderr, "synfin: %s\n", err);
         goto out;

@@ -4,6 +4,7 @@
 
 #include "io/loop.h"
 #include "lb/lb.h"
+#include "lb/config_stack.h"
 #include "lb/transport.h"
 
 #include <errno.h>
@@ -21,6 +22,8 @@ enum { CMD_RELOAD = 1, CMD_DRAIN = 2, CMD_STOP = 4 };
 
 struct worker {
     uint32_t index;
+    struct sf_loop_timer settle; /* after a drain: the stack's closes still finishing */
+    uint64_t settle_until;
     struct sf_loop *loop;
     struct lb_transport *tp;
     struct lb *lb;
@@ -41,9 +44,35 @@ struct workers {
     struct worker *w;
 };
 
+/* As thread 0 does (main.c): after a drain, connections the balancer closed on the stack
+ * may still be finishing their FIN exchange in this thread's engine, which goes with the
+ * thread; wait for them a little (bounded). The kernel finishes its own. */
+#define SETTLE_NS      (2 * SF_NSEC_PER_SEC)
+#define SETTLE_POLL_NS (10 * SF_NSEC_PER_MS)
+
+static void on_settle(struct sf_loop_timer *t)
+{
+    struct worker *k = CONTAINER(t, struct worker, settle);
+    uint64_t now = sf_loop_now(k->loop);
+    if (lb_transport_finishing(k->tp) == 0 || now >= k->settle_until) {
+        sf_loop_stop(k->loop);
+        return;
+    }
+    sf_loop_timer_set(k->loop, t, now + SETTLE_POLL_NS);
+}
+
+static _Thread_local struct worker *self; /* on_idle's way back to its worker */
+
 static void on_idle(struct lb *lb)
 {
-    sf_loop_stop(lb->loop);
+    struct worker *k = self;
+    if (!k || lb_transport_finishing(k->tp) == 0) {
+        sf_loop_stop(lb->loop);
+        return;
+    }
+    k->settle.fn = on_settle;
+    k->settle_until = sf_loop_now(k->loop) + SETTLE_NS;
+    sf_loop_timer_set(k->loop, &k->settle, sf_loop_now(k->loop) + SETTLE_POLL_NS);
 }
 
 static void on_order(struct sf_io *io, uint32_t events)
@@ -85,6 +114,7 @@ static void on_order(struct sf_io *io, uint32_t events)
 static void *worker_main(void *arg)
 {
     struct worker *k = arg;
+    self = k;
     if (sf_loop_run(k->loop) < 0)
         fprintf(stderr, "synfin: thread %u: event loop: %s\n", k->index, strerror(errno));
     pthread_mutex_lock(&k->mu);
@@ -111,6 +141,8 @@ static void post(struct worker *k, int cmd, const struct lb_config *c)
 
 static void worker_fini(struct worker *k)
 {
+    if (k->loop)
+        sf_loop_timer_cancel(k->loop, &k->settle);
     if (k->lb)
         lb_free(k->lb);
     if (k->ev.fd >= 0) {
@@ -125,13 +157,25 @@ static void worker_fini(struct worker *k)
 }
 
 static int worker_init(struct worker *k, struct lb_shared *sh, uint32_t n,
-                       const struct lb_config *c, unsigned fds_outside, char *err, size_t errlen)
+                       const struct lb_config *c, struct lb_transport *tp0, unsigned fds_outside,
+                       char *err, size_t errlen)
 {
     pthread_mutex_init(&k->mu, NULL);
     pthread_cond_init(&k->cv, NULL);
     k->ev.fd = -1;
     k->loop = sf_loop_new();
-    k->tp = k->loop ? lb_transport_kernel_new(k->loop, fds_outside) : NULL;
+    if (k->loop && c->transport.kind == LB_TRANSPORT_STACK) {
+        /* Queue k->index of the device, which thread 0 opened with all its queues. */
+        char why[400];
+        k->tp =
+            lb_transport_stack_new_queue(k->loop, &c->transport, k->index, n, tp0, why, sizeof why);
+        if (!k->tp) {
+            snprintf(err, errlen, "thread %u: transport stack: %s", k->index, why);
+            return -1;
+        }
+    } else {
+        k->tp = k->loop ? lb_transport_kernel_new(k->loop, fds_outside) : NULL;
+    }
     if (k->tp && k->tp->conn_limit != UINT64_MAX)
         k->tp->conn_limit /= n; /* one descriptor table for every thread */
     k->lb = k->tp ? lb_new(k->loop, k->tp) : NULL;
@@ -155,7 +199,8 @@ static int worker_init(struct worker *k, struct lb_shared *sh, uint32_t n,
 }
 
 struct workers *workers_start(struct lb_shared *sh, uint32_t n, const struct lb_config *c,
-                              unsigned fds_outside, char *err, size_t errlen)
+                              struct lb_transport *tp0, unsigned fds_outside, char *err,
+                              size_t errlen)
 {
     struct workers *w = calloc(1, sizeof *w);
     if (!w || !(w->w = calloc(n, sizeof *w->w))) {
@@ -167,7 +212,7 @@ struct workers *workers_start(struct lb_shared *sh, uint32_t n, const struct lb_
     for (uint32_t i = 0; i < w->n; i++) {
         struct worker *k = &w->w[i];
         k->index = i + 1;
-        if (worker_init(k, sh, n, c, fds_outside, err, errlen) < 0) {
+        if (worker_init(k, sh, n, c, tp0, fds_outside, err, errlen) < 0) {
             w->n = i + 1;
             workers_stop(w);
             workers_free(w);
