@@ -486,6 +486,7 @@ void sf_engine_free(struct sf_engine *e)
     }
     tw_destroy(&e->tw);
     table_free(&e->table);
+    fastopen_cache_free(e);
     free(e->port_refs);
     free(e->txbuf);
     free(e);

@@ -278,6 +278,8 @@ static void fastopen_accept(struct sf_conn *l, struct sf_conn *c, const struct s
         c->rcv.nxt += n;
         c->bytes_received += n;
         c->rcv.seen_mss = n < c->rcv.mss ? n : c->rcv.mss;
+        if (n)
+            c->tfo_client |= TFOC_ACKED; /* its SYN-ACK acknowledges SYN data (tcpi_options) */
     }
     /* from the SYN queue to the accept queue: still pending for the listener's count */
     c->flags &= ~(uint32_t)F_TFO_LQ;
