@@ -35,6 +35,7 @@ static int engine_opt(long level, long name)
         {IPPROTO_TCP, TCP_USER_TIMEOUT, SF_OPT_USER_TIMEOUT},
         {IPPROTO_TCP, TCP_MAXSEG, SF_OPT_MAXSEG},
         {IPPROTO_TCP, TCP_FASTOPEN, SF_OPT_FASTOPEN},
+        {IPPROTO_TCP, TCP_FASTOPEN_CONNECT, SF_OPT_FASTOPEN_CONNECT},
     };
     if (level == SOL_TCP)
         level = IPPROTO_TCP;
@@ -72,10 +73,8 @@ int dc_setsockopt(struct runner *r, struct dr_call *call)
             return dr_unsupported(r, ev, "TCP_FASTOPEN_KEY: only a 16-byte string without NULs");
         return dc_result(call, sf_set_fastopen_key(d->c, (const uint8_t *)v->text));
     }
-    if (is_tcp(level) && (name == TCP_FASTOPEN_CONNECT || name == TCP_FASTOPEN_NO_COOKIE))
-        return dr_unsupported(r, ev, "client-side TCP Fast Open (%s)",
-                              name == TCP_FASTOPEN_CONNECT ? "TCP_FASTOPEN_CONNECT"
-                                                           : "TCP_FASTOPEN_NO_COOKIE");
+    if (is_tcp(level) && name == TCP_FASTOPEN_NO_COOKIE)
+        return dr_unsupported(r, ev, "TCP_FASTOPEN_NO_COOKIE (the 0x4 bit of tcp_fastopen is)");
     int opt = engine_opt(level, name);
     if (opt < 0)
         return dr_unsupported(r, ev, "setsockopt: option %ld at level %ld", name, level);
@@ -122,7 +121,10 @@ static int tcp_info_field(const struct sf_conn_info *in, const char *name, long 
         {"tcpi_bytes_received", (long)in->bytes_received},
         {"tcpi_segs_out", (long)in->segs_out},
         {"tcpi_segs_in", (long)in->segs_in},
-        {"tcpi_options", (in->ts_ok ? 1 : 0) | (in->sack_ok ? 2 : 0) | (in->wscale_ok ? 4 : 0)},
+        /* TCPI_OPT_TIMESTAMPS 1, _SACK 2, _WSCALE 4, _SYN_DATA 32 */
+        {"tcpi_options", (in->ts_ok ? 1 : 0) | (in->sack_ok ? 2 : 0) | (in->wscale_ok ? 4 : 0) |
+                             (in->tfo_syn_data_acked ? 32 : 0)},
+        {"tcpi_fastopen_client_fail", in->tfo_client_fail},
     };
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         if (!strcmp(f[i].name, name)) {
