@@ -37,6 +37,7 @@ struct sf_tfo_entry {
     sf_time_t blocked_till; /* no Fast Open to this server before then */
     uint16_t mss;           /* the server's MSS in its last Fast Open SYN-ACK, 0 unknown */
     uint8_t cookie_len, cookie_exp, losses;
+    uint8_t try_exp; /* 1: the next request in the experimental form; 2: back to kind 34 */
     uint8_t cookie[SF_FO_COOKIE_MAX];
 };
 
@@ -125,7 +126,7 @@ int fastopen_connect(struct sf_conn *c)
     }
     /* No cookie: the SYN asks for one (an empty option) and carries no data (§4.1.3). */
     c->tfo_out_len = 0;
-    c->tfo_out_exp = 0;
+    c->tfo_out_exp = t && t->try_exp == 1;
     c->tfo_client |= TFOC_OPT;
     c->tfo_fail = SF_TFO_FAIL_NO_COOKIE;
     e->st.tfo_client_requests++;
@@ -199,6 +200,13 @@ void fastopen_synack(struct sf_conn *c, const struct sf_seg *s)
             note_loss(e, t);
         else
             t->losses = 0;
+        /* A request answered without a cookie: a server that may know only the experimental
+         * option (kind 254) before RFC 7413. As Linux, ask once in that form, then go back
+         * to kind 34 for good. */
+        uint8_t exp = c->tfo_out_exp ? 2 : 1;
+        if (!(c->tfo_client & TFOC_DATA) && !retried && !cookie && !t->cookie_len &&
+            exp > t->try_exp)
+            t->try_exp = exp;
     }
     if (acked < sent) {
         /* §4.2.1 (and Linux): what the SYN-ACK did not acknowledge goes again now, after the

@@ -188,7 +188,7 @@ void fill_syn_options(struct sf_conn *c, struct sf_tcp_opts *o)
      * request, on its first transmission only (Linux retransmits a plain SYN: a path that
      * drops the option still connects) */
     int syn_fo = !synack && (c->tfo_client & TFOC_OPT) && c->snd.max == c->snd.iss;
-    if ((synack && c->tfo_out_len) || syn_fo) {
+    if ((synack && (c->flags & F_PASSIVE) && c->tfo_out_len) || syn_fo) {
         o->has |= OPT_FO;
         o->fo_exp = c->tfo_out_exp;
         o->fo_len = c->tfo_out_len;

@@ -507,8 +507,18 @@ static int do_write(struct runner *r, struct dr_call *call)
         if (limit == 0) {
             sf_send(d->c, "", 0); /* no data: the SYN goes with its cookie alone */
             dr_touched(r);
-            return dc_result(call, 0);
+            if (nonblock)
+                return dc_result(call, -EINPROGRESS); /* Linux: nothing copied */
+            return DR_CALL_BLOCKED;
         }
+    } else if (call->done && (sf_poll(d->c) & SF_POLLERR)) {
+        /* the connect this write waited for failed: its error, whatever the SYN carried */
+        return dc_result(call, -sf_take_error(d->c));
+    } else if (connecting(d) && is_sendto && call->attempts == 1 && !nonblock && call->done == 0 &&
+               (flags & MSG_FASTOPEN)) {
+        /* a blocking sendto(MSG_FASTOPEN) that had to ask for a cookie: Linux holds the data
+         * until the handshake and sends it with the handshake's ACK (its SYN-ACK processing
+         * delays that ACK while a writer waits); queued now, the engine does the same */
     } else if (connecting(d)) {
         return nonblock ? dc_result(call, call->done ? (long)call->done : -EAGAIN)
                         : DR_CALL_BLOCKED;
@@ -546,8 +556,8 @@ static int do_write(struct runner *r, struct dr_call *call)
             break; /* a partial write returns its count; the error comes next time */
         return dc_result(call, k ? k : -EAGAIN);
     }
-    if (room && !nonblock && connecting(d))
-        return DR_CALL_BLOCKED; /* the SYN left with the data: wait for the handshake */
+    if (!nonblock && connecting(d))
+        return DR_CALL_BLOCKED; /* the data is queued (or in the SYN): wait for the handshake */
     if (call->done)
         d->eor = (flags & MSG_EOR) != 0;
     return dc_result(call, (long)call->done);
