@@ -169,6 +169,8 @@ struct sf_conn *sf_accept(struct sf_conn *l, int *err)
         ev |= SF_EV_READABLE;
     if (c->flags & F_FIN_RCVD)
         ev |= SF_EV_PEER_FIN | SF_EV_READABLE;
+    if (c->state == SF_CLOSED) /* reset while it waited (engine.c conn_destroy) */
+        ev |= SF_EV_RESET | SF_EV_CLOSED | SF_EV_READABLE;
     conn_event(c, ev);
     *err = 0;
     return c;

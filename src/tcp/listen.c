@@ -380,6 +380,12 @@ void listen_close(struct sf_conn *l)
      * were never accepted are reset, as Linux does. */
     while (q->synq)
         conn_closed(q->synq, SF_CAUSE_LISTENER_CLOSED);
-    while (q->acceptq_head)
-        conn_abort(q->acceptq_head, ECONNRESET, SF_CAUSE_LISTENER_CLOSED, 1);
+    while (q->acceptq_head) {
+        struct sf_conn *c = q->acceptq_head;
+        listen_unlink(c);
+        if (c->state == SF_CLOSED)
+            conn_destroy(c); /* reset while queued (engine.c): now nobody will take it */
+        else
+            conn_abort(c, ECONNRESET, SF_CAUSE_LISTENER_CLOSED, 1);
+    }
 }
