@@ -348,6 +348,125 @@ static void cache_bounded_lru(void **unused)
     fx_free(f);
 }
 
+/* ---- our client against our server: two engines wired back to back ---- */
+
+struct pair {
+    struct sf_engine *e[2];
+    uint8_t q[2][16][2048]; /* packets waiting for engine i */
+    size_t qlen[2][16];
+    unsigned n[2];
+};
+
+static void to_server(void *ctx, const void *pkt, size_t len)
+{
+    struct pair *p = ctx;
+    assert_true(p->n[1] < 16 && len <= 2048);
+    memcpy(p->q[1][p->n[1]], pkt, len);
+    p->qlen[1][p->n[1]++] = len;
+}
+
+static void to_client(void *ctx, const void *pkt, size_t len)
+{
+    struct pair *p = ctx;
+    assert_true(p->n[0] < 16 && len <= 2048);
+    memcpy(p->q[0][p->n[0]], pkt, len);
+    p->qlen[0][p->n[0]++] = len;
+}
+
+static void pump(struct pair *p)
+{
+    while (p->n[0] || p->n[1])
+        for (int i = 0; i < 2; i++) {
+            unsigned n = p->n[i];
+            uint8_t batch[16][2048];
+            size_t lens[16];
+            memcpy(batch, p->q[i], sizeof batch);
+            memcpy(lens, p->qlen[i], sizeof lens);
+            p->n[i] = 0;
+            for (unsigned k = 0; k < n; k++)
+                assert_int_equal(sf_engine_input(p->e[i], batch[k], lens[k], SF_SEC(10)), 0);
+        }
+}
+
+static void client_and_server_engines(void **unused)
+{
+    (void)unused;
+    static struct pair p;
+    memset(&p, 0, sizeof p);
+    struct sf_tcp_config cfg;
+    sf_tcp_config_defaults(&cfg);
+    cfg.fastopen = SF_TFO_CLIENT | SF_TFO_SERVER;
+    for (int i = 0; i < 2; i++) {
+        struct sf_engine_params ep;
+        memset(&ep, 0, sizeof ep);
+        ep.config = &cfg;
+        ep.ops.output = i == 0 ? to_server : to_client;
+        ep.ctx = &p;
+        for (int k = 0; k < 32; k++)
+            ep.key[k] = (uint8_t)(k * 7 + i * 3 + 1);
+        ep.local_addr = sf_addr_v4(10, 0, 0, (uint8_t)(i + 1));
+        ep.now = SF_SEC(10);
+        p.e[i] = sf_engine_new(&ep);
+        assert_non_null(p.e[i]);
+    }
+    struct sf_conn *l = sf_socket(p.e[1]);
+    assert_int_equal(sf_setopt(l, SF_OPT_FASTOPEN, 8), 0);
+    struct sf_endpoint any;
+    memset(&any, 0, sizeof any);
+    any.addr.family = SF_AF_INET;
+    any.port = 80;
+    assert_int_equal(sf_bind(l, &any), 0);
+    assert_int_equal(sf_listen(l, 8), 0);
+    struct sf_endpoint srv = {.addr = sf_addr_v4(10, 0, 0, 2), .port = 80};
+
+    /* first: a cookie request, answered with our server's cookie */
+    struct sf_conn *c = sf_socket(p.e[0]);
+    assert_int_equal(sf_setopt(c, SF_OPT_FASTOPEN_CONNECT, 1), 0);
+    assert_int_equal(sf_connect(c, &srv), -EINPROGRESS);
+    pump(&p);
+    assert_int_equal(sf_conn_state(c), SF_ESTABLISHED);
+    int err;
+    struct sf_conn *a = sf_accept(l, &err);
+    assert_non_null(a);
+    sf_abort(a);
+    sf_abort(c);
+    pump(&p);
+
+    /* second: the request in the SYN, read by the server before the handshake's ACK */
+    c = sf_socket(p.e[0]);
+    assert_int_equal(sf_setopt(c, SF_OPT_FASTOPEN_CONNECT, 1), 0);
+    assert_int_equal(sf_connect(c, &srv), 0);
+    assert_int_equal(sf_send(c, "GET / HTTP/1.0\r\n\r\n", 18), 18);
+    assert_int_equal(p.n[1], 1);
+    assert_int_equal(sf_engine_input(p.e[1], p.q[1][0], p.qlen[1][0], SF_SEC(10)), 0);
+    p.n[1] = 0;
+    a = sf_accept(l, &err);
+    assert_non_null(a);
+    assert_int_equal(sf_conn_state(a), SF_SYN_RECEIVED);
+    char buf[32];
+    assert_int_equal(sf_recv(a, buf, sizeof buf), 18);
+    assert_memory_equal(buf, "GET / HTTP/1.0\r\n\r\n", 18);
+    pump(&p);
+    struct sf_conn_info in;
+    sf_info(c, &in);
+    assert_int_equal(in.state, SF_ESTABLISHED);
+    assert_int_equal(in.tfo_syn_data, 18);
+    assert_int_equal(in.tfo_syn_data_acked, 1);
+    struct sf_engine_stats cs, ss;
+    sf_engine_stats(p.e[0], &cs);
+    sf_engine_stats(p.e[1], &ss);
+    assert_int_equal(cs.tfo_client_requests, 1);
+    assert_int_equal(cs.tfo_client_syn_data, 1);
+    assert_int_equal(cs.tfo_client_data_acked, 1);
+    assert_int_equal(ss.tfo_cookies_sent, 1);
+    assert_int_equal(ss.tfo_accepted, 1);
+    sf_abort(a);
+    sf_abort(c);
+    sf_abort(l);
+    sf_engine_free(p.e[0]);
+    sf_engine_free(p.e[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,6 +476,7 @@ int main(void)
         cmocka_unit_test(request_retransmitted_plain),
         cmocka_unit_test(client_bit_off),
         cmocka_unit_test(cache_bounded_lru),
+        cmocka_unit_test(client_and_server_engines),
     };
     return cmocka_run_group_tests_name("tcp_fastopen_client", tests, NULL, NULL);
 }
