@@ -204,6 +204,8 @@ int sf_connect(struct sf_conn *c, const struct sf_endpoint *remote)
     switch (c->state) {
     case SF_CLOSED: break;
     case SF_SYN_SENT:
+        /* a deferred Fast Open connect said it was connected (Linux: EISCONN) */
+        return (c->tfo_client & TFOC_DEFER) ? -EISCONN : -EALREADY;
     case SF_SYN_RECEIVED: return -EALREADY;
     case SF_LISTEN: return -EINVAL;
     default: return -EISCONN;
