@@ -69,6 +69,9 @@ static const struct sysctl linux_sysctls[] = {
     {"tcp_ecn_option", APPROX, NULL, NULL, 0, 0, 0, NULL},
     {"tcp_fastopen", SET, "fastopen", NULL, 0, 1, 1, NULL},
     {"tcp_fastopen_key", SET, "fastopen_key", NULL, 0, 1, 1, NULL}, /* the engine's key */
+    /* Linux's global switch-off after Fast Open SYN timeouts; the engine turns Fast Open off
+     * per server instead (docs/engine.md) */
+    {"tcp_fastopen_blackhole_timeout_sec", APPROX, NULL, NULL, 0, 0, 0, NULL},
     {"tcp_autocorking", APPROX, NULL, NULL, 0, 0, 0, NULL},
     {"tcp_moderate_rcvbuf", APPROX, NULL, NULL, 0, 0, 0, NULL},
 };
