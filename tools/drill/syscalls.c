@@ -577,6 +577,9 @@ static int do_sendto(struct runner *r, struct dr_call *call)
     struct sf_conn_info in;
     sf_info(d->c, &in);
     int fresh = in.state == SF_CLOSED && !in.established && !in.close_cause;
+    const struct dr_expr *to = ev->call.args[4];
+    if ((flags & MSG_FASTOPEN) && to->kind == DR_X_WORD && !strcmp(to->text, "AF_UNSPEC"))
+        return dc_result(call, -EOPNOTSUPP); /* Linux: no Fast Open to an unspecified family */
     if ((flags & MSG_FASTOPEN) && call->attempts++ == 0 && fresh) {
         struct sf_endpoint ep;
         if (sockaddr(r, ev, ev->call.args[4], &r->remote, r->connect_port, &ep) < 0)
