@@ -220,7 +220,8 @@ struct sf_engine_stats {
      * cookie, or none needed), refused (bad cookie: data dropped), not tried because a limit
      * (listener queue or fastopen_max_pending) was reached */
     uint64_t tfo_cookies_sent, tfo_accepted, tfo_refused, tfo_overflow;
-    /* TCP Fast Open, client: SYNs that asked for a cookie; SYNs that carried one (and data);
+    /* TCP Fast Open, client: SYNs that asked for a cookie; SYNs sent as Fast Open (a cookie
+     * and data, or data alone with the 0x4 bit);
      * SYN-ACKs that acknowledged all of the SYN's data; SYN data sent again after the
      * handshake (not or partly acknowledged, Linux's TCPFastOpenActiveFail); connects that
      * asked for Fast Open to a server where it failed lately (a plain SYN instead) */
