@@ -13,6 +13,7 @@ $(eval $(call add_unit,test_tcp_siphash,tests/unit/tcp/test_siphash.c,$(TCP_LIBS
 $(eval $(call add_unit,test_tcp_config,tests/unit/tcp/test_config.c,$(TCP_LIBS)))
 $(eval $(call add_unit,test_tcp_icmp,tests/unit/tcp/test_icmp.c $(TCP_FIXTURE),$(TCP_LIBS)))
 $(eval $(call add_unit,test_tcp_fastopen,tests/unit/tcp/test_fastopen.c $(TCP_FIXTURE),$(TCP_LIBS)))
+$(eval $(call add_unit,test_tcp_fastopen_client,tests/unit/tcp/test_fastopen_client.c $(TCP_FIXTURE),$(TCP_LIBS)))
 $(eval $(call add_unit,test_tcp_isn,tests/unit/tcp/test_isn.c,$(TCP_LIBS)))
 $(eval $(call add_unit,test_tcp_table,tests/unit/tcp/test_table.c,$(TCP_LIBS)))
 $(eval $(call add_unit,test_tcp_profiles,tests/unit/tcp/test_profiles.c $(TCP_FIXTURE),$(TCP_LIBS)))

@@ -58,6 +58,7 @@ struct lb_profile {
     int server_close;       /* enum lb_close_mode */
     int client_close_first; /* enum lb_close_first (http mode) */
     uint32_t buffer_size;
+    int fast_open; /* the stack transport's connects to servers use TCP Fast Open */
     uint32_t nsources;
     struct lb_source sources[LB_SOURCES_MAX];
     /* The stack transport's engine settings for this side (time_wait, syn_retries, ...):

@@ -82,6 +82,8 @@ static void put_profile(FILE *out, const struct lb_config *c, const struct lb_pr
         put_duration(out, IN1, "connect_timeout", p->connect_timeout_ms);
         put_duration(out, IN1, "server_fin_timeout", p->server_fin_timeout_ms);
         fprintf(out, IN1 "server_close %s;\n", p->server_close == LB_CLOSE_RST ? "rst" : "fin");
+        if (stack) /* synfin's own TCP's: an error on the kernel transport */
+            put_bool(out, "fast_open", p->fast_open);
         if (p->nsources) {
             fputs(IN1 "source", out);
             for (uint32_t i = 0; i < p->nsources; i++)

@@ -22,6 +22,7 @@ void lb_profile_defaults(struct lb_profile *p)
     p->reset_on_timeout = 1;          /* F5 tcp profile Reset On Timeout enabled */
     p->server_close = LB_CLOSE_FIN;   /* a normal close, as the kernel does */
     p->buffer_size = 65536;           /* GSO builds 64 KiB segments: one read and one write each */
+    p->fast_open = 0;                 /* off: a server that speaks first would wait for data */
     sf_tcp_config_defaults(&p->tcp);  /* the engine's, each with its origin (docs/engine.md) */
 
     p->client_close_first = LB_FIRST_SYNFIN; /* Apache and nginx close first */
@@ -36,6 +37,7 @@ void lb_profile_sockopts(const struct lb_profile *p, struct lb_sockopts *o)
     o->keepalive_intvl_s = (int)(p->keepalive_interval_ms / 1000);
     o->keepalive_cnt = (int)p->keepalive_count;
     o->user_timeout_ms = (int)p->user_timeout_ms;
+    o->fastopen_connect = p->fast_open;
     o->tcp = &p->tcp;
 }
 
@@ -68,6 +70,7 @@ static const struct pdir pdirs[] = {
     {"buffer_size", P_SIZE, POFF(buffer_size), 1024, 16 << 20, SIDE_BOTH},
     {"source", P_SOURCE, POFF(sources), 0, 0, SIDE_SERVER},
     {"client_close_first", P_FIRST, POFF(client_close_first), 0, 0, SIDE_CLIENT},
+    {"fast_open", P_BOOL, POFF(fast_open), 0, 0, SIDE_SERVER},
 };
 #define NPDIRS (sizeof pdirs / sizeof pdirs[0])
 
@@ -165,6 +168,9 @@ int lb_conf_profile_directive(const struct lb_config *c, struct lb_config_error 
         return lb_conf_fail_at(e, &n->name,
                                "'defer_accept' is a kernel listener option (TCP_DEFER_ACCEPT); "
                                "synfin's own TCP accepts at once");
+    if (c->transport.kind != LB_TRANSPORT_STACK && !strcmp(d->name, "fast_open"))
+        return lb_conf_fail_at(e, &n->name,
+                               "'fast_open' is an option of synfin's own TCP (transport stack)");
     if (side != SIDE_BOTH && d->side != SIDE_BOTH && d->side != side)
         return lb_conf_fail_at(
             e, &n->name,

@@ -151,6 +151,7 @@ static void on_timer(struct sf_loop_timer *t)
     memset(&o, 0, sizeof o);
     o.dst = s->addr;
     lb_profile_sockopts(&s->backend->conf.profile, &o.sock);
+    o.sock.fastopen_connect = 0; /* a check must see the handshake, not wait for data */
     struct lb_conn *c;
     int rc = lb_connect(lb->tp, &o, on_conn, h, &c);
     if (rc < 0) {

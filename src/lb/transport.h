@@ -86,6 +86,8 @@ struct lb_sockopts {
     int keepalive_intvl_s; /* TCP_KEEPINTVL */
     int keepalive_cnt;     /* TCP_KEEPCNT */
     int user_timeout_ms;   /* TCP_USER_TIMEOUT */
+    int fastopen_connect;  /* stack transport: connect with TCP Fast Open (the first write
+                            * goes in the SYN once a cookie is cached) */
     /* The stack transport's engine settings for the connection (the profile's time_wait,
      * syn_retries, ...); NULL: the engine's. The kernel transport has the host's. */
     const struct sf_tcp_config *tcp;

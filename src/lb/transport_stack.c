@@ -254,6 +254,8 @@ static void apply_sockopts(struct stransport *tp, struct sf_conn *c, const struc
     }
     if (o->user_timeout_ms)
         sf_setopt(c, SF_OPT_USER_TIMEOUT, o->user_timeout_ms);
+    if (o->fastopen_connect) /* -EOPNOTSUPP when the profile's fastopen lacks the client bit */
+        sf_setopt(c, SF_OPT_FASTOPEN_CONNECT, 1);
 }
 
 /* ---- connections ---- */
@@ -338,6 +340,13 @@ static int s_connect(struct lb_transport *t, const struct lb_connect_opts *o, lb
     s->peer = o->dst;
     s->outgoing = 1;
     s->connecting = sf_conn_state(c) == SF_SYN_SENT;
+    if (s->connecting && sf_fastopen_room(c)) {
+        /* Fast Open with a cookie: connected as far as the session can tell (as Linux's
+         * TCP_FASTOPEN_CONNECT), its first write goes in the SYN. A refusal then reaches it
+         * as a reset on read or write, not as a failed connect. */
+        s->connecting = 0;
+        ready_push(tp, &s->r, LB_EV_WRITE);
+    }
     struct sf_conn_info in;
     sf_info(c, &in);
     s->local = from_endpoint(&in.local);

@@ -129,6 +129,20 @@ void lb_stack_metrics(struct lb_transport *t, struct sf_strbuf *b)
                  (unsigned long long)st.tfo_refused);
     sf_sb_printf(b, "synfin_stack_fastopen_total{result=\"overflow\"} %llu\n",
                  (unsigned long long)st.tfo_overflow);
+    family(b, "synfin_stack_fastopen_client_total", "counter",
+           "TCP Fast Open to servers, by result: cookie requested, SYN with data sent, its data "
+           "acknowledged, data sent again after the handshake, a plain SYN after a loss.");
+    const struct {
+        const char *result;
+        uint64_t n;
+    } fo[] = {{"cookie_requested", st.tfo_client_requests},
+              {"syn_data", st.tfo_client_syn_data},
+              {"data_acked", st.tfo_client_data_acked},
+              {"fallback", st.tfo_client_fallbacks},
+              {"blocked", st.tfo_client_blocked}};
+    for (size_t i = 0; i < sizeof fo / sizeof fo[0]; i++)
+        sf_sb_printf(b, "synfin_stack_fastopen_client_total{result=\"%s\"} %llu\n", fo[i].result,
+                     (unsigned long long)fo[i].n);
     counter(b, "synfin_stack_resets_sent_total", "RST segments sent, all causes.", st.rst_out);
     family(b, "synfin_stack_resets_sent_by_cause_total", "counter",
            "Connections ended with an RST sent, by cause.");

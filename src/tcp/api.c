@@ -169,6 +169,8 @@ struct sf_conn *sf_accept(struct sf_conn *l, int *err)
         ev |= SF_EV_READABLE;
     if (c->flags & F_FIN_RCVD)
         ev |= SF_EV_PEER_FIN | SF_EV_READABLE;
+    if (c->state == SF_CLOSED) /* reset while it waited (engine.c conn_destroy) */
+        ev |= SF_EV_RESET | SF_EV_CLOSED | SF_EV_READABLE;
     conn_event(c, ev);
     *err = 0;
     return c;
@@ -202,6 +204,8 @@ int sf_connect(struct sf_conn *c, const struct sf_endpoint *remote)
     switch (c->state) {
     case SF_CLOSED: break;
     case SF_SYN_SENT:
+        /* a deferred Fast Open connect said it was connected (Linux: EISCONN) */
+        return (c->tfo_client & TFOC_DEFER) ? -EISCONN : -EALREADY;
     case SF_SYN_RECEIVED: return -EALREADY;
     case SF_LISTEN: return -EINVAL;
     default: return -EISCONN;
@@ -270,9 +274,42 @@ int sf_connect(struct sf_conn *c, const struct sf_endpoint *remote)
     set_state(c, SF_SYN_SENT, SF_CAUSE_CONNECT);
     c->snd.rtt_seq = iss + 1;
     c->snd.rtt_start = e->now ? e->now : 1;
+    if (fastopen_connect(c)) {
+        /* TCP_FASTOPEN_CONNECT with a cookie: the SYN waits for the data (sf_send) */
+        conn_event(c, SF_EV_WRITABLE);
+        engine_leave(e);
+        return 0;
+    }
     tcp_output(c);
     engine_leave(e);
     return -EINPROGRESS;
+}
+
+/* A deferred Fast Open connect sends its SYN now, with what the send buffer holds. */
+static void fastopen_go(struct sf_conn *c)
+{
+    c->tfo_client &= (uint8_t)~TFOC_DEFER;
+    c->snd.rtt_start = c->e->now ? c->e->now : 1;
+    tcp_output(c);
+}
+
+ssize_t sf_connect_data(struct sf_conn *c, const struct sf_endpoint *remote, const void *buf,
+                        size_t len)
+{
+    if (c->state == SF_CLOSED && !used(c) && (ccfg(c)->fastopen & SF_TFO_CLIENT))
+        c->tfo_client |= TFOC_ASKED;
+    int rc = sf_connect(c, remote);
+    if (rc < 0 && rc != -EINPROGRESS)
+        return rc;
+    if (len == 0) {
+        if (c->tfo_client & TFOC_DEFER) {
+            engine_enter(c->e, c->e->now);
+            fastopen_go(c);
+            engine_leave(c->e);
+        }
+        return 0;
+    }
+    return sf_send(c, buf, len);
 }
 
 static uint32_t data_end(const struct sf_conn *c)
@@ -300,7 +337,7 @@ ssize_t sf_send(struct sf_conn *c, const void *buf, size_t len)
     case SF_CLOSED: return used(c) ? -EPIPE : -ENOTCONN;
     default: return -EPIPE;
     }
-    if (len == 0)
+    if (len == 0 && !(c->tfo_client & TFOC_DEFER))
         return 0;
     engine_enter(e, e->now);
     ssize_t rc;
@@ -310,8 +347,10 @@ ssize_t sf_send(struct sf_conn *c, const void *buf, size_t len)
         uint32_t n = sndbuf_write(c->snd.buf, buf, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len);
         if (n < len)
             c->flags |= F_WANT_WRITE;
-        rc = n ? (ssize_t)n : -EAGAIN;
-        if (n)
+        rc = n || !len ? (ssize_t)n : -EAGAIN;
+        if (c->tfo_client & TFOC_DEFER)
+            fastopen_go(c); /* the first write of a Fast Open connect: the SYN leaves with it */
+        else if (n)
             tcp_output(c);
     }
     engine_leave(e);
@@ -430,6 +469,8 @@ int sf_shutdown(struct sf_conn *c, int how)
                 if (c->first_fin == SF_CLOSER_NONE)
                     c->first_fin = SF_CLOSER_LOCAL;
             }
+            if (c->tfo_client & TFOC_DEFER)
+                fastopen_go(c); /* nothing more will be written: the SYN goes now */
             break;
         case SF_SYN_RECEIVED:
         case SF_ESTABLISHED:
@@ -603,6 +644,18 @@ int sf_setopt(struct sf_conn *c, enum sf_opt opt, long v)
             return -EINVAL;
         c->time_wait_ms = (uint32_t)v;
         return 0;
+    case SF_OPT_FASTOPEN_CONNECT: /* as Linux's TCP_FASTOPEN_CONNECT */
+        if (v < 0 || v > 1)
+            return -EINVAL;
+        if (!(ccfg(c)->fastopen & SF_TFO_CLIENT))
+            return -EOPNOTSUPP;
+        if (c->state != SF_CLOSED || used(c))
+            return -EINVAL;
+        if (v)
+            c->tfo_client |= TFOC_ASKED;
+        else
+            c->tfo_client &= (uint8_t)~TFOC_ASKED;
+        return 0;
     case SF_OPT_FASTOPEN: /* before or after listen, as TCP_FASTOPEN */
         if (v < 0 || v > INT32_MAX || (c->state != SF_CLOSED && c->state != SF_LISTEN))
             return -EINVAL;
@@ -630,6 +683,7 @@ int sf_getopt(const struct sf_conn *c, enum sf_opt opt, long *v)
     case SF_OPT_SNDBUF: *v = c->sndbuf_size; return 0;
     case SF_OPT_TIME_WAIT_MS: *v = c->time_wait_ms; return 0;
     case SF_OPT_FASTOPEN: *v = c->tfo_qlen; return 0;
+    case SF_OPT_FASTOPEN_CONNECT: *v = !!(c->tfo_client & TFOC_ASKED); return 0;
     case SF_OPT_CORK: *v = !!(c->flags & F_CORK); return 0;
     default: return -EOPNOTSUPP;
     }
@@ -666,6 +720,8 @@ unsigned sf_poll(const struct sf_conn *c)
         r |= SF_POLLHUP;
     if (st == SF_CLOSED && connected_once)
         r |= SF_POLLOUT; /* writes fail at once: poll says so, as for sockets */
+    if (c->tfo_client & TFOC_DEFER)
+        r |= SF_POLLOUT; /* a Fast Open connect waits for the write its SYN carries */
     if (c->err)
         r |= SF_POLLERR;
     return r;
@@ -717,4 +773,7 @@ void sf_info(const struct sf_conn *c, struct sf_conn_info *o)
     o->error = c->err;
     o->created = c->created;
     o->established = c->established;
+    o->tfo_syn_data = c->tfo_syn_data;
+    o->tfo_syn_data_acked = !!(c->tfo_client & TFOC_ACKED);
+    o->tfo_client_fail = c->tfo_fail;
 }

@@ -66,13 +66,16 @@ const struct sf_tcp_setting sf_tcp_settings[] = {
     S(drop_syn_fin, 0, 0, 1, "bool",
       "1: a SYN+FIN to a port with no listener is dropped silently, as packet filters do; 0: "
       "answered with RST (RFC 9293 3.10.7.1)"),
-    S(fastopen, 0, 0, 0xffffff, "bits",
-      "TCP Fast Open (RFC 7413), Linux tcp_fastopen bits: 1 client, 2 server, 4 client without "
-      "cookie, 0x200 server without cookie, 0x400 every listener, others ignored; 0 off "
-      "(Linux's default is 1)"),
+    S(fastopen, 1, 0, 0xffffff, "bits",
+      "TCP Fast Open (RFC 7413), Linux tcp_fastopen bits: 1 client (only for connects that ask "
+      "for it), 2 server, 4 client without cookie, 0x200 server without cookie, 0x400 every "
+      "listener, others ignored; 1 as Linux"),
     S(fastopen_max_pending, 1024, 0, 1u << 24, "connections",
       "Fast Open connections whose handshake has not completed, engine-wide (RFC 7413 5.1): "
       "beyond it a SYN with data is a plain SYN"),
+    S(fastopen_cache, 1024, 0, 1u << 20, "entries",
+      "servers' Fast Open cookies (and MSS) kept by the client side, engine-wide, the least "
+      "recently used replaced; 0: none kept, every Fast Open connect asks for a cookie"),
     S(port_range_lo, 32768, 1, 65535, "port", "first ephemeral port (ip_local_port_range)"),
     S(port_range_hi, 60999, 1, 65535, "port", "last ephemeral port (ip_local_port_range)"),
 };

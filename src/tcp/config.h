@@ -47,6 +47,7 @@ struct sf_tcp_config {
     /* TCP Fast Open (RFC 7413), Linux's tcp_fastopen bits: SF_TFO_* */
     uint32_t fastopen;
     uint32_t fastopen_max_pending; /* Fast Open connections before their 3WHS, engine-wide */
+    uint32_t fastopen_cache;       /* servers' cookies kept (client side), engine-wide */
     /* The engine's Fast Open key, engine-wide; set by name as "fastopen_key" with Linux's
      * text "a-b-c-d" (four 32-bit hex words, each stored little-endian). Not in the table of
      * numbers: fastopen_key_set 0 means the key is derived from the engine's secret. */
@@ -58,7 +59,7 @@ struct sf_tcp_config {
 
 /* The bits of the fastopen setting, as Linux's net.ipv4.tcp_fastopen. */
 enum {
-    SF_TFO_CLIENT = 0x1,             /* connect may send data in the SYN (with a cached cookie) */
+    SF_TFO_CLIENT = 0x1,             /* a connect that asks (TCP_FASTOPEN_CONNECT) uses Fast Open */
     SF_TFO_SERVER = 0x2,             /* listeners with a Fast Open queue accept data in SYNs */
     SF_TFO_CLIENT_NO_COOKIE = 0x4,   /* the client sends data without a cookie */
     SF_TFO_SERVER_NO_COOKIE = 0x200, /* the server takes data in a SYN without a cookie */

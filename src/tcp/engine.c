@@ -317,10 +317,18 @@ void engine_leave(struct sf_engine *e)
 void conn_destroy(struct sf_conn *c)
 {
     struct sf_engine *e = c->e;
+    /* Over before it was accepted (reset, or timed out): as Linux, it stays on the accept
+     * queue, CLOSED with its error and what it received, so that accept() still hands the
+     * application the data the peer was told had arrived (a Fast Open child's SYN data, or
+     * data after the handshake), then the error. The listener's close frees it. */
+    int queued = (c->flags & F_IN_ACCEPTQ) && c->parent && c->parent->state == SF_LISTEN;
     table_remove(e, c);
     listener_remove(e, c);
     timers_clear_all(c);
-    listen_unlink(c);
+    if (queued)
+        fastopen_settle(c, 1); /* no longer pending for the listener's Fast Open queue */
+    else
+        listen_unlink(c);
     if (c->listen) {
         free(c->listen);
         c->listen = NULL;
@@ -330,10 +338,11 @@ void conn_destroy(struct sf_conn *c)
         c->flags &= ~(uint32_t)F_BOUND;
     }
     free_sndbuf(c);
-    /* An owner still holding the handle may read what arrived before the end. */
-    if (!(c->flags & F_OWNED) || !c->rcv.buf || c->rcv.buf->len == 0)
+    /* An owner still holding the handle (or to be handed it) may read what arrived. */
+    int held = (c->flags & F_OWNED) || queued;
+    if (!held || !c->rcv.buf || c->rcv.buf->len == 0)
         free_rcvbuf(c);
-    if (!(c->flags & F_OWNED) && !(c->flags & F_DEAD)) {
+    if (!held && !(c->flags & F_DEAD)) {
         c->flags |= F_DEAD;
         c->ev_pending = 0; /* a queued event is skipped: F_OWNED is off */
         c->ev_next = e->dead;
@@ -488,6 +497,7 @@ void sf_engine_free(struct sf_engine *e)
     }
     tw_destroy(&e->tw);
     table_free(&e->table);
+    fastopen_cache_free(e);
     free(e->port_refs);
     free(e->txbuf);
     free(e);

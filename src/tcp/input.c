@@ -137,6 +137,20 @@ static void fin_after_open(struct sf_conn *c)
         set_state(c, SF_FIN_WAIT_1, SF_CAUSE_SHUTDOWN);
 }
 
+/* A SYN-ACK that acknowledges data our SYN carried (Fast Open): it leaves the send buffer. */
+static void syn_data_acked(struct sf_conn *c, uint32_t ack)
+{
+    struct sf_snd *sn = &c->snd;
+    if (!sn->buf || !seq_gt(ack, sn->buf_seq))
+        return;
+    uint32_t data = min32(ack - sn->buf_seq, sn->buf->len);
+    sndbuf_drop(sn->buf, data);
+    sn->buf_seq += data;
+    c->bytes_acked += data;
+    if (sn->una == sn->max)
+        sn->una_since = 0;
+}
+
 /* §3.10.7.3 SYN-SENT */
 void input_syn_sent(struct sf_conn *c, struct sf_seg *s)
 {
@@ -169,6 +183,7 @@ void input_syn_sent(struct sf_conn *c, struct sf_seg *s)
     if (!(s->flags & TH_SYN))
         return;
 
+    c->tfo_client &= (uint8_t)~TFOC_DEFER; /* a SYN to a deferred connect: no more waiting */
     /* "fourth check the SYN bit: RCV.NXT is set to SEG.SEQ+1, IRS is set to SEG.SEQ." The
      * window our SYN offered was counted from a RCV.NXT not known then: its right edge
      * moves with it, or it would be a sequence number of nowhere. */
@@ -186,10 +201,12 @@ void input_syn_sent(struct sf_conn *c, struct sf_seg *s)
          * <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send it." */
         rtt_from_ack(c, s);
         c->snd.una = s->ack;
+        syn_data_acked(c, s->ack);
         c->snd.backoff = 0;
         timer_clear(c, T_RTX);
         take_window(c, s, 1);
         cc_init(c);
+        fastopen_synack(c, s); /* RFC 7413: the cookie, and data not acknowledged */
         set_state(c, SF_ESTABLISHED, SF_CAUSE_SYN_ACK);
         conn_event(c, SF_EV_CONNECTED | SF_EV_WRITABLE);
         fin_after_open(c);

@@ -107,6 +107,15 @@ enum {
     F_TFO_KEY = 1u << 29,     /* a listener with its own Fast Open key (tfo_key) */
 };
 
+/* Fast Open client bits (sf_conn.tfo_client) */
+enum {
+    TFOC_ASKED = 1u << 0, /* the owner asked for Fast Open (SF_OPT_FASTOPEN_CONNECT) */
+    TFOC_DEFER = 1u << 1, /* connect done, the SYN waits for the first send (with a cookie) */
+    TFOC_OPT = 1u << 2,   /* the first SYN carries the option: tfo_out (empty: a request) */
+    TFOC_DATA = 1u << 3,  /* the first SYN carries data */
+    TFOC_ACKED = 1u << 4, /* SYN data acknowledged: all of ours, or a server child's taken */
+};
+
 struct sf_listen; /* the queues of a listener */
 
 struct sf_profile {
@@ -154,11 +163,17 @@ struct sf_conn {
     uint32_t rcvbuf_size, sndbuf_size;
     int32_t linger;     /* -1 off */
     uint32_t ts_offset; /* our timestamp clock's per-connection offset (RFC 7323 §5.4) */
-    /* Fast Open: a listener's queue length and key; the cookie a SYN-ACK carries */
+    /* Fast Open: a listener's queue length and key; the cookie a SYN-ACK carries, or the
+     * cookie (length 0: a request) our SYN carries */
     uint32_t tfo_qlen;
     struct sf_sipkey tfo_key;
     uint8_t tfo_out_len, tfo_out_exp;
-    uint8_t tfo_out[8];
+    uint8_t tfo_out[SF_FO_COOKIE_MAX];
+    /* Fast Open, client side (fastopen_client.c): TFOC_* bits, the data our SYN carried, the
+     * server's cached MSS, and why Fast Open did not happen (SF_TFO_FAIL_*) */
+    uint8_t tfo_client, tfo_fail;
+    uint16_t tfo_mss;
+    uint32_t tfo_syn_data;
 
     /* accounting */
     sf_time_t created, established, last_rx;
@@ -194,13 +209,22 @@ struct sf_pool {
 #define SF_BUFCLASSES     8
 #define SF_LISTEN_BUCKETS 64
 
+/* Fast Open cookies learnt from servers (fastopen_client.c): allocated on first use. */
+struct sf_tfo_entry;
+struct sf_tfo_cache {
+    struct sf_tfo_entry *slots;
+    uint32_t mask; /* sets - 1 */
+    uint64_t tick; /* LRU clock */
+};
+
 struct sf_engine {
     struct sf_tcp_config cfg; /* engine-wide settings; per-connection ones come from profiles */
     struct sf_profile def;    /* connections without a profile of their own use this one */
     struct sf_engine_ops ops;
     void *ctx;
     struct sf_sipkey key_table, key_isn, key_cookie, key_ts;
-    struct sf_sipkey key_tfo; /* Fast Open cookies (fastopen.c) */
+    struct sf_sipkey key_tfo;      /* Fast Open cookies (fastopen.c) */
+    struct sf_tfo_cache tfo_cache; /* cookies of servers (fastopen_client.c) */
     struct sf_addr local_addr, local_addr6;
     sf_time_t now;
     sf_time_t epoch; /* creation time: the timestamp clock counts milliseconds from it */
@@ -313,6 +337,18 @@ int listen_syn_room(struct sf_conn *l);
 int fastopen_syn(struct sf_conn *l, struct sf_conn *c, const struct sf_seg *s);
 /* c leaves SYN-RECEIVED, or its listener: the pending counts drop. */
 void fastopen_settle(struct sf_conn *c, int leaving_listener);
+
+/* ---- fastopen_client.c: TCP Fast Open, client side (RFC 7413) ---------------------- */
+/* At connect: what the SYN carries. Returns 1 when the SYN waits for the first send. */
+int fastopen_connect(struct sf_conn *c);
+/* The first SYN leaves: the bytes of queued data it carries. */
+uint32_t fastopen_syn_data(struct sf_conn *c);
+uint32_t fastopen_room(const struct sf_conn *c);
+/* The SYN-ACK of a Fast Open SYN (SND.UNA already moved): cache, retransmission, counters. */
+void fastopen_synack(struct sf_conn *c, const struct sf_seg *s);
+/* The connect timed out: a loss for the destination. */
+void fastopen_syn_timeout(struct sf_conn *c);
+void fastopen_cache_free(struct sf_engine *e);
 
 /* ---- output.c ------------------------------------------------------------------------- */
 void tcp_output(struct sf_conn *c);

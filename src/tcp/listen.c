@@ -278,6 +278,8 @@ static void fastopen_accept(struct sf_conn *l, struct sf_conn *c, const struct s
         c->rcv.nxt += n;
         c->bytes_received += n;
         c->rcv.seen_mss = n < c->rcv.mss ? n : c->rcv.mss;
+        if (n)
+            c->tfo_client |= TFOC_ACKED; /* its SYN-ACK acknowledges SYN data (tcpi_options) */
     }
     /* from the SYN queue to the accept queue: still pending for the listener's count */
     c->flags &= ~(uint32_t)F_TFO_LQ;
@@ -378,6 +380,12 @@ void listen_close(struct sf_conn *l)
      * were never accepted are reset, as Linux does. */
     while (q->synq)
         conn_closed(q->synq, SF_CAUSE_LISTENER_CLOSED);
-    while (q->acceptq_head)
-        conn_abort(q->acceptq_head, ECONNRESET, SF_CAUSE_LISTENER_CLOSED, 1);
+    while (q->acceptq_head) {
+        struct sf_conn *c = q->acceptq_head;
+        listen_unlink(c);
+        if (c->state == SF_CLOSED)
+            conn_destroy(c); /* reset while queued (engine.c): now nobody will take it */
+        else
+            conn_abort(c, ECONNRESET, SF_CAUSE_LISTENER_CLOSED, 1);
+    }
 }

@@ -184,7 +184,11 @@ void fill_syn_options(struct sf_conn *c, struct sf_tcp_opts *o)
         o->tsval = ts_now(c);
         o->tsecr = synack ? c->rcv.ts_recent : 0;
     }
-    if (synack && c->tfo_out_len) { /* RFC 7413: a cookie asked for, or a bad one replaced */
+    /* RFC 7413: a SYN-ACK's cookie (asked for, or a bad one replaced); a SYN's cookie or
+     * request, on its first transmission only (Linux retransmits a plain SYN: a path that
+     * drops the option still connects) */
+    int syn_fo = !synack && (c->tfo_client & TFOC_OPT) && c->snd.max == c->snd.iss;
+    if ((synack && (c->flags & F_PASSIVE) && c->tfo_out_len) || syn_fo) {
         o->has |= OPT_FO;
         o->fo_exp = c->tfo_out_exp;
         o->fo_len = c->tfo_out_len;
@@ -196,12 +200,20 @@ void send_syn(struct sf_conn *c)
 {
     /* A SYN-ACK once the peer's SYN is in (SYN-RECEIVED, or FIN-WAIT-1 closed from it). */
     uint8_t flags = TH_SYN | (c->state != SF_SYN_SENT ? TH_ACK : 0);
-    if (seq_lt(c->snd.iss, c->snd.max)) {
+    int again = seq_lt(c->snd.iss, c->snd.max);
+    if (again) {
         c->retrans_segs++;
         c->e->st.retrans_segs++;
     }
-    conn_send(c, c->snd.iss, flags, NULL, 0, NULL, 0);
-    c->snd.nxt = c->snd.iss + 1;
+    /* Fast Open: the first SYN carries data; a retransmission none (as Linux: the data goes
+     * after the handshake, as for any SYN-ACK that does not acknowledge it) */
+    const uint8_t *p1 = NULL, *p2 = NULL;
+    uint32_t len = 0, l1 = 0, l2 = 0;
+    if (!again && (c->tfo_client & TFOC_DATA) && (len = fastopen_syn_data(c)) > 0)
+        sndbuf_peek(c->snd.buf, 0, len, &p1, &l1, &p2, &l2);
+    conn_send(c, c->snd.iss, flags, p1, l1, p2, l2);
+    c->bytes_sent += len;
+    c->snd.nxt = c->snd.iss + 1 + len;
     c->snd.max = seq_max(c->snd.max, c->snd.nxt);
     if (!c->at[T_RTX])
         timer_set(c, T_RTX, c->e->now + rto_current(c));
@@ -369,7 +381,7 @@ static void output(struct sf_conn *c, int override)
     struct sf_snd *s = &c->snd;
     enum sf_state st = (enum sf_state)c->state;
 
-    if (st == SF_CLOSED || st == SF_LISTEN || st == SF_TIME_WAIT)
+    if (st == SF_CLOSED || st == SF_LISTEN || st == SF_TIME_WAIT || (c->tfo_client & TFOC_DEFER))
         return;
     int syn_unacked = !seq_gt(s->una, s->iss);
     if (syn_unacked && s->nxt == s->iss) {

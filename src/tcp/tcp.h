@@ -235,6 +235,13 @@ struct sf_engine_stats {
      * cookie, or none needed), refused (bad cookie: data dropped), not tried because a limit
      * (listener queue or fastopen_max_pending) was reached */
     uint64_t tfo_cookies_sent, tfo_accepted, tfo_refused, tfo_overflow;
+    /* TCP Fast Open, client: SYNs that asked for a cookie; SYNs sent as Fast Open (a cookie
+     * and data, or data alone with the 0x4 bit);
+     * SYN-ACKs that acknowledged all of the SYN's data; SYN data sent again after the
+     * handshake (not or partly acknowledged, Linux's TCPFastOpenActiveFail); connects that
+     * asked for Fast Open to a server where it failed lately (a plain SYN instead) */
+    uint64_t tfo_client_requests, tfo_client_syn_data, tfo_client_data_acked;
+    uint64_t tfo_client_fallbacks, tfo_client_blocked;
     /* RFC 5961 and PAWS */
     uint64_t challenge_acks, challenge_acks_limited, paws_drops, out_of_window;
     /* TIME-WAIT */
@@ -277,23 +284,26 @@ enum {
 typedef void (*sf_event_fn)(struct sf_conn *c, unsigned events, void *user);
 
 enum sf_opt {
-    SF_OPT_NODELAY,      /* 0/1: disable Nagle (TCP_NODELAY) */
-    SF_OPT_LINGER,       /* -1 off, 0: close() sends RST, N>0: accepted (no blocking here) */
-    SF_OPT_REUSEADDR,    /* 0/1: bind() to a port that has TIME-WAIT entries */
-    SF_OPT_KEEPALIVE,    /* 0/1 (SO_KEEPALIVE) */
-    SF_OPT_KEEPIDLE,     /* seconds (TCP_KEEPIDLE) */
-    SF_OPT_KEEPINTVL,    /* seconds (TCP_KEEPINTVL) */
-    SF_OPT_KEEPCNT,      /* probes (TCP_KEEPCNT) */
-    SF_OPT_USER_TIMEOUT, /* ms, 0 = off (TCP_USER_TIMEOUT) */
-    SF_OPT_MAXSEG,       /* MSS to advertise, before connect/listen (TCP_MAXSEG) */
-    SF_OPT_RCVBUF,       /* bytes, before connect/listen */
-    SF_OPT_SNDBUF,       /* bytes */
-    SF_OPT_TIME_WAIT_MS, /* this connection's TIME-WAIT duration (per-profile TIME-WAIT) */
-    SF_OPT_CORK,         /* 0/1 (TCP_CORK): only full segments go until uncorked; a FIN queued
-                          * meanwhile rides on the last data. No 200 ms ceiling as in Linux:
-                          * the owner uncorks (or closes) when its reply is complete. */
-    SF_OPT_FASTOPEN,     /* listener: Fast Open queue length (TCP_FASTOPEN), 0 off; needs the
-                          * server bit of the fastopen setting */
+    SF_OPT_NODELAY,          /* 0/1: disable Nagle (TCP_NODELAY) */
+    SF_OPT_LINGER,           /* -1 off, 0: close() sends RST, N>0: accepted (no blocking here) */
+    SF_OPT_REUSEADDR,        /* 0/1: bind() to a port that has TIME-WAIT entries */
+    SF_OPT_KEEPALIVE,        /* 0/1 (SO_KEEPALIVE) */
+    SF_OPT_KEEPIDLE,         /* seconds (TCP_KEEPIDLE) */
+    SF_OPT_KEEPINTVL,        /* seconds (TCP_KEEPINTVL) */
+    SF_OPT_KEEPCNT,          /* probes (TCP_KEEPCNT) */
+    SF_OPT_USER_TIMEOUT,     /* ms, 0 = off (TCP_USER_TIMEOUT) */
+    SF_OPT_MAXSEG,           /* MSS to advertise, before connect/listen (TCP_MAXSEG) */
+    SF_OPT_RCVBUF,           /* bytes, before connect/listen */
+    SF_OPT_SNDBUF,           /* bytes */
+    SF_OPT_TIME_WAIT_MS,     /* this connection's TIME-WAIT duration (per-profile TIME-WAIT) */
+    SF_OPT_CORK,             /* 0/1 (TCP_CORK): only full segments go until uncorked; a FIN queued
+                              * meanwhile rides on the last data. No 200 ms ceiling as in Linux:
+                              * the owner uncorks (or closes) when its reply is complete. */
+    SF_OPT_FASTOPEN,         /* listener: Fast Open queue length (TCP_FASTOPEN), 0 off; needs the
+                              * server bit of the fastopen setting */
+    SF_OPT_FASTOPEN_CONNECT, /* 0/1 before connect (TCP_FASTOPEN_CONNECT): connect with Fast
+                              * Open; -EOPNOTSUPP without the client bit of the fastopen
+                              * setting. See sf_connect. */
     SF_OPT_COUNT
 };
 
@@ -338,8 +348,25 @@ int sf_listen(struct sf_conn *c, int backlog);
 
 struct sf_conn *sf_accept(struct sf_conn *listener, int *err);
 /* Active OPEN: sends the SYN and returns -EINPROGRESS; SF_EV_CONNECTED (or SF_EV_RESET with
- * the error) follows. Binds an ephemeral port first if unbound. */
+ * the error) follows. Binds an ephemeral port first if unbound.
+ * With SF_OPT_FASTOPEN_CONNECT (TCP Fast Open, RFC 7413, as Linux's TCP_FASTOPEN_CONNECT):
+ * when a cookie for the server is cached, no SYN leaves yet and 0 is returned (the connection
+ * is SYN_SENT, writable): the first sf_send sends the SYN with the cookie and as much of the
+ * data as one SYN carries (sf_fastopen_room), the rest after the handshake. Without a cookie
+ * the SYN asks for one and -EINPROGRESS is returned; the data goes after the handshake. */
 int sf_connect(struct sf_conn *c, const struct sf_endpoint *remote);
+/* sf_connect with Fast Open and data, as sendto(MSG_FASTOPEN) but taking all it can: sets
+ * SF_OPT_FASTOPEN_CONNECT (when the client bit allows), connects and sends len bytes. Returns
+ * the bytes taken (the SYN carries the first of them when a cookie is cached), or the
+ * error of sf_connect. */
+ssize_t sf_connect_data(struct sf_conn *c, const struct sf_endpoint *remote, const void *buf,
+                        size_t len);
+/* For a Fast Open connect waiting for its first send: the bytes of data its SYN will carry at
+ * most (the server's cached MSS, else ours, less 40 for options, as Linux); 0 for any other
+ * connection. */
+size_t sf_fastopen_room(const struct sf_conn *c);
+/* Forgets every server's cookie (ip tcp_metrics flush). */
+void sf_fastopen_cache_flush(struct sf_engine *e);
 
 /* Queues up to len bytes; returns how many were taken (at least 1 unless len is 0), or
  * -EAGAIN when the send buffer is full. Data is sent as window, congestion and Nagle allow.
@@ -420,6 +447,20 @@ struct sf_conn_info {
     enum sf_cause last_cause;       /* the cause of its latest transition */
     int error;                      /* pending error (not cleared by this call) */
     sf_time_t created, established; /* 0 if never established */
+    /* TCP Fast Open: bytes our SYN carried; whether data in a SYN was acknowledged by the
+     * SYN-ACK (a client's sent, or a server's taken: Linux's TCPI_OPT_SYN_DATA); and why a
+     * client's Fast Open did not happen (tcpi_fastopen_client_fail) */
+    uint32_t tfo_syn_data;
+    uint8_t tfo_syn_data_acked;
+    uint8_t tfo_client_fail; /* SF_TFO_FAIL_* */
+};
+
+/* Linux's tcpi_fastopen_client_fail values. */
+enum {
+    SF_TFO_FAIL_NONE = 0,
+    SF_TFO_FAIL_NO_COOKIE = 1,         /* no cookie cached: the SYN asked for one */
+    SF_TFO_FAIL_DATA_NOT_ACKED = 2,    /* the SYN-ACK did not acknowledge all the data */
+    SF_TFO_FAIL_SYN_RETRANSMITTED = 3, /* the same, after the SYN was retransmitted */
 };
 void sf_info(const struct sf_conn *c, struct sf_conn_info *out);
 enum sf_state sf_conn_state(const struct sf_conn *c);

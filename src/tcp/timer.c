@@ -140,8 +140,10 @@ static void on_rtx(struct sf_conn *c)
     if (c->state == SF_SYN_SENT || c->state == SF_SYN_RECEIVED) {
         uint32_t limit = c->state == SF_SYN_SENT ? ccfg(c)->syn_retries : ccfg(c)->synack_retries;
         if (s->backoff >= limit) {
-            if (c->state == SF_SYN_SENT)
+            if (c->state == SF_SYN_SENT) {
                 e->st.attempt_fails++;
+                fastopen_syn_timeout(c); /* RFC 7413 §4.1.3.1: no answer at all */
+            }
             conn_abort(c, ETIMEDOUT, SF_CAUSE_SYN_TIMEOUT, 0);
             return;
         }

@@ -3,6 +3,7 @@
 device, in a network namespace this test makes and enters: curl, ab with and without
 keep-alive, nc -N half-close with 20 MB each way checked by SHA-256, RST passed on both ways,
 a server killed mid-stream, a profile's 2000 ms TIME-WAIT seen in /metrics for that long,
+TCP Fast Open to a kernel server (fast_open on),
 max_time_wait refusing beyond its cap, SIGHUP reloads under a request loop, and tshark's
 verdict on the stack's capture (no bad checksum, no ACK of a segment it never saw).
 
@@ -310,6 +311,38 @@ def time_wait_lasts_what_the_profile_says():
         st = admin_json(aport)
         assert st["time_wait"]["frontend"] == 0 and st["tcp_states"]["TIME_WAIT"] == 0, st
     srv.close()
+
+
+@t.test
+def fast_open_to_servers():
+    """fast_open on in the backend: the stack's first connect to the server asks for a Fast
+    Open cookie (the kernel server has TCP_FASTOPEN and net.ipv4.tcp_fastopen=3 in the
+    test's namespace); later ones send the client's request in the SYN, which the kernel
+    acknowledges with it. Every answer arrives whole."""
+    need()
+    sysctl = "/proc/sys/net/ipv4/tcp_fastopen"
+    with open(sysctl) as f:
+        old = f.read().strip()
+    with open(sysctl, "w") as f:
+        f.write("3")
+    srv = Server(closes_first)
+    srv.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 16)
+    fport, aport = free_port(), free_port()
+    try:
+        with Synfin(conf(fport, srv.port, aport, be="fast_open on;")):
+            for _ in range(4):
+                assert request(fport).endswith(b"ok")
+            fo = "synfin_stack_fastopen_client_total{result=\"%s\"}"
+            got = {r: metric(aport, fo % r) for r in
+                   ("cookie_requested", "syn_data", "data_acked", "fallback", "blocked")}
+            print(f"# {got}")
+            assert got["cookie_requested"] == 1, got
+            assert got["syn_data"] == 3 and got["data_acked"] == 3, got
+            assert got["fallback"] == 0 and got["blocked"] == 0, got
+    finally:
+        srv.close()
+        with open(sysctl, "w") as f:
+            f.write(old)
 
 
 @t.test

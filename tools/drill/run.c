@@ -312,6 +312,8 @@ static int run_event(struct runner *r, const struct dr_event *ev, const struct d
         struct sf_tcp_config cfg = r->cfg;
         if (dr_apply_shell(r, ev, &cfg) < 0)
             return -1;
+        if (strstr(ev->text, "tcp_metrics flush")) /* the engine's only per-server memory */
+            sf_fastopen_cache_flush(r->eng);
         if (memcmp(&cfg, &r->cfg, sizeof cfg) != 0)
             return dr_unsupported(r, ev, "`%s`: changes an engine setting after the script started",
                                   ev->text);

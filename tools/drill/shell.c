@@ -69,6 +69,9 @@ static const struct sysctl linux_sysctls[] = {
     {"tcp_ecn_option", APPROX, NULL, NULL, 0, 0, 0, NULL},
     {"tcp_fastopen", SET, "fastopen", NULL, 0, 1, 1, NULL},
     {"tcp_fastopen_key", SET, "fastopen_key", NULL, 0, 1, 1, NULL}, /* the engine's key */
+    /* Linux's global switch-off after Fast Open SYN timeouts; the engine turns Fast Open off
+     * per server instead (docs/engine.md) */
+    {"tcp_fastopen_blackhole_timeout_sec", APPROX, NULL, NULL, 0, 0, 0, NULL},
     {"tcp_autocorking", APPROX, NULL, NULL, 0, 0, 0, NULL},
     {"tcp_moderate_rcvbuf", APPROX, NULL, NULL, 0, 0, 0, NULL},
 };
@@ -379,7 +382,7 @@ static int apply_simple(char *cmd, const char *dir, struct sf_tcp_config *cfg, c
         (!strcmp(w[2], "add") || !strcmp(w[2], "replace")) && !strcmp(w[3], "dev") &&
         !strcmp(w[5], "root") && (!strcmp(w[6], "pfifo") || !strcmp(w[6], "pfifo_fast")))
         return 0;
-    /* the engine keeps no per-destination metrics: nothing to flush */
+    /* nothing to configure: the runner empties the engine's Fast Open cookie cache */
     if (!strcmp(w[0], "ip") && nw >= 3 && !strcmp(w[1], "tcp_metrics") && !strcmp(w[2], "flush"))
         return 0;
     if (nw == 1 && strstr(base, ".sh")) {

@@ -36,6 +36,7 @@ static int engine_opt(long level, long name)
         {IPPROTO_TCP, TCP_USER_TIMEOUT, SF_OPT_USER_TIMEOUT},
         {IPPROTO_TCP, TCP_MAXSEG, SF_OPT_MAXSEG},
         {IPPROTO_TCP, TCP_FASTOPEN, SF_OPT_FASTOPEN},
+        {IPPROTO_TCP, TCP_FASTOPEN_CONNECT, SF_OPT_FASTOPEN_CONNECT},
     };
     if (level == SOL_TCP)
         level = IPPROTO_TCP;
@@ -75,10 +76,8 @@ int dc_setsockopt(struct runner *r, struct dr_call *call)
             return dr_unsupported(r, ev, "TCP_FASTOPEN_KEY: only a 16-byte string without NULs");
         return dc_result(call, sf_set_fastopen_key(d->c, (const uint8_t *)v->text));
     }
-    if (is_tcp(level) && (name == TCP_FASTOPEN_CONNECT || name == TCP_FASTOPEN_NO_COOKIE))
-        return dr_unsupported(r, ev, "client-side TCP Fast Open (%s)",
-                              name == TCP_FASTOPEN_CONNECT ? "TCP_FASTOPEN_CONNECT"
-                                                           : "TCP_FASTOPEN_NO_COOKIE");
+    if (is_tcp(level) && name == TCP_FASTOPEN_NO_COOKIE)
+        return dr_unsupported(r, ev, "TCP_FASTOPEN_NO_COOKIE (the 0x4 bit of tcp_fastopen is)");
     int opt = engine_opt(level, name);
     if (opt < 0)
         return dr_unsupported(r, ev, "setsockopt: option %ld at level %ld", name, level);

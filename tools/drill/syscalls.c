@@ -98,6 +98,7 @@ static const struct sym symbols[] = {
     SYM(TCP_FASTOPEN_CONNECT),
     SYM(TCP_FASTOPEN_NO_COOKIE),
     SYM(MSG_FASTOPEN),
+    {"TCPI_OPT_SYN_DATA", 32},
     {"TCP_NOOPT", DR_TCP_NOOPT},
     SYM(INADDR_ANY),
     {"TCP_ESTABLISHED", LX_ESTABLISHED},
@@ -276,20 +277,29 @@ static void no_events(struct sf_conn *c, unsigned events, void *user)
     (void)c, (void)events, (void)user;
 }
 
-static int fd_new(struct runner *r, struct sf_conn *c, int nonblock)
+/* The descriptor a new socket gets: the one the script expects when it is free (packetdrill
+ * maps a script's descriptors onto its own, so a script may expect 4 after closing 3), else
+ * the lowest free one, as a fresh process would give. */
+static int fd_new(struct runner *r, const struct dr_call *call, struct sf_conn *c, int nonblock)
 {
-    for (int fd = 3; fd < DR_MAX_FDS; fd++)
-        if (!r->fds[fd].c) {
-            r->fds[fd].c = c;
-            r->fds[fd].nonblock = nonblock;
-            r->fds[fd].shut_wr = 0;
-            r->fds[fd].notsent_low = 0;
-            r->fds[fd].eor = 0;
-            r->fds[fd].bufs_set = 0;
-            sf_set_handler(c, no_events, r);
-            return fd;
-        }
-    return -1;
+    const struct dr_expr *want = call->ev->call.result;
+    int fd = 3;
+    if (want && want->kind == DR_X_INT && want->num >= 3 && want->num < DR_MAX_FDS &&
+        !r->fds[want->num].c)
+        fd = (int)want->num;
+    while (fd < DR_MAX_FDS && r->fds[fd].c)
+        fd++;
+    if (fd >= DR_MAX_FDS)
+        return -1;
+    r->fds[fd].c = c;
+    r->fds[fd].nonblock = nonblock;
+    r->fds[fd].shut_wr = 0;
+    r->fds[fd].notsent_low = 0;
+    r->fds[fd].eor = 0;
+    r->fds[fd].bufs_set = 0;
+    r->fds[fd].accepted = 0;
+    sf_set_handler(c, no_events, r);
+    return fd;
 }
 
 /* The descriptor in argument 0; NULL after setting EBADF as the call's result. */
@@ -346,7 +356,7 @@ static int do_socket(struct runner *r, struct dr_call *call)
     struct sf_conn *c = sf_socket(r->eng);
     if (!c)
         return dc_result(call, -ENOMEM);
-    int fd = fd_new(r, c, (type & SOCK_NONBLOCK) != 0);
+    int fd = fd_new(r, call, c, (type & SOCK_NONBLOCK) != 0);
     if (fd < 0) {
         sf_abort(c);
         return dc_result(call, -EMFILE);
@@ -390,7 +400,7 @@ static int do_accept(struct runner *r, struct dr_call *call)
             return DR_CALL_BLOCKED;
         return dc_result(call, err ? err : -EAGAIN);
     }
-    int fd = fd_new(r, c, (flags & SOCK_NONBLOCK) != 0);
+    int fd = fd_new(r, call, c, (flags & SOCK_NONBLOCK) != 0);
     if (fd < 0) {
         sf_abort(c);
         return dc_result(call, -EMFILE);
@@ -465,39 +475,55 @@ static uint32_t unsent(const struct dr_fd *d)
     return in.unacked > in.in_flight ? in.unacked - in.in_flight : 0;
 }
 
-/* sendto on a TCP socket: the address matters only with MSG_FASTOPEN, a connect that sends
- * its data in the SYN (client-side Fast Open, which the engine does not do yet). */
-static int do_sendto(struct runner *r, struct dr_call *call)
-{
-    const struct dr_event *ev = call->ev;
-    long flags;
-    if (dc_nargs(r, ev, 6, 6) < 0 || dc_arg(r, ev, 3, &flags) < 0)
-        return DR_CALL_FAILED;
-    if (flags & MSG_FASTOPEN)
-        return dr_unsupported(r, ev, "client-side TCP Fast Open (sendto with MSG_FASTOPEN)");
-    return dr_unsupported(r, ev, "sendto: only as a connect with MSG_FASTOPEN");
-}
-
+/* write, send and sendto (whose address matters only to a Fast Open connect, do_sendto). */
 static int do_write(struct runner *r, struct dr_call *call)
 {
     const struct dr_event *ev = call->ev;
-    int is_send = !strcmp(ev->call.name, "send");
+    int is_sendto = !strcmp(ev->call.name, "sendto");
+    int has_flags = is_sendto || !strcmp(ev->call.name, "send");
+    size_t nargs = is_sendto ? 6 : has_flags ? 4 : 3;
     long n, flags = 0;
-    if (dc_nargs(r, ev, is_send ? 4 : 3, is_send ? 4 : 3) < 0 || dc_arg(r, ev, 2, &n) < 0 ||
-        (is_send && dc_arg(r, ev, 3, &flags) < 0))
+    if (dc_nargs(r, ev, nargs, nargs) < 0 || dc_arg(r, ev, 2, &n) < 0 ||
+        (has_flags && dc_arg(r, ev, 3, &flags) < 0))
         return DR_CALL_FAILED;
     if (n < 0)
         return dc_result(call, -EINVAL);
     if (null_buffer(ev->call.args[1]) && n > 0)
         return dc_result(call, -EFAULT);
-    if (flags & MSG_FASTOPEN)
-        return dr_unsupported(r, ev, "client-side TCP Fast Open (MSG_FASTOPEN)");
-    if (flags & ~(long)(MSG_NOSIGNAL | MSG_DONTWAIT | MSG_EOR))
+    if ((flags & MSG_FASTOPEN) && !is_sendto)
+        return dr_unsupported(r, ev, "MSG_FASTOPEN without an address (only sendto)");
+    if (flags & ~(long)(MSG_NOSIGNAL | MSG_DONTWAIT | MSG_EOR | MSG_FASTOPEN))
         return dr_unsupported(r, ev, "send: flags 0x%lx", flags);
     FD_OR_RETURN(d, r, call);
     int nonblock = d->nonblock || (flags & MSG_DONTWAIT);
-    if (connecting(d))
-        return nonblock ? dc_result(call, -EAGAIN) : DR_CALL_BLOCKED;
+    /* A Fast Open connect waiting for its data (TCP_FASTOPEN_CONNECT, or sendto with
+     * MSG_FASTOPEN, and a cookie): this write's first bytes go in the SYN. Linux's
+     * non-blocking call returns what the SYN carries; a blocking one copies the rest and
+     * returns once the connection is established. */
+    size_t room = sf_fastopen_room(d->c);
+    size_t limit = (size_t)n;
+    if (room && call->done == 0) {
+        if (nonblock && limit > room)
+            limit = room;
+        if (limit == 0) {
+            sf_send(d->c, "", 0); /* no data: the SYN goes with its cookie alone */
+            dr_touched(r);
+            if (nonblock)
+                return dc_result(call, -EINPROGRESS); /* Linux: nothing copied */
+            return DR_CALL_BLOCKED;
+        }
+    } else if (call->done && (sf_poll(d->c) & SF_POLLERR)) {
+        /* the connect this write waited for failed: its error, whatever the SYN carried */
+        return dc_result(call, -sf_take_error(d->c));
+    } else if (connecting(d) && is_sendto && call->attempts == 1 && !nonblock && call->done == 0 &&
+               (flags & MSG_FASTOPEN)) {
+        /* a blocking sendto(MSG_FASTOPEN) that had to ask for a cookie: Linux holds the data
+         * until the handshake and sends it with the handshake's ACK (its SYN-ACK processing
+         * delays that ACK while a writer waits); queued now, the engine does the same */
+    } else if (connecting(d)) {
+        return nonblock ? dc_result(call, call->done ? (long)call->done : -EAGAIN)
+                        : DR_CALL_BLOCKED;
+    }
     /* MSG_EOR (Linux): later data never joins this record in a segment. The engine keeps no
      * record boundaries; that only shows when more data comes while this is still queued. */
     if (d->eor && call->done == 0 && unsent(d) > 0)
@@ -505,8 +531,8 @@ static int do_write(struct runner *r, struct dr_call *call)
                               "MSG_EOR: data written behind an unsent record (the engine keeps "
                               "no record boundaries)");
     const struct dr_expr *buf = ev->call.args[1];
-    while (call->done < (size_t)n) {
-        size_t chunk = (size_t)n - call->done;
+    while (call->done < limit) {
+        size_t chunk = limit - call->done;
         const uint8_t *data = pattern();
         if (buf->kind == DR_X_STRING && call->done < strlen(buf->text)) {
             data = (const uint8_t *)buf->text + call->done;
@@ -531,9 +557,44 @@ static int do_write(struct runner *r, struct dr_call *call)
             break; /* a partial write returns its count; the error comes next time */
         return dc_result(call, k ? k : -EAGAIN);
     }
+    if (!nonblock && connecting(d))
+        return DR_CALL_BLOCKED; /* the data is queued (or in the SYN): wait for the handshake */
     if (call->done)
         d->eor = (flags & MSG_EOR) != 0;
     return dc_result(call, (long)call->done);
+}
+
+/* sendto with MSG_FASTOPEN on an unconnected socket is a connect with TCP Fast Open (Linux's
+ * tcp_sendmsg_fastopen): with a cookie cached, the SYN carries the data; without one it asks
+ * for a cookie and a non-blocking call fails with EINPROGRESS (the data is not taken), a
+ * blocking one sends the data once connected. On a connected socket the flag does nothing. */
+static int do_sendto(struct runner *r, struct dr_call *call)
+{
+    const struct dr_event *ev = call->ev;
+    long flags;
+    if (dc_nargs(r, ev, 6, 6) < 0 || dc_arg(r, ev, 3, &flags) < 0)
+        return DR_CALL_FAILED;
+    FD_OR_RETURN(d, r, call);
+    struct sf_conn_info in;
+    sf_info(d->c, &in);
+    int fresh = in.state == SF_CLOSED && !in.established && !in.close_cause;
+    const struct dr_expr *to = ev->call.args[4];
+    if ((flags & MSG_FASTOPEN) && to->kind == DR_X_WORD && !strcmp(to->text, "AF_UNSPEC"))
+        return dc_result(call, -EOPNOTSUPP); /* Linux: no Fast Open to an unspecified family */
+    if ((flags & MSG_FASTOPEN) && call->attempts++ == 0 && fresh) {
+        struct sf_endpoint ep;
+        if (sockaddr(r, ev, ev->call.args[4], &r->remote, r->connect_port, &ep) < 0)
+            return DR_CALL_FAILED;
+        int rc = sf_setopt(d->c, SF_OPT_FASTOPEN_CONNECT, 1);
+        if (rc == 0)
+            rc = sf_connect(d->c, &ep);
+        dr_touched(r);
+        if (rc == -EINPROGRESS && (d->nonblock || (flags & MSG_DONTWAIT)))
+            return dc_result(call, rc);
+        if (rc < 0 && rc != -EINPROGRESS)
+            return dc_result(call, rc);
+    }
+    return do_write(r, call);
 }
 
 static int do_read(struct runner *r, struct dr_call *call)

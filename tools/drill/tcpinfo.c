@@ -87,7 +87,7 @@ size_t dc_tcpi_values(const struct dc_tcpi_in *tin, struct dc_tcpi_const *out, s
         {"tcpi_probes", in->zwnd_probes},
         {"tcpi_backoff", in->rto_backoffs},
         {"tcpi_options", (in->ts_ok ? 1 : 0) | (in->sack_ok ? 2 : 0) | (in->wscale_ok ? 4 : 0) |
-                             (tin->syn_data ? 32 : 0)},
+                             (tin->syn_data || in->tfo_syn_data_acked ? 32 : 0)},
         {"tcpi_snd_wscale", in->snd_wscale},
         {"tcpi_rcv_wscale", in->rcv_wscale},
         {"tcpi_rto", in->rto_us},
@@ -110,6 +110,7 @@ size_t dc_tcpi_values(const struct dc_tcpi_in *tin, struct dc_tcpi_const *out, s
          in->unacked > in->in_flight ? (long)(in->unacked - in->in_flight) : 0},
         {"tcpi_snd_wnd", in->snd_wnd},
         {"tcpi_rcv_wnd", in->rcv_wnd},
+        {"tcpi_fastopen_client_fail", in->tfo_client_fail},
     };
     size_t n = sizeof v / sizeof v[0];
     if (n > cap)

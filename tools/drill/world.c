@@ -156,8 +156,11 @@ static void script_deliver(void *ctx, const void *pkt, size_t len, sf_time_t now
         if (p->flags & DR_SYN) {
             f->isn_known = 1;
             f->engine_isn = p->seq;
-            if (!(p->flags & DR_ACK))
+            if (!(p->flags & DR_ACK)) {
                 r->def_flow = (size_t)(f - r->flows);
+                /* its connect() went to SYN_SENT before this flow existed to hear of it */
+                f->state = SF_SYN_SENT;
+            }
             /* a SYN-ACK that acknowledges more than the SYN took its data (Fast Open): what
              * Linux reports as TCPI_OPT_SYN_DATA */
             f->syn_data_acked = (p->flags & DR_ACK) && p->ack - f->remote_isn > 1;
