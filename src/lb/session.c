@@ -62,10 +62,7 @@ void lb_session_release_server(struct lb_session *s)
     /* http: the pipes are per connection, the request's bytes are the server's */
     srv->bytes_in += s->http ? s->http->req_bytes : s->up.bytes;
     srv->bytes_out += s->http ? s->http->resp_bytes : s->down.bytes;
-    if (s->be->queued) {
-        s->be->kick = 1;
-        s->lb->kick_queues = 1;
-    }
+    lb_backend_kick(s->lb, s->be);
     lb_server_put(srv);
 }
 
@@ -735,6 +732,14 @@ void lb_session_kill(struct lb_session *s, int cause)
         return;
     }
     end(s, cause, HOW_ABORT, HOW_ABORT);
+}
+
+void lb_backend_kick(struct lb *lb, struct lb_backend *b)
+{
+    if (b->queued) {
+        b->kick = 1;
+        lb->kick_queues = 1;
+    }
 }
 
 void lb_backend_run_queue(struct lb *lb, struct lb_backend *b)
