@@ -186,7 +186,7 @@ static const struct bad bads[] = {
      "listen 127.0.0.1:9; backend b; }\n" OKBE,
      3, 1, "too many 'listen' lines (8 at most)"},
     {"frontend f { listen 127.0.0.1:1; listen [::]:9; backend b; }\n"
-     "backend b { server s 127.0.0.1:9; }\n",
+     "backend b { server s [::1]:9; }\n",
      2, 22, "a local address on the port that frontend 'f' listens on at every address"},
     /* an IPv6 source is written in brackets when it has a port range */
     {OKFE "backend b { server s [::1]:2; source ::1:1024-2000; }\n", 2, 38,
@@ -212,7 +212,7 @@ static const struct bad bads[] = {
      "server 's' at 127.0.0.1:1 is frontend 'f''s own listening address"},
     {"frontend f { listen 0.0.0.0:5; backend b; }\nbackend b { server s 127.0.0.3:5; }\n", 2, 22,
      "a local address on the port that frontend 'f' listens on at every address"},
-    {"frontend f { listen [::]:5; backend b; }\nbackend b { server s 127.0.0.1:5; }\n", 2, 22,
+    {"frontend f { listen [::]:5; backend b; }\nbackend b { server s [::1]:5; }\n", 2, 22,
      "(a loop)"},
     {OKFE "backend b {\n  server s 127.0.0.1:2;\n  server t [::ffff:127.0.0.1]:1; }\n", 4, 12,
      "is frontend 'f''s own listening address"},
@@ -419,6 +419,11 @@ static void checks_leave_valid_configs_alone(void **u)
         "frontend f { listen 0.0.0.0:3; backend b; }\nbackend b { server s 192.0.2.1:3; }\n",
         /* an IPv4 wildcard does not take IPv6 */
         "frontend f { listen 0.0.0.0:3; backend b; }\nbackend b { server s [2001:db8::1]:3; }\n",
+        /* nor an IPv6 one IPv4 (IPV6_V6ONLY), so the two go side by side */
+        "frontend f { listen [::]:3; backend b; }\nbackend b { server s 127.0.0.1:3; }\n",
+        "frontend f { listen [::]:3; backend b; }\nbackend b { server s [::ffff:127.0.0.1]:3; }\n",
+        "frontend f { listen [::]:3; listen 0.0.0.0:3; backend b; }\n"
+        "backend b { server s 192.0.2.1:3; }\n",
         /* IPv6 without a port, as a source, needs no brackets */
         "frontend f { listen 127.0.0.1:3; backend b; }\n"
         "backend b { server s [::1]:4; source ::1 2001:db8::7; }\n",
