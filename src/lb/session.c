@@ -167,7 +167,7 @@ static uint64_t deadline(const struct lb_session *s, int *cause)
     uint64_t d;
     if (s->proxy_wait) {
         *cause = LB_CAUSE_BAD_PROXY;
-        return s->t_start + LB_PROXY_TIMEOUT_MS * ms;
+        return s->t_start + s->fe->conf.accept_proxy_timeout_ms * ms;
     }
     switch (s->state) {
     case LB_S_QUEUED:
@@ -227,7 +227,10 @@ static void bad_proxy(struct lb_session *s, const char *why)
 static void timeout(struct lb_session *s, int cause)
 {
     if (cause == LB_CAUSE_BAD_PROXY) {
-        bad_proxy(s, "no whole PROXY header within 5 s");
+        char why[64];
+        snprintf(why, sizeof why, "no whole PROXY header within accept_proxy_timeout (%llu ms)",
+                 (unsigned long long)s->fe->conf.accept_proxy_timeout_ms);
+        bad_proxy(s, why);
         return;
     }
     int c = fprof(s)->reset_on_timeout ? HOW_ABORT : HOW_CLOSE;
