@@ -107,7 +107,7 @@ static void tx(struct sf_host *h, const uint8_t *pkt, size_t len)
         h->st.tx++;
 }
 
-static void to_engine(struct sf_host *h, uint8_t *pkt, size_t len);
+static void to_engine(struct sf_host *h, uint8_t *pkt, size_t len, unsigned flags);
 
 /* A packet crossing the wire in either direction, after any impairment. */
 static void deliver(void *ctx, enum sf_impair_dir dir, const uint8_t *pkt, size_t len)
@@ -115,7 +115,7 @@ static void deliver(void *ctx, enum sf_impair_dir dir, const uint8_t *pkt, size_
     struct sf_host *h = ctx;
     if (dir == SF_TO_ENGINE) {
         memcpy(h->copy, pkt, len); /* echo replies rewrite it in place */
-        to_engine(h, h->copy, len);
+        to_engine(h, h->copy, len, 0);
     } else {
         tx(h, pkt, len);
     }
@@ -172,10 +172,11 @@ static void transition(void *ctx, const struct sf_transition *t)
             sf_cause_name(t->cause));
 }
 
-static void to_engine(struct sf_host *h, uint8_t *pkt, size_t len)
+/* flags: the engine's (SF_IN_CSUM_VALID: the device vouched for the TCP checksum). */
+static void to_engine(struct sf_host *h, uint8_t *pkt, size_t len, unsigned flags)
 {
     capture(h, pkt, len);
-    if (sf_engine_input(h->e, pkt, len, now_us(h)) == -EPROTONOSUPPORT) {
+    if (sf_engine_input_flags(h->e, pkt, len, now_us(h), flags) == -EPROTONOSUPPORT) {
         size_t n =
             (pkt[0] >> 4) == 6 ? sf_icmp6_echo_reply(pkt, len) : sf_icmp_echo_reply(pkt, len);
         if (n) {
@@ -203,7 +204,7 @@ static int ours(const struct sf_host *h, const uint8_t *pkt, size_t len)
  * The kernel also sends what any IPv6 link gets (router solicitations, MLD reports to
  * multicast groups): not to an address of ours, so counted and dropped. A TUN has no link
  * layer, so there is no neighbour discovery to answer. */
-static void packet_in(struct sf_host *h, uint8_t *pkt, size_t len)
+static void packet_in(struct sf_host *h, uint8_t *pkt, size_t len, unsigned flags)
 {
     if (!ours(h, pkt, len)) {
         h->st.not_ours++; /* for another host on the device's subnet: nobody is there */
@@ -213,7 +214,7 @@ static void packet_in(struct sf_host *h, uint8_t *pkt, size_t len)
     if (h->impaired)
         sf_impair_packet(&h->impair, SF_TO_ENGINE, pkt, len, now_us(h), deliver, h);
     else
-        to_engine(h, pkt, len);
+        to_engine(h, pkt, len, flags);
 }
 
 /* One batch from the device; h->more says whether it had more waiting. */
@@ -221,7 +222,8 @@ static void read_packets(struct sf_host *h)
 {
     h->more = 0;
     for (int i = 0; i < SF_HOST_BATCH; i++) {
-        ssize_t n = sf_tun_read(&h->tun, h->rxbuf, sizeof h->rxbuf);
+        unsigned fl;
+        ssize_t n = sf_tun_read_flags(&h->tun, h->rxbuf, sizeof h->rxbuf, &fl);
         if (n == -EAGAIN)
             return;
         if (n == -EBADMSG) {
@@ -233,7 +235,7 @@ static void read_packets(struct sf_host *h)
             h->gone = n == 0;
             return;
         }
-        packet_in(h, h->rxbuf, (size_t)n);
+        packet_in(h, h->rxbuf, (size_t)n, fl & SF_TUN_CSUM_VALID ? SF_IN_CSUM_VALID : 0);
     }
     h->more = 1;
 }
@@ -491,6 +493,9 @@ struct sf_host *sf_host_new(struct sf_loop *loop, const struct sf_host_config *c
     }
     if (open_device(h, c, err, errlen) < 0 || make_engine(h, c, err, errlen) < 0)
         goto fail;
+    /* A packet the engine is told is good needs no sum, unless a capture shows it or the
+     * impairments hold it (delivered later without the device's word for it). */
+    h->tun.csum_leave_partial = !h->pcap && !h->impaired;
     h->deadline.fn = on_deadline;
     h->wake.fn = on_wake;
     h->after.fn = after_batch;

@@ -259,6 +259,10 @@ static int complete_csum(struct sf_tun *t, const struct virtio_net_hdr *h, uint8
     size_t start = h->csum_start, at = start + h->csum_offset;
     if (start >= len || at + 2 > len)
         return -EBADMSG;
+    if (t->csum_leave_partial) {
+        t->csum_left++;
+        return 0;
+    }
     uint16_t c = sf_csum_fold(sf_csum_add(0, pkt + start, len - start));
     memcpy(pkt + at, &c, 2);
     t->csum_completed++;
@@ -267,7 +271,14 @@ static int complete_csum(struct sf_tun *t, const struct virtio_net_hdr *h, uint8
 
 ssize_t sf_tun_read(struct sf_tun *t, void *buf, size_t cap)
 {
+    unsigned flags;
+    return sf_tun_read_flags(t, buf, cap, &flags);
+}
+
+ssize_t sf_tun_read_flags(struct sf_tun *t, void *buf, size_t cap, unsigned *flags)
+{
     struct virtio_net_hdr h;
+    *flags = 0;
     struct iovec iov[2] = {{&h, (size_t)t->vnet}, {buf, cap}};
     for (;;) {
         ssize_t n = t->vnet ? readv(t->fd, iov, 2) : read(t->fd, buf, cap);
@@ -282,8 +293,14 @@ ssize_t sf_tun_read(struct sf_tun *t, void *buf, size_t cap)
         n -= t->vnet;
         if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE)
             t->gso_packets++;
-        if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && complete_csum(t, &h, buf, (size_t)n) < 0)
-            return -EBADMSG;
+        if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+            if (complete_csum(t, &h, buf, (size_t)n) < 0)
+                return -EBADMSG;
+            *flags = SF_TUN_CSUM_VALID;
+        } else if (h.flags & VIRTIO_NET_HDR_F_DATA_VALID) {
+            t->csum_valid++;
+            *flags = SF_TUN_CSUM_VALID;
+        }
         return n;
     }
 }

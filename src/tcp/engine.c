@@ -504,11 +504,17 @@ static void run_timers(struct sf_engine *e)
 
 int sf_engine_input(struct sf_engine *e, const void *pkt, size_t len, sf_time_t now)
 {
+    return sf_engine_input_flags(e, pkt, len, now, 0);
+}
+
+int sf_engine_input_flags(struct sf_engine *e, const void *pkt, size_t len, sf_time_t now,
+                          unsigned flags)
+{
     engine_enter(e, now);
     run_timers(e);
     struct sf_seg s;
     int rc = 0;
-    switch (sf_seg_parse(pkt, len, &s)) {
+    switch (sf_seg_parse_flags(pkt, len, &s, flags)) {
     case SEG_OK:
         e->st.segs_in++;
         input_segment(e, &s);

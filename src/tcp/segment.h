@@ -123,6 +123,9 @@ enum sf_parse_err {
 /* Parses and checks an IPv4 packet carrying TCP. Malformed options end option parsing; the
  * segment itself is still valid (as Linux treats them). */
 enum sf_parse_err sf_seg_parse(const uint8_t *pkt, size_t len, struct sf_seg *s);
+/* The same; with SF_IN_CSUM_VALID in flags (tcp.h) the TCP checksum is not summed again. */
+enum sf_parse_err sf_seg_parse_flags(const uint8_t *pkt, size_t len, struct sf_seg *s,
+                                     unsigned flags);
 
 /* An outgoing segment. */
 struct sf_seg_out {
