@@ -41,6 +41,9 @@ struct sf_host {
     uint8_t routed[SF_HOST_MAX_ADDRS]; /* a route we added for addrs[i] */
     struct sf_pcap *pcap;
     int impaired;
+    /* The engine's TCP checksums leave partial for the device to complete: offload on and
+     * nobody who reads them (no capture, no impairment). */
+    int tx_partial;
     struct sf_impair impair;
     FILE *trace;
     sf_host_transition_fn on_transition;
@@ -81,7 +84,9 @@ static void tx_flush(struct sf_host *h)
     size_t len = sf_coalesce_take(&h->co, &p, &seg_size, &hdr_len);
     if (len == 0)
         return;
-    if (sf_tun_write_gso(&h->tun, p, len, seg_size, hdr_len) < 0) {
+    int rc = seg_size || !h->tx_partial ? sf_tun_write_gso(&h->tun, p, len, seg_size, hdr_len)
+                                        : sf_tun_write_partial(&h->tun, p, len);
+    if (rc < 0) {
         h->st.tx_drops += nseg; /* the device queue is full: a link would drop them too */
         return;
     }
@@ -101,7 +106,10 @@ static void tx(struct sf_host *h, const uint8_t *pkt, size_t len)
         if (sf_coalesce_add(&h->co, pkt, len))
             return;
     }
-    if (sf_tun_write(&h->tun, pkt, len) < 0)
+    /* Only the engine's packets (TCP) carry partial sums; a ping's answer is whole. */
+    int tcp = len >= 40 && pkt[(pkt[0] >> 4) == 6 ? 6 : 9] == IPPROTO_TCP;
+    if ((h->tx_partial && tcp ? sf_tun_write_partial(&h->tun, pkt, len)
+                              : sf_tun_write(&h->tun, pkt, len)) < 0)
         h->st.tx_drops++;
     else
         h->st.tx++;
@@ -265,7 +273,9 @@ static void deliver_looped(struct sf_host *h)
     h->loop_head = h->loop_tail = NULL;
     while (l) {
         struct looped *next = l->next;
-        if (sf_engine_input(h->e, l->data, l->len, now_us(h)) == -EPROTONOSUPPORT)
+        /* The engine's own packets: their sums are right, or partial (tx_partial). */
+        if (sf_engine_input_flags(h->e, l->data, l->len, now_us(h), SF_IN_CSUM_VALID) ==
+            -EPROTONOSUPPORT)
             h->st.not_ours++;
         free(l);
         l = next;
@@ -445,6 +455,7 @@ static int make_engine(struct sf_host *h, const struct sf_host_config *c, char *
             p.local_addr = c->addrs[i];
     }
     p.now = h->start = now_us(h);
+    p.tx_csum_partial = h->tx_partial;
     h->e = sf_engine_new(&p);
     if (!h->e) {
         snprintf(err, errlen, "cannot create the TCP engine (out of memory, or settings)");
@@ -491,11 +502,15 @@ struct sf_host *sf_host_new(struct sf_loop *loop, const struct sf_host_config *c
         snprintf(err, errlen, "pcap %s: %s", c->pcap, strerror(errno));
         goto fail;
     }
-    if (open_device(h, c, err, errlen) < 0 || make_engine(h, c, err, errlen) < 0)
+    if (open_device(h, c, err, errlen) < 0)
         goto fail;
     /* A packet the engine is told is good needs no sum, unless a capture shows it or the
-     * impairments hold it (delivered later without the device's word for it). */
+     * impairments hold it (delivered later without the device's word for it); the engine's
+     * own need none either, the device completing them, on the same terms. */
     h->tun.csum_leave_partial = !h->pcap && !h->impaired;
+    h->tx_partial = h->tun.offload && h->tun.csum_leave_partial;
+    if (make_engine(h, c, err, errlen) < 0)
+        goto fail;
     h->deadline.fn = on_deadline;
     h->wake.fn = on_wake;
     h->after.fn = after_batch;

@@ -327,6 +327,21 @@ int sf_tun_write(struct sf_tun *t, const void *pkt, size_t len)
     return write_with(t, &h, pkt, len);
 }
 
+/* The virtio header of a TCP packet whose checksum is partial: the kernel sums from the TCP
+ * header (csum_start) and writes the result at its checksum field. */
+static struct virtio_net_hdr partial_hdr(const uint8_t *ip)
+{
+    int v6 = (ip[0] >> 4) == 6;
+    size_t ihl = v6 ? 40 : (size_t)(ip[0] & 15) * 4;
+    struct virtio_net_hdr h = {
+        .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+        .gso_type = VIRTIO_NET_HDR_GSO_NONE,
+        .csum_start = (uint16_t)ihl,
+        .csum_offset = 16, /* the TCP checksum field */
+    };
+    return h;
+}
+
 int sf_tun_write_gso(struct sf_tun *t, const void *pkt, size_t len, uint16_t seg_size,
                      uint16_t hdr_len)
 {
@@ -335,17 +350,20 @@ int sf_tun_write_gso(struct sf_tun *t, const void *pkt, size_t len, uint16_t seg
     if (!t->offload)
         return -EOPNOTSUPP;
     const uint8_t *ip = pkt;
-    int v6 = (ip[0] >> 4) == 6;
-    size_t ihl = v6 ? 40 : (size_t)(ip[0] & 15) * 4;
-    struct virtio_net_hdr h = {
-        .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
-        .gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4,
-        .hdr_len = hdr_len,
-        .gso_size = seg_size,
-        .csum_start = (uint16_t)ihl,
-        .csum_offset = 16, /* the TCP checksum field */
-    };
+    struct virtio_net_hdr h = partial_hdr(ip);
+    h.gso_type = (ip[0] >> 4) == 6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+    h.hdr_len = hdr_len;
+    h.gso_size = seg_size;
     t->gso_written++;
+    return write_with(t, &h, pkt, len);
+}
+
+int sf_tun_write_partial(struct sf_tun *t, const void *pkt, size_t len)
+{
+    if (!t->offload)
+        return -EOPNOTSUPP;
+    struct virtio_net_hdr h = partial_hdr(pkt);
+    t->partial_written++;
     return write_with(t, &h, pkt, len);
 }
 

@@ -37,11 +37,12 @@ struct sf_tun {
     /* 1: a packet whose checksum the kernel left partial keeps it so (its owner reads no
      * checksum: the engine is told the packet is good, nothing captures it); 0: completed. */
     int csum_leave_partial;
-    uint64_t csum_completed; /* packets whose partial checksum we completed */
-    uint64_t csum_left;      /* ... or left partial (csum_leave_partial) */
-    uint64_t csum_valid;     /* packets the kernel verified (DATA_VALID) */
-    uint64_t gso_packets;    /* packets longer than the MTU (several segments in one) */
-    uint64_t gso_written;    /* merged packets written (sf_tun_write_gso) */
+    uint64_t csum_completed;  /* packets whose partial checksum we completed */
+    uint64_t csum_left;       /* ... or left partial (csum_leave_partial) */
+    uint64_t csum_valid;      /* packets the kernel verified (DATA_VALID) */
+    uint64_t gso_packets;     /* packets longer than the MTU (several segments in one) */
+    uint64_t gso_written;     /* merged packets written (sf_tun_write_gso) */
+    uint64_t partial_written; /* plain packets written with a partial sum (sf_tun_write_partial) */
 };
 
 enum { SF_TUN_OFFLOAD = 1 };
@@ -94,6 +95,11 @@ int sf_tun_write(struct sf_tun *t, const void *pkt, size_t len);
  * (t->offload): -EOPNOTSUPP otherwise. Errors as sf_tun_write. */
 int sf_tun_write_gso(struct sf_tun *t, const void *pkt, size_t len, uint16_t seg_size,
                      uint16_t hdr_len);
+
+/* One plain packet (no GSO) whose TCP checksum is partial (sf_engine_params'
+ * tx_csum_partial): the kernel completes it, or trusts it as it trusts its own. TCP over
+ * IPv4 or IPv6 only; needs receive offload on (-EOPNOTSUPP). Errors as sf_tun_write. */
+int sf_tun_write_partial(struct sf_tun *t, const void *pkt, size_t len);
 
 /* Closes the descriptor. A device we created goes away with it; one we attached to stays. */
 void sf_tun_close(struct sf_tun *t);

@@ -425,6 +425,7 @@ struct sf_engine *sf_engine_new(const struct sf_engine_params *p)
     e->ctx = p->ctx;
     e->local_addr = p->local_addr;
     e->local_addr6 = p->local_addr6;
+    e->tx_csum_partial = p->tx_csum_partial;
     e->now = e->epoch = p->now;
     e->key_table = key_from(p->key);
     e->key_isn = key_from(p->key + 16);

@@ -328,10 +328,16 @@ static size_t write_options(uint8_t *p, const struct sf_tcp_opts *o, int syn)
 }
 
 static size_t build_tcp(uint8_t *th, size_t tlen, size_t olen, int syn, const struct sf_seg_out *o,
-                        const void *d1, size_t l1, const void *d2, size_t l2);
+                        const void *d1, size_t l1, const void *d2, size_t l2, int partial);
 
 size_t sf_seg_build(uint8_t *buf, size_t cap, const struct sf_seg_out *o, const void *d1, size_t l1,
                     const void *d2, size_t l2)
+{
+    return sf_seg_build_csum(buf, cap, o, d1, l1, d2, l2, 0);
+}
+
+size_t sf_seg_build_csum(uint8_t *buf, size_t cap, const struct sf_seg_out *o, const void *d1,
+                         size_t l1, const void *d2, size_t l2, int partial)
 {
     int syn = !!(o->flags & TH_SYN);
     size_t olen = sf_opts_len(&o->opt, syn);
@@ -350,7 +356,7 @@ size_t sf_seg_build(uint8_t *buf, size_t cap, const struct sf_seg_out *o, const 
         ip[7] = 64;
         memcpy(ip + 8, o->t.laddr.u.v6, 16);
         memcpy(ip + 24, o->t.raddr.u.v6, 16);
-        return build_tcp(ip + IPV6_HDR, tlen, olen, syn, o, d1, l1, d2, l2) + IPV6_HDR;
+        return build_tcp(ip + IPV6_HDR, tlen, olen, syn, o, d1, l1, d2, l2, partial) + IPV6_HDR;
     }
     ip[0] = 0x45;
     ip[1] = 0;
@@ -364,11 +370,11 @@ size_t sf_seg_build(uint8_t *buf, size_t cap, const struct sf_seg_out *o, const 
     memcpy(ip + 16, o->t.raddr.u.v4, 4);
     uint16_t ipc = sf_csum_fold(sf_csum_add(0, ip, IPV4_HDR));
     memcpy(ip + 10, &ipc, 2);
-    return build_tcp(ip + IPV4_HDR, tlen, olen, syn, o, d1, l1, d2, l2) + IPV4_HDR;
+    return build_tcp(ip + IPV4_HDR, tlen, olen, syn, o, d1, l1, d2, l2, partial) + IPV4_HDR;
 }
 
 static size_t build_tcp(uint8_t *th, size_t tlen, size_t olen, int syn, const struct sf_seg_out *o,
-                        const void *d1, size_t l1, const void *d2, size_t l2)
+                        const void *d1, size_t l1, const void *d2, size_t l2, int partial)
 {
     wr16(th, o->t.lport);
     wr16(th + 2, o->t.rport);
@@ -386,7 +392,9 @@ static size_t build_tcp(uint8_t *th, size_t tlen, size_t olen, int syn, const st
     if (l2)
         memcpy(payload + l1, d2, l2);
     uint32_t sum = pseudo_sum(&o->t.laddr, &o->t.raddr, (uint32_t)tlen);
-    uint16_t tc = sf_csum_fold(sf_csum_add(sum, th, tlen));
+    /* Partial: the device sums from the TCP header on, this field included, and writes the
+     * complement (virtio 1.x, 5.1.6.2). */
+    uint16_t tc = partial ? (uint16_t)~sf_csum_fold(sum) : sf_csum_fold(sf_csum_add(sum, th, tlen));
     memcpy(th + 16, &tc, 2);
     return tlen;
 }

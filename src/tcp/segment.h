@@ -142,6 +142,11 @@ struct sf_seg_out {
  * pieces (a ring buffer may wrap). Returns the packet length, or 0 if cap is too small. */
 size_t sf_seg_build(uint8_t *buf, size_t cap, const struct sf_seg_out *o, const void *d1, size_t l1,
                     const void *d2, size_t l2);
+/* The same; with partial the TCP checksum field holds the pseudo-header's sum only, not
+ * complemented, for a device to complete over the TCP header and payload (the payload is
+ * not summed here). */
+size_t sf_seg_build_csum(uint8_t *buf, size_t cap, const struct sf_seg_out *o, const void *d1,
+                         size_t l1, const void *d2, size_t l2, int partial);
 
 /* Length of the TCP options sf_seg_build would write for these options. */
 size_t sf_opts_len(const struct sf_tcp_opts *o, int syn);

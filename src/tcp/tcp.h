@@ -164,6 +164,10 @@ struct sf_engine_params {
     struct sf_addr local_addr;  /* source address for connections not bound to one */
     struct sf_addr local_addr6; /* the same for IPv6 destinations (family 0: none) */
     sf_time_t now;              /* the clock's value at creation */
+    /* 1: every segment leaves with its TCP checksum partial, the pseudo-header's sum alone
+     * (what Linux leaves in a CHECKSUM_PARTIAL packet), for an owner whose device completes
+     * it (a TUN written with NEEDS_CSUM): no pass over the payload. 0: complete. */
+    int tx_csum_partial;
 };
 
 /* Returns NULL when memory runs out or the configuration is invalid. */

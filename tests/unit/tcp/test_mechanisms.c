@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fixture.h"
+#include "net/checksum.h"
 
 static const char blob[4000] = {7};
 
@@ -497,6 +498,43 @@ static void csum_valid_skips_the_tcp_checksum(void **unused)
     }
 }
 
+/* tx_csum_partial: a segment leaves with the pseudo-header's sum alone in its checksum
+ * field; completed as a device completes it (the sum from the TCP header on, that field
+ * included, complemented: what tun.c's complete_csum does), it is the segment built whole,
+ * in either family, odd payload length included. */
+static void partial_checksum_completes_to_the_whole_one(void **unused)
+{
+    (void)unused;
+    static const char *const addrs[][2] = {{"10.0.0.1", "10.0.0.2"},
+                                           {"2001:db8::1", "2001:db8::2"}};
+    for (int v6 = 0; v6 < 2; v6++) {
+        struct sf_seg_out o;
+        memset(&o, 0, sizeof o);
+        assert_int_equal(sf_addr_parse(addrs[v6][0], &o.t.laddr), 0);
+        assert_int_equal(sf_addr_parse(addrs[v6][1], &o.t.raddr), 0);
+        o.t.lport = 80;
+        o.t.rport = 40000;
+        o.seq = 0xfffffff0u;
+        o.ack = 77;
+        o.flags = TH_ACK;
+        o.wnd = 1024;
+        o.opt.has = OPT_TS;
+        o.opt.tsval = 123456;
+        o.opt.tsecr = 654321;
+        uint8_t whole[256], part[256];
+        size_t n = sf_seg_build(whole, sizeof whole, &o, "odd payload", 11, "!", 1);
+        assert_int_equal(sf_seg_build_csum(part, sizeof part, &o, "odd payload", 11, "!", 1, 1), n);
+        size_t ihl = v6 ? 40 : 20;
+        assert_memory_not_equal(part + ihl + 16, whole + ihl + 16, 2);
+        struct sf_seg s;
+        assert_int_equal(sf_seg_parse(part, n, &s), SEG_BAD_CSUM); /* not whole yet */
+        uint16_t c = sf_csum_fold(sf_csum_add(0, part + ihl, n - ihl));
+        memcpy(part + ihl + 16, &c, 2);
+        assert_memory_equal(part, whole, n);
+        assert_int_equal(sf_seg_parse(part, n, &s), SEG_OK);
+    }
+}
+
 /* A segment that carries SACK blocks carries that many fewer payload bytes (RFC 9293 §3.7.1):
  * with one block (12 option bytes) a full segment is 1448 bytes, so the packet stays at
  * 1500 and a path of that MTU carries it. */
@@ -817,6 +855,7 @@ int main(void)
         cmocka_unit_test(sack_most_recent_first),
         cmocka_unit_test(ipv6_segment_roundtrip),
         cmocka_unit_test(csum_valid_skips_the_tcp_checksum),
+        cmocka_unit_test(partial_checksum_completes_to_the_whole_one),
         cmocka_unit_test(zero_window_persist),
         cmocka_unit_test(small_window_override),
         cmocka_unit_test(active_open_window_follows_the_peers_isn),
