@@ -45,6 +45,9 @@ struct sf_host {
     unsigned nspare;
     struct sf_pcap *pcap;
     int impaired;
+    /* The engine's TCP checksums leave partial for the device to complete: offload on and
+     * nobody who reads them (no capture, no impairment). */
+    int tx_partial;
     struct sf_impair impair;
     FILE *trace;
     sf_host_transition_fn on_transition;
@@ -85,7 +88,9 @@ static void tx_flush(struct sf_host *h)
     size_t len = sf_coalesce_take(&h->co, &p, &seg_size, &hdr_len);
     if (len == 0)
         return;
-    if (sf_tun_write_gso(&h->tun, p, len, seg_size, hdr_len) < 0) {
+    int rc = seg_size || !h->tx_partial ? sf_tun_write_gso(&h->tun, p, len, seg_size, hdr_len)
+                                        : sf_tun_write_partial(&h->tun, p, len);
+    if (rc < 0) {
         h->st.tx_drops += nseg; /* the device queue is full: a link would drop them too */
         return;
     }
@@ -105,13 +110,16 @@ static void tx(struct sf_host *h, const uint8_t *pkt, size_t len)
         if (sf_coalesce_add(&h->co, pkt, len))
             return;
     }
-    if (sf_tun_write(&h->tun, pkt, len) < 0)
+    /* Only the engine's packets (TCP) carry partial sums; a ping's answer is whole. */
+    int tcp = len >= 40 && pkt[(pkt[0] >> 4) == 6 ? 6 : 9] == IPPROTO_TCP;
+    if ((h->tx_partial && tcp ? sf_tun_write_partial(&h->tun, pkt, len)
+                              : sf_tun_write(&h->tun, pkt, len)) < 0)
         h->st.tx_drops++;
     else
         h->st.tx++;
 }
 
-static void to_engine(struct sf_host *h, uint8_t *pkt, size_t len);
+static void to_engine(struct sf_host *h, uint8_t *pkt, size_t len, unsigned flags);
 
 /* A packet crossing the wire in either direction, after any impairment. */
 static void deliver(void *ctx, enum sf_impair_dir dir, const uint8_t *pkt, size_t len)
@@ -119,7 +127,7 @@ static void deliver(void *ctx, enum sf_impair_dir dir, const uint8_t *pkt, size_
     struct sf_host *h = ctx;
     if (dir == SF_TO_ENGINE) {
         memcpy(h->copy, pkt, len); /* echo replies rewrite it in place */
-        to_engine(h, h->copy, len);
+        to_engine(h, h->copy, len, 0);
     } else {
         tx(h, pkt, len);
     }
@@ -176,10 +184,11 @@ static void transition(void *ctx, const struct sf_transition *t)
             sf_cause_name(t->cause));
 }
 
-static void to_engine(struct sf_host *h, uint8_t *pkt, size_t len)
+/* flags: the engine's (SF_IN_CSUM_VALID: the device vouched for the TCP checksum). */
+static void to_engine(struct sf_host *h, uint8_t *pkt, size_t len, unsigned flags)
 {
     capture(h, pkt, len);
-    if (sf_engine_input(h->e, pkt, len, now_us(h)) == -EPROTONOSUPPORT) {
+    if (sf_engine_input_flags(h->e, pkt, len, now_us(h), flags) == -EPROTONOSUPPORT) {
         size_t n =
             (pkt[0] >> 4) == 6 ? sf_icmp6_echo_reply(pkt, len) : sf_icmp_echo_reply(pkt, len);
         if (n) {
@@ -207,7 +216,7 @@ static int ours(const struct sf_host *h, const uint8_t *pkt, size_t len)
  * The kernel also sends what any IPv6 link gets (router solicitations, MLD reports to
  * multicast groups): not to an address of ours, so counted and dropped. A TUN has no link
  * layer, so there is no neighbour discovery to answer. */
-static void packet_in(struct sf_host *h, uint8_t *pkt, size_t len)
+static void packet_in(struct sf_host *h, uint8_t *pkt, size_t len, unsigned flags)
 {
     if (!ours(h, pkt, len)) {
         h->st.not_ours++; /* for another host on the device's subnet: nobody is there */
@@ -217,7 +226,7 @@ static void packet_in(struct sf_host *h, uint8_t *pkt, size_t len)
     if (h->impaired)
         sf_impair_packet(&h->impair, SF_TO_ENGINE, pkt, len, now_us(h), deliver, h);
     else
-        to_engine(h, pkt, len);
+        to_engine(h, pkt, len, flags);
 }
 
 /* One batch from the device; h->more says whether it had more waiting. */
@@ -225,7 +234,8 @@ static void read_packets(struct sf_host *h)
 {
     h->more = 0;
     for (int i = 0; i < SF_HOST_BATCH; i++) {
-        ssize_t n = sf_tun_read(&h->tun, h->rxbuf, sizeof h->rxbuf);
+        unsigned fl;
+        ssize_t n = sf_tun_read_flags(&h->tun, h->rxbuf, sizeof h->rxbuf, &fl);
         if (n == -EAGAIN)
             return;
         if (n == -EBADMSG) {
@@ -237,7 +247,7 @@ static void read_packets(struct sf_host *h)
             h->gone = n == 0;
             return;
         }
-        packet_in(h, h->rxbuf, (size_t)n);
+        packet_in(h, h->rxbuf, (size_t)n, fl & SF_TUN_CSUM_VALID ? SF_IN_CSUM_VALID : 0);
     }
     h->more = 1;
 }
@@ -267,7 +277,9 @@ static void deliver_looped(struct sf_host *h)
     h->loop_head = h->loop_tail = NULL;
     while (l) {
         struct looped *next = l->next;
-        if (sf_engine_input(h->e, l->data, l->len, now_us(h)) == -EPROTONOSUPPORT)
+        /* The engine's own packets: their sums are right, or partial (tx_partial). */
+        if (sf_engine_input_flags(h->e, l->data, l->len, now_us(h), SF_IN_CSUM_VALID) ==
+            -EPROTONOSUPPORT)
             h->st.not_ours++;
         free(l);
         l = next;
@@ -495,6 +507,7 @@ static int make_engine(struct sf_host *h, const struct sf_host_config *c, char *
         p.port_steer_n = c->queues;
         p.port_steer_index = c->queue;
     }
+    p.tx_csum_partial = h->tx_partial;
     h->e = sf_engine_new(&p);
     if (!h->e) {
         snprintf(err, errlen, "cannot create the TCP engine (out of memory, or settings)");
@@ -548,7 +561,14 @@ struct sf_host *sf_host_new(struct sf_loop *loop, const struct sf_host_config *c
             goto fail;
         }
     }
-    if (open_device(h, c, err, errlen) < 0 || make_engine(h, c, err, errlen) < 0)
+    if (open_device(h, c, err, errlen) < 0)
+        goto fail;
+    /* A packet the engine is told is good needs no sum, unless a capture shows it or the
+     * impairments hold it (delivered later without the device's word for it); the engine's
+     * own need none either, the device completing them, on the same terms. */
+    h->tun.csum_leave_partial = !h->pcap && !h->impaired;
+    h->tx_partial = h->tun.offload && h->tun.csum_leave_partial;
+    if (make_engine(h, c, err, errlen) < 0)
         goto fail;
     h->deadline.fn = on_deadline;
     h->wake.fn = on_wake;

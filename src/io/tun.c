@@ -265,6 +265,10 @@ static int complete_csum(struct sf_tun *t, const struct virtio_net_hdr *h, uint8
     size_t start = h->csum_start, at = start + h->csum_offset;
     if (start >= len || at + 2 > len)
         return -EBADMSG;
+    if (t->csum_leave_partial) {
+        t->csum_left++;
+        return 0;
+    }
     uint16_t c = sf_csum_fold(sf_csum_add(0, pkt + start, len - start));
     memcpy(pkt + at, &c, 2);
     t->csum_completed++;
@@ -273,7 +277,14 @@ static int complete_csum(struct sf_tun *t, const struct virtio_net_hdr *h, uint8
 
 ssize_t sf_tun_read(struct sf_tun *t, void *buf, size_t cap)
 {
+    unsigned flags;
+    return sf_tun_read_flags(t, buf, cap, &flags);
+}
+
+ssize_t sf_tun_read_flags(struct sf_tun *t, void *buf, size_t cap, unsigned *flags)
+{
     struct virtio_net_hdr h;
+    *flags = 0;
     struct iovec iov[2] = {{&h, (size_t)t->vnet}, {buf, cap}};
     for (;;) {
         ssize_t n = t->vnet ? readv(t->fd, iov, 2) : read(t->fd, buf, cap);
@@ -288,8 +299,14 @@ ssize_t sf_tun_read(struct sf_tun *t, void *buf, size_t cap)
         n -= t->vnet;
         if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE)
             t->gso_packets++;
-        if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && complete_csum(t, &h, buf, (size_t)n) < 0)
-            return -EBADMSG;
+        if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+            if (complete_csum(t, &h, buf, (size_t)n) < 0)
+                return -EBADMSG;
+            *flags = SF_TUN_CSUM_VALID;
+        } else if (h.flags & VIRTIO_NET_HDR_F_DATA_VALID) {
+            t->csum_valid++;
+            *flags = SF_TUN_CSUM_VALID;
+        }
         return n;
     }
 }
@@ -316,6 +333,21 @@ int sf_tun_write(struct sf_tun *t, const void *pkt, size_t len)
     return write_with(t, &h, pkt, len);
 }
 
+/* The virtio header of a TCP packet whose checksum is partial: the kernel sums from the TCP
+ * header (csum_start) and writes the result at its checksum field. */
+static struct virtio_net_hdr partial_hdr(const uint8_t *ip)
+{
+    int v6 = (ip[0] >> 4) == 6;
+    size_t ihl = v6 ? 40 : (size_t)(ip[0] & 15) * 4;
+    struct virtio_net_hdr h = {
+        .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+        .gso_type = VIRTIO_NET_HDR_GSO_NONE,
+        .csum_start = (uint16_t)ihl,
+        .csum_offset = 16, /* the TCP checksum field */
+    };
+    return h;
+}
+
 int sf_tun_write_gso(struct sf_tun *t, const void *pkt, size_t len, uint16_t seg_size,
                      uint16_t hdr_len)
 {
@@ -324,16 +356,10 @@ int sf_tun_write_gso(struct sf_tun *t, const void *pkt, size_t len, uint16_t seg
     if (!t->offload)
         return -EOPNOTSUPP;
     const uint8_t *ip = pkt;
-    int v6 = (ip[0] >> 4) == 6;
-    size_t ihl = v6 ? 40 : (size_t)(ip[0] & 15) * 4;
-    struct virtio_net_hdr h = {
-        .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
-        .gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4,
-        .hdr_len = hdr_len,
-        .gso_size = seg_size,
-        .csum_start = (uint16_t)ihl,
-        .csum_offset = 16, /* the TCP checksum field */
-    };
+    struct virtio_net_hdr h = partial_hdr(ip);
+    h.gso_type = (ip[0] >> 4) == 6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+    h.hdr_len = hdr_len;
+    h.gso_size = seg_size;
     t->gso_written++;
     return write_with(t, &h, pkt, len);
 }
@@ -360,6 +386,15 @@ int sf_tun_read_mtu(struct sf_tun *t, char *err, size_t errlen)
         t->mtu = ifr.ifr_mtu;
     close(s);
     return rc;
+}
+
+int sf_tun_write_partial(struct sf_tun *t, const void *pkt, size_t len)
+{
+    if (!t->offload)
+        return -EOPNOTSUPP;
+    struct virtio_net_hdr h = partial_hdr(pkt);
+    t->partial_written++;
+    return write_with(t, &h, pkt, len);
 }
 
 void sf_tun_close(struct sf_tun *t)

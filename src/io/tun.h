@@ -5,8 +5,10 @@
  * Receive offload (SF_TUN_OFFLOAD): with IFF_VNET_HDR and TUNSETOFFLOAD(TUN_F_CSUM |
  * TUN_F_TSO4 | TUN_F_TSO6) the kernel stops cutting its TCP stream into MTU-sized packets and stops
  * computing checksums for us: one read brings up to 64 KiB of one connection (a TSO/GSO
- * packet) with the checksum left partial. sf_tun_read completes the checksum and hands back a
- * plain IP packet, so the engine, the pcap and tshark see ordinary (large) segments. Fewer
+ * packet) with the checksum left partial. sf_tun_read completes the checksum (unless
+ * csum_leave_partial: nobody will read it) and hands back a plain IP packet, so the engine,
+ * the pcap and tshark see ordinary (large) segments; sf_tun_read_flags says the sum is good,
+ * so the engine need not verify it. Fewer
  * packets means fewer reads, fewer ACKs from us and less work in the peer.
  *
  * IPv6 rides the same device (the version nibble tells the families apart), with the same
@@ -30,11 +32,17 @@ struct sf_tun {
     int created;         /* 1: we created the device (it disappears when we close it) */
     int txqueuelen_want; /* the transmit queue set on a device we create (0: left) */
     int mtu;
-    int vnet;                /* bytes of virtio_net_hdr before each packet (0: offload off) */
-    int offload;             /* 1: the kernel may send TSO packets with partial checksums */
-    uint64_t csum_completed; /* packets whose partial checksum we completed */
-    uint64_t gso_packets;    /* packets longer than the MTU (several segments in one) */
-    uint64_t gso_written;    /* merged packets written (sf_tun_write_gso) */
+    int vnet;    /* bytes of virtio_net_hdr before each packet (0: offload off) */
+    int offload; /* 1: the kernel may send TSO packets with partial checksums */
+    /* 1: a packet whose checksum the kernel left partial keeps it so (its owner reads no
+     * checksum: the engine is told the packet is good, nothing captures it); 0: completed. */
+    int csum_leave_partial;
+    uint64_t csum_completed;  /* packets whose partial checksum we completed */
+    uint64_t csum_left;       /* ... or left partial (csum_leave_partial) */
+    uint64_t csum_valid;      /* packets the kernel verified (DATA_VALID) */
+    uint64_t gso_packets;     /* packets longer than the MTU (several segments in one) */
+    uint64_t gso_written;     /* merged packets written (sf_tun_write_gso) */
+    uint64_t partial_written; /* plain packets written with a partial sum (sf_tun_write_partial) */
 };
 
 /* SF_TUN_MULTI_QUEUE: the device has several queues (IFF_MULTI_QUEUE), one per descriptor;
@@ -73,6 +81,14 @@ int sf_tun_route(struct sf_tun *t, int family, const uint8_t *addr, int prefix, 
  * header (the packet is dropped). */
 
 ssize_t sf_tun_read(struct sf_tun *t, void *buf, size_t cap);
+/* The same, and what the virtio header said of the packet's TCP checksum in *flags:
+ * SF_TUN_CSUM_VALID when the kernel verified it (DATA_VALID) or made the packet itself and
+ * left the sum to us (NEEDS_CSUM: completed here, right by construction, or with
+ * csum_leave_partial not even that). Either way summing it again to verify would find what
+ * is known: the engine is told (SF_IN_CSUM_VALID) and skips that pass over every byte. 0
+ * without offload. */
+#define SF_TUN_CSUM_VALID 1u
+ssize_t sf_tun_read_flags(struct sf_tun *t, void *buf, size_t cap, unsigned *flags);
 /* One packet; -EAGAIN when the device's queue is full (the packet is dropped, as a link
  * would drop it; TCP recovers). */
 int sf_tun_write(struct sf_tun *t, const void *pkt, size_t len);
@@ -92,6 +108,11 @@ int sf_tun_steer(struct sf_tun *t, int prog_fd, char *err, size_t errlen);
 /* Reads the device's MTU into t->mtu (a queue attached to a device configured by another).
  * 0 or -errno with a message. */
 int sf_tun_read_mtu(struct sf_tun *t, char *err, size_t errlen);
+
+/* One plain packet (no GSO) whose TCP checksum is partial (sf_engine_params'
+ * tx_csum_partial): the kernel completes it, or trusts it as it trusts its own. TCP over
+ * IPv4 or IPv6 only; needs receive offload on (-EOPNOTSUPP). Errors as sf_tun_write. */
+int sf_tun_write_partial(struct sf_tun *t, const void *pkt, size_t len);
 
 /* Closes the descriptor. A device we created goes away with it; one we attached to stays. */
 void sf_tun_close(struct sf_tun *t);

@@ -5,6 +5,7 @@
  * reports the position of the argument it rejects, and the checks (config_check.c) compare
  * objects with each other (an address used twice, a server that is a frontend). */
 #include "lb/config_int.h"
+#include "lb/proxy_proto.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -326,6 +327,7 @@ static int parse_frontend(struct lb_config *c, struct lb_config_error *e, const 
             return lb_conf_fail_at(e, &n->args[0], "frontend '%s' is defined twice", f->name);
     f->backlog = 511;  /* nginx and Redis default backlog */
     f->maxconn = 4096; /* well under the descriptor limit: two per session */
+    f->accept_proxy_timeout_ms = LB_PROXY_TIMEOUT_MS;
     f->mode = LB_MODE_TCP;
     lb_http_fe_defaults(&f->http);
     const struct arg *http_arg = NULL;
@@ -388,6 +390,8 @@ static int parse_frontend(struct lb_config *c, struct lb_config_error *e, const 
         return lb_conf_fail_at(e, &n->args[0], "frontend '%s' has no 'listen'", f->name);
     if (!*backend_ref)
         return lb_conf_fail_at(e, &n->args[0], "frontend '%s' has no 'backend'", f->name);
+    if (lb_conf_proxy_frontend_check(e, n, f) < 0)
+        return -1;
     if (http_arg && f->mode != LB_MODE_HTTP)
         return lb_conf_fail_at(e, http_arg,
                                "'%s' is an http setting: frontend '%s' needs 'mode http' for it",

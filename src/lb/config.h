@@ -148,6 +148,7 @@ struct lb_frontend_conf {
     /* accept_proxy: peers whose connections start with a PROXY header (0: none do) */
     size_t naccept_proxy;
     struct lb_cidr accept_proxy[LB_CIDRS_MAX];
+    uint64_t accept_proxy_timeout_ms; /* the whole header within this, or bad_proxy */
     struct lb_http_fe_conf http;
     struct lb_profile profile;
 };

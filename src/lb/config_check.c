@@ -123,8 +123,8 @@ static int is_local(struct locals *l, const struct lb_addr *a)
 }
 
 /* Whether connecting to srv reaches the listener on lis: the same address, or any local
- * address on the port of a wildcard listener (one on :: takes IPv4 too, as Linux binds it
- * dual-stack by default). */
+ * address of its family on the port of a wildcard listener (synfin's IPv6 listeners are
+ * IPV6_V6ONLY: one on :: does not take IPv4, nor an IPv4-mapped server address). */
 static int reaches(struct locals *l, const struct lb_addr *srv, const struct lb_addr *lis)
 {
     struct lb_addr s, f;
@@ -136,7 +136,7 @@ static int reaches(struct locals *l, const struct lb_addr *srv, const struct lb_
         return 1;
     if (!lb_addr_is_any(&f))
         return 0;
-    if (f.u.sa.sa_family == AF_INET && s.u.sa.sa_family != AF_INET)
+    if (f.u.sa.sa_family != s.u.sa.sa_family)
         return 0;
     return is_local(l, &s);
 }

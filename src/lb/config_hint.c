@@ -79,6 +79,8 @@ static const struct hint hints[] = {
     {"*", "proxy_send_timeout", NULL, "nginx", "'idle_timeout DURATION' in the backend"},
     {"*", "proxy_protocol", NULL, "nginx",
      "'send_proxy v1' in the backend ('accept_proxy' in a frontend)"},
+    {"*", "proxy_protocol_timeout", NULL, "nginx",
+     "'accept_proxy_timeout DURATION' in the frontend"},
     {"*", "proxy_bind", NULL, "nginx", "'source ADDR' in the backend"},
     {"*", "proxy_next_upstream_tries", NULL, "nginx", "'retries N' in the backend"},
     {"*", "proxy_buffer_size", NULL, "nginx", "'buffer_size SIZE'"},

@@ -111,6 +111,9 @@ int lb_conf_proxy_backend(struct lb_config_error *e, const struct node *d,
                           struct lb_backend_conf *b, int *seen);
 int lb_conf_proxy_frontend(struct lb_config_error *e, const struct node *d,
                            struct lb_frontend_conf *f);
+/* Once the frontend block n is read: accept_proxy_timeout needs accept_proxy (0, or -1). */
+int lb_conf_proxy_frontend_check(struct lb_config_error *e, const struct node *n,
+                                 const struct lb_frontend_conf *f);
 
 /* The checks across objects, once every directive is read; may add warnings. */
 int lb_conf_check(struct lb_config *c, struct lb_config_error *e);

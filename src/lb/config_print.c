@@ -173,6 +173,7 @@ static void put_frontend(FILE *out, const struct lb_config *c, const struct lb_f
         for (size_t i = 0; i < f->naccept_proxy; i++)
             fprintf(out, " %s", lb_cidr_format(&f->accept_proxy[i], a, sizeof a));
         fputs(";\n", out);
+        put_duration(out, IN1, "accept_proxy_timeout", f->accept_proxy_timeout_ms);
     }
     int http = f->mode == LB_MODE_HTTP;
     fprintf(out, IN1 "mode %s;\n", http ? "http" : "tcp");

@@ -3,6 +3,7 @@
  * session transport and end with RST, so they leave no TIME_WAIT behind. */
 #include "lb/lb.h"
 #include "lb/proxy_proto.h"
+#include "lb/session.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -36,10 +37,9 @@ static void set_up(struct lb *lb, struct lb_server *s, int up, const char *why)
         lb_pool_purge(&s->pool, LB_PC_SERVER_GONE); /* no request will take them */
     lb_logf(lb, "event=server_%s backend=%s server=%s reason=\"%s\"", up ? "up" : "down",
             s->backend->conf.name, s->name, why);
-    if (up && s->backend->queued) {
-        s->backend->kick = 1;
-        lb->kick_queues = 1;
-    }
+    /* Up: a queued session may take it. Down: one queued for it (a hash that chose it, or
+     * the last server) goes elsewhere or ends no_server now. */
+    lb_backend_kick(lb, s->backend);
 }
 
 /* ok: 1 passed, 0 failed, -1 not judged (synfin itself ran short: no verdict on the

@@ -14,8 +14,13 @@
 
 #define LB_PROXY_V1_MAX 107
 #define LB_PROXY_V2_MAX 536 /* 16 + 520: the addresses and TLVs HAProxy itself sends */
-/* How long a frontend with accept_proxy waits for the header (HAProxy: timeout client). */
+/* How long a frontend with accept_proxy waits for the header unless accept_proxy_timeout
+ * says: 5 s, the bound synfin always had (HAProxy waits up to timeout client, nginx's
+ * proxy_protocol_timeout is 30 s); the header comes in the connection's first segment. */
 #define LB_PROXY_TIMEOUT_MS 5000
+/* accept_proxy_timeout's range: a timer tick, and more than any front proxy takes. */
+#define LB_PROXY_TIMEOUT_MIN_MS 1
+#define LB_PROXY_TIMEOUT_MAX_MS 600000
 /* What lb_proxy_write needs at most. */
 #define LB_PROXY_HEADER_MAX 108
 

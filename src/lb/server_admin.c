@@ -23,10 +23,7 @@ static void changed(struct lb *lb, struct lb_server *s)
 {
     struct lb_backend *b = s->backend;
     b->health_gen++;
-    if (b->queued) {
-        b->kick = 1;
-        lb->kick_queues = 1;
-    }
+    lb_backend_kick(lb, b);
 }
 
 int lb_server_set_state(struct lb *lb, struct lb_server *s, int state, const char *who)

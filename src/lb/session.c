@@ -62,10 +62,7 @@ void lb_session_release_server(struct lb_session *s)
     /* http: the pipes are per connection, the request's bytes are the server's */
     srv->bytes_in += s->http ? s->http->req_bytes : s->up.bytes;
     srv->bytes_out += s->http ? s->http->resp_bytes : s->down.bytes;
-    if (s->be->queued) {
-        s->be->kick = 1;
-        s->lb->kick_queues = 1;
-    }
+    lb_backend_kick(s->lb, s->be);
     lb_server_put(srv);
 }
 
@@ -170,7 +167,7 @@ static uint64_t deadline(const struct lb_session *s, int *cause)
     uint64_t d;
     if (s->proxy_wait) {
         *cause = LB_CAUSE_BAD_PROXY;
-        return s->t_start + LB_PROXY_TIMEOUT_MS * ms;
+        return s->t_start + s->fe->conf.accept_proxy_timeout_ms * ms;
     }
     switch (s->state) {
     case LB_S_QUEUED:
@@ -230,7 +227,10 @@ static void bad_proxy(struct lb_session *s, const char *why)
 static void timeout(struct lb_session *s, int cause)
 {
     if (cause == LB_CAUSE_BAD_PROXY) {
-        bad_proxy(s, "no whole PROXY header within 5 s");
+        char why[64];
+        snprintf(why, sizeof why, "no whole PROXY header within accept_proxy_timeout (%llu ms)",
+                 (unsigned long long)s->fe->conf.accept_proxy_timeout_ms);
+        bad_proxy(s, why);
         return;
     }
     int c = fprof(s)->reset_on_timeout ? HOW_ABORT : HOW_CLOSE;
@@ -735,6 +735,14 @@ void lb_session_kill(struct lb_session *s, int cause)
         return;
     }
     end(s, cause, HOW_ABORT, HOW_ABORT);
+}
+
+void lb_backend_kick(struct lb *lb, struct lb_backend *b)
+{
+    if (b->queued) {
+        b->kick = 1;
+        lb->kick_queues = 1;
+    }
 }
 
 void lb_backend_run_queue(struct lb *lb, struct lb_backend *b)

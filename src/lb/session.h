@@ -68,6 +68,11 @@ void lb_session_start(struct lb_frontend *fe, struct lb_conn *client);
 void lb_session_kill(struct lb_session *s, int cause);
 /* The backend queue may move: try to start queued sessions. */
 void lb_backend_run_queue(struct lb *lb, struct lb_backend *b);
+/* A slot freed, or the servers that take new sessions changed (a server up, down, drained,
+ * in maint, reweighted): b's queue runs again after this batch, so a queued session goes to
+ * a server that can take it now, or ends with no_server when none is left, instead of
+ * waiting out queue_timeout for a server that will not take it. */
+void lb_backend_kick(struct lb *lb, struct lb_backend *b);
 
 /* Shared with the http sessions (http_session.c), which choose a server per request. */
 void lb_session_enqueue(struct lb_session *s);        /* into its backend's queue (state queued) */

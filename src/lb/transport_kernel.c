@@ -547,6 +547,11 @@ static int k_listen(struct lb_transport *tp, const struct lb_listen_opts *o, lb_
     if (fd < 0)
         return -errno;
     int rc = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+    /* An IPv6 listener takes IPv6 only (nginx's ipv6only=on, HAProxy's v6only): [::]:P and
+     * 0.0.0.0:P then go side by side, and a listener means the same on the stack, whose
+     * engine has no dual-stack listeners (docs/config.md, "listen"). */
+    if (rc == 0 && o->addr.u.sa.sa_family == AF_INET6)
+        rc = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
     if (rc == 0 && o->reuseport)
         rc = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
     if (rc == 0)

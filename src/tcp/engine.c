@@ -434,6 +434,7 @@ struct sf_engine *sf_engine_new(const struct sf_engine_params *p)
     e->ctx = p->ctx;
     e->local_addr = p->local_addr;
     e->local_addr6 = p->local_addr6;
+    e->tx_csum_partial = p->tx_csum_partial;
     e->now = e->epoch = p->now;
     e->key_table = key_from(p->key);
     e->key_isn = key_from(p->key + 16);
@@ -516,11 +517,17 @@ static void run_timers(struct sf_engine *e)
 
 int sf_engine_input(struct sf_engine *e, const void *pkt, size_t len, sf_time_t now)
 {
+    return sf_engine_input_flags(e, pkt, len, now, 0);
+}
+
+int sf_engine_input_flags(struct sf_engine *e, const void *pkt, size_t len, sf_time_t now,
+                          unsigned flags)
+{
     engine_enter(e, now);
     run_timers(e);
     struct sf_seg s;
     int rc = 0;
-    switch (sf_seg_parse(pkt, len, &s)) {
+    switch (sf_seg_parse_flags(pkt, len, &s, flags)) {
     case SEG_OK:
         e->st.segs_in++;
         input_segment(e, &s);

@@ -258,6 +258,7 @@ struct sf_engine {
     struct sf_engine_stats st;
     uint8_t *txbuf;
     size_t txcap;
+    int tx_csum_partial; /* sf_engine_params' */
 };
 
 /* A connection's settings. */

@@ -84,7 +84,7 @@ void window_update_after_read(struct sf_conn *c)
 void segment_out(struct sf_engine *e, const struct sf_seg_out *o, const void *d1, size_t l1,
                  const void *d2, size_t l2)
 {
-    size_t n = sf_seg_build(e->txbuf, e->txcap, o, d1, l1, d2, l2);
+    size_t n = sf_seg_build_csum(e->txbuf, e->txcap, o, d1, l1, d2, l2, e->tx_csum_partial);
     if (n == 0)
         return; /* cannot happen with txcap sized for the MSS; never send a broken packet */
     e->st.segs_out++;

@@ -152,15 +152,22 @@ static enum sf_parse_err parse_v6(const uint8_t *pkt, size_t len, struct sf_seg 
     return SEG_OK;
 }
 
-static enum sf_parse_err parse_tcp(const uint8_t *th, size_t tlen, struct sf_seg *s);
+static enum sf_parse_err parse_tcp(const uint8_t *th, size_t tlen, struct sf_seg *s,
+                                   unsigned flags);
 
 enum sf_parse_err sf_seg_parse(const uint8_t *pkt, size_t len, struct sf_seg *s)
+{
+    return sf_seg_parse_flags(pkt, len, s, 0);
+}
+
+enum sf_parse_err sf_seg_parse_flags(const uint8_t *pkt, size_t len, struct sf_seg *s,
+                                     unsigned flags)
 {
     if (len >= 1 && (pkt[0] >> 4) == 6) {
         const uint8_t *th;
         size_t tlen;
         enum sf_parse_err rc = parse_v6(pkt, len, s, &th, &tlen);
-        return rc != SEG_OK ? rc : parse_tcp(th, tlen, s);
+        return rc != SEG_OK ? rc : parse_tcp(th, tlen, s, flags);
     }
     if (len < 1 || (pkt[0] >> 4) != 4)
         return len < 1 ? SEG_MALFORMED : SEG_NOT_TCP;
@@ -183,19 +190,21 @@ enum sf_parse_err sf_seg_parse(const uint8_t *pkt, size_t len, struct sf_seg *s)
     memcpy(s->t.raddr.u.v4, pkt + 12, 4);
     memcpy(s->t.laddr.u.v4, pkt + 16, 4);
     s->ttl = pkt[8];
-    return parse_tcp(pkt + ihl, total - ihl, s);
+    return parse_tcp(pkt + ihl, total - ihl, s, flags);
 }
 
-/* The TCP header and payload, once the IP header has given the addresses (s->t). */
-static enum sf_parse_err parse_tcp(const uint8_t *th, size_t tlen, struct sf_seg *s)
+/* The TCP header and payload, once the IP header has given the addresses (s->t). The
+ * checksum is a pass over every byte: skipped when the caller vouches for it. */
+static enum sf_parse_err parse_tcp(const uint8_t *th, size_t tlen, struct sf_seg *s, unsigned flags)
 {
     if (tlen < TCP_HDR)
         return SEG_MALFORMED;
     size_t doff = (size_t)(th[12] >> 4) * 4;
     if (doff < TCP_HDR || doff > tlen)
         return SEG_MALFORMED;
-    if (sf_csum_fold(sf_csum_add(pseudo_sum(&s->t.raddr, &s->t.laddr, (uint32_t)tlen), th, tlen)) !=
-        0)
+    if (!(flags & SF_IN_CSUM_VALID) &&
+        sf_csum_fold(sf_csum_add(pseudo_sum(&s->t.raddr, &s->t.laddr, (uint32_t)tlen), th, tlen)) !=
+            0)
         return SEG_BAD_CSUM;
 
     s->t.rport = rd16(th);
@@ -319,10 +328,16 @@ static size_t write_options(uint8_t *p, const struct sf_tcp_opts *o, int syn)
 }
 
 static size_t build_tcp(uint8_t *th, size_t tlen, size_t olen, int syn, const struct sf_seg_out *o,
-                        const void *d1, size_t l1, const void *d2, size_t l2);
+                        const void *d1, size_t l1, const void *d2, size_t l2, int partial);
 
 size_t sf_seg_build(uint8_t *buf, size_t cap, const struct sf_seg_out *o, const void *d1, size_t l1,
                     const void *d2, size_t l2)
+{
+    return sf_seg_build_csum(buf, cap, o, d1, l1, d2, l2, 0);
+}
+
+size_t sf_seg_build_csum(uint8_t *buf, size_t cap, const struct sf_seg_out *o, const void *d1,
+                         size_t l1, const void *d2, size_t l2, int partial)
 {
     int syn = !!(o->flags & TH_SYN);
     size_t olen = sf_opts_len(&o->opt, syn);
@@ -341,7 +356,7 @@ size_t sf_seg_build(uint8_t *buf, size_t cap, const struct sf_seg_out *o, const 
         ip[7] = 64;
         memcpy(ip + 8, o->t.laddr.u.v6, 16);
         memcpy(ip + 24, o->t.raddr.u.v6, 16);
-        return build_tcp(ip + IPV6_HDR, tlen, olen, syn, o, d1, l1, d2, l2) + IPV6_HDR;
+        return build_tcp(ip + IPV6_HDR, tlen, olen, syn, o, d1, l1, d2, l2, partial) + IPV6_HDR;
     }
     ip[0] = 0x45;
     ip[1] = 0;
@@ -355,11 +370,11 @@ size_t sf_seg_build(uint8_t *buf, size_t cap, const struct sf_seg_out *o, const 
     memcpy(ip + 16, o->t.raddr.u.v4, 4);
     uint16_t ipc = sf_csum_fold(sf_csum_add(0, ip, IPV4_HDR));
     memcpy(ip + 10, &ipc, 2);
-    return build_tcp(ip + IPV4_HDR, tlen, olen, syn, o, d1, l1, d2, l2) + IPV4_HDR;
+    return build_tcp(ip + IPV4_HDR, tlen, olen, syn, o, d1, l1, d2, l2, partial) + IPV4_HDR;
 }
 
 static size_t build_tcp(uint8_t *th, size_t tlen, size_t olen, int syn, const struct sf_seg_out *o,
-                        const void *d1, size_t l1, const void *d2, size_t l2)
+                        const void *d1, size_t l1, const void *d2, size_t l2, int partial)
 {
     wr16(th, o->t.lport);
     wr16(th + 2, o->t.rport);
@@ -377,7 +392,9 @@ static size_t build_tcp(uint8_t *th, size_t tlen, size_t olen, int syn, const st
     if (l2)
         memcpy(payload + l1, d2, l2);
     uint32_t sum = pseudo_sum(&o->t.laddr, &o->t.raddr, (uint32_t)tlen);
-    uint16_t tc = sf_csum_fold(sf_csum_add(sum, th, tlen));
+    /* Partial: the device sums from the TCP header on, this field included, and writes the
+     * complement (virtio 1.x, 5.1.6.2). */
+    uint16_t tc = partial ? (uint16_t)~sf_csum_fold(sum) : sf_csum_fold(sf_csum_add(sum, th, tlen));
     memcpy(th + 16, &tc, 2);
     return tlen;
 }

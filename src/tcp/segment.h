@@ -123,6 +123,9 @@ enum sf_parse_err {
 /* Parses and checks an IPv4 packet carrying TCP. Malformed options end option parsing; the
  * segment itself is still valid (as Linux treats them). */
 enum sf_parse_err sf_seg_parse(const uint8_t *pkt, size_t len, struct sf_seg *s);
+/* The same; with SF_IN_CSUM_VALID in flags (tcp.h) the TCP checksum is not summed again. */
+enum sf_parse_err sf_seg_parse_flags(const uint8_t *pkt, size_t len, struct sf_seg *s,
+                                     unsigned flags);
 
 /* An outgoing segment. */
 struct sf_seg_out {
@@ -139,6 +142,11 @@ struct sf_seg_out {
  * pieces (a ring buffer may wrap). Returns the packet length, or 0 if cap is too small. */
 size_t sf_seg_build(uint8_t *buf, size_t cap, const struct sf_seg_out *o, const void *d1, size_t l1,
                     const void *d2, size_t l2);
+/* The same; with partial the TCP checksum field holds the pseudo-header's sum only, not
+ * complemented, for a device to complete over the TCP header and payload (the payload is
+ * not summed here). */
+size_t sf_seg_build_csum(uint8_t *buf, size_t cap, const struct sf_seg_out *o, const void *d1,
+                         size_t l1, const void *d2, size_t l2, int partial);
 
 /* Length of the TCP options sf_seg_build would write for these options. */
 size_t sf_opts_len(const struct sf_tcp_opts *o, int syn);

@@ -169,6 +169,11 @@ struct sf_engine_params {
      * ephemeral port takes one with sf_steer_ports(local, remote, port_steer_n) ==
      * port_steer_index, so the peer's answers reach this engine's queue. 0 or 1: any. */
     uint32_t port_steer_n, port_steer_index;
+
+    /* 1: every segment leaves with its TCP checksum partial, the pseudo-header's sum alone
+     * (what Linux leaves in a CHECKSUM_PARTIAL packet), for an owner whose device completes
+     * it (a TUN written with NEEDS_CSUM): no pass over the payload. 0: complete. */
+    int tx_csum_partial;
 };
 
 /* The queue of a flow among n by its ports: symmetric (the sum), then mixed (Fibonacci
@@ -192,6 +197,14 @@ void sf_engine_free(struct sf_engine *e);
  * not taken (-EINVAL malformed, -EBADMSG bad checksum, -EPROTONOSUPPORT anything else, such
  * as an ICMP echo request, which the owner may answer). */
 int sf_engine_input(struct sf_engine *e, const void *pkt, size_t len, sf_time_t now);
+/* The same, with what the owner knows of the packet. SF_IN_CSUM_VALID: its TCP checksum is
+ * known good, so the engine does not sum every byte again. Only for a device that says so
+ * per packet: a TUN's virtio header with DATA_VALID (the kernel verified it) or NEEDS_CSUM
+ * (the host's own packet, never on a wire, its sum completed or left to us). The IPv4
+ * header's checksum is still checked. */
+#define SF_IN_CSUM_VALID 1u
+int sf_engine_input_flags(struct sf_engine *e, const void *pkt, size_t len, sf_time_t now,
+                          unsigned flags);
 
 /* Runs every timer due at or before now. */
 void sf_engine_advance(struct sf_engine *e, sf_time_t now);

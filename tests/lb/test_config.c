@@ -186,7 +186,7 @@ static const struct bad bads[] = {
      "listen 127.0.0.1:9; backend b; }\n" OKBE,
      3, 1, "too many 'listen' lines (8 at most)"},
     {"frontend f { listen 127.0.0.1:1; listen [::]:9; backend b; }\n"
-     "backend b { server s 127.0.0.1:9; }\n",
+     "backend b { server s [::1]:9; }\n",
      2, 22, "a local address on the port that frontend 'f' listens on at every address"},
     /* an IPv6 source is written in brackets when it has a port range */
     {OKFE "backend b { server s [::1]:2; source ::1:1024-2000; }\n", 2, 38,
@@ -212,7 +212,7 @@ static const struct bad bads[] = {
      "server 's' at 127.0.0.1:1 is frontend 'f''s own listening address"},
     {"frontend f { listen 0.0.0.0:5; backend b; }\nbackend b { server s 127.0.0.3:5; }\n", 2, 22,
      "a local address on the port that frontend 'f' listens on at every address"},
-    {"frontend f { listen [::]:5; backend b; }\nbackend b { server s 127.0.0.1:5; }\n", 2, 22,
+    {"frontend f { listen [::]:5; backend b; }\nbackend b { server s [::1]:5; }\n", 2, 22,
      "(a loop)"},
     {OKFE "backend b {\n  server s 127.0.0.1:2;\n  server t [::ffff:127.0.0.1]:1; }\n", 4, 12,
      "is frontend 'f''s own listening address"},
@@ -419,6 +419,11 @@ static void checks_leave_valid_configs_alone(void **u)
         "frontend f { listen 0.0.0.0:3; backend b; }\nbackend b { server s 192.0.2.1:3; }\n",
         /* an IPv4 wildcard does not take IPv6 */
         "frontend f { listen 0.0.0.0:3; backend b; }\nbackend b { server s [2001:db8::1]:3; }\n",
+        /* nor an IPv6 one IPv4 (IPV6_V6ONLY), so the two go side by side */
+        "frontend f { listen [::]:3; backend b; }\nbackend b { server s 127.0.0.1:3; }\n",
+        "frontend f { listen [::]:3; backend b; }\nbackend b { server s [::ffff:127.0.0.1]:3; }\n",
+        "frontend f { listen [::]:3; listen 0.0.0.0:3; backend b; }\n"
+        "backend b { server s 192.0.2.1:3; }\n",
         /* IPv6 without a port, as a source, needs no brackets */
         "frontend f { listen 127.0.0.1:3; backend b; }\n"
         "backend b { server s [::1]:4; source ::1 2001:db8::7; }\n",
@@ -940,7 +945,9 @@ static void admin_and_proxy_directives(void **u)
     const char *text = "log off;\n"
                        "admin 0.0.0.0:9 { token \"0123456789abcdefXYZ\"; allow 10.0.0.0/8 ::1; }\n"
                        "frontend f { listen 127.0.0.1:1; backend b;\n"
-                       "  accept_proxy from 127.0.0.0/8 2001:db8::/32 192.0.2.7; }\n"
+                       "  accept_proxy from 127.0.0.0/8 2001:db8::/32 192.0.2.7;\n"
+                       "  accept_proxy_timeout 300ms; }\n"
+                       "frontend g { listen 127.0.0.1:5; backend b; accept_proxy from ::1; }\n"
                        "backend b { send_proxy v2; server s 127.0.0.1:2;\n"
                        "  server t 127.0.0.1:3 send_proxy v1 weight 2; server u 127.0.0.1:4 "
                        "send_proxy off; }\n";
@@ -951,6 +958,8 @@ static void admin_and_proxy_directives(void **u)
     assert_int_equal(c->nadmin_allow, 2);
     assert_int_equal(c->frontends[0].naccept_proxy, 3);
     assert_int_equal(c->frontends[0].accept_proxy[2].bits, 32);
+    assert_int_equal(c->frontends[0].accept_proxy_timeout_ms, 300);
+    assert_int_equal(c->frontends[1].accept_proxy_timeout_ms, 5000); /* the default */
     assert_int_equal(c->backends[0].servers[0].send_proxy, LB_PROXY_V2);
     assert_int_equal(c->backends[0].servers[1].send_proxy, LB_PROXY_V1);
     assert_int_equal(c->backends[0].servers[2].send_proxy, LB_PROXY_NONE);
@@ -960,7 +969,9 @@ static void admin_and_proxy_directives(void **u)
     FILE *f = open_memstream(&t1, &n1);
     assert_int_equal(lb_config_print(c, f), 0);
     fclose(f);
-    assert_non_null(strstr(t1, "    accept_proxy from 127.0.0.0/8 2001:db8::/32 192.0.2.7/32;\n"));
+    assert_non_null(strstr(t1, "    accept_proxy from 127.0.0.0/8 2001:db8::/32 192.0.2.7/32;\n"
+                               "    accept_proxy_timeout 300ms;\n"));
+    assert_non_null(strstr(t1, "    accept_proxy from ::1/128;\n    accept_proxy_timeout 5s;\n"));
     assert_non_null(strstr(t1, "    allow 10.0.0.0/8 ::1/128;\n"));
     assert_non_null(strstr(t1, "server t 127.0.0.1:3 weight 2 maxconn 0 send_proxy v1;"));
     struct lb_config *c2 = parse(t1, &e);
@@ -982,6 +993,25 @@ static void admin_and_proxy_directives(void **u)
          "accept_proxy takes 'from'"},
         {"frontend f { listen 127.0.0.1:1; backend b; accept_proxy from 10.0.0.0/33; }\n" OKBE, 1,
          63, "0 to 32 bits"},
+        {"frontend f { listen 127.0.0.1:1; backend b; accept_proxy from ::1;\n"
+         "  accept_proxy_timeout 0; }\n" OKBE,
+         2, 24, "'0' is too short (at least 1ms)"},
+        {"frontend f { listen 127.0.0.1:1; backend b; accept_proxy from ::1;\n"
+         "  accept_proxy_timeout 11m; }\n" OKBE,
+         2, 24, "'11m' is too long (at most 10m)"},
+        {"frontend f { listen 127.0.0.1:1; backend b; accept_proxy from ::1;\n"
+         "  accept_proxy_timeout 5; }\n" OKBE,
+         2, 24, "a duration needs a unit"},
+        {"frontend f { listen 127.0.0.1:1; backend b; accept_proxy from ::1;\n"
+         "  accept_proxy_timeout 1s 2s; }\n" OKBE,
+         2, 27, "too many arguments to 'accept_proxy_timeout'"},
+        {"frontend f { listen 127.0.0.1:1; backend b; accept_proxy from ::1;\n"
+         "  accept_proxy_timeout 1s; accept_proxy_timeout 2s; }\n" OKBE,
+         2, 28, "duplicate 'accept_proxy_timeout'"},
+        {"frontend f { listen 127.0.0.1:1; backend b;\n  accept_proxy_timeout 1s; }\n" OKBE, 2, 3,
+         "'accept_proxy_timeout' without 'accept_proxy'"},
+        {"frontend f { listen 127.0.0.1:1; backend b;\n  proxy_protocol_timeout 1s; }\n" OKBE, 2, 3,
+         "synfin says 'accept_proxy_timeout DURATION' in the frontend"},
         {OKFE "backend b { send_proxy v3; server s 127.0.0.1:2; }\n", 2, 24, "expected v1, v2"},
         {OKFE "backend b { server s 127.0.0.1:2 send_proxy; }\n", 2, 34, "needs a value"},
     };

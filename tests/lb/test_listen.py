@@ -93,6 +93,41 @@ def ipv4_and_ipv6_on_one_frontend():
         assert any(c.startswith("127.0.0.1:") for c in clients), clients
 
 
+@kernel_only(t, "wildcard listeners are the kernel's; the stack listens on its own addresses")
+def ipv6_and_ipv4_wildcards_side_by_side():
+    """listen [::]:P beside listen 0.0.0.0:P: synfin's IPv6 listeners are IPV6_V6ONLY, so
+    both open (before: the second failed with EADDRINUSE, [::] being dual-stack), and each
+    family's client is accepted by its own listener."""
+    if not ipv6_loopback():
+        t.skip_test("no IPv6 loopback (::1) on this host")
+    port, aport = free_port(), free_port()
+    with backend("any") as be, \
+            Synfin(conf([f"[::]:{port}", f"0.0.0.0:{port}"], be.port, aport)) as lb:
+        assert served_by(("127.0.0.1", port)) == b"any"
+        assert served_by(("::1", port)) == b"any"
+        assert served_by(("::1", port)) == b"any"
+        wait_until(lambda: listeners(aport) == {f"[::]:{port}": (True, 2),
+                                                 f"0.0.0.0:{port}": (True, 1)},
+                   5, what="each family on its own listener")
+        lb.wait_log(" session=", 3)
+
+
+@kernel_only(t, "wildcard listeners are the kernel's")
+def ipv6_wildcard_alone_takes_no_ipv4():
+    """listen [::]:P alone takes IPv6 only (IPV6_V6ONLY, docs/config.md): an IPv4 client is
+    refused by the host, an IPv6 one served."""
+    if not ipv6_loopback():
+        t.skip_test("no IPv6 loopback (::1) on this host")
+    port, aport = free_port(), free_port()
+    with backend("six") as be, Synfin(conf([f"[::]:{port}"], be.port, aport)):
+        assert served_by(("::1", port)) == b"six"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            raise AssertionError("[::] took an IPv4 client")
+        except ConnectionRefusedError:
+            pass
+
+
 @t.test
 def reload_adds_and_removes_listen_lines():
     p1, p2, p3, aport = free_port(), free_port(), free_port(), free_port()

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lbtest import (CLIENT_HOST, FE, SERVER_BIND, STACK, Backend, Synfin, admin_json,  # noqa: E402
@@ -178,7 +179,7 @@ def untrusted_and_bad_headers_are_closed_and_counted():
                 how = "rst"
             assert how == "rst", b
             s.close()
-        # silent: reset once the 5 s for the header are over (LB_PROXY_TIMEOUT_MS)
+        # silent: reset once the 5 s for the header are over (accept_proxy_timeout's default)
         s = client()
         s.settimeout(10)
         s.connect(fe_addr(fport))
@@ -191,10 +192,48 @@ def untrusted_and_bad_headers_are_closed_and_counted():
         bad.append(b"")
         wait_until(lambda: len(lb.log_lines("event=bad_proxy")) == len(bad), what="the lines")
         assert len(lb.log_lines(" cause=bad_proxy ")) == len(bad)
-        assert len(lb.log_lines("no whole PROXY header within 5 s")) == 1
+        assert len(lb.log_lines("no whole PROXY header within accept_proxy_timeout (5000 ms)")) == 1
         assert srv.accepted == 0
         st = admin_json(aport)
         assert st["close_causes"]["bad_proxy"] == len(bad), st["close_causes"]
+    srv.close()
+
+
+@t.test
+def accept_proxy_timeout_closes_a_silent_client_in_time():
+    """accept_proxy_timeout 300ms: a client that connects and sends nothing is reset once
+    300 ms have passed (not before, and long before the 5 s default), with cause bad_proxy and
+    the reason logged; a header sent in time is still taken."""
+    srv = Backend(first_bytes)
+    fport, aport = free_port(), free_port()
+    fe = f"accept_proxy from 127.0.0.0/8 {CLIENT_HOST}/32; accept_proxy_timeout 300ms;"
+    with Synfin(conf(fport, srv.port, fe_extra=fe, aport=aport)) as lb:
+        s = client()
+        s.settimeout(5)
+        s.connect(fe_addr(fport))
+        t0 = time.monotonic()
+        try:
+            how = ended_how(s)
+        except OSError:
+            how = "rst"
+        waited = time.monotonic() - t0
+        s.close()
+        assert how == "rst", how
+        assert 0.28 <= waited < 3, waited
+        lb.wait_log("event=bad_proxy")
+        line = lb.log_lines("event=bad_proxy")[0]
+        assert 'error="no whole PROXY header within accept_proxy_timeout (300 ms)"' in line, line
+        ended = lambda: [x for x in lb.sessions_logged() if "cause" in x]  # noqa: E731
+        wait_until(lambda: len(ended()) == 1, 5, what="the session line")
+        x = ended()[0]
+        assert x["cause"] == "bad_proxy" and float(x["duration_ms"]) >= 300, x
+        assert srv.accepted == 0
+        # a header within the time is taken as before
+        hdr = f"PROXY TCP4 203.0.113.7 {fe_addr(fport)[0]} 4242 {fport}\r\n".encode()
+        got, _ = exchange(fport, b"hello", hdr)
+        assert got == b"ok", got
+        wait_until(lambda: srv.ends == [b"hello"], 5, what="the payload at the server")
+        assert admin_json(aport)["close_causes"]["bad_proxy"] == 1
     srv.close()
 
 

@@ -13,7 +13,6 @@ import json
 import http.server
 import os
 import re
-import shutil
 import signal
 import socket
 import socketserver
@@ -27,15 +26,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "interop"))
 import stacknet  # noqa: E402
-from stacknet import KERNEL, VIP  # noqa: E402
+from stacknet import KERNEL, VIP, Server, pattern  # noqa: E402
 from lbtest import Synfin, admin_json, http_get, recv_all  # noqa: E402
 from tap import Tap, free_port, wait_until  # noqa: E402
 
 t = Tap()
-SKIP = stacknet.skip_reason()
-for tool in ("curl", "ab", "nc", "tshark"):
-    if not SKIP and not shutil.which(tool):
-        SKIP = f"{tool} is not installed"
+SKIP = stacknet.suite_skip(("curl", "ab", "nc", "tshark"))
 if not SKIP:
     stacknet.enter()
 
@@ -43,40 +39,6 @@ if not SKIP:
 def need():
     if SKIP:
         t.skip_test(SKIP)
-
-
-class Server:
-    """A TCP server on 0.0.0.0:port in the test's namespace (so synfin's TCP reaches it at
-    KERNEL:port), each connection handled by handler(conn) in a thread."""
-
-    def __init__(self, handler):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("0.0.0.0", 0))
-        self.sock.listen(512)
-        self.port = self.sock.getsockname()[1]
-        self.handler = handler
-        self.errors = []
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
-    def _serve(self, c):
-        try:
-            self.handler(c)
-        except OSError as e:
-            self.errors.append(e)
-        finally:
-            c.close()
-
-    def close(self):
-        self.sock.close()
 
 
 class Http11(http.server.BaseHTTPRequestHandler):
@@ -127,12 +89,6 @@ def metric(aport, name):
     m = re.search(rf"^{re.escape(name)} (\d+)$", body.decode(), re.M)
     assert m, f"{name} not in /metrics"
     return int(m.group(1))
-
-
-def pattern(n, seed):
-    """n deterministic bytes (so both ends can check without keeping a copy)."""
-    block = hashlib.sha256(seed).digest() * 2048
-    return (block * (n // len(block) + 1))[:n]
 
 
 @t.test

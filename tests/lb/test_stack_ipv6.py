@@ -14,10 +14,8 @@ glue's loopback), and the config checks at synfin -t.
 
 Needs root; skips with one line otherwise (CI is root)."""
 import hashlib
-import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -28,6 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "interop"))
 import stacknet  # noqa: E402
+from stacknet import Server, pattern  # noqa: E402
 from lbtest import Synfin, admin_json, http_get, recv_all  # noqa: E402
 from tap import Tap, binary, free_port, wait_until  # noqa: E402
 
@@ -35,12 +34,7 @@ t = Tap()
 K4, K6 = "10.79.0.1", "fd00:79::1"
 V4, V6, S6 = "10.79.0.2", "fd00:79::2", "fd00:79::3"
 TUN = "v6lbs0"
-SKIP = stacknet.skip_reason()
-for tool in ("curl", "nc", "tshark", "ping"):
-    if not SKIP and not shutil.which(tool):
-        SKIP = f"{tool} is not installed"
-if not SKIP and not os.path.exists("/proc/sys/net/ipv6"):
-    SKIP = "IPv6 is disabled in this kernel"
+SKIP = stacknet.suite_skip(("curl", "nc", "tshark", "ping"), ipv6=True)
 if not SKIP:
     stacknet.enter()
 
@@ -48,42 +42,6 @@ if not SKIP:
 def need():
     if SKIP:
         t.skip_test(SKIP)
-
-
-class Server:
-    """A TCP server on [::]:port (both families) in the test's namespace; each connection
-    handled by handler(conn) in a thread; the peers' addresses kept in self.peers."""
-
-    def __init__(self, handler):
-        self.sock = socket.socket(socket.AF_INET6)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        self.sock.bind(("::", 0))
-        self.sock.listen(128)
-        self.port = self.sock.getsockname()[1]
-        self.handler = handler
-        self.peers, self.errors = [], []
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self):
-        while True:
-            try:
-                c, a = self.sock.accept()
-            except OSError:
-                return
-            self.peers.append(a[0].removeprefix("::ffff:"))
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
-    def _serve(self, c):
-        try:
-            self.handler(c)
-        except OSError as e:
-            self.errors.append(e)
-        finally:
-            c.close()
-
-    def close(self):
-        self.sock.close()
 
 
 def http_ok(c):
@@ -120,15 +78,10 @@ def metric(text, name):
     return int(m.group(1))
 
 
-def pattern(n, seed):
-    block = hashlib.sha256(seed).digest() * 2048
-    return (block * (n // len(block) + 1))[:n]
-
-
 @t.test
 def curl_over_ipv6_to_an_ipv6_server():
     need()
-    srv = Server(http_ok)
+    srv = Server(http_ok, dual=True)
     fport, aport = free_port(), free_port()
     with Synfin(conf(f"frontend f6 {{ listen [{V6}]:{fport}; backend b6; }}\n"
                      f"backend b6 {{ server s1 [{K6}]:{srv.port}; }}\n", aport)) as lb:
@@ -165,7 +118,7 @@ def nc_half_close_sha256_counted():
         got["up"] = hashlib.sha256(recv_all(c)).hexdigest()
         c.sendall(down)
 
-    srv = Server(reader_then_writer)
+    srv = Server(reader_then_writer, dual=True)
     fport, aport = free_port(), free_port()
     with Synfin(conf(f"frontend f6 {{ listen [{V6}]:{fport}; backend b6; }}\n"
                      f"backend b6 {{ server s1 [{K6}]:{srv.port}; }}\n", aport)) as lb, \
@@ -199,7 +152,7 @@ def ipv4_and_ipv6_in_one_config():
     """An IPv4 VIP in front of an IPv6 server (from the stack's IPv6 source fd00:79::3) and an
     IPv6 VIP in front of an IPv4 server, in one configuration; each counted on its own."""
     need()
-    srv = Server(http_ok)
+    srv = Server(http_ok, dual=True)
     f4, f6, aport = free_port(), free_port(), free_port()
     body = (f"frontend f4 {{ listen {V4}:{f4}; backend to6; }}\n"
             f"backend to6 {{ server s [{K6}]:{srv.port}; source {S6}; }}\n"
@@ -225,7 +178,7 @@ def ipv4_and_ipv6_in_one_config():
 @t.test
 def adhoc_flags_in_ipv6_and_ping6():
     need()
-    srv = Server(http_ok)
+    srv = Server(http_ok, dual=True)
     fport = free_port()
     args = ["--transport", "stack", "--tun", TUN, "--kernel-addr", f"{K4}/24,{K6}/64",
             "--stack-addr", V6, "--listen", f"[{V6}]:{fport}", "--server", f"[{K6}]:{srv.port}"]
@@ -247,7 +200,7 @@ def capture_judged_by_tshark():
     need()
     import interop  # noqa: E402 - the interop suite's judge
 
-    srv = Server(http_ok)
+    srv = Server(http_ok, dual=True)
     fport, aport = free_port(), free_port()
     cap = os.path.join(tempfile.mkdtemp(prefix="synfin-stack6-"), "stack6.pcap")
     with Synfin(conf(f"frontend f6 {{ listen [{V6}]:{fport}; backend b6; }}\n"
@@ -276,7 +229,7 @@ def vip_outside_the_subnet_routed_and_listed():
         c.recv(100)
         hold.wait(10)
 
-    srv = Server(held)
+    srv = Server(held, dual=True)
     fport, aport = free_port(), free_port()
     far = "fd00:7a::5"
     t_block = (f"transport stack {{ tun {TUN}; kernel_addr {K6}/64; address {V6} {far}; }}\n")

@@ -242,14 +242,17 @@ static void counters(struct serve *s, const char *when)
     fprintf(stderr,
             "synfin-serve: %llu connections, %llu http requests; packets in %llu out %llu "
             "(dropped at the device %llu), pings %llu, not for us %llu; retransmitted %llu; "
-            "offload: %llu packets longer than the MTU, %llu checksums completed, %llu bad "
-            "headers; %llu segments sent in %llu merged writes\n",
+            "offload: %llu packets longer than the MTU, %llu checksums completed (%llu left "
+            "partial, %llu verified by the kernel), %llu bad headers; %llu segments sent in "
+            "%llu merged writes, %llu packets with their checksum left to the kernel\n",
             (unsigned long long)s->app.accepted, (unsigned long long)s->app.requests,
             (unsigned long long)hs.rx, (unsigned long long)hs.tx, (unsigned long long)hs.tx_drops,
             (unsigned long long)hs.pings, (unsigned long long)hs.not_ours,
             (unsigned long long)st.retrans_segs, (unsigned long long)tun->gso_packets,
-            (unsigned long long)tun->csum_completed, (unsigned long long)hs.malformed,
-            (unsigned long long)hs.tx_merged, (unsigned long long)tun->gso_written);
+            (unsigned long long)tun->csum_completed, (unsigned long long)tun->csum_left,
+            (unsigned long long)tun->csum_valid, (unsigned long long)hs.malformed,
+            (unsigned long long)hs.tx_merged, (unsigned long long)tun->gso_written,
+            (unsigned long long)(tun->gso_written + tun->partial_written));
     fprintf(stderr,
             "synfin-serve: engine (%s): live connections %llu, time-wait entries %llu; syncookies "
             "sent %llu, accepted %llu, rejected %llu; syn backlog drops %llu; icmp errors %llu "

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fixture.h"
+#include "net/checksum.h"
 
 static const char blob[4000] = {7};
 
@@ -461,6 +462,79 @@ static void ipv6_segment_roundtrip(void **unused)
     assert_int_equal(sf_seg_parse(buf, n, &s), SEG_MALFORMED);
 }
 
+/* A device that vouches for a packet's TCP checksum (SF_IN_CSUM_VALID: a TUN's DATA_VALID or
+ * NEEDS_CSUM) spares the engine its pass over every byte: a wrong sum is not even seen,
+ * in either family, while the IPv4 header's own checksum is still checked. */
+static void csum_valid_skips_the_tcp_checksum(void **unused)
+{
+    (void)unused;
+    static const char *const addrs[][2] = {{"10.0.0.1", "10.0.0.2"},
+                                           {"2001:db8::1", "2001:db8::2"}};
+    for (int v6 = 0; v6 < 2; v6++) {
+        struct sf_seg_out o;
+        memset(&o, 0, sizeof o);
+        assert_int_equal(sf_addr_parse(addrs[v6][0], &o.t.laddr), 0);
+        assert_int_equal(sf_addr_parse(addrs[v6][1], &o.t.raddr), 0);
+        o.t.lport = 443;
+        o.t.rport = 50000;
+        o.seq = 1000;
+        o.ack = 2000;
+        o.flags = TH_ACK | TH_PSH;
+        o.wnd = 512;
+        uint8_t buf[256];
+        size_t n = sf_seg_build(buf, sizeof buf, &o, "hello", 5, NULL, 0);
+        assert_true(n > 0);
+        buf[n - 1] ^= 1; /* the payload no longer matches its sum */
+        struct sf_seg s;
+        assert_int_equal(sf_seg_parse(buf, n, &s), SEG_BAD_CSUM);
+        assert_int_equal(sf_seg_parse_flags(buf, n, &s, 0), SEG_BAD_CSUM);
+        assert_int_equal(sf_seg_parse_flags(buf, n, &s, SF_IN_CSUM_VALID), SEG_OK);
+        assert_int_equal(s.len, 5);
+        assert_memory_equal(s.data, "helln", 5);
+        if (!v6) {
+            buf[8] ^= 1; /* the TTL: the IPv4 header's sum fails whatever the device said */
+            assert_int_equal(sf_seg_parse_flags(buf, n, &s, SF_IN_CSUM_VALID), SEG_BAD_CSUM);
+        }
+    }
+}
+
+/* tx_csum_partial: a segment leaves with the pseudo-header's sum alone in its checksum
+ * field; completed as a device completes it (the sum from the TCP header on, that field
+ * included, complemented: what tun.c's complete_csum does), it is the segment built whole,
+ * in either family, odd payload length included. */
+static void partial_checksum_completes_to_the_whole_one(void **unused)
+{
+    (void)unused;
+    static const char *const addrs[][2] = {{"10.0.0.1", "10.0.0.2"},
+                                           {"2001:db8::1", "2001:db8::2"}};
+    for (int v6 = 0; v6 < 2; v6++) {
+        struct sf_seg_out o;
+        memset(&o, 0, sizeof o);
+        assert_int_equal(sf_addr_parse(addrs[v6][0], &o.t.laddr), 0);
+        assert_int_equal(sf_addr_parse(addrs[v6][1], &o.t.raddr), 0);
+        o.t.lport = 80;
+        o.t.rport = 40000;
+        o.seq = 0xfffffff0u;
+        o.ack = 77;
+        o.flags = TH_ACK;
+        o.wnd = 1024;
+        o.opt.has = OPT_TS;
+        o.opt.tsval = 123456;
+        o.opt.tsecr = 654321;
+        uint8_t whole[256], part[256];
+        size_t n = sf_seg_build(whole, sizeof whole, &o, "odd payload", 11, "!", 1);
+        assert_int_equal(sf_seg_build_csum(part, sizeof part, &o, "odd payload", 11, "!", 1, 1), n);
+        size_t ihl = v6 ? 40 : 20;
+        assert_memory_not_equal(part + ihl + 16, whole + ihl + 16, 2);
+        struct sf_seg s;
+        assert_int_equal(sf_seg_parse(part, n, &s), SEG_BAD_CSUM); /* not whole yet */
+        uint16_t c = sf_csum_fold(sf_csum_add(0, part + ihl, n - ihl));
+        memcpy(part + ihl + 16, &c, 2);
+        assert_memory_equal(part, whole, n);
+        assert_int_equal(sf_seg_parse(part, n, &s), SEG_OK);
+    }
+}
+
 /* A segment that carries SACK blocks carries that many fewer payload bytes (RFC 9293 §3.7.1):
  * with one block (12 option bytes) a full segment is 1448 bytes, so the packet stays at
  * 1500 and a path of that MTU carries it. */
@@ -780,6 +854,8 @@ int main(void)
         cmocka_unit_test(simultaneous_open),
         cmocka_unit_test(sack_most_recent_first),
         cmocka_unit_test(ipv6_segment_roundtrip),
+        cmocka_unit_test(csum_valid_skips_the_tcp_checksum),
+        cmocka_unit_test(partial_checksum_completes_to_the_whole_one),
         cmocka_unit_test(zero_window_persist),
         cmocka_unit_test(small_window_override),
         cmocka_unit_test(active_open_window_follows_the_peers_isn),
