@@ -159,6 +159,56 @@ def probe(port, seconds):
     return lat
 
 
+def loop_state(port):
+    """GET /loop (synfin's loop iterations, docs/lb.md), or None from a synfin without it."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+            s.sendall(b"GET /loop HTTP/1.0\r\n\r\n")
+            data = b""
+            while True:
+                b = s.recv(262144)
+                if not b:
+                    break
+                data += b
+        head, _, body = data.partition(b"\r\n\r\n")
+        return json.loads(body) if head.startswith(b"HTTP/1.1 200") else None
+    except (OSError, ValueError):
+        return None
+
+
+def run_delay_ms(pid):
+    """The time pid's threads waited for a CPU while runnable (/proc/PID/schedstat), ms."""
+    total = 0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[1])
+    except OSError:
+        return None
+    return total / 1e6
+
+
+def loop_row(before, after):
+    """Over a row: iterations of 1 ms or more, the slowest one's bucket (ms), and what the
+    slow iterations the ring still holds spent on admin and census work (ms, CPU ms)."""
+    if not before or not after:
+        return None
+    diff = [a["n"] - b["n"] for a, b in zip(after["buckets"], before["buckets"])]
+    slow = sum(n for n, bk in zip(diff, after["buckets"]) if bk["le_ms"] is None or bk["le_ms"] > 1)
+    top = max((i for i, n in enumerate(diff) if n), default=None)
+    bound = None if top is None else after["buckets"][top]["le_ms"]
+    seen = [it for it in after["slow"] if it["seq"] >= before["slow_total"]]
+    work = {}
+    for it in seen:
+        for k, v in it["work_ms"].items():
+            w = work.setdefault(k, [0.0, 0.0, 0])
+            w[0] += v
+            w[1] += it["work_cpu_ms"][k]
+            w[2] += v > 0.5
+    return {"slow": slow, "iters": after["iterations"] - before["iterations"],
+            "max_le_ms": bound, "seen": seen, "work": work}
+
+
 def pct(v, p):
     v = sorted(v)
     return v[min(len(v) - 1, int(p / 100 * len(v)))]
@@ -190,14 +240,29 @@ def run_binary(binary, label):
                                           str(SECONDS + 0.5), str(period)],
                                          stdout=subprocess.PIPE, text=True) for _ in range(k)]
             time.sleep(0.3 if k else 0)  # the scrapers under way before the first probe
+            pids = (lb.pid, resp.pid, os.getpid())
+            lb_before, delay_before = loop_state(aport), [run_delay_ms(p) for p in pids]
             lat = probe(fport, SECONDS)
+            lb_after, delay_after = loop_state(aport), [run_delay_ms(p) for p in pids]
+            lr = loop_row(lb_before, lb_after)
+            delay = (None if None in delay_before + delay_after
+                     else [a - b for a, b in zip(delay_after, delay_before)])
             outs = [json.loads(s.communicate()[0]) for s in scrapers]
             n = sum(o["n"] for o in outs)
             ms = statistics.median([o["ms"] for o in outs]) if outs else 0
             rows.append((label, name, n, ms, statistics.median(lat), pct(lat, 90), pct(lat, 99),
-                         max(lat)))
+                         max(lat), lr, delay))
             print(f"# {label} {name}: p50 {rows[-1][4]:.2f} ms, p99 {rows[-1][6]:.2f} ms, "
                   f"{n} scrapes", file=sys.stderr, flush=True)
+            if lr:
+                print(f"#   loop: {lr['iters']} iterations, {lr['slow']} of 1 ms or more, "
+                      f"slowest <= {lr['max_le_ms']} ms; waited for a CPU (synfin, responder, "
+                      f"probe): {delay} ms; "
+                      "work in the slow ones (ms, cpu ms, iterations with > 0.5 ms): "
+                      f"{ {k: (round(v[0], 1), round(v[1], 1), v[2]) for k, v in lr['work'].items()} }",
+                      file=sys.stderr, flush=True)
+                for it in lr["seen"][:6]:
+                    print(f"#     {json.dumps(it)}", file=sys.stderr, flush=True)
     finally:
         for c in clients:
             c.close()
@@ -228,10 +293,16 @@ def main():
            f"their own processes, a scrape at most every {PERIOD * 1000:g} ms unless flat out "
            "(/sessions: every page).", "",
            "| synfin | scrapes | scrapes done | scrape ms (median) | proxied p50 ms | p90 ms | "
-           "p99 ms | max ms |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+           "p99 ms | max ms | loop iterations >= 1 ms | slowest iteration ms | "
+           "waited for a CPU ms: synfin / responder / probe |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
+        lr, delay = r[8], r[9]
+        slowest = ("-" if not lr or lr["max_le_ms"] is None and not lr["slow"]
+                   else "> 100" if lr["max_le_ms"] is None else f"<= {lr['max_le_ms']:g}")
         out.append(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.2f} | {r[5]:.2f} | "
-                   f"{r[6]:.2f} | {r[7]:.1f} |")
+                   f"{r[6]:.2f} | {r[7]:.1f} | {lr['slow'] if lr else '-'} | {slowest} | "
+                   f"{'-' if delay is None else ' / '.join(f'{d:.0f}' for d in delay)} |")
     text = "\n".join(out) + "\n"
     print(text)
     os.makedirs(O, exist_ok=True)

@@ -57,6 +57,7 @@ struct ctl_admin {
     struct sf_loop_timer nudge;
     struct ctl_admin_access access;
     uint64_t refused_peer, refused_token;
+    int work; /* the loop's account of admin work (sf_loop_work_add) */
 };
 
 const char *ctl_http_reason(int status)
@@ -385,6 +386,9 @@ static int fill(struct aconn *c, unsigned *budget)
 static void serve(struct sf_hook *h)
 {
     struct ctl_admin *a = CONTAINER(h, struct ctl_admin, hook);
+    if (!a->rhead && !a->dead)
+        return;
+    struct sf_loop_mark t0 = sf_loop_mark();
     reap(a);
     unsigned budget = ADMIN_BUDGET;
     while (a->rhead && budget > 0) {
@@ -397,6 +401,7 @@ static void serve(struct sf_hook *h)
     }
     if (a->rhead)
         sf_loop_timer_set(a->loop, &a->nudge, sf_loop_now(a->loop));
+    sf_loop_work_add(a->loop, a->work, t0);
 }
 
 static void nudged(struct sf_loop_timer *t)
@@ -417,10 +422,9 @@ void ctl_admin_wake(struct ctl_admin *a)
         sf_loop_timer_set(a->loop, &a->nudge, sf_loop_now(a->loop));
 }
 
-static void conn_io(struct sf_io *io, uint32_t ev)
+static void conn_serve(struct aconn *c)
 {
-    struct aconn *c = CONTAINER(io, struct aconn, io);
-    (void)ev;
+    struct sf_io *io = &c->io;
     while (!c->responding) {
         if (c->reqlen == REQ_MAX) {
             respond_error(c, 431);
@@ -452,6 +456,16 @@ static void conn_io(struct sf_io *io, uint32_t ev)
     }
     if (flush(c) == 1)
         sent_all(c);
+}
+
+static void conn_io(struct sf_io *io, uint32_t ev)
+{
+    struct aconn *c = CONTAINER(io, struct aconn, io);
+    struct ctl_admin *a = c->a;
+    (void)ev;
+    struct sf_loop_mark t0 = sf_loop_mark();
+    conn_serve(c); /* may free c */
+    sf_loop_work_add(a->loop, a->work, t0);
 }
 
 static void conn_timeout(struct sf_loop_timer *t)
@@ -527,6 +541,7 @@ struct ctl_admin *ctl_admin_new(struct sf_loop *loop, const struct lb_addr *addr
     }
     a->hook.fn = serve;
     a->nudge.fn = nudged;
+    a->work = sf_loop_work_id(loop, "admin");
     sf_loop_add_hook(loop, &a->hook);
     return a;
 }

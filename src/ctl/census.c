@@ -50,8 +50,12 @@ static void step(struct sf_hook *h)
         k->started_ns = now;
         due = now + CENSUS_PERIOD;
     }
-    if (k->running && lb_census_step(ctl->lb, &k->work, CENSUS_BUDGET))
-        complete(ctl, now);
+    if (k->running) {
+        struct sf_loop_mark t0 = sf_loop_mark();
+        if (lb_census_step(ctl->lb, &k->work, CENSUS_BUDGET))
+            complete(ctl, now);
+        sf_loop_work_add(ctl->lb->loop, k->work_id, t0);
+    }
     /* While one runs, the timer only keeps epoll_wait from blocking (the next slice is
      * owed in the next iteration); otherwise it brings the loop back when one is due. */
     if (k->running)
@@ -96,6 +100,7 @@ void ctl_init(struct ctl *ctl, struct lb *lb)
     ctl->lb = lb;
     ctl->census.hook.fn = step;
     ctl->census.timer.fn = woken;
+    ctl->census.work_id = sf_loop_work_id(lb->loop, "census");
     sf_loop_add_hook(lb->loop, &ctl->census.hook);
 }
 
