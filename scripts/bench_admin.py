@@ -189,7 +189,7 @@ def run_delay_ms(pid):
 
 
 def loop_row(before, after):
-    """Over a row: iterations of 1 ms or more, the slowest one's bucket (ms), and what the
+    """Over a row: iterations over 1 ms, the slowest one's bucket (ms), and what the
     slow iterations the ring still holds spent on admin and census work (ms, CPU ms)."""
     if not before or not after:
         return None
@@ -255,7 +255,7 @@ def run_binary(binary, label):
             print(f"# {label} {name}: p50 {rows[-1][4]:.2f} ms, p99 {rows[-1][6]:.2f} ms, "
                   f"{n} scrapes", file=sys.stderr, flush=True)
             if lr:
-                print(f"#   loop: {lr['iters']} iterations, {lr['slow']} of 1 ms or more, "
+                print(f"#   loop: {lr['iters']} iterations, {lr['slow']} over 1 ms, "
                       f"slowest <= {lr['max_le_ms']} ms; waited for a CPU (synfin, responder, "
                       f"probe): {delay} ms; "
                       "work in the slow ones (ms, cpu ms, iterations with > 0.5 ms): "
@@ -293,7 +293,7 @@ def main():
            f"their own processes, a scrape at most every {PERIOD * 1000:g} ms unless flat out "
            "(/sessions: every page).", "",
            "| synfin | scrapes | scrapes done | scrape ms (median) | proxied p50 ms | p90 ms | "
-           "p99 ms | max ms | loop iterations >= 1 ms | slowest iteration ms | "
+           "p99 ms | max ms | loop iterations > 1 ms | slowest iteration ms | "
            "waited for a CPU ms: synfin / responder / probe |",
            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:

@@ -281,7 +281,7 @@ static void iteration_done(struct sf_loop *l, uint64_t end_ns)
         st->work_ns[i] += it->work_ns[i];
         st->work_cpu_ns[i] += it->work_cpu_ns[i];
     }
-    if (it->busy_ns >= SF_LOOP_SLOW_NS)
+    if (it->busy_ns > SF_LOOP_SLOW_NS)
         st->slow[st->nslow++ % SF_LOOP_SLOW_MAX] = *it;
 }
 

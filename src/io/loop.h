@@ -94,7 +94,7 @@ struct sf_loop_stats {
     uint64_t work_cpu_ns[SF_LOOP_WORKS];
     const char *work_names[SF_LOOP_WORKS];
     int nworks;
-    /* Iterations busy SF_LOOP_SLOW_NS or more: a ring of the last SF_LOOP_SLOW_MAX, slow[(nslow -
+    /* Iterations busy more than SF_LOOP_SLOW_NS (the bucket above it): a ring of the last SF_LOOP_SLOW_MAX, slow[(nslow -
      * 1) % SF_LOOP_SLOW_MAX] the latest; nslow counts them all. */
     struct sf_loop_iter slow[SF_LOOP_SLOW_MAX];
     uint64_t nslow;
