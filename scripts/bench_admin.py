@@ -10,7 +10,10 @@ scrape loops (separate processes) of /metrics and of /sessions (every page, foll
 "next"), each starting a scrape at most every BENCH_SCRAPE_PERIOD_MS (100 ms; far more often
 than any monitoring asks), and then four loops flat out (each scrape right after the last:
 with cheap scrapes, the scrapers themselves then take most of the two cores). BENCH_BASELINE=PATH runs the same scenarios against another synfin binary too (the
-code before a change). Prints a Markdown table (also written to $O/bench-admin.md).
+code before a change). BENCH_NICE=N adds rows with synfin, the responder and the probe at
+nice N (root); BENCH_ROWS="name;name" runs only those rows. Each row also reads synfin's
+GET /loop (iterations over 1 ms, the slowest, what ran in them: on stderr) and
+/proc/PID/schedstat (synfin's CPU time, and how long each process waited for a CPU). Prints a Markdown table (also written to $O/bench-admin.md).
 
 Python stdlib only; run as `flock /tmp/synfin-heavy.lock make bench-admin` on a shared
 machine. Figures move with the machine's load: compare rows of one run."""
@@ -33,10 +36,33 @@ SESSIONS = int(os.environ.get("BENCH_SESSIONS", "3000"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 INTERVAL = float(os.environ.get("BENCH_INTERVAL_MS", "2")) / 1000
 PERIOD = float(os.environ.get("BENCH_SCRAPE_PERIOD_MS", "100")) / 1000
+# BENCH_NICE=N (root, e.g. -10) adds rows run with synfin, the responder and the probe at
+# that nice value, above the scrapers and whatever else the machine runs: if the tail comes
+# from waiting for a CPU rather than from synfin's loop, it shrinks there.
+NICE = int(os.environ["BENCH_NICE"]) if os.environ.get("BENCH_NICE") else None
 SCENARIOS = [("none", None, 0, 0), ("/metrics x1", "metrics", 1, PERIOD),
              ("/metrics x4", "metrics", 4, PERIOD), ("/sessions x1", "sessions", 1, PERIOD),
              ("/sessions x4", "sessions", 4, PERIOD), ("/metrics x4 flat out", "metrics", 4, 0),
              ("/sessions x4 flat out", "sessions", 4, 0)]
+if NICE is not None:
+    SCENARIOS += [(f"{name}, nice {NICE}", kind, k, period, NICE)
+                  for name, kind, k, period in SCENARIOS
+                  if name in ("none", "/sessions x1", "/sessions x4 flat out")]
+SCENARIOS = [sc + (None,) if len(sc) == 4 else sc for sc in SCENARIOS]
+# BENCH_ROWS="none;/sessions x1": only those rows (names as in the table), in that order.
+if os.environ.get("BENCH_ROWS"):
+    _by_name = {sc[0]: sc for sc in SCENARIOS}
+    SCENARIOS = [_by_name[n] for n in os.environ["BENCH_ROWS"].split(";")]
+
+
+def renice(pids, value):
+    """Every thread of pids at nice value (the census thread inherits synfin's)."""
+    for pid in pids:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                os.setpriority(os.PRIO_PROCESS, int(tid), value)
+            except (OSError, ValueError):
+                pass
 
 
 def free_port():
@@ -176,13 +202,14 @@ def loop_state(port):
         return None
 
 
-def run_delay_ms(pid):
-    """The time pid's threads waited for a CPU while runnable (/proc/PID/schedstat), ms."""
+def run_delay_ms(pid, field=1):
+    """The time pid's threads waited for a CPU while runnable (/proc/PID/schedstat), ms;
+    field 0: the time they ran."""
     total = 0
     try:
         for tid in os.listdir(f"/proc/{pid}/task"):
             with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                total += int(f.read().split()[1])
+                total += int(f.read().split()[field])
     except OSError:
         return None
     return total / 1e6
@@ -235,15 +262,21 @@ def run_binary(binary, label):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"only {len(holder.conns)} idle sessions reached the server")
             time.sleep(0.05)
-        for name, kind, k, period in SCENARIOS:
+        for name, kind, k, period, nice in SCENARIOS:
             scrapers = [subprocess.Popen([sys.executable, __file__, "--scrape", str(aport), kind,
                                           str(SECONDS + 0.5), str(period)],
                                          stdout=subprocess.PIPE, text=True) for _ in range(k)]
             time.sleep(0.3 if k else 0)  # the scrapers under way before the first probe
             pids = (lb.pid, resp.pid, os.getpid())
+            if nice is not None:
+                renice(pids, nice)
             lb_before, delay_before = loop_state(aport), [run_delay_ms(p) for p in pids]
+            cpu_before = run_delay_ms(lb.pid, 0)
             lat = probe(fport, SECONDS)
             lb_after, delay_after = loop_state(aport), [run_delay_ms(p) for p in pids]
+            cpu_after = run_delay_ms(lb.pid, 0)
+            if nice is not None:
+                renice(pids, 0)
             lr = loop_row(lb_before, lb_after)
             delay = (None if None in delay_before + delay_after
                      else [a - b for a, b in zip(delay_after, delay_before)])
@@ -251,7 +284,9 @@ def run_binary(binary, label):
             n = sum(o["n"] for o in outs)
             ms = statistics.median([o["ms"] for o in outs]) if outs else 0
             rows.append((label, name, n, ms, statistics.median(lat), pct(lat, 90), pct(lat, 99),
-                         max(lat), lr, delay))
+                         max(lat), lr, delay,
+                         None if cpu_before is None or cpu_after is None
+                         else cpu_after - cpu_before))
             print(f"# {label} {name}: p50 {rows[-1][4]:.2f} ms, p99 {rows[-1][6]:.2f} ms, "
                   f"{n} scrapes", file=sys.stderr, flush=True)
             if lr:
@@ -294,14 +329,15 @@ def main():
            "(/sessions: every page).", "",
            "| synfin | scrapes | scrapes done | scrape ms (median) | proxied p50 ms | p90 ms | "
            "p99 ms | max ms | loop iterations > 1 ms | slowest iteration ms | "
-           "waited for a CPU ms: synfin / responder / probe |",
-           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "synfin CPU ms | waited for a CPU ms: synfin / responder / probe |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lr, delay = r[8], r[9]
+        lr, delay, cpu = r[8], r[9], r[10]
         slowest = ("-" if not lr or lr["max_le_ms"] is None and not lr["slow"]
                    else "> 100" if lr["max_le_ms"] is None else f"<= {lr['max_le_ms']:g}")
         out.append(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.2f} | {r[5]:.2f} | "
                    f"{r[6]:.2f} | {r[7]:.1f} | {lr['slow'] if lr else '-'} | {slowest} | "
+                   f"{'-' if cpu is None else f'{cpu:.0f}'} | "
                    f"{'-' if delay is None else ' / '.join(f'{d:.0f}' for d in delay)} |")
     text = "\n".join(out) + "\n"
     print(text)
