@@ -52,8 +52,8 @@ void ctl_render_metrics_loop(struct lb *lb, struct sf_strbuf *b)
                     "work (less than the time when the thread was preempted).\n"
                     "# TYPE synfin_loop_work_cpu_seconds_total counter\n");
     for (int i = 0; i < st->nworks; i++)
-        sf_sb_printf(b, "synfin_loop_work_cpu_seconds_total{work=\"%s\"} %.6f\n",
-                     st->work_names[i], (double)st->work_cpu_ns[i] / 1e9);
+        sf_sb_printf(b, "synfin_loop_work_cpu_seconds_total{work=\"%s\"} %.6f\n", st->work_names[i],
+                     (double)st->work_cpu_ns[i] / 1e9);
 }
 
 void ctl_render_loop(struct lb *lb, struct sf_strbuf *b)
@@ -88,9 +88,8 @@ void ctl_render_loop(struct lb *lb, struct sf_strbuf *b)
                      "\"timers\":%u,\"events_ms\":%.3f,\"timers_ms\":%.3f,\"hooks_ms\":%.3f,"
                      "\"work_ms\":",
                      k ? "," : "", (unsigned long long)seq, (double)(now - it->start_ns) / 1e6,
-                     (double)it->busy_ns / 1e6, it->events, it->timers,
-                     (double)it->events_ns / 1e6, (double)it->timers_ns / 1e6,
-                     (double)it->hooks_ns / 1e6);
+                     (double)it->busy_ns / 1e6, it->events, it->timers, (double)it->events_ns / 1e6,
+                     (double)it->timers_ns / 1e6, (double)it->hooks_ns / 1e6);
         work_obj(b, st, it->work_ns, 1e6);
         sf_sb_printf(b, ",\"work_cpu_ms\":");
         work_obj(b, st, it->work_cpu_ns, 1e6);

@@ -70,21 +70,21 @@ uint64_t sf_loop_wall_ns(const struct sf_loop *l);
  * iterations"): an iteration is busy from its wakeup after epoll_wait to the end of its
  * hooks. Four clock reads per iteration; kinds of work that want their own account (the
  * admin listener, the census) time themselves with sf_loop_work_add. */
-#define SF_LOOP_BUCKETS 12 /* histogram buckets, the last one without bound */
-#define SF_LOOP_WORKS   6  /* named kinds of work per loop */
-#define SF_LOOP_SLOW_NS SF_NSEC_PER_MS
+#define SF_LOOP_BUCKETS  12 /* histogram buckets, the last one without bound */
+#define SF_LOOP_WORKS    6  /* named kinds of work per loop */
+#define SF_LOOP_SLOW_NS  SF_NSEC_PER_MS
 #define SF_LOOP_SLOW_MAX 32 /* the slow iterations kept, the most recent */
 /* Upper bounds of the buckets (ns), increasing; the last is UINT64_MAX. */
 extern const uint64_t sf_loop_bucket_ns[SF_LOOP_BUCKETS];
 
 /* One iteration: where its busy time went. */
 struct sf_loop_iter {
-    uint64_t start_ns;                /* monotonic, at its wakeup */
-    uint64_t busy_ns;                 /* wakeup to the end of its hooks */
+    uint64_t start_ns; /* monotonic, at its wakeup */
+    uint64_t busy_ns;  /* wakeup to the end of its hooks */
     uint64_t events_ns, timers_ns, hooks_ns;
-    uint64_t work_ns[SF_LOOP_WORKS];  /* inside those, each named kind of work */
+    uint64_t work_ns[SF_LOOP_WORKS];     /* inside those, each named kind of work */
     uint64_t work_cpu_ns[SF_LOOP_WORKS]; /* the thread's CPU time in it: less when preempted */
-    uint32_t events, timers;          /* handled */
+    uint32_t events, timers;             /* handled */
 };
 
 struct sf_loop_stats {
@@ -94,8 +94,8 @@ struct sf_loop_stats {
     uint64_t work_cpu_ns[SF_LOOP_WORKS];
     const char *work_names[SF_LOOP_WORKS];
     int nworks;
-    /* Iterations busy more than SF_LOOP_SLOW_NS (the bucket above it): a ring of the last SF_LOOP_SLOW_MAX, slow[(nslow -
-     * 1) % SF_LOOP_SLOW_MAX] the latest; nslow counts them all. */
+    /* Iterations busy more than SF_LOOP_SLOW_NS (the bucket above it): a ring of the last
+     * SF_LOOP_SLOW_MAX, slow[(nslow - 1) % SF_LOOP_SLOW_MAX] the latest; nslow counts them all. */
     struct sf_loop_iter slow[SF_LOOP_SLOW_MAX];
     uint64_t nslow;
 };

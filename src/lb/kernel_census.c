@@ -260,8 +260,8 @@ static struct lb_kernel_diag_job *job_new(const struct lb_census_scope *s)
         j->sv[i] = (struct lb_census_server){a++, src, sv->nsources};
         src += sv->nsources;
     }
-    j->scope = (struct lb_census_scope){j->fe, j->rs, s->nfrontends, s->nresponds, j->sv,
-                                        s->nservers};
+    j->scope =
+        (struct lb_census_scope){j->fe, j->rs, s->nfrontends, s->nresponds, j->sv, s->nservers};
     return j;
 }
 
