@@ -32,11 +32,6 @@ struct lb_kernel_diag {
  * could be made) it is read in the call, as with background 0. */
 int lb_kernel_census_diag_step(struct lb_kernel_diag *d, const struct lb_census_scope *s,
                                struct lb_census *c, int background);
-/* What a sock_diag batch is worth in census units (transport.h: a unit is one socket looked
- * at with TCP_INFO, ~1 us) for those who still read batches on the loop (ctl/host.c): a
- * batch may walk the kernel's whole established hash, so it is worth a whole slice. */
-#define LB_KERNEL_DIAG_BATCH_UNITS 256
-
 /* Drops a part in progress, waiting for its thread (the transport is freed). */
 void lb_kernel_census_diag_reset(struct lb_kernel_diag *d);
 
