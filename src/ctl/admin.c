@@ -18,12 +18,6 @@
 /* Work for streamed bodies per loop iteration, all connections together: about 0.25 ms, so
  * that admin requests add at most that to the proxied traffic the same iteration serves. */
 #define ADMIN_BUDGET 256
-/* After a round of slices, the next one waits this long unless the loop wakes for other
- * work: made back to back, a listing keeps the thread runnable, and on a busy machine the
- * scheduler then preempts it for milliseconds at a time, with the proxied traffic waiting
- * (docs/lb.md, "Admin scrapes against proxied traffic"). Sleeping between rounds, the
- * thread is woken at once when a client's packet arrives. */
-#define ADMIN_GAP (SF_NSEC_PER_MS / 2)
 
 struct aconn {
     struct sf_io io;
@@ -63,8 +57,7 @@ struct ctl_admin {
     struct sf_loop_timer nudge;
     struct ctl_admin_access access;
     uint64_t refused_peer, refused_token;
-    int work;         /* the loop's account of admin work (sf_loop_work_add) */
-    uint64_t next_ns; /* the next round of slices, not before (ADMIN_GAP) */
+    int work; /* the loop's account of admin work (sf_loop_work_add) */
 };
 
 const char *ctl_http_reason(int status)
@@ -395,15 +388,9 @@ static void serve(struct sf_hook *h)
     struct ctl_admin *a = CONTAINER(h, struct ctl_admin, hook);
     if (!a->rhead && !a->dead)
         return;
-    uint64_t now = sf_loop_now(a->loop);
-    if (a->rhead && now < a->next_ns) {
-        sf_loop_timer_set(a->loop, &a->nudge, a->next_ns);
-        return;
-    }
     struct sf_loop_mark t0 = sf_loop_mark();
     reap(a);
     unsigned budget = ADMIN_BUDGET;
-    int any = a->rhead != NULL;
     while (a->rhead && budget > 0) {
         struct aconn *c = a->rhead;
         ready_del(c);
@@ -412,10 +399,8 @@ static void serve(struct sf_hook *h)
         if (flush(c) == 1)
             sent_all(c);
     }
-    if (any)
-        a->next_ns = now + ADMIN_GAP;
     if (a->rhead)
-        sf_loop_timer_set(a->loop, &a->nudge, a->next_ns);
+        sf_loop_timer_set(a->loop, &a->nudge, sf_loop_now(a->loop));
     sf_loop_work_add(a->loop, a->work, t0);
 }
 

@@ -25,9 +25,6 @@
 #define CENSUS_BUDGET 128
 /* How often the loop looks whether the part of a census on the transport's thread is done. */
 #define CENSUS_POLL SF_NSEC_PER_MS
-/* Between slices, as between admin slices (admin.c, ADMIN_GAP): the thread sleeps, so that
- * the scheduler does not take it for a CPU hog; 6,000 sockets then take about 40 ms. */
-#define CENSUS_GAP (SF_NSEC_PER_MS / 2)
 
 static void complete(struct ctl *ctl, uint64_t now)
 {
@@ -58,22 +55,19 @@ static void step(struct sf_hook *h)
         due = now + CENSUS_PERIOD;
     }
     int rc = LB_CENSUS_MORE;
-    if (k->running && now < k->next_ns) {
-        sf_loop_timer_set(ctl->lb->loop, &k->timer, k->next_ns);
-        return;
-    }
     if (k->running) {
         struct sf_loop_mark t0 = sf_loop_mark();
         rc = lb_census_step(ctl->lb, &k->work, CENSUS_BUDGET);
         if (rc == LB_CENSUS_DONE)
             complete(ctl, now);
         sf_loop_work_add(ctl->lb->loop, k->work_id, t0);
-        k->next_ns = now + (rc == LB_CENSUS_WAIT ? CENSUS_POLL : CENSUS_GAP);
     }
-    /* While one runs, the timer brings the loop back for the next slice, or to look whether
-     * the rest, on the transport's thread, is done; otherwise when the next census is due. */
+    /* While one runs, the timer keeps epoll_wait from blocking when the next slice is owed
+     * in the next iteration, or looks again shortly while the rest runs on the transport's
+     * thread; otherwise it brings the loop back when one is due. */
     if (k->running)
-        sf_loop_timer_set(ctl->lb->loop, &k->timer, k->next_ns);
+        sf_loop_timer_set(ctl->lb->loop, &k->timer,
+                          rc == LB_CENSUS_WAIT ? now + CENSUS_POLL : now);
     else if (due < k->wanted_until)
         sf_loop_timer_set(ctl->lb->loop, &k->timer, due);
     else

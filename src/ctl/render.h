@@ -28,7 +28,6 @@ struct ctl_census {
     struct sf_hook hook;
     struct sf_loop_timer timer; /* the next census, or a nudge while one runs */
     int work_id;                /* the loop's account of census work (sf_loop_work_add) */
-    uint64_t next_ns;           /* the next slice, not before */
 };
 
 /* The admin request handler for a load balancer (ctx: struct ctl). */
