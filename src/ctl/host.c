@@ -146,7 +146,7 @@ static int host_fill(struct ctl_body *bd, struct sf_strbuf *out, unsigned *budge
     if (!h->started) {
         if (start(h) == 0) {
             h->started = 1;
-            return CTL_BODY_MORE;
+            return CTL_BODY_WAIT;
         }
         collect(h); /* no thread: in the loop, as a last resort */
         if (h->result == CTL_BODY_DONE)
@@ -154,7 +154,7 @@ static int host_fill(struct ctl_body *bd, struct sf_strbuf *out, unsigned *budge
         return h->result;
     }
     if (atomic_load(&h->state) != HOST_DONE)
-        return CTL_BODY_MORE;
+        return CTL_BODY_WAIT; /* called again within a millisecond (admin.h) */
     int result = h->result;
     if (result == CTL_BODY_DONE)
         sf_sb_append(out, h->doc.p, h->doc.len);
