@@ -195,6 +195,27 @@ def host_is_synfin_stats_view():
         ids = {f["id"] for f in h["findings"]}
         assert "port-range" in ids, ids  # a note the advisor always gives
         assert all(f["title"] and f["evidence"] for f in h["findings"])
+        # collected on a thread of its own: clients that leave before it is done hand the
+        # document over to it (the daemon goes on, the next ones get theirs), and several at
+        # once each get a whole one
+        for _ in range(8):
+            with socket.create_connection(("127.0.0.1", aport), timeout=5) as s:
+                s.sendall(b"GET /host HTTP/1.0\r\n\r\n")
+        socks = [socket.create_connection(("127.0.0.1", aport), timeout=10) for _ in range(4)]
+        for s in socks:
+            s.sendall(b"GET /host HTTP/1.0\r\n\r\n")
+        for s in socks:
+            data = b""
+            while (d := s.recv(65536)):
+                data += d
+            s.close()
+            head, _, body = data.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200"), head
+            assert list(json.loads(body)["tcp_states"]) == STATES
+        assert admin_json(aport, "/stats")["version"] == 1
+        # the admin work, polls included, is in the loop's account
+        lp = admin_json(aport, "/loop")
+        assert lp["work_s"]["admin"] > 0, lp
     be.close()
 
 
