@@ -385,8 +385,6 @@ static int fill(struct aconn *c, unsigned *budget)
     return 0;
 }
 
-/* After each batch: slices for the bodies in the ready queue, round robin, within the
- * iteration's budget. */
 /* Bodies that said WAIT back in the ready queue; whether there were any. */
 static int requeue_waiting(struct ctl_admin *a)
 {
@@ -408,6 +406,8 @@ static int any_waiting(const struct ctl_admin *a)
     return 0;
 }
 
+/* After each batch: slices for the bodies in the ready queue, round robin, within the
+ * iteration's budget; the waiting ones again when their poll is due. */
 static void serve(struct sf_hook *h)
 {
     struct ctl_admin *a = CONTAINER(h, struct ctl_admin, hook);
@@ -492,7 +492,7 @@ static void conn_io(struct sf_io *io, uint32_t ev)
     struct ctl_admin *a = c->a;
     (void)ev;
     struct sf_loop_mark t0 = sf_loop_mark();
-    conn_serve(c); /* may free c */
+    conn_serve(c); /* may close c (freed after the batch) */
     sf_loop_work_add(a->loop, a->work, t0);
 }
 
