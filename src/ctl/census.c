@@ -66,8 +66,7 @@ static void step(struct sf_hook *h)
      * in the next iteration, or looks again shortly while the rest runs on the transport's
      * thread; otherwise it brings the loop back when one is due. */
     if (k->running)
-        sf_loop_timer_set(ctl->lb->loop, &k->timer,
-                          rc == LB_CENSUS_WAIT ? now + CENSUS_POLL : now);
+        sf_loop_timer_set(ctl->lb->loop, &k->timer, rc == LB_CENSUS_WAIT ? now + CENSUS_POLL : now);
     else if (due < k->wanted_until)
         sf_loop_timer_set(ctl->lb->loop, &k->timer, due);
     else
