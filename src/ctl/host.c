@@ -24,15 +24,16 @@
 #define HOST_TOP   10
 
 /* Between the body (on the loop) and its thread: the thread collects (RUNNING), says DONE
- * and waits; the body copies the document and says TAKEN, or the client left (ABANDONED).
- * Then the thread frees everything: what it allocated comes from its own malloc arena, and
- * freeing that on the loop made glibc give the arena's pages back there (madvise, 1 ms). */
-enum { HOST_RUNNING, HOST_DONE, HOST_TAKEN, HOST_ABANDONED };
+ * and waits; the body copies the document once DONE, and when it is freed (done, or the
+ * client left) says RELEASED. Then the thread frees everything: what it allocated comes
+ * from its own malloc arena, and freeing that on the loop made glibc give the arena's pages
+ * back there (madvise, 1 ms). */
+enum { HOST_RUNNING, HOST_DONE, HOST_RELEASED };
 
 struct host {
     struct ctl_body base;
     struct st_collect c;
-    int started; /* 1: a thread runs; 2: the body let go after TAKEN, the thread frees h */
+    int started; /* a thread runs, and frees h once released */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     _Atomic int state;
@@ -109,8 +110,9 @@ static void *host_run(void *arg)
     struct host *h = arg;
     collect(h);
     pthread_mutex_lock(&h->mu);
-    atomic_store(&h->state, HOST_DONE);
-    while (atomic_load(&h->state) == HOST_DONE)
+    if (atomic_load(&h->state) == HOST_RUNNING) /* not released meanwhile (client gone) */
+        atomic_store(&h->state, HOST_DONE);
+    while (atomic_load(&h->state) != HOST_RELEASED)
         pthread_cond_wait(&h->cv, &h->mu);
     pthread_mutex_unlock(&h->mu);
     host_release(h);
@@ -118,10 +120,10 @@ static void *host_run(void *arg)
 }
 
 /* The body lets go of h: the thread frees it. */
-static void let_go(struct host *h, int state)
+static void let_go(struct host *h)
 {
     pthread_mutex_lock(&h->mu);
-    atomic_store(&h->state, state);
+    atomic_store(&h->state, HOST_RELEASED);
     pthread_cond_signal(&h->cv);
     pthread_mutex_unlock(&h->mu);
 }
@@ -155,24 +157,18 @@ static int host_fill(struct ctl_body *bd, struct sf_strbuf *out, unsigned *budge
     }
     if (atomic_load(&h->state) != HOST_DONE)
         return CTL_BODY_WAIT; /* called again within a millisecond (admin.h) */
-    int result = h->result;
-    if (result == CTL_BODY_DONE)
+    if (h->result == CTL_BODY_DONE)
         sf_sb_append(out, h->doc.p, h->doc.len);
-    h->started = 2; /* let go: the thread frees h */
-    let_go(h, HOST_TAKEN);
-    return result;
+    return h->result; /* the listener frees the body next: host_free */
 }
 
 static void host_free(struct ctl_body *bd)
 {
     struct host *h = (struct host *)bd;
-    if (h->started == 2)
-        return;
-    if (h->started) {
-        let_go(h, HOST_ABANDONED);
-        return;
-    }
-    host_release(h);
+    if (h->started)
+        let_go(h); /* h is the thread's from here */
+    else
+        host_release(h);
 }
 
 int ctl_host_body(struct ctl_body **out)

@@ -195,9 +195,9 @@ def host_is_synfin_stats_view():
         ids = {f["id"] for f in h["findings"]}
         assert "port-range" in ids, ids  # a note the advisor always gives
         assert all(f["title"] and f["evidence"] for f in h["findings"])
-        # collected on a thread of its own: clients that leave before it is done hand the
-        # document over to it (the daemon goes on, the next ones get theirs), and several at
-        # once each get a whole one
+        # collected on a thread per request, which frees what it made once the body lets go
+        # of it: clients that leave before their answer, and several at once, each of which
+        # gets a whole document
         for _ in range(8):
             with socket.create_connection(("127.0.0.1", aport), timeout=5) as s:
                 s.sendall(b"GET /host HTTP/1.0\r\n\r\n")
@@ -212,6 +212,10 @@ def host_is_synfin_stats_view():
             head, _, body = data.partition(b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 200"), head
             assert list(json.loads(body)["tcp_states"]) == STATES
+        # every thread of theirs has ended, those whose clients left too (no census runs: no
+        # /metrics or /stats was asked)
+        tasks = f"/proc/{lb.p.pid}/task"
+        wait_until(lambda: len(os.listdir(tasks)) == 1, 10, what="the /host threads ended")
         assert admin_json(aport, "/stats")["version"] == 1
         # the admin work, polls included, is in the loop's account
         lp = admin_json(aport, "/loop")
