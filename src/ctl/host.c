@@ -137,6 +137,8 @@ static int start(struct host *h)
     pthread_t t;
     if (!rc)
         rc = pthread_create(&t, &at, host_run, h);
+    if (!rc)
+        pthread_setname_np(t, "synfin-host"); /* for top -H, and the tests */
     pthread_attr_destroy(&at);
     return rc ? -1 : 0;
 }

@@ -308,8 +308,10 @@ int lb_kernel_census_diag_step(struct lb_kernel_diag *d, const struct lb_census_
             d->job = job_new(s);
         if (d->job) {
             /* Signals stay blocked in the thread: it inherits the loop's mask. */
-            if (pthread_create(&d->job->thread, NULL, job_run, d->job) == 0)
+            if (pthread_create(&d->job->thread, NULL, job_run, d->job) == 0) {
+                pthread_setname_np(d->job->thread, "synfin-census");
                 return LB_CENSUS_WAIT;
+            }
             job_free(d->job);
             d->job = NULL;
         }
