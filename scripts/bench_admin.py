@@ -10,7 +10,10 @@ scrape loops (separate processes) of /metrics and of /sessions (every page, foll
 "next"), each starting a scrape at most every BENCH_SCRAPE_PERIOD_MS (100 ms; far more often
 than any monitoring asks), and then four loops flat out (each scrape right after the last:
 with cheap scrapes, the scrapers themselves then take most of the two cores). BENCH_BASELINE=PATH runs the same scenarios against another synfin binary too (the
-code before a change). Prints a Markdown table (also written to $O/bench-admin.md).
+code before a change). BENCH_NICE=N adds rows with synfin, the responder and the probe at
+nice N (root); BENCH_ROWS="name;name" runs only those rows. Each row also reads synfin's
+GET /loop (iterations over 1 ms, the slowest, what ran in them: on stderr) and
+/proc/PID/schedstat (synfin's CPU time, and how long each process waited for a CPU). Prints a Markdown table (also written to $O/bench-admin.md).
 
 Python stdlib only; run as `flock /tmp/synfin-heavy.lock make bench-admin` on a shared
 machine. Figures move with the machine's load: compare rows of one run."""
@@ -33,10 +36,44 @@ SESSIONS = int(os.environ.get("BENCH_SESSIONS", "3000"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 INTERVAL = float(os.environ.get("BENCH_INTERVAL_MS", "2")) / 1000
 PERIOD = float(os.environ.get("BENCH_SCRAPE_PERIOD_MS", "100")) / 1000
+# BENCH_NICE=N (root, e.g. -10) adds rows run with synfin, the responder and the probe at
+# that nice value, above the scrapers and whatever else the machine runs: if the tail comes
+# from waiting for a CPU rather than from synfin's loop, it shrinks there.
+# BENCH_NICE=fifo: SCHED_FIFO (priority 10) instead, ahead of every ordinary task.
+NICE = os.environ.get("BENCH_NICE") or None
+if NICE is not None and NICE != "fifo":
+    NICE = int(NICE)
 SCENARIOS = [("none", None, 0, 0), ("/metrics x1", "metrics", 1, PERIOD),
              ("/metrics x4", "metrics", 4, PERIOD), ("/sessions x1", "sessions", 1, PERIOD),
              ("/sessions x4", "sessions", 4, PERIOD), ("/metrics x4 flat out", "metrics", 4, 0),
              ("/sessions x4 flat out", "sessions", 4, 0)]
+if NICE is not None:
+    SCENARIOS += [(f"{name}, {'SCHED_FIFO' if NICE == 'fifo' else f'nice {NICE}'}", kind, k,
+                   period, NICE)
+                  for name, kind, k, period in SCENARIOS
+                  if name in ("none", "/sessions x1", "/sessions x4 flat out")]
+SCENARIOS = [sc + (None,) if len(sc) == 4 else sc for sc in SCENARIOS]
+# BENCH_ROWS="none;/sessions x1": only those rows (names as in the table), in that order.
+if os.environ.get("BENCH_ROWS"):
+    _by_name = {sc[0]: sc for sc in SCENARIOS}
+    SCENARIOS = [_by_name[n] for n in os.environ["BENCH_ROWS"].split(";")]
+
+
+def renice(pids, value):
+    """Every thread of pids at nice value, or SCHED_FIFO ("fifo"; None: back to normal);
+    threads made later (the census's) inherit it."""
+    for pid in pids:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                if value == "fifo":
+                    os.sched_setscheduler(int(tid), os.SCHED_FIFO, os.sched_param(10))
+                elif value is None:
+                    os.sched_setscheduler(int(tid), os.SCHED_OTHER, os.sched_param(0))
+                    os.setpriority(os.PRIO_PROCESS, int(tid), 0)
+                else:
+                    os.setpriority(os.PRIO_PROCESS, int(tid), value)
+            except (OSError, ValueError):
+                pass
 
 
 def free_port():
@@ -159,6 +196,57 @@ def probe(port, seconds):
     return lat
 
 
+def loop_state(port):
+    """GET /loop (synfin's loop iterations, docs/lb.md), or None from a synfin without it."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+            s.sendall(b"GET /loop HTTP/1.0\r\n\r\n")
+            data = b""
+            while True:
+                b = s.recv(262144)
+                if not b:
+                    break
+                data += b
+        head, _, body = data.partition(b"\r\n\r\n")
+        return json.loads(body) if head.startswith(b"HTTP/1.1 200") else None
+    except (OSError, ValueError):
+        return None
+
+
+def run_delay_ms(pid, field=1):
+    """The time pid's threads waited for a CPU while runnable (/proc/PID/schedstat), ms;
+    field 0: the time they ran."""
+    total = 0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[field])
+    except OSError:
+        return None
+    return total / 1e6
+
+
+def loop_row(before, after):
+    """Over a row: iterations over 1 ms, the slowest one's bucket (ms), and what the
+    slow iterations the ring still holds spent on admin and census work (ms, CPU ms)."""
+    if not before or not after:
+        return None
+    diff = [a["n"] - b["n"] for a, b in zip(after["buckets"], before["buckets"])]
+    slow = sum(n for n, bk in zip(diff, after["buckets"]) if bk["le_ms"] is None or bk["le_ms"] > 1)
+    top = max((i for i, n in enumerate(diff) if n), default=None)
+    bound = None if top is None else after["buckets"][top]["le_ms"]
+    seen = [it for it in after["slow"] if it["seq"] >= before["slow_total"]]
+    work = {}
+    for it in seen:
+        for k, v in it["work_ms"].items():
+            w = work.setdefault(k, [0.0, 0.0, 0])
+            w[0] += v
+            w[1] += it["work_cpu_ms"][k]
+            w[2] += v > 0.5
+    return {"slow": slow, "iters": after["iterations"] - before["iterations"],
+            "max_le_ms": bound, "seen": seen, "work": work}
+
+
 def pct(v, p):
     v = sorted(v)
     return v[min(len(v) - 1, int(p / 100 * len(v)))]
@@ -185,19 +273,42 @@ def run_binary(binary, label):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"only {len(holder.conns)} idle sessions reached the server")
             time.sleep(0.05)
-        for name, kind, k, period in SCENARIOS:
+        for name, kind, k, period, nice in SCENARIOS:
             scrapers = [subprocess.Popen([sys.executable, __file__, "--scrape", str(aport), kind,
                                           str(SECONDS + 0.5), str(period)],
                                          stdout=subprocess.PIPE, text=True) for _ in range(k)]
             time.sleep(0.3 if k else 0)  # the scrapers under way before the first probe
+            pids = (lb.pid, resp.pid, os.getpid())
+            if nice is not None:
+                renice(pids, nice)
+            lb_before, delay_before = loop_state(aport), [run_delay_ms(p) for p in pids]
+            cpu_before = run_delay_ms(lb.pid, 0)
             lat = probe(fport, SECONDS)
+            lb_after, delay_after = loop_state(aport), [run_delay_ms(p) for p in pids]
+            cpu_after = run_delay_ms(lb.pid, 0)
+            if nice is not None:
+                renice(pids, None)
+            lr = loop_row(lb_before, lb_after)
+            delay = (None if None in delay_before + delay_after
+                     else [a - b for a, b in zip(delay_after, delay_before)])
             outs = [json.loads(s.communicate()[0]) for s in scrapers]
             n = sum(o["n"] for o in outs)
             ms = statistics.median([o["ms"] for o in outs]) if outs else 0
             rows.append((label, name, n, ms, statistics.median(lat), pct(lat, 90), pct(lat, 99),
-                         max(lat)))
+                         max(lat), lr, delay,
+                         None if cpu_before is None or cpu_after is None
+                         else cpu_after - cpu_before))
             print(f"# {label} {name}: p50 {rows[-1][4]:.2f} ms, p99 {rows[-1][6]:.2f} ms, "
                   f"{n} scrapes", file=sys.stderr, flush=True)
+            if lr:
+                print(f"#   loop: {lr['iters']} iterations, {lr['slow']} over 1 ms, "
+                      f"slowest <= {lr['max_le_ms']} ms; waited for a CPU (synfin, responder, "
+                      f"probe): {delay} ms; "
+                      "work in the slow ones (ms, cpu ms, iterations with > 0.5 ms): "
+                      f"{ {k: (round(v[0], 1), round(v[1], 1), v[2]) for k, v in lr['work'].items()} }",
+                      file=sys.stderr, flush=True)
+                for it in lr["seen"][:6]:
+                    print(f"#     {json.dumps(it)}", file=sys.stderr, flush=True)
     finally:
         for c in clients:
             c.close()
@@ -228,10 +339,17 @@ def main():
            f"their own processes, a scrape at most every {PERIOD * 1000:g} ms unless flat out "
            "(/sessions: every page).", "",
            "| synfin | scrapes | scrapes done | scrape ms (median) | proxied p50 ms | p90 ms | "
-           "p99 ms | max ms |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+           "p99 ms | max ms | loop iterations > 1 ms | slowest iteration ms | "
+           "synfin CPU ms | waited for a CPU ms: synfin / responder / probe |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
+        lr, delay, cpu = r[8], r[9], r[10]
+        slowest = ("-" if not lr or lr["max_le_ms"] is None and not lr["slow"]
+                   else "> 100" if lr["max_le_ms"] is None else f"<= {lr['max_le_ms']:g}")
         out.append(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.2f} | {r[5]:.2f} | "
-                   f"{r[6]:.2f} | {r[7]:.1f} |")
+                   f"{r[6]:.2f} | {r[7]:.1f} | {lr['slow'] if lr else '-'} | {slowest} | "
+                   f"{'-' if cpu is None else f'{cpu:.0f}'} | "
+                   f"{'-' if delay is None else ' / '.join(f'{d:.0f}' for d in delay)} |")
     text = "\n".join(out) + "\n"
     print(text)
     os.makedirs(O, exist_ok=True)

@@ -18,6 +18,9 @@
 /* Work for streamed bodies per loop iteration, all connections together: about 0.25 ms, so
  * that admin requests add at most that to the proxied traffic the same iteration serves. */
 #define ADMIN_BUDGET 256
+/* A body that said WAIT is called again on ctl_admin_wake, and at the latest after this:
+ * for work done off the loop (/host's thread), which cannot wake the loop itself. */
+#define ADMIN_POLL SF_NSEC_PER_MS
 
 struct aconn {
     struct sf_io io;
@@ -57,6 +60,8 @@ struct ctl_admin {
     struct sf_loop_timer nudge;
     struct ctl_admin_access access;
     uint64_t refused_peer, refused_token;
+    int work;         /* the loop's account of admin work (sf_loop_work_add) */
+    uint64_t poll_ns; /* when bodies that said WAIT are called again */
 };
 
 const char *ctl_http_reason(int status)
@@ -380,11 +385,40 @@ static int fill(struct aconn *c, unsigned *budget)
     return 0;
 }
 
+/* Bodies that said WAIT back in the ready queue; whether there were any. */
+static int requeue_waiting(struct ctl_admin *a)
+{
+    int any = 0;
+    for (struct aconn *c = a->conns; c; c = c->next)
+        if (c->waiting) {
+            c->waiting = 0;
+            ready_push(c);
+            any = 1;
+        }
+    return any;
+}
+
+static int any_waiting(const struct ctl_admin *a)
+{
+    for (const struct aconn *c = a->conns; c; c = c->next)
+        if (c->waiting)
+            return 1;
+    return 0;
+}
+
 /* After each batch: slices for the bodies in the ready queue, round robin, within the
- * iteration's budget. */
+ * iteration's budget; the waiting ones again when their poll is due. */
 static void serve(struct sf_hook *h)
 {
     struct ctl_admin *a = CONTAINER(h, struct ctl_admin, hook);
+    if (!a->rhead && !a->dead && !a->conns)
+        return;
+    uint64_t now = sf_loop_now(a->loop);
+    if (now >= a->poll_ns && requeue_waiting(a))
+        a->poll_ns = now + ADMIN_POLL;
+    if (!a->rhead && !a->dead)
+        return;
+    struct sf_loop_mark t0 = sf_loop_mark();
     reap(a);
     unsigned budget = ADMIN_BUDGET;
     while (a->rhead && budget > 0) {
@@ -395,8 +429,14 @@ static void serve(struct sf_hook *h)
         if (flush(c) == 1)
             sent_all(c);
     }
-    if (a->rhead)
-        sf_loop_timer_set(a->loop, &a->nudge, sf_loop_now(a->loop));
+    if (a->rhead) {
+        sf_loop_timer_set(a->loop, &a->nudge, now);
+    } else if (any_waiting(a)) {
+        if (a->poll_ns <= now)
+            a->poll_ns = now + ADMIN_POLL;
+        sf_loop_timer_set(a->loop, &a->nudge, a->poll_ns);
+    }
+    sf_loop_work_add(a->loop, a->work, t0);
 }
 
 static void nudged(struct sf_loop_timer *t)
@@ -406,21 +446,13 @@ static void nudged(struct sf_loop_timer *t)
 
 void ctl_admin_wake(struct ctl_admin *a)
 {
-    int any = 0;
-    for (struct aconn *c = a->conns; c; c = c->next)
-        if (c->waiting) {
-            c->waiting = 0;
-            ready_push(c);
-            any = 1;
-        }
-    if (any)
+    if (requeue_waiting(a))
         sf_loop_timer_set(a->loop, &a->nudge, sf_loop_now(a->loop));
 }
 
-static void conn_io(struct sf_io *io, uint32_t ev)
+static void conn_serve(struct aconn *c)
 {
-    struct aconn *c = CONTAINER(io, struct aconn, io);
-    (void)ev;
+    struct sf_io *io = &c->io;
     while (!c->responding) {
         if (c->reqlen == REQ_MAX) {
             respond_error(c, 431);
@@ -452,6 +484,16 @@ static void conn_io(struct sf_io *io, uint32_t ev)
     }
     if (flush(c) == 1)
         sent_all(c);
+}
+
+static void conn_io(struct sf_io *io, uint32_t ev)
+{
+    struct aconn *c = CONTAINER(io, struct aconn, io);
+    struct ctl_admin *a = c->a;
+    (void)ev;
+    struct sf_loop_mark t0 = sf_loop_mark();
+    conn_serve(c); /* may close c (freed after the batch) */
+    sf_loop_work_add(a->loop, a->work, t0);
 }
 
 static void conn_timeout(struct sf_loop_timer *t)
@@ -527,6 +569,7 @@ struct ctl_admin *ctl_admin_new(struct sf_loop *loop, const struct lb_addr *addr
     }
     a->hook.fn = serve;
     a->nudge.fn = nudged;
+    a->work = sf_loop_work_id(loop, "admin");
     sf_loop_add_hook(loop, &a->hook);
     return a;
 }

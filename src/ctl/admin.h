@@ -51,7 +51,7 @@ int ctl_admin_header(const char *head, size_t len, const char *name, char *out, 
 enum {
     CTL_BODY_DONE, /* the body is complete */
     CTL_BODY_MORE, /* call again with the next slice's budget */
-    CTL_BODY_WAIT, /* nothing to add yet: call again after ctl_admin_wake */
+    CTL_BODY_WAIT, /* nothing to add yet: call again after ctl_admin_wake, or in 1 ms */
     CTL_BODY_FAIL, /* no memory: the connection is closed (500 if nothing was sent) */
 };
 struct ctl_body {

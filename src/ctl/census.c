@@ -2,7 +2,8 @@
  *
  * On kernel sockets a census costs a system call per socket plus sock_diag dumps: thousands
  * of sessions made each scrape hold the loop for tens of milliseconds. So the census is taken
- * in slices (the transport's census op, a budget per loop iteration), at most once per
+ * in slices (the transport's census op, a budget per loop iteration; the dumps on a thread
+ * of the transport's, which the loop only polls), at most once per
  * CENSUS_PERIOD and only while scrapes keep coming; scrapes are answered from the last
  * complete census, with its age. Only a scrape finding none younger than CENSUS_MAX_AGE
  * (the first after start, or after a quiet spell) waits for the next one, without holding
@@ -19,8 +20,11 @@
 /* How long after a scrape the census keeps being refreshed: scrapers that come back within
  * it are answered at once. */
 #define CENSUS_LINGER (10 * SF_NSEC_PER_SEC)
-/* Units per loop iteration (transport.h: about one system call each), ~0.25 ms. */
-#define CENSUS_BUDGET 256
+/* Units per loop iteration (transport.h: about one system call each): 128 TCP_INFO looks,
+ * measured 0.2-0.35 ms (docs/lb.md, "Admin scrapes against proxied traffic"). */
+#define CENSUS_BUDGET 128
+/* How often the loop looks whether the part of a census on the transport's thread is done. */
+#define CENSUS_POLL SF_NSEC_PER_MS
 
 static void complete(struct ctl *ctl, uint64_t now)
 {
@@ -50,12 +54,19 @@ static void step(struct sf_hook *h)
         k->started_ns = now;
         due = now + CENSUS_PERIOD;
     }
-    if (k->running && lb_census_step(ctl->lb, &k->work, CENSUS_BUDGET))
-        complete(ctl, now);
-    /* While one runs, the timer only keeps epoll_wait from blocking (the next slice is
-     * owed in the next iteration); otherwise it brings the loop back when one is due. */
+    int rc = LB_CENSUS_MORE;
+    if (k->running) {
+        struct sf_loop_mark t0 = sf_loop_mark();
+        rc = lb_census_step(ctl->lb, &k->work, CENSUS_BUDGET);
+        if (rc == LB_CENSUS_DONE)
+            complete(ctl, now);
+        sf_loop_work_add(ctl->lb->loop, k->work_id, t0);
+    }
+    /* While one runs, the timer keeps epoll_wait from blocking when the next slice is owed
+     * in the next iteration, or looks again shortly while the rest runs on the transport's
+     * thread; otherwise it brings the loop back when one is due. */
     if (k->running)
-        sf_loop_timer_set(ctl->lb->loop, &k->timer, now);
+        sf_loop_timer_set(ctl->lb->loop, &k->timer, rc == LB_CENSUS_WAIT ? now + CENSUS_POLL : now);
     else if (due < k->wanted_until)
         sf_loop_timer_set(ctl->lb->loop, &k->timer, due);
     else
@@ -96,6 +107,7 @@ void ctl_init(struct ctl *ctl, struct lb *lb)
     ctl->lb = lb;
     ctl->census.hook.fn = step;
     ctl->census.timer.fn = woken;
+    ctl->census.work_id = sf_loop_work_id(lb->loop, "census");
     sf_loop_add_hook(lb->loop, &ctl->census.hook);
 }
 

@@ -209,4 +209,5 @@ void ctl_render_metrics(struct lb *lb, const struct lb_census *c, uint64_t age_n
     lb_transport_metrics(lb->tp, b);
     ctl_render_metrics_process(b);
     ctl_render_metrics_threads(lb, b);
+    ctl_render_metrics_loop(lb, b);
 }

@@ -27,6 +27,7 @@ struct ctl_census {
     uint64_t started_ns, done_ns, wanted_until;
     struct sf_hook hook;
     struct sf_loop_timer timer; /* the next census, or a nudge while one runs */
+    int work_id;                /* the loop's account of census work (sf_loop_work_add) */
 };
 
 /* The admin request handler for a load balancer (ctx: struct ctl). */
@@ -58,6 +59,9 @@ uint32_t ctl_sessions_active(const struct lb *lb);
 uint64_t ctl_sessions_total(const struct lb *lb);
 /* With threads: ,"threads":[{...}] for /stats; nothing with one. */
 void ctl_render_stats_threads(struct lb *lb, struct sf_strbuf *b);
+/* The admin thread's loop iterations (loop.c): synfin_loop_* for /metrics, GET /loop. */
+void ctl_render_metrics_loop(struct lb *lb, struct sf_strbuf *b);
+void ctl_render_loop(struct lb *lb, struct sf_strbuf *b);
 /* The backends' connect time and session duration histograms (metrics_histo.c). */
 void ctl_render_metrics_histograms(struct lb *lb, struct sf_strbuf *b);
 void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,

@@ -201,6 +201,13 @@ int ctl_handle(void *ctx, const struct ctl_admin_req *r, struct ctl_admin_resp *
         return session_route(lb, r, resp);
     if (!strcmp(r->path, "/servers") || !strncmp(r->path, "/servers/", 9))
         return ctl_servers_route(lb, r, resp);
+    if (!strcmp(r->path, "/loop")) {
+        if (!get)
+            return 405;
+        ctl_render_loop(lb, &resp->body);
+        resp->ctype = "application/json";
+        return 200;
+    }
     int kind = !strcmp(r->path, "/metrics")  ? REPORT_METRICS
                : !strcmp(r->path, "/states") ? REPORT_STATES
                : !strcmp(r->path, "/stats")  ? REPORT_STATS

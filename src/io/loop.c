@@ -18,6 +18,13 @@ struct sf_loop {
     struct sf_loop_timer **heap;
     size_t nheap, cap;
     struct sf_hook *hooks, *wake_hooks;
+    struct sf_loop_iter cur; /* the iteration under way */
+    struct sf_loop_stats stats;
+};
+
+const uint64_t sf_loop_bucket_ns[SF_LOOP_BUCKETS] = {
+    50000,   100000,   250000,   500000,   1000000,   2500000,
+    5000000, 10000000, 25000000, 50000000, 100000000, UINT64_MAX,
 };
 
 static uint64_t clock_ns(clockid_t id)
@@ -219,7 +226,63 @@ static void run_timers(struct sf_loop *l)
         struct sf_loop_timer *t = l->heap[0];
         sf_loop_timer_cancel(l, t);
         t->fn(t);
+        l->cur.timers++;
     }
+}
+
+int sf_loop_work_id(struct sf_loop *l, const char *name)
+{
+    struct sf_loop_stats *st = &l->stats;
+    for (int i = 0; i < st->nworks; i++)
+        if (!strcmp(st->work_names[i], name))
+            return i;
+    if (st->nworks == SF_LOOP_WORKS)
+        return -1;
+    st->work_names[st->nworks] = name;
+    return st->nworks++;
+}
+
+struct sf_loop_mark sf_loop_mark(void)
+{
+    return (struct sf_loop_mark){clock_ns(CLOCK_MONOTONIC), clock_ns(CLOCK_THREAD_CPUTIME_ID)};
+}
+
+void sf_loop_work_add(struct sf_loop *l, int id, struct sf_loop_mark since)
+{
+    if (id < 0 || id >= SF_LOOP_WORKS)
+        return;
+    struct sf_loop_mark t = sf_loop_mark();
+    if (t.wall_ns > since.wall_ns)
+        l->cur.work_ns[id] += t.wall_ns - since.wall_ns;
+    if (t.cpu_ns > since.cpu_ns)
+        l->cur.work_cpu_ns[id] += t.cpu_ns - since.cpu_ns;
+}
+
+const struct sf_loop_stats *sf_loop_stats(const struct sf_loop *l)
+{
+    return &l->stats;
+}
+
+/* The end of an iteration: its busy time into the histogram, and into the ring if slow. */
+static void iteration_done(struct sf_loop *l, uint64_t end_ns)
+{
+    struct sf_loop_stats *st = &l->stats;
+    struct sf_loop_iter *it = &l->cur;
+    it->busy_ns = end_ns - it->start_ns;
+    st->iterations++;
+    st->busy_ns += it->busy_ns;
+    if (it->busy_ns > st->max_ns)
+        st->max_ns = it->busy_ns;
+    int b = 0;
+    while (it->busy_ns > sf_loop_bucket_ns[b])
+        b++;
+    st->buckets[b]++;
+    for (int i = 0; i < st->nworks; i++) {
+        st->work_ns[i] += it->work_ns[i];
+        st->work_cpu_ns[i] += it->work_cpu_ns[i];
+    }
+    if (it->busy_ns > SF_LOOP_SLOW_NS)
+        st->slow[st->nslow++ % SF_LOOP_SLOW_MAX] = *it;
 }
 
 int sf_loop_once(struct sf_loop *l, int max_wait_ms)
@@ -237,14 +300,24 @@ int sf_loop_once(struct sf_loop *l, int max_wait_ms)
     if (n < 0 && errno != EINTR)
         return -errno;
     sf_loop_update_time(l);
+    memset(&l->cur, 0, sizeof l->cur);
+    l->cur.start_ns = l->now;
+    l->cur.events = n > 0 ? (uint32_t)n : 0;
     hooks_run(l->wake_hooks);
     for (int i = 0; i < n; i++) {
         struct sf_io *io = evs[i].data.ptr;
         if (io->fn)
             io->fn(io, evs[i].events);
     }
+    uint64_t t_events = clock_ns(CLOCK_MONOTONIC);
     run_timers(l);
+    uint64_t t_timers = clock_ns(CLOCK_MONOTONIC);
     hooks_run(l->hooks);
+    uint64_t t_end = clock_ns(CLOCK_MONOTONIC);
+    l->cur.events_ns = t_events - l->cur.start_ns;
+    l->cur.timers_ns = t_timers - t_events;
+    l->cur.hooks_ns = t_end - t_timers;
+    iteration_done(l, t_end);
     return 0;
 }
 

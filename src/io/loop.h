@@ -66,6 +66,53 @@ uint64_t sf_loop_update_time(struct sf_loop *l);
 /* Wall-clock time of the current iteration, for log lines. */
 uint64_t sf_loop_wall_ns(const struct sf_loop *l);
 
+/* How long iterations hold the loop, and what ran in them (docs/architecture.md, "Loop
+ * iterations"): an iteration is busy from its wakeup after epoll_wait to the end of its
+ * hooks. Four clock reads per iteration; kinds of work that want their own account (the
+ * admin listener, the census) time themselves with sf_loop_work_add. */
+#define SF_LOOP_BUCKETS  12 /* histogram buckets, the last one without bound */
+#define SF_LOOP_WORKS    6  /* named kinds of work per loop */
+#define SF_LOOP_SLOW_NS  SF_NSEC_PER_MS
+#define SF_LOOP_SLOW_MAX 32 /* the slow iterations kept, the most recent */
+/* Upper bounds of the buckets (ns), increasing; the last is UINT64_MAX. */
+extern const uint64_t sf_loop_bucket_ns[SF_LOOP_BUCKETS];
+
+/* One iteration: where its busy time went. */
+struct sf_loop_iter {
+    uint64_t start_ns; /* monotonic, at its wakeup */
+    uint64_t busy_ns;  /* wakeup to the end of its hooks */
+    uint64_t events_ns, timers_ns, hooks_ns;
+    uint64_t work_ns[SF_LOOP_WORKS];     /* inside those, each named kind of work */
+    uint64_t work_cpu_ns[SF_LOOP_WORKS]; /* the thread's CPU time in it: less when preempted */
+    uint32_t events, timers;             /* handled */
+};
+
+struct sf_loop_stats {
+    uint64_t iterations, busy_ns, max_ns;
+    uint64_t buckets[SF_LOOP_BUCKETS]; /* iterations by busy time, not cumulative */
+    uint64_t work_ns[SF_LOOP_WORKS];   /* totals */
+    uint64_t work_cpu_ns[SF_LOOP_WORKS];
+    const char *work_names[SF_LOOP_WORKS];
+    int nworks;
+    /* Iterations busy more than SF_LOOP_SLOW_NS (the bucket above it): a ring of the last
+     * SF_LOOP_SLOW_MAX, slow[(nslow - 1) % SF_LOOP_SLOW_MAX] the latest; nslow counts them all. */
+    struct sf_loop_iter slow[SF_LOOP_SLOW_MAX];
+    uint64_t nslow;
+};
+
+/* The id of a kind of work named name (a string that outlives the loop), registered on
+ * first use: 0 to SF_LOOP_WORKS - 1, or -1 when all are taken. */
+int sf_loop_work_id(struct sf_loop *l, const char *name);
+/* The start of a piece of work: the monotonic clock and the thread's CPU time (a system
+ * call: for admin and census slices, not per session event). */
+struct sf_loop_mark {
+    uint64_t wall_ns, cpu_ns;
+};
+struct sf_loop_mark sf_loop_mark(void);
+/* Counts the time since a mark to work id in the current iteration (id < 0: nothing). */
+void sf_loop_work_add(struct sf_loop *l, int id, struct sf_loop_mark since);
+const struct sf_loop_stats *sf_loop_stats(const struct sf_loop *l);
+
 /* Runs until sf_loop_stop; returns 0, or -errno if epoll_wait fails. */
 int sf_loop_run(struct sf_loop *l);
 void sf_loop_stop(struct sf_loop *l);

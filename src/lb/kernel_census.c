@@ -3,6 +3,8 @@
 #include "diag/sockdiag.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
@@ -179,62 +181,147 @@ static int scope_ports(const struct lb_census_scope *s, uint16_t **out, size_t *
     return 0;
 }
 
-void lb_kernel_census_diag_reset(struct lb_kernel_diag *d)
+/* The whole part for s into c, in the calling thread. */
+static void diag_all(const struct lb_census_scope *s, struct lb_census *c)
 {
-    if (d->open)
-        sf_sockdiag_close(&d->st);
-    free(d->ports);
-    memset(d, 0, sizeof *d);
+    uint16_t *ports = NULL;
+    size_t nports = 0;
+    int rc = scope_ports(s, &ports, &nports);
+    for (size_t i = 0; rc == 0 && i < nports; i++) {
+        struct sf_sockdiag_query q = {
+            .family = AF_UNSPEC,
+            .states = SF_KSTATE_BIT(SF_KS_TIME_WAIT) | SF_KSTATE_BIT(SF_KS_SYN_RECV) |
+                      SF_KSTATE_BIT(SF_KS_NEW_SYN_RECV),
+            .port = ports[i],
+        };
+        struct diag_ctx dc = {s, c, ports[i], ports, nports};
+        rc = sf_sockdiag_dump(&q, on_entry, &dc);
+    }
+    if (rc < 0)
+        c->diag_error = rc;
+    free(ports);
+    c->states[SF_TIME_WAIT] += c->tw_frontend + c->tw_backend + c->tw_respond;
 }
 
-static int diag_finish(struct lb_kernel_diag *d, struct lb_census *c)
+/* A copy of the scope that the thread owns: the loop's may be freed by a reload meanwhile. */
+struct lb_kernel_diag_job {
+    pthread_t thread;
+    _Atomic int done;
+    struct lb_census_scope scope;
+    const struct lb_addr **fe, **rs;
+    struct lb_census_server *sv;
+    struct lb_addr *addrs;
+    struct lb_source *sources;
+    struct lb_census found;
+};
+
+static void job_free(struct lb_kernel_diag_job *j)
 {
-    lb_kernel_census_diag_reset(d);
-    c->states[SF_TIME_WAIT] += c->tw_frontend + c->tw_backend + c->tw_respond;
-    return 1;
+    free(j->fe);
+    free(j->rs);
+    free(j->sv);
+    free(j->addrs);
+    free(j->sources);
+    free(j);
+}
+
+static struct lb_kernel_diag_job *job_new(const struct lb_census_scope *s)
+{
+    struct lb_kernel_diag_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    size_t nsrc = 0;
+    for (size_t i = 0; i < s->nservers; i++)
+        nsrc += s->servers[i].nsources;
+    j->fe = calloc(s->nfrontends + 1, sizeof *j->fe);
+    j->rs = calloc(s->nresponds + 1, sizeof *j->rs);
+    j->sv = calloc(s->nservers + 1, sizeof *j->sv);
+    j->addrs = calloc(s->nfrontends + s->nresponds + s->nservers + 1, sizeof *j->addrs);
+    j->sources = calloc(nsrc + 1, sizeof *j->sources);
+    if (!j->fe || !j->rs || !j->sv || !j->addrs || !j->sources) {
+        job_free(j);
+        return NULL;
+    }
+    struct lb_addr *a = j->addrs;
+    struct lb_source *src = j->sources;
+    for (size_t i = 0; i < s->nfrontends; i++) {
+        *a = *s->frontends[i];
+        j->fe[i] = a++;
+    }
+    for (size_t i = 0; i < s->nresponds; i++) {
+        *a = *s->responds[i];
+        j->rs[i] = a++;
+    }
+    for (size_t i = 0; i < s->nservers; i++) {
+        const struct lb_census_server *sv = &s->servers[i];
+        *a = *sv->addr;
+        if (sv->nsources)
+            memcpy(src, sv->sources, sv->nsources * sizeof *src);
+        j->sv[i] = (struct lb_census_server){a++, src, sv->nsources};
+        src += sv->nsources;
+    }
+    j->scope =
+        (struct lb_census_scope){j->fe, j->rs, s->nfrontends, s->nresponds, j->sv, s->nservers};
+    return j;
+}
+
+static void *job_run(void *arg)
+{
+    struct lb_kernel_diag_job *j = arg;
+    diag_all(&j->scope, &j->found);
+    atomic_store_explicit(&j->done, 1, memory_order_release);
+    return NULL;
+}
+
+/* The thread's counts into c once it has finished. */
+static void job_join(struct lb_kernel_diag *d, struct lb_census *c)
+{
+    struct lb_kernel_diag_job *j = d->job;
+    pthread_join(j->thread, NULL);
+    if (c) {
+        const struct lb_census *f = &j->found;
+        c->tw_frontend += f->tw_frontend;
+        c->tw_backend += f->tw_backend;
+        c->tw_respond += f->tw_respond;
+        c->states[SF_TIME_WAIT] += f->states[SF_TIME_WAIT];
+        c->states[SF_SYN_RECEIVED] += f->states[SF_SYN_RECEIVED];
+        if (f->diag_error)
+            c->diag_error = f->diag_error;
+    }
+    job_free(j);
+    d->job = NULL;
+}
+
+void lb_kernel_census_diag_reset(struct lb_kernel_diag *d)
+{
+    if (d->job)
+        job_join(d, NULL);
+    d->started = 0;
 }
 
 int lb_kernel_census_diag_step(struct lb_kernel_diag *d, const struct lb_census_scope *s,
-                               struct lb_census *c, unsigned *budget)
+                               struct lb_census *c, int background)
 {
     if (!d->started) {
         d->started = 1;
-        int rc = scope_ports(s, &d->ports, &d->nports);
-        if (rc < 0) {
-            c->diag_error = rc;
-            return diag_finish(d, c);
+        if (background && (s->nfrontends || s->nresponds || s->nservers))
+            d->job = job_new(s);
+        if (d->job) {
+            /* Signals stay blocked in the thread: it inherits the loop's mask. */
+            if (pthread_create(&d->job->thread, NULL, job_run, d->job) == 0) {
+                pthread_setname_np(d->job->thread, "synfin-census");
+                return LB_CENSUS_WAIT;
+            }
+            job_free(d->job);
+            d->job = NULL;
         }
+        diag_all(s, c);
+        d->started = 0;
+        return LB_CENSUS_DONE;
     }
-    unsigned batches = *budget / LB_KERNEL_DIAG_BATCH_UNITS;
-    if (batches == 0)
-        batches = 1;
-    while (d->next < d->nports && batches > 0) {
-        if (!d->open) {
-            struct sf_sockdiag_query q = {
-                .family = AF_UNSPEC,
-                .states = SF_KSTATE_BIT(SF_KS_TIME_WAIT) | SF_KSTATE_BIT(SF_KS_SYN_RECV) |
-                          SF_KSTATE_BIT(SF_KS_NEW_SYN_RECV),
-                .port = d->ports[d->next],
-            };
-            sf_sockdiag_open(&d->st, &q);
-            d->open = 1;
-        }
-        struct diag_ctx dc = {s, c, d->ports[d->next], d->ports, d->nports};
-        unsigned long before = d->st.batches;
-        int rc = sf_sockdiag_step(&d->st, batches, on_entry, &dc);
-        unsigned long used = d->st.batches - before;
-        batches = used < batches ? batches - (unsigned)used : 0;
-        unsigned long cost = used * LB_KERNEL_DIAG_BATCH_UNITS;
-        *budget = cost < *budget ? *budget - (unsigned)cost : 0;
-        if (rc == 1)
-            return 0;
-        sf_sockdiag_close(&d->st);
-        d->open = 0;
-        if (rc < 0) {
-            c->diag_error = rc;
-            return diag_finish(d, c);
-        }
-        d->next++;
-    }
-    return d->next < d->nports ? 0 : diag_finish(d, c);
+    if (!atomic_load_explicit(&d->job->done, memory_order_acquire))
+        return LB_CENSUS_WAIT;
+    job_join(d, c);
+    d->started = 0;
+    return LB_CENSUS_DONE;
 }

@@ -13,27 +13,26 @@
 int lb_kernel_fd_info(int fd, struct lb_conn_info *i);
 /* Counts one socket by its TCP_INFO state. */
 void lb_kernel_census_fd(int fd, struct lb_census *c);
-/* The sock_diag part of a census in progress: one dump per watched port, read in batches. */
+/* The sock_diag part of a census: one dump per watched port. A dump cannot be bounded in
+ * time: with few entries for a port, one read walks the kernel's whole established hash
+ * (every TCP socket of the host: with 12,000 of them, 4-5 ms of CPU in a single recv). So
+ * a census in slices reads it on a thread of its own, over a copy of the scope taken when
+ * the part begins, while the loop counts its sockets; the loop only looks whether the
+ * thread is done. */
+struct lb_kernel_diag_job;
 struct lb_kernel_diag {
     int started;
-    uint16_t *ports;     /* the scope's ports when the part began, sorted, each once */
-    size_t nports, next; /* ports[next] is the one being dumped */
-    int open;            /* st holds its dump */
-    struct sf_sockdiag_stream st;
+    struct lb_kernel_diag_job *job; /* the thread's, until it is joined */
 };
 
-/* A sock_diag batch costs this many census units (transport.h: a unit is one socket looked
- * at with TCP_INFO, ~1 us): besides up to 32 KiB of entries, a batch may walk the kernel's
- * whole established hash looking for matches (262,144 buckets on a 2 GiB machine: most of a
- * millisecond for a port with few entries), so a batch is worth a whole slice. */
-#define LB_KERNEL_DIAG_BATCH_UNITS 256
-
-/* Counts TIME_WAIT and SYN_RECEIVED entries on the scope's addresses, taking from *budget
- * (at least one batch per call). Returns 1 when that part of the census is complete (d is
- * then reset for the next census), 0 when it needs another call. */
+/* Counts TIME_WAIT and SYN_RECEIVED entries on the scope's addresses into c. background 0:
+ * all of it in this call (LB_CENSUS_DONE). Otherwise the first call starts the thread and
+ * each call returns LB_CENSUS_WAIT until it has finished, then adds what it counted and
+ * returns LB_CENSUS_DONE (d is then reset for the next census). Without a thread (none
+ * could be made) it is read in the call, as with background 0. */
 int lb_kernel_census_diag_step(struct lb_kernel_diag *d, const struct lb_census_scope *s,
-                               struct lb_census *c, unsigned *budget);
-/* Drops a part in progress (the transport is freed). */
+                               struct lb_census *c, int background);
+/* Drops a part in progress, waiting for its thread (the transport is freed). */
 void lb_kernel_census_diag_reset(struct lb_kernel_diag *d);
 
 #endif

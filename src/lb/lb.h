@@ -205,7 +205,9 @@ int lb_kill_session(struct lb *lb, uint64_t id);
 /* One slice of the transport's census of synfin's own TCP (transport.h: the census op),
  * scoped to the running config's addresses: at most about `budget` units of work (0: no
  * bound). c is zeroed by the caller before a census's first slice and passed unchanged to
- * the next. Returns 1 when the census in c is complete, 0 when it needs another slice. */
+ * the next. Returns LB_CENSUS_DONE when the census in c is complete, LB_CENSUS_MORE when it
+ * needs another slice, LB_CENSUS_WAIT when the rest runs on the transport's thread (call
+ * again a little later). */
 int lb_census_step(struct lb *lb, struct lb_census *c, unsigned budget);
 
 /* Session cursors: opened at the newest session, closed before lb_free. */

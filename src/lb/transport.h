@@ -337,14 +337,18 @@ static inline void lb_conn_set_handler(struct lb_conn *c, lb_conn_fn fn, void *c
 /* The census in slices, so that counting thousands of connections never holds the loop (on
  * kernel sockets each costs a system call, and the kernel cannot report transitions for a
  * count kept as events happen). The first call after a census completed starts a new one;
- * each call does at most about `budget` units of work (a unit: one socket looked at; a
- * batch of up to 32 KiB of sock_diag entries is 32) and adds what it counted to c, which the
- * caller zeroed before the first call and passes unchanged to the next ones. Returns 1 when
- * the census in c is complete, 0 when it needs another call. budget 0: no bound, one call.
+ * each call does at most about `budget` units of work (a unit: one socket looked at) and
+ * adds what it counted to c, which the caller zeroed before the first call and passes
+ * unchanged to the next ones. Returns LB_CENSUS_DONE when the census in c is complete,
+ * LB_CENSUS_MORE when it needs another call, LB_CENSUS_WAIT when what is left runs on a
+ * thread of the transport's (the kernel's sock_diag dumps): call again a little later, no
+ * work is owed on the loop meanwhile. budget 0: no bound, one call, done.
  * A connection opened after the census started is not in it, nor one closed before its
  * turn; every other one is counted exactly once. s may change between calls (a reload): each
- * call counts with the scope it is given. A transport that keeps counters (the engine)
- * completes in the first call whatever the budget. */
+ * call counts with the scope it is given, the part on a thread with the scope of the call
+ * that started it. A transport that keeps counters (the engine) completes in the first call
+ * whatever the budget. */
+enum { LB_CENSUS_MORE = 0, LB_CENSUS_DONE = 1, LB_CENSUS_WAIT = 2 };
 static inline int lb_transport_census(struct lb_transport *t, const struct lb_census_scope *s,
                                       struct lb_census *c, unsigned budget)
 {

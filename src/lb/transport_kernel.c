@@ -69,7 +69,7 @@ struct ktransport {
     /* The census in progress (k_census): the next live connection to count. New connections
      * go in at the head of the live list, behind it; one that closes while the cursor is on
      * it moves the cursor on (live_del). */
-    int census_running;
+    int census_running, census_diag_done;
     struct kconn *census_next;
     struct lb_kernel_diag census_diag;
     struct lb_epset out; /* outgoing connections by local end (named ones) */
@@ -705,19 +705,26 @@ static int k_census(struct lb_transport *tp, const struct lb_census_scope *s, st
     unsigned left = budget ? budget : UINT_MAX;
     if (!t->census_running) {
         t->census_running = 1;
+        t->census_diag_done = 0;
         /* Listeners are few (one per address): all in the first slice, off the budget. */
         for (const struct klistener *l = t->live_listeners; l; l = l->lnext)
             lb_kernel_census_fd(l->io.fd, c);
         t->census_next = t->live;
     }
+    /* The sock_diag part first: sliced, it runs on its thread while the loop counts. */
+    if (!t->census_diag_done)
+        t->census_diag_done =
+            lb_kernel_census_diag_step(&t->census_diag, s, c, budget != 0) == LB_CENSUS_DONE;
     for (; t->census_next && left > 0; left--) {
         lb_kernel_census_fd(t->census_next->io.fd, c);
         t->census_next = t->census_next->lnext;
     }
-    if (t->census_next || !lb_kernel_census_diag_step(&t->census_diag, s, c, &left))
-        return 0;
+    if (t->census_next)
+        return LB_CENSUS_MORE;
+    if (!t->census_diag_done)
+        return LB_CENSUS_WAIT;
     t->census_running = 0;
-    return 1;
+    return LB_CENSUS_DONE;
 }
 
 static void k_metrics(struct lb_transport *tp, struct sf_strbuf *b)

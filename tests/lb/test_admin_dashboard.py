@@ -37,6 +37,18 @@ def tcp_events(d):
     return out
 
 
+def host_threads(pid):
+    """synfin's threads named synfin-host (one per /host request being made)."""
+    n = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                n += f.read().strip() == "synfin-host"
+        except OSError:
+            pass  # ended meanwhile
+    return n
+
+
 def setup():
     be = Backend(echo)
     fport, aport = free_port(), free_port()
@@ -195,6 +207,30 @@ def host_is_synfin_stats_view():
         ids = {f["id"] for f in h["findings"]}
         assert "port-range" in ids, ids  # a note the advisor always gives
         assert all(f["title"] and f["evidence"] for f in h["findings"])
+        # collected on a thread per request, which frees what it made once the body lets go
+        # of it: clients that leave before their answer, and several at once, each of which
+        # gets a whole document
+        for _ in range(8):
+            with socket.create_connection(("127.0.0.1", aport), timeout=5) as s:
+                s.sendall(b"GET /host HTTP/1.0\r\n\r\n")
+        socks = [socket.create_connection(("127.0.0.1", aport), timeout=10) for _ in range(4)]
+        for s in socks:
+            s.sendall(b"GET /host HTTP/1.0\r\n\r\n")
+        for s in socks:
+            data = b""
+            while (d := s.recv(65536)):
+                data += d
+            s.close()
+            head, _, body = data.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200"), head
+            assert list(json.loads(body)["tcp_states"]) == STATES
+        # every thread of theirs has ended, those whose clients left too (no census runs: no
+        # /metrics or /stats was asked)
+        wait_until(lambda: host_threads(lb.p.pid) == 0, 10, what="the /host threads ended")
+        assert admin_json(aport, "/stats")["version"] == 1
+        # the admin work, polls included, is in the loop's account
+        lp = admin_json(aport, "/loop")
+        assert lp["work_s"]["admin"] > 0, lp
     be.close()
 
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """/metrics beyond the balancer's counters: the process collector's families (process_*, as
 every Prometheus client library names them) against /proc of the synfin under test, the
-backends' connect time and session duration histograms (Prometheus histogram form), and
+backends' connect time and session duration histograms (Prometheus histogram form), the
+loop's iteration histogram and GET /loop, and
 `promtool check metrics` on the whole page when promtool is installed."""
+import json
 import os
 import re
 import shutil
@@ -119,6 +121,45 @@ def connect_and_duration_histograms():
         # a connect on this host takes under 10 ms
         buckets, _, _ = histogram(smp, "synfin_backend_connect_seconds", "b")
         assert dict(buckets)[0.01] == 7, buckets
+
+
+@t.test
+def loop_iterations_counted():
+    """synfin_loop_* and GET /loop: every iteration in the histogram, the admin and census
+    work counted, the slow ones (over 1 ms) in the ring as many as above the 1 ms bucket."""
+    fport, aport = free_port(), free_port()
+    with closing(Backend(named("l"))) as be, Synfin(conf(fport, be.port, aport)):
+        first = samples(metrics(aport))  # the first scrape waits for a census
+        for _ in range(5):
+            assert one_session(fport).endswith(b"l")
+        smp = samples(metrics(aport))
+        name = "synfin_loop_iteration_seconds"
+        buckets = sorted((float("inf") if lbl == '{le="+Inf"}' else float(lbl[5:-2]), v)
+                         for (n, lbl), v in smp.items() if n == name + "_bucket")
+        assert len(buckets) == 12 and buckets[-1][1] == smp[(name + "_count", "")], buckets
+        assert all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:])), buckets
+        # five sessions take iterations of their own: accept, connect, relay, close
+        assert smp[(name + "_count", "")] >= first[(name + "_count", "")] + 5, (first, smp)
+        assert 0 < smp[(name + "_sum", "")] <= smp[(name + "_count", "")] * 0.1, smp
+        work = "synfin_loop_work_seconds_total"
+        for w in ("admin", "census"):
+            assert smp[(work, f'{{work="{w}"}}')] > 0, (w, smp)
+            assert smp[("synfin_loop_work_cpu_seconds_total", f'{{work="{w}"}}')] > 0, (w, smp)
+        assert smp[(work, '{work="admin"}')] > first[(work, '{work="admin"}')], (first, smp)
+        status, body = http_get(aport, "/loop")
+        assert status == 200, status
+        lp = json.loads(body)
+        assert lp["iterations"] > smp[(name + "_count", "")], lp
+        assert sum(b["n"] for b in lp["buckets"]) == lp["iterations"], lp
+        above = sum(b["n"] for b in lp["buckets"] if b["le_ms"] is None or b["le_ms"] > 1)
+        assert lp["slow_total"] == above, lp
+        assert len(lp["slow"]) == min(above, 32), lp
+        seqs = [it["seq"] for it in lp["slow"]]
+        assert seqs == list(range(above - 1, above - 1 - len(seqs), -1)), seqs
+        for it in lp["slow"]:
+            assert it["busy_ms"] > 1 and set(it["work_ms"]) == {"admin", "census"}, it
+            assert it["events_ms"] + it["timers_ms"] + it["hooks_ms"] <= it["busy_ms"] + 0.002
+        assert http_get(aport, "/loop", method="POST")[0] == 405
 
 
 @t.test
