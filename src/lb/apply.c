@@ -4,6 +4,7 @@
 #include "lb/lb.h"
 #include "lb/log.h"
 #include "lb/session.h"
+#include "lb/source_ports.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -121,9 +122,13 @@ static int backend_update(struct lb *lb, struct lb_backend *b, const struct lb_b
     b->servers = ns;
     b->nservers = bc->nservers;
     uint32_t old_size = b->conf.maglev_size;
+    struct lb_source old_src[LB_SOURCES_MAX];
+    uint32_t nold_src = b->conf.profile.nsources;
+    memcpy(old_src, b->conf.profile.sources, sizeof old_src);
     b->conf = *bc;
     b->conf.servers = NULL;
     b->conf.nservers = 0;
+    lb_source_ports_plan(lb, b, old_src, nold_src);
     if (b->maglev && old_size != bc->maglev_size) {
         free(b->maglev);
         b->maglev = NULL;
@@ -513,6 +518,7 @@ int lb_apply(struct lb *lb, const struct lb_config *c, char *err, size_t errlen)
     lb_log_set(lb, &p.log);
     p.log.f = NULL;
     p.log.owned = 0;
+    lb_source_ports_log(lb);
     lb->kick_accept = 1;
     for (size_t i = 0; i < lb->nfe; i++)
         lb->fe[i]->paused = 1; /* accept whatever waits, after this batch */

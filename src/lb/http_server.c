@@ -152,7 +152,11 @@ int lb_http_server_room_retry(struct lb_session *s)
         return 0;
     }
     leave_wait(s);
-    return lb_http_server_start(s, NULL);
+    s->rewait = 1;
+    int rc = lb_http_server_start(s, NULL);
+    if (rc == 0)
+        s->rewait = 0;
+    return rc;
 }
 
 /* A connect failed (err: errno, 0 for the timeout): the next server while retries last. */
@@ -170,7 +174,7 @@ int lb_http_server_connect_timeout(struct lb_session *s)
 
 static int local_shortage(int err)
 {
-    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM || err == EADDRINUSE;
 }
 
 static int connect_server(struct lb_session *s)

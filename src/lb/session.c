@@ -334,13 +334,10 @@ void lb_session_wait_room(struct lb_session *s, int err)
 {
     struct lb *lb = s->lb;
     uint64_t now = sf_loop_now(lb->loop);
-    if (!s->waiting) {
-        s->waiting = 1;
+    int again = s->rewait; /* the same shortage still: its wait and log line go on */
+    s->rewait = 0;
+    if (!s->waiting && !again) {
         s->t_wait = now;
-        if (!s->t_queued)
-            s->t_queued = now;
-        lb->npending++;
-        lb->nwaiting++;
         char who[LB_NAME_MAX + 16];
         snprintf(who, sizeof who, "backend=%s", s->be->conf.name);
         if (err == EMFILE || err == ENFILE)
@@ -348,6 +345,13 @@ void lb_session_wait_room(struct lb_session *s, int err)
         else
             lb_logf(lb, "event=connect_error %s error=\"%s\" session=%llu", who, strerror(err),
                     (unsigned long long)s->id);
+    }
+    if (!s->waiting) {
+        s->waiting = 1;
+        if (!s->t_queued)
+            s->t_queued = now;
+        lb->npending++;
+        lb->nwaiting++;
     }
     s->state = LB_S_QUEUED;
     s->t_retry = now + ROOM_RETRY_NS;
@@ -382,14 +386,17 @@ static void room_retry(struct lb_session *s)
         return;
     }
     leave_wait(s);
-    connect_next(s, NULL);
+    s->rewait = 1;
+    if (connect_next(s, NULL) == 0)
+        s->rewait = 0;
 }
 
-/* Descriptors and memory come back as soon as any connection closes: worth waiting for.
- * EADDRNOTAVAIL is not among them: a source address not on the host stays so. */
+/* Descriptors, memory and the ports of a `source` range (EADDRINUSE: all busy) come back
+ * as soon as connections close: worth waiting for. EADDRNOTAVAIL is not among them: a
+ * source address not on the host stays so. */
 static int local_shortage(int err)
 {
-    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM || err == EADDRINUSE;
 }
 
 /* Connects to `chosen`, or to a server the balancer picks. Returns -1 if s ended. */

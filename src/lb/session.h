@@ -46,6 +46,7 @@ struct lb_session {
     uint32_t retries;
     struct lb_server *failed; /* the server whose connect failed last */
     unsigned waiting : 1;     /* for room to connect (lb->nwaiting), retried at t_retry */
+    unsigned rewait : 1;      /* ... in a retry: a new wait goes on from t_wait, unlogged */
     unsigned counted : 1;     /* in its backend's sessions_total */
     unsigned looped : 1;      /* the last connect led back into synfin */
     unsigned proxy_wait : 1;  /* accept_proxy: reading the PROXY header, no server yet */

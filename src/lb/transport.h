@@ -105,12 +105,19 @@ struct lb_listen_opts {
 struct lb_source {
     struct lb_addr addr;
     uint16_t port_lo, port_hi; /* 0, 0: the kernel chooses */
-    uint32_t next;             /* cursor over the range when the kernel cannot choose */
+    uint32_t next;             /* cursor over the range (0 to its size) when we choose */
+    /* The kernel transport walks the range itself: it does not lie inside the system's
+     * ip_local_port_range, which IP_LOCAL_PORT_RANGE could only narrow (lb/source_ports.c). */
+    uint8_t walk;
+    uint8_t unlogged; /* that choice is new since the last apply: not logged yet */
 };
 
 struct lb_connect_opts {
     struct lb_addr dst;
-    struct lb_source *src; /* NULL: the kernel's choice; its cursor advances */
+    /* NULL: the kernel's choice; its cursor advances. A connect that finds no port of the
+     * source's range free returns -EADDRINUSE (the range is busy until connections end);
+     * -EADDRNOTAVAIL is the source address itself (not on the host). */
+    struct lb_source *src;
     struct lb_sockopts sock;
 };
 

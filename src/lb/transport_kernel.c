@@ -264,35 +264,113 @@ static int apply_sockopts(int fd, const struct lb_sockopts *o, int nodelay)
     return 0;
 }
 
-/* Binds toward a source address; with a port range the kernel picks the port at connect time
- * (IP_LOCAL_PORT_RANGE), or we walk the range when the kernel is older than 6.3. */
-static int bind_source(struct ktransport *t, int fd, struct lb_source *s)
+/* Ports tried in a source's range per connect when synfin picks them (as on the stack). */
+#define WALK_TRIES 256
+
+/* A new socket with the profile's options, ready to bind toward the source (if any). A port
+ * the kernel chooses at connect time (IP_BIND_ADDRESS_NO_PORT) is shared by connections
+ * toward different destinations; `ranged` keeps it within the source's range
+ * (IP_LOCAL_PORT_RANGE, which the kernel narrows to the system's range: the caller knows the
+ * range lies inside it). A port of our own choice (`own_port`) is bound with SO_REUSEADDR
+ * for the same sharing: connect then refuses a duplicate 4-tuple (EADDRNOTAVAIL). Returns
+ * the descriptor, or -errno (-ENOPROTOOPT: no IP_LOCAL_PORT_RANGE, Linux before 6.3). */
+static int open_socket(struct ktransport *t, const struct lb_connect_opts *o, int own_port,
+                       int ranged)
+{
+    int fd =
+        counted(t, socket(o->dst.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (fd < 0)
+        return -errno;
+    int rc = apply_sockopts(fd, &o->sock, 0);
+    if (rc == 0 && o->src && own_port)
+        rc = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+    if (rc == 0 && o->src && !own_port)
+        set_int(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1);
+    if (rc == 0 && ranged) {
+        const struct lb_source *s = o->src;
+        uint32_t range = (uint32_t)s->port_lo | ((uint32_t)s->port_hi << 16);
+        if (set_int(fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, (int)range) < 0)
+            rc = -ENOPROTOOPT;
+    }
+    if (rc < 0) {
+        close_fd(t, fd);
+        return rc;
+    }
+    return fd;
+}
+
+static int bind_port(int fd, const struct lb_source *s, uint16_t port)
 {
     struct lb_addr a = s->addr;
-    set_int(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1);
-    if (s->port_lo == 0) {
-        lb_addr_set_port(&a, 0);
-        return bind(fd, &a.u.sa, a.len) < 0 ? -errno : 0;
-    }
-    if (!t->no_port_range) {
-        uint32_t range = (uint32_t)s->port_lo | ((uint32_t)s->port_hi << 16);
-        if (set_int(fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, (int)range) == 0) {
-            lb_addr_set_port(&a, 0);
-            return bind(fd, &a.u.sa, a.len) < 0 ? -errno : 0;
-        }
-        t->no_port_range = 1;
-    }
+    lb_addr_set_port(&a, port);
+    return bind(fd, &a.u.sa, a.len) < 0 ? -errno : 0;
+}
+
+/* connect() on a non-blocking socket: 0 if it is under way or done (*done then says which),
+ * else -errno. */
+static int start_connect(int fd, const struct lb_addr *dst, int *done)
+{
+    *done = connect(fd, &dst->u.sa, dst->len) == 0;
+    return *done || errno == EINPROGRESS ? 0 : -errno;
+}
+
+/* Walks the source's range from where the last walk stopped (the cursor wraps; each thread
+ * starts its own elsewhere, lb/source_ports.c). A port that a socket of someone else's holds
+ * without SO_REUSEADDR, or a listener, refuses the bind: the same socket, still unbound,
+ * tries the next. A port that one of our connections holds toward this very destination
+ * refuses the connect: a new socket tries the next. -EADDRINUSE when none of the ports
+ * tried was free: the range is busy, which passes as its connections end (the session
+ * waits for room). */
+static int walk_range(struct ktransport *t, const struct lb_connect_opts *o, int *done)
+{
+    struct lb_source *s = o->src;
     uint32_t n = (uint32_t)(s->port_hi - s->port_lo) + 1;
-    int rc = -EADDRNOTAVAIL;
-    for (uint32_t i = 0; i < n && i < 256; i++) {
-        lb_addr_set_port(&a, (uint16_t)(s->port_lo + (s->next++ % n)));
-        if (bind(fd, &a.u.sa, a.len) == 0)
-            return 0;
-        rc = -errno;
-        if (rc != -EADDRINUSE)
-            break;
+    int fd = -1;
+    for (uint32_t i = 0; i < n && i < WALK_TRIES; i++) {
+        uint16_t port = (uint16_t)(s->port_lo + s->next % n);
+        s->next = (s->next + 1) % n;
+        if (fd < 0 && (fd = open_socket(t, o, 1, 0)) < 0)
+            return fd;
+        int rc = bind_port(fd, s, port);
+        if (rc == -EADDRINUSE)
+            continue;
+        int bound = rc == 0;
+        if (bound && (rc = start_connect(fd, &o->dst, done)) == 0)
+            return fd;
+        close_fd(t, fd);
+        fd = -1;
+        if (!bound || rc != -EADDRNOTAVAIL) /* the bind's: the address itself is not ours */
+            return rc;
     }
-    return rc;
+    if (fd >= 0)
+        close_fd(t, fd);
+    return -EADDRINUSE;
+}
+
+/* The connecting socket toward o->dst from o->src, or -errno. A source's port range is the
+ * kernel's to choose in (IP_LOCAL_PORT_RANGE) when it lies inside the system's range
+ * (s->walk clear, lb/source_ports.c); outside it, or before Linux 6.3, the kernel would not
+ * keep to it, so the range is walked here. */
+static int open_connect(struct ktransport *t, const struct lb_connect_opts *o, int *done)
+{
+    const struct lb_source *s = o->src;
+    int ranged = s && s->port_lo;
+    if (ranged && (s->walk || t->no_port_range))
+        return walk_range(t, o, done);
+    int fd = open_socket(t, o, 0, ranged);
+    if (fd == -ENOPROTOOPT) {
+        t->no_port_range = 1;
+        return walk_range(t, o, done);
+    }
+    if (fd < 0)
+        return fd;
+    int rc = o->src ? bind_port(fd, s, 0) : 0;
+    int bound = rc == 0;
+    if (bound && (rc = start_connect(fd, &o->dst, done)) == 0)
+        return fd;
+    close_fd(t, fd);
+    /* The address was bound, so no port was left in the range: busy, as in walk_range. */
+    return ranged && bound && rc == -EADDRNOTAVAIL ? -EADDRINUSE : rc;
 }
 
 /* The local port exists once connect has been called (the kernel picks it before the SYN),
@@ -313,30 +391,21 @@ static int k_connect(struct lb_transport *tp, const struct lb_connect_opts *o, l
                      void *ctx, struct lb_conn **out)
 {
     struct ktransport *t = (struct ktransport *)tp;
-    int fd =
-        counted(t, socket(o->dst.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    int done = 0;
+    int fd = open_connect(t, o, &done);
     if (fd < 0)
-        return -errno;
-    int rc = apply_sockopts(fd, &o->sock, 0);
-    if (rc == 0 && o->src)
-        rc = bind_source(t, fd, o->src);
-    struct kconn *c = NULL;
-    if (rc == 0 && !(c = conn_new(t, fd)))
-        rc = -ENOMEM;
+        return fd;
+    struct kconn *c = conn_new(t, fd);
+    int rc = c ? 0 : -ENOMEM;
     if (rc == 0) {
         c->fn = fn;
         c->ctx = ctx;
         c->peer = o->dst;
         c->nodelay_due = o->sock.nodelay != 0;
         c->outgoing = 1;
-        c->connecting = 1;
-        if (connect(fd, &o->dst.u.sa, o->dst.len) == 0)
-            c->connecting = 0;
-        else if (errno != EINPROGRESS)
-            rc = -errno;
-    }
-    if (rc == 0)
+        c->connecting = !done;
         rc = sf_loop_add(tp->loop, &c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+    }
     if (rc < 0) {
         close_fd(t, fd);
         if (c)

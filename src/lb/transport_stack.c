@@ -326,6 +326,8 @@ static int s_connect(struct lb_transport *t, const struct lb_connect_opts *o, lb
             tried++;
             rc = try_connect(tp, o, (uint16_t)port, &c);
         }
+        if (rc == -EADDRNOTAVAIL)
+            rc = -EADDRINUSE; /* every port tried is busy: as on kernel sockets, they come back */
     } else {
         rc = try_connect(tp, o, 0, &c);
     }
