@@ -13,8 +13,10 @@ struct lb_shared *lb_shared_new(uint32_t nthreads)
     if (!sh)
         return NULL;
     sh->stat = calloc(nthreads, sizeof *sh->stat);
-    if (!sh->stat || pthread_mutex_init(&sh->mu, NULL) != 0) {
+    sh->lb = calloc(nthreads, sizeof *sh->lb);
+    if (!sh->stat || !sh->lb || pthread_mutex_init(&sh->mu, NULL) != 0) {
         free(sh->stat);
+        free(sh->lb);
         free(sh);
         return NULL;
     }
@@ -41,6 +43,7 @@ void lb_shared_free(struct lb_shared *sh)
     }
     pthread_mutex_destroy(&sh->mu);
     free(sh->stat);
+    free(sh->lb);
     free(sh);
 }
 

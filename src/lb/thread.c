@@ -172,6 +172,7 @@ int lb_set_thread(struct lb *lb, struct lb_shared *sh, uint32_t thread)
         return -1;
     }
     sh->stat[thread].wake_fd = lb->wake.fd;
+    sh->lb[thread] = lb;
     lb->shared = sh;
     lb->thread = thread;
     lb->sync.fn = on_sync;

@@ -26,6 +26,7 @@
  * one system call, which the TIME_WAIT removal then no longer needs) and indexed, so that an
  * accept can tell in O(1) whether its peer is one of our own connections (epset.h). */
 #include "lb/transport.h"
+#include "lb/counter.h"
 #include "io/loop.h"
 #include "lb/kernel_census.h"
 #include "lb/epset.h"
@@ -225,14 +226,14 @@ static void live_del(struct kconn *c)
 static int counted(struct ktransport *t, int fd)
 {
     if (fd >= 0)
-        t->base.conn_open++;
+        LB_COUNT_INC(t->base.conn_open);
     return fd;
 }
 
 static void close_fd(struct ktransport *t, int fd)
 {
     close(fd);
-    t->base.conn_open--;
+    LB_COUNT_DEC(t->base.conn_open);
 }
 
 static int set_int(int fd, int level, int opt, int v)
@@ -446,13 +447,13 @@ static void remove_time_wait(struct ktransport *t, const struct lb_addr *local,
 {
     int rc = lb_tw_destroy(&t->twd, local, peer, cookie);
     if (rc == 0) {
-        t->base.tw_removed++;
+        LB_COUNT_INC(t->base.tw_removed);
         return;
     }
     if (rc == -ENOENT || rc == -ESTALE)
         return; /* none: the FINs crossed and the reset ended it, or a reset from the peer */
     if (surely)
-        t->base.tw_left++;
+        LB_COUNT_INC(t->base.tw_left);
     t->base.tw_error = -rc;
     if (rc != -EAGAIN && rc != -ENOBUFS && rc != -ENOMEM)
         t->twd_off = 1; /* EPERM, EOPNOTSUPP, ...: it will not work later either */
@@ -482,7 +483,7 @@ static void k_abort(struct lb_conn *cc)
     if (named)
         remove_time_wait(t, &local, &peer, c->cookie, surely);
     else if (surely)
-        t->base.tw_left++;
+        LB_COUNT_INC(t->base.tw_left);
 }
 
 static int k_info(struct lb_conn *cc, struct lb_conn_info *i)

@@ -8,6 +8,7 @@ load with no failed request, and the config
 errors (the stack transport with threads, a bad count)."""
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -415,6 +416,76 @@ def reloads_under_load_fail_no_request():
         assert {r["server"] for r in lb.sessions_logged()} == {"s1", "s2"}
     b1.close()
     b2.close()
+
+
+@t.test
+def figures_are_the_process_sum():
+    """Bytes, close causes, backend and server totals and histogram counts in /metrics and
+    /stats are every thread's: equal to what the session log says, thread by thread."""
+
+    def echo_until_reset(c, b):
+        try:
+            echo(c, b)
+        except ConnectionResetError:
+            pass  # half of the clients reset: their server connection is reset too
+
+    be = Backend(echo_until_reset, backlog=256)
+    fport, aport = free_port(), free_port()
+    n = 200
+    with Synfin(cfg(fport, [be.port], aport)) as lb:
+        for i in range(n):
+            with connect(fport) as s:
+                msg = b"x" * (i + 1)
+                s.sendall(msg)
+                if i % 2:
+                    s.shutdown(socket.SHUT_WR)
+                    assert recv_all(s) == msg
+                else:
+                    assert s.recv(len(msg), socket.MSG_WAITALL) == msg
+                    rst(s)
+        wait_until(lambda: len(lb.sessions_logged()) == n, what="every session logged")
+        recs = lb.sessions_logged()
+        per = [0, 0]
+        for r in recs:
+            per[thread_of(r)] += 1
+        assert min(per) > 0, per
+        m = metric(aport, "synfin_thread_sessions_total")
+        assert m == {'{thread="0"}': per[0], '{thread="1"}': per[1]}, (m, per)
+        up = sum(int(r["bytes_up"]) for r in recs)
+        down = sum(int(r["bytes_down"]) for r in recs)
+        assert up == down == n * (n + 1) // 2, (up, down)
+        causes = {}
+        for r in recs:
+            causes[r["cause"]] = causes.get(r["cause"], 0) + 1
+        assert sum(causes.values()) == n and len(causes) >= 2, causes
+        assert metric(aport, "synfin_frontend_bytes_total") == {
+            '{frontend="f",direction="in"}': up, '{frontend="f",direction="out"}': down}
+        assert metric(aport, "synfin_server_bytes_total") == {
+            '{backend="b",server="s1",direction="in"}': up,
+            '{backend="b",server="s1",direction="out"}': down}
+        closed = {k: v for k, v in metric(aport, "synfin_sessions_closed_total").items() if v}
+        assert closed == {f'{{frontend="f",cause="{c}"}}': v for c, v in causes.items()}, closed
+        total = {k: v for k, v in metric(aport, "synfin_close_causes_total").items() if v}
+        assert total == {f'{{cause="{c}"}}': v for c, v in causes.items()}, total
+        assert metric(aport, "synfin_backend_sessions_total") == {'{backend="b"}': n}
+        for h in ("synfin_backend_connect_seconds", "synfin_backend_session_duration_seconds"):
+            assert metric(aport, h + "_count") == {'{backend="b"}': n}, h
+            inf = metric(aport, h + "_bucket")['{backend="b",le="+Inf"}']
+            assert inf == n, (h, inf)
+        st = admin_json(aport)
+        f = st["frontends"][0]
+        assert (f["bytes_in"], f["bytes_out"]) == (up, down), f
+        assert {k: v for k, v in f["close_causes"].items() if v} == causes, f["close_causes"]
+        assert {k: v for k, v in st["close_causes"].items() if v} == causes, st["close_causes"]
+        b = st["backends"][0]
+        assert b["total"] == n and b["active"] == 0 and b["queued"] == 0, b
+        assert (b["servers"][0]["bytes_in"], b["servers"][0]["bytes_out"]) == (up, down)
+        if shutil.which("promtool"):
+            status, body = http_get(aport, "/metrics", host="127.0.0.1")
+            r = subprocess.run(["promtool", "check", "metrics"], input=body.decode(),
+                               capture_output=True, text=True, timeout=30)
+            assert r.returncode == 0 and not (r.stdout + r.stderr).strip(), r.stdout + r.stderr
+    be.close()
 
 
 t.done()
