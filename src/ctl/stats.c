@@ -1,5 +1,6 @@
 /* /stats (JSON) and the admin request routing. */
 #include "ctl/render.h"
+#include "ctl/sessions.h"
 #include "ctl/sum.h"
 
 #include <stdlib.h>
@@ -131,14 +132,28 @@ void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
     sf_sb_printf(b, "]}\n");
 }
 
-/* POST /sessions/<id>/kill */
-static int kill_route(struct lb *lb, const char *path, struct sf_strbuf *body)
+/* The thread that owns session id, when it is another than this one's (lb.h, id >> 40). */
+static int other_thread(const struct lb *lb, unsigned long long id, uint32_t *t)
 {
+    unsigned long long k = id >> LB_THREAD_ID_SHIFT;
+    if (!lb->shared || k == lb->thread || k >= lb->shared->nthreads)
+        return 0;
+    *t = (uint32_t)k;
+    return 1;
+}
+
+/* POST /sessions/<id>/kill: done by the thread that owns the session. */
+static int kill_route(struct lb *lb, const char *path, struct ctl_admin_resp *resp)
+{
+    struct sf_strbuf *body = &resp->body;
     const char *p = path + strlen("/sessions/");
     char *end;
+    uint32_t t;
     unsigned long long id = strtoull(p, &end, 10);
     if (end == p || strcmp(end, "/kill") != 0)
         return 404;
+    if (other_thread(lb, id, &t))
+        return ctl_remote_kill(lb, t, id, &resp->stream);
     if (lb_kill_session(lb, id) < 0) {
         sf_sb_printf(body, "no session %llu\n", id);
         return 404;
@@ -193,10 +208,16 @@ static void report_free(struct ctl_body *bd)
 static int session_route(struct lb *lb, const struct ctl_admin_req *r, struct ctl_admin_resp *resp)
 {
     if (!strcmp(r->method, "POST"))
-        return kill_route(lb, r->path, &resp->body);
+        return kill_route(lb, r->path, resp);
     if (strcmp(r->method, "GET"))
         return 405;
-    int status = ctl_session_detail(lb, r->path + strlen("/sessions/"), &resp->body);
+    const char *rest = r->path + strlen("/sessions/");
+    uint32_t t;
+    if (lb->shared && !strcmp(rest, "ended"))
+        return ctl_remote_ended(lb, &resp->stream); /* every thread's ring */
+    if (other_thread(lb, strtoull(rest, NULL, 10), &t))
+        return ctl_remote_detail(lb, t, rest, &resp->stream);
+    int status = ctl_session_detail(lb, rest, &resp->body);
     if (status == 200)
         resp->ctype = "application/json";
     return status;

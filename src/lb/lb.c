@@ -247,6 +247,8 @@ void lb_free(struct lb *lb)
     sf_loop_timer_cancel(lb->loop, &lb->sync);
     if (lb->shared && lb->wake.fd >= 0)
         close(lb->wake.fd); /* closing removes it from the loop */
+    if (lb->shared)
+        pthread_mutex_destroy(&lb->call_mu);
     for (size_t i = 0; i < lb->nbe; i++)
         for (size_t j = 0; j < lb->be[i]->nservers; j++)
             lb_health_stop(lb, lb->be[i]->servers[j]);

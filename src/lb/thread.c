@@ -125,6 +125,9 @@ static void on_wake(struct sf_io *io, uint32_t events)
     (void)events;
     while (read(io->fd, &v, sizeof v) == (ssize_t)sizeof v) {
     }
+    lb_calls_run(lb);
+    if (lb->on_reply)
+        lb->on_reply(lb->reply_ctx); /* a call it posted may be done */
     kick_waiters(lb); /* after_batch runs the accepts and queues */
 }
 
@@ -173,6 +176,7 @@ int lb_set_thread(struct lb *lb, struct lb_shared *sh, uint32_t thread)
     }
     sh->stat[thread].wake_fd = lb->wake.fd;
     sh->lb[thread] = lb;
+    pthread_mutex_init(&lb->call_mu, NULL);
     lb->shared = sh;
     lb->thread = thread;
     lb->sync.fn = on_sync;

@@ -488,4 +488,60 @@ def figures_are_the_process_sum():
     be.close()
 
 
+@t.test
+def sessions_listed_and_killed_on_every_thread():
+    """/sessions pages through every thread's sessions; /sessions/ID, its kill and
+    /sessions/ended reach the thread that owns the session."""
+    be = Backend(hold_open)
+    fport, aport = free_port(), free_port()
+    with Synfin(cfg(fport, [be.port], aport)) as lb:
+        socks = [connect(fport) for _ in range(24)]
+        wait_until(lambda: be.accepted == 24, what="24 sessions")
+        per = [x["active"] for x in admin_json(aport)["threads"]]
+        assert min(per) > 0 and sum(per) == 24, per
+        listed = admin_json(aport, "/sessions")
+        ids = [x["id"] for x in listed["sessions"]]
+        assert len(ids) == 24 and len(set(ids)) == 24 and listed["next"] is None, listed
+        assert sorted(sum(1 for i in ids if i >> 40 == k) for k in (0, 1)) == sorted(per)
+        assert all(x["client"]["state"] == "ESTABLISHED" for x in listed["sessions"]), listed
+        # pages of 5 cross from thread 0's list to thread 1's: each session once
+        paged, after = [], None
+        for _ in range(10):
+            q = "/sessions?limit=5" + (f"&after={after}" if after else "")
+            page = admin_json(aport, q)
+            paged += [x["id"] for x in page["sessions"]]
+            after = page["next"]
+            if after is None:
+                break
+        assert sorted(paged) == sorted(ids), (paged, ids)
+        # a thread-1 session: its timeline, then its kill, done by thread 1
+        victim = [i for i in ids if i >> 40 == 1][0]
+        d = admin_json(aport, f"/sessions/{victim}")
+        assert d["live"] and d["session"]["id"] == victim, d
+        status, body = http_get(aport, f"/sessions/{victim}/kill", host="127.0.0.1",
+                                method="POST")
+        assert status == 200 and body == b"killed session %d\n" % victim, (status, body)
+        wait_until(lambda: len(lb.sessions_logged()) == 1, what="the killed session logged")
+        rec = lb.sessions_logged()[0]
+        assert int(rec["session"]) == victim and rec["cause"] == "admin_kill", rec
+        status, body = http_get(aport, f"/sessions/{victim}/kill", host="127.0.0.1",
+                                method="POST")
+        assert status == 404 and body == b"no session %d\n" % victim, (status, body)
+        d = admin_json(aport, f"/sessions/{victim}")
+        assert not d["live"] and d["session"]["close_cause"] == "admin_kill", d
+        status, _ = http_get(aport, f"/sessions/{(1 << 40) + 999999}", host="127.0.0.1")
+        assert status == 404, status
+        # one of thread 0 too: /sessions/ended has both, newest first
+        v0 = [i for i in ids if i >> 40 == 0][0]
+        status, _ = http_get(aport, f"/sessions/{v0}/kill", host="127.0.0.1", method="POST")
+        assert status == 200
+        wait_until(lambda: len(lb.sessions_logged()) == 2, what="the second kill logged")
+        ended = [x["id"] for x in admin_json(aport, "/sessions/ended")["ended"]]
+        assert ended == [v0, victim], ended
+        assert len(admin_json(aport, "/sessions")["sessions"]) == 22
+        for s in socks:
+            s.close()
+    be.close()
+
+
 t.done()

@@ -87,6 +87,7 @@ static void *worker_main(void *arg)
     struct worker *k = arg;
     if (sf_loop_run(k->loop) < 0)
         fprintf(stderr, "synfin: thread %u: event loop: %s\n", k->index, strerror(errno));
+    lb_calls_close(k->lb); /* the admin listener's calls: answered now, none after */
     pthread_mutex_lock(&k->mu);
     k->exited = 1; /* a reload waiting for this thread waits no more */
     pthread_cond_broadcast(&k->cv);
