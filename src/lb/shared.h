@@ -19,6 +19,7 @@
 #include "lb/config.h"
 
 struct lb;
+struct lb_loopset;
 
 /* One server (by backend name, server name and address, as a reload keeps a server). */
 struct lb_shared_srv {
@@ -67,7 +68,8 @@ struct lb_shared {
     struct lb_thread_stat *stat; /* nthreads */
     /* Each thread's balancer, set before any thread runs: the admin listener on thread 0
      * sums their counters (lb/counter.h) and asks them for their sessions (thread.c). */
-    struct lb **lb; /* nthreads */
+    struct lb **lb;           /* nthreads */
+    struct lb_loopset *loops; /* the kernel transports' outgoing connections (loopset.h) */
 };
 
 struct lb_shared *lb_shared_new(uint32_t nthreads);

@@ -544,4 +544,38 @@ def sessions_listed_and_killed_on_every_thread():
     be.close()
 
 
+@t.test
+def loop_refused_whichever_thread_accepts_it():
+    """A server address that leads back to the frontend (0.0.0.0:P is the local host): a
+    session's server connection may be accepted by either thread's listener (SO_REUSEPORT),
+    and either refuses it as a loop, so each client makes exactly one session, ended with
+    cause loop (without the shared index the other thread took it as a new session)."""
+    fport, aport = free_port(), free_port()
+    conf = cfg(fport, [], aport, be=f"server a 0.0.0.0:{fport}; max_fails 0;")
+    n = 40
+    with Synfin(conf) as lb:
+        for _ in range(n):
+            s = socket.socket()
+            s.settimeout(5)
+            try:
+                s.connect(("127.0.0.1", fport))
+                s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                while s.recv(65536):
+                    pass
+                how = "fin"
+            except (ConnectionResetError, BrokenPipeError):
+                how = "rst"
+            finally:
+                s.close()
+            assert how == "rst", how
+        wait_until(lambda: len(lb.sessions_logged()) >= n, what="every session logged")
+        recs = lb.sessions_logged()
+        assert len(recs) == n and {thread_of(r) for r in recs} == {0, 1}, recs
+        assert all(r["cause"] == "loop" for r in recs), [r["cause"] for r in recs]
+        st = admin_json(aport)
+        assert st["sessions"]["total"] == n, st["sessions"]
+        fe = st["frontends"][0]
+        assert fe["close_causes"]["loop"] == n and fe["loops"] >= n, fe
+
+
 t.done()

@@ -779,6 +779,8 @@ static int run(struct app *app, struct lb_config *c)
         check_fd_limit(c, app->tp); /* the process's descriptors against maxconn in total */
     if (app->threads > 1 && app->tp->conn_limit != UINT64_MAX)
         app->tp->conn_limit /= app->threads; /* one descriptor table for every thread */
+    if (app->shared && c->transport.kind != LB_TRANSPORT_STACK)
+        lb_transport_kernel_share_loops(app->tp, app->shared->loops); /* whoever accepts */
     ctl_init(&app->ctl, app->lb);
     the_app = app;
     app->lb->on_idle = on_idle;

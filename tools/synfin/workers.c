@@ -135,6 +135,8 @@ static int worker_init(struct worker *k, struct lb_shared *sh, uint32_t n,
     k->tp = k->loop ? lb_transport_kernel_new(k->loop, fds_outside) : NULL;
     if (k->tp && k->tp->conn_limit != UINT64_MAX)
         k->tp->conn_limit /= n; /* one descriptor table for every thread */
+    if (k->tp)
+        lb_transport_kernel_share_loops(k->tp, sh->loops); /* a loop, whoever accepts it */
     k->lb = k->tp ? lb_new(k->loop, k->tp) : NULL;
     k->ev.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     k->ev.fn = on_order;
