@@ -578,4 +578,42 @@ def loop_refused_whichever_thread_accepts_it():
         assert fe["close_causes"]["loop"] == n and fe["loops"] >= n, fe
 
 
+@t.test
+def log_file_lines_stay_whole():
+    """`log /PATH` with 2 threads: both write the file, and a batch that ends many sessions
+    fills a buffer mid-line; every line in the file is whole, every session has its line."""
+    be = Backend(hold_open, backlog=1024)
+    fport, aport = free_port(), free_port()
+    d = os.path.dirname(os.path.abspath(__file__))
+    path = os.path.join(d, "..", "..", "build", f"threads-log-{os.getpid()}.log")
+    rounds, k = 5, 300
+    try:
+        with Synfin(cfg(fport, [be.port], aport).replace("log stderr;", f"log {path};")):
+            for r in range(rounds):
+                socks = [connect(fport) for _ in range(k)]
+                wait_until(lambda: be.accepted == (r + 1) * k, what="the round's sessions")
+                for s in socks:  # they end together: long batches of log lines
+                    rst(s)
+
+            def lines():
+                with open(path, "rb") as f:
+                    return f.read().split(b"\n")
+
+            wait_until(lambda: sum(x.count(b" session=") for x in lines()) >= rounds * k, 30,
+                       what="every session's line in the file")
+        data = lines()
+        assert data[-1] == b"", data[-1][:200]  # ends with a newline
+        whole = re.compile(rb"^\d{4}-\d\d-\d\dT[\d:.]+Z (event=\w+.*|session=\d+ .* "
+                           rb"server_close=\w+)$")
+        bad = [x for x in data[:-1] if not whole.match(x)]
+        assert not bad, (len(bad), bad[:3])
+        sessions = [x for x in data if b" session=" in x]
+        assert len(sessions) == rounds * k, len(sessions)
+        ids = {int(x.split(b" session=")[1].split()[0]) for x in sessions}
+        assert len(ids) == rounds * k and {i >> 40 for i in ids} == {0, 1}
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)
+    be.close()
+
 t.done()
