@@ -616,4 +616,66 @@ def log_file_lines_stay_whole():
             os.unlink(path)
     be.close()
 
+def cpus_allowed(pid):
+    """{tid: Cpus_allowed_list} of the process's threads."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/status") as f:
+            for line in f:
+                if line.startswith("Cpus_allowed_list:"):
+                    out[int(tid)] = line.split()[1]
+    return out
+
+
+@t.test
+def cpu_map_pins_each_thread():
+    d = os.path.dirname(os.path.abspath(__file__))
+    path = os.path.join(d, "..", "..", "build", "threads-cpu-test.conf")
+    allowed = sorted(os.sched_getaffinity(0))
+    base = "frontend f { listen 127.0.0.1:1; backend b; }\nbackend b { server s 127.0.0.1:2; }\n"
+    bad = [
+        (f"threads 2;\ncpu_map 0 {max(allowed) + 1};\n" + base, ":2:11:",
+         f"CPU {max(allowed) + 1} is not one this process may use"),
+        ("threads 2;\ncpu_map 2 0;\n" + base, ":2:9:", "names thread 2, but threads are 0 to 1"),
+        ("cpu_map 0-1 0;\nthreads 1;\n" + base, ":1:9:", "names thread 1"),
+        ("threads 2;\ncpu_map x 0;\n" + base, ":2:9:", "a number or a range"),
+        ("threads 2;\ncpu_map 0 0-;\n" + base, ":2:11:", "is not a CPU list"),
+    ]
+    for text, where, what in bad:
+        with open(path, "w") as f:
+            f.write(text)
+        r = subprocess.run([binary("synfin"), "-c", path, "-t"], capture_output=True, text=True)
+        assert r.returncode == 2 and where in r.stderr and what in r.stderr, (text, r.stderr)
+    with open(path, "w") as f:
+        f.write(f"threads 2;\ncpu_map 0-1 {allowed[0]};\ncpu_map auto {allowed[0]};\n" + base)
+    r = subprocess.run([binary("synfin"), "-c", path, "-T"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert f"cpu_map 0-1 {allowed[0]};\ncpu_map auto {allowed[0]};" in r.stdout, r.stdout
+    os.unlink(path)
+    if len(allowed) < 2:
+        t.skip_test("one CPU allowed: nothing to tell the threads apart by")
+    c0, c1 = allowed[0], allowed[1]
+    fport, aport = free_port(), free_port()
+    with Synfin(cfg(fport, [free_port()], aport, extra=f"cpu_map 0 {c0};\ncpu_map 1 {c1};")) as lb:
+        got = cpus_allowed(lb.p.pid)
+        main = got.pop(lb.p.pid)
+        assert main == str(c0) and sorted(got.values()) == [str(c1)], (main, got)
+        # a reload swaps them; one without cpu_map gives back every CPU
+        lb.rewrite(cfg(fport, [free_port()], aport, extra=f"cpu_map auto {c1},{c0};"))
+        lb.send(signal.SIGHUP)
+        lb.wait_log("event=reload_ok")
+        got = cpus_allowed(lb.p.pid)
+        assert got.pop(lb.p.pid) == str(c0) and list(got.values()) == [str(c1)], got
+        lb.rewrite(cfg(fport, [free_port()], aport))
+        lb.send(signal.SIGHUP)
+        lb.wait_log("event=reload_ok", 2)
+        everything = cpus_allowed(os.getpid())[os.getpid()]
+        assert set(cpus_allowed(lb.p.pid).values()) == {everything}, cpus_allowed(lb.p.pid)
+    with Synfin("", args=["--listen", f"127.0.0.1:{fport}", "--server",
+                          f"127.0.0.1:{free_port()}", "--threads", "2", "--cpu_map",
+                          f"{c1},{c0}"]) as lb:
+        got = cpus_allowed(lb.p.pid)
+        assert got.pop(lb.p.pid) == str(c0) and list(got.values()) == [str(c1)], got
+
+
 t.done()

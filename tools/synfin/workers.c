@@ -226,6 +226,14 @@ void workers_stop(struct workers *w)
             post(&w->w[i], CMD_STOP, NULL);
 }
 
+int workers_thread(struct workers *w, uint32_t t, pthread_t *tid)
+{
+    if (!w || t == 0 || t > w->n || !w->w[t - 1].running)
+        return -1;
+    *tid = w->w[t - 1].tid;
+    return 0;
+}
+
 void workers_free(struct workers *w)
 {
     if (!w)
