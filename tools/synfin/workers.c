@@ -85,6 +85,9 @@ static void on_order(struct sf_io *io, uint32_t events)
 static void *worker_main(void *arg)
 {
     struct worker *k = arg;
+    char name[16]; /* "synfin/N" in top -H, ps -L and /proc/PID/task/TID/comm */
+    snprintf(name, sizeof name, "synfin/%u", k->index);
+    pthread_setname_np(pthread_self(), name);
     if (sf_loop_run(k->loop) < 0)
         fprintf(stderr, "synfin: thread %u: event loop: %s\n", k->index, strerror(errno));
     lb_calls_close(k->lb); /* the admin listener's calls: answered now, none after */
