@@ -128,7 +128,7 @@ static void on_wake(struct sf_io *io, uint32_t events)
     lb_calls_run(lb);
     if (lb->on_reply)
         lb->on_reply(lb->reply_ctx); /* a call it posted may be done */
-    kick_waiters(lb); /* after_batch runs the accepts and queues */
+    kick_waiters(lb);                /* after_batch runs the accepts and queues */
 }
 
 /* Whether this thread waits on a shared limit, published; and, if it gave back a slot in
