@@ -192,7 +192,11 @@ static int by_end_newest(const void *a, const void *b)
 static void ended_render(struct remote *r, struct sf_strbuf *out)
 {
     qsort(r->ended, r->nended, sizeof *r->ended, by_end_newest);
+    /* Each loop reads the monotonic clock at its own wake: another thread's last end may
+     * be a little after this loop's now. */
     uint64_t now = sf_loop_now(r->lb->loop);
+    if (r->nended && r->ended[0].t_end > now)
+        now = r->ended[0].t_end;
     sf_sb_printf(out, "{\"version\":%d,\"ended\":[", CTL_STATS_VERSION);
     for (size_t i = 0; i < r->nended && i < LB_ENDED_MAX; i++) {
         sf_sb_printf(out, "%s", i ? "," : "");

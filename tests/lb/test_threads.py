@@ -539,6 +539,12 @@ def sessions_listed_and_killed_on_every_thread():
         ended = [x["id"] for x in admin_json(aport, "/sessions/ended")["ended"]]
         assert ended == [v0, victim], ended
         assert len(admin_json(aport, "/sessions")["sessions"]) == 22
+        # clients that go away while thread 1 works on their page: it frees what they
+        # asked for (and its cursor); the next listing is whole
+        for k in range(20):
+            with socket.create_connection(("127.0.0.1", aport)) as c:
+                c.sendall(b"GET /sessions?limit=%d HTTP/1.0\r\n\r\n" % (k + 1))
+        assert len(admin_json(aport, "/sessions")["sessions"]) == 22
         for s in socks:
             s.close()
     be.close()
