@@ -627,18 +627,21 @@ def cpus_allowed(pid):
     the workers are named synfin/N (others, such as a sanitizer's, are left out)."""
     out = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{tid}/comm") as f:
-            comm = f.read().strip()
-        if int(tid) == pid:
-            k = 0
-        elif comm.startswith("synfin/"):
-            k = int(comm.split("/")[1])
-        else:
-            continue
-        with open(f"/proc/{pid}/task/{tid}/status") as f:
-            for line in f:
-                if line.startswith("Cpus_allowed_list:"):
-                    out[k] = line.split()[1]
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                comm = f.read().strip()
+            if int(tid) == pid:
+                k = 0
+            elif comm.startswith("synfin/"):
+                k = int(comm.split("/")[1])
+            else:
+                continue
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith("Cpus_allowed_list:"):
+                        out[k] = line.split()[1]
+        except FileNotFoundError:
+            pass  # a thread that ended meanwhile (not one of synfin's loops, which stay)
     return out
 
 
