@@ -374,8 +374,13 @@ static int fill(struct aconn *c, unsigned *budget)
         respond_error(c, 500);
         return 0;
     }
-    if (!c->head_sent && rc != CTL_BODY_WAIT)
+    if (!c->head_sent && rc != CTL_BODY_WAIT) {
+        if (c->body->status)
+            c->status = c->body->status;
+        if (c->body->ctype)
+            c->ctype = c->body->ctype;
         head(c, c->status, c->ctype, &pend, rc == CTL_BODY_DONE);
+    }
     sf_sb_free(&pend);
     c->waiting = rc == CTL_BODY_WAIT;
     if (rc == CTL_BODY_DONE) {

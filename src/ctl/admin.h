@@ -57,6 +57,11 @@ enum {
 struct ctl_body {
     int (*fill)(struct ctl_body *b, struct sf_strbuf *out, unsigned *budget);
     void (*free)(struct ctl_body *b);
+    /* Set by fill before it first returns anything but WAIT, for a status known only then
+     * (an answer from another thread): the status and type to answer with; 0 and NULL
+     * keep the handler's. */
+    int status;
+    const char *ctype;
 };
 
 /* What a handler answers: a body known at once, or one made in slices (stream). */

@@ -101,10 +101,21 @@ const struct lb_census *ctl_census_get(struct ctl *ctl, uint64_t *age_ns)
     return NULL;
 }
 
+/* Another thread answered a call of ours (a session page, a kill): the bodies waiting on it
+ * look again. */
+static void replied(void *ctx)
+{
+    struct ctl *ctl = ctx;
+    if (ctl->admin)
+        ctl_admin_wake(ctl->admin);
+}
+
 void ctl_init(struct ctl *ctl, struct lb *lb)
 {
     memset(ctl, 0, sizeof *ctl);
     ctl->lb = lb;
+    lb->on_reply = replied;
+    lb->reply_ctx = ctl;
     ctl->census.hook.fn = step;
     ctl->census.timer.fn = woken;
     ctl->census.work_id = sf_loop_work_id(lb->loop, "census");
@@ -115,6 +126,7 @@ void ctl_fini(struct ctl *ctl)
 {
     if (!ctl->lb)
         return;
+    ctl->lb->on_reply = NULL;
     sf_loop_del_hook(ctl->lb->loop, &ctl->census.hook);
     sf_loop_timer_cancel(ctl->lb->loop, &ctl->census.timer);
     ctl->lb = NULL;

@@ -1,5 +1,6 @@
 /* /metrics: Prometheus text exposition. */
 #include "ctl/render.h"
+#include "ctl/sum.h"
 #include "util/version.h"
 
 static void family(struct sf_strbuf *b, const char *name, const char *type, const char *help)
@@ -15,48 +16,49 @@ static void counters_by_cause(struct sf_strbuf *b, struct lb *lb)
         for (int c = 1; c < LB_CAUSE_N; c++)
             sf_sb_printf(b, "synfin_sessions_closed_total{frontend=\"%s\",cause=\"%s\"} %llu\n",
                          lb->fe[i]->conf.name, lb_cause_name(c),
-                         (unsigned long long)lb->fe[i]->causes[c]);
+                         (unsigned long long)CTL_FE(lb, i, causes[c]));
     family(b, "synfin_close_causes_total", "counter",
            "Sessions ended, by close cause, all frontends (including removed ones).");
     for (int c = 1; c < LB_CAUSE_N; c++)
         sf_sb_printf(b, "synfin_close_causes_total{cause=\"%s\"} %llu\n", lb_cause_name(c),
-                     (unsigned long long)lb->causes[c]);
+                     (unsigned long long)CTL_LB(lb, causes[c]));
 }
 
 static void room_metrics(struct sf_strbuf *b, struct lb *lb)
 {
     family(b, "synfin_frontend_fd_paused", "gauge",
-           "1 while the frontend does not accept because a session's connections cannot be had "
-           "(descriptors): clients wait in the kernel backlog.");
+           "1 while the frontend does not accept (on some thread) because a session's "
+           "connections cannot be had (descriptors): clients wait in the kernel backlog.");
     for (size_t i = 0; i < lb->nfe; i++)
         sf_sb_printf(b, "synfin_frontend_fd_paused{frontend=\"%s\"} %d\n", lb->fe[i]->conf.name,
-                     lb->fe[i]->fd_paused);
+                     (int)CTL_FE_ANY(lb, i, fd_paused));
     family(b, "synfin_frontend_fd_pauses_total", "counter",
            "Times the frontend stopped accepting for lack of descriptors.");
     for (size_t i = 0; i < lb->nfe; i++)
         sf_sb_printf(b, "synfin_frontend_fd_pauses_total{frontend=\"%s\"} %llu\n",
-                     lb->fe[i]->conf.name, (unsigned long long)lb->fe[i]->fd_pauses);
+                     lb->fe[i]->conf.name, (unsigned long long)CTL_FE(lb, i, fd_pauses));
     family(b, "synfin_frontend_loops_total", "counter",
            "Connections the frontend reset because they came from synfin's own server side "
            "(a server address that leads back to it).");
     for (size_t i = 0; i < lb->nfe; i++)
         sf_sb_printf(b, "synfin_frontend_loops_total{frontend=\"%s\"} %llu\n", lb->fe[i]->conf.name,
-                     (unsigned long long)lb->fe[i]->loops);
+                     (unsigned long long)CTL_FE(lb, i, loops));
     family(b, "synfin_frontend_proxy_untrusted_total", "counter",
            "Connections closed at once by a frontend with accept_proxy: their peer is not in "
            "its trusted ranges (bad or late headers are the close cause bad_proxy).");
     for (size_t i = 0; i < lb->nfe; i++)
         if (lb->fe[i]->conf.naccept_proxy)
             sf_sb_printf(b, "synfin_frontend_proxy_untrusted_total{frontend=\"%s\"} %llu\n",
-                         lb->fe[i]->conf.name, (unsigned long long)lb->fe[i]->proxy_untrusted);
+                         lb->fe[i]->conf.name, (unsigned long long)CTL_FE(lb, i, proxy_untrusted));
     family(b, "synfin_transport_connections", "gauge",
            "Connections and listeners the transport holds (kernel: descriptors).");
-    sf_sb_printf(b, "synfin_transport_connections %llu\n", (unsigned long long)lb->tp->conn_open);
+    sf_sb_printf(b, "synfin_transport_connections %llu\n",
+                 (unsigned long long)CTL_TP(lb, conn_open));
     if (lb->tp->conn_limit != UINT64_MAX) {
         family(b, "synfin_transport_connections_limit", "gauge",
                "How many it can hold at once (kernel: RLIMIT_NOFILE less a reserve).");
         sf_sb_printf(b, "synfin_transport_connections_limit %llu\n",
-                     (unsigned long long)lb->tp->conn_limit);
+                     (unsigned long long)CTL_TP(lb, conn_limit));
     }
 }
 
@@ -90,9 +92,9 @@ void ctl_render_metrics(struct lb *lb, const struct lb_census *c, uint64_t age_n
            "Bytes relayed by finished sessions: in = client to server, out = server to client.");
     for (size_t i = 0; i < lb->nfe; i++) {
         sf_sb_printf(b, "synfin_frontend_bytes_total{frontend=\"%s\",direction=\"in\"} %llu\n",
-                     lb->fe[i]->conf.name, (unsigned long long)lb->fe[i]->bytes_in);
+                     lb->fe[i]->conf.name, (unsigned long long)CTL_FE(lb, i, bytes_in));
         sf_sb_printf(b, "synfin_frontend_bytes_total{frontend=\"%s\",direction=\"out\"} %llu\n",
-                     lb->fe[i]->conf.name, (unsigned long long)lb->fe[i]->bytes_out);
+                     lb->fe[i]->conf.name, (unsigned long long)CTL_FE(lb, i, bytes_out));
     }
     counters_by_cause(b, lb);
     room_metrics(b, lb);
@@ -101,20 +103,20 @@ void ctl_render_metrics(struct lb *lb, const struct lb_census *c, uint64_t age_n
            "Live sessions, by backend: queued, connecting or established.");
     for (size_t i = 0; i < lb->nbe; i++)
         sf_sb_printf(b, "synfin_backend_sessions_active{backend=\"%s\"} %u\n", lb->be[i]->conf.name,
-                     lb->be[i]->active);
+                     (unsigned)CTL_BE(lb, i, active));
     family(b, "synfin_backend_sessions_total", "counter",
            "Sessions the backend gave a server, each once whatever its retries.");
     for (size_t i = 0; i < lb->nbe; i++)
         sf_sb_printf(b, "synfin_backend_sessions_total{backend=\"%s\"} %llu\n",
-                     lb->be[i]->conf.name, (unsigned long long)lb->be[i]->sessions_total);
+                     lb->be[i]->conf.name, (unsigned long long)CTL_BE(lb, i, sessions_total));
     family(b, "synfin_backend_queue", "gauge", "Sessions waiting for a server slot.");
     for (size_t i = 0; i < lb->nbe; i++)
         sf_sb_printf(b, "synfin_backend_queue{backend=\"%s\"} %u\n", lb->be[i]->conf.name,
-                     lb->be[i]->queued);
+                     (unsigned)CTL_BE(lb, i, queued));
     family(b, "synfin_backend_no_server_total", "counter", "Sessions that found no usable server.");
     for (size_t i = 0; i < lb->nbe; i++)
         sf_sb_printf(b, "synfin_backend_no_server_total{backend=\"%s\"} %llu\n",
-                     lb->be[i]->conf.name, (unsigned long long)lb->be[i]->no_server_total);
+                     lb->be[i]->conf.name, (unsigned long long)CTL_BE(lb, i, no_server_total));
 
     static const struct {
         const char *name, *type, *help;
@@ -160,13 +162,15 @@ void ctl_render_metrics(struct lb *lb, const struct lb_census *c, uint64_t age_n
                     break;
                 case 5:
                     sf_sb_printf(b, "%s{backend=\"%s\",server=\"%s\"} %llu\n", sf[f].name, bn, sn,
-                                 (unsigned long long)s->connect_failures);
+                                 (unsigned long long)CTL_SRV(lb, i, j, connect_failures));
                     break;
                 default:
                     sf_sb_printf(b, "%s{backend=\"%s\",server=\"%s\",direction=\"in\"} %llu\n",
-                                 sf[f].name, bn, sn, (unsigned long long)s->bytes_in);
+                                 sf[f].name, bn, sn,
+                                 (unsigned long long)CTL_SRV(lb, i, j, bytes_in));
                     sf_sb_printf(b, "%s{backend=\"%s\",server=\"%s\",direction=\"out\"} %llu\n",
-                                 sf[f].name, bn, sn, (unsigned long long)s->bytes_out);
+                                 sf[f].name, bn, sn,
+                                 (unsigned long long)CTL_SRV(lb, i, j, bytes_out));
                     break;
                 }
             }
@@ -196,16 +200,17 @@ void ctl_render_metrics(struct lb *lb, const struct lb_census *c, uint64_t age_n
            "as after a client's FIN with server_close rst), by result: removed through "
            "sock_diag, or left.");
     sf_sb_printf(b, "synfin_time_wait_removed_total{result=\"removed\"} %llu\n",
-                 (unsigned long long)lb->tp->tw_removed);
+                 (unsigned long long)CTL_TP(lb, tw_removed));
     sf_sb_printf(b, "synfin_time_wait_removed_total{result=\"left\"} %llu\n",
-                 (unsigned long long)lb->tp->tw_left);
+                 (unsigned long long)CTL_TP(lb, tw_left));
     family(b, "synfin_buffers_in_use", "gauge", "Pipe buffers holding bytes.");
-    sf_sb_printf(b, "synfin_buffers_in_use %zu\n", lb->pool.in_use);
+    sf_sb_printf(b, "synfin_buffers_in_use %llu\n", (unsigned long long)CTL_LB(lb, pool.in_use));
     ctl_render_metrics_histograms(lb, b);
     ctl_render_metrics_http(lb, b);
     family(b, "synfin_buffers_free_bytes", "gauge",
            "Pipe buffer memory kept on the free lists for reuse (at most 64 MiB).");
-    sf_sb_printf(b, "synfin_buffers_free_bytes %zu\n", lb->pool.free_bytes);
+    sf_sb_printf(b, "synfin_buffers_free_bytes %llu\n",
+                 (unsigned long long)CTL_LB(lb, pool.free_bytes));
     lb_transport_metrics(lb->tp, b);
     ctl_render_metrics_process(b);
     ctl_render_metrics_threads(lb, b);

@@ -1,6 +1,7 @@
 /* /metrics: the backends' latency histograms (src/lb/histo.h) in Prometheus' histogram
  * form: cumulative _bucket{le=...} series ending at +Inf, then _sum and _count. */
 #include "ctl/render.h"
+#include "ctl/sum.h"
 
 static void histogram(struct sf_strbuf *b, struct lb *lb, const char *name, const char *help,
                       const struct lb_histo_bounds *bounds, size_t off)
@@ -8,7 +9,9 @@ static void histogram(struct sf_strbuf *b, struct lb *lb, const char *name, cons
     sf_sb_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
     for (size_t i = 0; i < lb->nbe; i++) {
         const struct lb_backend *be = lb->be[i];
-        const struct lb_histo *h = (const struct lb_histo *)(const void *)((const char *)be + off);
+        struct lb_histo sum;
+        ctl_sum_histo(lb, i, off, &sum); /* every thread's, bucket by bucket */
+        const struct lb_histo *h = &sum;
         uint64_t cum = 0;
         for (int k = 0; k < LB_HISTO_BUCKETS; k++) {
             cum += h->bucket[k];

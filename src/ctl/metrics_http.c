@@ -2,6 +2,7 @@
  * errors, retries, and each server's connections (opened, reused, idle, closed by cause).
  * Written only when a frontend is in http mode: a layer-4 configuration gets none. */
 #include "ctl/render.h"
+#include "ctl/sum.h"
 #include "lb/pool.h"
 
 static void family(struct sf_strbuf *b, const char *name, const char *type, const char *help)
@@ -25,7 +26,7 @@ static void requests(struct sf_strbuf *b, struct lb *lb)
             for (int c = 0; c < LB_HTTP_CLASSES; c++)
                 sf_sb_printf(b, "synfin_http_requests_total{frontend=\"%s\",class=\"%s\"} %llu\n",
                              lb->fe[i]->conf.name, class_name(c),
-                             (unsigned long long)lb->fe[i]->http_status[c]);
+                             (unsigned long long)CTL_FE(lb, i, http_status[c]));
     family(b, "synfin_http_refused_total", "counter",
            "Messages refused for their framing (requests answered 400, responses 502), by "
            "rule.");
@@ -34,7 +35,7 @@ static void requests(struct sf_strbuf *b, struct lb *lb)
             for (int e = 1; e < HTTP_E_COUNT; e++)
                 sf_sb_printf(b, "synfin_http_refused_total{frontend=\"%s\",error=\"%s\"} %llu\n",
                              lb->fe[i]->conf.name, http_error_name(e),
-                             (unsigned long long)lb->fe[i]->http_errors[e]);
+                             (unsigned long long)CTL_FE(lb, i, http_errors[e]));
     family(b, "synfin_backend_http_requests_total", "counter",
            "Requests of http sessions by backend and status class.");
     for (size_t i = 0; i < lb->nbe; i++)
@@ -44,14 +45,14 @@ static void requests(struct sf_strbuf *b, struct lb *lb)
                              "synfin_backend_http_requests_total{backend=\"%s\",class=\"%s\"} "
                              "%llu\n",
                              lb->be[i]->conf.name, class_name(c),
-                             (unsigned long long)lb->be[i]->http_status[c]);
+                             (unsigned long long)CTL_BE(lb, i, http_status[c]));
     family(b, "synfin_backend_http_retries_total", "counter",
            "Requests sent again on a new connection after their reused one failed before any "
            "byte of the response.");
     for (size_t i = 0; i < lb->nbe; i++)
         if (lb->be[i]->conf.mode != LB_MODE_TCP)
             sf_sb_printf(b, "synfin_backend_http_retries_total{backend=\"%s\"} %llu\n",
-                         lb->be[i]->conf.name, (unsigned long long)lb->be[i]->http_retries);
+                         lb->be[i]->conf.name, (unsigned long long)CTL_BE(lb, i, http_retries));
 }
 
 static void server_conns(struct sf_strbuf *b, struct lb *lb)
@@ -74,16 +75,17 @@ static void server_conns(struct sf_strbuf *b, struct lb *lb)
             if (be->conf.mode == LB_MODE_TCP)
                 continue;
             for (size_t j = 0; j < be->nservers; j++) {
-                const struct lb_pool *p = &be->servers[j]->pool;
                 const char *bn = be->conf.name, *sn = be->servers[j]->name;
                 if (k == 3) {
                     for (int c = 0; c < LB_PC_N; c++)
                         sf_sb_printf(b, "%s{backend=\"%s\",server=\"%s\",cause=\"%s\"} %llu\n",
                                      f[k].name, bn, sn, lb_pconn_cause_name(c),
-                                     (unsigned long long)p->closed[c]);
+                                     (unsigned long long)CTL_SRV(lb, i, j, pool.closed[c]));
                     continue;
                 }
-                uint64_t v = k == 0 ? p->opened : k == 1 ? p->reused : p->idle;
+                uint64_t v = k == 0   ? CTL_SRV(lb, i, j, pool.opened)
+                             : k == 1 ? CTL_SRV(lb, i, j, pool.reused)
+                                      : CTL_SRV(lb, i, j, pool.idle);
                 sf_sb_printf(b, "%s{backend=\"%s\",server=\"%s\"} %llu\n", f[k].name, bn, sn,
                              (unsigned long long)v);
             }

@@ -9,16 +9,15 @@
  * older than ID: sessions born while a client pages are not listed (they would be on a new
  * first page), and every session alive from the first page to the last is listed exactly
  * once. */
-#include "ctl/render.h"
+#include "ctl/sessions.h"
 #include "ctl/timeline.h"
 #include "lb/session.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* Units (about one system call each): a session listed costs about 8, passing over one
- * newer than `after` (pointer chasing) a 64th. */
-#define SESSION_UNITS 8
+/* Units (about one system call each): a session listed costs about 8 (CTL_SESSION_UNITS),
+ * passing over one newer than `after` (pointer chasing) a 64th. */
 #define SKIP_PER_UNIT 64
 /* A slice stops once this much waits in the output: the socket takes it first. */
 #define SLICE_BYTES (64u << 10)
@@ -31,6 +30,10 @@ struct sessions {
     uint32_t limit, listed;
     uint64_t last_id;
     int begun;
+    /* With threads: the thread being listed (this one's list first, then 1, 2, ...), and
+     * the page asked of it when it is another. */
+    uint32_t t;
+    struct ctl_page *pg;
 };
 
 /* One connection of a session: its TCP state and its age, since `since` (accept for the
@@ -56,7 +59,7 @@ static void conn_obj(struct sf_strbuf *b, struct lb_conn *c, uint64_t since, uin
     sf_sb_printf(b, "}");
 }
 
-static void session_obj(struct sf_strbuf *b, const struct lb_session *s, uint64_t now, int first)
+void ctl_session_obj(struct sf_strbuf *b, const struct lb_session *s, uint64_t now, int first)
 {
     static const char *const states[] = {"queued", "connecting", "established"};
     char a[LB_ADDR_STRLEN];
@@ -90,14 +93,80 @@ static unsigned spend(unsigned *budget, unsigned n)
     return *budget;
 }
 
+static int tail(struct sessions *q, struct sf_strbuf *out, int more_here)
+{
+    sf_sb_printf(out, "],\"next\":");
+    /* More when an older session is there now (on this thread, or a thread listed after
+     * it); one that ends before the next page is asked for just makes that page shorter
+     * (or empty). */
+    int more = more_here || (q->lb->shared && q->t + 1 < q->lb->shared->nthreads);
+    if (more && q->listed == q->limit)
+        sf_sb_printf(out, "%llu}\n", (unsigned long long)q->last_id);
+    else
+        sf_sb_printf(out, "null}\n");
+    return CTL_BODY_DONE;
+}
+
+/* On to the next thread's list (from its newest): 0 when there is none. */
+static int next_thread(struct sessions *q)
+{
+    if (!q->lb->shared || q->t + 1 >= q->lb->shared->nthreads)
+        return 0;
+    q->t++;
+    return 1;
+}
+
+/* The sessions of threads other than this one: asked for, a page slice at a time. */
+static int others_fill(struct sessions *q, struct sf_strbuf *out, unsigned *budget, size_t start)
+{
+    for (;;) {
+        if (!q->pg) {
+            uint64_t after = q->after >> LB_THREAD_ID_SHIFT == q->t ? q->after : 0;
+            if (!(q->pg = ctl_page_new(q->lb, q->t, after)))
+                return CTL_BODY_FAIL;
+        }
+        uint32_t want = q->limit - q->listed, pay = *budget / CTL_SESSION_UNITS;
+        if (want > pay)
+            want = pay ? pay : 1;
+        /* What a fill wrote must go out before it waits (a WAIT's output is not kept
+         * until the head is sent): the ask goes in the next slice. */
+        if (!ctl_page_posted(q->pg) && out->len > start)
+            return CTL_BODY_MORE;
+        uint32_t got = 0;
+        uint64_t last = 0;
+        int rc = ctl_page_step(q->pg, want, q->listed == 0, out, &got, &last);
+        if (rc == CTL_BODY_WAIT)
+            return CTL_BODY_WAIT;
+        if (got) {
+            q->listed += got;
+            q->last_id = last;
+            spend(budget, got * CTL_SESSION_UNITS);
+        }
+        int more_here = rc == CTL_BODY_MORE && ctl_page_more(q->pg);
+        if (q->listed == q->limit)
+            return tail(q, out, more_here);
+        if (!more_here) {
+            ctl_page_free(q->pg);
+            q->pg = NULL;
+            if (!next_thread(q))
+                return tail(q, out, 0);
+        }
+        if (*budget == 0 || out->len >= SLICE_BYTES)
+            return CTL_BODY_MORE;
+    }
+}
+
 static int sessions_fill(struct ctl_body *bd, struct sf_strbuf *out, unsigned *budget)
 {
     struct sessions *q = (struct sessions *)bd;
     uint64_t now = sf_loop_now(q->lb->loop);
+    size_t start = out->len;
     if (!q->begun) {
         q->begun = 1;
         sf_sb_printf(out, "{\"version\":%d,\"sessions\":[", CTL_STATS_VERSION);
     }
+    if (q->t != q->lb->thread)
+        return others_fill(q, out, budget, start);
     for (unsigned n = 0; q->after && q->cur.at && q->cur.at->id >= q->after; n++) {
         if (n == SKIP_PER_UNIT) {
             n = 0;
@@ -109,26 +178,22 @@ static int sessions_fill(struct ctl_body *bd, struct sf_strbuf *out, unsigned *b
     while (q->cur.at && q->listed < q->limit) {
         if (*budget == 0 || out->len >= SLICE_BYTES)
             return CTL_BODY_MORE;
-        session_obj(out, q->cur.at, now, q->listed == 0);
+        ctl_session_obj(out, q->cur.at, now, q->listed == 0);
         q->last_id = q->cur.at->id;
         q->listed++;
         q->cur.at = q->cur.at->next;
-        spend(budget, SESSION_UNITS);
+        spend(budget, CTL_SESSION_UNITS);
     }
-    sf_sb_printf(out, "],\"next\":");
-    /* More when an older session is there now; one that ends before the next page is
-     * asked for just makes that page shorter (or empty). */
-    if (q->cur.at && q->listed == q->limit)
-        sf_sb_printf(out, "%llu}\n", (unsigned long long)q->last_id);
-    else
-        sf_sb_printf(out, "null}\n");
-    return CTL_BODY_DONE;
+    if (!q->cur.at && q->listed < q->limit && next_thread(q))
+        return others_fill(q, out, budget, start);
+    return tail(q, out, q->cur.at != NULL);
 }
 
 static void sessions_free(struct ctl_body *bd)
 {
     struct sessions *q = (struct sessions *)bd;
     lb_cursor_close(q->lb, &q->cur);
+    ctl_page_free(q->pg);
     free(q);
 }
 
@@ -178,6 +243,10 @@ int ctl_sessions_body(struct lb *lb, const char *query, struct ctl_body **out,
     q->lb = lb;
     q->limit = (uint32_t)limit;
     q->after = after;
+    q->t = lb->thread;
+    if (lb->shared && after >> LB_THREAD_ID_SHIFT > lb->thread &&
+        after >> LB_THREAD_ID_SHIFT < lb->shared->nthreads)
+        q->t = (uint32_t)(after >> LB_THREAD_ID_SHIFT); /* the page goes on there */
     lb_cursor_open(lb, &q->cur);
     *out = &q->base;
     return 200;
@@ -200,7 +269,7 @@ static void live_obj(struct sf_strbuf *b, struct lb_session *s, uint64_t now)
         return;
     }
     sf_sb_printf(b, "{\"version\":%d,\"live\":true,\"session\":", CTL_STATS_VERSION);
-    session_obj(b, s, now, 1);
+    ctl_session_obj(b, s, now, 1);
     sf_sb_printf(b, ",\"first_fin\":");
     sf_sb_json_str(b, fin_text(s->first_fin));
     ctl_tl_init(tl, s->t_start);
@@ -219,7 +288,7 @@ static void live_obj(struct sf_strbuf *b, struct lb_session *s, uint64_t now)
     sf_sb_printf(b, "}\n");
 }
 
-static void ended_obj(struct sf_strbuf *b, const struct lb_ended *e, uint64_t now)
+void ctl_ended_obj(struct sf_strbuf *b, const struct lb_ended *e, uint64_t now)
 {
     char a[LB_ADDR_STRLEN];
     sf_sb_printf(b, "{\"id\":%llu,\"frontend\":", (unsigned long long)e->id);
@@ -265,7 +334,7 @@ int ctl_session_detail(struct lb *lb, const char *rest, struct sf_strbuf *b)
         uint64_t n = lb->nended < LB_ENDED_MAX ? lb->nended : LB_ENDED_MAX;
         for (uint64_t i = 0; i < n; i++) {
             sf_sb_printf(b, "%s", i ? "," : "");
-            ended_obj(b, &lb->ended[(lb->nended - 1 - i) % LB_ENDED_MAX], now);
+            ctl_ended_obj(b, &lb->ended[(lb->nended - 1 - i) % LB_ENDED_MAX], now);
         }
         sf_sb_printf(b, "]}\n");
         return 200;
@@ -283,7 +352,7 @@ int ctl_session_detail(struct lb *lb, const char *rest, struct sf_strbuf *b)
         const struct lb_ended *e = &lb->ended[(lb->nended - 1 - i) % LB_ENDED_MAX];
         if (e->id == id) {
             sf_sb_printf(b, "{\"version\":%d,\"live\":false,\"session\":", CTL_STATS_VERSION);
-            ended_obj(b, e, now);
+            ctl_ended_obj(b, e, now);
             ended_timeline(b, lb, e);
             sf_sb_printf(b, "}\n");
             return 200;

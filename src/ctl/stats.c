@@ -1,16 +1,20 @@
 /* /stats (JSON) and the admin request routing. */
 #include "ctl/render.h"
+#include "ctl/sessions.h"
+#include "ctl/sum.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static void causes_obj(struct sf_strbuf *b, const uint64_t *causes)
+/* Close causes of the process (fe < 0) or of frontend fe, every thread's. */
+static void causes_obj(struct sf_strbuf *b, const struct lb *lb, long fe)
 {
     sf_sb_printf(b, "{");
     for (int c = 1; c < LB_CAUSE_N; c++)
         sf_sb_printf(b, "%s\"%s\":%llu", c > 1 ? "," : "", lb_cause_name(c),
-                     (unsigned long long)causes[c]);
+                     (unsigned long long)(fe < 0 ? CTL_LB(lb, causes[c])
+                                                 : CTL_FE(lb, (size_t)fe, causes[c])));
     sf_sb_printf(b, "}");
 }
 
@@ -33,7 +37,8 @@ void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
                  (unsigned long long)c->tw_frontend, (unsigned long long)c->tw_backend,
                  (unsigned long long)c->tw_respond);
     sf_sb_printf(b, ",\"time_wait_removed\":{\"removed\":%llu,\"left\":%llu,\"error\":",
-                 (unsigned long long)lb->tp->tw_removed, (unsigned long long)lb->tp->tw_left);
+                 (unsigned long long)CTL_TP(lb, tw_removed),
+                 (unsigned long long)CTL_TP(lb, tw_left));
     if (lb->tp->tw_error)
         sf_sb_json_str(b, strerror(lb->tp->tw_error));
     else
@@ -45,14 +50,14 @@ void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
                  (unsigned long long)ctl_sessions_total(lb));
     ctl_render_stats_threads(lb, b);
     sf_sb_printf(
-        b, ",\"connections\":{\"open\":%llu,\"limit\":", (unsigned long long)lb->tp->conn_open);
+        b, ",\"connections\":{\"open\":%llu,\"limit\":", (unsigned long long)CTL_TP(lb, conn_open));
     if (lb->tp->conn_limit == UINT64_MAX)
         sf_sb_printf(b, "null,\"fd_exhausted\":%s}", lb->fd_short ? "true" : "false");
     else
-        sf_sb_printf(b, "%llu,\"fd_exhausted\":%s}", (unsigned long long)lb->tp->conn_limit,
+        sf_sb_printf(b, "%llu,\"fd_exhausted\":%s}", (unsigned long long)CTL_TP(lb, conn_limit),
                      lb->fd_short ? "true" : "false");
     sf_sb_printf(b, ",\"close_causes\":");
-    causes_obj(b, lb->causes);
+    causes_obj(b, lb, -1);
     sf_sb_printf(b, ",\"frontends\":[");
     for (size_t i = 0; i < lb->nfe; i++) {
         const struct lb_frontend *f = lb->fe[i];
@@ -67,7 +72,7 @@ void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
             sf_sb_printf(b, "%s{\"addr\":", k ? "," : "");
             sf_sb_json_str(b, lb_addr_format(&f->conf.listen[k], a, sizeof a));
             sf_sb_printf(b, ",\"open\":%s,\"sessions\":%llu}", f->listener[k] ? "true" : "false",
-                         (unsigned long long)f->listen_sessions[k]);
+                         (unsigned long long)CTL_FE(lb, i, listen_sessions[k]));
         }
         sf_sb_printf(b, "]");
         sf_sb_printf(b, ",\"backend\":");
@@ -76,12 +81,16 @@ void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
                      ",\"active\":%u,\"maxconn\":%u,\"paused\":%s,\"fd_paused\":%s,"
                      "\"fd_pauses\":%llu,\"loops\":%llu,\"proxy_untrusted\":%llu,\"total\":%llu,"
                      "\"bytes_in\":%llu,\"bytes_out\":%llu,\"close_causes\":",
-                     lb_frontend_active_all(f), f->conf.maxconn, f->paused ? "true" : "false",
-                     f->fd_paused ? "true" : "false", (unsigned long long)f->fd_pauses,
-                     (unsigned long long)f->loops, (unsigned long long)f->proxy_untrusted,
+                     lb_frontend_active_all(f), f->conf.maxconn,
+                     CTL_FE_ANY(lb, i, paused) ? "true" : "false",
+                     CTL_FE_ANY(lb, i, fd_paused) ? "true" : "false",
+                     (unsigned long long)CTL_FE(lb, i, fd_pauses),
+                     (unsigned long long)CTL_FE(lb, i, loops),
+                     (unsigned long long)CTL_FE(lb, i, proxy_untrusted),
                      (unsigned long long)lb_frontend_sessions_all(f),
-                     (unsigned long long)f->bytes_in, (unsigned long long)f->bytes_out);
-        causes_obj(b, f->causes);
+                     (unsigned long long)CTL_FE(lb, i, bytes_in),
+                     (unsigned long long)CTL_FE(lb, i, bytes_out));
+        causes_obj(b, lb, (long)i);
         sf_sb_printf(b, "}");
     }
     sf_sb_printf(b, "],\"backends\":[");
@@ -92,9 +101,10 @@ void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
         sf_sb_printf(b,
                      ",\"balance\":\"%s\",\"active\":%u,\"queued\":%u,\"total\":%llu,"
                      "\"no_server\":%llu,\"servers\":[",
-                     lb_balance_name(be->conf.balance), be->active, be->queued,
-                     (unsigned long long)be->sessions_total,
-                     (unsigned long long)be->no_server_total);
+                     lb_balance_name(be->conf.balance), (unsigned)CTL_BE(lb, i, active),
+                     (unsigned)CTL_BE(lb, i, queued),
+                     (unsigned long long)CTL_BE(lb, i, sessions_total),
+                     (unsigned long long)CTL_BE(lb, i, no_server_total));
         for (size_t j = 0; j < be->nservers; j++) {
             const struct lb_server *s = be->servers[j];
             sf_sb_printf(b, "%s{\"name\":", j ? "," : "");
@@ -111,8 +121,9 @@ void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
                          s->backup ? "true" : "false", lb_server_usable(s, now) ? "true" : "false",
                          s->health ? "true" : "false", now < s->ejected_until ? "true" : "false",
                          lb_server_load(s), (unsigned long long)lb_server_sessions_all(s),
-                         (unsigned long long)s->connect_failures, (unsigned long long)s->bytes_in,
-                         (unsigned long long)s->bytes_out);
+                         (unsigned long long)CTL_SRV(lb, i, j, connect_failures),
+                         (unsigned long long)CTL_SRV(lb, i, j, bytes_in),
+                         (unsigned long long)CTL_SRV(lb, i, j, bytes_out));
             sf_sb_json_str(b, s->last_check);
             sf_sb_printf(b, "}");
         }
@@ -121,14 +132,28 @@ void ctl_render_stats(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
     sf_sb_printf(b, "]}\n");
 }
 
-/* POST /sessions/<id>/kill */
-static int kill_route(struct lb *lb, const char *path, struct sf_strbuf *body)
+/* The thread that owns session id, when it is another than this one's (lb.h, id >> 40). */
+static int other_thread(const struct lb *lb, unsigned long long id, uint32_t *t)
 {
+    unsigned long long k = id >> LB_THREAD_ID_SHIFT;
+    if (!lb->shared || k == lb->thread || k >= lb->shared->nthreads)
+        return 0;
+    *t = (uint32_t)k;
+    return 1;
+}
+
+/* POST /sessions/<id>/kill: done by the thread that owns the session. */
+static int kill_route(struct lb *lb, const char *path, struct ctl_admin_resp *resp)
+{
+    struct sf_strbuf *body = &resp->body;
     const char *p = path + strlen("/sessions/");
     char *end;
+    uint32_t t;
     unsigned long long id = strtoull(p, &end, 10);
     if (end == p || strcmp(end, "/kill") != 0)
         return 404;
+    if (other_thread(lb, id, &t))
+        return ctl_remote_kill(lb, t, id, &resp->stream);
     if (lb_kill_session(lb, id) < 0) {
         sf_sb_printf(body, "no session %llu\n", id);
         return 404;
@@ -183,10 +208,16 @@ static void report_free(struct ctl_body *bd)
 static int session_route(struct lb *lb, const struct ctl_admin_req *r, struct ctl_admin_resp *resp)
 {
     if (!strcmp(r->method, "POST"))
-        return kill_route(lb, r->path, &resp->body);
+        return kill_route(lb, r->path, resp);
     if (strcmp(r->method, "GET"))
         return 405;
-    int status = ctl_session_detail(lb, r->path + strlen("/sessions/"), &resp->body);
+    const char *rest = r->path + strlen("/sessions/");
+    uint32_t t;
+    if (lb->shared && !strcmp(rest, "ended"))
+        return ctl_remote_ended(lb, &resp->stream); /* every thread's ring */
+    if (other_thread(lb, strtoull(rest, NULL, 10), &t))
+        return ctl_remote_detail(lb, t, rest, &resp->stream);
+    int status = ctl_session_detail(lb, rest, &resp->body);
     if (status == 200)
         resp->ctype = "application/json";
     return status;

@@ -2,6 +2,7 @@
  * A plan is made first (listeners opened, the log opened, new objects allocated); only when
  * all of it succeeded is the running state changed, by steps that cannot fail. */
 #include "lb/lb.h"
+#include "lb/counter.h"
 #include "lb/log.h"
 #include "lb/session.h"
 #include "lb/source_ports.h"
@@ -521,7 +522,7 @@ int lb_apply(struct lb *lb, const struct lb_config *c, char *err, size_t errlen)
     lb_source_ports_log(lb);
     lb->kick_accept = 1;
     for (size_t i = 0; i < lb->nfe; i++)
-        lb->fe[i]->paused = 1; /* accept whatever waits, after this batch */
+        LB_COUNT_SET(lb->fe[i]->paused, 1); /* accept whatever waits, after this batch */
     if (lb->shared)
         lb_thread_applied(lb);
     plan_free(&p);

@@ -1,5 +1,6 @@
 /* Buffer free lists by size; see buffer.h. */
 #include "lb/buffer.h"
+#include "lb/counter.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,7 @@ struct lb_buf *lb_buf_get(struct lb_bufpool *p, uint32_t cap)
         b = p->cls[c].free;
         p->cls[c].free = b->next;
         p->cls[c].nfree--;
-        p->free_bytes -= cap;
+        LB_COUNT_SUB(p->free_bytes, cap);
     } else {
         b = malloc(sizeof *b + cap);
         if (!b)
@@ -54,13 +55,13 @@ struct lb_buf *lb_buf_get(struct lb_bufpool *p, uint32_t cap)
         b->cap = cap;
     }
     b->next = NULL;
-    p->in_use++;
+    LB_COUNT_INC(p->in_use);
     return b;
 }
 
 void lb_buf_put(struct lb_bufpool *p, struct lb_buf *b)
 {
-    p->in_use--;
+    LB_COUNT_DEC(p->in_use);
     int c = p->free_bytes + b->cap <= p->max_free_bytes ? class_of(p, b->cap, 1) : -1;
     if (c < 0) {
         free(b);
@@ -69,5 +70,5 @@ void lb_buf_put(struct lb_bufpool *p, struct lb_buf *b)
     b->next = p->cls[c].free;
     p->cls[c].free = b;
     p->cls[c].nfree++;
-    p->free_bytes += b->cap;
+    LB_COUNT_ADD(p->free_bytes, b->cap);
 }

@@ -540,7 +540,8 @@ static int parse_threads(struct lb_config *c, struct lb_config_error *e, const s
     const struct arg *a = &n->args[0];
     if (!strcmp(a->s, "auto")) {
         cpu_set_t set;
-        int ncpu = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+        lb_conf_cpus_allowed(&set);
+        int ncpu = CPU_COUNT(&set);
         c->threads = ncpu > 0 ? (uint32_t)(ncpu < LB_THREADS_MAX ? ncpu : LB_THREADS_MAX) : 1;
     } else if (lb_conf_arg_count(e, a, 1, LB_THREADS_MAX, &c->threads) < 0) {
         return -1;
@@ -589,7 +590,7 @@ static int interpret(struct lb_config *c, struct lb_config_error *e, const struc
         const struct node *n = &top[i];
         const char *nm = n->name.s;
         if (strcmp(nm, "profile") && strcmp(nm, "frontend") && strcmp(nm, "backend") &&
-            strcmp(nm, "respond") && lb_conf_once(e, top, i) < 0)
+            strcmp(nm, "respond") && strcmp(nm, "cpu_map") && lb_conf_once(e, top, i) < 0)
             goto out;
         if (!strcmp(nm, "profile") || !strcmp(nm, "transport")) {
             continue;
@@ -621,6 +622,9 @@ static int interpret(struct lb_config *c, struct lb_config_error *e, const struc
         } else if (!strcmp(nm, "threads")) {
             if (parse_threads(c, e, n) < 0)
                 goto out;
+        } else if (!strcmp(nm, "cpu_map")) {
+            if (lb_conf_cpu_map(c, e, n) < 0)
+                goto out;
         } else {
             lb_conf_unknown(e, n, NULL);
             goto out;
@@ -649,7 +653,7 @@ static int interpret(struct lb_config *c, struct lb_config_error *e, const struc
         if (resolve_profile(c, e, &bref[i], &c->backends[i].profile) < 0)
             goto out;
     if (lb_conf_check(c, e) < 0 || check_stack_addresses(c, e, top, ntop) < 0 ||
-        lb_conf_announce_check(c, e) < 0)
+        lb_conf_announce_check(c, e) < 0 || lb_conf_cpu_map_check(c, e) < 0)
         goto out;
     rc = 0;
 out:

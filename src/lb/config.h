@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <sched.h>
 #include <stdint.h>
 
 #include "lb/addr.h"
@@ -21,6 +22,7 @@
 #define LB_WARNINGS    8
 #define LB_LISTEN_MAX  8   /* `listen` lines of one frontend */
 #define LB_THREADS_MAX 256 /* `threads`: event-loop threads of one process */
+#define LB_CPU_MAP_MAX 64  /* `cpu_map` lines */
 /* A bearer token: 16 to 127 visible characters. */
 #define LB_ADMIN_TOKEN_MAX 128
 
@@ -209,6 +211,16 @@ struct lb_config {
      * resolved when the file is read, to the CPUs the process may use. */
     uint32_t threads;
     struct lb_pos threads_pos;
+    /* `cpu_map THREADS|auto CPULIST;` lines in order (config_cpu.c): a later line wins for
+     * a thread both name. */
+    struct lb_cpu_map {
+        int is_auto;          /* one CPU of the list each, in turn */
+        uint32_t first, last; /* the threads */
+        cpu_set_t cpus;
+        char threads_text[24], cpus_text[104]; /* as written (-T prints them) */
+        struct lb_pos pos;                     /* the threads word */
+    } cpu_map[LB_CPU_MAP_MAX];
+    size_t ncpu_map;
     struct lb_announce_conf announce;
     /* What is valid but likely not meant: printed by -t and at start, logged on reload. */
     struct lb_config_warning {
@@ -252,5 +264,11 @@ int lb_parse_size(const char *s, uint64_t *bytes, const char **why);
 
 /* The embedded default configuration (conf/synfin.conf compiled in, NUL-terminated). */
 extern const char lb_default_conf[];
+
+/* The CPUs thread t is pinned to by c's cpu_map: 1 with *set filled, 0 when none names it. */
+int lb_config_cpu_set(const struct lb_config *c, uint32_t t, cpu_set_t *set);
+/* The CPUs the process may use, taken before any thread is pinned (tools/synfin): what
+ * `threads auto` and cpu_map's check go by when a reload is read by a pinned thread 0. */
+void lb_config_set_cpus(const cpu_set_t *all);
 
 #endif

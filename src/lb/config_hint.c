@@ -52,6 +52,8 @@ static const struct hint hints[] = {
     {"top", "global", NULL, "HAProxy", "top-level directives: log, admin, drain_timeout"},
     {"top", "maxconn", NULL, "HAProxy", "'maxconn N' in each frontend"},
     {"top", "nbthread", NULL, "HAProxy", "'threads N' (or 'threads auto') at the top level"},
+    {"top", "cpu-map", NULL, "HAProxy",
+     "'cpu_map THREADS CPULIST' or 'cpu_map auto CPULIST' (threads from 0) at the top level"},
     {"frontend", "log", NULL, "HAProxy", "'log' at the top level (one log for all)"},
     {"backend", "log", NULL, "HAProxy", "'log' at the top level (one log for all)"},
     {"backend", "maxconn", NULL, "HAProxy", "'maxconn N' on each server line, or in the frontend"},

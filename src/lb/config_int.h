@@ -53,6 +53,13 @@ int lb_conf_arg_name(struct lb_config_error *e, const struct arg *a, char *out);
 int lb_conf_want_args(struct lb_config_error *e, const struct node *n, size_t min, size_t max);
 int lb_conf_want_block(struct lb_config_error *e, const struct node *n, size_t nargs);
 
+/* `cpu_map THREADS|auto CPULIST;` (config_cpu.c), and its check against `threads` once
+ * every line is read: 0, or -1 with *e. */
+int lb_conf_cpu_map(struct lb_config *c, struct lb_config_error *e, const struct node *n);
+int lb_conf_cpu_map_check(const struct lb_config *c, struct lb_config_error *e);
+/* The CPUs the process may use (lb_config_set_cpus, else sched_getaffinity). */
+void lb_conf_cpus_allowed(cpu_set_t *out);
+
 /* `log ...;` and `log_format ...;` (config_log.c): 0, or -1 with *e. */
 int lb_conf_parse_log(struct lb_config *c, struct lb_config_error *e, const struct node *n);
 int lb_conf_parse_log_format(struct lb_config *c, struct lb_config_error *e, const struct node *n);

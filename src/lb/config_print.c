@@ -244,6 +244,8 @@ int lb_config_print(const struct lb_config *c, FILE *out)
     put_duration(out, "", "drain_timeout", c->drain_timeout_ms);
     if (c->threads != 1)
         fprintf(out, "threads %u;\n", c->threads);
+    for (size_t i = 0; i < c->ncpu_map; i++)
+        fprintf(out, "cpu_map %s %s;\n", c->cpu_map[i].threads_text, c->cpu_map[i].cpus_text);
     if (c->announce.enabled) {
         fprintf(out, "announce {\n" IN1 "table %u;\n", c->announce.table);
         put_duration(out, IN1, "withdraw_delay", c->announce.withdraw_delay_ms);

@@ -1,5 +1,6 @@
 /* Frontends: a listener that turns accepted connections into sessions, within maxconn. */
 #include "lb/lb.h"
+#include "lb/counter.h"
 #include "lb/session.h"
 
 #include <errno.h>
@@ -17,17 +18,17 @@ static void on_listener(void *ctx, struct lb_listener *l)
 static void on_retry(struct sf_loop_timer *t)
 {
     struct lb_frontend *f = CONTAINER(t, struct lb_frontend, retry);
-    f->paused = 0;
+    LB_COUNT_SET(f->paused, 0);
     lb_frontend_accept(f);
 }
 
 static void pause_for_room(struct lb_frontend *f)
 {
     char who[LB_NAME_MAX + 16];
-    f->paused = 1;
+    LB_COUNT_SET(f->paused, 1);
     if (!f->fd_paused) {
-        f->fd_paused = 1;
-        f->fd_pauses++;
+        LB_COUNT_SET(f->fd_paused, 1);
+        LB_COUNT_INC(f->fd_pauses);
     }
     snprintf(who, sizeof who, "frontend=%s", f->conf.name);
     lb_fd_short(f->lb, who);
@@ -36,16 +37,16 @@ static void pause_for_room(struct lb_frontend *f)
 static void accept_failed(struct lb_frontend *f, int rc)
 {
     struct lb *lb = f->lb;
-    f->accept_errors++;
+    LB_COUNT_INC(f->accept_errors);
     if (rc == -EMFILE || rc == -ENFILE)
         pause_for_room(f); /* held outside the count (or system-wide): the episode says it */
     else
         lb_logf(lb, "event=accept_error frontend=%s error=%s", f->conf.name, strerror(-rc));
     /* The count said there was room, so only time tells when there is: retry shortly
      * instead of spinning. */
-    f->paused = 1;
+    LB_COUNT_SET(f->paused, 1);
     if (sf_loop_timer_set(lb->loop, &f->retry, sf_loop_now(lb->loop) + 100 * SF_NSEC_PER_MS) < 0)
-        f->paused = 0;
+        LB_COUNT_SET(f->paused, 0);
 }
 
 /* Accepts from listener i until none is waiting (edge-triggered): 0, or 1 when maxconn or
@@ -77,11 +78,11 @@ static int accept_from(struct lb_frontend *f, uint32_t i)
             accept_failed(f, rc);
             return 1;
         }
-        f->listen_sessions[i]++;
+        LB_COUNT_INC(f->listen_sessions[i]);
         lb_session_start(f, c);
     }
-    f->paused = 1;
-    f->fd_paused = 0; /* maxconn holds it now */
+    LB_COUNT_SET(f->paused, 1);
+    LB_COUNT_SET(f->fd_paused, 0); /* maxconn holds it now */
     return 1;
 }
 
@@ -104,7 +105,8 @@ void lb_frontend_accept(struct lb_frontend *f)
             return;
         }
     }
-    f->paused = f->fd_paused = 0;
+    LB_COUNT_SET(f->paused, 0);
+    LB_COUNT_SET(f->fd_paused, 0);
 }
 
 void lb_frontend_adopt(struct lb_frontend *f, uint32_t i, struct lb_listener *l)

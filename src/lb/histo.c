@@ -1,5 +1,6 @@
 /* Latency histograms; see histo.h. */
 #include "lb/histo.h"
+#include "lb/counter.h"
 
 /* Prometheus client libraries' default buckets (5 ms .. 10 s), with 0.1 ms to 1 ms below
  * them: a connect on loopback or a LAN takes well under 5 ms. */
@@ -15,7 +16,7 @@ void lb_histo_add(struct lb_histo *h, const struct lb_histo_bounds *b, uint64_t 
     int i = 0;
     while (i < LB_HISTO_BUCKETS && s > b->le_s[i])
         i++;
-    h->bucket[i]++;
-    h->sum_ns += ns;
-    h->count++;
+    LB_COUNT_INC(h->bucket[i]);
+    LB_COUNT_ADD(h->sum_ns, ns);
+    LB_COUNT_INC(h->count);
 }

@@ -4,6 +4,7 @@
  * rewritten for the client, its body scanned as it streams back. Each body passes through a
  * bounded buffer unchanged: http_body_scan only says where it ends. */
 #include "lb/http_session.h"
+#include "lb/counter.h"
 #include "lb/log.h"
 
 #include <errno.h>
@@ -94,7 +95,7 @@ static size_t to_server(struct lb_session *s, const char *b, size_t n, int *move
  * taken back, so the server connection goes; the client gets a 400 if it got nothing yet. */
 static int bad_request_body(struct lb_session *s, int err)
 {
-    s->fe->http_errors[err < HTTP_E_COUNT ? err : 0]++;
+    LB_COUNT_INC(s->fe->http_errors[err < HTTP_E_COUNT ? err : 0]);
     if (!s->http->resp_started)
         return lb_http_fail(s, 400, LB_CAUSE_BAD_REQUEST, LB_PC_ABORTED);
     lb_http_end(s, LB_CAUSE_BAD_REQUEST, 1, LB_PC_ABORTED);
@@ -245,7 +246,7 @@ static int response_head(struct lb_session *s, int *moved)
             return 0;
         *moved = 1;
         if (r < 0) {
-            s->fe->http_errors[-r < HTTP_E_COUNT ? -r : 0]++;
+            LB_COUNT_INC(s->fe->http_errors[-r < HTTP_E_COUNT ? -r : 0]);
             return lb_http_fail(s, 502, LB_CAUSE_BAD_RESPONSE, LB_PC_ABORTED);
         }
         if (hd->interim) { /* 100 Continue, 103 Early Hints: relayed, the final one follows */
@@ -269,7 +270,7 @@ static int scan_response(struct lb_session *s, int *moved)
         ssize_t n =
             http_body_scan(&h->sb, p->buf->data + p->off + h->d_scan, p->len - h->d_scan, &done);
         if (n < 0) { /* its head is out already: nothing to do but cut the client off */
-            s->fe->http_errors[-n < HTTP_E_COUNT ? -n : 0]++;
+            LB_COUNT_INC(s->fe->http_errors[-n < HTTP_E_COUNT ? -n : 0]);
             lb_http_end(s, LB_CAUSE_BAD_RESPONSE, 1, LB_PC_ABORTED);
             return -1;
         }
@@ -369,13 +370,13 @@ static int to_tunnel(struct lb_session *s)
 {
     struct lb_http *h = s->http;
     struct lb_server *srv = s->srv;
-    s->fe->http_status[h->status / 100]++;
-    s->be->http_status[h->status / 100]++;
+    LB_COUNT_INC(s->fe->http_status[h->status / 100]);
+    LB_COUNT_INC(s->be->http_status[h->status / 100]);
     lb_log_request(s->lb, s);
     /* The session's end adds all it moved to the server: take off what earlier requests
      * (counted when each ended, maybe on other servers) moved. */
-    srv->bytes_in -= s->up.bytes - h->req_bytes;
-    srv->bytes_out -= s->down.bytes - h->resp_bytes;
+    LB_COUNT_SUB(srv->bytes_in, s->up.bytes - h->req_bytes);
+    LB_COUNT_SUB(srv->bytes_out, s->down.bytes - h->resp_bytes);
     s->sc = lb_pconn_detach(h->pc);
     h->pc = NULL;
     if (h->u_sent)

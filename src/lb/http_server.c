@@ -4,6 +4,7 @@
  * reused connection, and the connection given back when the request is over: to its
  * server's pool, to the client's own keeping (http_reuse never), or closed. */
 #include "lb/http_session.h"
+#include "lb/counter.h"
 #include "lb/log.h"
 
 #include <errno.h>
@@ -78,7 +79,7 @@ static int take_or_connect(struct lb_session *s)
         struct lb_pconn *own = h->own;
         h->own = NULL;
         if (own->srv == srv && !h->retried) {
-            own->pool->reused++;
+            LB_COUNT_INC(own->pool->reused);
             h->reused = 1;
             return attach(s, own, &own->side);
         }
@@ -112,7 +113,7 @@ int lb_http_server_start(struct lb_session *s, struct lb_server *chosen)
             return 0;
         }
         if (r == LB_PICK_NONE) {
-            b->no_server_total++;
+            LB_COUNT_INC(b->no_server_total);
             return lb_http_fail(s, 503,
                                 s->looped    ? LB_CAUSE_LOOP
                                 : s->retries ? LB_CAUSE_CONNECT_FAIL
@@ -123,11 +124,11 @@ int lb_http_server_start(struct lb_session *s, struct lb_server *chosen)
     s->srv = srv;
     srv->refs++;
     srv->conns++;
-    srv->sessions_total++;
+    LB_COUNT_INC(srv->sessions_total);
     if (srv->sh)
         atomic_fetch_add_explicit(&srv->sh->sessions_total, 1, memory_order_relaxed);
     if (!s->retries)
-        b->sessions_total++;
+        LB_COUNT_INC(b->sessions_total);
     return take_or_connect(s);
 }
 
@@ -255,7 +256,7 @@ int lb_http_server_retry(struct lb_session *s, int pc_cause)
         !http_method_idempotent(h->method))
         return 1;
     h->retried = 1;
-    s->be->http_retries++;
+    LB_COUNT_INC(s->be->http_retries);
     lb_pconn_close(h->pc, pc_cause);
     h->pc = NULL;
     s->sc = NULL;

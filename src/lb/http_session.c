@@ -2,6 +2,7 @@
  * itself, keep-alive between requests, timers, and the close in the order the frontend's
  * profile asks (client_close_first). See http_session.h. */
 #include "lb/http_session.h"
+#include "lb/counter.h"
 #include "lb/log.h"
 
 #include <errno.h>
@@ -69,8 +70,8 @@ static void request_abandoned(struct lb_session *s)
         return;
     if (!h->resp_head)
         h->status = 0;
-    s->fe->http_status[h->status / 100]++;
-    s->be->http_status[h->status / 100]++;
+    LB_COUNT_INC(s->fe->http_status[h->status / 100]);
+    LB_COUNT_INC(s->be->http_status[h->status / 100]);
     lb_log_request(s->lb, s);
 }
 
@@ -184,8 +185,8 @@ int lb_http_fail(struct lb_session *s, int status, int cause, int pc_cause)
 {
     struct lb_http *h = s->http;
     h->status = status;
-    s->fe->http_status[status / 100]++;
-    s->be->http_status[status / 100]++;
+    LB_COUNT_INC(s->fe->http_status[status / 100]);
+    LB_COUNT_INC(s->be->http_status[status / 100]);
     h->canned = http_canned(status, &h->canned_len);
     h->canned_sent = 0;
     h->resp_bytes = h->canned_len; /* for the log line: written unless the client leaves */
@@ -204,8 +205,8 @@ int lb_http_request_done(struct lb_session *s)
     struct lb_http *h = s->http;
     struct lb *lb = s->lb;
     int cls = h->status / 100;
-    s->fe->http_status[cls]++;
-    s->be->http_status[cls]++;
+    LB_COUNT_INC(s->fe->http_status[cls]);
+    LB_COUNT_INC(s->be->http_status[cls]);
     lb_log_request(lb, s);
     int keep = h->server_ka && h->req_sent && !s->down.len;
     lb_http_server_release(s, keep, h->server_ka ? LB_PC_ABORTED : LB_PC_SERVER_CLOSE);
@@ -254,7 +255,7 @@ static int request_begin(struct lb_session *s, const struct http_head *hd, uint3
         int done = 0;
         ssize_t n = http_body_scan(&h->rb, p->buf->data + p->off + len, p->len - len, &done);
         if (n < 0) {
-            s->fe->http_errors[-n < HTTP_E_COUNT ? -n : 0]++;
+            LB_COUNT_INC(s->fe->http_errors[-n < HTTP_E_COUNT ? -n : 0]);
             h->close_after = 1;
             return lb_http_fail(s, 400, LB_CAUSE_BAD_REQUEST, LB_PC_ABORTED);
         }
@@ -296,7 +297,7 @@ static int request_head(struct lb_session *s, int *moved)
     if (r < 0) {
         /* Refused: never forwarded, answered 400, and the connection closed (what follows
          * cannot be told apart from the refused request). */
-        s->fe->http_errors[-r < HTTP_E_COUNT ? -r : 0]++;
+        LB_COUNT_INC(s->fe->http_errors[-r < HTTP_E_COUNT ? -r : 0]);
         h->nreq++;
         h->method = HTTP_M_OTHER;
         h->t_head = sf_loop_now(s->lb->loop);
@@ -439,7 +440,7 @@ static void expired(struct lb_session *s, int cause)
             if (lb_http_server_room_retry(s) < 0)
                 return;
         } else if (s->state == LB_S_QUEUED) {
-            s->be->queue_timeouts++;
+            LB_COUNT_INC(s->be->queue_timeouts);
             lb_http_fail(s, 503, cause, LB_PC_ABORTED);
         } else if (lb_http_server_connect_timeout(s) < 0) {
             return;

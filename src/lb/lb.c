@@ -1,6 +1,7 @@
 /* The runtime: the per-batch hook, drain and stop, and the lifetime of objects a reload
  * removes (applying a configuration is apply.c). */
 #include "lb/lb.h"
+#include "lb/counter.h"
 #include "lb/http_session.h"
 #include "lb/log.h"
 #include "lb/session.h"
@@ -192,7 +193,7 @@ void lb_drain(struct lb *lb)
     lb->draining = 1;
     for (size_t i = 0; i < lb->nfe; i++) {
         lb_frontend_close(lb->fe[i]);
-        lb->fe[i]->fd_paused = 0; /* nobody waits in a closed listener's backlog */
+        LB_COUNT_SET(lb->fe[i]->fd_paused, 0); /* nobody waits in a closed listener's backlog */
     }
     lb_logf(lb, "event=drain sessions=%u deadline_ms=%llu", lb->nsessions,
             (unsigned long long)lb->drain_timeout_ms);
@@ -246,6 +247,8 @@ void lb_free(struct lb *lb)
     sf_loop_timer_cancel(lb->loop, &lb->sync);
     if (lb->shared && lb->wake.fd >= 0)
         close(lb->wake.fd); /* closing removes it from the loop */
+    if (lb->shared)
+        pthread_mutex_destroy(&lb->call_mu);
     for (size_t i = 0; i < lb->nbe; i++)
         for (size_t j = 0; j < lb->be[i]->nservers; j++)
             lb_health_stop(lb, lb->be[i]->servers[j]);

@@ -5,6 +5,8 @@
 #ifndef SYNFIN_LB_LB_H
 #define SYNFIN_LB_LB_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -168,7 +170,45 @@ struct lb {
     struct sf_io wake;         /* another thread freed a slot this one waits for */
     int waiting;               /* as published in lb_thread_stat.waiting */
     int released;              /* a shared slot was given back in this batch */
+    /* Calls other threads post to this one (thread_call.c): its sessions are its own, so
+     * thread 0's admin listener asks it to list, show or kill them. */
+    pthread_mutex_t call_mu;
+    struct lb_call *calls;
+    int calls_closed; /* its loop has ended: no call is taken any more */
+    /* Thread 0: a call it posted is done (the admin listener looks again). */
+    void (*on_reply)(void *ctx);
+    void *reply_ctx;
 };
+
+/* Work one thread asks another to do on its own loop, on its own struct lb (a session
+ * listing, a kill): posted with lb_call_post, run by the target after it is woken, and the
+ * poster is woken (lb.on_reply) when it is done. The poster owns c; if it gives c up while
+ * pending (lb_call_abandon), the target calls release after fn and c is its to free. */
+enum { LB_CALL_IDLE, LB_CALL_PENDING, LB_CALL_DONE, LB_CALL_ABANDONED };
+struct lb_call {
+    void (*fn)(struct lb *lb, struct lb_call *c);
+    void (*release)(struct lb *lb, struct lb_call *c);
+    _Atomic int state;
+    int oneway;    /* fn frees c itself; nothing is touched after it */
+    uint32_t from; /* the poster's thread */
+    struct lb_call *next;
+};
+/* Posts c to thread `to`. 0, or -1 when that thread's loop has ended (nothing runs c). */
+int lb_call_post(struct lb *lb, uint32_t to, struct lb_call *c);
+/* Whether c's fn has run (what it wrote is visible to the poster then). */
+int lb_call_done(struct lb_call *c);
+/* The poster gives c up: 1 when c is not pending (the poster frees it), 0 when the target
+ * will release it. */
+int lb_call_abandon(struct lb_call *c);
+/* The calls waiting for this thread, run now (after a wake; thread.c). */
+void lb_calls_run(struct lb *lb);
+/* This thread's loop has ended: what waits is run, later posts fail. */
+void lb_calls_close(struct lb *lb);
+/* Another thread's struct lb (the admin listener's view; NULL with one thread). */
+static inline struct lb *lb_thread_lb(const struct lb *lb, uint32_t t)
+{
+    return lb->shared && t < lb->shared->nthreads ? lb->shared->lb[t] : NULL;
+}
 
 /* How often a thread looks again at what other threads changed while it had no event: a
  * state published by thread 0, and (a fallback; the wake eventfd is the way) a slot of a

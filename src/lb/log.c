@@ -1,6 +1,7 @@
 /* Session and event log lines. Output is buffered and flushed once per loop iteration, so
  * logging costs no system call per session. */
 #include "lb/log.h"
+#include "lb/log_lines.h"
 #include "lb/http_session.h"
 #include "lb/log_sink.h"
 #include "lb/session.h"
@@ -141,7 +142,8 @@ int lb_log_prepare(const struct lb_config *c, struct lb_log_dest *d)
         no_time = lb_log_stderr_is_journal();
         break;
     case LB_LOG_FILE:
-        d->f = fopen(c->log_path, "a");
+        /* With threads, each thread's stream must not write half a line (log_lines.h). */
+        d->f = c->threads > 1 ? lb_log_lines_open(c->log_path) : fopen(c->log_path, "a");
         if (!d->f)
             return -errno;
         d->owned = 1;

@@ -1,5 +1,6 @@
 /* Server connections of http sessions and the per-server pool of idle ones; see pool.h. */
 #include "lb/pool.h"
+#include "lb/counter.h"
 #include "lb/lb.h"
 
 #include <errno.h>
@@ -58,7 +59,7 @@ static void unlink_idle(struct lb_pconn *pc)
         p->tail = pc->prev;
     pc->prev = pc->next = NULL;
     pc->idle = 0;
-    p->idle--;
+    LB_COUNT_DEC(p->idle);
     sf_loop_timer_cancel(p->loop, &pc->timer);
 }
 
@@ -94,7 +95,7 @@ struct lb_pconn *lb_pconn_new(struct lb_server *srv, struct lb_pool *p, struct l
     pc->pool = p;
     pc->t_open = now;
     pc->timer.fn = on_idle_timer;
-    p->opened++;
+    LB_COUNT_INC(p->opened);
     return pc;
 }
 
@@ -117,7 +118,7 @@ void lb_pconn_close(struct lb_pconn *pc, int cause)
         lb_conn_abort(pc->c);
     else
         lb_conn_close(pc->c);
-    p->closed[cause < LB_PC_N ? cause : LB_PC_ABORTED]++;
+    LB_COUNT_INC(p->closed[cause < LB_PC_N ? cause : LB_PC_ABORTED]);
     lb_server_put(pc->srv);
     free(pc);
 }
@@ -160,7 +161,7 @@ struct lb_pconn *lb_pool_take(struct lb_pool *p, int reuse, int first, int check
                 lb_pconn_close(pc, LB_PC_SERVER_CLOSE);
             } else {
                 unlink_idle(pc);
-                p->reused++;
+                LB_COUNT_INC(p->reused);
                 return pc;
             }
         }
@@ -203,7 +204,7 @@ int lb_pool_put(struct lb_pconn *pc, const struct lb_side *side, uint64_t now)
     else
         p->tail = pc;
     p->head = pc;
-    p->idle++;
+    LB_COUNT_INC(p->idle);
     lb_conn_set_handler(pc->c, on_idle_event, pc);
     return 1;
 }
@@ -211,7 +212,7 @@ int lb_pool_put(struct lb_pconn *pc, const struct lb_side *side, uint64_t now)
 struct lb_conn *lb_pconn_detach(struct lb_pconn *pc)
 {
     struct lb_conn *c = pc->c;
-    pc->pool->closed[LB_PC_TUNNEL]++;
+    LB_COUNT_INC(pc->pool->closed[LB_PC_TUNNEL]);
     lb_server_put(pc->srv);
     free(pc);
     return c;

@@ -7,6 +7,7 @@
  * Running short is an episode: one fd_exhausted line when it starts, one fd_recovered when
  * nothing waits for room any more, however many clients it touched. */
 #include "lb/lb.h"
+#include "lb/counter.h"
 
 #include <stdio.h>
 
@@ -78,7 +79,7 @@ void lb_loop_refused(struct lb_frontend *f, uint32_t listen_index)
     struct lb *lb = f->lb;
     uint64_t now = sf_loop_now(lb->loop);
     int quiet = f->loop_logged && now - f->loop_logged < LOOP_LOG_QUIET_NS;
-    f->loops++;
+    LB_COUNT_INC(f->loops);
     f->loop_logged = now;
     if (quiet)
         return;

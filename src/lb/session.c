@@ -1,5 +1,6 @@
 /* Sessions: joining a client connection to a server connection; see session.h. */
 #include "lb/session.h"
+#include "lb/counter.h"
 #include "lb/http_session.h"
 #include "lb/log.h"
 #include "lb/proxy_proto.h"
@@ -39,7 +40,7 @@ void lb_session_dequeue(struct lb_session *s)
     else
         b->qtail = s->qprev;
     s->qprev = s->qnext = NULL;
-    b->queued--;
+    LB_COUNT_DEC(b->queued);
     s->lb->npending--;
 }
 
@@ -60,8 +61,8 @@ void lb_session_release_server(struct lb_session *s)
     lb_server_slot_release(srv);
     s->lb->released |= srv->sh != NULL;
     /* http: the pipes are per connection, the request's bytes are the server's */
-    srv->bytes_in += s->http ? s->http->req_bytes : s->up.bytes;
-    srv->bytes_out += s->http ? s->http->resp_bytes : s->down.bytes;
+    LB_COUNT_ADD(srv->bytes_in, s->http ? s->http->req_bytes : s->up.bytes);
+    LB_COUNT_ADD(srv->bytes_out, s->http ? s->http->resp_bytes : s->down.bytes);
     lb_backend_kick(s->lb, s->be);
     lb_server_put(srv);
 }
@@ -110,10 +111,10 @@ void lb_session_finish(struct lb_session *s, int cause)
         lb_shared_release(&fe->sh->active);
         lb->released = 1;
     }
-    fe->causes[cause]++;
-    fe->bytes_in += s->up.bytes;
-    fe->bytes_out += s->down.bytes;
-    lb->causes[cause]++;
+    LB_COUNT_INC(fe->causes[cause]);
+    LB_COUNT_ADD(fe->bytes_in, s->up.bytes);
+    LB_COUNT_ADD(fe->bytes_out, s->down.bytes);
+    LB_COUNT_INC(lb->causes[cause]);
     lb_session_release_server(s);
     lb_cursors_skip(lb, s);
     if (s->prev)
@@ -127,7 +128,7 @@ void lb_session_finish(struct lb_session *s, int cause)
     lb_pipe_release(&s->down, &lb->pool);
     if (fe->paused)
         lb->kick_accept = 1;
-    s->be->active--;
+    LB_COUNT_DEC(s->be->active);
     lb_histo_add(&s->be->duration_hist, &lb_histo_duration, sf_loop_now(lb->loop) - s->t_start);
     lb_backend_put(s->be);
     lb_frontend_put(fe);
@@ -274,7 +275,7 @@ void lb_session_enqueue(struct lb_session *s)
     else
         b->qhead = s;
     b->qtail = s;
-    b->queued++;
+    LB_COUNT_INC(b->queued);
     s->lb->npending++;
 }
 
@@ -298,7 +299,7 @@ int lb_session_connect_failed(struct lb_session *s, int err)
     }
     memset(&s->ss, 0, sizeof s->ss);
     if (srv) {
-        srv->connect_failures++;
+        LB_COUNT_INC(srv->connect_failures);
         lb_server_connect_failed(s->lb, srv);
         s->failed = srv;
         lb_session_release_server(s);
@@ -416,7 +417,7 @@ static int connect_next(struct lb_session *s, struct lb_server *chosen)
             return 0;
         }
         if (r == LB_PICK_NONE) {
-            b->no_server_total++;
+            LB_COUNT_INC(b->no_server_total);
             end(s,
                 s->looped    ? LB_CAUSE_LOOP
                 : s->retries ? LB_CAUSE_CONNECT_FAIL
@@ -451,12 +452,12 @@ static int connect_next(struct lb_session *s, struct lb_server *chosen)
         end(s, LB_CAUSE_ERROR, HOW_ABORT, HOW_ABORT);
         return -1;
     }
-    srv->sessions_total++;
+    LB_COUNT_INC(srv->sessions_total);
     if (srv->sh)
         atomic_fetch_add_explicit(&srv->sh->sessions_total, 1, memory_order_relaxed);
     if (!s->counted) {
         s->counted = 1;
-        b->sessions_total++;
+        LB_COUNT_INC(b->sessions_total);
     }
     if (rc < 0) {
         s->sc = NULL;
@@ -479,7 +480,7 @@ static void pipe_failed(struct lb_session *s, int rc, int err, int src_cause, in
                                         : LB_CAUSE_ERROR;
     if (err == ELOOP && rc != LB_PIPE_NOMEM && s->srv) {
         cause = LB_CAUSE_LOOP;
-        s->srv->connect_failures++;
+        LB_COUNT_INC(s->srv->connect_failures);
         lb_server_connect_failed(s->lb, s->srv);
     }
     end(s, cause, HOW_ABORT, HOW_ABORT);
@@ -665,7 +666,7 @@ void lb_session_start(struct lb_frontend *fe, struct lb_conn *client)
         !lb_cidr_match_any(fe->conf.accept_proxy, fe->conf.naccept_proxy, lb_conn_peer(client))) {
         /* Only a trusted front load balancer may say who the client is. */
         lb_conn_abort(client);
-        fe->proxy_untrusted++;
+        LB_COUNT_INC(fe->proxy_untrusted);
         if (fe->sh)
             lb_shared_release(&fe->sh->active);
         return;
@@ -673,8 +674,8 @@ void lb_session_start(struct lb_frontend *fe, struct lb_conn *client)
     struct lb_session *s = calloc(1, sizeof *s);
     if (!s) {
         lb_conn_abort(client);
-        fe->causes[LB_CAUSE_ERROR]++;
-        lb->causes[LB_CAUSE_ERROR]++;
+        LB_COUNT_INC(fe->causes[LB_CAUSE_ERROR]);
+        LB_COUNT_INC(lb->causes[LB_CAUSE_ERROR]);
         if (fe->sh)
             lb_shared_release(&fe->sh->active);
         return;
@@ -686,7 +687,7 @@ void lb_session_start(struct lb_frontend *fe, struct lb_conn *client)
     fe->refs++;
     s->be = fe->backend;
     s->be->refs++;
-    s->be->active++;
+    LB_COUNT_INC(s->be->active);
     s->cc = client;
     s->client = *lb_conn_peer(client);
     s->cs.wr = 1;
@@ -701,9 +702,9 @@ void lb_session_start(struct lb_frontend *fe, struct lb_conn *client)
         lb->sessions->prev = s;
     lb->sessions = s;
     lb->nsessions++;
-    lb->sessions_total++;
+    LB_COUNT_INC(lb->sessions_total);
     fe->active++;
-    fe->sessions_total++;
+    LB_COUNT_INC(fe->sessions_total);
     if (fe->sh)
         atomic_fetch_add_explicit(&fe->sh->sessions_total, 1, memory_order_relaxed);
     lb_conn_set_handler(client, client_ev, s);
@@ -769,7 +770,7 @@ void lb_backend_run_queue(struct lb *lb, struct lb_backend *b)
                 connect_next(s, srv);
         } else if (r == LB_PICK_NONE) {
             lb_session_dequeue(s);
-            b->no_server_total++;
+            LB_COUNT_INC(b->no_server_total);
             if (s->http)
                 lb_http_dequeued(s, NULL);
             else

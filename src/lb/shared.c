@@ -2,6 +2,7 @@
  * that happens when a configuration is applied, never per session. */
 #include "lb/shared.h"
 #include "lb/backend.h"
+#include "lb/loopset.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +14,12 @@ struct lb_shared *lb_shared_new(uint32_t nthreads)
     if (!sh)
         return NULL;
     sh->stat = calloc(nthreads, sizeof *sh->stat);
-    if (!sh->stat || pthread_mutex_init(&sh->mu, NULL) != 0) {
+    sh->lb = calloc(nthreads, sizeof *sh->lb);
+    sh->loops = lb_loopset_new();
+    if (!sh->stat || !sh->lb || !sh->loops || pthread_mutex_init(&sh->mu, NULL) != 0) {
         free(sh->stat);
+        free(sh->lb);
+        lb_loopset_free(sh->loops);
         free(sh);
         return NULL;
     }
@@ -41,6 +46,8 @@ void lb_shared_free(struct lb_shared *sh)
     }
     pthread_mutex_destroy(&sh->mu);
     free(sh->stat);
+    free(sh->lb);
+    lb_loopset_free(sh->loops);
     free(sh);
 }
 

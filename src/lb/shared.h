@@ -18,6 +18,9 @@
 #include "lb/addr.h"
 #include "lb/config.h"
 
+struct lb;
+struct lb_loopset;
+
 /* One server (by backend name, server name and address, as a reload keeps a server). */
 struct lb_shared_srv {
     char backend[LB_NAME_MAX], name[LB_NAME_MAX];
@@ -63,6 +66,10 @@ struct lb_shared {
     struct lb_shared_srv *srv;
     struct lb_shared_fe *fe;
     struct lb_thread_stat *stat; /* nthreads */
+    /* Each thread's balancer, set before any thread runs: the admin listener on thread 0
+     * sums their counters (lb/counter.h) and asks them for their sessions (thread.c). */
+    struct lb **lb;           /* nthreads */
+    struct lb_loopset *loops; /* the kernel transports' outgoing connections (loopset.h) */
 };
 
 struct lb_shared *lb_shared_new(uint32_t nthreads);

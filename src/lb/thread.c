@@ -125,7 +125,10 @@ static void on_wake(struct sf_io *io, uint32_t events)
     (void)events;
     while (read(io->fd, &v, sizeof v) == (ssize_t)sizeof v) {
     }
-    kick_waiters(lb); /* after_batch runs the accepts and queues */
+    lb_calls_run(lb);
+    if (lb->on_reply)
+        lb->on_reply(lb->reply_ctx); /* a call it posted may be done */
+    kick_waiters(lb);                /* after_batch runs the accepts and queues */
 }
 
 /* Whether this thread waits on a shared limit, published; and, if it gave back a slot in
@@ -172,6 +175,8 @@ int lb_set_thread(struct lb *lb, struct lb_shared *sh, uint32_t thread)
         return -1;
     }
     sh->stat[thread].wake_fd = lb->wake.fd;
+    sh->lb[thread] = lb;
+    pthread_mutex_init(&lb->call_mu, NULL);
     lb->shared = sh;
     lb->thread = thread;
     lb->sync.fn = on_sync;

@@ -236,6 +236,10 @@ struct lb_listener {
  * less those open when it starts and `reserve` more that the process will hold outside it
  * (signalfd, admin listener and connections, log file, ...). */
 struct lb_transport *lb_transport_kernel_new(struct sf_loop *loop, unsigned reserve);
+/* With threads: every thread's kernel transport indexes its outgoing connections in ls
+ * (loopset.h), so that a loop is refused whichever thread accepts it. Before any connect. */
+struct lb_loopset;
+void lb_transport_kernel_share_loops(struct lb_transport *tp, struct lb_loopset *ls);
 
 /* The stack implementation: synfin's engine on the host glue (io/host.h), over the device and
  * addresses c names. NULL with a one-line reason in err (what is missing when not root). */

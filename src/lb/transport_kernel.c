@@ -26,14 +26,17 @@
  * one system call, which the TIME_WAIT removal then no longer needs) and indexed, so that an
  * accept can tell in O(1) whether its peer is one of our own connections (epset.h). */
 #include "lb/transport.h"
+#include "lb/counter.h"
 #include "io/loop.h"
 #include "lb/kernel_census.h"
 #include "lb/epset.h"
+#include "lb/loopset.h"
 #include "lb/tw_destroy.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -72,7 +75,9 @@ struct ktransport {
     int census_running, census_diag_done;
     struct kconn *census_next;
     struct lb_kernel_diag census_diag;
-    struct lb_epset out; /* outgoing connections by local end (named ones) */
+    struct lb_epset out;          /* outgoing connections by local end (named ones) */
+    struct lb_loopset *loops;     /* with threads: every thread's, instead of out */
+    _Atomic uint64_t connect_seq; /* odd inside k_connect (loopset.h) */
 };
 
 struct kconn {
@@ -86,6 +91,7 @@ struct kconn {
     struct lb_addr peer;
     struct lb_addr local; /* outgoing ones: known once named */
     int connect_err;      /* -errno of a failed connect; -ELOOP: it led back to us */
+    _Atomic int looped;   /* another thread's listener refused it as a loop (loopset.h) */
     unsigned connecting : 1;
     unsigned closed : 1;
     unsigned nodelay_due : 1; /* TCP_NODELAY wanted, set before the second write */
@@ -136,6 +142,20 @@ static void reap(struct sf_hook *h)
     }
 }
 
+/* Another thread found this connection at its own listener (a loop): the error its reset
+ * brings is reported as the loop it is. */
+static int looped(struct kconn *c)
+{
+    return c->outgoing && atomic_load_explicit(&c->looped, memory_order_acquire);
+}
+
+static int loop_err(struct kconn *c, int err)
+{
+    if (err != -ELOOP && looped(c))
+        return c->connect_err = -ELOOP;
+    return err;
+}
+
 static void conn_io(struct sf_io *io, uint32_t ev)
 {
     struct kconn *c = CONTAINER(io, struct kconn, io);
@@ -159,7 +179,7 @@ static void conn_io(struct sf_io *io, uint32_t ev)
             if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
                 err = errno;
             if (!c->connect_err) /* -ELOOP says more than the reset that follows it */
-                c->connect_err = -(err ? err : ECONNREFUSED);
+                c->connect_err = looped(c) ? -ELOOP : -(err ? err : ECONNREFUSED);
             c->connecting = 0;
         } else if (ev & EPOLLOUT) {
             c->connecting = 0;
@@ -225,14 +245,14 @@ static void live_del(struct kconn *c)
 static int counted(struct ktransport *t, int fd)
 {
     if (fd >= 0)
-        t->base.conn_open++;
+        LB_COUNT_INC(t->base.conn_open);
     return fd;
 }
 
 static void close_fd(struct ktransport *t, int fd)
 {
     close(fd);
-    t->base.conn_open--;
+    LB_COUNT_DEC(t->base.conn_open);
 }
 
 static int set_int(int fd, int level, int opt, int v)
@@ -384,11 +404,17 @@ static void name_outgoing(struct ktransport *t, struct kconn *c)
         return;
     lb_addr_from_sockaddr(&c->local, (struct sockaddr *)&ss, sl);
     c->named = 1;
-    c->indexed = lb_epset_add(&t->out, &c->local, c) == 0;
+    if (t->loops) {
+        struct lb_epset *set = lb_loopset_lock(t->loops, &c->local);
+        c->indexed = lb_epset_add(set, &c->local, c) == 0;
+        lb_loopset_unlock(t->loops, &c->local);
+    } else {
+        c->indexed = lb_epset_add(&t->out, &c->local, c) == 0;
+    }
 }
 
-static int k_connect(struct lb_transport *tp, const struct lb_connect_opts *o, lb_conn_fn fn,
-                     void *ctx, struct lb_conn **out)
+static int connect_named(struct lb_transport *tp, const struct lb_connect_opts *o, lb_conn_fn fn,
+                         void *ctx, struct lb_conn **out)
 {
     struct ktransport *t = (struct ktransport *)tp;
     int done = 0;
@@ -418,11 +444,25 @@ static int k_connect(struct lb_transport *tp, const struct lb_connect_opts *o, l
     return 0;
 }
 
+static int k_connect(struct lb_transport *tp, const struct lb_connect_opts *o, lb_conn_fn fn,
+                     void *ctx, struct lb_conn **out)
+{
+    struct ktransport *t = (struct ktransport *)tp;
+    if (!t->loops)
+        return connect_named(tp, o, fn, ctx, out);
+    /* Odd from before the SYN until its local end is in the shared index: another
+     * thread's accept of it waits for that (lb_loopset_settle). */
+    atomic_fetch_add(&t->connect_seq, 1);
+    int rc = connect_named(tp, o, fn, ctx, out);
+    atomic_fetch_add(&t->connect_seq, 1);
+    return rc;
+}
+
 static int k_connect_result(struct lb_conn *cc)
 {
     struct kconn *c = (struct kconn *)cc;
     if (c->connect_err)
-        return c->connect_err;
+        return loop_err(c, c->connect_err);
     return c->connecting ? -EINPROGRESS : 0;
 }
 
@@ -434,7 +474,7 @@ static ssize_t k_read(struct lb_conn *cc, void *buf, size_t len)
     ssize_t n = recv(c->io.fd, buf, len, 0);
     if (n == 0)
         c->eof = 1;
-    return n < 0 ? -errno : n;
+    return n < 0 ? loop_err(c, -errno) : n;
 }
 
 static ssize_t k_write(struct lb_conn *cc, const void *buf, size_t len, unsigned flags)
@@ -450,7 +490,7 @@ static ssize_t k_write(struct lb_conn *cc, const void *buf, size_t len, unsigned
     int mf = MSG_NOSIGNAL | MSG_DONTWAIT | (flags & LB_WRITE_FIN_NEXT ? MSG_MORE : 0);
     ssize_t n = send(c->io.fd, buf, len, mf);
     if (n < 0)
-        return -errno;
+        return loop_err(c, -errno);
     c->wrote = 1;
     return n;
 }
@@ -487,8 +527,13 @@ static int k_shutdown_write(struct lb_conn *cc)
 static void k_close(struct lb_conn *cc)
 {
     struct kconn *c = (struct kconn *)cc;
-    if (c->indexed)
+    if (c->indexed && c->tp->loops) {
+        struct lb_epset *set = lb_loopset_lock(c->tp->loops, &c->local);
+        lb_epset_del(set, &c->local, c);
+        lb_loopset_unlock(c->tp->loops, &c->local);
+    } else if (c->indexed) {
         lb_epset_del(&c->tp->out, &c->local, c);
+    }
     close_fd(c->tp, c->io.fd); /* also leaves the epoll set */
     live_del(c);
     conn_discard(c);
@@ -515,13 +560,13 @@ static void remove_time_wait(struct ktransport *t, const struct lb_addr *local,
 {
     int rc = lb_tw_destroy(&t->twd, local, peer, cookie);
     if (rc == 0) {
-        t->base.tw_removed++;
+        LB_COUNT_INC(t->base.tw_removed);
         return;
     }
     if (rc == -ENOENT || rc == -ESTALE)
         return; /* none: the FINs crossed and the reset ended it, or a reset from the peer */
     if (surely)
-        t->base.tw_left++;
+        LB_COUNT_INC(t->base.tw_left);
     t->base.tw_error = -rc;
     if (rc != -EAGAIN && rc != -ENOBUFS && rc != -ENOMEM)
         t->twd_off = 1; /* EPERM, EOPNOTSUPP, ...: it will not work later either */
@@ -551,7 +596,7 @@ static void k_abort(struct lb_conn *cc)
     if (named)
         remove_time_wait(t, &local, &peer, c->cookie, surely);
     else if (surely)
-        t->base.tw_left++;
+        LB_COUNT_INC(t->base.tw_left);
 }
 
 static int k_info(struct lb_conn *cc, struct lb_conn_info *i)
@@ -693,13 +738,14 @@ static int k_listener_info(struct lb_listener *ll, struct lb_conn_info *i)
  * port, at the listener's address or, on a wildcard listener, at fd's own local address
  * (asked only then, and only for a candidate). A destination of 0.0.0.0 or :: is the local
  * host: any address matches it. */
-static struct kconn *own_peer(struct klistener *l, int fd, const struct lb_addr *peer)
+static struct kconn *own_peer(struct klistener *l, const struct lb_epset *out, int fd,
+                              const struct lb_addr *peer)
 {
     struct lb_addr here = l->addr;
     int asked = 0;
     size_t it = 0;
     struct kconn *o;
-    while ((o = lb_epset_next(&l->tp->out, peer, &it))) {
+    while ((o = lb_epset_next(out, peer, &it))) {
         if (lb_addr_port(&o->peer) != lb_addr_port(&l->addr))
             continue;
         if (lb_addr_is_any(&o->peer))
@@ -716,6 +762,36 @@ static struct kconn *own_peer(struct klistener *l, int fd, const struct lb_addr 
             return o;
     }
     return NULL;
+}
+
+/* With threads: whether fd comes from an outgoing connection of any thread (loopset.h),
+ * which is then told so. One that another thread is still naming (inside its connect) is
+ * waited for, when fd's peer could be this host: loopback, or fd's own address. */
+static int shared_loop(struct klistener *l, int fd, const struct lb_addr *peer)
+{
+    struct ktransport *t = l->tp;
+    for (int pass = 0;; pass++) {
+        struct lb_epset *set = lb_loopset_lock(t->loops, peer);
+        struct kconn *o = set->n ? own_peer(l, set, fd, peer) : NULL;
+        if (o && o->tp == t && !o->connect_err)
+            o->connect_err = -ELOOP; /* what its read or connect result reports */
+        else if (o && o->tp != t)    /* it reads the flag when the reset reaches it */
+            atomic_store_explicit(&o->looped, 1, memory_order_release);
+        lb_loopset_unlock(t->loops, peer);
+        if (o || pass)
+            return o != NULL;
+        struct lb_addr here = l->addr;
+        if (!lb_addr_is_loopback(peer)) {
+            struct sockaddr_storage ss;
+            socklen_t sl = sizeof ss;
+            if (lb_addr_is_any(&here) && getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+                lb_addr_from_sockaddr(&here, (struct sockaddr *)&ss, sl);
+            if (!lb_addr_same_host_unmapped(peer, &here))
+                return 0;
+        }
+        if (!lb_loopset_settle(t->loops, &t->connect_seq))
+            return 0;
+    }
 }
 
 /* Resets an accepted connection that must not become one (a loop). */
@@ -739,8 +815,13 @@ static int k_accept(struct lb_listener *ll, unsigned flags, lb_conn_fn fn, void 
         return errno == EWOULDBLOCK ? -EAGAIN : -errno;
     struct lb_addr peer;
     lb_addr_from_sockaddr(&peer, (struct sockaddr *)&ss, sl);
-    if ((flags & LB_ACCEPT_REFUSE_OWN) && t->out.n) {
-        struct kconn *o = own_peer(l, fd, &peer);
+    if ((flags & LB_ACCEPT_REFUSE_OWN) && t->loops) {
+        if (shared_loop(l, fd, &peer)) {
+            refuse(t, fd);
+            return -ELOOP;
+        }
+    } else if ((flags & LB_ACCEPT_REFUSE_OWN) && t->out.n) {
+        struct kconn *o = own_peer(l, &t->out, fd, &peer);
         if (o) {
             if (!o->connect_err)
                 o->connect_err = -ELOOP; /* what its read or connect result reports */
@@ -888,4 +969,11 @@ struct lb_transport *lb_transport_kernel_new(struct sf_loop *loop, unsigned rese
     lb_twd_init(&t->twd);
     sf_loop_add_hook(loop, &t->reap);
     return &t->base;
+}
+
+void lb_transport_kernel_share_loops(struct lb_transport *tp, struct lb_loopset *ls)
+{
+    struct ktransport *t = (struct ktransport *)tp;
+    if (lb_loopset_join(ls, &t->connect_seq) == 0)
+        t->loops = ls;
 }

@@ -540,4 +540,279 @@ def reloads_under_load_fail_no_request():
     b2.close()
 
 
+@t.test
+def figures_are_the_process_sum():
+    """Bytes, close causes, backend and server totals and histogram counts in /metrics and
+    /stats are every thread's: equal to what the session log says, thread by thread."""
+
+    def echo_until_reset(c, b):
+        try:
+            echo(c, b)
+        except ConnectionResetError:
+            pass  # half of the clients reset: their server connection is reset too
+
+    be = Backend(echo_until_reset, backlog=256)
+    fport, aport = free_port(), free_port()
+    n = 200
+    with Synfin(cfg(fport, [be.port], aport)) as lb:
+        for i in range(n):
+            with connect(fport) as s:
+                msg = b"x" * (i + 1)
+                s.sendall(msg)
+                if i % 2:
+                    s.shutdown(socket.SHUT_WR)
+                    assert recv_all(s) == msg
+                else:
+                    assert s.recv(len(msg), socket.MSG_WAITALL) == msg
+                    rst(s)
+        wait_until(lambda: len(lb.sessions_logged()) == n, what="every session logged")
+        recs = lb.sessions_logged()
+        per = [0, 0]
+        for r in recs:
+            per[thread_of(r)] += 1
+        assert min(per) > 0, per
+        m = metric(aport, "synfin_thread_sessions_total")
+        assert m == {'{thread="0"}': per[0], '{thread="1"}': per[1]}, (m, per)
+        up = sum(int(r["bytes_up"]) for r in recs)
+        down = sum(int(r["bytes_down"]) for r in recs)
+        assert up == down == n * (n + 1) // 2, (up, down)
+        causes = {}
+        for r in recs:
+            causes[r["cause"]] = causes.get(r["cause"], 0) + 1
+        assert sum(causes.values()) == n and len(causes) >= 2, causes
+        assert metric(aport, "synfin_frontend_bytes_total") == {
+            '{frontend="f",direction="in"}': up, '{frontend="f",direction="out"}': down}
+        assert metric(aport, "synfin_server_bytes_total") == {
+            '{backend="b",server="s1",direction="in"}': up,
+            '{backend="b",server="s1",direction="out"}': down}
+        closed = {k: v for k, v in metric(aport, "synfin_sessions_closed_total").items() if v}
+        assert closed == {f'{{frontend="f",cause="{c}"}}': v for c, v in causes.items()}, closed
+        total = {k: v for k, v in metric(aport, "synfin_close_causes_total").items() if v}
+        assert total == {f'{{cause="{c}"}}': v for c, v in causes.items()}, total
+        assert metric(aport, "synfin_backend_sessions_total") == {'{backend="b"}': n}
+        for h in ("synfin_backend_connect_seconds", "synfin_backend_session_duration_seconds"):
+            assert metric(aport, h + "_count") == {'{backend="b"}': n}, h
+            inf = metric(aport, h + "_bucket")['{backend="b",le="+Inf"}']
+            assert inf == n, (h, inf)
+        st = admin_json(aport)
+        f = st["frontends"][0]
+        assert (f["bytes_in"], f["bytes_out"]) == (up, down), f
+        assert {k: v for k, v in f["close_causes"].items() if v} == causes, f["close_causes"]
+        assert {k: v for k, v in st["close_causes"].items() if v} == causes, st["close_causes"]
+        b = st["backends"][0]
+        assert b["total"] == n and b["active"] == 0 and b["queued"] == 0, b
+        assert (b["servers"][0]["bytes_in"], b["servers"][0]["bytes_out"]) == (up, down)
+        if shutil.which("promtool"):
+            status, body = http_get(aport, "/metrics", host="127.0.0.1")
+            r = subprocess.run(["promtool", "check", "metrics"], input=body.decode(),
+                               capture_output=True, text=True, timeout=30)
+            assert r.returncode == 0 and not (r.stdout + r.stderr).strip(), r.stdout + r.stderr
+    be.close()
+
+
+@t.test
+def sessions_listed_and_killed_on_every_thread():
+    """/sessions pages through every thread's sessions; /sessions/ID, its kill and
+    /sessions/ended reach the thread that owns the session."""
+    be = Backend(hold_open)
+    fport, aport = free_port(), free_port()
+    with Synfin(cfg(fport, [be.port], aport)) as lb:
+        socks = [connect(fport) for _ in range(24)]
+        wait_until(lambda: be.accepted == 24, what="24 sessions")
+        per = [x["active"] for x in admin_json(aport)["threads"]]
+        assert min(per) > 0 and sum(per) == 24, per
+        listed = admin_json(aport, "/sessions")
+        ids = [x["id"] for x in listed["sessions"]]
+        assert len(ids) == 24 and len(set(ids)) == 24 and listed["next"] is None, listed
+        assert sorted(sum(1 for i in ids if i >> 40 == k) for k in (0, 1)) == sorted(per)
+        assert all(x["client"]["state"] == "ESTABLISHED" for x in listed["sessions"]), listed
+        # pages of 5 cross from thread 0's list to thread 1's: each session once
+        paged, after = [], None
+        for _ in range(10):
+            q = "/sessions?limit=5" + (f"&after={after}" if after else "")
+            page = admin_json(aport, q)
+            paged += [x["id"] for x in page["sessions"]]
+            after = page["next"]
+            if after is None:
+                break
+        assert sorted(paged) == sorted(ids), (paged, ids)
+        # a thread-1 session: its timeline, then its kill, done by thread 1
+        victim = [i for i in ids if i >> 40 == 1][0]
+        d = admin_json(aport, f"/sessions/{victim}")
+        assert d["live"] and d["session"]["id"] == victim, d
+        status, body = http_get(aport, f"/sessions/{victim}/kill", host="127.0.0.1",
+                                method="POST")
+        assert status == 200 and body == b"killed session %d\n" % victim, (status, body)
+        wait_until(lambda: len(lb.sessions_logged()) == 1, what="the killed session logged")
+        rec = lb.sessions_logged()[0]
+        assert int(rec["session"]) == victim and rec["cause"] == "admin_kill", rec
+        status, body = http_get(aport, f"/sessions/{victim}/kill", host="127.0.0.1",
+                                method="POST")
+        assert status == 404 and body == b"no session %d\n" % victim, (status, body)
+        d = admin_json(aport, f"/sessions/{victim}")
+        assert not d["live"] and d["session"]["close_cause"] == "admin_kill", d
+        status, _ = http_get(aport, f"/sessions/{(1 << 40) + 999999}", host="127.0.0.1")
+        assert status == 404, status
+        # one of thread 0 too: /sessions/ended has both, newest first
+        v0 = [i for i in ids if i >> 40 == 0][0]
+        status, _ = http_get(aport, f"/sessions/{v0}/kill", host="127.0.0.1", method="POST")
+        assert status == 200
+        wait_until(lambda: len(lb.sessions_logged()) == 2, what="the second kill logged")
+        ended = [x["id"] for x in admin_json(aport, "/sessions/ended")["ended"]]
+        assert ended == [v0, victim], ended
+        assert len(admin_json(aport, "/sessions")["sessions"]) == 22
+        # clients that go away while thread 1 works on their page: it frees what they
+        # asked for (and its cursor); the next listing is whole
+        for k in range(20):
+            with socket.create_connection(("127.0.0.1", aport)) as c:
+                c.sendall(b"GET /sessions?limit=%d HTTP/1.0\r\n\r\n" % (k + 1))
+        assert len(admin_json(aport, "/sessions")["sessions"]) == 22
+        for s in socks:
+            s.close()
+    be.close()
+
+
+@t.test
+def loop_refused_whichever_thread_accepts_it():
+    """A server address that leads back to the frontend (0.0.0.0:P is the local host): a
+    session's server connection may be accepted by either thread's listener (SO_REUSEPORT),
+    and either refuses it as a loop, so each client makes exactly one session, ended with
+    cause loop (without the shared index the other thread took it as a new session)."""
+    fport, aport = free_port(), free_port()
+    conf = cfg(fport, [], aport, be=f"server a 0.0.0.0:{fport}; max_fails 0;")
+    n = 40
+    with Synfin(conf) as lb:
+        for _ in range(n):
+            s = socket.socket()
+            s.settimeout(5)
+            try:
+                s.connect(("127.0.0.1", fport))
+                s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                while s.recv(65536):
+                    pass
+                how = "fin"
+            except (ConnectionResetError, BrokenPipeError):
+                how = "rst"
+            finally:
+                s.close()
+            assert how == "rst", how
+        wait_until(lambda: len(lb.sessions_logged()) >= n, what="every session logged")
+        recs = lb.sessions_logged()
+        assert len(recs) == n and {thread_of(r) for r in recs} == {0, 1}, recs
+        assert all(r["cause"] == "loop" for r in recs), [r["cause"] for r in recs]
+        st = admin_json(aport)
+        assert st["sessions"]["total"] == n, st["sessions"]
+        fe = st["frontends"][0]
+        assert fe["close_causes"]["loop"] == n and fe["loops"] >= n, fe
+
+
+@t.test
+def log_file_lines_stay_whole():
+    """`log /PATH` with 2 threads: both write the file, and a batch that ends many sessions
+    fills a buffer mid-line; every line in the file is whole, every session has its line."""
+    be = Backend(hold_open, backlog=1024)
+    fport, aport = free_port(), free_port()
+    d = os.path.dirname(os.path.abspath(__file__))
+    path = os.path.join(d, "..", "..", "build", f"threads-log-{os.getpid()}.log")
+    rounds, k = 5, 300
+    try:
+        with Synfin(cfg(fport, [be.port], aport).replace("log stderr;", f"log {path};")):
+            for r in range(rounds):
+                socks = [connect(fport) for _ in range(k)]
+                wait_until(lambda: be.accepted == (r + 1) * k, what="the round's sessions")
+                for s in socks:  # they end together: long batches of log lines
+                    rst(s)
+
+            def lines():
+                with open(path, "rb") as f:
+                    return f.read().split(b"\n")
+
+            wait_until(lambda: sum(x.count(b" session=") for x in lines()) >= rounds * k, 30,
+                       what="every session's line in the file")
+        data = lines()
+        assert data[-1] == b"", data[-1][:200]  # ends with a newline
+        whole = re.compile(rb"^\d{4}-\d\d-\d\dT[\d:.]+Z (event=\w+.*|session=\d+ .* "
+                           rb"server_close=\w+)$")
+        bad = [x for x in data[:-1] if not whole.match(x)]
+        assert not bad, (len(bad), bad[:3])
+        sessions = [x for x in data if b" session=" in x]
+        assert len(sessions) == rounds * k, len(sessions)
+        ids = {int(x.split(b" session=")[1].split()[0]) for x in sessions}
+        assert len(ids) == rounds * k and {i >> 40 for i in ids} == {0, 1}
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)
+    be.close()
+
+def cpus_allowed(pid):
+    """{thread: Cpus_allowed_list} of synfin's event-loop threads: 0 is the main thread,
+    the workers are named synfin/N (others, such as a sanitizer's, are left out)."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                comm = f.read().strip()
+            if int(tid) == pid:
+                k = 0
+            elif comm.startswith("synfin/"):
+                k = int(comm.split("/")[1])
+            else:
+                continue
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith("Cpus_allowed_list:"):
+                        out[k] = line.split()[1]
+        except FileNotFoundError:
+            pass  # a thread that ended meanwhile (not one of synfin's loops, which stay)
+    return out
+
+
+@t.test
+def cpu_map_pins_each_thread():
+    d = os.path.dirname(os.path.abspath(__file__))
+    path = os.path.join(d, "..", "..", "build", "threads-cpu-test.conf")
+    allowed = sorted(os.sched_getaffinity(0))
+    base = "frontend f { listen 127.0.0.1:1; backend b; }\nbackend b { server s 127.0.0.1:2; }\n"
+    bad = [
+        (f"threads 2;\ncpu_map 0 {max(allowed) + 1};\n" + base, ":2:11:",
+         f"CPU {max(allowed) + 1} is not one this process may use"),
+        ("threads 2;\ncpu_map 2 0;\n" + base, ":2:9:", "names thread 2, but threads are 0 to 1"),
+        ("cpu_map 0-1 0;\nthreads 1;\n" + base, ":1:9:", "names thread 1"),
+        ("threads 2;\ncpu_map x 0;\n" + base, ":2:9:", "a number or a range"),
+        ("threads 2;\ncpu_map 0 0-;\n" + base, ":2:11:", "is not a CPU list"),
+    ]
+    for text, where, what in bad:
+        with open(path, "w") as f:
+            f.write(text)
+        r = subprocess.run([binary("synfin"), "-c", path, "-t"], capture_output=True, text=True)
+        assert r.returncode == 2 and where in r.stderr and what in r.stderr, (text, r.stderr)
+    with open(path, "w") as f:
+        f.write(f"threads 2;\ncpu_map 0-1 {allowed[0]};\ncpu_map auto {allowed[0]};\n" + base)
+    r = subprocess.run([binary("synfin"), "-c", path, "-T"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert f"cpu_map 0-1 {allowed[0]};\ncpu_map auto {allowed[0]};" in r.stdout, r.stdout
+    os.unlink(path)
+    if len(allowed) < 2:
+        t.skip_test("one CPU allowed: nothing to tell the threads apart by")
+    c0, c1 = allowed[0], allowed[1]
+    fport, aport = free_port(), free_port()
+    with Synfin(cfg(fport, [free_port()], aport, extra=f"cpu_map 0 {c0};\ncpu_map 1 {c1};")) as lb:
+        assert cpus_allowed(lb.p.pid) == {0: str(c0), 1: str(c1)}, cpus_allowed(lb.p.pid)
+        # a reload moves both to one CPU (read by a thread 0 pinned elsewhere: the check
+        # goes by the process's CPUs); one without cpu_map gives back every CPU
+        lb.rewrite(cfg(fport, [free_port()], aport, extra=f"cpu_map 0-1 {c1};"))
+        lb.send(signal.SIGHUP)
+        lb.wait_log("event=reload_ok")
+        assert cpus_allowed(lb.p.pid) == {0: str(c1), 1: str(c1)}, cpus_allowed(lb.p.pid)
+        lb.rewrite(cfg(fport, [free_port()], aport))
+        lb.send(signal.SIGHUP)
+        lb.wait_log("event=reload_ok", 2)
+        everything = cpus_allowed(os.getpid())[0]
+        assert cpus_allowed(lb.p.pid) == {0: everything, 1: everything}, cpus_allowed(lb.p.pid)
+    with Synfin("", args=["--listen", f"127.0.0.1:{fport}", "--server",
+                          f"127.0.0.1:{free_port()}", "--threads", "2", "--cpu_map",
+                          f"{c1},{c0}"]) as lb:
+        assert cpus_allowed(lb.p.pid) == {0: str(c0), 1: str(c1)}, cpus_allowed(lb.p.pid)
+
+
 t.done()

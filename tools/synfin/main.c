@@ -25,6 +25,7 @@
 #include "util/version.h"
 
 #include "notify.h"
+#include "pin.h"
 #include "workers.h"
 
 #include <errno.h>
@@ -61,6 +62,8 @@ struct app {
     uint32_t threads;                   /* `threads`: a reload keeps it */
     struct lb_shared *shared;           /* with threads > 1 */
     struct workers *workers;            /* threads 1 to threads-1 */
+    cpu_set_t cpus;                     /* the process's at start: cpu_map's "unpinned" */
+    int pinned;                         /* a cpu_map is in force (pin.h) */
     int exit_code;
 };
 
@@ -120,7 +123,8 @@ static void usage(FILE *f)
                "       synfin --listen ADDR --server ADDR [--server ADDR...] "
                "[--balance roundrobin|leastconn|source|maglev]\n"
                "              [--admin ADDR] [--log stderr|stdout|off|PATH|syslog] "
-               "[--drain_timeout D] [--threads N|auto] [--PROFILE_SETTING VALUE...] [-t]\n"
+               "[--drain_timeout D] [--threads N|auto] [--cpu_map CPULIST]\n"
+               "              [--PROFILE_SETTING VALUE...] [-t]\n"
                "       synfin --transport stack --tun NAME --kernel-addr A.B.C.D/N[,IPV6/N] "
                "--stack-addr ADDR [--stack-addr ...]\n"
                "              [--pcap FILE] [--trace on] [--impair SPEC] [--offload on|off] "
@@ -278,7 +282,7 @@ static int adhoc_transport(struct text *t, char **argv, const char *kind, const 
 static int adhoc_build(int argc, char **argv, int start, struct text *t, int *check)
 {
     const char *listen = NULL, *admin = NULL, *balance = "roundrobin", *log = NULL;
-    const char *drain = NULL, *transport = NULL, *threads = NULL;
+    const char *drain = NULL, *transport = NULL, *threads = NULL, *cpu_map = NULL;
     char **servers = calloc((size_t)argc, sizeof *servers);
     int *prof = calloc((size_t)argc, sizeof *prof); /* argv index of each profile flag */
     int *tf = calloc((size_t)argc, sizeof *tf);     /* ... and of each transport flag */
@@ -330,6 +334,8 @@ static int adhoc_build(int argc, char **argv, int start, struct text *t, int *ch
             transport = v;
         else if (!strcmp(name, "threads"))
             threads = v;
+        else if (!strcmp(name, "cpu_map"))
+            cpu_map = v;
         else if (transport_word(name))
             tf[nt++] = i - 1;
         else if (http_flag_block(name))
@@ -354,6 +360,8 @@ static int adhoc_build(int argc, char **argv, int start, struct text *t, int *ch
         ok |= text_line(t, "--drain_timeout", "drain_timeout %s;", drain);
     if (threads)
         ok |= text_line(t, "--threads", "threads %s;", threads);
+    if (cpu_map) /* one CPU of the list each, in turn */
+        ok |= text_line(t, "--cpu_map", "cpu_map auto %s;", cpu_map);
     ok |= text_line(t, NULL, "profile adhoc {");
     for (size_t k = 0; k < np; k++) {
         char name[64];
@@ -586,6 +594,9 @@ static void reload(struct app *app)
     }
     if (app->ctl.admin)
         admin_access(app->ctl.admin, c); /* a new token or allow list applies at once */
+    int pf = pin_threads(c, app->workers, &app->cpus, &app->pinned);
+    if (pf)
+        lb_logf(lb, "event=cpu_map_failed thread=%d error=\"%s\"", pf - 1, strerror(errno));
     each_warning(app, c, warning_to_log, lb);
     lb->reloads++;
     lb_logf(lb, "event=reload_ok frontends=%zu backends=%zu sessions=%u threads=%u%s", lb->nfe,
@@ -735,6 +746,10 @@ static void check_fd_limit(const struct lb_config *c, const struct lb_transport 
 
 static int run(struct app *app, struct lb_config *c)
 {
+    /* The CPUs the process may use, before cpu_map pins thread 0 (which reads reloads). */
+    if (sched_getaffinity(0, sizeof app->cpus, &app->cpus) < 0)
+        CPU_ZERO(&app->cpus);
+    lb_config_set_cpus(&app->cpus);
     char err[512];
     int rc = 1;
     sigset_t set;
@@ -786,6 +801,8 @@ static int run(struct app *app, struct lb_config *c)
         check_fd_limit(c, app->tp); /* the process's descriptors against maxconn in total */
     if (app->threads > 1 && app->tp->conn_limit != UINT64_MAX)
         app->tp->conn_limit /= app->threads; /* one descriptor table for every thread */
+    if (app->shared && c->transport.kind != LB_TRANSPORT_STACK)
+        lb_transport_kernel_share_loops(app->tp, app->shared->loops); /* whoever accepts */
     ctl_init(&app->ctl, app->lb);
     the_app = app;
     app->lb->on_idle = on_idle;
@@ -799,6 +816,11 @@ static int run(struct app *app, struct lb_config *c)
     if (app->threads > 1 && !(app->workers = workers_start(app->shared, app->threads, c, app->tp,
                                                            FDS_OUTSIDE, err, sizeof err))) {
         fprintf(stderr, "synfin: %s\n", err);
+        goto out;
+    }
+    int pf = pin_threads(c, app->workers, &app->cpus, &app->pinned);
+    if (pf) {
+        fprintf(stderr, "synfin: cpu_map: thread %d: %s\n", pf - 1, strerror(errno));
         goto out;
     }
     app->aconf = c->announce;

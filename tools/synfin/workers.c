@@ -115,8 +115,12 @@ static void *worker_main(void *arg)
 {
     struct worker *k = arg;
     self = k;
+    char name[16]; /* "synfin/N" in top -H, ps -L and /proc/PID/task/TID/comm */
+    snprintf(name, sizeof name, "synfin/%u", k->index);
+    pthread_setname_np(pthread_self(), name);
     if (sf_loop_run(k->loop) < 0)
         fprintf(stderr, "synfin: thread %u: event loop: %s\n", k->index, strerror(errno));
+    lb_calls_close(k->lb); /* the admin listener's calls: answered now, none after */
     pthread_mutex_lock(&k->mu);
     k->exited = 1; /* a reload waiting for this thread waits no more */
     pthread_cond_broadcast(&k->cv);
@@ -178,6 +182,8 @@ static int worker_init(struct worker *k, struct lb_shared *sh, uint32_t n,
     }
     if (k->tp && k->tp->conn_limit != UINT64_MAX)
         k->tp->conn_limit /= n; /* one descriptor table for every thread */
+    if (k->tp)
+        lb_transport_kernel_share_loops(k->tp, sh->loops); /* a loop, whoever accepts it */
     k->lb = k->tp ? lb_new(k->loop, k->tp) : NULL;
     k->ev.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     k->ev.fn = on_order;
@@ -266,6 +272,14 @@ void workers_stop(struct workers *w)
     for (uint32_t i = 0; w && i < w->n; i++)
         if (w->w[i].ev.fd >= 0)
             post(&w->w[i], CMD_STOP, NULL);
+}
+
+int workers_thread(struct workers *w, uint32_t t, pthread_t *tid)
+{
+    if (!w || t == 0 || t > w->n || !w->w[t - 1].running)
+        return -1;
+    *tid = w->w[t - 1].tid;
+    return 0;
 }
 
 void workers_free(struct workers *w)

@@ -10,6 +10,8 @@
 #include "lb/shared.h"
 #include "lb/transport.h"
 
+#include <pthread.h>
+
 struct workers;
 
 /* Threads 1 to n-1, each applying c (on the calling thread: an error says which one and
@@ -25,6 +27,8 @@ struct workers *workers_start(struct lb_shared *sh, uint32_t n, const struct lb_
 int workers_reload(struct workers *w, const struct lb_config *c);
 void workers_drain(struct workers *w);
 void workers_stop(struct workers *w);
+/* Worker t's thread (1 to n-1): 0, or -1 when it is not running. */
+int workers_thread(struct workers *w, uint32_t t, pthread_t *tid);
 /* Waits for every worker to end (after a drain or a stop), then frees them. */
 void workers_free(struct workers *w);
 
