@@ -395,6 +395,10 @@ static struct sf_conn *listen_on(struct fp *f, int v6, int backlog)
     ep.port = FP_LPORT;
     if (v6)
         ep.addr.family = SF_AF_INET6; /* :: */
+    /* The IPv4 listener holds the port: the engine refuses a port another socket uses,
+     * whatever its family, without SO_REUSEADDR (Linux takes a v6-only one without) */
+    if (v6 && f->fam == FP_FAM_BOTH)
+        sf_setopt(l, SF_OPT_REUSEADDR, 1);
     if (sf_bind(l, &ep) < 0 || sf_listen(l, backlog) < 0) {
         sf_close(l);
         return NULL;
