@@ -5,8 +5,9 @@
  * seq/ack relative to the connection's live values and checksums right, raw packets, ICMP
  * errors, clock steps, new connections and the owner's calls; with the header's bits, IPv6
  * and Fast Open (the peer's SYNs with cookies and data, the engine's Fast Open connects and
- * their SYN-ACKs). Up to four connections live at once, on slots chosen by each step. peer.h lists what is checked after each step and at
- * the end, when everything is closed and the clock has run past every timer. */
+ * their SYN-ACKs). Up to four connections live at once, on slots chosen by each step. peer.h lists
+ * what is checked after each step and at the end, when everything is closed and the clock has run
+ * past every timer. */
 #include "fuzz.h"
 #include "peer.h"
 

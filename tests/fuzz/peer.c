@@ -530,7 +530,9 @@ static void accept_from(struct fp *f, struct sf_conn *l)
         struct sf_conn_info info;
         sf_info(c, &info);
         struct fp_slot *s = fp_slot_for(f, info.local.port, info.remote.port);
-        if (!s || s->v6 != (info.remote.addr.family == SF_AF_INET6)) { /* a connection the raw input opened: the owner refuses it */
+        if (!s ||
+            s->v6 != (info.remote.addr.family ==
+                      SF_AF_INET6)) { /* a connection the raw input opened: the owner refuses it */
             sf_abort(c);
             continue;
         }

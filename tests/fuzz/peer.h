@@ -83,7 +83,7 @@ struct fp {
     sf_time_t now, start;
     struct sf_conn *listener;  /* on the engine's IPv4 address */
     struct sf_conn *listener6; /* on :: (no dual-stack listeners: one per family) */
-    uint32_t laddr, paddr; /* the engine's and the peer's IPv4 address, network order */
+    uint32_t laddr, paddr;     /* the engine's and the peer's IPv4 address, network order */
     uint8_t laddr6[16], paddr6[16];
     uint8_t fam; /* FP_FAM_*: the families connections are opened in (0 after fp_init) */
     /* Fast Open: the listeners' own key, when the input gave them one (cookies are computed

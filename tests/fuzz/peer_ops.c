@@ -221,7 +221,7 @@ void fp_raw(struct fp *f, struct fz_in *in, int i)
  * parameter problem and an echo reply that TCP ignores. */
 static void icmp6(struct fp *f, struct fz_in *in, const struct fp_slot *s, uint8_t b)
 {
-    static const uint8_t kinds[][2] = {{1, 4}, {1, 3}, {2, 0}, {1, 1},
+    static const uint8_t kinds[][2] = {{1, 4}, {1, 3}, {2, 0},   {1, 1},
                                        {1, 0}, {3, 0}, {129, 0}, {4, 0}};
     uint8_t pkt[40 + 8 + 40 + 8];
     uint8_t *icmp = pkt + 40, *q = pkt + 48;
@@ -465,7 +465,8 @@ void fp_tfo_passive(struct fp *f, struct fz_in *in, int i)
     uint32_t len = syn_data_len(lb);
     uint8_t valid[8];
     valid_cookie(f, s, valid);
-    int kind = fb & 3; /* 0 no option (data alone), 1 a request, 2 the valid cookie, 3 a wrong one */
+    int kind =
+        fb & 3; /* 0 no option (data alone), 1 a request, 2 the valid cookie, 3 a wrong one */
     if (kind) {
         o.has |= OPT_FO;
         o.fo_exp = (fb >> 2) & 1;
