@@ -99,6 +99,8 @@ static void on_transition(void *ctx, const struct sf_transition *t)
                  (unsigned long long)t->id, sf_state_name(t->from), sf_state_name(r->state));
     }
     r->state = (uint8_t)t->to;
+    if (t->from == SF_LISTEN && t->to == SF_SYN_RECEIVED)
+        f->embryos++;
     if (f->tap_trans)
         f->tap_trans(f, t);
 }
@@ -146,6 +148,10 @@ static void check_payload(const struct fp_slot *s, const struct sf_seg *g)
  * cookie must be one the peer gave as a server (the engine's cache holds no other). */
 static void check_syn_cookie(struct fp *f, struct fp_slot *s, const struct sf_seg *g)
 {
+    if (g->flags & TH_ACK) {
+        s->synack_seen = 1;
+        s->synack_ack = g->ack;
+    }
     s->fo_seen = !!(g->opt.has & OPT_FO);
     s->fo_len = s->fo_seen ? g->opt.fo_len : 0;
     if (s->fo_len > sizeof s->fo)

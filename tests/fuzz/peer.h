@@ -70,6 +70,8 @@ struct fp_slot {
     uint64_t bytes_received, bytes_acked;
     /* the Fast Open option of the engine's last SYN or SYN-ACK on this slot (fo_seen 0: none) */
     uint8_t fo_seen, fo_len, fo[16];
+    uint8_t synack_seen; /* a SYN-ACK from the engine since the harness cleared it, and its ACK */
+    uint32_t synack_ack;
 };
 
 struct fp_id {
@@ -95,6 +97,10 @@ struct fp {
      * engine's Fast Open SYNs may carry no other (nfo > FP_FO_KEEP: too many to check) */
     unsigned nfo[2];
     uint8_t fo_len[2][FP_FO_KEEP], fo[2][FP_FO_KEEP][16];
+    /* Valid cookies the harness computed, per family (each key in force gives its own) */
+    unsigned nvalid[2];
+    uint8_t valid[2][FP_FO_KEEP][8];
+    unsigned embryos; /* LISTEN -> SYN-RECEIVED transitions: a SYN made a new connection */
     struct fp_slot s[FP_SLOTS];
     struct fp_id ids[FP_MAX_IDS];
     unsigned nids;
@@ -154,6 +160,8 @@ void fp_evict(struct fp *f, int i);
 void fp_tfo_passive(struct fp *f, struct fz_in *in, int i);
 void fp_tfo_active(struct fp *f, struct fz_in *in, int i);
 void fp_tfo_misc(struct fp *f, struct fz_in *in);
+/* A cookie the peer gave as a server (in a SYN-ACK, or in raw bytes that parse as one). */
+void fp_note_cookie(struct fp *f, int v6, const struct sf_tcp_opts *o);
 
 /* The addresses of slot s: the peer's and the engine's, in its family. */
 void fp_addrs(const struct fp *f, const struct fp_slot *s, struct sf_addr *peer,

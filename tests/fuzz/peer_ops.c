@@ -139,6 +139,8 @@ static void ip_header(uint8_t *p, size_t total, uint8_t proto, uint32_t src, uin
     put16(p + 10, (uint16_t)~sf_csum_fold(sf_csum_add(0, p, 20)));
 }
 
+static void note_raw(struct fp *f, const uint8_t *pkt, size_t n);
+
 static void ip6_header(uint8_t *p, size_t payload, uint8_t nh, const uint8_t *src,
                        const uint8_t *dst)
 {
@@ -178,6 +180,7 @@ static void raw6(struct fp *f, const struct fp_slot *s, uint8_t mode, const uint
     ip6_header(pkt, n, 6, f->paddr6, f->laddr6);
     if (n >= 18 && !(mode & 4))
         csum6(pkt + 40, n, 16, 6, f->paddr6, f->laddr6);
+    note_raw(f, pkt, 40 + n);
     sf_engine_input(f->e, pkt, 40 + n, f->now);
 }
 
@@ -189,6 +192,7 @@ void fp_raw(struct fp *f, struct fz_in *in, int i)
     size_t n = fz_bytes(in, &raw, fz_u8(in) * 6u);
     if (!(mode & 1)) { /* the bytes are the whole packet */
         memcpy(pkt, raw, n);
+        note_raw(f, pkt, n);
         sf_engine_input(f->e, pkt, n, f->now);
         return;
     }
@@ -214,6 +218,7 @@ void fp_raw(struct fp *f, struct fz_in *in, int i)
         uint32_t sum = sf_csum_add(sf_csum_add(0, pseudo, 12), pkt + 20, n);
         put16(pkt + 36, (uint16_t)~sf_csum_fold(sum));
     }
+    note_raw(f, pkt, 20 + n);
     sf_engine_input(f->e, pkt, 20 + n, f->now);
 }
 
@@ -483,20 +488,38 @@ void fp_tfo_passive(struct fp *f, struct fz_in *in, int i)
         if (o.fo_len == 8 && !memcmp(o.fo_cookie, valid, 8))
             o.fo_cookie[0] ^= 1;
     }
-    s->fo_seen = 0;
+    int v6 = s->v6;
+    unsigned nv = f->nvalid[v6];
+    int known = 0;
+    for (unsigned k = 0; k < nv && k < FP_FO_KEEP; k++)
+        known |= !memcmp(f->valid[v6][k], valid, 8);
+    if (!known && nv < FP_FO_KEEP)
+        memcpy(f->valid[v6][f->nvalid[v6]++], valid, 8);
+    s->fo_seen = s->synack_seen = 0;
+    unsigned embryos = f->embryos;
     fp_send(f, i, TH_SYN, s->p_isn, 0, 65535, &o, len);
+    /* What a SYN-ACK of a connection this SYN made says (not an older connection's answer
+     * on reused ports, or a full queue's silence) */
+    uint32_t taken = 0;
+    if (s->synack_seen && f->embryos != embryos) {
+        taken = s->synack_ack - (s->p_isn + 1u);
+        if (taken > len)
+            taken = 0;
+        /* RFC 7413 §4.2.2: "If the cookie is not valid, the server MUST discard the initial
+         * data"; a request carries none the server may take */
+        FZ_CHECK(!taken || kind == 2 || (f->cfg.fastopen & SF_TFO_SERVER_NO_COOKIE),
+                 "SYN data acknowledged with %s",
+                 kind == 1 ? "a cookie request" : "a wrong cookie");
+        if (s->fo_seen && s->fo_len && f->nvalid[v6] <= FP_FO_KEEP) {
+            /* the SYN-ACK's cookie: this client's, under a key the harness knows */
+            known = 0;
+            for (unsigned k = 0; k < f->nvalid[v6]; k++)
+                known |= s->fo_len == 8 && !memcmp(s->fo, f->valid[v6][k], 8);
+            FZ_CHECK(known, "the SYN-ACK's cookie (%u bytes) is not the client's", s->fo_len);
+        }
+    }
     if (!s->e_iss_known)
         return; /* dropped, or its SYN-ACK still to come (a full queue) */
-    uint32_t taken = s->e_ack - (s->p_isn + 1u);
-    if (taken > len)
-        taken = 0;
-    /* RFC 7413 §4.2.2: "If the cookie is not valid, the server MUST discard the initial data";
-     * a request carries none the server may take */
-    FZ_CHECK(!taken || kind == 2 || (f->cfg.fastopen & SF_TFO_SERVER_NO_COOKIE),
-             "SYN data acknowledged with %s", kind == 1 ? "a cookie request" : "a wrong cookie");
-    if (s->fo_seen && s->fo_len) /* the SYN-ACK's cookie: this client's, under the key in force */
-        FZ_CHECK(s->fo_len == 8 && !memcmp(s->fo, valid, 8), "the SYN-ACK's cookie is not the "
-                                                             "client's");
     if (!(fb & 8))
         return; /* the rest is the fuzzer's: retransmissions, resets, a late ACK */
     /* The client's ACK, with what the SYN-ACK did not take sent again (§4.2.1) */
@@ -531,12 +554,7 @@ static void tfo_synack(struct fp *f, struct fz_in *in, int i, uint8_t ob, uint8_
         o.fo_len = (ab & 0x10) ? lens[(ab >> 5) & 3] : 8;
         for (unsigned k = 0; k < o.fo_len; k++)
             o.fo_cookie[k] = fp_peer_byte(d + k * 77u); /* d picks one of a few cookies */
-        int v6 = s->v6;
-        unsigned n = f->nfo[v6]++;
-        if (n < FP_FO_KEEP) {
-            f->fo_len[v6][n] = o.fo_len;
-            memcpy(f->fo[v6][n], o.fo_cookie, o.fo_len);
-        }
+        fp_note_cookie(f, s->v6, &o);
     }
     fp_send(f, i, TH_SYN | TH_ACK, s->p_isn, ack, 65535, &o, dlen);
 }
@@ -593,6 +611,29 @@ void fp_tfo_active(struct fp *f, struct fz_in *in, int i)
         return; /* no SYN yet, or its answer left to the fuzzer */
     static const uint32_t dl[] = {0, 0, 10, 300};
     tfo_synack(f, in, i, ob, mb, ab, dl[(cb >> 4) & 3]);
+}
+
+void fp_note_cookie(struct fp *f, int v6, const struct sf_tcp_opts *o)
+{
+    if (!(o->has & OPT_FO) || !o->fo_len || o->fo_len > SF_FO_COOKIE_MAX)
+        return;
+    unsigned n = f->nfo[v6];
+    for (unsigned k = 0; k < n && k < FP_FO_KEEP; k++)
+        if (f->fo_len[v6][k] == o->fo_len && !memcmp(f->fo[v6][k], o->fo_cookie, o->fo_len))
+            return;
+    f->nfo[v6]++;
+    if (n < FP_FO_KEEP) {
+        f->fo_len[v6][n] = o->fo_len;
+        memcpy(f->fo[v6][n], o->fo_cookie, o->fo_len);
+    }
+}
+
+/* Raw bytes that parse as a segment may carry a cookie the engine then caches. */
+static void note_raw(struct fp *f, const uint8_t *pkt, size_t n)
+{
+    struct sf_seg g;
+    if (sf_seg_parse(pkt, n, &g) == SEG_OK && (g.flags & TH_SYN) && (g.flags & TH_ACK))
+        fp_note_cookie(f, g.t.laddr.family == SF_AF_INET6, &g.opt);
 }
 
 void fp_tfo_misc(struct fp *f, struct fz_in *in)
