@@ -126,6 +126,14 @@ static void put16(uint8_t *p, uint16_t v)
     p[1] = (uint8_t)v;
 }
 
+/* The checksum field (zero while summed) from the running sum: sf_csum_add sums native
+ * 16-bit words, so the folded value goes in as it lies in memory, not in network order. */
+static void put_csum(uint8_t *field, uint32_t sum)
+{
+    uint16_t c = sf_csum_fold(sum);
+    memcpy(field, &c, 2);
+}
+
 static void ip_header(uint8_t *p, size_t total, uint8_t proto, uint32_t src, uint32_t dst)
 {
     memset(p, 0, 20);
@@ -136,7 +144,7 @@ static void ip_header(uint8_t *p, size_t total, uint8_t proto, uint32_t src, uin
     p[9] = proto;
     memcpy(p + 12, &src, 4);
     memcpy(p + 16, &dst, 4);
-    put16(p + 10, (uint16_t)~sf_csum_fold(sf_csum_add(0, p, 20)));
+    put_csum(p + 10, sf_csum_add(0, p, 20));
 }
 
 static void note_raw(struct fp *f, const uint8_t *pkt, size_t n);
@@ -165,7 +173,7 @@ static void csum6(uint8_t *msg, size_t n, size_t at, uint8_t nh, const uint8_t *
     put16(pseudo + 34, (uint16_t)n);
     pseudo[39] = nh;
     msg[at] = msg[at + 1] = 0;
-    put16(msg + at, (uint16_t)~sf_csum_fold(sf_csum_add(sf_csum_add(0, pseudo, 40), msg, n)));
+    put_csum(msg + at, sf_csum_add(sf_csum_add(0, pseudo, 40), msg, n));
 }
 
 /* fp_raw for an IPv6 slot: the raw bytes as TCP behind an IPv6 header. */
@@ -181,7 +189,9 @@ static void raw6(struct fp *f, const struct fp_slot *s, uint8_t mode, const uint
     if (n >= 18 && !(mode & 4))
         csum6(pkt + 40, n, 16, 6, f->paddr6, f->laddr6);
     note_raw(f, pkt, 40 + n);
-    sf_engine_input(f->e, pkt, 40 + n, f->now);
+    int rc = sf_engine_input(f->e, pkt, 40 + n, f->now);
+    if (f->trace)
+        fprintf(stderr, "         peer6   raw TCP of %zu bytes: %d\n", n, rc);
 }
 
 void fp_raw(struct fp *f, struct fz_in *in, int i)
@@ -216,10 +226,12 @@ void fp_raw(struct fp *f, struct fz_in *in, int i)
         put16(pseudo + 10, (uint16_t)n);
         pkt[36] = pkt[37] = 0;
         uint32_t sum = sf_csum_add(sf_csum_add(0, pseudo, 12), pkt + 20, n);
-        put16(pkt + 36, (uint16_t)~sf_csum_fold(sum));
+        put_csum(pkt + 36, sum);
     }
     note_raw(f, pkt, 20 + n);
-    sf_engine_input(f->e, pkt, 20 + n, f->now);
+    int rc = sf_engine_input(f->e, pkt, 20 + n, f->now);
+    if (f->trace)
+        fprintf(stderr, "         peer    raw TCP of %zu bytes: %d\n", n, rc);
 }
 
 /* ICMPv6 (RFC 4443): port and address unreachable, Packet Too Big, time exceeded, and a
@@ -248,7 +260,9 @@ static void icmp6(struct fp *f, struct fz_in *in, const struct fp_slot *s, uint8
     sp[3] = (uint8_t)seq;
     ip6_header(pkt, sizeof pkt - 40, 58, f->paddr6, f->laddr6);
     csum6(icmp, sizeof pkt - 40, 2, 58, f->paddr6, f->laddr6);
-    sf_engine_input(f->e, pkt, sizeof pkt, f->now);
+    int rc = sf_engine_input(f->e, pkt, sizeof pkt, f->now);
+    if (f->trace)
+        fprintf(stderr, "         peer6   ICMPv6 %u/%u seq %u: %d\n", icmp[0], icmp[1], seq, rc);
 }
 
 void fp_icmp(struct fp *f, struct fz_in *in, int i)
@@ -276,9 +290,11 @@ void fp_icmp(struct fp *f, struct fz_in *in, int i)
     sp[1] = (uint8_t)(seq >> 16);
     sp[2] = (uint8_t)(seq >> 8);
     sp[3] = (uint8_t)seq;
-    put16(icmp + 2, (uint16_t)~sf_csum_fold(sf_csum_add(0, icmp, 36)));
+    put_csum(icmp + 2, sf_csum_add(0, icmp, 36));
     ip_header(pkt, sizeof pkt, 1, f->paddr, f->laddr);
-    sf_engine_input(f->e, pkt, sizeof pkt, f->now);
+    int rc = sf_engine_input(f->e, pkt, sizeof pkt, f->now);
+    if (f->trace)
+        fprintf(stderr, "         peer    ICMP %u/%u seq %u: %d\n", icmp[0], icmp[1], seq, rc);
 }
 
 void fp_clock(struct fp *f, struct fz_in *in)
