@@ -97,9 +97,6 @@ struct fp {
      * engine's Fast Open SYNs may carry no other (nfo > FP_FO_KEEP: too many to check) */
     unsigned nfo[2];
     uint8_t fo_len[2][FP_FO_KEEP], fo[2][FP_FO_KEEP][16];
-    /* Valid cookies the harness computed, per family (each key in force gives its own) */
-    unsigned nvalid[2];
-    uint8_t valid[2][FP_FO_KEEP][8];
     unsigned embryos; /* LISTEN -> SYN-RECEIVED transitions: a SYN made a new connection */
     struct fp_slot s[FP_SLOTS];
     struct fp_id ids[FP_MAX_IDS];

@@ -504,13 +504,6 @@ void fp_tfo_passive(struct fp *f, struct fz_in *in, int i)
         if (o.fo_len == 8 && !memcmp(o.fo_cookie, valid, 8))
             o.fo_cookie[0] ^= 1;
     }
-    int v6 = s->v6;
-    unsigned nv = f->nvalid[v6];
-    int known = 0;
-    for (unsigned k = 0; k < nv && k < FP_FO_KEEP; k++)
-        known |= !memcmp(f->valid[v6][k], valid, 8);
-    if (!known && nv < FP_FO_KEEP)
-        memcpy(f->valid[v6][f->nvalid[v6]++], valid, 8);
     s->fo_seen = s->synack_seen = 0;
     unsigned embryos = f->embryos;
     fp_send(f, i, TH_SYN, s->p_isn, 0, 65535, &o, len);
@@ -526,13 +519,11 @@ void fp_tfo_passive(struct fp *f, struct fz_in *in, int i)
         FZ_CHECK(!taken || kind == 2 || (f->cfg.fastopen & SF_TFO_SERVER_NO_COOKIE),
                  "SYN data acknowledged with %s",
                  kind == 1 ? "a cookie request" : "a wrong cookie");
-        if (s->fo_seen && s->fo_len && f->nvalid[v6] <= FP_FO_KEEP) {
-            /* the SYN-ACK's cookie: this client's, under a key the harness knows */
-            known = 0;
-            for (unsigned k = 0; k < f->nvalid[v6]; k++)
-                known |= s->fo_len == 8 && !memcmp(s->fo, f->valid[v6][k], 8);
-            FZ_CHECK(known, "the SYN-ACK's cookie (%u bytes) is not the client's", s->fo_len);
-        }
+        /* the SYN-ACK's cookie: this client's, under the key in force (the SYN-ACK is the
+         * new connection's first, made now) */
+        if (s->fo_seen && s->fo_len)
+            FZ_CHECK(s->fo_len == 8 && !memcmp(s->fo, valid, 8),
+                     "the SYN-ACK's cookie (%u bytes) is not the client's", s->fo_len);
     }
     if (!s->e_iss_known)
         return; /* dropped, or its SYN-ACK still to come (a full queue) */
@@ -660,12 +651,14 @@ void fp_tfo_misc(struct fp *f, struct fz_in *in)
     switch (m & 7) {
     case 2: /* the listeners' own key (TCP_FASTOPEN_KEY) */
     case 3: /* the engine's key (tcp_fastopen_key) */
+        uint8_t key[16];
         for (int k = 0; k < 16; k++)
-            f->lkey[k] = (uint8_t)((m >> 3) * 31u + (unsigned)k * 7u);
-        if ((m & 7) == 3) {
-            sf_engine_set_fastopen_key(f->e, f->lkey);
+            key[k] = (uint8_t)((m >> 3) * 31u + (unsigned)k * 7u);
+        if ((m & 7) == 3) { /* the listeners' own key, if any, stays theirs */
+            sf_engine_set_fastopen_key(f->e, key);
             break;
         }
+        memcpy(f->lkey, key, 16);
         f->lkey_set = 1;
         for (int k = 0; k < 2; k++)
             if (ls[k])
