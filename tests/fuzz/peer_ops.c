@@ -649,8 +649,8 @@ void fp_tfo_misc(struct fp *f, struct fz_in *in)
     uint8_t m = fz_u8(in);
     struct sf_conn *ls[2] = {f->listener, f->listener6};
     switch (m & 7) {
-    case 2: /* the listeners' own key (TCP_FASTOPEN_KEY) */
-    case 3: /* the engine's key (tcp_fastopen_key) */
+    case 2:   /* the listeners' own key (TCP_FASTOPEN_KEY) */
+    case 3: { /* the engine's key (tcp_fastopen_key) */
         uint8_t key[16];
         for (int k = 0; k < 16; k++)
             key[k] = (uint8_t)((m >> 3) * 31u + (unsigned)k * 7u);
@@ -664,6 +664,7 @@ void fp_tfo_misc(struct fp *f, struct fz_in *in)
             if (ls[k])
                 sf_set_fastopen_key(ls[k], f->lkey);
         break;
+    }
     case 4:
         sf_fastopen_cache_flush(f->e);
         f->nfo[0] = f->nfo[1] = 0;
