@@ -93,8 +93,8 @@ struct fp {
     int lkey_set;
     uint8_t lkey[16];
     uint8_t tfo_qlen; /* the Fast Open queue length given to new listeners, 0: none */
-    /* Cookies the peer as a server gave the engine since the last flush, per family: the
-     * engine's Fast Open SYNs may carry no other (nfo > FP_FO_KEEP: too many to check) */
+    /* Cookies the peer as a server gave the engine, per family: the engine's Fast Open SYNs
+     * may carry no other (nfo > FP_FO_KEEP: too many to check) */
     unsigned nfo[2];
     uint8_t fo_len[2][FP_FO_KEEP], fo[2][FP_FO_KEEP][16];
     unsigned embryos; /* LISTEN -> SYN-RECEIVED transitions: a SYN made a new connection */

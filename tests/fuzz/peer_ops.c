@@ -666,8 +666,9 @@ void fp_tfo_misc(struct fp *f, struct fz_in *in)
         break;
     }
     case 4:
+        /* The cookies given stay known: a connect waiting for its first write holds its
+         * cookie already */
         sf_fastopen_cache_flush(f->e);
-        f->nfo[0] = f->nfo[1] = 0;
         break;
     case 5: /* read-only: the queue length, the room of each waiting Fast Open connect */
         for (int k = 0; k < 2; k++) {
