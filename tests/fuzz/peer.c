@@ -10,6 +10,9 @@
 #include "tcp/seq.h"
 
 static const uint8_t peer_ip[4] = {10, 9, 0, 2}, engine_ip[4] = {10, 9, 0, 1};
+/* 2001:db8::2 and 2001:db8::1 (RFC 3849's documentation prefix) */
+static const uint8_t peer_ip6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 2},
+                     engine_ip6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
 
 /* ---- settings -------------------------------------------------------------------------------- */
 
@@ -96,11 +99,29 @@ static void on_transition(void *ctx, const struct sf_transition *t)
                  (unsigned long long)t->id, sf_state_name(t->from), sf_state_name(r->state));
     }
     r->state = (uint8_t)t->to;
+    if (t->from == SF_LISTEN && t->to == SF_SYN_RECEIVED)
+        f->embryos++;
     if (f->tap_trans)
         f->tap_trans(f, t);
 }
 
 /* ---- what the engine sends ------------------------------------------------------------------- */
+
+void fp_addrs(const struct fp *f, const struct fp_slot *s, struct sf_addr *peer,
+              struct sf_addr *engine)
+{
+    memset(peer, 0, sizeof *peer);
+    memset(engine, 0, sizeof *engine);
+    if (s->v6) {
+        peer->family = engine->family = SF_AF_INET6;
+        memcpy(peer->u.v6, f->paddr6, 16);
+        memcpy(engine->u.v6, f->laddr6, 16);
+    } else {
+        peer->family = engine->family = SF_AF_INET;
+        memcpy(peer->u.v4, &f->paddr, 4);
+        memcpy(engine->u.v4, &f->laddr, 4);
+    }
+}
 
 struct fp_slot *fp_slot_for(struct fp *f, uint16_t eport, uint16_t pport)
 {
@@ -123,6 +144,31 @@ static void check_payload(const struct fp_slot *s, const struct sf_seg *g)
     }
 }
 
+/* The Fast Open option of the engine's SYN or SYN-ACK, kept for the harness's steps; a SYN's
+ * cookie must be one the peer gave as a server (the engine's cache holds no other). */
+static void check_syn_cookie(struct fp *f, struct fp_slot *s, const struct sf_seg *g)
+{
+    if (g->flags & TH_ACK) {
+        s->synack_seen = 1;
+        s->synack_ack = g->ack;
+    }
+    s->fo_seen = !!(g->opt.has & OPT_FO);
+    s->fo_len = s->fo_seen ? g->opt.fo_len : 0;
+    if (s->fo_len > sizeof s->fo)
+        s->fo_len = 0;
+    memcpy(s->fo, g->opt.fo_cookie, s->fo_len);
+    if ((g->flags & TH_ACK) || !s->fo_len)
+        return;
+    int v6 = s->v6;
+    FZ_CHECK(f->nfo[v6] > 0, "a SYN with a cookie (%u bytes) no server gave", s->fo_len);
+    if (f->nfo[v6] > FP_FO_KEEP)
+        return;
+    int known = 0;
+    for (unsigned k = 0; k < f->nfo[v6]; k++)
+        known |= f->fo_len[v6][k] == s->fo_len && !memcmp(f->fo[v6][k], s->fo, s->fo_len);
+    FZ_CHECK(known, "a SYN with a cookie (%u bytes) no server gave", s->fo_len);
+}
+
 static void trace_seg(const struct fp *f, const char *who, const struct sf_seg *g)
 {
     fprintf(stderr, "%8.3f %s %u>%u flags 0x%02x seq %u ack %u win %u len %u\n",
@@ -137,15 +183,19 @@ static void on_output(void *ctx, const void *pkt, size_t len)
     int rc = sf_seg_parse(pkt, len, &g);
     FZ_CHECK(rc == SEG_OK, "the engine emitted a packet that does not parse (%d), %zu bytes", rc,
              len);
-    FZ_CHECK(g.t.laddr.family == SF_AF_INET && !memcmp(g.t.laddr.u.v4, &f->paddr, 4) &&
-                 !memcmp(g.t.raddr.u.v4, &f->laddr, 4),
+    int v6 = g.t.laddr.family == SF_AF_INET6;
+    FZ_CHECK((g.t.laddr.family == SF_AF_INET && !memcmp(g.t.laddr.u.v4, &f->paddr, 4) &&
+              !memcmp(g.t.raddr.u.v4, &f->laddr, 4)) ||
+                 (v6 && !memcmp(g.t.laddr.u.v6, f->paddr6, 16) &&
+                  !memcmp(g.t.raddr.u.v6, f->laddr6, 16)),
              "packet to an unknown address");
     if (f->trace)
-        trace_seg(f, "engine", &g);
+        trace_seg(f, v6 ? "engine6" : "engine ", &g);
     struct fp_slot *s = fp_slot_for(f, g.t.rport, g.t.lport);
-    if (!s)
-        return; /* an RST for a tuple the peer forgot, or a port the raw input invented */
+    if (!s || s->v6 != v6)
+        return; /* an RST for a tuple the peer forgot, or one the raw input invented */
     if (g.flags & TH_SYN) {
+        check_syn_cookie(f, s, &g);
         if (!s->e_iss_known || s->e_iss != g.seq)
             s->wr = 0; /* a new incarnation: a new stream from the owner */
         s->e_iss_known = 1;
@@ -175,6 +225,8 @@ int fp_init(struct fp *f, const struct sf_tcp_config *cfg)
     f->now = f->start = SF_SEC(100);
     memcpy(&f->laddr, engine_ip, 4);
     memcpy(&f->paddr, peer_ip, 4);
+    memcpy(f->laddr6, engine_ip6, 16);
+    memcpy(f->paddr6, peer_ip6, 16);
     struct sf_engine_params p;
     memset(&p, 0, sizeof p);
     p.config = &f->cfg;
@@ -184,6 +236,8 @@ int fp_init(struct fp *f, const struct sf_tcp_config *cfg)
     for (int i = 0; i < 32; i++)
         p.key[i] = (uint8_t)(i * 7 + 1);
     p.local_addr = sf_addr_v4(engine_ip[0], engine_ip[1], engine_ip[2], engine_ip[3]);
+    p.local_addr6.family = SF_AF_INET6;
+    memcpy(p.local_addr6.u.v6, engine_ip6, 16);
     p.now = f->now;
     f->trace = getenv("FZ_TRACE") != NULL;
     f->e = sf_engine_new(&p);
@@ -204,10 +258,7 @@ void fp_finish(struct fp *f)
             sf_close(f->s[i].h);
             f->s[i].h = NULL;
         }
-    if (f->listener) {
-        sf_close(f->listener);
-        f->listener = NULL;
-    }
+    fp_unlisten(f);
     /* A silent peer: every connection must end by its own timers. The longest chain is a
      * keepalive-less retransmission series (retries2 15, RTO up to 120 s) then TIME-WAIT. */
     sf_time_t limit = f->now + SF_SEC(4 * 3600);
@@ -246,9 +297,7 @@ void fp_send(struct fp *f, int i, uint8_t flags, uint32_t seq, uint32_t ack, uin
         data[k] = fp_peer_byte(first + k);
     struct sf_seg_out o;
     memset(&o, 0, sizeof o);
-    o.t.laddr.family = o.t.raddr.family = SF_AF_INET;
-    memcpy(o.t.laddr.u.v4, &f->paddr, 4);
-    memcpy(o.t.raddr.u.v4, &f->laddr, 4);
+    fp_addrs(f, s, &o.t.laddr, &o.t.raddr);
     o.t.lport = s->pport;
     o.t.rport = s->eport;
     o.seq = seq;
@@ -257,18 +306,23 @@ void fp_send(struct fp *f, int i, uint8_t flags, uint32_t seq, uint32_t ack, uin
     o.wnd = wnd;
     if (opts)
         o.opt = *opts;
-    /* The header has room for 40 bytes of options: SACK blocks give way first. */
+    /* The header has room for 40 bytes of options: SACK blocks give way first, the Fast Open
+     * option last. */
     while (sf_opts_len(&o.opt, !!(flags & TH_SYN)) > 40 && o.opt.nsack > 1)
         o.opt.nsack--;
     if (sf_opts_len(&o.opt, !!(flags & TH_SYN)) > 40)
         o.opt.has &= (uint8_t) ~(OPT_SACK | OPT_MSS | OPT_WSCALE);
+    if (sf_opts_len(&o.opt, !!(flags & TH_SYN)) > 40)
+        o.opt.has &= (uint8_t)~OPT_SACK_OK;
+    if (sf_opts_len(&o.opt, !!(flags & TH_SYN)) > 40)
+        o.opt.has &= (uint8_t)~OPT_TS;
     size_t n = sf_seg_build(pkt, sizeof pkt, &o, data, len, NULL, 0);
     FZ_CHECK(n > 0, "segment of %u bytes does not fit", len);
     if (f->trace) {
         struct sf_seg g = {.seq = seq, .ack = ack, .flags = flags, .wnd = wnd, .len = len};
         g.t.rport = s->pport;
         g.t.lport = s->eport;
-        trace_seg(f, "peer  ", &g);
+        trace_seg(f, s->v6 ? "peer6  " : "peer   ", &g);
     }
     if (flags & TH_ACK)
         s->p_ack = ack;
@@ -278,21 +332,19 @@ void fp_send(struct fp *f, int i, uint8_t flags, uint32_t seq, uint32_t ack, uin
     sf_engine_input(f->e, pkt, n, f->now);
 }
 
-static void peer_ts(const struct fp *f, const struct fp_slot *s, struct sf_tcp_opts *o);
-
 void fp_send_next(struct fp *f, int i, uint8_t flags, uint32_t len)
 {
     struct fp_slot *s = &f->s[i];
     struct sf_tcp_opts o;
     memset(&o, 0, sizeof o);
     if (s->p_tsopt)
-        peer_ts(f, s, &o);
+        fp_peer_ts(f, s, &o);
     unsigned shift = f->cfg.window_scaling ? s->p_wscale : 0; /* the scale in force */
     fp_send(f, i, flags | TH_ACK, s->p_nxt, s->e_max, (uint16_t)(65535u >> shift), &o, len);
 }
 
 /* The timestamp option as the peer would send it now. */
-static void peer_ts(const struct fp *f, const struct fp_slot *s, struct sf_tcp_opts *o)
+void fp_peer_ts(const struct fp *f, const struct fp_slot *s, struct sf_tcp_opts *o)
 {
     o->has |= OPT_TS;
     o->tsval = s->p_ts + (uint32_t)((f->now - f->start) / 1000u);
@@ -300,8 +352,8 @@ static void peer_ts(const struct fp *f, const struct fp_slot *s, struct sf_tcp_o
 }
 
 /* SYN options: MSS, window scale, SACK-permitted and timestamps as the input picks them. */
-static void syn_opts(const struct fp *f, struct fp_slot *s, uint8_t b, uint8_t mss_b,
-                     struct sf_tcp_opts *o)
+void fp_syn_opts(const struct fp *f, struct fp_slot *s, uint8_t b, uint8_t mss_b,
+                 struct sf_tcp_opts *o)
 {
     memset(o, 0, sizeof *o);
     if (b & 1) {
@@ -318,49 +370,77 @@ static void syn_opts(const struct fp *f, struct fp_slot *s, uint8_t b, uint8_t m
         o->has |= OPT_SACK_OK;
     s->p_tsopt = (b & 8) != 0;
     if (b & 8)
-        peer_ts(f, s, o);
+        fp_peer_ts(f, s, o);
 }
 
-static uint16_t next_port(struct fp *f, struct fz_in *in)
+void fp_new_tuple(struct fp *f, struct fz_in *in, int i)
 {
-    /* Mostly fresh ports; sometimes one used before, to meet its TIME-WAIT entry. */
+    /* Mostly fresh ports; sometimes one used before, to meet its TIME-WAIT entry. With both
+     * families in use, bit 0x40 picks IPv6. */
     uint8_t b = fz_u8(in);
-    uint16_t p = (uint16_t)(40000 + ((b & 0x80) ? (b & 7) : f->opens));
+    struct fp_slot *s = &f->s[i];
+    s->pport = (uint16_t)(40000 + ((b & 0x80) ? (b & 7) : f->opens));
+    s->v6 = f->fam == FP_FAM_V6 || (f->fam == FP_FAM_BOTH && (b & 0x40));
     f->opens++;
-    return p;
 }
 
-static void slot_reset(struct fp_slot *s)
+void fp_slot_reset(struct fp_slot *s)
 {
     if (s->h)
         sf_close(s->h);
     memset(s, 0, sizeof *s);
 }
 
-void fp_listen(struct fp *f, int backlog)
+static struct sf_conn *listen_on(struct fp *f, int v6, int backlog)
 {
-    if (f->listener)
-        return;
     struct sf_conn *l = sf_socket(f->e);
     if (!l)
-        return;
+        return NULL;
     struct sf_endpoint ep;
     memset(&ep, 0, sizeof ep);
     ep.port = FP_LPORT;
+    if (v6)
+        ep.addr.family = SF_AF_INET6; /* :: */
+    /* The IPv4 listener holds the port: the engine refuses a port another socket uses,
+     * whatever its family, without SO_REUSEADDR (Linux takes a v6-only one without) */
+    if (v6 && f->fam == FP_FAM_BOTH)
+        sf_setopt(l, SF_OPT_REUSEADDR, 1);
     if (sf_bind(l, &ep) < 0 || sf_listen(l, backlog) < 0) {
         sf_close(l);
-        return;
+        return NULL;
     }
-    f->listener = l;
+    if (f->tfo_qlen)
+        sf_setopt(l, SF_OPT_FASTOPEN, f->tfo_qlen);
+    if (f->lkey_set)
+        sf_set_fastopen_key(l, f->lkey);
+    return l;
 }
 
-/* One slot per 4-tuple: an older slot on the same one is the owner's to let go. */
-static void evict(struct fp *f, int i)
+void fp_listen(struct fp *f, int backlog)
+{
+    if (!f->listener && f->fam != FP_FAM_V6)
+        f->listener = listen_on(f, 0, backlog);
+    if (!f->listener6 && f->fam != FP_FAM_V4)
+        f->listener6 = listen_on(f, 1, backlog);
+}
+
+void fp_unlisten(struct fp *f)
+{
+    if (f->listener)
+        sf_close(f->listener);
+    if (f->listener6)
+        sf_close(f->listener6);
+    f->listener = f->listener6 = NULL;
+}
+
+/* One slot per pair of ports (whatever the family): an older slot on the same ones is the
+ * owner's to let go. */
+void fp_evict(struct fp *f, int i)
 {
     for (int j = 0; j < FP_SLOTS; j++)
         if (j != i && f->s[j].used && f->s[j].eport == f->s[i].eport &&
             f->s[j].pport == f->s[i].pport)
-            slot_reset(&f->s[j]);
+            fp_slot_reset(&f->s[j]);
 }
 
 static void open_passive(struct fp *f, struct fz_in *in, int i, int full)
@@ -370,18 +450,18 @@ static void open_passive(struct fp *f, struct fz_in *in, int i, int full)
     fp_listen(f, 1 + (ob >> 5));
     s->used = 1;
     s->eport = FP_LPORT;
-    s->pport = next_port(f, in);
-    evict(f, i);
+    fp_new_tuple(f, in, i);
+    fp_evict(f, i);
     s->p_isn = s->p_nxt = fz_u32(in);
     s->p_ts = fz_u32(in);
     struct sf_tcp_opts o;
-    syn_opts(f, s, ob, mb, &o);
+    fp_syn_opts(f, s, ob, mb, &o);
     fp_send(f, i, TH_SYN, s->p_isn, 0, 65535, &o, 0);
     if (!full || !s->e_iss_known)
         return;
     memset(&o, 0, sizeof o);
     if (ob & 8)
-        peer_ts(f, s, &o);
+        fp_peer_ts(f, s, &o);
     fp_send(f, i, TH_ACK, s->p_isn + 1, s->e_iss + 1, 65535 >> s->p_wscale, &o, 0);
     fp_accept(f);
 }
@@ -395,17 +475,20 @@ static void open_active(struct fp *f, struct fz_in *in, int i, int full)
         return;
     s->used = 1;
     s->h = c;
-    s->pport = next_port(f, in);
+    fp_new_tuple(f, in, i);
     s->p_isn = s->p_nxt = fz_u32(in);
     s->p_ts = fz_u32(in);
     struct sf_endpoint to;
     memset(&to, 0, sizeof to);
-    to.addr = sf_addr_v4(peer_ip[0], peer_ip[1], peer_ip[2], peer_ip[3]);
+    struct sf_addr engine_addr;
+    fp_addrs(f, s, &to.addr, &engine_addr);
     to.port = s->pport;
     /* Bound before connect, so that the SYN it sends finds its slot. A fixed port lets a
      * later connect meet the TIME-WAIT entry an earlier one left. */
     struct sf_endpoint me;
     memset(&me, 0, sizeof me);
+    if (s->v6)
+        me.addr.family = SF_AF_INET6; /* :: */
     if (ob & 0x40) {
         me.port = (uint16_t)(50000 + (ob >> 7));
         sf_setopt(c, SF_OPT_REUSEADDR, 1);
@@ -417,35 +500,45 @@ static void open_active(struct fp *f, struct fz_in *in, int i, int full)
     struct sf_conn_info info;
     sf_info(c, &info);
     s->eport = info.local.port;
-    evict(f, i);
+    fp_evict(f, i);
     int rc = sf_connect(c, &to);
     if (rc != -EINPROGRESS || !full || !s->e_iss_known)
         return;
     struct sf_tcp_opts o;
-    syn_opts(f, s, ob, mb, &o);
+    fp_syn_opts(f, s, ob, mb, &o);
     fp_send(f, i, TH_SYN | TH_ACK, s->p_isn, s->e_iss + 1, 65535, &o, 0);
 }
 
 void fp_open(struct fp *f, struct fz_in *in, int i, int passive, int full)
 {
-    slot_reset(&f->s[i]);
+    fp_slot_reset(&f->s[i]);
     if (passive)
         open_passive(f, in, i, full);
     else
         open_active(f, in, i, full);
 }
 
+static void accept_from(struct fp *f, struct sf_conn *l);
+
 void fp_accept(struct fp *f)
 {
-    if (!f->listener)
+    for (int v6 = 0; v6 < 2; v6++)
+        accept_from(f, v6 ? f->listener6 : f->listener);
+}
+
+static void accept_from(struct fp *f, struct sf_conn *l)
+{
+    if (!l)
         return;
     int err;
     struct sf_conn *c;
-    while ((c = sf_accept(f->listener, &err)) != NULL) {
+    while ((c = sf_accept(l, &err)) != NULL) {
         struct sf_conn_info info;
         sf_info(c, &info);
         struct fp_slot *s = fp_slot_for(f, info.local.port, info.remote.port);
-        if (!s) { /* a connection the raw input opened: the owner refuses it */
+        if (!s ||
+            s->v6 != (info.remote.addr.family ==
+                      SF_AF_INET6)) { /* a connection the raw input opened: the owner refuses it */
             sf_abort(c);
             continue;
         }

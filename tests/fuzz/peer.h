@@ -29,6 +29,10 @@
 #define FP_PKT_MAX   4096
 #define FP_MAX_WRITE (1u << 20) /* bytes one handle may write in one input */
 
+#define FP_FO_KEEP 8
+
+enum { FP_FAM_V4 = 0, FP_FAM_V6 = 1, FP_FAM_BOTH = 2 };
+
 static inline uint8_t fp_peer_byte(uint32_t seq)
 {
     uint32_t x = seq * 0x9e3779b1u;
@@ -46,6 +50,7 @@ struct fp_slot {
     int used;
     struct sf_conn *h; /* the owner's handle, NULL once closed or aborted */
     uint16_t eport, pport;
+    uint8_t v6; /* the 4-tuple is IPv6 (the engine's and the peer's IPv6 addresses) */
     /* the peer */
     uint32_t p_isn, p_nxt; /* p_nxt: the peer's next new sequence number */
     uint32_t p_ack;        /* the last ACK the peer sent */
@@ -63,6 +68,10 @@ struct fp_slot {
     int info_valid;
     uint32_t una, max, rcv_nxt;
     uint64_t bytes_received, bytes_acked;
+    /* the Fast Open option of the engine's last SYN or SYN-ACK on this slot (fo_seen 0: none) */
+    uint8_t fo_seen, fo_len, fo[16];
+    uint8_t synack_seen; /* a SYN-ACK from the engine since the harness cleared it, and its ACK */
+    uint32_t synack_ack;
 };
 
 struct fp_id {
@@ -74,8 +83,21 @@ struct fp {
     struct sf_engine *e;
     struct sf_tcp_config cfg;
     sf_time_t now, start;
-    struct sf_conn *listener;
-    uint32_t laddr, paddr; /* the engine's and the peer's IPv4 address, network order */
+    struct sf_conn *listener;  /* on the engine's IPv4 address */
+    struct sf_conn *listener6; /* on :: (no dual-stack listeners: one per family) */
+    uint32_t laddr, paddr;     /* the engine's and the peer's IPv4 address, network order */
+    uint8_t laddr6[16], paddr6[16];
+    uint8_t fam; /* FP_FAM_*: the families connections are opened in (0 after fp_init) */
+    /* Fast Open: the listeners' own key, when the input gave them one (cookies are computed
+     * with it; else with the engine's key) */
+    int lkey_set;
+    uint8_t lkey[16];
+    uint8_t tfo_qlen; /* the Fast Open queue length given to new listeners, 0: none */
+    /* Cookies the peer as a server gave the engine, per family: the engine's Fast Open SYNs
+     * may carry no other (nfo > FP_FO_KEEP: too many to check) */
+    unsigned nfo[2];
+    uint8_t fo_len[2][FP_FO_KEEP], fo[2][FP_FO_KEEP][16];
+    unsigned embryos; /* LISTEN -> SYN-RECEIVED transitions: a SYN made a new connection */
     struct fp_slot s[FP_SLOTS];
     struct fp_id ids[FP_MAX_IDS];
     unsigned nids;
@@ -97,8 +119,10 @@ int fp_init(struct fp *f, const struct sf_tcp_config *cfg);
  * and every id ended CLOSED, frees the engine. */
 void fp_finish(struct fp *f);
 
-/* A listener on FP_LPORT (backlog from the input), if there is none. */
+/* A listener on FP_LPORT (backlog from the input) for each family in use, if there is none. */
 void fp_listen(struct fp *f, int backlog);
+/* Closes the listeners (queued and embryonic connections are reset). */
+void fp_unlisten(struct fp *f);
 /* Opens a connection on slot i: passive (the peer's SYN, the engine's SYN-ACK, the peer's
  * ACK, accept) or active (connect, the peer's SYN-ACK). Options and the peer's ISN come from
  * the input; with full = 0 only the first step is taken. */
@@ -118,6 +142,35 @@ void fp_clock(struct fp *f, struct fz_in *in);
 /* The owner's calls on slot i's handle: send, recv, shutdown, close, abort, setopt and the
  * read-only ones. */
 void fp_owner(struct fp *f, struct fz_in *in, int i, int kind);
+
+/* Closes slot s's handle and forgets it. */
+void fp_slot_reset(struct fp_slot *s);
+/* Lets go of older slots on slot i's ports. */
+void fp_evict(struct fp *f, int i);
+
+/* Fast Open (RFC 7413) steps, in peer_ops.c. The peer as a client: a SYN on slot i with
+ * an empty, valid or wrong cookie and data, then its ACK (and the data again when the SYN-ACK
+ * did not take it). The engine as a client: a connect on slot i with Fast Open
+ * (SF_OPT_FASTOPEN_CONNECT or sf_connect_data) and data, answered by SYN-ACKs acknowledging
+ * all, part or none of the SYN's data, with or without a cookie. Settings: the listeners'
+ * queue and key, the engine's key, a flush of the cookie cache. */
+void fp_tfo_passive(struct fp *f, struct fz_in *in, int i);
+void fp_tfo_active(struct fp *f, struct fz_in *in, int i);
+void fp_tfo_misc(struct fp *f, struct fz_in *in);
+/* A cookie the peer gave as a server (in a SYN-ACK, or in raw bytes that parse as one). */
+void fp_note_cookie(struct fp *f, int v6, const struct sf_tcp_opts *o);
+
+/* The addresses of slot s: the peer's and the engine's, in its family. */
+void fp_addrs(const struct fp *f, const struct fp_slot *s, struct sf_addr *peer,
+              struct sf_addr *engine);
+/* Slot i's 4-tuple given a fresh peer port (and family) from the input, and older slots on
+ * the same ports let go; the input's byte as next_port reads it. */
+void fp_new_tuple(struct fp *f, struct fz_in *in, int i);
+/* Peer-side SYN options from two input bytes (MSS, window scale, SACK, timestamps). */
+void fp_syn_opts(const struct fp *f, struct fp_slot *s, uint8_t b, uint8_t mss_b,
+                 struct sf_tcp_opts *o);
+/* The peer's timestamp option now. */
+void fp_peer_ts(const struct fp *f, const struct fp_slot *s, struct sf_tcp_opts *o);
 
 /* The sequence and content checks on every held handle. */
 void fp_check(struct fp *f);

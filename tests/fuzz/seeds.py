@@ -31,8 +31,10 @@ def opener(passive, port=0, isn=1000000, ts=5000, ob=0x7F, mss=232):
     return bytes([ob, mss, port]) + struct.pack(">II", isn, ts)
 
 
-def first(passive, **kw):
-    return bytes([1 if passive else 0]) + opener(passive, **kw)
+def first(passive, hdr=0, **kw):
+    """The header byte (fuzz_engine.c header(): 0x02 Fast Open steps, 0x04 IPv6, 0x08 both
+    families, 0x10-0x80 Fast Open settings), then the first connection's open step."""
+    return bytes([hdr | (1 if passive else 0)]) + opener(passive, **kw)
 
 
 def seg(slot=0, seqm=0, ackm=0, flags="A", d1=0, d2=0, wnd=0x0200, length=0, nots=False):
@@ -74,6 +76,33 @@ def recv(n16, slot=0):
     return op(OP_RECV, slot, n16)
 
 
+# Fast Open steps: OP_ACCEPT with its high bits (a header with 0x02)
+TFO_PASSIVE, TFO_ACTIVE, TFO_MISC = 0x40, 0x80, 0xC0
+H_TFO, H_V6, H_BOTH = 0x02, 0x04, 0x08
+
+
+def tfo_syn(slot, fb, length, port=0, isn=3000000, ob=0x7F, mss=232):
+    """The peer's SYN with Fast Open: fb 0x01 request, 0x02 valid cookie, 0x03 wrong one,
+    0x04 the experimental kind, 0x08 then the ACK (the data not taken sent again)."""
+    return bytes([OP_ACCEPT | TFO_PASSIVE | slot << 4, ob, mss, fb, length, port]) + struct.pack(
+        ">II", isn, 7000)
+
+
+def tfo_connect(slot, cb, lb, ab, d=0, port=0, isn=5000000, ob=0x7F, mss=232):
+    """The engine's Fast Open connect: cb 0x01 sf_connect_data, else SF_OPT_FASTOPEN_CONNECT
+    and sf_connect (0x04: then a write of lb * 8 bytes); ab 0 ack all, 1 none, 2 part (d/256),
+    0x04 a cookie in the SYN-ACK, 0x80 no SYN-ACK."""
+    b = bytes([OP_ACCEPT | TFO_ACTIVE | slot << 4, ob, mss, cb, lb, ab, port]) + struct.pack(
+        ">II", isn, 9000)
+    return b if ab & 0x80 else b + bytes([d])
+
+
+def tfo_misc(m):
+    """0/1/6/7: the listeners' queue ((m >> 3) & 3: 0, 1, 2, 16); 2 their key; 3 the engine's
+    key; 4 flush the cookie cache; 5 read-only calls."""
+    return bytes([OP_ACCEPT | TFO_MISC, m])
+
+
 ENGINE = {
     # passive open, data both ways, the engine closes first: FIN-WAIT-1/2, TIME-WAIT
     "passive-exchange-active-close": CFG_DEFAULT + first(True) + seg(flags="AP", length=100)
@@ -109,6 +138,48 @@ ENGINE = {
     "icmp-and-raw": CFG_DEFAULT + first(True) + send(100) + op(OP_ICMP, 0, 0x00, 0x02, 0x40)
     + op(OP_ICMP, 0, 0x01, 0, 0) + op(OP_RAW, 0, 0x03, 4) + bytes(range(0x50, 0x68))
     + op(OP_RAW, 0, 0x00, 3) + bytes(18) + seg() + op(OP_CLOSE) + clock_min(5),
+    # IPv6: a passive connection, data both ways, Packet Too Big and a raw segment, the engine
+    # closes first
+    "ipv6-passive-exchange": CFG_DEFAULT + first(True, H_V6) + seg(flags="AP", length=100)
+    + recv(10) + send(100) + op(OP_ICMP, 0, 0x02, 0x05, 0x00) + op(OP_RAW, 0, 0x03, 4)
+    + bytes(range(0x50, 0x68)) + seg() + op(OP_CLOSE) + seg() + seg(flags="AF") + clock_min(2),
+    # IPv6: active open, port unreachable ignored once established, the peer closes first
+    "ipv6-active-peer-closes": CFG_DEFAULT + first(False, H_V6) + send(64) + seg()
+    + op(OP_ICMP, 0, 0x00) + seg(flags="AF") + recv(4) + op(OP_CLOSE) + clock_ms(10) + seg()
+    + clock_min(1),
+    # both families in one run: IPv4 first, then IPv6 passive and active on the same ports
+    "both-families": CFG_SMALL + first(True, H_BOTH) + bytes([0x40 | OP_OPEN | 1 << 4])
+    + opener(True, port=0x40) + bytes([OP_OPEN | 2 << 4]) + opener(False, port=0x41)
+    + send(20, 1) + seg(slot=1) + send(20, 2) + seg(slot=2) + seg(slot=0, flags="AP", length=40)
+    + recv(4, 0) + op(OP_LISTENER, 0) + bytes([OP_LISTENER | 0xC0]) + clock_min(2),
+    # Fast Open server: a cookie request (its data not taken, sent again), then a SYN with the
+    # valid cookie and data delivered before the handshake ends, a wrong cookie refused
+    "tfo-server-cookie": CFG_DEFAULT + first(True, H_TFO) + tfo_misc(3 << 3)
+    + tfo_syn(1, 0x09, 50, port=1) + tfo_syn(2, 0x0A, 100, port=2) + recv(10, 2) + send(8, 2)
+    + tfo_syn(3, 0x0B, 30, port=3) + tfo_syn(3, 0x02, 20, port=4) + recv(4, 3) + clock_s(2)
+    + op(OP_CLOSE, 2, 0) + seg(slot=2, flags="AF") + clock_min(2),
+    # the same over IPv6 with the listeners' own key and the experimental option
+    "tfo-server-v6-key": CFG_DEFAULT + first(True, H_TFO | H_V6) + tfo_misc(2 | 5 << 3)
+    + tfo_misc(1 << 3) + tfo_syn(1, 0x0D, 40, port=1) + tfo_syn(2, 0x0E, 200, port=2)
+    + tfo_syn(3, 0x0F, 60, port=3) + recv(20, 2) + op(OP_ABORT, 2, 0) + clock_min(2),
+    # Fast Open client: a cookie request, then SYNs with the cookie and data acknowledged all,
+    # in part and not at all
+    "tfo-client-cookie": CFG_DEFAULT + first(False, H_TFO) + tfo_connect(1, 0, 0, 0x04, 5, port=1)
+    + tfo_connect(2, 0x04, 100, 0x00, port=2) + tfo_connect(3, 0x01, 50, 0x02, 0x80, port=3)
+    + seg(slot=3) + tfo_connect(1, 0x05, 20, 0x01, port=4) + seg(slot=1) + clock_s(1)
+    + op(OP_CLOSE, 1, 0) + op(OP_CLOSE, 2, 0) + op(OP_CLOSE, 3, 0) + clock_min(3),
+    # Fast Open client over IPv6: a cookie, a flush, an unanswered Fast Open SYN retransmitted
+    # plain (then blocked), the cookie of the experimental kind
+    "tfo-client-v6-flush-loss": CFG_DEFAULT + first(False, H_TFO | H_V6)
+    + tfo_connect(1, 0, 0, 0x0C, 9, port=1) + tfo_connect(2, 0x01, 30, 0x00, port=2)
+    + tfo_misc(4) + tfo_connect(3, 0x01, 30, 0x84, port=3) + tfo_connect(1, 0x01, 30, 0x80)
+    + clock_s(1) + clock_next() + seg(slot=1, flags=0x12) + clock_s(10)
+    + tfo_connect(2, 0x01, 30, 0x01, port=5) + clock_min(3),
+    # Fast Open limits: one pending connection engine-wide, data without a cookie (0x200),
+    # every listener with a queue (0x400), a cache of 4
+    "tfo-limits": CFG_DEFAULT + first(True, H_TFO | 0x20 | 0x40 | 0x80)
+    + tfo_syn(1, 0x00, 40, port=1) + tfo_syn(2, 0x00, 40, port=2) + tfo_syn(3, 0x08, 40, port=3)
+    + op(OP_ACCEPT) + recv(4, 1) + seg(slot=1) + clock_s(5) + clock_min(2),
 }
 
 # ---- TIME-WAIT scenarios (fuzz_timewait.c) ----------------------------------------------------
