@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
@@ -554,7 +555,11 @@ struct ctl_admin *ctl_admin_new(struct sf_loop *loop, const struct lb_addr *addr
     a->ctx = ctx;
     int one = 1;
     int fd = socket(addr->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    /* IPv6 only, as every listener of synfin's (docs/config.md, "listen"): [::]:P leaves
+     * 0.0.0.0:P to others. */
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        (addr->u.sa.sa_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) ||
         bind(fd, &addr->u.sa, addr->len) < 0 || listen(fd, 64) < 0) {
         char s[LB_ADDR_STRLEN];
         snprintf(err, errlen, "admin: cannot listen on %s: %s", lb_addr_format(addr, s, sizeof s),

@@ -154,6 +154,7 @@ void lb_backend_remove(struct lb *lb, struct lb_backend *b)
     b->nservers = 0;
     b->removed = 1;
     b->health_gen++;
+    sf_loop_timer_cancel(lb->loop, &b->uneject);
     if (b->queued) {
         /* Queued sessions find no server any more: they end on the next queue run. */
         lb_backend_run_queue(lb, b);
@@ -301,6 +302,8 @@ static int plan_objects(struct lb *lb, const struct lb_config *c, struct plan *p
                 return -1;
             p->be[i]->refs = 1;
             p->be[i]->health_gen = 1;
+            p->be[i]->lb = lb;
+            p->be[i]->uneject.fn = lb_backend_unejected;
             p->be_new[i] = 1;
         }
     }

@@ -65,6 +65,10 @@ struct lb_backend {
     uint64_t health_gen; /* bumped when the set of usable servers may have changed */
     uint64_t built_gen;  /* health_gen the Maglev table was built for (0: never) */
     uint64_t next_unejection;
+    /* Fires when a passive ejection ends (health.c): nothing else may happen then, and a
+     * session queued meanwhile must not wait for a freed slot or its queue_timeout. */
+    struct sf_loop_timer uneject;
+    struct lb *lb; /* the thread's runtime the timer runs on */
     uint32_t *maglev;
     struct lb_server **maglev_srv;
     size_t maglev_n;

@@ -218,9 +218,29 @@ void lb_server_connect_failed(struct lb *lb, struct lb_server *s)
     lb_pool_purge(&s->pool, LB_PC_SERVER_GONE);
     if (!b->next_unejection || until < b->next_unejection)
         b->next_unejection = until;
+    if (!b->removed && (!sf_loop_timer_armed(&b->uneject) || until < b->uneject.when))
+        (void)sf_loop_timer_set(lb->loop, &b->uneject, until); /* failing: the queue waits */
     b->health_gen++;
     lb_logf(lb, "event=server_ejected backend=%s server=%s for_ms=%llu", b->conf.name, s->name,
             (unsigned long long)b->conf.fail_timeout_ms);
+}
+
+void lb_backend_unejected(struct sf_loop_timer *t)
+{
+    struct lb_backend *b = CONTAINER(t, struct lb_backend, uneject);
+    uint64_t now = sf_loop_now(b->lb->loop);
+    uint64_t next = 0;
+    for (size_t i = 0; i < b->nservers; i++) {
+        uint64_t u = b->servers[i]->ejected_until;
+        if (u > now && (!next || u < next))
+            next = u;
+    }
+    /* Every ejection still in force, not only the first, gets its turn. */
+    b->next_unejection = next;
+    b->health_gen++;
+    if (next)
+        (void)sf_loop_timer_set(b->lb->loop, t, next);
+    lb_backend_kick(b->lb, b);
 }
 
 void lb_server_connect_ok(struct lb_server *s)

@@ -99,6 +99,8 @@ void lb_server_put(struct lb_server *s)
 void lb_backend_put(struct lb_backend *b)
 {
     if (--b->refs == 0) {
+        if (sf_loop_timer_armed(&b->uneject))
+            sf_loop_timer_cancel(b->lb->loop, &b->uneject);
         free(b->servers);
         free(b->maglev);
         free(b->maglev_srv);

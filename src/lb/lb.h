@@ -294,6 +294,8 @@ void lb_respond_put(struct lb_respond *r);
 /* health.c */
 void lb_health_start(struct lb *lb, struct lb_server *s);
 void lb_health_stop(struct lb *lb, struct lb_server *s);
+/* The timer of a backend's passive ejections: one has ended, its queue runs again. */
+void lb_backend_unejected(struct sf_loop_timer *t);
 /* A connect to s failed (passive health): may eject it. */
 void lb_server_connect_failed(struct lb *lb, struct lb_server *s);
 void lb_server_connect_ok(struct lb_server *s);

@@ -2,7 +2,7 @@
 """A session waiting in the backend queue is looked at again when a server goes down (health
 checks, the runtime API's maint): it goes to a server that can take it at once, or ends
 with cause no_server when none can, never waiting out its queue_timeout (docs/lb.md, "How a
-session runs")."""
+session runs"); and when a passive ejection ends (fail_timeout), the server takes it."""
 import os
 import subprocess
 import sys
@@ -164,6 +164,59 @@ def queued_session_ends_no_server_when_every_server_is_put_in_maint():
         c.close()
         held.close()
     be.close()
+
+
+def queued_until_unejected(threads):
+    """s1 at a port nobody listens on, s2 held by a first client (maxconn 1 each, max_fails
+    1, fail_timeout 1s). A second client tries s1 (it fails: s1 is ejected on that thread),
+    then finds s2 full and queues. A listener then starts at s1's port: when the ejection
+    ends the queue runs again and s1 serves the queued client at once, not when s2 frees a
+    slot nor at queue_timeout (before the fix: at queue_timeout). Whichever client tried s1
+    first, the one that queued failed on s1 on its own thread (ejection is per thread)."""
+    dead = free_port()
+    s2 = Backend(named("s2"))
+    fport, aport = free_port(), free_port()
+    conf = config(fport, aport, [("s1", dead), ("s2", s2.port)], "roundrobin",
+                  "max_fails 1; fail_timeout 1s;", threads)
+    s1 = None
+    with Synfin(conf) as lb:
+        held = connect(fport)
+        wait_until(lambda: loads(aport)[1] == [0, 1], 5, what="the first client on s2")
+        c = connect(fport)
+        c.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        wait_until(lambda: queued(aport) == 1, 5, what="the second session queued")
+        ejections = len(lb.log_lines("event=server_ejected backend=b server=s1"))
+        assert ejections in (1, 2), lb.log()[-2000:]
+        s1 = Backend(named("s1"), port=dead)
+        t0 = time.monotonic()
+        c.settimeout(5)
+        body = recv_all(c).partition(b"\r\n\r\n")[2]
+        waited = time.monotonic() - t0
+        assert body == b"s1", (body, lb.log()[-2000:])
+        # At most the 1 s ejection and a little: far from the 30 s queue_timeout.
+        assert waited < 3, waited
+        c.close()
+        wait_until(lambda: any(x["server"] == "s1" for x in lb.sessions_logged()), 5,
+                   what="the queued session logged")
+        s = [x for x in lb.sessions_logged() if x["server"] == "s1"]
+        assert len(s) == 1 and s[0]["cause"] in ("client_fin", "server_fin"), s
+        assert float(s[0]["queue_ms"]) > 0, s
+        assert loads(aport)[1] == [0, 1], loads(aport)
+        held.close()
+    s2.close()
+    s1.close()
+
+
+@t.test
+def queued_session_goes_to_a_server_whose_ejection_ends():
+    queued_until_unejected(1)
+
+
+@kernel_only(t, "threads run on kernel sockets only")
+def queued_session_goes_to_a_server_whose_ejection_ends_threads():
+    """The same with two threads: the ejection ends on the thread that made it, by its own
+    timer."""
+    queued_until_unejected(2)
 
 
 t.done()

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The runtime API on the admin listener (docs/lb.md, "Runtime API") and synfin-ctl: drain,
 maint, ready and weight while traffic runs, counted at the servers; the token; peers other
-than loopback refused unless allowed; the state across a reload; config errors."""
+than loopback refused unless allowed; admin [::] takes IPv6 only; the state across a reload;
+config errors."""
 import json
 import os
 import signal
@@ -315,6 +316,47 @@ def other_hosts_refused_unless_allowed():
         st, body = api(aport, "POST", "/servers/b/s1/drain", token=TOKEN, src=src, host=src)
         assert st == 200 and body == "b/s1 ready -> drain\n", (st, body)
         lb.wait_log(f"new=drain by={src}:")
+    for b in (b1, b2):
+        b.close()
+
+
+def has_ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@t.test
+def admin_on_ipv6_any_takes_ipv6_only():
+    """`admin [::]:P` is IPV6_V6ONLY like every listener (docs/config.md, "listen"): it
+    answers on [::1]:P, while 127.0.0.1:P is not its own: refused, and free for another
+    socket to bind (before: Linux's dual-stack default took it)."""
+    if not has_ipv6_loopback():
+        t.skip_test("no IPv6 loopback on this host")
+    b1, b2 = Backend(named("s1")), Backend(named("s2"))
+    fport, aport = free_port(), free_port()
+    conf = config(fport, aport, b1.port, b2.port).replace(f"admin 127.0.0.1:{aport}",
+                                                          f"admin [::]:{aport}")
+    with Synfin(conf) as lb:
+        r = ctl(aport, "servers", addr=f"[::1]:{aport}")
+        assert r.returncode == 0 and "b/s1" in r.stdout and "b/s2" in r.stdout, (r, lb.log())
+        s = socket.socket(socket.AF_INET)
+        s.settimeout(5)
+        try:
+            s.connect(("127.0.0.1", aport))
+            raise AssertionError("127.0.0.1 reached admin [::]")
+        except ConnectionRefusedError:
+            pass
+        finally:
+            s.close()
+        with socket.socket(socket.AF_INET) as other:
+            other.bind(("127.0.0.1", aport))
+            other.listen(1)
+        r = ctl(aport, "servers", addr=f"[::1]:{aport}")
+        assert r.returncode == 0 and "b/s1" in r.stdout, r
     for b in (b1, b2):
         b.close()
 
