@@ -16,5 +16,6 @@ $(eval $(call add_unit,test_tcp_fastopen,tests/unit/tcp/test_fastopen.c $(TCP_FI
 $(eval $(call add_unit,test_tcp_fastopen_client,tests/unit/tcp/test_fastopen_client.c $(TCP_FIXTURE),$(TCP_LIBS)))
 $(eval $(call add_unit,test_tcp_isn,tests/unit/tcp/test_isn.c,$(TCP_LIBS)))
 $(eval $(call add_unit,test_tcp_table,tests/unit/tcp/test_table.c,$(TCP_LIBS)))
+$(eval $(call add_unit,test_tcp_bind,tests/unit/tcp/test_bind.c,$(TCP_LIBS)))
 $(eval $(call add_unit,test_tcp_profiles,tests/unit/tcp/test_profiles.c $(TCP_FIXTURE),$(TCP_LIBS)))
 $(eval $(call add_unit,test_tcp_windows,tests/unit/tcp/test_windows.c $(TCP_FIXTURE),$(TCP_LIBS)))

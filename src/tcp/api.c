@@ -98,11 +98,8 @@ int sf_bind(struct sf_conn *c, const struct sf_endpoint *local)
         int rc = pick_free_port(e, &port);
         if (rc < 0)
             return rc;
-    } else if (e->port_refs[port]) {
-        /* Taken by a listener: always refused. Otherwise (connections or TIME-WAIT entries
-         * use it) only SO_REUSEADDR allows it, as with sockets. */
-        if (port_has_listener(e, &laddr, port) || !(c->flags & F_REUSEADDR))
-            return -EADDRINUSE;
+    } else if (bind_conflict(e, c, &laddr, port)) {
+        return -EADDRINUSE; /* bind.c */
     }
     c->t.laddr = laddr;
     c->t.lport = port;
@@ -132,8 +129,8 @@ int sf_listen(struct sf_conn *c, int backlog)
         if (rc < 0)
             return rc;
     }
-    if (listener_find(e, &c->t.laddr, c->t.lport, 1))
-        return -EADDRINUSE; /* another listener on this address and port */
+    if (listener_overlaps(e, c, &c->t.laddr, c->t.lport))
+        return -EADDRINUSE; /* another listener on an overlapping address, same port */
     c->listen = calloc(1, sizeof *c->listen);
     if (!c->listen)
         return -ENOMEM;

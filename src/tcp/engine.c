@@ -143,6 +143,16 @@ static void conn_free_memory(struct sf_engine *e, struct sf_conn *c)
     e->conn_pool.live--;
 }
 
+int pool_any(struct sf_engine *e, int (*pred)(const struct sf_conn *, const void *),
+             const void *arg)
+{
+    for (struct sf_slab *s = e->conn_pool.slabs; s; s = s->next)
+        for (int i = 0; i < SLAB_OBJS; i++)
+            if (s->objs[i].e == e && pred(&s->objs[i], arg))
+                return 1; /* free objects have no engine */
+    return 0;
+}
+
 /* Buffers of one size come from a free list of that size: connections of one engine mostly
  * share their buffer sizes, so a handful of classes covers them. */
 void *buf_alloc(struct sf_engine *e, uint32_t size)

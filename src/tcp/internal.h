@@ -286,6 +286,9 @@ void conn_trim_buffers(struct sf_conn *c); /* gives back buffers that hold nothi
 int conn_ensure_rcvbuf(struct sf_conn *c);
 void engine_output(struct sf_engine *e, const void *pkt, size_t len);
 uint32_t port_ref(struct sf_engine *e, uint16_t port, int delta);
+/* Whether pred holds for a live connection of e (listeners and sockets only bound too). */
+int pool_any(struct sf_engine *e, int (*pred)(const struct sf_conn *, const void *),
+             const void *arg);
 
 /* ---- table.c -------------------------------------------------------------------------- */
 int table_init(struct sf_table *t, uint32_t buckets);
@@ -301,6 +304,15 @@ void listener_insert(struct sf_engine *e, struct sf_conn *l);
 void listener_remove(struct sf_engine *e, struct sf_conn *l);
 struct sf_conn *listener_find(struct sf_engine *e, const struct sf_addr *laddr, uint16_t lport,
                               int exact);
+struct sf_conn *listener_bucket_head(struct sf_engine *e, uint16_t lport);
+
+/* ---- bind.c --------------------------------------------------------------------------- */
+/* Whether c may not take (laddr, port): an overlapping user of the port is in the way. */
+int bind_conflict(struct sf_engine *e, const struct sf_conn *c, const struct sf_addr *laddr,
+                  uint16_t port);
+/* Whether a listener other than self holds an address overlapping laddr on port. */
+int listener_overlaps(struct sf_engine *e, const struct sf_conn *self, const struct sf_addr *laddr,
+                      uint16_t port);
 
 /* ---- state.c -------------------------------------------------------------------------- */
 /* The one function through which every connection changes state. */

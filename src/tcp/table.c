@@ -94,6 +94,11 @@ static struct sf_conn **listener_bucket(struct sf_engine *e, uint16_t lport)
     return &e->listeners[(lport * 0x9e37u >> 4) & (SF_LISTEN_BUCKETS - 1)];
 }
 
+struct sf_conn *listener_bucket_head(struct sf_engine *e, uint16_t lport)
+{
+    return *listener_bucket(e, lport);
+}
+
 void listener_insert(struct sf_engine *e, struct sf_conn *l)
 {
     struct sf_conn **head = listener_bucket(e, l->t.lport);

@@ -401,8 +401,10 @@ static struct sf_conn *listen_on(struct fp *f, int v6, int backlog)
     ep.port = FP_LPORT;
     if (v6)
         ep.addr.family = SF_AF_INET6; /* :: */
-    /* The IPv4 listener holds the port: the engine refuses a port another socket uses,
-     * whatever its family, without SO_REUSEADDR (Linux takes a v6-only one without) */
+    /* The families never overlap (docs/engine.md, "Who may bind a port"); SO_REUSEADDR lets
+     * a reopened IPv6 listener share the port with the connections the last one accepted.
+     * With both families only the IPv6 one has it, as when the corpus was recorded: a reopened
+     * IPv4 listener is refused while those live. */
     if (v6 && f->fam == FP_FAM_BOTH)
         sf_setopt(l, SF_OPT_REUSEADDR, 1);
     if (sf_bind(l, &ep) < 0 || sf_listen(l, backlog) < 0) {

@@ -7,7 +7,7 @@ its TUN device, in a network namespace this test makes and enters:
 
 curl over IPv6 to an IPv6 VIP with an IPv6 server behind, nc -N half-close with SHA-256 both
 ways, IPv4 and IPv6 in one configuration (each family's VIP to the other family's server, an
-IPv6 source address of the stack's own), /stats and /metrics counting them, the ad-hoc flags
+IPv6 source address of the stack's own), IPv4 and IPv6 VIPs on one port, /stats and /metrics counting them, the ad-hoc flags
 in IPv6, ping6 answered, the capture judged by tshark, a VIP outside the kernel's /64 routed
 and listed in /sessions, a responder on the stack's own IPv6 address as a server (the host
 glue's loopback), and the config checks at synfin -t.
@@ -172,6 +172,32 @@ def ipv4_and_ipv6_in_one_config():
         assert metric(m, 'synfin_backend_sessions_total{backend="to4"}') == 3
         st = admin_json(aport)
         assert [f["total"] for f in st["frontends"]] == [2, 3], st["frontends"]
+    srv.close()
+
+
+@t.test
+def ipv4_and_ipv6_vips_on_one_port():
+    """One frontend listening on the same port at an IPv4 VIP and at two IPv6 addresses of
+    the stack: the engine's bind lets addresses that do not overlap share a port (docs/engine.md,
+    "Who may bind a port"), so synfin starts and each VIP serves, counted on its own."""
+    need()
+    srv = Server(http_ok, dual=True)
+    port, aport = free_port(), free_port()
+    vips = (V4, f"[{V6}]", f"[{S6}]")
+    listens = "".join(f"listen {v}:{port}; " for v in vips)
+    with Synfin(conf(f"frontend f {{ {listens}backend b; }}\n"
+                     f"backend b {{ server s {K4}:{srv.port}; }}\n", aport)) as lb:
+        for i, host in enumerate(vips):
+            for _ in range(i + 1):
+                r = subprocess.run(["curl", "-sS", "-m", "5", "-w", "[%{remote_ip}]",
+                                    f"http://{host}:{port}/"], capture_output=True, text=True,
+                                   timeout=10)
+                assert r.stdout == f"hello over IPv6\n[{host.strip('[]')}]", (r, lb.log())
+        fe = admin_json(aport)["frontends"][0]
+        assert fe["listeners"] == [{"addr": f"{v}:{port}", "open": True, "sessions": i + 1}
+                                   for i, v in enumerate(vips)], fe
+        assert fe["total"] == 6, fe
+    assert srv.peers == [V4] * 6, srv.peers
     srv.close()
 
 
