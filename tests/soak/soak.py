@@ -352,7 +352,9 @@ class Soak:
         if self.stack:
             lines.append(
                 f"transport stack {{ tun sflt0; kernel_addr {KERNEL_SIDE}/24; address {VIP}; "
-                f'impair "loss=1,dup=1,reorder=5,hold=2,seed={self.seed}"; }}')
+                f'impair "loss=1,dup=1,reorder=5,hold=2,seed={self.seed}";'
+                + (f" pcap {self.dir}/synfin.pcap;" if os.environ.get("SOAK_PCAP") else "")
+                + " }")
             # TIME-WAIT short enough to be gone before the run ends; cookies once 16
             # half-open connections wait (the flood's never complete: synack_retries 2
             # lets them go after 1+2+4 s).
