@@ -324,7 +324,7 @@ static void cookie_ghost_ended_by_keepalive(void **unused)
     struct fx *f = fx_new(cookies_keepalive);
     struct sf_conn *g = cookie_ghost_after_passive_close(f);
     fx_advance(f, 10000);
-    fx_out(f, TH_ACK, 0, 1, 0);                   /* the probe, SND.NXT - 1 */
+    fx_out(f, TH_ACK, 0, 1, 0);                    /* the probe, SND.NXT - 1 */
     fx_in(f, TH_ACK, 2, 12, 65535, NULL, NULL, 0); /* the TIME-WAIT's ACK */
     fx_out(f, TH_ACK, 1, 1, 0);
     fx_advance(f, 2000);
