@@ -94,6 +94,12 @@ CONNECT_FAILED = ("connect_fail", "connect_timeout")  # causes of a last connect
 # sent 1 + synack_retries 2 times: 1 + 2 + 4 s), and cookies go on being sent meanwhile.
 COOKIE_TAIL_S = 10.0
 MSS_MAX = 1460         # the largest segment a ghost can carry
+# Causes an ACK ghost (cookie_ghost) can end with: its client is a TIME-WAIT or no socket at
+# all, so it never finishes (no client_fin, server_fin); the lb names every client-side
+# error, keepalive's ETIMEDOUT too, client_rst.
+ACK_GHOST_CAUSES = ("client_rst", "idle_timeout", "client_fin_timeout", "server_fin_timeout",
+                    "server_rst") + ("connect_fail", "connect_timeout")
+IDLE_TIMEOUT_S = 60    # the configuration's idle_timeout: an ACK ghost may live that long
 KILL_EPS_S = 0.05      # after a killed server's wait() returns, its kernel's resets
 KILL_AFTER_LOG_S = 3.0  # a session's last segments still on their way to its server
 # How long a server's report may come after synfin's log line: a reset synfin sent that the
@@ -258,7 +264,10 @@ class Soak:
         self.by_addr = {}            # "ip:port" -> Sess waiting for its log line
         self.by_token = {}           # token -> Sess
         self.last_addr = {}          # "ip:port" -> the last Sess that used it
+        self.prev_addr = {}          # "ip:port" -> the Sess before that
         self.orphan_reports = []     # server reports for no known session (yet)
+        self.silent = collections.Counter()  # server -> connections without one byte
+        self.wall_off = time.time() - now()  # now() + wall_off: the log's clock
         self.pool = collections.deque()
         self.port_busy = 0
         self.stop_traffic = threading.Event()
@@ -457,6 +466,13 @@ class Soak:
             with self.lock:
                 s = self.by_addr.pop(d.get("client"), None)
                 prev = self.last_addr.get(d.get("client"))
+                if s is not None and s.t_start is not None and "_ts" in d and \
+                        self.accepted_at(d) < s.t_start + self.wall_off - 0.5:
+                    # accepted before s connected: not s's line (its port was used again
+                    # while an earlier session's ghost lived); s waits on
+                    self.by_addr[d.get("client")] = s
+                    prev = self.prev_of(d.get("client"), s)
+                    s = None
                 if s is None and prev is not None and self.cookie_ghost(prev, d):
                     prev.ghosts.append(d)
                     return
@@ -483,6 +499,10 @@ class Soak:
             self.fail(f"event {ev} in synfin's log: {line}")
 
     def on_report(self, rep):
+        if rep.get("token") is None and rep.get("end") == "silent":
+            with self.lock:  # an ACK ghost's (cookie_ghost), judged in check_counts
+                self.silent[rep.get("server")] += 1
+            return
         if rep.get("token") is None:
             self.fail(f"server {rep.get('server')}: a connection that was not a soak "
                       f"session or a health check: {rep.get('error')}")
@@ -563,6 +583,7 @@ class Soak:
                     self.pool.append((ip, port))
                     continue
                 self.by_addr[key] = s
+                self.prev_addr[key] = self.last_addr.get(key)
                 self.last_addr[key] = s
             s.addr = key
             c.settimeout(30 if self.stack else 10)
@@ -915,7 +936,9 @@ class Soak:
                     return False
             return True
         try:
-            self.wait(settled, 60, f"synfin to be quiet ({what})", interval=0.25)
+            # an ACK ghost made late in the flood's tail lives up to idle_timeout
+            self.wait(settled, IDLE_TIMEOUT_S + 30, f"synfin to be quiet ({what})",
+                      interval=0.25)
         except Fail as e:
             m = self._quiet_metrics
             left = {k: v for k, v in m.items() if v and (
@@ -1038,23 +1061,52 @@ class Soak:
         return R is None or (R.get("end") == "reset" and R.get("up_bad") is None and
                              R.get("up_n", 0) + P.HDR_LEN <= int(L.get("bytes_up", 0)))
 
+    def accepted_at(self, d):
+        """When synfin accepted the connection of log line d (its clock, seconds)."""
+        return d["_ts"] - float(d.get("duration_ms", 0)) / 1000
+
+    def prev_of(self, key, s):
+        """The session that used client address key before s."""
+        return self.prev_addr.get(key) if self.last_addr.get(key) is s else None
+
     def cookie_ghost(self, prev, d):
         """Whether log line d, for a client address whose session (prev) has ended, is that
-        session's ghost: a connection the flooded listener made from a duplicate of prev's
-        first segment that arrived after prev's connection was gone. A cookie connection
-        is made from any ACK whose cookie checks out, and one that ended by a reset leaves
-        no TIME-WAIT to catch the duplicate (Linux's syncookies behave the same). The ghost
-        carries that one segment to a server, and the client's kernel resets it."""
-        if not (self.stack and self.flood_t0 and prev.log):
+        session's ghost: a connection the flooded listener made from a late duplicate of one
+        of prev's segments that carried its cookie, after prev's connection was gone (no
+        connection holds the 4-tuple, and the cookie is good for two 64 s periods). A cookie
+        connection is made from any ACK whose cookie checks out; Linux's syncookies behave
+        the same. Two kinds, by the duplicated segment:
+        - a data ghost, from prev's first data segment (SEG.SEQ - 1 is still the ISN): prev
+          ended by a reset, so no TIME-WAIT anywhere; the ghost carries that one segment to a
+          server and the client's kernel, which has no socket, resets it (client_rst);
+        - an ACK ghost, from the handshake's own ACK: established with no byte either way.
+          prev ended by a reset, or its client closed first (synfin, the passive closer,
+          keeps no TIME-WAIT). The client's kernel resets the ghost on its first segment if
+          it has no socket; if its TIME-WAIT has the address, that answers every segment
+          with an ACK of the old connection, which the ghost takes as no news: keepalive
+          ends it (client_rst), or, once its server has closed and the ghost's FIN waits
+          (retransmitted for minutes), idle_timeout does (test_tcp_mechanisms,
+          cookie_ghost_*). Its server got no byte: a silent connection (on_report).
+        Both are made from a handshake done with a cookie, during the flood or its tail, and
+        are accepted after prev was."""
+        if not (self.stack and self.flood_t0 and prev.log and "_ts" in d and "_ts" in prev.log):
             return False
-        end = self.flood_span[1] if self.flood_span else float("inf")
-        if not self.flood_t0 <= now() <= end + COOKIE_TAIL_S + 5:
+        if d.get("frontend") != "fe_fin" or prev.fe != P.FE_FIN or not prev.t_start:
             return False
-        if d.get("frontend") != "fe_fin" or prev.fe != P.FE_FIN:
+        f1 = self.flood_span[1] if self.flood_span else now()
+        if not self.flood_t0 - 1.0 <= prev.t_start <= f1 + COOKIE_TAIL_S:
+            return False  # prev's handshake had no cookie
+        born = self.accepted_at(d)
+        # cookies stay good two 64 s periods; a duplicate is held by the wire a moment only
+        if not self.accepted_at(prev.log) <= born <= self.wall_off + f1 + COOKIE_TAIL_S + 5:
             return False
+        if d.get("bytes_down") != "0":
+            return False
+        if d.get("bytes_up") == "0":
+            return d.get("cause") in ACK_GHOST_CAUSES
         if prev.log.get("cause") not in ("client_rst", "server_rst", "admin_kill"):
             return False
-        return (d.get("cause") == "client_rst" and d.get("bytes_down") == "0" and
+        return (d.get("cause") == "client_rst" and
                 int(d.get("bytes_up", 1 << 30)) <= P.HDR_LEN + MSS_MAX)
 
     def resolve_reports(self, s):
@@ -1347,7 +1399,8 @@ class Soak:
         logged = [s for s in after if s.log]
         ghosts = [(g, s) for s in after for g in s.ghosts]
         counts = {"client": len(after), "log": len(logged), "metrics": 0, "servers": 0,
-                  "no_report": 0, "ghosts": len(ghosts)}
+                  "no_report": 0, "ghosts": len(ghosts),
+                  "ack_ghosts": sum(1 for g, _ in ghosts if g.get("bytes_up") == "0")}
         for i, fe in enumerate(("fe_fin", "fe_rst")):
             mine = [s for s in logged if s.fe == i]
             n_client = sum(1 for s in after if s.fe == i)
@@ -1398,6 +1451,12 @@ class Soak:
             excused = [s for s in missing if s.verdict in ("killed", "cookie_reset") or
                        s.verdict == "admin_kill" and (
                            self.exposed(s) or int(s.log["bytes_up"]) < P.HDR_LEN)]
+            # A server connection that got no byte before the server's stall timeout is an
+            # ACK ghost's (cookie_ghost): no more of them than ACK ghosts given to that server.
+            ack_on = sum(1 for g in on_ghosts if g.get("bytes_up") == "0")
+            if self.silent[n] > ack_on:
+                self.fail(f"server {n}: {self.silent[n]} connections without one byte, "
+                          f"{ack_on} ACK ghosts given to it")
             if len(on) + len(on_ghosts) != n_met:
                 self.fail(f"sessions on server {n}: {len(on)} in synfin's log and "
                           f"{len(on_ghosts)} ghosts, {n_met} in "
@@ -1411,7 +1470,8 @@ class Soak:
                   f"{counts['log']} in synfin's log, {counts['metrics']} in /metrics, "
                   f"{counts['servers']} reported by the servers (+{counts['no_report']} "
                   "ended by a kill of their server or a cookie reset); "
-                  f"{counts['ghosts']} cookie ghosts")
+                  f"{counts['ghosts']} cookie ghosts ({counts['ack_ghosts']} of a handshake's "
+                  f"ACK; {sum(self.silent.values())} silent at the servers)")
 
     def check_bounds(self):
         """Descriptors and memory during the run (the end is end_checks'): descriptors
@@ -1697,7 +1757,8 @@ def summary(r):
         out.append(f"   sessions since the baseline: clients {c['client']}, synfin log "
                    f"{c['log']}, /metrics {c['metrics']}, server reports {c['servers']} "
                    f"(+{c['no_report']} ended by a kill of their server or a cookie reset); "
-                   f"{c.get('ghosts', 0)} cookie ghosts")
+                   f"{c.get('ghosts', 0)} cookie ghosts ({c.get('ack_ghosts', 0)} of a "
+                   "handshake's ACK)")
     out.append(f"   bytes verified at both ends: {r['bytes_verified'] / 1e9:.2f} GB")
     out.append("   causes: " + ", ".join(f"{k} {v}" for k, v in sorted(r["causes"].items())))
     out.append("   connect retries: " + ", ".join(f"{k}: {v}" for k, v in r["retries"].items()))
