@@ -94,12 +94,12 @@ CONNECT_FAILED = ("connect_fail", "connect_timeout")  # causes of a last connect
 # sent 1 + synack_retries 2 times: 1 + 2 + 4 s), and cookies go on being sent meanwhile.
 COOKIE_TAIL_S = 10.0
 MSS_MAX = 1460         # the largest segment a ghost can carry
-# Causes an ACK ghost (cookie_ghost) can end with: its client is a TIME-WAIT or no socket at
-# all, so it never finishes (no client_fin, server_fin); the lb names every client-side
+# Causes a cookie ghost (cookie_ghost) can end with: its client is a TIME-WAIT or no socket
+# at all, so it never finishes (no client_fin, server_fin); the lb names every client-side
 # error, keepalive's ETIMEDOUT too, client_rst.
-ACK_GHOST_CAUSES = ("client_rst", "idle_timeout", "client_fin_timeout", "server_fin_timeout",
+GHOST_CAUSES = ("client_rst", "idle_timeout", "client_fin_timeout", "server_fin_timeout",
                     "server_rst") + ("connect_fail", "connect_timeout")
-IDLE_TIMEOUT_S = 60    # the configuration's idle_timeout: an ACK ghost may live that long
+IDLE_TIMEOUT_S = 60    # the configuration's idle_timeout: a ghost may live that long
 KILL_EPS_S = 0.05      # after a killed server's wait() returns, its kernel's resets
 KILL_AFTER_LOG_S = 3.0  # a session's last segments still on their way to its server
 # How long a server's report may come after synfin's log line: a reset synfin sent that the
@@ -1071,24 +1071,24 @@ class Soak:
 
     def cookie_ghost(self, prev, d):
         """Whether log line d, for a client address whose session (prev) has ended, is that
-        session's ghost: a connection the flooded listener made from a late duplicate of one
-        of prev's segments that carried its cookie, after prev's connection was gone (no
-        connection holds the 4-tuple, and the cookie is good for two 64 s periods). A cookie
-        connection is made from any ACK whose cookie checks out; Linux's syncookies behave
-        the same. Two kinds, by the duplicated segment:
-        - a data ghost, from prev's first data segment (SEG.SEQ - 1 is still the ISN): prev
-          ended by a reset, so no TIME-WAIT anywhere; the ghost carries that one segment to a
-          server and the client's kernel, which has no socket, resets it (client_rst);
-        - an ACK ghost, from the handshake's own ACK: established with no byte either way.
-          prev ended by a reset, or its client closed first (synfin, the passive closer,
-          keeps no TIME-WAIT). The client's kernel resets the ghost on its first segment if
-          it has no socket; if its TIME-WAIT has the address, that answers every segment
-          with an ACK of the old connection, which the ghost takes as no news: keepalive
-          ends it (client_rst), or, once its server has closed and the ghost's FIN waits
-          (retransmitted for minutes), idle_timeout does (test_tcp_mechanisms,
-          cookie_ghost_*). Its server got no byte: a silent connection (on_report).
-        Both are made from a handshake done with a cookie, during the flood or its tail, and
-        are accepted after prev was."""
+        session's ghost: a connection the flooded listener made from a late copy (held back
+        by the wire's reordering, or duplicated) of one of prev's segments that carried its
+        cookie, after prev's connection was gone. A cookie connection is made from any ACK
+        whose cookie checks out (SEG.ACK - 1, against SEG.SEQ - 1 as the client's ISN: the
+        handshake's ACK and the first data segment), and nothing holds the 4-tuple once prev
+        ended by a reset or its client closed first (synfin, the passive closer, keeps no
+        TIME-WAIT); Linux's syncookies behave the same. Two kinds, by the segment:
+        - an ACK ghost, from the handshake's ACK: established with no byte either way; its
+          server gets a connection without one byte (a silent one, on_report);
+        - a data ghost, from the first data segment: it brings that one segment (the header,
+          with prev's token) to a server, whose report must hold no wrong byte.
+        The client's kernel resets a ghost at its first segment if it has no socket
+        (client_rst); its TIME-WAIT instead answers every segment with an ACK of the old
+        connection, which the ghost takes as no news: keepalive ends it (client_rst), or,
+        once its server has closed and the ghost's FIN waits (retransmitted for minutes),
+        its idle_timeout does (test_tcp_mechanisms, cookie_ghost_*). Both are made from a
+        handshake done with a cookie, during the flood or its tail, and are accepted after
+        prev was."""
         if not (self.stack and self.flood_t0 and prev.log and "_ts" in d and "_ts" in prev.log):
             return False
         if d.get("frontend") != "fe_fin" or prev.fe != P.FE_FIN or not prev.t_start:
@@ -1097,22 +1097,21 @@ class Soak:
         if not self.flood_t0 - 1.0 <= prev.t_start <= f1 + COOKIE_TAIL_S:
             return False  # prev's handshake had no cookie
         born = self.accepted_at(d)
-        # cookies stay good two 64 s periods; a duplicate is held by the wire a moment only
+        # cookies stay good two 64 s periods; the wire holds a segment back a moment only
         if not self.accepted_at(prev.log) <= born <= self.wall_off + f1 + COOKIE_TAIL_S + 5:
             return False
-        if d.get("bytes_down") != "0":
+        if d.get("cause") not in GHOST_CAUSES:
             return False
-        if d.get("bytes_up") == "0":
-            return d.get("cause") in ACK_GHOST_CAUSES
-        if prev.log.get("cause") not in ("client_rst", "server_rst", "admin_kill"):
-            return False
-        return (d.get("cause") == "client_rst" and
-                int(d.get("bytes_up", 1 << 30)) <= P.HDR_LEN + MSS_MAX)
+        up, down = int(d.get("bytes_up", 1 << 30)), int(d.get("bytes_down", 1 << 30))
+        if up == 0:
+            return down == 0
+        return up <= P.HDR_LEN + MSS_MAX and down <= prev.down
 
     def resolve_reports(self, s):
         """With ghosts, a token has more than one server report: the session's is the one
         from the server its log line names (the larger, if a ghost went there too); every
-        other must be a ghost's, reset before a wrong byte. None, or why not."""
+        other must be a data ghost's, without a wrong byte and no more than the ghost
+        brought. None, or why not."""
         if not s.extra:
             return None
         if not s.ghosts:
@@ -1123,9 +1122,11 @@ class Soak:
         others = [r for r in reps if r is not real]
         if len(others) > len(s.ghosts):
             return f"{len(others)} extra server reports for {len(s.ghosts)} ghosts: {others}"
+        most = max(int(g.get("bytes_up", 0)) for g in s.ghosts)
         for r in others:
-            if r.get("end") != "reset" or r.get("up_bad") is not None or r.get("up_beyond"):
-                return f"a ghost's server report is not a clean reset: {r}"
+            if r.get("up_bad") is not None or r.get("up_beyond") or \
+                    r.get("up_n", 0) + P.HDR_LEN > most:
+                return f"a ghost's server report has a wrong byte or more than it brought: {r}"
             if r.get("server") not in [g.get("server") for g in s.ghosts]:
                 return f"a ghost's server report from {r.get('server')}, no ghost went there"
         s.report, s.extra = real, others
