@@ -31,7 +31,8 @@ What one transport's run does:
      driver killed, ended by that kill without one wrong byte (or, on the flooded stack
      listener, reset by a failed cookie check: cookie_reset());
   6. counts: sessions, causes and bytes the same at the clients, in the log, in /metrics
-     and at the servers (check_counts); descriptors and memory bounded during the run
+     and at the servers (check_counts), with the flooded listener's cookie ghosts matched
+     to the sessions they copy (cookie_ghost); descriptors and memory bounded during the run
      (check_bounds); the health faults' outcomes (check_health);
   7. SIGTERM with sessions live: they complete, new connections are refused, exit 0
      (drain_phase).
@@ -98,7 +99,7 @@ MSS_MAX = 1460         # the largest segment a ghost can carry
 # at all, so it never finishes (no client_fin, server_fin); the lb names every client-side
 # error, keepalive's ETIMEDOUT too, client_rst.
 GHOST_CAUSES = ("client_rst", "idle_timeout", "client_fin_timeout", "server_fin_timeout",
-                    "server_rst") + ("connect_fail", "connect_timeout")
+                "server_rst") + CONNECT_FAILED
 IDLE_TIMEOUT_S = 60    # the configuration's idle_timeout: a ghost may live that long
 KILL_EPS_S = 0.05      # after a killed server's wait() returns, its kernel's resets
 KILL_AFTER_LOG_S = 3.0  # a session's last segments still on their way to its server
