@@ -172,12 +172,13 @@ def parse_line(line):
 class Sess:
     __slots__ = ("token", "kind", "fe", "up", "down", "rst_at", "slow_us", "addr", "probe",
                  "t_start", "t_end", "client", "log", "report", "t_log", "verdict", "why",
-                 "warm", "admin_kill", "extra", "ghosts")
+                 "warm", "admin_kill", "extra", "ghosts", "gate")
 
     def __init__(self, token, kind, fe, up, down, rst_at, slow_us, probe=False, warm=False):
         self.token, self.kind, self.fe = token, kind, fe
         self.up, self.down, self.rst_at, self.slow_us = up, down, rst_at, slow_us
         self.addr = None
+        self.gate = None        # an Event the client waits for before it reads the answer
         self.probe = probe
         self.warm = warm
         self.admin_kill = None  # "asked" while the POST is out, then its HTTP status
@@ -623,6 +624,8 @@ class Soak:
                 res["phase"] = "request"
                 P.send_all(c, gen, s.up - gen.n, self.stall)
                 res["phase"] = "answer"
+                if s.gate is not None:
+                    s.gate.wait(self.stall)
                 res["end"] = P.recv_some(c, chk, None, self.stall,
                                          pace=s.slow_us / 1e6 if k == P.SLOW_C else 0,
                                          piece=16384 if k == P.SLOW_C else P.CHUNK)
@@ -1544,10 +1547,15 @@ class Soak:
         self.stop_sampling.set()
         rng = self.rand()
         sess = []
+        # The clients read nothing until SIGTERM, so that all six are live at once however
+        # long the lossy wire makes one's connect (a lost SYN to its server costs 1 s, and
+        # a slow reader alone lasts only 0.64 s).
+        gate = threading.Event()
         for i in range(DRAIN_SESSIONS):
             s = self.new_session(rng, kind=P.SLOW_C)
             s.up, s.down, s.slow_us = 512, DRAIN_BYTES, DRAIN_SLOW_US
             s.fe = i % 2
+            s.gate = gate
             sess.append(s)
         threads = [threading.Thread(target=self._drain_client, args=(s,), daemon=True)
                    for s in sess]
@@ -1561,6 +1569,7 @@ class Soak:
         self.sigterm_sent = True
         self.synfin.send_signal(signal.SIGTERM)
         self.wait(lambda: self.events["drain"], 10, "event=drain in the log")
+        gate.set()
         refused = None
         for _ in range(50):
             try:
