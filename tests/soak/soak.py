@@ -31,7 +31,8 @@ What one transport's run does:
      driver killed, ended by that kill without one wrong byte (or, on the flooded stack
      listener, reset by a failed cookie check: cookie_reset());
   6. counts: sessions, causes and bytes the same at the clients, in the log, in /metrics
-     and at the servers (check_counts); descriptors and memory bounded during the run
+     and at the servers (check_counts), with the flooded listener's cookie ghosts matched
+     to the sessions they copy (cookie_ghost); descriptors and memory bounded during the run
      (check_bounds); the health faults' outcomes (check_health);
   7. SIGTERM with sessions live: they complete, new connections are refused, exit 0
      (drain_phase).
@@ -94,6 +95,12 @@ CONNECT_FAILED = ("connect_fail", "connect_timeout")  # causes of a last connect
 # sent 1 + synack_retries 2 times: 1 + 2 + 4 s), and cookies go on being sent meanwhile.
 COOKIE_TAIL_S = 10.0
 MSS_MAX = 1460         # the largest segment a ghost can carry
+# Causes a cookie ghost (cookie_ghost) can end with: its client is a TIME-WAIT or no socket
+# at all, so it never finishes (no client_fin, server_fin); the lb names every client-side
+# error, keepalive's ETIMEDOUT too, client_rst.
+GHOST_CAUSES = ("client_rst", "idle_timeout", "client_fin_timeout", "server_fin_timeout",
+                "server_rst") + CONNECT_FAILED
+IDLE_TIMEOUT_S = 60    # the configuration's idle_timeout: a ghost may live that long
 KILL_EPS_S = 0.05      # after a killed server's wait() returns, its kernel's resets
 KILL_AFTER_LOG_S = 3.0  # a session's last segments still on their way to its server
 # How long a server's report may come after synfin's log line: a reset synfin sent that the
@@ -165,12 +172,13 @@ def parse_line(line):
 class Sess:
     __slots__ = ("token", "kind", "fe", "up", "down", "rst_at", "slow_us", "addr", "probe",
                  "t_start", "t_end", "client", "log", "report", "t_log", "verdict", "why",
-                 "warm", "admin_kill", "extra", "ghosts")
+                 "warm", "admin_kill", "extra", "ghosts", "gate")
 
     def __init__(self, token, kind, fe, up, down, rst_at, slow_us, probe=False, warm=False):
         self.token, self.kind, self.fe = token, kind, fe
         self.up, self.down, self.rst_at, self.slow_us = up, down, rst_at, slow_us
         self.addr = None
+        self.gate = None        # an Event the client waits for before it reads the answer
         self.probe = probe
         self.warm = warm
         self.admin_kill = None  # "asked" while the POST is out, then its HTTP status
@@ -258,7 +266,10 @@ class Soak:
         self.by_addr = {}            # "ip:port" -> Sess waiting for its log line
         self.by_token = {}           # token -> Sess
         self.last_addr = {}          # "ip:port" -> the last Sess that used it
+        self.prev_addr = {}          # "ip:port" -> the Sess before that
         self.orphan_reports = []     # server reports for no known session (yet)
+        self.silent = collections.Counter()  # server -> connections without one byte
+        self.wall_off = time.time() - now()  # now() + wall_off: the log's clock
         self.pool = collections.deque()
         self.port_busy = 0
         self.stop_traffic = threading.Event()
@@ -352,7 +363,9 @@ class Soak:
         if self.stack:
             lines.append(
                 f"transport stack {{ tun sflt0; kernel_addr {KERNEL_SIDE}/24; address {VIP}; "
-                f'impair "loss=1,dup=1,reorder=5,hold=2,seed={self.seed}"; }}')
+                f'impair "loss=1,dup=1,reorder=5,hold=2,seed={self.seed}";'
+                + (f" pcap {self.dir}/synfin.pcap;" if os.environ.get("SOAK_PCAP") else "")
+                + " }")
             # TIME-WAIT short enough to be gone before the run ends; cookies once 16
             # half-open connections wait (the flood's never complete: synack_retries 2
             # lets them go after 1+2+4 s).
@@ -455,6 +468,13 @@ class Soak:
             with self.lock:
                 s = self.by_addr.pop(d.get("client"), None)
                 prev = self.last_addr.get(d.get("client"))
+                if s is not None and s.t_start is not None and "_ts" in d and \
+                        self.accepted_at(d) < s.t_start + self.wall_off - 0.5:
+                    # accepted before s connected: not s's line (its port was used again
+                    # while an earlier session's ghost lived); s waits on
+                    self.by_addr[d.get("client")] = s
+                    prev = self.prev_of(d.get("client"), s)
+                    s = None
                 if s is None and prev is not None and self.cookie_ghost(prev, d):
                     prev.ghosts.append(d)
                     return
@@ -481,6 +501,10 @@ class Soak:
             self.fail(f"event {ev} in synfin's log: {line}")
 
     def on_report(self, rep):
+        if rep.get("token") is None and rep.get("end") == "silent":
+            with self.lock:  # an ACK ghost's (cookie_ghost), judged in check_counts
+                self.silent[rep.get("server")] += 1
+            return
         if rep.get("token") is None:
             self.fail(f"server {rep.get('server')}: a connection that was not a soak "
                       f"session or a health check: {rep.get('error')}")
@@ -561,6 +585,7 @@ class Soak:
                     self.pool.append((ip, port))
                     continue
                 self.by_addr[key] = s
+                self.prev_addr[key] = self.last_addr.get(key)
                 self.last_addr[key] = s
             s.addr = key
             c.settimeout(30 if self.stack else 10)
@@ -599,6 +624,8 @@ class Soak:
                 res["phase"] = "request"
                 P.send_all(c, gen, s.up - gen.n, self.stall)
                 res["phase"] = "answer"
+                if s.gate is not None:
+                    s.gate.wait(self.stall)
                 res["end"] = P.recv_some(c, chk, None, self.stall,
                                          pace=s.slow_us / 1e6 if k == P.SLOW_C else 0,
                                          piece=16384 if k == P.SLOW_C else P.CHUNK)
@@ -913,7 +940,9 @@ class Soak:
                     return False
             return True
         try:
-            self.wait(settled, 60, f"synfin to be quiet ({what})", interval=0.25)
+            # an ACK ghost made late in the flood's tail lives up to idle_timeout
+            self.wait(settled, IDLE_TIMEOUT_S + 30, f"synfin to be quiet ({what})",
+                      interval=0.25)
         except Fail as e:
             m = self._quiet_metrics
             left = {k: v for k, v in m.items() if v and (
@@ -1036,29 +1065,57 @@ class Soak:
         return R is None or (R.get("end") == "reset" and R.get("up_bad") is None and
                              R.get("up_n", 0) + P.HDR_LEN <= int(L.get("bytes_up", 0)))
 
+    def accepted_at(self, d):
+        """When synfin accepted the connection of log line d (its clock, seconds)."""
+        return d["_ts"] - float(d.get("duration_ms", 0)) / 1000
+
+    def prev_of(self, key, s):
+        """The session that used client address key before s."""
+        return self.prev_addr.get(key) if self.last_addr.get(key) is s else None
+
     def cookie_ghost(self, prev, d):
         """Whether log line d, for a client address whose session (prev) has ended, is that
-        session's ghost: a connection the flooded listener made from a duplicate of prev's
-        first segment that arrived after prev's connection was gone. A cookie connection
-        is made from any ACK whose cookie checks out, and one that ended by a reset leaves
-        no TIME-WAIT to catch the duplicate (Linux's syncookies behave the same). The ghost
-        carries that one segment to a server, and the client's kernel resets it."""
-        if not (self.stack and self.flood_t0 and prev.log):
+        session's ghost: a connection the flooded listener made from a late copy (held back
+        by the wire's reordering, or duplicated) of one of prev's segments that carried its
+        cookie, after prev's connection was gone. A cookie connection is made from any ACK
+        whose cookie checks out (SEG.ACK - 1, against SEG.SEQ - 1 as the client's ISN: the
+        handshake's ACK and the first data segment), and nothing holds the 4-tuple once prev
+        ended by a reset or its client closed first (synfin, the passive closer, keeps no
+        TIME-WAIT); Linux's syncookies behave the same. Two kinds, by the segment:
+        - an ACK ghost, from the handshake's ACK: established with no byte either way; its
+          server gets a connection without one byte (a silent one, on_report);
+        - a data ghost, from the first data segment: it brings that one segment (the header,
+          with prev's token) to a server, whose report must hold no wrong byte.
+        The client's kernel resets a ghost at its first segment if it has no socket
+        (client_rst); its TIME-WAIT instead answers every segment with an ACK of the old
+        connection, which the ghost takes as no news: keepalive ends it (client_rst), or,
+        once its server has closed and the ghost's FIN waits (retransmitted for minutes),
+        its idle_timeout does (test_tcp_mechanisms, cookie_ghost_*). Both are made from a
+        handshake done with a cookie, during the flood or its tail, and are accepted after
+        prev was."""
+        if not (self.stack and self.flood_t0 and prev.log and "_ts" in d and "_ts" in prev.log):
             return False
-        end = self.flood_span[1] if self.flood_span else float("inf")
-        if not self.flood_t0 <= now() <= end + COOKIE_TAIL_S + 5:
+        if d.get("frontend") != "fe_fin" or prev.fe != P.FE_FIN or not prev.t_start:
             return False
-        if d.get("frontend") != "fe_fin" or prev.fe != P.FE_FIN:
+        f1 = self.flood_span[1] if self.flood_span else now()
+        if not self.flood_t0 - 1.0 <= prev.t_start <= f1 + COOKIE_TAIL_S:
+            return False  # prev's handshake had no cookie
+        born = self.accepted_at(d)
+        # cookies stay good two 64 s periods; the wire holds a segment back a moment only
+        if not self.accepted_at(prev.log) <= born <= self.wall_off + f1 + COOKIE_TAIL_S + 5:
             return False
-        if prev.log.get("cause") not in ("client_rst", "server_rst", "admin_kill"):
+        if d.get("cause") not in GHOST_CAUSES:
             return False
-        return (d.get("cause") == "client_rst" and d.get("bytes_down") == "0" and
-                int(d.get("bytes_up", 1 << 30)) <= P.HDR_LEN + MSS_MAX)
+        up, down = int(d.get("bytes_up", 1 << 30)), int(d.get("bytes_down", 1 << 30))
+        if up == 0:
+            return down == 0
+        return up <= P.HDR_LEN + MSS_MAX and down <= prev.down
 
     def resolve_reports(self, s):
         """With ghosts, a token has more than one server report: the session's is the one
         from the server its log line names (the larger, if a ghost went there too); every
-        other must be a ghost's, reset before a wrong byte. None, or why not."""
+        other must be a data ghost's, without a wrong byte and no more than the ghost
+        brought. None, or why not."""
         if not s.extra:
             return None
         if not s.ghosts:
@@ -1069,9 +1126,11 @@ class Soak:
         others = [r for r in reps if r is not real]
         if len(others) > len(s.ghosts):
             return f"{len(others)} extra server reports for {len(s.ghosts)} ghosts: {others}"
+        most = max(int(g.get("bytes_up", 0)) for g in s.ghosts)
         for r in others:
-            if r.get("end") != "reset" or r.get("up_bad") is not None or r.get("up_beyond"):
-                return f"a ghost's server report is not a clean reset: {r}"
+            if r.get("up_bad") is not None or r.get("up_beyond") or \
+                    r.get("up_n", 0) + P.HDR_LEN > most:
+                return f"a ghost's server report has a wrong byte or more than it brought: {r}"
             if r.get("server") not in [g.get("server") for g in s.ghosts]:
                 return f"a ghost's server report from {r.get('server')}, no ghost went there"
         s.report, s.extra = real, others
@@ -1345,7 +1404,8 @@ class Soak:
         logged = [s for s in after if s.log]
         ghosts = [(g, s) for s in after for g in s.ghosts]
         counts = {"client": len(after), "log": len(logged), "metrics": 0, "servers": 0,
-                  "no_report": 0, "ghosts": len(ghosts)}
+                  "no_report": 0, "ghosts": len(ghosts),
+                  "ack_ghosts": sum(1 for g, _ in ghosts if g.get("bytes_up") == "0")}
         for i, fe in enumerate(("fe_fin", "fe_rst")):
             mine = [s for s in logged if s.fe == i]
             n_client = sum(1 for s in after if s.fe == i)
@@ -1396,6 +1456,12 @@ class Soak:
             excused = [s for s in missing if s.verdict in ("killed", "cookie_reset") or
                        s.verdict == "admin_kill" and (
                            self.exposed(s) or int(s.log["bytes_up"]) < P.HDR_LEN)]
+            # A server connection that got no byte before the server's stall timeout is an
+            # ACK ghost's (cookie_ghost): no more of them than ACK ghosts given to that server.
+            ack_on = sum(1 for g in on_ghosts if g.get("bytes_up") == "0")
+            if self.silent[n] > ack_on:
+                self.fail(f"server {n}: {self.silent[n]} connections without one byte, "
+                          f"{ack_on} ACK ghosts given to it")
             if len(on) + len(on_ghosts) != n_met:
                 self.fail(f"sessions on server {n}: {len(on)} in synfin's log and "
                           f"{len(on_ghosts)} ghosts, {n_met} in "
@@ -1409,7 +1475,8 @@ class Soak:
                   f"{counts['log']} in synfin's log, {counts['metrics']} in /metrics, "
                   f"{counts['servers']} reported by the servers (+{counts['no_report']} "
                   "ended by a kill of their server or a cookie reset); "
-                  f"{counts['ghosts']} cookie ghosts")
+                  f"{counts['ghosts']} cookie ghosts ({counts['ack_ghosts']} of a handshake's "
+                  f"ACK; {sum(self.silent.values())} silent at the servers)")
 
     def check_bounds(self):
         """Descriptors and memory during the run (the end is end_checks'): descriptors
@@ -1480,10 +1547,15 @@ class Soak:
         self.stop_sampling.set()
         rng = self.rand()
         sess = []
+        # The clients read nothing until SIGTERM, so that all six are live at once however
+        # long the lossy wire makes one's connect (a lost SYN to its server costs 1 s, and
+        # a slow reader alone lasts only 0.64 s).
+        gate = threading.Event()
         for i in range(DRAIN_SESSIONS):
             s = self.new_session(rng, kind=P.SLOW_C)
             s.up, s.down, s.slow_us = 512, DRAIN_BYTES, DRAIN_SLOW_US
             s.fe = i % 2
+            s.gate = gate
             sess.append(s)
         threads = [threading.Thread(target=self._drain_client, args=(s,), daemon=True)
                    for s in sess]
@@ -1497,6 +1569,7 @@ class Soak:
         self.sigterm_sent = True
         self.synfin.send_signal(signal.SIGTERM)
         self.wait(lambda: self.events["drain"], 10, "event=drain in the log")
+        gate.set()
         refused = None
         for _ in range(50):
             try:
@@ -1695,7 +1768,8 @@ def summary(r):
         out.append(f"   sessions since the baseline: clients {c['client']}, synfin log "
                    f"{c['log']}, /metrics {c['metrics']}, server reports {c['servers']} "
                    f"(+{c['no_report']} ended by a kill of their server or a cookie reset); "
-                   f"{c.get('ghosts', 0)} cookie ghosts")
+                   f"{c.get('ghosts', 0)} cookie ghosts ({c.get('ack_ghosts', 0)} of a "
+                   "handshake's ACK)")
     out.append(f"   bytes verified at both ends: {r['bytes_verified'] / 1e9:.2f} GB")
     out.append("   causes: " + ", ".join(f"{k} {v}" for k, v in sorted(r["causes"].items())))
     out.append("   connect retries: " + ", ".join(f"{k}: {v}" for k, v in r["retries"].items()))

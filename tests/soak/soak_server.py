@@ -116,10 +116,10 @@ def session(c, h, name, stall):
 
 
 def handle(c, name, flap, stall):
+    first = b""
     try:
         P.keepalive(c)
         c.settimeout(stall)
-        first = b""
         while len(first) < 8:
             b = c.recv(8 - len(first))
             if not b:
@@ -136,6 +136,12 @@ def handle(c, name, flap, stall):
             hdr += b
         h = P.parse_header(hdr)
         session(c, h, name, stall)
+    except TimeoutError:
+        # Not one byte: on the stack, a cookie connection made again from a late duplicate
+        # of a handshake's ACK (the driver's cookie_ghost) brings none; the driver counts
+        # these against such ghosts. Any other stall is a bad session.
+        emit({"token": None, "server": name, "end": "silent" if not first else "bad_session",
+              "error": f"no byte in {stall} s" if not first else "stalled in the header"})
     except (OSError, EOFError, ValueError) as e:
         if not P.is_reset(e):  # a health check resets after reading the status line
             emit({"token": None, "server": name, "end": "bad_session",

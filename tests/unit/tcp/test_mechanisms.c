@@ -270,6 +270,105 @@ static void syncookies(void **unused)
     fx_free(f);
 }
 
+static void cookies_keepalive(struct sf_tcp_config *c)
+{
+    keepalive_cfg(c);
+    c->syncookies = 2;
+}
+
+/* A cookie connection the peer closed first (its FIN, ours, its last ACK: CLOSED here, its
+ * TIME-WAIT there), then a late duplicate of the handshake's ACK: no connection holds the
+ * 4-tuple and the cookie is still valid, so the listener makes the connection again, with the
+ * same ISS and no data (Linux's cookie_v4_check does the same). Returns it, established. The
+ * soak on the impaired wire met this ghost (docs/lb.md, "Soak"). */
+static struct sf_conn *cookie_ghost_after_passive_close(struct fx *f)
+{
+    fx_listen(f);
+    struct sf_tcp_opts o = {.has = OPT_MSS, .mss = 1460};
+    fx_in(f, TH_SYN, 0, 0, 65535, &o, NULL, 0);
+    fx_out(f, TH_SYN | TH_ACK, 0, 1, 0);
+    fx_in(f, TH_ACK, 1, 1, 65535, NULL, NULL, 0); /* the handshake's ACK */
+    int err;
+    struct sf_conn *c = sf_accept(f->listener, &err);
+    assert_non_null(c);
+    fx_in(f, TH_ACK | TH_FIN, 1, 1, 65535, NULL, NULL, 0);
+    fx_out(f, TH_ACK, 1, 2, 0);
+    assert_int_equal(sf_send(c, blob, 10), 10); /* the answer, then our FIN */
+    fx_out(f, TH_ACK | TH_PSH, 1, 2, 10);
+    sf_close(c);
+    fx_out(f, TH_ACK | TH_FIN, 11, 2, 0);
+    fx_in(f, TH_ACK, 2, 12, 65535, NULL, NULL, 0); /* LAST-ACK → CLOSED, no TIME-WAIT here */
+    assert_int_equal(stats(f).conns_live, 1);
+    assert_int_equal(stats(f).syncookies_ok, 1);
+
+    fx_in(f, TH_ACK, 1, 1, 65535, NULL, NULL, 0); /* the duplicate, late */
+    fx_none(f);
+    assert_int_equal(stats(f).syncookies_ok, 2);
+    struct sf_conn *g = sf_accept(f->listener, &err);
+    assert_non_null(g);
+    struct sf_conn_info in;
+    sf_info(g, &in);
+    assert_int_equal(in.state, SF_ESTABLISHED);
+    assert_int_equal(in.iss, f->iss); /* the cookie's, again */
+    assert_int_equal(in.snd_max, f->iss + 1);
+    assert_int_equal(in.rcv_nxt, FX_PEER_ISN + 1);
+    return g;
+}
+
+/* The ghost's peer is the old connection's TIME-WAIT: it answers a keepalive probe with its
+ * own ACK <SEQ=2><ACK=12> (Linux answers any segment outside its window so), which acknowledges
+ * what the ghost never sent: answered with an ACK and not taken as news from a live peer
+ * (RFC 9293 §3.10.7.4), so keepalive ends the ghost. */
+static void cookie_ghost_ended_by_keepalive(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(cookies_keepalive);
+    struct sf_conn *g = cookie_ghost_after_passive_close(f);
+    fx_advance(f, 10000);
+    fx_out(f, TH_ACK, 0, 1, 0);                    /* the probe, SND.NXT - 1 */
+    fx_in(f, TH_ACK, 2, 12, 65535, NULL, NULL, 0); /* the TIME-WAIT's ACK */
+    fx_out(f, TH_ACK, 1, 1, 0);
+    fx_advance(f, 2000);
+    fx_out(f, TH_ACK, 0, 1, 0);
+    fx_advance(f, 2000);
+    fx_out(f, TH_ACK, 0, 1, 0);
+    fx_advance(f, 2000);
+    fx_out(f, TH_RST | TH_ACK, 1, 1, 0);
+    assert_int_equal(sf_take_error(g), ETIMEDOUT);
+    sf_close(g);
+    fx_free(f);
+}
+
+/* With our FIN outstanding (the balancer relays the server's FIN to the ghost's client),
+ * retransmission decides liveness, not keepalive: the TIME-WAIT answers every FIN with its
+ * out-of-window ACK, and the FIN goes on being retransmitted (retries2 = 15, minutes), so
+ * only the application's own idle timeout ends the ghost. */
+static void cookie_ghost_fin_outlives_keepalive(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(cookies_keepalive);
+    struct sf_conn *g = cookie_ghost_after_passive_close(f);
+    assert_int_equal(sf_shutdown(g, SF_SHUT_WR), 0);
+    fx_out(f, TH_ACK | TH_FIN, 1, 1, 0);
+    fx_in(f, TH_ACK, 2, 12, 65535, NULL, NULL, 0); /* the TIME-WAIT's ACK */
+    fx_out(f, TH_ACK, 2, 1, 0);
+    for (int i = 0; i < 40; i++) {
+        fx_advance(f, 1000);
+        while (fx_pending(f)) {
+            const struct sf_seg *s = fx_out(f, TH_ACK | TH_FIN, 1, 1, 0);
+            (void)s;
+            fx_in(f, TH_ACK, 2, 12, 65535, NULL, NULL, 0);
+            fx_out(f, TH_ACK, 2, 1, 0);
+        }
+    }
+    struct sf_conn_info in;
+    sf_info(g, &in);
+    assert_int_equal(in.state, SF_FIN_WAIT_1);
+    assert_int_equal(sf_take_error(g), 0);
+    sf_abort(g);
+    fx_free(f);
+}
+
 /* RFC 2525 §2.17: close() with unread data sends RST, not FIN. */
 static void close_with_unread_data_resets(void **unused)
 {
@@ -862,6 +961,8 @@ int main(void)
         cmocka_unit_test(idle_connection_holds_no_buffer),
         cmocka_unit_test(keepalive_probes_and_reset),
         cmocka_unit_test(syncookies),
+        cmocka_unit_test(cookie_ghost_ended_by_keepalive),
+        cmocka_unit_test(cookie_ghost_fin_outlives_keepalive),
         cmocka_unit_test(close_with_unread_data_resets),
         cmocka_unit_test(linger_zero_resets),
         cmocka_unit_test(orphan_fin_wait2_timeout),
