@@ -282,9 +282,9 @@ static int cookie_ack(struct sf_conn *l, struct sf_seg *s)
 int listen_cookie_supersedes(struct sf_conn *c, const struct sf_seg *s)
 {
     struct sf_conn *l = c->parent;
-    if (!(c->flags & F_PASSIVE) || (c->flags & (F_TFO | F_COOKIE)) || !l ||
-        l->state != SF_LISTEN || (s->flags & (TH_SYN | TH_RST)) || !ccfg(l)->syncookies ||
-        s->seq - 1 != c->rcv.irs || !cookie_valid(c->e, s))
+    if (!(c->flags & F_PASSIVE) || (c->flags & (F_TFO | F_COOKIE)) || !l || l->state != SF_LISTEN ||
+        (s->flags & (TH_SYN | TH_RST)) || !ccfg(l)->syncookies || s->seq - 1 != c->rcv.irs ||
+        !cookie_valid(c->e, s))
         return 0;
     conn_closed(c, SF_CAUSE_COOKIE_ACK);
     struct sf_seg ack = *s; /* processed on as the new connection's (input_synchronized) */
