@@ -381,6 +381,8 @@ static int ack_step(struct sf_conn *c, const struct sf_seg *s)
          * processing ... If the segment acknowledgment is not acceptable, form a reset
          * segment <SEQ=SEG.ACK><CTL=RST> and send it." */
         if (!seq_gt(s->ack, sn->una) || seq_gt(s->ack, sn->max)) {
+            if (listen_cookie_supersedes(c, s))
+                return 0;
             send_rst_for(e, s);
             return 0;
         }

@@ -338,6 +338,9 @@ void listen_established(struct sf_conn *c); /* SYN-RECEIVED → ESTABLISHED unde
 int listen_accept_room(const struct sf_conn *c);
 void listen_unlink(struct sf_conn *c);
 void listen_close(struct sf_conn *l);
+/* An unacceptable ACK in SYN-RECEIVED that carries a valid syncookie: the cookie's
+ * connection replaces the embryo. 1 if it did (the segment is consumed, c is gone). */
+int listen_cookie_supersedes(struct sf_conn *c, const struct sf_seg *s);
 /* A SYN: a new embryonic connection (or a syncookie SYN-ACK). isn 0: generate one. */
 void listen_syn(struct sf_conn *l, struct sf_seg *s, uint32_t isn);
 /* Whether listen_syn would keep state for a SYN with a given ISN (no cookie then): the

@@ -209,16 +209,24 @@ static void send_cookie_synack(struct sf_conn *l, const struct sf_seg *s)
     segment_out(e, &o, NULL, 0, NULL, 0);
 }
 
+/* Whether the ACK carries a cookie of ours, for its 4-tuple and the peer's ISN, less than
+ * two periods old. */
+static int cookie_valid(struct sf_engine *e, const struct sf_seg *s)
+{
+    uint32_t cookie = s->ack - 1;
+    uint32_t now = cookie_counter(e);
+    uint32_t age = (now - (cookie >> 27)) & 31u;
+    return age <= 1 &&
+           (cookie_mac(e, &s->t, s->seq - 1, now - age) & 0xffffffu) == (cookie & 0xffffffu);
+}
+
 /* An ACK for a listener: a valid cookie creates the connection. Returns 1 if it did. */
 static int cookie_ack(struct sf_conn *l, struct sf_seg *s)
 {
     struct sf_engine *e = l->e;
     uint32_t cookie = s->ack - 1;
     uint32_t peer_isn = s->seq - 1;
-    uint32_t now = cookie_counter(e);
-    uint32_t age = (now - (cookie >> 27)) & 31u;
-    if (age > 1 ||
-        (cookie_mac(e, &s->t, peer_isn, now - age) & 0xffffffu) != (cookie & 0xffffffu)) {
+    if (!cookie_valid(e, s)) {
         e->st.syncookies_failed++;
         return 0;
     }
@@ -261,6 +269,26 @@ static int cookie_ack(struct sf_conn *l, struct sf_seg *s)
     set_state(c, SF_SYN_RECEIVED, SF_CAUSE_COOKIE_ACK);
     input_synchronized(c, s);
     return 1;
+}
+
+/* An embryonic connection meets an ACK it cannot accept that carries a valid cookie: the
+ * peer's first SYN got a cookie (the SYN queue was full), and its retransmission, the queue
+ * having room by then, made this connection with an ISN of its own. The peer is established
+ * on the cookie's numbers; the RST of RFC 9293's SYN-RECEIVED check would reset a good
+ * connection (a slow round trip under a SYN flood is enough). As Linux (tcp_check_req hands
+ * the ACK to the listener, whose cookie check takes it), the cookie wins: the embryo goes and
+ * the cookie makes the connection. Returns 1 if it did (or dropped the ACK for want of room,
+ * as cookie_ack does). */
+int listen_cookie_supersedes(struct sf_conn *c, const struct sf_seg *s)
+{
+    struct sf_conn *l = c->parent;
+    if (!(c->flags & F_PASSIVE) || (c->flags & (F_TFO | F_COOKIE)) || !l || l->state != SF_LISTEN ||
+        (s->flags & (TH_SYN | TH_RST)) || !ccfg(l)->syncookies || s->seq - 1 != c->rcv.irs ||
+        !cookie_valid(c->e, s))
+        return 0;
+    conn_closed(c, SF_CAUSE_COOKIE_ACK);
+    struct sf_seg ack = *s; /* processed on as the new connection's (input_synchronized) */
+    return cookie_ack(l, &ack);
 }
 
 /* RFC 7413 §4.2.2: the data of a SYN with a valid cookie is the application's at once, and

@@ -15,6 +15,8 @@
  *   SYN_RECEIVED    ACK of our SYN                 ESTABLISHED    input.c ack_step
  *   SYN_RECEIVED    close()                        FIN_WAIT_1     api.c
  *   SYN_RECEIVED    RST / synack_retries           CLOSED         input.c, timer.c
+ *   SYN_RECEIVED    ACK with another valid cookie  CLOSED         listen.c (the cookie's
+ *                                                                 connection replaces it)
  *   ESTABLISHED     close() / shutdown(WR)         FIN_WAIT_1     api.c
  *   ESTABLISHED     FIN                            CLOSE_WAIT     input.c fin_step
  *   FIN_WAIT_1      ACK of our FIN                 FIN_WAIT_2     input.c ack_step

@@ -11,7 +11,17 @@
  *
  * SESSIONS=N sets the count (default 20,000; `make bench-sessions` runs a million). Under
  * AddressSanitizer the heap has redzones and its own allocator: the count and the states
- * are checked, the bytes are not. */
+ * are checked, the bytes are not.
+ *
+ * Under valgrind (`make valgrind`) both processes run tens of times slower, and 2,000
+ * handshakes at a time queue for seconds: longer than the clients' 1 s SYN retransmission
+ * (which doubles the load) and than the balancer's 5 s connect_timeout, which ends a session
+ * by resetting its client, as it must with a server that does not answer. The peer never
+ * opens a reset client again, so the count was never reached (and at 600 s the idle
+ * timeout had closed the rest: "only 0 of 20000"). There, 200 handshakes at a time keep the
+ * round trip under a second: the same 20,000 sessions, without a retransmission. (The same
+ * runs found an engine defect on the way: cookie_ack_supersedes_embryo in
+ * tests/unit/tcp/test_mechanisms.c.) */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,6 +41,15 @@
 #include "io/loop.h"
 #include "lb/lb.h"
 #include "stack_peer.h"
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
 
 #if defined(__SANITIZE_ADDRESS__)
 #define HEAP_MEASURED 0
@@ -95,7 +114,7 @@ static void idle_sessions_fit_in_memory(void **unused)
                                     .vip_port = 80,
                                     .server_port = 8000,
                                     .total = n,
-                                    .window = 2000};
+                                    .window = RUNNING_ON_VALGRIND ? 200 : 2000};
         _exit(stack_peer_run(sv[1], &a));
     }
     close(sv[1]);
@@ -130,15 +149,17 @@ static void idle_sessions_fit_in_memory(void **unused)
             fail_msg("only %u of %u sessions after %d s", lb->nsessions, n, DEADLINE_S);
     }
     double secs = mono_s() - t0;
+    /* valgrind's allocator replaces glibc's: mallinfo2 sees none of it. */
+    int measured = HEAP_MEASURED && !RUNNING_ON_VALGRIND;
     size_t after = heap_bytes();
     double per = (double)(after - before) / n;
     printf("# %u idle sessions established in %.1f s; balancer heap %.1f MiB, %.0f bytes per "
            "session%s\n",
            n, secs, (double)(after - before) / (1 << 20), per,
-           HEAP_MEASURED ? "" : " (not judged under ASan)");
+           measured ? "" : " (not judged under ASan or valgrind)");
     assert_int_equal(lb->sessions_total, n);
     assert_int_equal(cs.states[SF_SYN_RECEIVED] + cs.states[SF_SYN_SENT], 0);
-    if (HEAP_MEASURED)
+    if (measured)
         assert_true(per <= BYTES_PER_SESSION_MAX);
 
     lb_free(lb); /* every session closed with FIN; the peer is gone with the descriptor */

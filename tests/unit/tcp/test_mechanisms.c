@@ -851,6 +851,63 @@ static void time_wait_reopen_queue_full(void **unused)
     fx_free(f);
 }
 
+/* A SYN answered with a syncookie (the SYN queue full) and repeated once the queue has room
+ * makes an embryo with an ISN of its own, while the peer, established on the cookie's
+ * SYN-ACK, acknowledges the cookie. That ACK makes the connection on the cookie's numbers
+ * and the embryo goes; no RST, which the peer would take (SEQ = its RCV.NXT) and lose a good
+ * connection. Found by test_lb_stack_sessions under valgrind: the balancer's SYN-ACKs took
+ * longer than the clients' 1 s SYN retransmission, and thousands of clients were reset. */
+static void cookie_ack_supersedes_embryo(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(synq_one);
+    fx_listen(f);
+    f->peer_port = 40001; /* an embryo fills the SYN queue */
+    fx_in(f, TH_SYN, 0, 0, 65535, NULL, NULL, 0);
+    assert_int_equal(f->out[f->next++].seg.flags, TH_SYN | TH_ACK);
+    f->peer_port = 40000;
+    fx_in(f, TH_SYN, 0, 0, 65535, NULL, NULL, 0);
+    const struct sf_seg *sa = &f->out[f->next++].seg;
+    assert_int_equal(sa->flags, TH_SYN | TH_ACK);
+    uint32_t cookie = sa->seq;
+    assert_int_equal(stats(f).syncookies_sent, 1);
+    f->peer_port = 40001; /* that embryo goes: room again */
+    fx_in(f, TH_RST, 1, 0, 0, NULL, NULL, 0);
+    f->peer_port = 40000; /* the SYN again: an embryo this time */
+    fx_advance(f, 1000);
+    fx_in(f, TH_SYN, 0, 0, 65535, NULL, NULL, 0);
+    sa = &f->out[f->next++].seg;
+    assert_int_equal(sa->flags, TH_SYN | TH_ACK);
+    assert_int_not_equal(sa->seq, cookie);
+    assert_int_equal(stats(f).states[SF_SYN_RECEIVED], 1);
+
+    fx_in_abs(f, TH_ACK, FX_PEER_ISN + 1, cookie + 1, 65535, NULL, NULL, 0);
+    fx_none(f);
+    assert_int_equal(stats(f).syncookies_ok, 1);
+    assert_int_equal(stats(f).rst_out, 0);
+    assert_int_equal(stats(f).states[SF_SYN_RECEIVED], 0);
+    int err;
+    struct sf_conn *c = sf_accept(f->listener, &err);
+    assert_non_null(c);
+    assert_null(sf_accept(f->listener, &err));
+    struct sf_conn_info in;
+    sf_info(c, &in);
+    assert_int_equal(in.state, SF_ESTABLISHED);
+    assert_int_equal(in.iss, cookie);
+    assert_int_equal(in.snd_una, cookie + 1);
+    assert_int_equal(in.rcv_nxt, FX_PEER_ISN + 1);
+
+    /* The embryo's SYN-ACK is not retransmitted: it is gone. */
+    fx_advance(f, 5000);
+    fx_none(f);
+    assert_int_equal(sf_send(c, "x", 1), 1);
+    const struct sf_seg *d = &f->out[f->next++].seg;
+    assert_int_equal(d->seq, cookie + 1);
+    assert_int_equal(d->ack, FX_PEER_ISN + 1);
+    sf_close(c);
+    fx_free(f);
+}
+
 static void tw_cap(struct sf_tcp_config *c)
 {
     plain(c);
@@ -963,6 +1020,7 @@ int main(void)
         cmocka_unit_test(syncookies),
         cmocka_unit_test(cookie_ghost_ended_by_keepalive),
         cmocka_unit_test(cookie_ghost_fin_outlives_keepalive),
+        cmocka_unit_test(cookie_ack_supersedes_embryo),
         cmocka_unit_test(close_with_unread_data_resets),
         cmocka_unit_test(linger_zero_resets),
         cmocka_unit_test(orphan_fin_wait2_timeout),
