@@ -63,6 +63,9 @@ struct lb_shared {
     uint32_t nthreads;
     _Atomic uint64_t gen;   /* bumped after each change of a server's state */
     _Atomic uint64_t order; /* orders a waiter's flag against a freed slot (thread.c) */
+    /* Until when (CLOCK_MONOTONIC ns) the threads publish their transport's figures for the
+     * admin listener's scrapes (lb_threads_want_figures); 0: nobody asked. */
+    _Atomic uint64_t figures_until_ns;
     struct lb_shared_srv *srv;
     struct lb_shared_fe *fe;
     struct lb_thread_stat *stat; /* nthreads */
