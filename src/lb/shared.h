@@ -52,6 +52,9 @@ struct lb_thread_stat {
     _Atomic uint32_t sessions;
     _Atomic uint64_t cpu_ns; /* the thread's CPU time (CLOCK_THREAD_CPUTIME_ID) */
     _Atomic uint64_t batches;
+    /* The thread's loop (io/loop.h, sf_loop_stats), stored with cpu_ns: iterations, their
+     * busy time, the longest, and how many took over SF_LOOP_SLOW_NS. */
+    _Atomic uint64_t loop_iterations, loop_busy_ns, loop_max_ns, loop_slow;
     /* Waiting for a slot of a shared limit (a frontend at maxconn, a backend queue): a
      * thread that frees one writes wake_fd (an eventfd in the waiter's loop). */
     _Atomic int waiting;

@@ -88,6 +88,11 @@ static void store_stat(struct lb *lb, int with_cpu)
             atomic_store_explicit(&t->cpu_ns,
                                   (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
                                   memory_order_relaxed);
+        const struct sf_loop_stats *ls = sf_loop_stats(lb->loop);
+        atomic_store_explicit(&t->loop_iterations, ls->iterations, memory_order_relaxed);
+        atomic_store_explicit(&t->loop_busy_ns, ls->busy_ns, memory_order_relaxed);
+        atomic_store_explicit(&t->loop_max_ns, ls->max_ns, memory_order_relaxed);
+        atomic_store_explicit(&t->loop_slow, ls->nslow, memory_order_relaxed);
     }
 }
 

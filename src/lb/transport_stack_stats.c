@@ -22,7 +22,7 @@ void lb_stack_on_transition(void *ctx, const struct sf_transition *t)
         LB_COUNT_INC(tp->transitions[t->cause]);
     LB_COUNT_INC(tp->to_state[t->to]);
     if ((unsigned)t->cause < SF_CAUSE_COUNT && t->from < SF_STATE_COUNT && t->to < SF_STATE_COUNT)
-        tp->arrows[lb_arrow_index(t->from, t->to, t->cause)]++;
+        LB_COUNT_INC(tp->arrows[lb_arrow_index(t->from, t->to, t->cause)]);
     struct lb_transition *r = &tp->trace.ring[tp->trace.n++ % LB_TRACE_LEN];
     r->conn_id = t->id;
     r->when_ns = sf_loop_now(tp->base.loop);
