@@ -34,7 +34,7 @@ void lb_stack_on_transition(void *ctx, const struct sf_transition *t)
     if (t->from == SF_TIME_WAIT) {
         LB_COUNT_DEC(tp->tw_port[t->local.port]);
         if (t->cause == SF_CAUSE_ABORT)
-            tp->base.tw_removed++;
+            LB_COUNT_INC(tp->base.tw_removed);
     }
 }
 
