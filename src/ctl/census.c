@@ -82,6 +82,7 @@ const struct lb_census *ctl_census_get(struct ctl *ctl, uint64_t *age_ns)
 {
     struct ctl_census *k = &ctl->census;
     uint64_t now = sf_loop_now(ctl->lb->loop);
+    lb_threads_want_figures(ctl->lb);
     if (ctl->lb->tp->census_instant) {
         /* Counters the transport keeps (the engine's): as fresh as the scrape. */
         memset(&k->work, 0, sizeof k->work);

@@ -95,5 +95,7 @@ void ctl_render_loop(struct lb *lb, struct sf_strbuf *b)
         work_obj(b, st, it->work_cpu_ns, 1e6);
         sf_sb_printf(b, "}");
     }
-    sf_sb_printf(b, "]}\n");
+    sf_sb_printf(b, "]");
+    ctl_render_loop_threads(lb, b);
+    sf_sb_printf(b, "}\n");
 }

@@ -3,6 +3,8 @@
 #include "ctl/sum.h"
 #include "util/version.h"
 
+#include <stdlib.h>
+
 static void family(struct sf_strbuf *b, const char *name, const char *type, const char *help)
 {
     sf_sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -60,6 +62,26 @@ static void room_metrics(struct sf_strbuf *b, struct lb *lb)
         sf_sb_printf(b, "synfin_transport_connections_limit %llu\n",
                      (unsigned long long)CTL_TP(lb, conn_limit));
     }
+}
+
+/* The transport's families, summed over every thread's (thread 0's own first). */
+static void transport_metrics(struct lb *lb, struct sf_strbuf *b)
+{
+    if (!lb->shared) {
+        lb_transport_metrics(&lb->tp, 1, b);
+        return;
+    }
+    uint32_t n = lb->shared->nthreads;
+    struct lb_transport **tps = calloc(n, sizeof *tps);
+    if (!tps)
+        return;
+    size_t k = 0;
+    tps[k++] = lb->tp;
+    for (uint32_t t = 0; t < n; t++)
+        if (lb->shared->lb[t] != lb)
+            tps[k++] = lb->shared->lb[t]->tp;
+    lb_transport_metrics(tps, k, b);
+    free(tps);
 }
 
 void ctl_render_metrics(struct lb *lb, const struct lb_census *c, uint64_t age_ns,
@@ -211,7 +233,7 @@ void ctl_render_metrics(struct lb *lb, const struct lb_census *c, uint64_t age_n
            "Pipe buffer memory kept on the free lists for reuse (at most 64 MiB).");
     sf_sb_printf(b, "synfin_buffers_free_bytes %llu\n",
                  (unsigned long long)CTL_LB(lb, pool.free_bytes));
-    lb_transport_metrics(lb->tp, b);
+    transport_metrics(lb, b);
     ctl_render_metrics_process(b);
     ctl_render_metrics_threads(lb, b);
     ctl_render_metrics_loop(lb, b);

@@ -56,6 +56,8 @@ void ctl_render_metrics_process(struct sf_strbuf *b);
 void ctl_render_metrics_threads(struct lb *lb, struct sf_strbuf *b);
 /* Live and accepted sessions of the process: every thread's. */
 uint32_t ctl_sessions_active(const struct lb *lb);
+/* /loop with threads: ,"threads":[each thread's iterations, busy time, longest, slow]. */
+void ctl_render_loop_threads(const struct lb *lb, struct sf_strbuf *b);
 uint64_t ctl_sessions_total(const struct lb *lb);
 /* With threads: ,"threads":[{...}] for /stats; nothing with one. */
 void ctl_render_stats_threads(struct lb *lb, struct sf_strbuf *b);

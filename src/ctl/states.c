@@ -3,8 +3,28 @@
  * cause. What the dashboard draws on RFC 9293's diagram; rates are the client's differences
  * between two scrapes. */
 #include "ctl/render.h"
+#include "lb/counter.h"
 
+#include <stdlib.h>
 #include <unistd.h>
+
+/* Every thread's arrows summed (each thread's transport writes its own with LB_COUNT_*):
+ * NULL when the transport is not told them, or memory ran out. Freed by the caller. */
+static uint64_t *arrows_sum(const struct lb *lb)
+{
+    if (!lb->tp->arrows)
+        return NULL;
+    uint64_t *a = calloc(LB_ARROWS_LEN, sizeof *a);
+    if (!a)
+        return NULL;
+    uint32_t n = lb->shared ? lb->shared->nthreads : 1;
+    for (uint32_t t = 0; t < n; t++) {
+        const uint64_t *src = lb->shared ? lb->shared->lb[t]->tp->arrows : lb->tp->arrows;
+        for (size_t i = 0; i < LB_ARROWS_LEN; i++)
+            a[i] += LB_COUNT_LOAD(src[i]);
+    }
+    return a;
+}
 
 static void arrows(struct sf_strbuf *b, const uint64_t *a)
 {
@@ -42,14 +62,16 @@ void ctl_render_states(struct lb *lb, const struct lb_census *c, uint64_t age_ns
     sf_sb_printf(b, ",\"pid\":%d,\"uptime_s\":%.3f,\"census_age_s\":%.3f,\"sock_diag\":%s",
                  (int)getpid(), (double)(now - lb->started_ns) / 1e9, (double)age_ns / 1e9,
                  c->diag_error ? "false" : "true");
-    sf_sb_printf(b, ",\"sessions_active\":%u,\"states\":{", lb->nsessions);
+    sf_sb_printf(b, ",\"sessions_active\":%u,\"states\":{", ctl_sessions_active(lb));
     for (int s = 0; s < SF_STATE_COUNT; s++)
         sf_sb_printf(b, "%s\"%s\":%llu", s ? "," : "", sf_state_name(s),
                      (unsigned long long)c->states[s]);
     sf_sb_printf(b, "},\"transitions\":");
-    if (lb->tp->arrows)
-        arrows(b, lb->tp->arrows);
+    uint64_t *a = arrows_sum(lb);
+    if (a)
+        arrows(b, a);
     else
         sf_sb_printf(b, "null");
+    free(a);
     sf_sb_printf(b, "}\n");
 }

@@ -140,6 +140,12 @@ int lb_census_step(struct lb *lb, struct lb_census *c, unsigned budget)
         }
         struct lb_census_scope scope = {fe, rs, nf, lb->nrs, sv, n};
         done = lb_transport_census(lb->tp, &scope, c, budget);
+        /* Engines of other threads (the stack's): their published counters, in the same
+         * census; the kernel's census covers thread 0's own sockets only. */
+        if (done == LB_CENSUS_DONE && lb->shared && lb->tp->ops->census_published)
+            for (uint32_t t = 0; t < lb->shared->nthreads; t++)
+                if (lb->shared->lb[t] != lb)
+                    lb->tp->ops->census_published(lb->shared->lb[t]->tp, &scope, c);
     }
     free(fe);
     free(rs);

@@ -225,6 +225,10 @@ int lb_set_thread(struct lb *lb, struct lb_shared *sh, uint32_t thread);
 void lb_server_publish(struct lb *lb, struct lb_server *s);
 /* thread.c, called by lb.c: after each batch, and after a configuration was applied. */
 void lb_thread_after_batch(struct lb *lb);
+/* A scrape on thread 0: for LB_FIGURES_LINGER_S from now, every other thread publishes its
+ * transport's figures at its sync tick (lb_transport_publish). No-op without threads. */
+#define LB_FIGURES_LINGER_S 10
+void lb_threads_want_figures(struct lb *lb);
 void lb_thread_applied(struct lb *lb);
 /* server_admin.c: a state taken (maint closes the server's sessions), without a log line:
  * the runtime API's own call logs; another thread applying it does not repeat it. */

@@ -52,6 +52,9 @@ struct lb_thread_stat {
     _Atomic uint32_t sessions;
     _Atomic uint64_t cpu_ns; /* the thread's CPU time (CLOCK_THREAD_CPUTIME_ID) */
     _Atomic uint64_t batches;
+    /* The thread's loop (io/loop.h, sf_loop_stats), stored with cpu_ns: iterations, their
+     * busy time, the longest, and how many took over SF_LOOP_SLOW_NS. */
+    _Atomic uint64_t loop_iterations, loop_busy_ns, loop_max_ns, loop_slow;
     /* Waiting for a slot of a shared limit (a frontend at maxconn, a backend queue): a
      * thread that frees one writes wake_fd (an eventfd in the waiter's loop). */
     _Atomic int waiting;
@@ -63,6 +66,9 @@ struct lb_shared {
     uint32_t nthreads;
     _Atomic uint64_t gen;   /* bumped after each change of a server's state */
     _Atomic uint64_t order; /* orders a waiter's flag against a freed slot (thread.c) */
+    /* Until when (CLOCK_MONOTONIC ns) the threads publish their transport's figures for the
+     * admin listener's scrapes (lb_threads_want_figures); 0: nobody asked. */
+    _Atomic uint64_t figures_until_ns;
     struct lb_shared_srv *srv;
     struct lb_shared_fe *fe;
     struct lb_thread_stat *stat; /* nthreads */

@@ -88,6 +88,11 @@ static void store_stat(struct lb *lb, int with_cpu)
             atomic_store_explicit(&t->cpu_ns,
                                   (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
                                   memory_order_relaxed);
+        const struct sf_loop_stats *ls = sf_loop_stats(lb->loop);
+        atomic_store_explicit(&t->loop_iterations, ls->iterations, memory_order_relaxed);
+        atomic_store_explicit(&t->loop_busy_ns, ls->busy_ns, memory_order_relaxed);
+        atomic_store_explicit(&t->loop_max_ns, ls->max_ns, memory_order_relaxed);
+        atomic_store_explicit(&t->loop_slow, ls->nslow, memory_order_relaxed);
     }
 }
 
@@ -115,6 +120,12 @@ static void on_sync(struct sf_loop_timer *t)
     struct lb *lb = CONTAINER(t, struct lb, sync);
     kick_waiters(lb);
     store_stat(lb, 1);
+    /* The engine's counters cost a walk of its connections to copy: only while scrapes
+     * come, at this tick (every LB_SYNC_MS), not after every batch. Thread 0 reads its own. */
+    if (lb->thread != 0 &&
+        sf_loop_now(lb->loop) <
+            atomic_load_explicit(&lb->shared->figures_until_ns, memory_order_relaxed))
+        lb_transport_publish(lb->tp);
     /* after_batch follows this timer: it syncs and arms again */
 }
 
@@ -198,6 +209,14 @@ void lb_thread_after_batch(struct lb *lb)
     store_stat(lb, 0);
     wake_exchange(lb);
     arm(lb, LB_SYNC_MS);
+}
+
+void lb_threads_want_figures(struct lb *lb)
+{
+    if (!lb->shared)
+        return;
+    uint64_t until = sf_loop_now(lb->loop) + LB_FIGURES_LINGER_S * SF_NSEC_PER_SEC;
+    atomic_store_explicit(&lb->shared->figures_until_ns, until, memory_order_relaxed);
 }
 
 void lb_thread_applied(struct lb *lb)

@@ -192,8 +192,17 @@ struct lb_transport_ops {
     /* The census of everything this transport holds, in slices: see lb_transport_census. */
     int (*census)(struct lb_transport *t, const struct lb_census_scope *s, struct lb_census *c,
                   unsigned budget);
-    /* Appends the transport's own Prometheus families to b (may append nothing). */
-    void (*metrics)(struct lb_transport *t, struct sf_strbuf *b);
+    /* The census of another thread's transport, from what it last published (publish):
+     * NULL when a transport's census is its own thread's only (the kernel's). */
+    void (*census_published)(struct lb_transport *t, const struct lb_census_scope *s,
+                             struct lb_census *c);
+    /* Appends the transport's own Prometheus families to b (may append nothing): the sum
+     * over t[0] (the caller's own) and t[1..n-1] (other threads', from what they published). */
+    void (*metrics)(struct lb_transport *const *t, size_t n, struct sf_strbuf *b);
+    /* Copies the figures the transport's thread alone may read into relaxed atomics that
+     * another thread's scrape reads (NULL: nothing to publish). On its own thread, while
+     * scrapes come (docs/architecture.md, "Admin and figures"). */
+    void (*publish)(struct lb_transport *t);
     /* Connections the balancer closed that are still finishing their close (FIN exchange,
      * not TIME-WAIT): a transport that would drop them when freed says how many (the
      * kernel finishes them on its own: 0). */
@@ -365,9 +374,15 @@ static inline int lb_transport_census(struct lb_transport *t, const struct lb_ce
 {
     return t->ops->census(t, s, c, budget);
 }
-static inline void lb_transport_metrics(struct lb_transport *t, struct sf_strbuf *b)
+static inline void lb_transport_metrics(struct lb_transport *const *t, size_t n,
+                                        struct sf_strbuf *b)
 {
-    t->ops->metrics(t, b);
+    t[0]->ops->metrics(t, n, b);
+}
+static inline void lb_transport_publish(struct lb_transport *t)
+{
+    if (t->ops->publish)
+        t->ops->publish(t);
 }
 static inline uint64_t lb_transport_finishing(struct lb_transport *t)
 {

@@ -877,9 +877,10 @@ static int k_census(struct lb_transport *tp, const struct lb_census_scope *s, st
     return LB_CENSUS_DONE;
 }
 
-static void k_metrics(struct lb_transport *tp, struct sf_strbuf *b)
+static void k_metrics(struct lb_transport *const *tp, size_t n, struct sf_strbuf *b)
 {
-    (void)tp; /* the host's TCP has its own counters: nstat, /proc/net/snmp */
+    (void)tp;
+    (void)n; /* the host's TCP has its own counters: nstat, /proc/net/snmp */
     (void)b;
 }
 

@@ -21,6 +21,7 @@
  * Room and loops (transport.h): a connection costs memory here, which nothing bounds yet
  * (room says yes; a failed allocation is -ENOMEM). Loops are refused as on kernel sockets. */
 #include "lb/config_stack.h"
+#include "lb/counter.h"
 #include "lb/transport_stack_int.h"
 
 #include <errno.h>
@@ -271,7 +272,7 @@ static struct sconn *sconn_new(struct stransport *tp, struct sf_conn *c, lb_conn
     s->fn = fn;
     s->ctx = ctx;
     sf_set_handler(c, on_conn_event, s);
-    tp->base.conn_open++;
+    LB_COUNT_INC(tp->base.conn_open);
     return s;
 }
 
@@ -420,7 +421,7 @@ static void sconn_free(struct sconn *s)
 {
     if (s->indexed)
         lb_epset_del(&s->tp->out, &s->local, s);
-    s->tp->base.conn_open--;
+    LB_COUNT_DEC(s->tp->base.conn_open);
     ready_unlink(s->tp, &s->r);
     free(s);
 }
@@ -530,7 +531,7 @@ static int s_listen(struct lb_transport *t, const struct lb_listen_opts *o, lb_l
     l->fn = fn;
     l->ctx = ctx;
     sf_set_handler(l->c, on_listener_event, l);
-    tp->base.conn_open++;
+    LB_COUNT_INC(tp->base.conn_open);
     *out = &l->base;
     return 0;
 }
@@ -542,7 +543,7 @@ static void s_listener_close(struct lb_listener *ll)
     sf_close(l->c);
     l->tp->in_call--;
     ready_unlink(l->tp, &l->r);
-    l->tp->base.conn_open--;
+    LB_COUNT_DEC(l->tp->base.conn_open);
     free(l);
 }
 
@@ -661,7 +662,9 @@ static const struct lb_transport_ops stack_ops = {
     .peer = s_peer,
     .set_handler = s_set_handler,
     .census = lb_stack_census,
+    .census_published = lb_stack_census_published,
     .metrics = lb_stack_metrics,
+    .publish = lb_stack_publish,
     .finishing = lb_stack_finishing,
     .room = s_room,
     .free = s_free,

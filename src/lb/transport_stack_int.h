@@ -32,13 +32,19 @@ struct stransport {
     struct sf_loop_timer deliver;
     unsigned queue, queues; /* this transport's TUN queue of how many (threads: io/steer.h) */
     int in_call; /* one of our operations, or a batch of packets, is running: events wait */
-    /* TIME_WAIT entries by local port, for the census's side split (frontend, respond). */
+    /* TIME_WAIT entries by local port, for the census's side split (frontend, respond).
+     * This and the transition counts are written by this thread alone, with LB_COUNT_*
+     * (lb/counter.h), so that thread 0 can sum them over the threads. */
     uint32_t *tw_port;
     uint64_t transitions[SF_CAUSE_COUNT];
     uint64_t to_state[SF_STATE_COUNT]; /* transitions into each state */
     uint64_t *arrows;                  /* LB_ARROWS_LEN: base.arrows (the dashboard) */
-    struct lb_trace trace;             /* base.trace: ring of LB_TRACE_LEN */
-    struct lb_epset out;               /* outgoing connections by local end */
+    /* The engine's and the device's counters, plain fields of the engine's: a copy stored
+     * field by field with relaxed atomics (lb_stack_publish) for another thread's scrape. */
+    struct sf_engine_stats pub;
+    uint64_t pub_tx_drops;
+    struct lb_trace trace; /* base.trace: ring of LB_TRACE_LEN */
+    struct lb_epset out;   /* outgoing connections by local end */
 };
 
 struct sconn {
@@ -72,7 +78,10 @@ struct slistener {
 void lb_stack_on_transition(void *ctx, const struct sf_transition *t);
 int lb_stack_census(struct lb_transport *t, const struct lb_census_scope *sc, struct lb_census *c,
                     unsigned budget);
-void lb_stack_metrics(struct lb_transport *t, struct sf_strbuf *b);
+void lb_stack_census_published(struct lb_transport *t, const struct lb_census_scope *sc,
+                               struct lb_census *c);
+void lb_stack_metrics(struct lb_transport *const *t, size_t n, struct sf_strbuf *b);
+void lb_stack_publish(struct lb_transport *t);
 uint64_t lb_stack_finishing(struct lb_transport *t);
 
 #endif

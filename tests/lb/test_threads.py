@@ -603,11 +603,67 @@ def figures_are_the_process_sum():
         b = st["backends"][0]
         assert b["total"] == n and b["active"] == 0 and b["queued"] == 0, b
         assert (b["servers"][0]["bytes_in"], b["servers"][0]["bytes_out"]) == (up, down)
+        # each thread's loop: thread 0's read at once, the other's stored at its sync tick
+        it = "synfin_thread_loop_iterations_total"
+        wait_until(lambda: len(metric(aport, it)) == 2 and min(metric(aport, it).values()) > 0,
+                   what="both threads' loop iterations")
+        busy = metric(aport, "synfin_thread_loop_busy_seconds_total")
+        assert sorted(busy) == ['{thread="0"}', '{thread="1"}'] and min(busy.values()) > 0, busy
+        lp = admin_json(aport, "/loop")
+        assert [x["thread"] for x in lp["threads"]] == [0, 1], lp["threads"]
+        assert lp["threads"][0]["iterations"] == lp["iterations"], lp  # one read, thread 0's
+        assert all(x["iterations"] > 0 and x["busy_s"] > 0 for x in lp["threads"]), lp["threads"]
         if shutil.which("promtool"):
             status, body = http_get(aport, "/metrics", host="127.0.0.1")
             r = subprocess.run(["promtool", "check", "metrics"], input=body.decode(),
                                capture_output=True, text=True, timeout=30)
             assert r.returncode == 0 and not (r.stdout + r.stderr).strip(), r.stdout + r.stderr
+    be.close()
+
+
+@t.test
+def stack_figures_are_every_engine():
+    """On the stack each thread is an engine of its own (connections, TIME_WAIT table):
+    synfin_stack_* in /metrics, the census (synfin_tcp_sockets, /states) and /states's
+    transitions are the sum of both, not thread 0's alone."""
+    if not STACK:
+        t.skip_test("the stack transport's engines (SYNFIN_TRANSPORT=stack)")
+    be = Backend(named("a"), backlog=256)
+    fport, aport = free_port(), free_port()
+    n = 40
+    with Synfin(cfg(fport, [be.port], aport)) as lb:
+        replies = fresh_connections(fport, n)
+        assert all(r.endswith(b"\r\n\r\na") for r in replies), replies
+        wait_until(lambda: len(lb.sessions_logged()) == n, what="every session logged")
+        per = [0, 0]
+        for r in lb.sessions_logged():
+            per[thread_of(r)] += 1
+        assert min(per) > 0, per
+        # The server closes first: synfin's server side ends in LAST_ACK, its client side
+        # (the client closes after synfin's FIN) in TIME_WAIT: n entries over both tables.
+        # Other threads publish their engine's counters every 50 ms once scrapes come.
+        wait_until(lambda: metric(aport, "synfin_stack_time_wait_entries") == {"": n},
+                   what="every engine's TIME_WAIT entries summed")
+        m = metric(aport, "synfin_stack_transitions_to_total")
+        # each session: one connection accepted, one made, each ESTABLISHED once
+        assert m['{state="ESTABLISHED"}'] == 2 * n and m['{state="TIME_WAIT"}'] == n, m
+        m = metric(aport, "synfin_tcp_sockets")
+        # each thread listens on the frontend's address in its own engine; the admin
+        # listener and the scrape's connection are host sockets, counted too
+        census = (m['{state="LISTEN"}'], m['{state="TIME_WAIT"}'], m['{state="ESTABLISHED"}'])
+        assert census == (2 + 1, n, 1), m
+        st = admin_json(aport, "/states")
+        assert (st["states"]["LISTEN"], st["states"]["TIME_WAIT"]) == (2 + 1, n), st["states"]
+        assert st["sessions_active"] == 0, st
+        into = {}
+        for a in st["transitions"]:
+            into[a["to"]] = into.get(a["to"], 0) + a["total"]
+        assert (into["ESTABLISHED"], into["TIME_WAIT"]) == (2 * n, n), into
+        st = admin_json(aport)
+        tcp = st["tcp_states"]
+        assert (tcp["LISTEN"], tcp["TIME_WAIT"]) == (2 + 1, n), tcp
+        # on the frontend's port in both engines (the census's side split, per thread)
+        assert st["time_wait"] == {"frontend": n, "backend": 0, "respond": 0}, st["time_wait"]
     be.close()
 
 
