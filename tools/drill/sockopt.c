@@ -37,6 +37,7 @@ static int engine_opt(long level, long name)
         {IPPROTO_TCP, TCP_MAXSEG, SF_OPT_MAXSEG},
         {IPPROTO_TCP, TCP_FASTOPEN, SF_OPT_FASTOPEN},
         {IPPROTO_TCP, TCP_FASTOPEN_CONNECT, SF_OPT_FASTOPEN_CONNECT},
+        {IPPROTO_TCP, DR_TCP_KEEPINIT, SF_OPT_CONNECT_TIMEOUT_MS},
     };
     if (level == SOL_TCP)
         level = IPPROTO_TCP;
@@ -92,6 +93,8 @@ int dc_setsockopt(struct runner *r, struct dr_call *call)
     } else if (dc_eval(r, ev, v, &value) < 0) {
         return DR_CALL_FAILED;
     }
+    if (opt == SF_OPT_CONNECT_TIMEOUT_MS) /* FreeBSD's seconds; its 0 is the default (off) */
+        value = value < 0 || value > INT32_MAX / 1000 ? -1 : value * 1000;
     int rc = sf_setopt(d->c, (enum sf_opt)opt, value);
     if (rc == 0 && opt == SF_OPT_SNDBUF)
         d->bufs_set |= 1;
@@ -160,6 +163,8 @@ int dc_getsockopt(struct runner *r, struct dr_call *call)
         int rc = sf_getopt(d->c, (enum sf_opt)opt, &got);
         if (rc < 0)
             return dc_result(call, rc);
+        if (opt == SF_OPT_CONNECT_TIMEOUT_MS)
+            got /= 1000;
         /* Linux doubles a buffer size set by setsockopt ("to allow space for bookkeeping
          * overhead", socket(7)) and reports the doubled value; the engine's buffer holds the
          * bytes asked for */

@@ -100,6 +100,7 @@ static const struct sym symbols[] = {
     SYM(MSG_FASTOPEN),
     {"TCPI_OPT_SYN_DATA", 32},
     {"TCP_NOOPT", DR_TCP_NOOPT},
+    {"TCP_KEEPINIT", DR_TCP_KEEPINIT},
     SYM(INADDR_ANY),
     {"TCP_ESTABLISHED", LX_ESTABLISHED},
     {"TCP_SYN_SENT", LX_SYN_SENT},
