@@ -7,7 +7,7 @@
 
 /* FreeBSD's TCP_NOOPT (8) is Linux's TCP_WINDOW_CLAMP: a number of the runner's own. */
 #define DR_TCP_NOOPT 0x10008
-/* FreeBSD's TCP_KEEPINIT (128, seconds), which Linux lacks: mapped to SF_OPT_CONNECT_TIMEOUT_MS. */
+/* FreeBSD's TCP_KEEPINIT (128, seconds), which Linux lacks: mapped to SF_OPT_SYN_TIMEOUT_MS. */
 #define DR_TCP_KEEPINIT 0x10080
 
 /* d: the descriptor in the call's argument 0; a call on something else fails as Linux's. */

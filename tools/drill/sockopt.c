@@ -37,7 +37,7 @@ static int engine_opt(long level, long name)
         {IPPROTO_TCP, TCP_MAXSEG, SF_OPT_MAXSEG},
         {IPPROTO_TCP, TCP_FASTOPEN, SF_OPT_FASTOPEN},
         {IPPROTO_TCP, TCP_FASTOPEN_CONNECT, SF_OPT_FASTOPEN_CONNECT},
-        {IPPROTO_TCP, DR_TCP_KEEPINIT, SF_OPT_CONNECT_TIMEOUT_MS},
+        {IPPROTO_TCP, DR_TCP_KEEPINIT, SF_OPT_SYN_TIMEOUT_MS},
     };
     if (level == SOL_TCP)
         level = IPPROTO_TCP;
@@ -93,7 +93,7 @@ int dc_setsockopt(struct runner *r, struct dr_call *call)
     } else if (dc_eval(r, ev, v, &value) < 0) {
         return DR_CALL_FAILED;
     }
-    if (opt == SF_OPT_CONNECT_TIMEOUT_MS) /* FreeBSD's seconds; its 0 is the default (off) */
+    if (opt == SF_OPT_SYN_TIMEOUT_MS) /* FreeBSD's seconds; its 0 is the default (off) */
         value = value < 0 || value > INT32_MAX / 1000 ? -1 : value * 1000;
     int rc = sf_setopt(d->c, (enum sf_opt)opt, value);
     if (rc == 0 && opt == SF_OPT_SNDBUF)
@@ -163,7 +163,7 @@ int dc_getsockopt(struct runner *r, struct dr_call *call)
         int rc = sf_getopt(d->c, (enum sf_opt)opt, &got);
         if (rc < 0)
             return dc_result(call, rc);
-        if (opt == SF_OPT_CONNECT_TIMEOUT_MS)
+        if (opt == SF_OPT_SYN_TIMEOUT_MS)
             got /= 1000;
         /* Linux doubles a buffer size set by setsockopt ("to allow space for bookkeeping
          * overhead", socket(7)) and reports the doubled value; the engine's buffer holds the
