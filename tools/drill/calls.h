@@ -58,5 +58,8 @@ int dc_more_symbol(const char *name, long *out);
 /* recvmsg and sendmsg (msg.c). */
 int dc_recvmsg(struct runner *r, struct dr_call *call);
 int dc_sendmsg(struct runner *r, struct dr_call *call);
+/* writev and readv (msg.c): packetdrill's iovec lists, one byte stream. */
+int dc_writev(struct runner *r, struct dr_call *call);
+int dc_readv(struct runner *r, struct dr_call *call);
 
 #endif

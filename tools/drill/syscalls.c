@@ -738,6 +738,8 @@ static const struct {
     {"poll", do_poll},
     {"sendmsg", dc_sendmsg},
     {"recvmsg", dc_recvmsg},
+    {"writev", dc_writev},
+    {"readv", dc_readv},
 };
 
 int dr_call_known(const char *name)
