@@ -55,6 +55,8 @@ int dc_setsockopt(struct runner *r, struct dr_call *call)
         return DR_CALL_FAILED;
     if (dc_is_ip_level(level))
         return dc_ip_setsockopt(r, call, level, name);
+    if (is_tcp(level) && name == TCP_MD5SIG)
+        return dr_unsupported(r, ev, "TCP MD5 signatures (RFC 2385): TCP_MD5SIG");
     FD_OR_RETURN(d, r, call);
     const struct dr_expr *v = ev->call.args[3];
     if (is_tcp(level) && (name == TCP_NOTSENT_LOWAT || name == DR_TCP_NOOPT)) {
@@ -145,6 +147,8 @@ int dc_getsockopt(struct runner *r, struct dr_call *call)
         return DR_CALL_FAILED;
     if (dc_is_ip_level(level))
         return dc_ip_getsockopt(r, call, level, name);
+    if (is_tcp(level) && name == TCP_MD5SIG)
+        return dr_unsupported(r, ev, "TCP MD5 signatures (RFC 2385): TCP_MD5SIG");
     FD_OR_RETURN(d, r, call);
     const struct dr_expr *v = ev->call.args[3];
     if ((level == SOL_TCP || level == IPPROTO_TCP) && name == TCP_INFO)

@@ -101,6 +101,7 @@ static const struct sym symbols[] = {
     {"TCPI_OPT_SYN_DATA", 32},
     {"TCP_NOOPT", DR_TCP_NOOPT},
     {"TCP_KEEPINIT", DR_TCP_KEEPINIT},
+    SYM(TCP_MD5SIG),
     SYM(INADDR_ANY),
     {"TCP_ESTABLISHED", LX_ESTABLISHED},
     {"TCP_SYN_SENT", LX_SYN_SENT},
