@@ -156,6 +156,10 @@ static int tcp_option(struct parser *p, struct dr_packet *pk)
         p->i++;
         if (dp_u32(p, "TS ecr", &o->b) < 0)
             return -1;
+        if (is_punct(tok(p), '!')) { /* nplab packetdrill's absolute ecr */
+            o->ecr_abs = 1;
+            p->i++;
+        }
         o->kind = DR_OPT_TS;
     } else if (is_word(t, "FO") || is_word(t, "FOEXP")) {
         p->i++;
@@ -366,6 +370,10 @@ int dp_packet(struct parser *p, struct dr_event *ev)
     if ((uint32_t)(pk->seq + pk->len) != end)
         return dp_fail(p, seq_tok->pos, "inconsistent sequence numbers: %u:%u is %u bytes, not %u",
                        pk->seq, end, end - pk->seq, pk->len);
+    if (is_punct(tok(p), '!')) { /* nplab packetdrill's absolute sequence number */
+        pk->seq_abs = 1;
+        p->i++;
+    }
     for (;;) {
         const struct dr_token *t = tok(p);
         int *has;
