@@ -87,9 +87,13 @@ def python_block_with_a_value_the_engine_lacks_is_unsupported():
 
 @t.test
 def unknown_call_and_name_are_unsupported():
-    path = script("epoll.pkt", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
-                  "+0 epoll_create(1) = 4\n")
-    skipped(path, 2, "system call epoll_create")
+    path = script("ioctl.pkt", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+                  "+0 ioctl(3, 0x541b, [0]) = 0\n")
+    skipped(path, 2, "system call ioctl")
+    # epoll is level-triggered only: the edge-triggered and one-shot flags are named
+    path = script("epollet.pkt", HANDSHAKE + "+0 epoll_create(1) = 5\n"
+                  "+0 epoll_ctl(5, EPOLL_CTL_ADD, 4, {events=EPOLLIN|EPOLLET, fd=4}) = 0\n")
+    skipped(path, 9, "EPOLLET, EPOLLONESHOT")
     # what the engine cannot give in a msghdr, and IP options it has no switch for
     path = script("cmsg.pkt", HANDSHAKE + "+0 < P. 1:11(10) ack 1 win 514\n"
                   "+0 recvmsg(4, {msg_name(...)=..., msg_iov(1)=[{..., 10}], msg_flags=0, "

@@ -58,6 +58,17 @@ int dc_more_symbol(const char *name, long *out);
 /* recvmsg and sendmsg (msg.c). */
 int dc_recvmsg(struct runner *r, struct dr_call *call);
 int dc_sendmsg(struct runner *r, struct dr_call *call);
+/* A socket's poll bits (POLLIN ..., which are also epoll's EPOLLIN ...), TCP_NOTSENT_LOWAT
+ * applied. */
+unsigned dc_revents(const struct dr_fd *d);
+/* epoll (epoll.c): instances are descriptors of their own; dc_epoll_close closes one (1) or
+ * says fd 0 is not one (0). */
+int dc_epoll_create(struct runner *r, struct dr_call *call);
+int dc_epoll_ctl(struct runner *r, struct dr_call *call);
+int dc_epoll_wait(struct runner *r, struct dr_call *call);
+int dc_epoll_close(struct runner *r, struct dr_call *call);
+int dc_epoll_symbol(const char *name, long *out);
+
 /* writev and readv (msg.c): packetdrill's iovec lists, one byte stream. */
 int dc_writev(struct runner *r, struct dr_call *call);
 int dc_readv(struct runner *r, struct dr_call *call);
