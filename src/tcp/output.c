@@ -219,6 +219,8 @@ void send_syn(struct sf_conn *c)
     c->snd.max = seq_max(c->snd.max, c->snd.nxt);
     if (!c->at[T_RTX])
         timer_set(c, T_RTX, c->e->now + rto_current(c));
+    if (c->connect_deadline && c->at[T_RTX] > c->connect_deadline)
+        timer_set(c, T_RTX, c->connect_deadline); /* on_rtx drops it then */
 }
 
 void send_ack(struct sf_conn *c)

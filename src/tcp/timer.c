@@ -151,10 +151,8 @@ static void on_rtx(struct sf_conn *c)
         s->backoff++;
         s->rtt_start = 0; /* Karn: no sample from a retransmitted SYN */
         s->nxt = s->iss;
-        send_syn(c);
-        timer_set(c, T_RTX, e->now + rto_current(c));
-        if (until && c->at[T_RTX] > until)
-            timer_set(c, T_RTX, until);
+        timer_clear(c, T_RTX);
+        send_syn(c); /* arms T_RTX, no later than the deadline */
         return;
     }
     if (s->una == s->max)
