@@ -6,7 +6,7 @@ DRILL_PARSE_SRC := tools/drill/arena.c tools/drill/lexer.c tools/drill/parse.c t
 DRILL_SRC := $(DRILL_PARSE_SRC) tools/drill/wire.c tools/drill/wire_icmp.c tools/drill/run.c \
              tools/drill/world.c \
              tools/drill/packets.c tools/drill/syscalls.c tools/drill/tcpinfo.c tools/drill/code.c \
-             tools/drill/sockopt.c tools/drill/sockopt_ip.c tools/drill/msg.c \
+             tools/drill/sockopt.c tools/drill/sockopt_ip.c tools/drill/msg.c tools/drill/epoll.c \
              tools/drill/shell.c \
              tools/drill/main.c
 # Library paths are spelled out: this fragment is read before those of io, net and tcp.

@@ -617,6 +617,11 @@ int sf_setopt(struct sf_conn *c, enum sf_opt opt, long v)
             return -EINVAL;
         c->user_timeout_ms = (uint32_t)v;
         return 0;
+    case SF_OPT_SYN_TIMEOUT_MS:
+        if (v < 0 || v > INT32_MAX)
+            return -EINVAL;
+        c->connect_timeout_ms = (uint32_t)v;
+        return 0;
     case SF_OPT_MAXSEG:
         if (c->state != SF_CLOSED || v < 88 || (unsigned long)v > ccfg(c)->mss)
             return -EINVAL;
@@ -673,6 +678,7 @@ int sf_getopt(const struct sf_conn *c, enum sf_opt opt, long *v)
     case SF_OPT_KEEPINTVL: *v = c->keepintvl_s; return 0;
     case SF_OPT_KEEPCNT: *v = c->keepcnt; return 0;
     case SF_OPT_USER_TIMEOUT: *v = c->user_timeout_ms; return 0;
+    case SF_OPT_SYN_TIMEOUT_MS: *v = c->connect_timeout_ms; return 0;
     case SF_OPT_MAXSEG:
         *v = state_synchronized((enum sf_state)c->state) ? c->snd.mss : c->rcv.mss;
         return 0;

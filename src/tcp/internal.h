@@ -159,6 +159,8 @@ struct sf_conn {
     /* options */
     uint32_t keepidle_s, keepintvl_s, keepcnt;
     uint32_t user_timeout_ms;
+    uint32_t connect_timeout_ms; /* SF_OPT_SYN_TIMEOUT_MS, 0 off */
+    sf_time_t connect_deadline;  /* from the first SYN sent with it set; 0 none */
     uint32_t time_wait_ms;
     uint32_t rcvbuf_size, sndbuf_size;
     int32_t linger;     /* -1 off */

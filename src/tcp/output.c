@@ -198,6 +198,8 @@ void fill_syn_options(struct sf_conn *c, struct sf_tcp_opts *o)
 
 void send_syn(struct sf_conn *c)
 {
+    if (c->connect_timeout_ms && !c->connect_deadline)
+        c->connect_deadline = c->e->now + SF_MS(c->connect_timeout_ms);
     /* A SYN-ACK once the peer's SYN is in (SYN-RECEIVED, or FIN-WAIT-1 closed from it). */
     uint8_t flags = TH_SYN | (c->state != SF_SYN_SENT ? TH_ACK : 0);
     int again = seq_lt(c->snd.iss, c->snd.max);
@@ -217,6 +219,8 @@ void send_syn(struct sf_conn *c)
     c->snd.max = seq_max(c->snd.max, c->snd.nxt);
     if (!c->at[T_RTX])
         timer_set(c, T_RTX, c->e->now + rto_current(c));
+    if (c->connect_deadline && c->at[T_RTX] > c->connect_deadline)
+        timer_set(c, T_RTX, c->connect_deadline); /* on_rtx drops it then */
 }
 
 void send_ack(struct sf_conn *c)

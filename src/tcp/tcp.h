@@ -317,6 +317,10 @@ enum sf_opt {
     SF_OPT_FASTOPEN_CONNECT, /* 0/1 before connect (TCP_FASTOPEN_CONNECT): connect with Fast
                               * Open; -EOPNOTSUPP without the client bit of the fastopen
                               * setting. See sf_connect. */
+    SF_OPT_SYN_TIMEOUT_MS,   /* ms, 0 = off (FreeBSD's TCP_KEEPINIT, in ms): a connection
+                              * still in SYN-SENT or SYN-RECEIVED that long after its first
+                              * SYN or SYN-ACK is dropped with ETIMEDOUT, whatever the
+                              * SYN retries would allow */
     SF_OPT_COUNT
 };
 

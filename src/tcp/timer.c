@@ -139,7 +139,8 @@ static void on_rtx(struct sf_conn *c)
     }
     if (c->state == SF_SYN_SENT || c->state == SF_SYN_RECEIVED) {
         uint32_t limit = c->state == SF_SYN_SENT ? ccfg(c)->syn_retries : ccfg(c)->synack_retries;
-        if (s->backoff >= limit) {
+        sf_time_t until = c->connect_deadline;
+        if (s->backoff >= limit || (until && e->now >= until)) {
             if (c->state == SF_SYN_SENT) {
                 e->st.attempt_fails++;
                 fastopen_syn_timeout(c); /* RFC 7413 §4.1.3.1: no answer at all */
@@ -150,8 +151,8 @@ static void on_rtx(struct sf_conn *c)
         s->backoff++;
         s->rtt_start = 0; /* Karn: no sample from a retransmitted SYN */
         s->nxt = s->iss;
-        send_syn(c);
-        timer_set(c, T_RTX, e->now + rto_current(c));
+        timer_clear(c, T_RTX);
+        send_syn(c); /* arms T_RTX, no later than the deadline */
         return;
     }
     if (s->una == s->max)

@@ -7,6 +7,8 @@
 
 /* FreeBSD's TCP_NOOPT (8) is Linux's TCP_WINDOW_CLAMP: a number of the runner's own. */
 #define DR_TCP_NOOPT 0x10008
+/* FreeBSD's TCP_KEEPINIT (128, seconds), which Linux lacks: mapped to SF_OPT_SYN_TIMEOUT_MS. */
+#define DR_TCP_KEEPINIT 0x10080
 
 /* d: the descriptor in the call's argument 0; a call on something else fails as Linux's. */
 #define FD_OR_RETURN(d, r, call)                                                                   \
@@ -56,5 +58,19 @@ int dc_more_symbol(const char *name, long *out);
 /* recvmsg and sendmsg (msg.c). */
 int dc_recvmsg(struct runner *r, struct dr_call *call);
 int dc_sendmsg(struct runner *r, struct dr_call *call);
+/* A socket's poll bits (POLLIN ..., which are also epoll's EPOLLIN ...), TCP_NOTSENT_LOWAT
+ * applied. */
+unsigned dc_revents(const struct dr_fd *d);
+/* epoll (epoll.c): instances are descriptors of their own; dc_epoll_close closes one (1) or
+ * says fd 0 is not one (0). */
+int dc_epoll_create(struct runner *r, struct dr_call *call);
+int dc_epoll_ctl(struct runner *r, struct dr_call *call);
+int dc_epoll_wait(struct runner *r, struct dr_call *call);
+int dc_epoll_close(struct runner *r, struct dr_call *call);
+int dc_epoll_symbol(const char *name, long *out);
+
+/* writev and readv (msg.c): packetdrill's iovec lists, one byte stream. */
+int dc_writev(struct runner *r, struct dr_call *call);
+int dc_readv(struct runner *r, struct dr_call *call);
 
 #endif

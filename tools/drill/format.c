@@ -68,7 +68,9 @@ void dr_format_options(struct dr_text *t, const struct dr_packet *p)
             for (unsigned k = 0; k < o->nsack; k++)
                 dr_text_add(t, " %u:%u", o->sack[k][0], o->sack[k][1]);
             break;
-        case DR_OPT_TS: dr_text_add(t, "TS val %u ecr %u", o->a, o->b); break;
+        case DR_OPT_TS:
+            dr_text_add(t, "TS val %u ecr %u%s", o->a, o->b, o->ecr_abs ? "!" : "");
+            break;
         case DR_OPT_FO:
         case DR_OPT_FOEXP:
             dr_text_add(t, o->kind == DR_OPT_FO ? "FO" : "FOEXP");
@@ -121,7 +123,7 @@ void dr_format_packet(struct dr_text *t, const struct dr_packet *p)
     if (p->has_ports)
         dr_text_add(t, "%u>%u ", p->sport, p->dport);
     dr_format_flags(t, p->flags);
-    dr_text_add(t, " %u:%u(%u)", p->seq, p->seq + p->len, p->len);
+    dr_text_add(t, " %u:%u(%u)%s", p->seq, p->seq + p->len, p->len, p->seq_abs ? "!" : "");
     if (p->has_ack)
         dr_text_add(t, " ack %u", p->ack);
     if (p->has_win)

@@ -250,7 +250,7 @@ static int one(struct lexer *lx)
         return quoted(lx, '`', DR_T_COMMAND, "`command`");
     if (c == '%' && peek(lx, 1) == '{')
         return code(lx);
-    if (c > 0 && strchr("<>.:()[]{},=|+*~-", c)) {
+    if (c > 0 && strchr("<>.:()[]{},=|+*~-!", c)) {
         advance(lx, 1);
         if (push(lx, DR_T_PUNCT, start, 1, pos) < 0)
             return -1;

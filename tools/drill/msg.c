@@ -1,4 +1,4 @@
-/* recvmsg and sendmsg with packetdrill's msghdr:
+/* recvmsg and sendmsg with packetdrill's msghdr, and writev and readv:
  *
  *   sendmsg(4, {msg_name(...)=..., msg_iov(2)=[{..., 40}, {..., 20}], msg_flags=0}, 0) = 60
  *   recvmsg(4, {msg_name(...)=..., msg_iov(1)=[{..., 1000}], msg_flags=0}, 0) = 100
@@ -62,6 +62,26 @@ static const struct dr_expr *field(const struct dr_expr *m, const char *name,
     return NULL;
 }
 
+/* The lengths of an iovec list [{..., LEN}, ...] added. 0, or -1 with the call failed. */
+static int iov_total(struct runner *r, const struct dr_event *ev, const struct dr_expr *iov,
+                     long *total)
+{
+    *total = 0;
+    for (size_t i = 0; i < iov->n; i++) {
+        const struct dr_expr *v = iov->items[i];
+        long len;
+        if (v->kind != DR_X_STRUCT || v->n != 2)
+            return dr_fail(r, ev, "%s: an iovec is {..., LEN} (column %d)", ev->call.name,
+                           v->pos.col);
+        if (dc_eval(r, ev, v->items[1], &len) < 0)
+            return -1;
+        if (len < 0)
+            return dr_fail(r, ev, "%s: iovec length %ld", ev->call.name, len);
+        *total += len;
+    }
+    return 0;
+}
+
 static int read_msghdr(struct runner *r, const struct dr_event *ev, struct msghdr_lit *out)
 {
     const struct dr_expr *m = ev->call.args[1], *call = NULL;
@@ -80,18 +100,8 @@ static int read_msghdr(struct runner *r, const struct dr_event *ev, struct msghd
         return -1;
     if (n != (long)iov->n)
         return dr_fail(r, ev, "%s: msg_iov(%ld) lists %zu iovecs", ev->call.name, n, iov->n);
-    for (size_t i = 0; i < iov->n; i++) {
-        const struct dr_expr *v = iov->items[i];
-        long len;
-        if (v->kind != DR_X_STRUCT || v->n != 2)
-            return dr_fail(r, ev, "%s: an iovec is {..., LEN} (column %d)", ev->call.name,
-                           v->pos.col);
-        if (dc_eval(r, ev, v->items[1], &len) < 0)
-            return -1;
-        if (len < 0)
-            return dr_fail(r, ev, "%s: iovec length %ld", ev->call.name, len);
-        out->total += len;
-    }
+    if (iov_total(r, ev, iov, &out->total) < 0)
+        return -1;
     const struct dr_expr *flags = field(m, "msg_flags", &call);
     if (flags && dc_eval(r, ev, flags, &out->flags) < 0)
         return -1;
@@ -99,8 +109,9 @@ static int read_msghdr(struct runner *r, const struct dr_event *ev, struct msghd
     return 0;
 }
 
-/* The call made as send(fd, ..., total, flags) or recv: syscalls.c's, on an event of its
- * own that keeps the script line's place, result and return time. */
+/* The call made as send(fd, ..., total, flags) or recv (write or read without flags when
+ * the call has none): syscalls.c's, on an event of its own that keeps the script line's
+ * place, result and return time. */
 static int as_stream_call(struct runner *r, struct dr_call *call, const char *name, long total)
 {
     static struct dr_event sub;
@@ -119,9 +130,10 @@ static int as_stream_call(struct runner *r, struct dr_call *call, const char *na
     args[0] = ev->call.args[0];
     args[1] = &buf;
     args[2] = &len;
-    args[3] = ev->call.args[2];
+    int flagged = strcmp(name, "write") && strcmp(name, "read");
+    args[3] = flagged ? ev->call.args[2] : NULL;
     sub.call.args = args;
-    sub.call.nargs = 4;
+    sub.call.nargs = flagged ? 4 : 3;
     call->ev = &sub;
     int rc = dr_call_attempt(r, call);
     call->ev = ev;
@@ -165,4 +177,34 @@ int dc_recvmsg(struct runner *r, struct dr_call *call)
         return dr_fail(r, ev, "recvmsg: expected: msg_flags=0x%lx / actual: msg_flags=0x0",
                        m.flags);
     return rc;
+}
+
+/* writev(fd, [{..., LEN}, ...], N) and readv: packetdrill's, whose N must be the number of
+ * iovecs listed; on TCP one byte stream, made as write and read. */
+static int vector_call(struct runner *r, struct dr_call *call, const char *as)
+{
+    const struct dr_event *ev = call->ev;
+    const struct dr_expr *iov;
+    long n, total;
+    if (dc_nargs(r, ev, 3, 3) < 0 || dc_arg(r, ev, 2, &n) < 0)
+        return DR_CALL_FAILED;
+    iov = ev->call.args[1];
+    if (iov->kind != DR_X_LIST)
+        return dr_fail(r, ev, "%s: expected [{..., LEN}, ...]", ev->call.name);
+    if (n != (long)iov->n)
+        return dr_fail(r, ev, "%s: iov_count %ld does not match %zu-element iovec array",
+                       ev->call.name, n, iov->n);
+    if (iov_total(r, ev, iov, &total) < 0)
+        return DR_CALL_FAILED;
+    return as_stream_call(r, call, as, total);
+}
+
+int dc_writev(struct runner *r, struct dr_call *call)
+{
+    return vector_call(r, call, "write");
+}
+
+int dc_readv(struct runner *r, struct dr_call *call)
+{
+    return vector_call(r, call, "read");
 }

@@ -127,8 +127,11 @@ int dr_inject(struct runner *r, const struct dr_event *ev)
     uint32_t ack_base = f->isn_known ? f->engine_isn : 0;
     /* packetdrill: a SYN's seq is as written (plus --remote_isn) and becomes the flow's ISN;
      * later segments count from it */
+    /* nplab packetdrill's "seq:end(len)!" is on the wire as written (a SYN's still becomes
+     * the flow's ISN) */
     if (p.flags & DR_SYN) {
-        p.seq += r->remote_isn;
+        if (!p.seq_abs)
+            p.seq += r->remote_isn;
         /* as packetdrill, which makes a new socket for a SYN to a listener */
         int none = (f->state == SF_CLOSED || f->state == SF_TIME_WAIT) &&
                    (r->listening[f->lport / 8] & (1u << (f->lport % 8)));
@@ -136,7 +139,7 @@ int dr_inject(struct runner *r, const struct dr_event *ev)
             f->remote_isn = p.seq; /* a new connection (packetdrill: a new socket) */
         if (!(p.flags & DR_ACK) && none)
             r->code_fd = -1; /* packetdrill's socket under test: the child, until accept */
-    } else {
+    } else if (!p.seq_abs) {
         p.seq += f->remote_isn;
     }
     p.ack += ack_base;
@@ -146,7 +149,7 @@ int dr_inject(struct runner *r, const struct dr_event *ev)
             o->sack[k][0] += ack_base;
             o->sack[k][1] += ack_base;
         }
-        if (o->kind == DR_OPT_TS && (p.flags & DR_ACK))
+        if (o->kind == DR_OPT_TS && (p.flags & DR_ACK) && !o->ecr_abs)
             o->b = dr_ts_ecr_live(f, o->b);
     }
     struct dr_ip4 ip;
@@ -295,6 +298,8 @@ int dr_expect_packet(struct runner *r, const struct dr_event *ev, sf_time_t star
     static struct dr_packet want; /* large: not on the stack */
     want = ev->pkt;
     fo_resolve(r, &want);
+    if (want.seq_abs && !(want.flags & DR_SYN)) /* as on the wire: the engine's ISN counts */
+        want.seq -= r->flows[o->flow].engine_isn;
     int same = packet_matches(&want, got, why, sizeof why);
     ip_shown(&want, got);
     if (!same)

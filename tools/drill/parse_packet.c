@@ -82,6 +82,26 @@ static int fo_cookie(struct parser *p, struct dr_tcp_opt *o)
     return 0;
 }
 
+/* packetdrill's `md5 HEX`: an RFC 2385 signature of up to 16 bytes. Read as packetdrill
+ * reads it (a bad digest is the script's error), then the script is unsupported: the engine
+ * neither signs nor checks segments. */
+static int md5_option(struct parser *p)
+{
+    const struct dr_token *t = tok(p);
+    p->i++;
+    const struct dr_token *d = tok(p);
+    if (d->kind != DR_T_WORD && d->kind != DR_T_INT)
+        return dp_fail(p, d->pos, "expected the MD5 digest (hex) after md5");
+    if (d->len > 32)
+        return dp_fail(p, d->pos, "TCP MD5 digest longer than 16 bytes");
+    for (size_t k = 0; k < d->len; k++)
+        if (dp_hex_digit(d->text[k]) < 0)
+            return dp_fail(p, d->pos, "TCP MD5 digest is not a valid hex string");
+    p->i++;
+    p->err->unsupported = 1;
+    return dp_fail(p, t->pos, "TCP MD5 signatures (RFC 2385): the md5 option");
+}
+
 static int tcp_option(struct parser *p, struct dr_packet *pk)
 {
     const struct dr_token *t = tok(p);
@@ -136,15 +156,21 @@ static int tcp_option(struct parser *p, struct dr_packet *pk)
         p->i++;
         if (dp_u32(p, "TS ecr", &o->b) < 0)
             return -1;
+        if (is_punct(tok(p), '!')) { /* nplab packetdrill's absolute ecr */
+            o->ecr_abs = 1;
+            p->i++;
+        }
         o->kind = DR_OPT_TS;
     } else if (is_word(t, "FO") || is_word(t, "FOEXP")) {
         p->i++;
         o->kind = is_word(t, "FO") ? DR_OPT_FO : DR_OPT_FOEXP;
         if (fo_cookie(p, o) < 0)
             return -1;
+    } else if (is_word(t, "md5")) {
+        return md5_option(p);
     } else {
         char b[64];
-        /* packetdrill's other options: MD5, MPTCP, ... */
+        /* packetdrill's other options: MPTCP, ... */
         p->err->unsupported = t->kind == DR_T_WORD;
         return dp_fail(p, t->pos,
                        "unknown TCP option %s (synfin-drill knows nop, eol, mss, wscale, "
@@ -344,6 +370,10 @@ int dp_packet(struct parser *p, struct dr_event *ev)
     if ((uint32_t)(pk->seq + pk->len) != end)
         return dp_fail(p, seq_tok->pos, "inconsistent sequence numbers: %u:%u is %u bytes, not %u",
                        pk->seq, end, end - pk->seq, pk->len);
+    if (is_punct(tok(p), '!')) { /* nplab packetdrill's absolute sequence number */
+        pk->seq_abs = 1;
+        p->i++;
+    }
     for (;;) {
         const struct dr_token *t = tok(p);
         int *has;

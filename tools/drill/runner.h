@@ -13,9 +13,10 @@
 #include "run.h"
 #include "script.h"
 
-#define DR_MAX_FDS  1024
-#define DR_TS_MAP   64
-#define DR_MAX_POLL 16
+#define DR_MAX_FDS   1024
+#define DR_TS_MAP    64
+#define DR_MAX_POLL  16
+#define DR_MAX_EPOLL 8 /* epoll instances at once */
 
 struct dr_fd {
     struct sf_conn *c; /* NULL: free */
@@ -25,6 +26,7 @@ struct dr_fd {
     int eor;              /* the last send had MSG_EOR */
     int bufs_set;         /* 1: SO_SNDBUF, 2: SO_RCVBUF set by the script (reported doubled) */
     int accepted;         /* from accept: in SYN-RECEIVED only as a Fast Open child */
+    int ep;               /* an epoll instance, 1 + its index in runner.epolls (c is NULL) */
 };
 
 /* One 4-tuple as the script sees it: the engine's port and the script's port, the engine's
@@ -54,6 +56,20 @@ struct dr_out {
 };
 
 /* A system call in progress: blocking calls are retried as time passes and packets arrive. */
+/* An epoll instance's interest list (epoll.c): level-triggered. */
+struct dr_epoll_item {
+    int fd;
+    struct sf_conn *c; /* the socket when added: gone from the list once closed */
+    unsigned events;
+    int by_fd; /* data is fd= (else ptr=/u32=/u64=, kept in data) */
+    long data;
+};
+struct dr_epoll {
+    int used;
+    size_t n;
+    struct dr_epoll_item items[DR_MAX_POLL];
+};
+
 struct dr_call {
     const struct dr_event *ev;
     sf_time_t start; /* when it was made */
@@ -101,6 +117,7 @@ struct runner {
     uint64_t out_total; /* packets the engine ever sent */
 
     struct dr_fd fds[DR_MAX_FDS];
+    struct dr_epoll epolls[DR_MAX_EPOLL];
     struct dr_flow *flows;
     size_t nflows, flows_cap;
     size_t def_flow; /* the flow of packets that name no ports */

@@ -62,6 +62,7 @@ struct dr_tcp_opt {
     enum dr_opt_kind kind;
     uint32_t a, b;
     uint8_t nsack;
+    uint8_t ecr_abs; /* TS: nplab's "ecr N!", sent as written (no translation) */
     uint32_t sack[DR_MAX_SACK][2];
     /* FO/FOEXP: 1 when the script names its cookie (packetdrill's TFO_COOKIE, a -D of its
      * run_all.py): the cookie the engine's key gives the script's addresses, filled in at
@@ -80,9 +81,10 @@ struct dr_packet {
     char dir;      /* '<' inbound (script to engine), '>' outbound (engine to script) */
     int has_ports; /* "1234>8080": src and dst port given */
     uint16_t sport, dport;
-    uint8_t flags; /* DR_FIN | ... */
-    uint32_t seq;  /* relative, see docs/drill.md */
-    uint32_t len;  /* payload bytes; the end is seq + len */
+    uint8_t flags;   /* DR_FIN | ... */
+    uint32_t seq;    /* relative, see docs/drill.md */
+    uint32_t len;    /* payload bytes; the end is seq + len */
+    uint8_t seq_abs; /* nplab's "seq:end(len)!": seq as on the wire, not from an ISN */
     int has_ack;
     uint32_t ack;
     int has_win; /* outbound: checked only when given */

@@ -37,6 +37,7 @@ static int engine_opt(long level, long name)
         {IPPROTO_TCP, TCP_MAXSEG, SF_OPT_MAXSEG},
         {IPPROTO_TCP, TCP_FASTOPEN, SF_OPT_FASTOPEN},
         {IPPROTO_TCP, TCP_FASTOPEN_CONNECT, SF_OPT_FASTOPEN_CONNECT},
+        {IPPROTO_TCP, DR_TCP_KEEPINIT, SF_OPT_SYN_TIMEOUT_MS},
     };
     if (level == SOL_TCP)
         level = IPPROTO_TCP;
@@ -54,6 +55,8 @@ int dc_setsockopt(struct runner *r, struct dr_call *call)
         return DR_CALL_FAILED;
     if (dc_is_ip_level(level))
         return dc_ip_setsockopt(r, call, level, name);
+    if (is_tcp(level) && name == TCP_MD5SIG)
+        return dr_unsupported(r, ev, "TCP MD5 signatures (RFC 2385): TCP_MD5SIG");
     FD_OR_RETURN(d, r, call);
     const struct dr_expr *v = ev->call.args[3];
     if (is_tcp(level) && (name == TCP_NOTSENT_LOWAT || name == DR_TCP_NOOPT)) {
@@ -92,6 +95,8 @@ int dc_setsockopt(struct runner *r, struct dr_call *call)
     } else if (dc_eval(r, ev, v, &value) < 0) {
         return DR_CALL_FAILED;
     }
+    if (opt == SF_OPT_SYN_TIMEOUT_MS) /* FreeBSD's seconds; its 0 is the default (off) */
+        value = value < 0 || value > INT32_MAX / 1000 ? -1 : value * 1000;
     int rc = sf_setopt(d->c, (enum sf_opt)opt, value);
     if (rc == 0 && opt == SF_OPT_SNDBUF)
         d->bufs_set |= 1;
@@ -142,6 +147,8 @@ int dc_getsockopt(struct runner *r, struct dr_call *call)
         return DR_CALL_FAILED;
     if (dc_is_ip_level(level))
         return dc_ip_getsockopt(r, call, level, name);
+    if (is_tcp(level) && name == TCP_MD5SIG)
+        return dr_unsupported(r, ev, "TCP MD5 signatures (RFC 2385): TCP_MD5SIG");
     FD_OR_RETURN(d, r, call);
     const struct dr_expr *v = ev->call.args[3];
     if ((level == SOL_TCP || level == IPPROTO_TCP) && name == TCP_INFO)
@@ -160,6 +167,8 @@ int dc_getsockopt(struct runner *r, struct dr_call *call)
         int rc = sf_getopt(d->c, (enum sf_opt)opt, &got);
         if (rc < 0)
             return dc_result(call, rc);
+        if (opt == SF_OPT_SYN_TIMEOUT_MS)
+            got /= 1000;
         /* Linux doubles a buffer size set by setsockopt ("to allow space for bookkeeping
          * overhead", socket(7)) and reports the doubled value; the engine's buffer holds the
          * bytes asked for */

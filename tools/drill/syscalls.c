@@ -100,6 +100,8 @@ static const struct sym symbols[] = {
     SYM(MSG_FASTOPEN),
     {"TCPI_OPT_SYN_DATA", 32},
     {"TCP_NOOPT", DR_TCP_NOOPT},
+    {"TCP_KEEPINIT", DR_TCP_KEEPINIT},
+    SYM(TCP_MD5SIG),
     SYM(INADDR_ANY),
     {"TCP_ESTABLISHED", LX_ESTABLISHED},
     {"TCP_SYN_SENT", LX_SYN_SENT},
@@ -122,7 +124,7 @@ static const struct sym errnos[] = {
     SYM(ENOMEM),        SYM(ENOBUFS),      SYM(EHOSTUNREACH),    SYM(ENETUNREACH),
     SYM(EPERM),         SYM(EACCES),       SYM(EMFILE),          SYM(EFAULT),
     SYM(ENOPROTOOPT),   SYM(EAFNOSUPPORT), SYM(EPROTONOSUPPORT), SYM(EINTR),
-    SYM(ESHUTDOWN),     SYM(EWOULDBLOCK),
+    SYM(ESHUTDOWN),     SYM(EWOULDBLOCK),  SYM(EEXIST),          SYM(ENOENT),
 };
 
 static int dc_lookup(const struct sym *t, size_t n, const char *name, long *out)
@@ -285,9 +287,9 @@ static int fd_new(struct runner *r, const struct dr_call *call, struct sf_conn *
     const struct dr_expr *want = call->ev->call.result;
     int fd = 3;
     if (want && want->kind == DR_X_INT && want->num >= 3 && want->num < DR_MAX_FDS &&
-        !r->fds[want->num].c)
+        !r->fds[want->num].c && !r->fds[want->num].ep)
         fd = (int)want->num;
-    while (fd < DR_MAX_FDS && r->fds[fd].c)
+    while (fd < DR_MAX_FDS && (r->fds[fd].c || r->fds[fd].ep))
         fd++;
     if (fd >= DR_MAX_FDS)
         return -1;
@@ -644,6 +646,8 @@ static int do_close(struct runner *r, struct dr_call *call)
 {
     if (dc_nargs(r, call->ev, 1, 1) < 0)
         return DR_CALL_FAILED;
+    if (dc_epoll_close(r, call))
+        return DR_CALL_DONE;
     FD_OR_RETURN(d, r, call);
     int rc = sf_close(d->c);
     dr_touched(r);
@@ -674,6 +678,15 @@ static unsigned poll_bits(unsigned sf)
            (sf & SF_POLLERR ? POLLERR : 0);
 }
 
+unsigned dc_revents(const struct dr_fd *d)
+{
+    unsigned rev = poll_bits(sf_poll(d->c));
+    /* TCP_NOTSENT_LOWAT: writable only below that much unsent (Linux tcp_poll) */
+    if (d->notsent_low && unsent(d) >= d->notsent_low)
+        rev &= ~(unsigned)POLLOUT;
+    return rev;
+}
+
 static int do_poll(struct runner *r, struct dr_call *call)
 {
     const struct dr_event *ev = call->ev;
@@ -700,11 +713,7 @@ static int do_poll(struct runner *r, struct dr_call *call)
         if (fd < 0 || fd >= DR_MAX_FDS || !r->fds[fd].c)
             rev = POLLNVAL;
         else
-            rev = poll_bits(sf_poll(r->fds[fd].c)) & ((unsigned)events | POLLERR | POLLHUP);
-        /* TCP_NOTSENT_LOWAT: writable only below that much unsent (Linux tcp_poll) */
-        if (fd >= 0 && fd < DR_MAX_FDS && r->fds[fd].c && r->fds[fd].notsent_low &&
-            unsent(&r->fds[fd]) >= r->fds[fd].notsent_low)
-            rev &= ~(unsigned)POLLOUT;
+            rev = dc_revents(&r->fds[fd]) & ((unsigned)events | POLLERR | POLLHUP);
         call->revents[i] = rev;
         if (rev)
             ready++;
@@ -737,6 +746,12 @@ static const struct {
     {"poll", do_poll},
     {"sendmsg", dc_sendmsg},
     {"recvmsg", dc_recvmsg},
+    {"writev", dc_writev},
+    {"readv", dc_readv},
+    {"epoll_create", dc_epoll_create},
+    {"epoll_create1", dc_epoll_create},
+    {"epoll_ctl", dc_epoll_ctl},
+    {"epoll_wait", dc_epoll_wait},
 };
 
 int dr_call_known(const char *name)

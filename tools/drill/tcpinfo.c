@@ -41,7 +41,10 @@ int dc_more_symbol(const char *name, long *out)
             *out = constants[i].value;
             return 0;
         }
-    return dc_ip_symbol(name, out) == 0 || dc_msg_symbol(name, out) == 0 ? 0 : -1;
+    return dc_ip_symbol(name, out) == 0 || dc_msg_symbol(name, out) == 0 ||
+                   dc_epoll_symbol(name, out) == 0
+               ? 0
+               : -1;
 }
 
 size_t dc_tcpi_constants(const struct dc_tcpi_const **out)
