@@ -325,3 +325,16 @@ int lb_kernel_census_diag_step(struct lb_kernel_diag *d, const struct lb_census_
     d->started = 0;
     return LB_CENSUS_DONE;
 }
+
+void lb_kernel_pub_store(struct lb_kernel_pub *p)
+{
+    for (int i = 0; i < SF_STATE_COUNT; i++)
+        atomic_store_explicit(&p->states[i], p->work.states[i], memory_order_relaxed);
+    p->running = 0;
+}
+
+void lb_kernel_pub_add(const struct lb_kernel_pub *p, struct lb_census *c)
+{
+    for (int i = 0; i < SF_STATE_COUNT; i++)
+        c->states[i] += atomic_load_explicit(&p->states[i], memory_order_relaxed);
+}

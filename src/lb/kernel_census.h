@@ -35,4 +35,20 @@ int lb_kernel_census_diag_step(struct lb_kernel_diag *d, const struct lb_census_
 /* Drops a part in progress, waiting for its thread (the transport is freed). */
 void lb_kernel_census_diag_reset(struct lb_kernel_diag *d);
 
+/* With threads, a thread other than 0 counts its own sockets (TCP_INFO) in slices at its
+ * sync tick while scrapes come (the transport's publish op), and stores each complete pass
+ * here for thread 0's census to add (census_published). The sock_diag part is not in it:
+ * thread 0's dumps see every socket of the host on the balancer's addresses, every
+ * thread's alike. */
+struct lb_kernel_pub {
+    _Atomic uint64_t states[SF_STATE_COUNT]; /* the last complete pass; relaxed */
+    struct lb_census work;                   /* the pass in progress (its thread's) */
+    int running;
+    uint64_t last_ns; /* the last slice: a pass resumed after a quiet spell starts over */
+};
+/* A pass is complete: its counts become the published ones. */
+void lb_kernel_pub_store(struct lb_kernel_pub *p);
+/* The last complete pass's counts added to c (any thread). */
+void lb_kernel_pub_add(const struct lb_kernel_pub *p, struct lb_census *c);
+
 #endif

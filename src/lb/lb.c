@@ -140,8 +140,8 @@ int lb_census_step(struct lb *lb, struct lb_census *c, unsigned budget)
         }
         struct lb_census_scope scope = {fe, rs, nf, lb->nrs, sv, n};
         done = lb_transport_census(lb->tp, &scope, c, budget);
-        /* Engines of other threads (the stack's): their published counters, in the same
-         * census; the kernel's census covers thread 0's own sockets only. */
+        /* Other threads' transports: what they published (the stack's engine counters, the
+         * kernel's last pass over that thread's sockets), in the same census. */
         if (done == LB_CENSUS_DONE && lb->shared && lb->tp->ops->census_published)
             for (uint32_t t = 0; t < lb->shared->nthreads; t++)
                 if (lb->shared->lb[t] != lb)

@@ -192,8 +192,8 @@ struct lb_transport_ops {
     /* The census of everything this transport holds, in slices: see lb_transport_census. */
     int (*census)(struct lb_transport *t, const struct lb_census_scope *s, struct lb_census *c,
                   unsigned budget);
-    /* The census of another thread's transport, from what it last published (publish):
-     * NULL when a transport's census is its own thread's only (the kernel's). */
+    /* The census of another thread's transport, from what it last published (publish), added
+     * to c by thread 0's census when its own is complete (NULL: nothing to add). */
     void (*census_published)(struct lb_transport *t, const struct lb_census_scope *s,
                              struct lb_census *c);
     /* Appends the transport's own Prometheus families to b (may append nothing): the sum

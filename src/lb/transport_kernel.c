@@ -75,6 +75,10 @@ struct ktransport {
     int census_running, census_diag_done;
     struct kconn *census_next;
     struct lb_kernel_diag census_diag;
+    /* Threads other than 0: their own sockets counted at the sync tick (k_publish), with a
+     * cursor of its own that live_del moves on as census_next. */
+    struct lb_kernel_pub pub;
+    struct kconn *pub_next;
     struct lb_epset out;          /* outgoing connections by local end (named ones) */
     struct lb_loopset *loops;     /* with threads: every thread's, instead of out */
     _Atomic uint64_t connect_seq; /* odd inside k_connect (loopset.h) */
@@ -233,6 +237,8 @@ static void live_del(struct kconn *c)
 {
     if (c->tp->census_next == c)
         c->tp->census_next = c->lnext;
+    if (c->tp->pub_next == c)
+        c->tp->pub_next = c->lnext;
     if (c->lprev)
         c->lprev->lnext = c->lnext;
     else
@@ -877,6 +883,45 @@ static int k_census(struct lb_transport *tp, const struct lb_census_scope *s, st
     return LB_CENSUS_DONE;
 }
 
+/* Sockets counted per sync tick (LB_SYNC_MS) on a thread other than 0: about 0.5 ms of
+ * TCP_INFO calls per 50 ms (CENSUS_BUDGET in src/ctl/census.c: 128 in 0.2-0.35 ms), so a
+ * pass over 10,000 sockets takes 2 s while scrapes come. */
+#define PUB_BUDGET 256
+/* Four sync ticks without a slice: scrapes had stopped. */
+#define PUB_STALE (200 * SF_NSEC_PER_MS)
+
+/* A slice of this thread's own census; each complete pass is published (lb_kernel_pub). */
+static void k_publish(struct lb_transport *tp)
+{
+    struct ktransport *t = (struct ktransport *)tp;
+    struct lb_kernel_pub *p = &t->pub;
+    uint64_t now = sf_loop_now(t->base.loop);
+    /* Ticks stop between scrapes: counts half taken then are stale, start over. */
+    if (p->running && now - p->last_ns > PUB_STALE)
+        p->running = 0;
+    p->last_ns = now;
+    if (!p->running) {
+        memset(&p->work, 0, sizeof p->work);
+        p->running = 1;
+        for (const struct klistener *l = t->live_listeners; l; l = l->lnext)
+            lb_kernel_census_fd(l->io.fd, &p->work);
+        t->pub_next = t->live;
+    }
+    for (unsigned left = PUB_BUDGET; t->pub_next && left > 0; left--) {
+        lb_kernel_census_fd(t->pub_next->io.fd, &p->work);
+        t->pub_next = t->pub_next->lnext;
+    }
+    if (!t->pub_next)
+        lb_kernel_pub_store(p);
+}
+
+static void k_census_published(struct lb_transport *tp, const struct lb_census_scope *s,
+                               struct lb_census *c)
+{
+    (void)s; /* thread 0's sock_diag part has counted what no descriptor holds */
+    lb_kernel_pub_add(&((struct ktransport *)tp)->pub, c);
+}
+
 static void k_metrics(struct lb_transport *const *tp, size_t n, struct sf_strbuf *b)
 {
     (void)tp;
@@ -931,7 +976,9 @@ static const struct lb_transport_ops kernel_ops = {
     .peer = k_peer,
     .set_handler = k_set_handler,
     .census = k_census,
+    .census_published = k_census_published,
     .metrics = k_metrics,
+    .publish = k_publish,
     .finishing = k_finishing,
     .room = k_room,
     .free = k_free,

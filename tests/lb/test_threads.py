@@ -667,6 +667,50 @@ def stack_figures_are_every_engine():
     be.close()
 
 
+def kernel_census_is_every_thread():
+    """With the kernel transport each thread holds its own sockets: the TCP state census
+    (synfin_tcp_sockets, /stats tcp_states) counts every thread's, each other thread
+    counting its own at its sync tick while scrapes come (not thread 0's alone)."""
+    be = Backend(hold_open)
+    fport, aport = free_port(), free_port()
+    k = 24
+    with Synfin(cfg(fport, [be.port], aport)):
+        socks = [connect(fport) for _ in range(k)]
+        wait_until(lambda: be.accepted == k, what=f"{k} sessions")
+        per = metric(aport, "synfin_thread_sessions_active")
+        assert sorted(per) == ['{thread="0"}', '{thread="1"}'] and min(per.values()) > 0, per
+        assert sum(per.values()) == k, per
+        # each session: the accepted client socket and the connection to the server. The
+        # admin listener is counted too, with the connections it has when the census
+        # completes: the scrape's own, or none when the scrape is answered from a census
+        # taken in the background between scrapes. Each thread listens on the frontend.
+        def census(where):
+            if where == "metrics":
+                m = metric(aport, "synfin_tcp_sockets")
+                est, lis = m.get('{state="ESTABLISHED"}'), m.get('{state="LISTEN"}')
+            else:
+                tcp = admin_json(aport)["tcp_states"]
+                est, lis = tcp.get("ESTABLISHED"), tcp.get("LISTEN")
+            last[where] = (est, lis)
+            return est in (2 * k, 2 * k + 1) and lis == 2 + 1
+        last = {}
+        for where in ("metrics", "stats"):
+            try:
+                wait_until(lambda: census(where), timeout=10, interval=0.1,
+                           what=f"every thread's sockets in the census ({where})")
+            except AssertionError as e:
+                raise AssertionError(f"{e}: (ESTABLISHED, LISTEN) {last}") from None
+        for s in socks:
+            s.close()
+    be.close()
+
+
+if STACK:  # the stack's census is its engines' counters: stack_figures_are_every_engine
+    print("# kernel_census_is_every_thread: kernel transport only (TCP_INFO per thread)")
+else:
+    t.test(kernel_census_is_every_thread)
+
+
 @t.test
 def sessions_listed_and_killed_on_every_thread():
     """/sessions pages through every thread's sessions; /sessions/ID, its kill and
