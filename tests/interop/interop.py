@@ -67,6 +67,8 @@ class Namespace:
 class Serve:
     """synfin-serve in the namespace. Its stdout (the --trace lines) is kept in self.out."""
 
+    started = 0  # in this test process: names each one's log
+
     def __init__(self, ns, mode, *extra, pcap=None, port=80, tun=TUN, kernel=f"{KERNEL}/24",
                  addr=ADDR):
         self.ns = ns
@@ -77,12 +79,22 @@ class Serve:
                 "--max-seconds", "600"] + list(extra)
         if pcap:
             argv += ["--pcap", pcap]
+        # a log of its own per process: one left running must not write into the next's
+        Serve.started += 1
         self.log = open(os.path.join(os.environ.get("SYNFIN_BUILD", "build"),
-                                     f"test-logs/serve-{mode}-{os.getpid()}.log"), "w+")
+                                     f"test-logs/serve-{mode}-{os.getpid()}-{Serve.started}.log"),
+                        "w+")
         self.p = subprocess.Popen(ns.cmd(argv), stdout=self.log, stderr=subprocess.STDOUT,
                                   text=True)
-        wait_until(lambda: "synfin-serve:" in self.text() or self.p.poll() is not None,
-                   timeout=10, what="synfin-serve to start")
+        try:
+            wait_until(lambda: "synfin-serve:" in self.text() or self.p.poll() is not None,
+                       timeout=10, what="synfin-serve to start")
+        except AssertionError:
+            # not left holding the device: the next test's synfin-serve would fail on it
+            self.p.kill()
+            self.p.wait()
+            raise AssertionError("synfin-serve printed nothing in 10 s (log "
+                                 f"{self.log.name}): {self.text()[-800:]}") from None
         if self.p.poll() is not None:
             raise AssertionError("synfin-serve did not start: " + self.text())
         # The device is up once the line is printed; the kernel needs a moment for its route.
