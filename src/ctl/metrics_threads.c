@@ -43,32 +43,36 @@ static struct loop_fig t_loop(const struct lb *lb, uint32_t i)
                              atomic_load_explicit(&t->loop_slow, memory_order_relaxed)};
 }
 
+/* Each thread's figures read once (four relaxed loads), then printed family by family. */
 static void loop_families(const struct lb *lb, struct sf_strbuf *b)
 {
     uint32_t n = lb->shared->nthreads;
+    struct loop_fig f[LB_THREADS_MAX];
+    for (uint32_t i = 0; i < n; i++)
+        f[i] = t_loop(lb, i);
     sf_sb_printf(b, "# HELP synfin_thread_loop_iterations_total Loop iterations, by thread.\n"
                     "# TYPE synfin_thread_loop_iterations_total counter\n");
     for (uint32_t i = 0; i < n; i++)
         sf_sb_printf(b, "synfin_thread_loop_iterations_total{thread=\"%u\"} %llu\n", i,
-                     (unsigned long long)t_loop(lb, i).iterations);
+                     (unsigned long long)f[i].iterations);
     sf_sb_printf(b, "# HELP synfin_thread_loop_busy_seconds_total Busy time of the loop's "
                     "iterations (wakeup to the end of the hooks), by thread.\n"
                     "# TYPE synfin_thread_loop_busy_seconds_total counter\n");
     for (uint32_t i = 0; i < n; i++)
         sf_sb_printf(b, "synfin_thread_loop_busy_seconds_total{thread=\"%u\"} %.6f\n", i,
-                     (double)t_loop(lb, i).busy_ns / 1e9);
+                     (double)f[i].busy_ns / 1e9);
     sf_sb_printf(b, "# HELP synfin_thread_loop_iteration_max_seconds The longest iteration "
                     "since start, by thread.\n"
                     "# TYPE synfin_thread_loop_iteration_max_seconds gauge\n");
     for (uint32_t i = 0; i < n; i++)
         sf_sb_printf(b, "synfin_thread_loop_iteration_max_seconds{thread=\"%u\"} %.6f\n", i,
-                     (double)t_loop(lb, i).max_ns / 1e9);
+                     (double)f[i].max_ns / 1e9);
     sf_sb_printf(b, "# HELP synfin_thread_loop_slow_iterations_total Iterations busy over 1 ms, "
                     "by thread.\n"
                     "# TYPE synfin_thread_loop_slow_iterations_total counter\n");
     for (uint32_t i = 0; i < n; i++)
         sf_sb_printf(b, "synfin_thread_loop_slow_iterations_total{thread=\"%u\"} %llu\n", i,
-                     (unsigned long long)t_loop(lb, i).slow);
+                     (unsigned long long)f[i].slow);
 }
 
 void ctl_render_loop_threads(const struct lb *lb, struct sf_strbuf *b)
